@@ -1,0 +1,58 @@
+# josev: the two commands are `make demo` (set up + run the main job) and `make test` (set up + every check).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help setup peers demo test test-py test-rust lint fmt docs api bench clean
+
+help:
+	@echo "make demo   - set everything up, then run the full simulated charging demo"
+	@echo "make test   - set everything up, then run every check and test (Python + Rust); what CI runs"
+	@echo "make lint   - ruff, mypy --strict, cargo fmt --check, cargo clippy"
+	@echo "make docs   - build the documentation site (mkdocs --strict)"
+	@echo "make bench  - run the benchmarks and print figures"
+	@echo "make api    - regenerate the AsyncAPI document and JSON Schemas"
+
+setup:
+	@scripts/setup.sh
+
+peers: setup
+	@scripts/setup-peers.sh
+
+demo: setup
+	$(VENV)/bin/josev demo
+
+test: peers
+	@scripts/test.sh
+
+test-py: setup
+	$(PY) -m pytest
+
+test-rust:
+	cargo test --workspace --release -q
+
+lint: setup
+	$(VENV)/bin/ruff check josev hal tests bench
+	$(VENV)/bin/ruff format --check josev hal tests bench
+	$(VENV)/bin/mypy josev hal
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --release -q -- -D warnings
+
+fmt: setup
+	$(VENV)/bin/ruff format josev hal tests bench
+	$(VENV)/bin/ruff check --fix josev hal tests bench
+	cargo fmt --all
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict -q
+
+api: setup
+	$(VENV)/bin/josev api asyncapi --out docs/api
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf target site .venv .venv-peers .mypy_cache .ruff_cache .pytest_cache

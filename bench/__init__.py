@@ -1,0 +1,1 @@
+"""josev benchmarks: ``python -m bench [NAME ...]`` runs them and prints figures."""

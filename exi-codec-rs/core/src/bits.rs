@@ -1,0 +1,146 @@
+//! Bit-packed reader and writer (EXI bit-packed alignment, most significant bit first).
+
+use crate::error::Error;
+
+/// Reads bits from a byte slice.
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader at bit 0.
+    pub fn new(data: &'a [u8]) -> Self {
+        BitReader { data, pos: 0 }
+    }
+
+    /// Current bit position.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Bits left.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.data.len() * 8 - self.pos
+    }
+
+    /// Read `n` (<= 64) bits as an unsigned number.
+    #[inline]
+    pub fn bits(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        if n == 0 {
+            return Ok(0);
+        }
+        if self.remaining() < n as usize {
+            return Err(Error::new(self.pos, "premature end of stream", what));
+        }
+        let byte = self.pos >> 3;
+        if n <= 56 && byte + 8 <= self.data.len() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&self.data[byte..byte + 8]);
+            let word = u64::from_be_bytes(w) << (self.pos & 7);
+            self.pos += n as usize;
+            return Ok(word >> (64 - n));
+        }
+        let mut v: u64 = 0;
+        let mut left = n;
+        while left > 0 {
+            let byte = self.data[self.pos >> 3];
+            let off = (self.pos & 7) as u32;
+            let avail = 8 - off;
+            let take = avail.min(left);
+            let chunk = ((byte as u32) >> (avail - take)) & ((1u32 << take) - 1);
+            v = (v << take) | chunk as u64;
+            left -= take;
+            self.pos += take as usize;
+        }
+        Ok(v)
+    }
+
+    /// Read an EXI unsigned integer (7-bit groups, little-endian groups) up to 128 bits.
+    pub fn uint(&mut self, what: &'static str) -> Result<u128, Error> {
+        let start = self.pos;
+        let mut v: u128 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = self.bits(8, what)?;
+            if shift + 7 > 128 && ((b & 0x7f) >> (128 - shift)) != 0 {
+                return Err(Error::new(start, "unsigned integer too large", what));
+            }
+            v |= ((b & 0x7f) as u128) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift += 7;
+            if shift > 126 {
+                return Err(Error::new(start, "unsigned integer too large", what));
+            }
+        }
+    }
+
+    /// Read an unsigned integer that must fit in `u32` (lengths, code points, ids).
+    pub fn uint32(&mut self, what: &'static str) -> Result<u32, Error> {
+        let start = self.pos;
+        let v = self.uint(what)?;
+        u32::try_from(v).map_err(|_| Error::new(start, "length or id out of range", what))
+    }
+}
+
+/// Writes bits into a growing buffer.
+#[derive(Default)]
+pub struct BitWriter {
+    buf: Vec<u8>,
+    acc: u64,
+    nacc: u32,
+}
+
+impl BitWriter {
+    /// An empty writer with some capacity.
+    pub fn with_capacity(n: usize) -> Self {
+        BitWriter { buf: Vec::with_capacity(n), acc: 0, nacc: 0 }
+    }
+
+    /// Bits written so far.
+    pub fn pos(&self) -> usize {
+        self.buf.len() * 8 + self.nacc as usize
+    }
+
+    /// Write the low `n` (<= 56) bits of `v`.
+    #[inline]
+    pub fn bits(&mut self, n: u32, v: u64) {
+        if n == 0 {
+            return;
+        }
+        debug_assert!(n <= 56);
+        self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
+        self.nacc += n;
+        while self.nacc >= 8 {
+            self.nacc -= 8;
+            self.buf.push((self.acc >> self.nacc) as u8);
+        }
+        self.acc &= (1u64 << self.nacc) - 1;
+    }
+
+    /// Write an EXI unsigned integer.
+    pub fn uint(&mut self, mut v: u128) {
+        loop {
+            let b = (v & 0x7f) as u64;
+            v >>= 7;
+            if v == 0 {
+                self.bits(8, b);
+                return;
+            }
+            self.bits(8, b | 0x80);
+        }
+    }
+
+    /// Pad with zero bits to a byte boundary and return the bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.nacc > 0 {
+            let pad = 8 - self.nacc;
+            self.bits(pad, 0);
+        }
+        self.buf
+    }
+}

@@ -1,0 +1,152 @@
+//! Table types shared by the generated grammar modules and the runtime engine.
+
+/// Production kinds.
+pub mod kind {
+    /// Attribute.
+    pub const AT: u8 = 0;
+    /// Start element (declared).
+    pub const SE: u8 = 1;
+    /// End element.
+    pub const EE: u8 = 2;
+    /// Typed character content.
+    pub const CH: u8 = 3;
+    /// Start element wildcard (declared `xs:any`).
+    pub const SEW: u8 = 4;
+    /// Untyped character content of mixed content models.
+    pub const CHM: u8 = 5;
+}
+
+/// Simple-type representations.
+pub mod simple {
+    /// Boolean, one bit.
+    pub const BOOL: u8 = 0;
+    /// Bounded integer as n-bit unsigned offset from `lo`.
+    pub const NBIT: u8 = 1;
+    /// Unsigned integer (7-bit groups).
+    pub const UNSIGNED: u8 = 2;
+    /// Signed integer (sign bit + unsigned magnitude).
+    pub const SIGNED: u8 = 3;
+    /// Enumeration index.
+    pub const ENUM: u8 = 4;
+    /// String with string-table hits.
+    pub const STRING: u8 = 5;
+    /// hexBinary.
+    pub const HEX: u8 = 6;
+    /// base64Binary.
+    pub const B64: u8 = 7;
+}
+
+/// One EXI datatype with its facets.
+#[derive(Debug)]
+pub struct Simple {
+    /// One of [`simple`].
+    pub kind: u8,
+    /// Bits of an n-bit integer or of an enumeration index.
+    pub bits: u8,
+    /// Inclusive lower bound (`i128::MIN` = none).
+    pub lo: i128,
+    /// Inclusive upper bound (`i128::MAX` = none).
+    pub hi: i128,
+    /// Minimum length in characters / octets.
+    pub min_len: u32,
+    /// Maximum length in characters / octets.
+    pub max_len: u32,
+    /// First enumeration value in the schema's `enums` table.
+    pub enum_first: u32,
+    /// Number of enumeration values.
+    pub enum_n: u32,
+}
+
+/// One grammar state (non-terminal): its declared productions and the first-level event-code width.
+#[derive(Debug)]
+pub struct State {
+    /// Index of the first production in `prods`.
+    pub first: u32,
+    /// Number of declared (first-level) productions.
+    pub n: u16,
+    /// Bits of the first-level event code (accounts for the non-strict escape code).
+    pub width: u8,
+    /// In the first state of a type grammar: the number of distinct keys its content can have.
+    pub fields: u8,
+}
+
+/// One production.
+#[derive(Debug)]
+pub struct Prod {
+    /// One of [`kind`].
+    pub kind: u8,
+    /// Local name id (key in the document tree).
+    pub lname: u16,
+    /// Qualified name id (string-table partition).
+    pub qname: u16,
+    /// SE: first state of the child's grammar; AT/CH: simple type index.
+    pub arg: u32,
+    /// Next state.
+    pub next: u32,
+    /// SE: bit 0 = repeated (list), bits 1-2 = shape (0 scalar, 1 map, 2 map with text), bit 4 = abstract
+    /// (element or type; never valid in a document); AT: bit 3 = required.
+    pub flags: u8,
+}
+
+/// Compact constructor of a [`Prod`] (used by the generated tables).
+pub const fn p(kind: u8, lname: u16, qname: u16, arg: u32, next: u32, flags: u8) -> Prod {
+    Prod { kind, lname, qname, arg, next, flags }
+}
+
+/// Compact constructor of a [`State`] (used by the generated tables).
+pub const fn s(first: u32, n: u16, width: u8, fields: u8) -> State {
+    State { first, n, width, fields }
+}
+
+/// Shape of an element's value in the document tree.
+pub mod shape {
+    /// Simple content without attributes: a scalar.
+    pub const SCALAR: u8 = 0;
+    /// Attributes and child elements: a map.
+    pub const MAP: u8 = 1;
+    /// Attributes and simple content: a map whose text is under the key `value`.
+    pub const SIMPLEMAP: u8 = 2;
+}
+
+/// All tables of one schema set.
+#[derive(Debug)]
+pub struct Schema {
+    /// Short name (`din`, `iso2`, ...).
+    pub name: &'static str,
+    /// Namespace of the message set.
+    pub namespace: &'static str,
+    /// Local names.
+    pub lnames: &'static [&'static str],
+    /// Qualified names: (namespace, local name id).
+    pub qnames: &'static [(&'static str, u16)],
+    /// Enumeration values, in schema order per type.
+    pub enums: &'static [&'static str],
+    /// Simple types.
+    pub simples: &'static [Simple],
+    /// Grammar states.
+    pub states: &'static [State],
+    /// Productions.
+    pub prods: &'static [Prod],
+    /// DocContent state.
+    pub doc: u32,
+    /// FragmentContent state.
+    pub frag: u32,
+}
+
+static LOOKUP: std::sync::OnceLock<Vec<std::collections::HashMap<&'static str, u16>>> = std::sync::OnceLock::new();
+
+impl Schema {
+    /// Local name id of `name`, if the schema declares it (hash lookup).
+    pub fn lname_id(&self, name: &str) -> Option<u16> {
+        let all = &crate::generated::ALL;
+        let tables = LOOKUP.get_or_init(|| {
+            all.iter()
+                .map(|s| s.lnames.iter().enumerate().map(|(i, n)| (*n, i as u16)).collect())
+                .collect()
+        });
+        match all.iter().position(|s| std::ptr::eq(*s, self)) {
+            Some(i) => tables[i].get(name).copied(),
+            None => self.lnames.iter().position(|n| *n == name).map(|i| i as u16),
+        }
+    }
+}

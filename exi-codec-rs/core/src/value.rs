@@ -1,0 +1,52 @@
+//! The dynamic document tree the codec decodes into and encodes from.
+
+/// Kind of binary content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bin {
+    /// xs:hexBinary (upper-case hex in JSON).
+    Hex,
+    /// xs:base64Binary (base64 in JSON).
+    B64,
+}
+
+/// A value of the document tree. Map keys are local-name ids of the schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// xs:boolean.
+    Bool(bool),
+    /// Any integer type.
+    Int(i128),
+    /// A string (also accepted on encode for hex/base64 and enumerations).
+    Str(String),
+    /// An enumeration value as decoded (borrowed from the tables).
+    Enum(&'static str),
+    /// Binary content.
+    Bytes(Vec<u8>, Bin),
+    /// Repeated element.
+    List(Vec<Value>),
+    /// Element with attributes and/or children, in document order.
+    Map(Vec<(u16, Value)>),
+}
+
+impl Value {
+    /// The string of a `Str` or `Enum`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Enum(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Rough in-memory size of the tree in bytes (for figures).
+    pub fn mem_size(&self) -> usize {
+        let base = std::mem::size_of::<Value>();
+        base + match self {
+            Value::Str(s) => s.capacity(),
+            Value::Bytes(b, _) => b.capacity(),
+            Value::List(l) => l.iter().map(|v| v.mem_size()).sum::<usize>(),
+            Value::Map(m) => m.iter().map(|(_, v)| 8 + v.mem_size()).sum::<usize>(),
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Integration tests of the pure core: bit I/O, text forms, random documents of every root of every
+//! schema, the shared vectors when present, and error cases.
+
+use exi_codec::bits::{BitReader, BitWriter};
+use exi_codec::random::{random_document, root_count, root_name};
+use exi_codec::text::{b64_decode, b64_encode, from_json, hex_decode, hex_encode, to_json};
+use exi_codec::{decode, encode, schema, Value};
+
+#[test]
+fn unsigned_integers_round_trip() {
+    for v in [0u128, 1, 127, 128, 16383, 16384, u32::MAX as u128, u64::MAX as u128, 1 << 100] {
+        let mut w = BitWriter::default();
+        w.bits(3, 5);
+        w.uint(v);
+        let b = w.finish();
+        let mut r = BitReader::new(&b);
+        assert_eq!(r.bits(3, "x").unwrap(), 5);
+        assert_eq!(r.uint("x").unwrap(), v);
+    }
+    // 127 is one group, 128 two groups (EXI 7.1.6)
+    let mut w = BitWriter::default();
+    w.uint(128);
+    assert_eq!(w.finish(), vec![0x80, 0x01]);
+}
+
+#[test]
+fn unsigned_integer_overflow_is_an_error() {
+    let data = [0xffu8; 40];
+    assert!(BitReader::new(&data).uint("x").is_err());
+}
+
+#[test]
+fn text_forms() {
+    let b: Vec<u8> = (0..=255u8).collect();
+    assert_eq!(hex_decode(&hex_encode(&b)).unwrap(), b);
+    assert_eq!(hex_encode(&[0xab, 0x01]), "AB01");
+    for n in 0..8 {
+        assert_eq!(b64_decode(&b64_encode(&b[..n])).unwrap(), &b[..n]);
+    }
+    assert_eq!(b64_encode(b"\x01\x02\x03\x04"), "AQIDBA==");
+    assert!(hex_decode("abc").is_none());
+    assert!(b64_decode("A===").is_none());
+}
+
+#[test]
+fn random_documents_of_every_root_round_trip() {
+    let mut total = 0;
+    for s in exi_codec::generated::ALL.iter().copied() {
+        for root in 0..root_count(s) {
+            for seed in 0..3u64 {
+                let Some(doc) = random_document(s, root, seed, 2) else { continue };
+                let a = encode(s, &doc).unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
+                let back = decode(s, &a).unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
+                assert_eq!(encode(s, &back).unwrap(), a);
+                // JSON dialect round trip gives the same bytes
+                let json = to_json(s, &back);
+                assert_eq!(encode(s, &from_json(s, &json).unwrap()).unwrap(), a);
+                total += 1;
+            }
+        }
+    }
+    assert!(total > 900, "{total}");
+}
+
+#[test]
+fn shared_vectors_round_trip_when_present() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/captured_exi.jsonl");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("../shared not present: skipped");
+        return;
+    };
+    let mut n = 0;
+    for line in text.lines() {
+        let fam = line.split("\"family\":\"").nth(1).unwrap().split('"').next().unwrap();
+        let hex = line.split("\"exi_hex\":\"").nth(1).unwrap().split('"').next().unwrap();
+        let name = match fam {
+            "cm" => "iso20-cm",
+            "ac" => "iso20-ac",
+            f => f,
+        };
+        let s = schema(name).unwrap();
+        let data = hex_decode(hex).unwrap();
+        let tree = decode(s, &data).unwrap();
+        assert_eq!(encode(s, &tree).unwrap(), data);
+        n += 1;
+    }
+    assert_eq!(n, 786);
+}
+
+#[test]
+fn errors() {
+    let sap = schema("sap").unwrap();
+    let ok = hex_decode("80400040").unwrap();
+    assert!(decode(sap, &ok).is_ok());
+    let e = decode(sap, &hex_decode("8040004000").unwrap()).unwrap_err();
+    assert!(e.message().contains("unconsumed"), "{e}");
+    let e = decode(sap, &hex_decode("00400040").unwrap()).unwrap_err();
+    assert_eq!(e.bit(), 0);
+    let e = decode(sap, &hex_decode("8040").unwrap()).unwrap_err();
+    assert!(e.message().contains("premature"), "{e}");
+    let e = encode(sap, &Value::Map(vec![])).unwrap_err();
+    assert!(e.message().contains("exactly one root"), "{e}");
+    assert!(from_json(sap, r#"{"nope":1}"#).is_err());
+    assert!(from_json(sap, r#"{"supportedAppProtocolRes":1.5}"#).is_err());
+}
+
+#[test]
+fn schemas_by_name_and_namespace() {
+    assert_eq!(schema("urn:din:70121:2012:MsgDef").unwrap().name, "din");
+    for n in exi_codec::SCHEMA_NAMES {
+        assert_eq!(schema(n).unwrap().name, n);
+    }
+    assert!(schema("iso3").is_none());
+}

@@ -1,0 +1,18 @@
+//! Decode -> encode -> decode: whatever decodes must re-encode, and re-decode to the same tree; a
+//! re-encoding of a canonical stream is byte-identical.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.is_empty() {
+        return;
+    }
+    let all = &exi_codec::generated::ALL;
+    let schema = all[data[0] as usize % all.len()];
+    if let Ok(tree) = exi_codec::decode(schema, &data[1..]) {
+        let bytes = exi_codec::encode(schema, &tree).expect("a decoded tree must encode");
+        let again = exi_codec::decode(schema, &bytes).expect("an encoded tree must decode");
+        assert_eq!(tree, again);
+        assert_eq!(exi_codec::encode(schema, &again).expect("re-encode"), bytes);
+    }
+});

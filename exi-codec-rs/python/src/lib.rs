@@ -1,0 +1,239 @@
+//! Thin PyO3 binding: `josev._exi`. All work happens in the pure `exi-codec` crate; this layer converts
+//! between Python objects and the document tree and maps errors to `josev._exi.ExiError`.
+use exi_codec::{Bin, Schema, Value};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+
+pyo3::create_exception!(_exi, ExiError, PyValueError, "EXI encoding or decoding error (args: message, bit, expected).");
+
+fn schema_of(name: &str) -> PyResult<&'static Schema> {
+    exi_codec::schema(name).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown schema {name:?}; expected one of {:?}", exi_codec::SCHEMA_NAMES))
+    })
+}
+
+fn exi_err(e: exi_codec::Error) -> PyErr {
+    ExiError::new_err((e.to_string(), e.bit(), e.expected().to_string()))
+}
+
+/// Interned Python strings of every schema's local names (dict keys), built once.
+static KEYS: GILOnceCell<Vec<Vec<Py<PyString>>>> = GILOnceCell::new();
+
+fn keys(py: Python<'_>, s: &Schema) -> &'static [Py<PyString>] {
+    let all = KEYS.get_or_init(py, || {
+        exi_codec::generated::ALL.iter().map(|sc| sc.lnames.iter().map(|n| PyString::intern(py, n).unbind()).collect()).collect()
+    });
+    let i = exi_codec::generated::ALL.iter().position(|x| std::ptr::eq(*x, s)).unwrap_or(0);
+    &all[i]
+}
+
+/// Per schema: a Python dict name -> local-name id (fast lookups of dict keys on encode).
+static IDS: GILOnceCell<Vec<Py<PyDict>>> = GILOnceCell::new();
+
+fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
+    let all = IDS.get_or_try_init(py, || -> PyResult<Vec<Py<PyDict>>> {
+        let mut out = Vec::new();
+        for sc in exi_codec::generated::ALL.iter() {
+            let d = PyDict::new(py);
+            for (i, n) in sc.lnames.iter().enumerate() {
+                d.set_item(PyString::intern(py, n), i)?;
+            }
+            d.set_item(PyString::intern(py, exi_codec::VALUE_NAME), exi_codec::VALUE_KEY as usize)?;
+            out.push(d.unbind());
+        }
+        Ok(out)
+    })?;
+    let i = exi_codec::generated::ALL.iter().position(|x| std::ptr::eq(*x, s)).unwrap_or(0);
+    Ok(all[i].bind(py))
+}
+
+fn to_py<'py>(py: Python<'py>, s: &Schema, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    to_py_k(py, s, keys(py, s), v)
+}
+
+fn to_py_k<'py>(py: Python<'py>, s: &Schema, k: &[Py<PyString>], v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(n) => match i64::try_from(*n) {
+            Ok(small) => small.into_pyobject(py)?.into_any(),
+            Err(_) => n.into_pyobject(py)?.into_any(),
+        },
+        Value::Str(x) => PyString::new(py, x).into_any(),
+        Value::Enum(x) => PyString::intern(py, x).into_any(),
+        Value::Bytes(b, Bin::Hex) => PyString::new(py, &exi_codec::text::hex_encode(b)).into_any(),
+        Value::Bytes(b, Bin::B64) => PyString::new(py, &exi_codec::text::b64_encode(b)).into_any(),
+        Value::List(l) => {
+            let out = PyList::empty(py);
+            for x in l {
+                out.append(to_py_k(py, s, k, x)?)?;
+            }
+            out.into_any()
+        }
+        Value::Map(m) => {
+            let d = PyDict::new(py);
+            for (key, x) in m {
+                let val = to_py_k(py, s, k, x)?;
+                if *key == exi_codec::VALUE_KEY {
+                    d.set_item(exi_codec::VALUE_NAME, val)?;
+                } else {
+                    d.set_item(k[*key as usize].bind(py), val)?;
+                }
+            }
+            d.into_any()
+        }
+    })
+}
+
+fn from_py(s: &Schema, o: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    let table = ids(o.py(), s)?;
+    from_py_t(s, table, o, depth)
+}
+
+fn from_py_t(s: &Schema, table: &Bound<'_, PyDict>, o: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > 200 {
+        return Err(ExiError::new_err(("message nesting too deep".to_string(), 0usize, String::new())));
+    }
+    if let Ok(b) = o.downcast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if o.is_instance_of::<PyInt>() {
+        let n: i128 = o.extract().map_err(|_| ExiError::new_err(("integer out of range".to_string(), 0usize, String::new())))?;
+        return Ok(Value::Int(n));
+    }
+    if let Ok(x) = o.downcast::<PyString>() {
+        return Ok(Value::Str(x.to_str()?.to_owned()));
+    }
+    if let Ok(b) = o.downcast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec(), Bin::B64));
+    }
+    if let Ok(d) = o.downcast::<PyDict>() {
+        let mut m = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let id: u16 = match table.get_item(&k)? {
+                Some(id) => id.extract()?,
+                None => {
+                    return Err(ExiError::new_err((
+                        format!("unknown name {} in schema {}", k.repr()?, s.name),
+                        0usize,
+                        String::new(),
+                    )))
+                }
+            };
+            m.push((id, from_py_t(s, table, &v, depth + 1)?));
+        }
+        return Ok(Value::Map(m));
+    }
+    if let Ok(l) = o.downcast::<PyList>() {
+        let mut out = Vec::with_capacity(l.len());
+        for x in l.iter() {
+            out.push(from_py_t(s, table, &x, depth + 1)?);
+        }
+        return Ok(Value::List(out));
+    }
+    if let Ok(l) = o.downcast::<PyTuple>() {
+        let mut out = Vec::with_capacity(l.len());
+        for x in l.iter() {
+            out.push(from_py_t(s, table, &x, depth + 1)?);
+        }
+        return Ok(Value::List(out));
+    }
+    Err(ExiError::new_err((format!("unsupported value type {}", o.get_type().name()?), 0usize, String::new())))
+}
+
+/// Decode EXI bytes with schema `schema` into a dict.
+#[pyfunction]
+fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let s = schema_of(schema)?;
+    let v = py.allow_threads(|| exi_codec::decode(s, data)).map_err(exi_err)?;
+    to_py(py, s, &v)
+}
+
+/// Encode a dict with schema `schema` into EXI bytes.
+#[pyfunction]
+fn encode<'py>(py: Python<'py>, schema: &str, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let s = schema_of(schema)?;
+    let v = from_py(s, message, 0)?;
+    let b = exi_codec::encode(s, &v).map_err(exi_err)?;
+    Ok(PyBytes::new(py, &b))
+}
+
+/// Decode an EXI fragment (signed elements) into a dict of elements.
+#[pyfunction]
+fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let s = schema_of(schema)?;
+    let v = exi_codec::decode::decode_fragment(s, data).map_err(exi_err)?;
+    to_py(py, s, &v)
+}
+
+/// Encode a dict of elements as an EXI fragment (signed elements).
+#[pyfunction]
+fn encode_fragment<'py>(py: Python<'py>, schema: &str, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let s = schema_of(schema)?;
+    let v = from_py(s, message, 0)?;
+    let b = exi_codec::encode::encode_fragment(s, &v).map_err(exi_err)?;
+    Ok(PyBytes::new(py, &b))
+}
+
+/// Decode EXI bytes to the JSON dialect (string).
+#[pyfunction]
+fn decode_json(py: Python<'_>, schema: &str, data: &[u8]) -> PyResult<String> {
+    let s = schema_of(schema)?;
+    py.allow_threads(|| exi_codec::decode_json(s, data)).map_err(exi_err)
+}
+
+/// Encode the JSON dialect (string) to EXI bytes.
+#[pyfunction]
+fn encode_json<'py>(py: Python<'py>, schema: &str, json: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let s = schema_of(schema)?;
+    let b = py.allow_threads(|| exi_codec::encode_json(s, json)).map_err(exi_err)?;
+    Ok(PyBytes::new(py, &b))
+}
+
+/// A deterministic random schema-valid message (test/fuzz/bench helper): root element index in sorted
+/// order, seed, size bound. Returns None when the walk hits its depth bound.
+#[pyfunction]
+#[pyo3(signature = (schema, root, seed, size=3))]
+fn random_message<'py>(py: Python<'py>, schema: &str, root: usize, seed: u64, size: u32) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let s = schema_of(schema)?;
+    match exi_codec::random::random_document(s, root, seed, size) {
+        Some(v) => Ok(Some(to_py(py, s, &v)?)),
+        None => Ok(None),
+    }
+}
+
+/// Names of the global (root) elements of a schema, in EXI (sorted) order.
+#[pyfunction]
+fn root_elements(schema: &str) -> PyResult<Vec<&'static str>> {
+    let s = schema_of(schema)?;
+    Ok((0..exi_codec::random::root_count(s)).map(|i| exi_codec::random::root_name(s, i)).collect())
+}
+
+/// Schema names and their namespaces.
+#[pyfunction]
+fn schemas() -> Vec<(&'static str, &'static str)> {
+    exi_codec::generated::ALL.iter().map(|s| (s.name, s.namespace)).collect()
+}
+
+/// Version of the native codec.
+#[pyfunction]
+fn version() -> &'static str {
+    exi_codec::VERSION
+}
+
+#[pymodule]
+fn _exi(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ExiError", m.py().get_type::<ExiError>())?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(schemas, m)?)?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(random_message, m)?)?;
+    m.add_function(wrap_pyfunction!(root_elements, m)?)?;
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_fragment, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_fragment, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_json, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_json, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+"""Hardware abstraction layer of the josev station: pilot, proximity, contactors, lock, RCD, meter.
+
+``hal`` imports nothing from ``josev``.
+"""

@@ -1,0 +1,5 @@
+"""``python -m josev`` is the ``josev`` command."""
+
+from josev.cli import main
+
+main()

@@ -1,0 +1,343 @@
+"""Messages of the ``coordinator`` service: the per-EVSE charging decisions (IEC 61851-1).
+
+**Out** (what other services read):
+
+* :class:`EvseStatus` (retained, per EVSE) - state, OCPP 2.0.1 connector status, detailed status, OCPP
+  charging state, faults, effective limit and the pilot. The OCPP service maps it to StatusNotification /
+  TransactionEvent; the SECC reads ``limit_a`` / ``max_power_w`` as its EVSE maximum.
+* :class:`PilotState` (retained, per EVSE) - CP letter and duty cycle; SLAC starts matching on A/E/F -> B/C/D
+  at 5 %.
+* :class:`SessionEvent` (per EVSE), ``step`` one of ``started`` (plug-in), ``authorized``,
+  ``charging_started``, ``charging_stopped``, ``stopped`` (a stop was requested, with the reason),
+  ``forced_open``, ``ended`` (unplug or fault). ``session_id`` ties them together; energy is from the
+  EVSE's meter.
+* :class:`SessionMeter` (retained, per EVSE) - meter values of the running session.
+* :class:`AuthorizationRequest` (per EVSE) - a token was presented that the local list does not
+  know: the OCPP service decides and answers with :class:`Authorize` (or ignores it).
+* :class:`Heartbeat` (station) - every ``interval_s``; the HAL's watchdog forces the safe state when it stops.
+
+**In** (commands the coordinator serves; every one answers :class:`~josev.api.base.Ack` or an error):
+
+* :class:`Authorize` / :class:`Deauthorize` - from OCPP (remote start, Authorize.conf), the SECC (EIM/PnC
+  result), the CLI. An Authorize before plug-in is kept for ``preauth_timeout_s``.
+* :class:`PresentToken` - an RFID reader or the CLI: accepted at once when in the local list, else forwarded
+  as :class:`AuthorizationRequest`.
+* :class:`StopCharging` - station/operator/remote stop (the EV stays connected; unlock follows).
+* :class:`SetLimit` - OCPP charging limits (``ocpp``), HLC limits (``hlc``), operator caps (``operator``).
+* :class:`SetStationLimit` - the station-wide current shared between EVSEs (load balancing).
+* :class:`HlcPowerDelivery` / :class:`HlcFailed` - from the SECC: PowerDelivery start/stop, session failure.
+* :class:`SetAvailability`, :class:`Reserve`, :class:`CancelReservation`, :class:`ClearFault`.
+
+SLAC progress is read from :class:`josev.api.slac.SlacState` (matched / failed).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from josev.api.base import Ack, Command, Event, State
+
+OcppStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]
+DetailedStatus = Literal[
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEV",
+    "SuspendedEVSE",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
+]
+ChargingState = Literal["Charging", "EVConnected", "SuspendedEV", "SuspendedEVSE", "Idle"]
+AuthSource = Literal["ocpp", "local", "rfid", "pnc", "eim", "free", "cli"]
+SessionStep = Literal[
+    "started", "authorized", "charging_started", "charging_stopped", "stopped", "forced_open", "ended"
+]
+LimitSource = Literal["ocpp", "hlc", "operator"]
+CpLetter = Literal["A", "B", "C", "D", "E", "F"]
+CALLERS_AUTH = frozenset({"ocpp", "secc", "cli", "bench"})
+CALLERS_OPERATOR = frozenset({"ocpp", "cli", "bench"})
+
+
+class EvseStatus(State):
+    """Status of one EVSE, published whenever any field changes."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "evse_status"
+    per_evse: ClassVar[bool] = True
+
+    state: str
+    """Coordinator state (see the state table in the docs), e.g. ``charging``, ``hlc_wait``, ``faulted``."""
+    ocpp_status: OcppStatus
+    """OCPP 2.0.1 ConnectorStatusEnumType."""
+    detailed_status: DetailedStatus
+    """The detailed status operators see (OCPP 1.6 ChargePointStatus vocabulary)."""
+    charging_state: ChargingState
+    """OCPP 2.0.1 ChargingStateEnumType of the transaction."""
+    faults: list[str] = Field(default_factory=list)
+    """Active fault reasons (``rcd_trip``, ``contactor_welded``, ``pilot_short``, ``diode_fault``...)."""
+    limit_a: float | None
+    """Effective current limit per phase (A) - min of cable, connector, EVSE, station share, OCPP, HLC."""
+    limit_source: str | None = None
+    """Which limit is binding."""
+    max_power_w: float | None = None
+    """``limit_a`` as power (phases x nominal voltage)."""
+    pilot_mode: Literal["x1", "pwm", "e", "f"]
+    """Pilot output."""
+    duty_percent: float = 0.0
+    """PWM duty cycle."""
+    contactor_closed: bool
+    """Contactor command."""
+    session_id: str | None = None
+    """The running session, if any."""
+    hlc: bool = False
+    """This session runs (or waits for) high-level communication."""
+
+
+class PilotState(State):
+    """What the control pilot shows: the CP letter read by the HAL and what we drive."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "pilot"
+    per_evse: ClassVar[bool] = True
+
+    cp: CpLetter | None
+    """Last CP state (None right after the pilot left E/F, until the next reading)."""
+    pilot_mode: Literal["x1", "pwm", "e", "f"]
+    """Pilot output."""
+    duty_percent: float = 0.0
+    """Duty cycle (5 % = HLC)."""
+
+
+class SessionEvent(Event):
+    """A step of a vehicle session (plug-in to unplug)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "session"
+    per_evse: ClassVar[bool] = True
+
+    step: SessionStep
+    """What happened."""
+    session_id: str
+    """Session identity (unique per coordinator run)."""
+    reason: str = ""
+    """Why (``local``, ``remote``, ``deauthorized``, ``meter_lost``, ``ev_disconnected``, a fault...)."""
+    id_token: str | None = None
+    """Token that authorized the session."""
+    auth_source: str | None = None
+    """Who authorized it (ocpp, local, rfid, pnc, eim, free, cli)."""
+    energy_wh: float = 0.0
+    """Energy delivered in this session so far (meter)."""
+    unmetered: bool = False
+    """The meter was lost during the session: ``energy_wh`` is incomplete."""
+    at: _dt.datetime = Field(default_factory=lambda: _dt.datetime.now(_dt.UTC))
+    """When (UTC)."""
+
+
+class SessionMeter(State):
+    """Meter values of an EVSE, with the session's delivered energy."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "meter"
+    per_evse: ClassVar[bool] = True
+
+    ok: bool
+    """False while the meter does not answer."""
+    session_id: str | None = None
+    """Running session."""
+    session_energy_wh: float = 0.0
+    """Energy delivered in the session."""
+    energy_register_wh: float = 0.0
+    """The meter's import register (Energy.Active.Import.Register)."""
+    power_w: float = 0.0
+    """Power.Active.Import."""
+    current_a: list[float] = Field(default_factory=list)
+    """Current.Import per phase."""
+    voltage_v: list[float] = Field(default_factory=list)
+    """Voltage per phase."""
+
+
+class AuthorizationRequest(Event):
+    """A token was presented that the local list does not know; the OCPP service may answer with Authorize."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "authorization_request"
+    per_evse: ClassVar[bool] = True
+
+    id_token: str
+    """The token."""
+    token_type: str = "ISO14443"
+    """OCPP IdTokenEnumType."""
+
+
+class Heartbeat(Event):
+    """The coordinator is alive (station scope, every ``interval_s``)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "heartbeat"
+
+    seq: int
+    """Increments by one."""
+    interval_s: float
+    """Time to the next heartbeat."""
+
+
+class Authorize(Command[Ack]):
+    """Authorize the session at this EVSE (or the next plug-in); rejected when reserved for another token."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "authorize"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_AUTH
+
+    id_token: str | None = None
+    """The token (None for a remote start without token)."""
+    source: AuthSource = "ocpp"
+    """Who decided."""
+
+
+class Deauthorize(Command[Ack]):
+    """Withdraw the authorization (e.g. the CSMS answered Invalid after an offline start): charging stops."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "deauthorize"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_AUTH
+
+    reason: str = "deauthorized"
+    """Reported as the stop reason."""
+
+
+class PresentToken(Command[Ack]):
+    """An identification token was presented (RFID reader, CLI)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "present_token"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"hal", "cli", "bench", "ocpp"})
+
+    id_token: str = Field(min_length=1, max_length=255)
+    """The token."""
+    token_type: str = "ISO14443"
+    """OCPP IdTokenEnumType."""
+
+
+class StopCharging(Command[Ack]):
+    """Stop charging at this EVSE (the vehicle stays connected)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "stop_charging"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "secc", "cli", "bench"})
+
+    reason: str = "remote"
+    """Stop reason (OCPP: Remote, Local, EVDisconnected...)."""
+
+
+class SetLimit(Command[Ack]):
+    """Set or clear (both None) one limit source of this EVSE; give amps per phase or watts (not both)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "set_limit"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "secc", "cli", "bench"})
+
+    source: LimitSource
+    """Which limit."""
+    amps: float | None = Field(None, ge=0)
+    """Current per phase (A)."""
+    watts: float | None = Field(None, ge=0)
+    """Power (W), converted with the EVSE's phases and nominal voltage."""
+
+    @model_validator(mode="after")
+    def _one(self) -> SetLimit:
+        if self.amps is not None and self.watts is not None:
+            raise ValueError("give amps or watts, not both")
+        return self
+
+
+class SetStationLimit(Command[Ack]):
+    """The station-wide current per phase shared by all EVSEs (None: no station limit)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "set_station_limit"
+    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+
+    amps: float | None = Field(None, ge=0)
+    """Current per phase (A)."""
+
+
+class HlcPowerDelivery(Command[Ack]):
+    """From the SECC: the EV asked to start (True) or stop (False) power delivery."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "hlc_power_delivery"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    timeout_s: ClassVar[float] = 1.0
+
+    on: bool
+    """Start or stop."""
+
+
+class HlcFailed(Command[Ack]):
+    """From the SECC: the high-level session failed (falls back to basic charging if configured)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "hlc_failed"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+
+    reason: str = "hlc_failed"
+    """What failed."""
+
+
+class SetAvailability(Command[Ack]):
+    """Operative / inoperative (after a running session ends)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "set_availability"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+
+    available: bool
+    """True: operative."""
+
+
+class Reserve(Command[Ack]):
+    """Reserve an idle EVSE for a token until ``expires_at``; refused (``rejected``) when not idle."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "reserve"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+
+    id_token: str
+    """Only this token may start."""
+    expires_at: _dt.datetime
+    """End of the reservation (timezone-aware)."""
+
+
+class CancelReservation(Command[Ack]):
+    """Cancel the reservation of this EVSE."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "cancel_reservation"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+
+
+class ClearFault(Command[Ack]):
+    """Clear a latched fault (``reason``, or all when None) after the cause was fixed."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "clear_fault"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+
+    reason: str | None = None
+    """Fault to clear."""

@@ -1,0 +1,151 @@
+"""Messages of the ``secc`` service (DIN SPEC 70121 / ISO 15118-2 sessions on each EVSE's PLC interface).
+
+**Out** (per EVSE): :class:`SeccSessionState` (retained: protocol, session, core state),
+:class:`EvChargeParameters` (retained: what the EV announced in ChargeParameterDiscovery),
+:class:`EvTarget` (retained: the EV's latest PreCharge/CurrentDemand target), :class:`HlcEvent` (steps and
+protocol violations). The SECC also issues the coordinator's ``HlcPowerDelivery`` / ``HlcFailed`` commands.
+
+**In**: the coordinator's ``EvseStatus`` (limits -> SAScheduleList, station-initiated renegotiation, faults)
+and ``SessionEvent`` (authorized / stopped); :class:`SetDcSupply` for the DC power module's present voltage,
+current and isolation state (the HAL has no DC power module API yet); :class:`GetSeccDiagnostics`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from josev.api.base import Ack, Command, Event, Reply, State
+from josev.api.system import ANY_SERVICE
+
+SeccStatusName = Literal["idle", "session", "paused", "ended", "failed"]
+IsolationName = Literal["Invalid", "Valid", "Warning", "Fault", "No_IMD"]
+
+
+class SeccSessionState(State):
+    """The high-level session of one EVSE."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "session"
+    per_evse: ClassVar[bool] = True
+
+    status: SeccStatusName
+    """idle (listening), session (running), paused (ISO 15118-2 pause), ended, failed."""
+    protocol: str | None = None
+    """Negotiated protocol: din, iso2."""
+    session_id: str | None = None
+    """SessionID (hex) given to the EV."""
+    evcc_id: str | None = None
+    """The EV's EVCCID (its MAC address in practice)."""
+    reason: str = ""
+    """Why the session ended (terminate, pause, a FAILED response code, a timeout...)."""
+
+
+class EvChargeParameters(State):
+    """What the EV announced in ChargeParameterDiscovery."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "ev_parameters"
+    per_evse: ClassVar[bool] = True
+
+    energy_mode: str
+    """Requested energy transfer mode (DC_extended, AC_three_phase_core...)."""
+    max_voltage_v: float | None = None
+    """EV maximum voltage."""
+    max_current_a: float | None = None
+    """EV maximum current."""
+    min_current_a: float | None = None
+    """AC: EV minimum current."""
+    max_power_w: float | None = None
+    """DC: EV maximum power."""
+    soc_percent: int | None = None
+    """DC: state of charge."""
+    energy_request_wh: float | None = None
+    """Energy the EV asks for."""
+    departure_time_s: int | None = None
+    """Seconds until departure, if given."""
+
+
+class EvTarget(State):
+    """The EV's latest DC target (PreCharge or CurrentDemand)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "ev_target"
+    per_evse: ClassVar[bool] = True
+
+    phase: Literal["precharge", "charge"]
+    """PreCharge or CurrentDemand."""
+    voltage_v: float
+    """Target voltage."""
+    current_a: float
+    """Target current."""
+    soc_percent: int | None = None
+    """State of charge."""
+    charging_complete: bool = False
+    """The EV reports it is full."""
+
+
+class HlcEvent(Event):
+    """A step of the high-level session, or a protocol violation by the EV."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "hlc_event"
+    per_evse: ClassVar[bool] = True
+
+    step: Literal[
+        "authorization_requested", "cable_check", "power_delivery", "welding_detection", "protocol_violation"
+    ]
+    """What happened."""
+    detail: str = ""
+    """Start/Stop/Renegotiate, or the request and response code of a violation."""
+
+
+class SetDcSupply(Command[Ack]):
+    """Present values of the DC power module of an EVSE (fields left out keep their value)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "set_dc_supply"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"coordinator", "hal", "cli", "bench"})
+
+    present_voltage_v: float | None = Field(None, ge=0)
+    """Measured output voltage."""
+    present_current_a: float | None = Field(None, ge=0)
+    """Measured output current."""
+    isolation: IsolationName | None = None
+    """Result of the isolation monitor."""
+    max_voltage_v: float | None = Field(None, gt=0)
+    """Module maximum voltage (a change triggers renegotiation)."""
+    max_current_a: float | None = Field(None, gt=0)
+    """Module maximum current (a change triggers renegotiation)."""
+
+
+class EndpointDiagnostics(Reply):
+    """Counters of one EVSE endpoint."""
+
+    interface: str
+    """PLC interface."""
+    address: str
+    """Link-local address the SECC listens on."""
+    tcp_port: int
+    """TCP port announced in SDP."""
+    sdp_answered: int
+    """SDP requests answered."""
+    sdp_dropped: int
+    """Malformed SDP datagrams dropped."""
+    connections: int
+    """TCP connections accepted."""
+    sessions_ended: dict[str, int] = Field(default_factory=dict)
+    """Ended sessions by reason."""
+    errors: int = 0
+    """Sessions that crashed (bugs) - closed without harming others."""
+
+
+class GetSeccDiagnostics(Command[EndpointDiagnostics]):
+    """Ask for the SECC counters of an EVSE."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "diagnostics"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = ANY_SERVICE

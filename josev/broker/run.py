@@ -1,0 +1,160 @@
+"""Start a private mosquitto for development, the demo and tests."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from josev.broker.config import BrokerFiles, write_config
+from josev.bus.settings import BusSettings
+
+MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+class BrokerError(RuntimeError):
+    """mosquitto is missing or did not start."""
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary, or a clear error telling how to get it."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for cand in MOSQUITTO_CANDIDATES:
+        if Path(cand).exists():
+            return cand
+    raise BrokerError("mosquitto is not installed: run `make setup` (as root) or `apt-get install mosquitto`")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateBroker:
+    """A mosquitto process with a generated configuration in its own directory.
+
+    Use as a context manager; :meth:`restart` stops it gracefully (persisting sessions) and starts it again on
+    the same port, :meth:`kill` ends it with SIGKILL.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        port: int | None = None,
+        unix_socket: bool | Path = False,
+        services: tuple[str, ...] = (),
+        persistence: bool = True,
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="josev-broker-")
+            directory = Path(self._tmp.name)
+        self.directory = directory
+        self.port = port if port is not None else free_port()
+        sock: Path | None = None
+        if isinstance(unix_socket, Path):
+            sock = unix_socket
+        elif unix_socket:
+            sock = directory / "mosquitto.sock"
+        self.files: BrokerFiles = write_config(
+            directory,
+            port=self.port,
+            socket_path=sock,
+            services=services,
+            persistence=persistence,
+            log_file=directory / "mosquitto.log",
+            run_as=getpass.getuser(),
+        )
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> str:
+        """The broker's log so far."""
+        path = self.directory / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def settings(self, service: str, **overrides: object) -> BusSettings:
+        """Bus settings for ``service`` against this broker (TCP unless ``socket`` is given)."""
+        values: dict[str, object] = {
+            "host": self.host,
+            "port": self.port,
+            "credentials_file": self.files.credentials,
+        }
+        values.update(overrides)
+        return BusSettings.model_validate(values)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start mosquitto and wait until it accepts connections."""
+        binary = find_mosquitto()
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(self.files.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise BrokerError(f"mosquitto exited with {self.proc.returncode}: {err}{self.log}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on {self.port} within {timeout} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop gracefully (SIGTERM: mosquitto saves its persistence database)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def kill(self) -> None:
+        """End mosquitto with SIGKILL."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop and remove the temporary directory."""
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> PrivateBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

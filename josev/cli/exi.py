@@ -1,0 +1,104 @@
+"""``josev exi``: decode and encode EXI messages (optionally whole V2GTP frames) from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from josev import exi
+from josev.exi import v2gtp
+
+app = typer.Typer(
+    help="EXI codec: decode EXI (hex) to JSON, encode JSON to EXI (hex).",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option("--schema", "-s", help=f"schema: {', '.join(exi.SCHEMAS)} (or a namespace)"),
+]
+FrameOpt = Annotated[bool, typer.Option("--frame", help="input/output is a whole V2GTP frame")]
+
+
+def _read(arg: str) -> str:
+    return sys.stdin.read() if arg == "-" else arg
+
+
+def _fail(msg: str) -> typer.Exit:
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(code=1)
+
+
+def _schema(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return exi.schema_for_namespace(name)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def decode(
+    data: Annotated[str, typer.Argument(help="EXI (or V2GTP frame with --frame) as hex, or - for stdin")],
+    schema: SchemaOpt = None,
+    frame: FrameOpt = False,
+    pretty: Annotated[bool, typer.Option("--pretty", help="indent the JSON")] = False,
+) -> None:
+    """Decode EXI to JSON."""
+    text = "".join(_read(data).split())
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise _fail("input is not hex") from None
+    name = _schema(schema)
+    if frame:
+        try:
+            f = v2gtp.parse_frame(raw)
+            name = v2gtp.schema_for_payload_type(f.payload_type, name)
+        except v2gtp.FrameError as e:
+            raise _fail(str(e)) from None
+        raw = f.payload
+    if name is None:
+        raise _fail("--schema is required (or --frame with a payload type that implies it)")
+    try:
+        msg: dict[str, Any] = exi.decode(name, raw)
+    except exi.ExiError as e:
+        raise _fail(f"{e.message} (expected: {e.expected})") from None
+    typer.echo(json.dumps(msg, indent=2 if pretty else None, separators=None if pretty else (",", ":")))
+
+
+@app.command()
+def encode(
+    message: Annotated[str, typer.Argument(help="the message as JSON, or - for stdin")],
+    schema: SchemaOpt = None,
+    frame: FrameOpt = False,
+) -> None:
+    """Encode JSON to EXI (printed as hex; with --frame a whole V2GTP frame)."""
+    name = _schema(schema)
+    if name is None:
+        raise _fail("--schema is required")
+    try:
+        msg = json.loads(_read(message))
+    except json.JSONDecodeError as e:
+        raise _fail(f"invalid JSON: {e}") from None
+    if not isinstance(msg, dict):
+        raise _fail("the message must be a JSON object")
+    try:
+        out = exi.encode(name, msg)
+    except exi.ExiError as e:
+        raise _fail(f"{e.message} (expected: {e.expected})") from None
+    if frame:
+        out = v2gtp.build_frame(v2gtp.SCHEMA_PAYLOADS[name], out)
+    typer.echo(out.hex())
+
+
+@app.command()
+def schemas() -> None:
+    """List the schemas, their namespaces and V2GTP payload types."""
+    for name, ns in exi.NAMESPACES.items():
+        typer.echo(f"{name:11} 0x{v2gtp.SCHEMA_PAYLOADS[name]:04x}  {ns}")

@@ -1,0 +1,128 @@
+"""``josev station --sim --iface IFACE [--slac on|off]``: a reference station on one interface.
+
+The stack is composed from a list of services (:func:`build_services`) run by the service runner on a private
+mosquitto. Today it holds the SECC (with its simulated DC supply and automatic EIM authorization) and, with
+``--slac on``, the SLAC service; the coordinator, the HAL simulator and the CSMS stand-in are appended by
+:data:`EXTRA_SERVICES` factories as they become available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="Reference station: SECC (+SLAC) on one interface, waiting for an EV.")
+
+#: Factories ``f(iface, evse_no) -> list of services`` appended to the stack (coordinator, HAL sim, CSMS).
+EXTRA_SERVICES: list[Callable[[str, int], list[Any]]] = []
+
+MODES = {
+    "dc": ("DC_extended",),
+    "ac": ("AC_three_phase_core", "AC_single_phase_core"),
+    "both": ("AC_three_phase_core", "DC_extended"),
+}
+
+
+def build_services(
+    iface: str,
+    *,
+    slac: bool = False,
+    codec: str = "exi",
+    modes: str = "both",
+    tcp_port: int = 0,
+    evse: int = 1,
+) -> list[Any]:
+    """The services of the reference station for one EVSE on ``iface``."""
+    from josev.secc.service import SeccEvseConfig, SeccService
+
+    services: list[Any] = [
+        SeccService(
+            [SeccEvseConfig(evse=evse, iface=iface, tcp_port=tcp_port, energy_modes=MODES[modes])],
+            codec=codec,
+        )
+    ]
+    if slac:
+        from josev.slac.service import SlacEvseSettings, SlacService, SlacSettings
+
+        services.append(SlacService(SlacSettings(evses=(SlacEvseSettings(evse=evse, interface=iface),))))
+    for factory in EXTRA_SERVICES:
+        services += factory(iface, evse)
+    return services
+
+
+async def run_stack(
+    services: list[Any], stop: asyncio.Event, on_ready: Callable[[], None] | None = None
+) -> None:
+    """Run ``services`` on a private broker until ``stop``."""
+    from josev.broker import PrivateBroker
+    from josev.bus.service import ServiceRunner
+
+    broker = PrivateBroker()
+    broker.start()
+    try:
+        runner = ServiceRunner(services, broker.settings)
+        task = asyncio.create_task(runner.run(stop))
+        for svc in services:
+            ready = getattr(svc, "ready", None)
+            if isinstance(ready, asyncio.Event):
+                waiter = asyncio.create_task(ready.wait())
+                done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if task in done:
+                    waiter.cancel()
+                    break
+        if on_ready is not None and not task.done():
+            on_ready()
+        await task
+    finally:
+        broker.stop()
+
+
+@app.callback(invoke_without_command=True)
+def station(
+    iface: Annotated[str, typer.Option(help="PLC / Ethernet interface the EV is on")],
+    sim: Annotated[
+        bool, typer.Option("--sim", help="simulated power electronics (required for now)")
+    ] = False,
+    slac: Annotated[str, typer.Option(help="on | off (off: the link is taken as matched)")] = "on",
+    codec: Annotated[str, typer.Option(help="exi | json (debug stand-in)")] = "exi",
+    modes: Annotated[str, typer.Option(help="energy modes offered: dc | ac | both")] = "both",
+    port: Annotated[int, typer.Option(help="TCP port of the SECC (0: any)")] = 0,
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Run the station stack on ``--iface`` until interrupted."""
+    if not sim:
+        typer.echo(
+            "only --sim is supported: real power electronics are configured with `josev run`", err=True
+        )
+        raise typer.Exit(2)
+    if slac not in ("on", "off") or modes not in MODES:
+        raise typer.BadParameter("--slac on|off, --modes dc|ac|both")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
+    services = build_services(iface, slac=slac == "on", codec=codec, modes=modes, tcp_port=port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+
+        def ready() -> None:
+            ep = next(iter(services[0].endpoints.values()))
+            typer.echo(f"station ready: SECC on [{ep.address}%{ep.iface}]:{ep.tcp_port}", err=False)
+
+        await run_stack(services, stop, ready)
+
+    asyncio.run(main())
+
+
+main = station
+
+if __name__ == "__main__":
+    app(prog_name="josev station")

@@ -1,0 +1,263 @@
+"""The station configuration: one TOML file, validated by pydantic-settings, with environment overrides.
+
+Environment variables override the file: ``JOSEV_<SECTION>__<FIELD>`` (e.g. ``JOSEV_BROKER__PORT=1884``,
+``JOSEV_LOGGING__LEVEL=debug``). ``josev config check FILE`` explains every error with its location.
+Service-specific sections (``[hal]``, ``[slac]``, ``[secc]``, ``[ocpp]``, ...) are validated by the service that
+owns them; here they are kept as tables.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from josev.bus.settings import BusSettings
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+ProcessMode = Literal["main", "separate"]
+
+SERVICE_NAMES = ("system", "hal", "coordinator", "slac", "secc", "ocpp")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StationConfig(_Strict):
+    """Identity of the charging station."""
+
+    id: str = Field("josev-station", min_length=1, max_length=48, pattern=r"^[A-Za-z0-9*\-_=:+|@.]+$")
+    """Station identity: also the OCPP identity, so restricted to the characters OCPP allows."""
+    vendor: str = Field("josev", max_length=50)
+    """Vendor name (OCPP BootNotification)."""
+    model: str = Field("josev-sim", max_length=20)
+    """Model name (OCPP BootNotification)."""
+    serial_number: str | None = Field(None, max_length=25)
+    """Serial number, if any."""
+    max_current_a: float = Field(32.0, gt=0, le=1000)
+    """Station-wide current limit per phase shared by all EVSEs (load balancing)."""
+
+
+class ConnectorConfig(_Strict):
+    """One connector of an EVSE."""
+
+    id: int = Field(1, ge=1)
+    """Connector id, starting at 1 within its EVSE."""
+    type: Literal["cType2", "sType2", "cCCS2", "cCCS1", "cType1", "cChaoJi", "Other"] = "cType2"
+    """Connector type in OCPP 2.0.1 terms."""
+    max_current_a: float = Field(32.0, gt=0, le=1000)
+    """Rating of the connector."""
+
+
+class EvseConfig(_Strict):
+    """One EVSE (charging point) of the station."""
+
+    id: int = Field(ge=1)
+    """EVSE id, starting at 1."""
+    kind: Literal["ac", "dc"] = "ac"
+    """AC or DC charging."""
+    phases: Literal[1, 3] = 3
+    """Number of AC phases (AC only)."""
+    max_current_a: float = Field(32.0, gt=0, le=1000)
+    """Rating of the EVSE."""
+    max_voltage_v: float = Field(400.0, gt=0, le=1500)
+    """Maximum voltage (DC: of the power supply; AC: nominal phase-to-phase)."""
+    max_power_w: float = Field(22000.0, gt=0)
+    """Maximum power."""
+    plc_interface: str | None = None
+    """Network interface of the PLC modem (SLAC, SDP, V2GTP); None for basic (PWM-only) charging."""
+    hlc: bool = True
+    """Offer ISO 15118 / DIN high-level communication (5 % duty cycle)."""
+    fallback_to_basic: bool = True
+    """Fall back to basic PWM charging when high-level communication fails."""
+    board_channel: int = Field(0, ge=0)
+    """Which channel of the board's I/O this EVSE uses."""
+    connectors: list[ConnectorConfig] = Field(default_factory=lambda: [ConnectorConfig()])
+    """Connectors of this EVSE."""
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_connectors(cls, v: list[ConnectorConfig]) -> list[ConnectorConfig]:
+        ids = [c.id for c in v]
+        if not v:
+            raise ValueError("an EVSE needs at least one connector")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"connector ids must be unique, got {ids}")
+        return v
+
+
+class ServiceConfig(_Strict):
+    """How one service runs."""
+
+    enabled: bool = True
+    """Run this service."""
+    process: ProcessMode = "main"
+    """``main``: inside the main process; ``separate``: its own process (``josev run --service NAME``)."""
+    log_level: LogLevel | None = None
+    """Overrides the global log level for this service."""
+
+
+class BrokerConfig(_Strict):
+    """The local mosquitto broker."""
+
+    manage: bool = True
+    """Start a private mosquitto with a generated configuration; false to use an external one."""
+    host: str = "127.0.0.1"
+    """Host of the broker (localhost only, for a managed one)."""
+    port: int | None = Field(1883, ge=0, le=65535)
+    """TCP port; 0 picks a free one; None disables the TCP listener (unix socket only)."""
+    socket: Path | None = None
+    """Unix socket of the broker; services prefer it when set."""
+    directory: Path = Path("/var/lib/josev/broker")
+    """Where the generated broker configuration, credentials and persistence live."""
+    payload_format: Literal["json", "cbor"] = "json"
+    """Payload encoding on the bus."""
+
+    @model_validator(mode="after")
+    def _listener(self) -> BrokerConfig:
+        if self.port is None and self.socket is None:
+            raise ValueError("the broker needs a TCP port or a unix socket")
+        return self
+
+    def bus_settings(self, service: str) -> BusSettings:
+        """Bus settings of ``service``, using the credentials file of the managed broker."""
+        return BusSettings(
+            host=self.host,
+            port=self.port or 1883,
+            socket=self.socket,
+            credentials_file=self.directory / "credentials",
+            payload_format=self.payload_format,
+        )
+
+
+class LoggingConfig(_Strict):
+    """Logging of all services."""
+
+    level: LogLevel = "info"
+    """Global log level."""
+    json_lines: bool = False
+    """Write JSON lines (one object per record) instead of text."""
+    file: Path | None = None
+    """Also write to this file."""
+
+
+class JosevConfig(BaseSettings):
+    """The whole station configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JOSEV_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    station: StationConfig = Field(default_factory=StationConfig)
+    """The station."""
+    evse: list[EvseConfig] = Field(default_factory=lambda: [EvseConfig(id=1)])
+    """The EVSEs (``[[evse]]`` tables)."""
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    """Per service: ``[services.<name>]``."""
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    """The bus broker."""
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    """Logging."""
+    hal: dict[str, Any] = Field(default_factory=dict)
+    """HAL options (board driver etc.), validated by the HAL service."""
+    coordinator: dict[str, Any] = Field(default_factory=dict)
+    """Coordinator options, validated by the coordinator."""
+    slac: dict[str, Any] = Field(default_factory=dict)
+    """SLAC options, validated by the SLAC service."""
+    secc: dict[str, Any] = Field(default_factory=dict)
+    """SECC options, validated by the SECC service."""
+    ocpp: dict[str, Any] = Field(default_factory=dict)
+    """OCPP options (CSMS, security profile, ...), validated by the OCPP service."""
+
+    @field_validator("evse")
+    @classmethod
+    def _unique_evses(cls, v: list[EvseConfig]) -> list[EvseConfig]:
+        ids = [e.id for e in v]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"EVSE ids must be unique, got {ids}")
+        if sorted(ids) != list(range(1, len(ids) + 1)):
+            raise ValueError(f"EVSE ids must be 1..N without gaps, got {ids}")
+        return v
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, v: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+        unknown = sorted(set(v) - set(SERVICE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; known: {list(SERVICE_NAMES)}")
+        return v
+
+    def service(self, name: str) -> ServiceConfig:
+        """The configuration of service ``name`` (defaults when not configured)."""
+        return self.services.get(name, ServiceConfig())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it overrides what the file says.
+        return env_settings, init_settings
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or invalid; ``problems`` lists (location, message)."""
+
+    def __init__(self, path: Path | None, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        where = f"{path}: " if path else ""
+        super().__init__(where + "; ".join(f"{loc}: {msg}" for loc, msg in problems))
+
+    def explain(self) -> str:
+        """One line per problem, with its location in the file."""
+        head = f"{self.path}: {len(self.problems)} problem(s)" if self.path else "configuration problems"
+        return "\n".join([head, *(f"  {loc}: {msg}" for loc, msg in self.problems)])
+
+
+def _location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            ident = (
+                node[part].get("id")
+                if isinstance(node, list) and part < len(node) and isinstance(node[part], dict)
+                else None
+            )
+            out += f"[{part}]" + (f"(id={ident})" if ident is not None else "")
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "<file>"
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> JosevConfig:
+    """Validate configuration data (as read from TOML)."""
+    try:
+        return JosevConfig(**data)
+    except ValidationError as exc:
+        problems = [(_location(tuple(e["loc"]), data), e["msg"]) for e in exc.errors()]
+        raise ConfigError(path, problems) from None
+
+
+def load(path: Path | None) -> JosevConfig:
+    """Read and validate a TOML configuration file (None: defaults plus environment)."""
+    if path is None:
+        return parse({})
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(path, [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("<file>", f"not valid TOML: {exc}")]) from None
+    return parse(data, path)

@@ -1,0 +1,83 @@
+"""Build the coordinator service from the station configuration (``[[evse]]`` and ``[coordinator]``).
+
+```toml
+[coordinator]
+heartbeat_s = 0.2
+free_charging = false
+local_auth_list = ["04A2B3C4D5"]
+meter_loss = "stop"          # stop | continue | fault
+station_limit_a = 63         # default: [station] max_current_a
+slac_init_timeout_s = 50
+slac_retries = 1
+t_step_ef_s = 4
+stop_timeout_s = 6
+fault_retry_s = 10
+preauth_timeout_s = 60
+has_lock = false
+```
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from josev.config import JosevConfig
+from josev.coordinator.config import EvseConfig
+from josev.coordinator.service import CoordinatorService, StationConfig
+
+
+class CoordinatorSection(BaseModel):
+    """The ``[coordinator]`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heartbeat_s: float = Field(0.2, gt=0)
+    free_charging: bool = False
+    local_auth_list: list[str] = Field(default_factory=list)
+    meter_loss: Literal["stop", "continue", "fault"] = "stop"
+    station_limit_a: float | None = Field(None, ge=0)
+    slac_init_timeout_s: float = Field(50.0, gt=0)
+    slac_retries: int = Field(1, ge=0)
+    t_step_ef_s: float = Field(4.0, ge=4.0)
+    stop_timeout_s: float = Field(6.0, gt=0)
+    fault_retry_s: float = Field(10.0, gt=0)
+    preauth_timeout_s: float = Field(60.0, gt=0)
+    has_lock: bool = False
+
+
+def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConfig]:
+    """One EvseConfig per ``[[evse]]`` table."""
+    out = []
+    for e in cfg.evse:
+        out.append(
+            EvseConfig(
+                evse=e.id,
+                evse_max_a=e.max_current_a,
+                connector_max_a=min(c.max_current_a for c in e.connectors),
+                phases=e.phases,
+                hlc_offered=e.hlc and e.plc_interface is not None,
+                basic_fallback=e.fallback_to_basic,
+                slac_retries=section.slac_retries,
+                slac_init_timeout_s=section.slac_init_timeout_s,
+                t_step_ef_s=section.t_step_ef_s,
+                stop_timeout_s=section.stop_timeout_s,
+                fault_retry_s=section.fault_retry_s,
+                preauth_timeout_s=section.preauth_timeout_s,
+                free_charging=section.free_charging,
+                meter_loss=section.meter_loss,
+                has_lock=section.has_lock,
+            )
+        )
+    return out
+
+
+def from_config(cfg: JosevConfig) -> CoordinatorService:
+    """The coordinator service of a station configuration."""
+    section = CoordinatorSection.model_validate(cfg.coordinator)
+    limit = section.station_limit_a if section.station_limit_a is not None else cfg.station.max_current_a
+    return CoordinatorService(
+        evse_configs(cfg, section),
+        StationConfig(limit, section.heartbeat_s, frozenset(section.local_auth_list)),
+    )

@@ -1,0 +1,86 @@
+"""What the coordinator core emits (commands and reports) and its per-session record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hal.types import PilotOutput
+from josev.coordinator.states import St
+
+
+@dataclass(frozen=True)
+class PilotCmd:
+    """Drive the pilot."""
+
+    out: PilotOutput
+
+
+@dataclass(frozen=True)
+class ContactorCmd:
+    """Open or close the contactor."""
+
+    closed: bool
+
+
+@dataclass(frozen=True)
+class LockCmd:
+    """Lock or unlock the connector."""
+
+    locked: bool
+
+
+@dataclass(frozen=True)
+class StatusOut:
+    """Status snapshot, emitted whenever any field changes."""
+
+    state: St
+    ocpp: str
+    detailed: str
+    faults: tuple[str, ...]
+    limit_a: float
+    pilot: PilotOutput
+    contactor_closed: bool
+    session_id: str | None
+
+
+@dataclass(frozen=True)
+class SessionOut:
+    """A session event: started, authorized, charging_started, charging_stopped, stopped, ended."""
+
+    kind: str
+    session_id: str
+    reason: str = ""
+    id_token: str | None = None
+    auth_source: str | None = None
+    energy_wh: float = 0.0
+    """Energy delivered in this session so far (from the meter)."""
+    unmetered: bool = False
+    """The meter was lost during the session: energy is incomplete."""
+
+
+Out = PilotCmd | ContactorCmd | LockCmd | StatusOut | SessionOut
+
+
+@dataclass
+class Session:
+    """One vehicle session (plug-in to unplug)."""
+
+    id: str
+    started_at: float
+    id_token: str | None = None
+    auth_source: str | None = None
+    authorized: bool = False
+    hlc_failed: bool = False
+    slac_tries: int = 0
+    power_on: bool = False
+    stop_reason: str | None = None
+    charged: bool = False
+    energy_start: float | None = None
+    energy_now: float | None = None
+    unmetered: bool = False
+
+    def energy_wh(self) -> float:
+        """Energy delivered so far."""
+        if self.energy_start is None or self.energy_now is None:
+            return 0.0
+        return max(0.0, self.energy_now - self.energy_start)

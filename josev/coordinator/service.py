@@ -1,0 +1,381 @@
+"""The coordinator bus service: one :class:`~josev.coordinator.core.EvseCore` per EVSE, wired to the bus.
+
+Inputs: the HAL's :class:`~josev.api.hal.CpReadingState`, :class:`~josev.api.hal.ChannelState` and
+:class:`~josev.api.hal.MeterState`; SLAC's :class:`~josev.api.slac.SlacState`; the commands of
+:mod:`josev.api.coordinator`. Outputs: HAL commands (in order, per EVSE, each awaited: the contactor opens
+before the pilot changes), status/session/meter messages and a heartbeat for the HAL's watchdog. The station
+limit is shared between the EVSEs whose sessions want power
+(:func:`~josev.coordinator.limits.share_station_limit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hal.types import CpState, MeterReading
+from josev.api import coordinator as api
+from josev.api import hal as halapi
+from josev.api.base import Ack, Command, CommandError
+from josev.api.slac import SlacState
+from josev.bus import Bus
+from josev.coordinator.config import EvseConfig
+from josev.coordinator.core import ContactorCmd, EvseCore, LockCmd, Out, PilotCmd, SessionOut, StatusOut
+from josev.coordinator.limits import Demand, share_station_limit
+from josev.coordinator.states import POWER_STATES, St
+
+log = logging.getLogger("josev.coordinator")
+
+_CHARGING_STATE: dict[St, str] = {
+    St.CHARGING: "Charging",
+    St.HLC_CHARGING: "Charging",
+    St.STOPPING: "SuspendedEVSE",
+    St.SUSPENDED_EVSE: "SuspendedEVSE",
+}
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """Station-wide settings of the coordinator."""
+
+    station_limit_a: float | None = None
+    """Current per phase shared by all EVSEs (None: each EVSE only by its own limits)."""
+    heartbeat_s: float = 0.2
+    """Heartbeat period (keep well below the HAL's watchdog timeout)."""
+    local_auth_list: frozenset[str] = field(default_factory=frozenset)
+    """Tokens accepted without asking OCPP."""
+
+
+class CoordinatorService:
+    """The ``coordinator`` service."""
+
+    name = "coordinator"
+
+    def __init__(
+        self,
+        evses: list[EvseConfig],
+        station: StationConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.station = station or StationConfig()
+        self.clock = clock
+        prefix = f"{int(time.time()):x}-"
+        self.cores: dict[int, EvseCore] = {c.evse: EvseCore(c, session_prefix=prefix) for c in evses}
+        self._queues: dict[int, asyncio.Queue[Out | api.PilotState]] = {}
+        self._wake = asyncio.Event()
+        self._bus: Bus | None = None
+        self._since: dict[int, float] = {}
+        self._last_meter: dict[int, halapi.MeterState] = {}
+        self._pilot_info: dict[int, api.PilotState] = {}
+        self.hal_errors = 0
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def _emit(self, evse: int, outs: list[Out]) -> None:
+        for o in outs:
+            self._queues[evse].put_nowait(o)
+        self._balance()
+        for e, core in self.cores.items():
+            info = api.PilotState(
+                cp=core.cp_state.value if core.cp_state else None,
+                pilot_mode=core.pilot.mode.value,
+                duty_percent=core.pilot.duty_percent,
+            )
+            if self._pilot_info.get(e) != info:
+                self._pilot_info[e] = info
+                self._queues[e].put_nowait(info)
+        self._wake.set()
+
+    def _balance(self) -> None:
+        limit = self.station.station_limit_a
+        if limit is None:
+            for evse, core in self.cores.items():
+                if core.limits.values.get("station") is not None:
+                    self._queue_direct(evse, core.set_limit("station", None, self.clock()))
+            return
+        demands: dict[int, Demand] = {}
+        for evse, core in self.cores.items():
+            if core.state in POWER_STATES:
+                self._since.setdefault(evse, self.clock())
+                cap = min(v for k, v in core.limits.values.items() if k != "station" and v is not None)
+                demands[evse] = Demand(cap, self._since[evse])
+            else:
+                self._since.pop(evse, None)
+        shares = share_station_limit(limit, demands)
+        for evse, core in self.cores.items():
+            share = shares.get(evse, 0.0)
+            if core.limits.values.get("station") != share:
+                self._queue_direct(evse, core.set_limit("station", share, self.clock()))
+
+    def _queue_direct(self, evse: int, outs: list[Out]) -> None:
+        for o in outs:
+            self._queues[evse].put_nowait(o)
+
+    async def _worker(self, bus: Bus, evse: int) -> None:
+        q = self._queues[evse]
+        while True:
+            out = await q.get()
+            try:
+                await self._execute(bus, evse, out)
+            except CommandError as exc:
+                self.hal_errors += 1
+                log.error("EVSE %d: HAL refused %s: %s", evse, out, exc)
+                if isinstance(out, ContactorCmd | PilotCmd) and exc.code != "unavailable":
+                    self._emit(evse, self.cores[evse].hw_fault(f"hal_{exc.code}", self.clock()))
+            except Exception:
+                self.hal_errors += 1
+                log.exception("EVSE %d: executing %s failed", evse, out)
+
+    async def _execute(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
+        core = self.cores[evse]
+        if isinstance(out, PilotCmd):
+            mode = out.out.mode.value
+            await bus.request(halapi.SetPilot(mode=mode, duty_percent=out.out.duty_percent), evse)
+        elif isinstance(out, api.PilotState):
+            await bus.publish(out, evse)
+        elif isinstance(out, ContactorCmd):
+            await bus.request(halapi.SetContactor(closed=out.closed), evse)
+        elif isinstance(out, LockCmd):
+            await bus.request(halapi.SetLock(locked=out.locked), evse)
+        elif isinstance(out, StatusOut):
+            await bus.publish(self._status(core, out), evse)
+        elif isinstance(out, SessionOut):
+            await bus.publish(
+                api.SessionEvent(
+                    step=out.kind,
+                    session_id=out.session_id,
+                    reason=out.reason,
+                    id_token=out.id_token,
+                    auth_source=out.auth_source,
+                    energy_wh=out.energy_wh,
+                    unmetered=out.unmetered,
+                ),
+                evse,
+            )
+
+    def _status(self, core: EvseCore, st: StatusOut) -> api.EvseStatus:
+        cfg = core.cfg
+        limit = None if st.limit_a == float("inf") else st.limit_a
+        if st.state in _CHARGING_STATE:
+            charging = _CHARGING_STATE[st.state]
+        elif st.state in (St.READY, St.HLC) and core.session is not None and core.session.charged:
+            charging = "SuspendedEV"
+        elif core.session is not None:
+            charging = "EVConnected"
+        else:
+            charging = "Idle"
+        return api.EvseStatus(
+            state=st.state.value,
+            ocpp_status=st.ocpp,
+            detailed_status=st.detailed,
+            charging_state=charging,
+            faults=list(st.faults),
+            limit_a=limit,
+            limit_source=core.limits.binding(),
+            max_power_w=None if limit is None else limit * cfg.phases * cfg.voltage_v,
+            pilot_mode=st.pilot.mode.value,
+            duty_percent=st.pilot.duty_percent,
+            contactor_closed=st.contactor_closed,
+            session_id=st.session_id,
+            hlc=core.guard("hlc") and core.session is not None,
+        )
+
+    def _core(self, evse: int | None) -> EvseCore:
+        if evse is None or evse not in self.cores:
+            raise CommandError("invalid_request", f"no EVSE {evse}")
+        return self.cores[evse]
+
+    # ---- inputs from the HAL and SLAC ---------------------------------------------------------------
+
+    def _on_cp(self, msg: halapi.CpReadingState, evse: int | None) -> None:
+        if evse in self.cores:
+            assert evse is not None
+            core = self.cores[evse]
+            if msg.pilot_mode in ("e", "f") and msg.state in ("E", "F"):
+                return  # our own E/F output read back: says nothing about the vehicle
+            self._emit(evse, core.cp(CpState(msg.state), self.clock(), diode_fault=msg.diode_fault))
+
+    def _on_channel(self, msg: halapi.ChannelState, evse: int | None) -> None:
+        if evse not in self.cores:
+            return
+        assert evse is not None
+        core, now = self.cores[evse], self.clock()
+        outs = core.contactor_feedback(msg.contactor_feedback, now)
+        if msg.rcd_tripped is not None and (msg.rcd_tripped or "rcd_trip" in core.faults):
+            outs += core.rcd(msg.rcd_tripped, now)
+        if msg.cable_ampacity_a is not None or core.limits.values.get("cable") is not None:
+            outs += core.set_limit("cable", msg.cable_ampacity_a, now)
+        if msg.lock == "fault" and "lock_failed" not in core.faults:
+            outs += core.hw_fault("lock_failed", now)
+        # the HAL holds the safe state (its watchdog fired): mirror it, so both sides agree on the outputs
+        if msg.safe_state and "hal_safe_state" not in core.faults:
+            outs += core.hw_fault("hal_safe_state", now)
+        elif not msg.safe_state and "hal_safe_state" in core.faults:
+            outs += core.clear_fault("hal_safe_state", now)
+        self._emit(evse, outs)
+
+    async def _on_meter(self, msg: halapi.MeterState, evse: int | None) -> None:
+        if evse not in self.cores or self._bus is None:
+            return
+        assert evse is not None
+        core = self.cores[evse]
+        reading = (
+            MeterReading(msg.energy_wh, msg.power_w, tuple(msg.voltage_v), tuple(msg.current_a))
+            if msg.ok
+            else None
+        )
+        self._emit(evse, core.meter(reading, self.clock()))
+        s = core.session
+        await self._bus.publish(
+            api.SessionMeter(
+                ok=msg.ok,
+                session_id=s.id if s else None,
+                session_energy_wh=s.energy_wh() if s else 0.0,
+                energy_register_wh=msg.energy_wh,
+                power_w=msg.power_w,
+                current_a=msg.current_a,
+                voltage_v=msg.voltage_v,
+            ),
+            evse,
+        )
+
+    def _on_slac(self, msg: SlacState, evse: int | None) -> None:
+        if evse in self.cores and msg.status in ("matched", "failed"):
+            assert evse is not None
+            self._emit(evse, self.cores[evse].slac(msg.status == "matched", self.clock()))
+
+    # ---- commands -----------------------------------------------------------------------------------
+
+    def _ok(self, evse: int, outs: list[Out]) -> Ack:
+        self._emit(evse, outs)
+        return Ack()
+
+    def _authorize(self, cmd: api.Authorize, evse: int | None) -> Ack:
+        core = self._core(evse)
+        try:
+            return self._ok(core.cfg.evse, core.authorize(self.clock(), cmd.id_token, cmd.source))
+        except PermissionError as exc:
+            raise CommandError("rejected", str(exc)) from exc
+
+    async def _present_token(self, cmd: api.PresentToken, evse: int | None) -> Ack:
+        core = self._core(evse)
+        if cmd.id_token in self.station.local_auth_list:
+            try:
+                return self._ok(core.cfg.evse, core.authorize(self.clock(), cmd.id_token, "local"))
+            except PermissionError as exc:
+                raise CommandError("rejected", str(exc)) from exc
+        assert self._bus is not None
+        await self._bus.publish(
+            api.AuthorizationRequest(id_token=cmd.id_token, token_type=cmd.token_type), evse
+        )
+        return Ack()
+
+    def _limit(self, cmd: api.SetLimit, evse: int | None) -> Ack:
+        core = self._core(evse)
+        amps = cmd.amps
+        if cmd.watts is not None:
+            amps = cmd.watts / (core.cfg.phases * core.cfg.voltage_v)
+        return self._ok(core.cfg.evse, core.set_limit(cmd.source, amps, self.clock()))
+
+    def _station_limit(self, cmd: api.SetStationLimit, evse: int | None) -> Ack:
+        self.station = StationConfig(cmd.amps, self.station.heartbeat_s, self.station.local_auth_list)
+        self._balance()
+        self._wake.set()
+        return Ack()
+
+    def _reserve(self, cmd: api.Reserve, evse: int | None) -> Ack:
+        core = self._core(evse)
+        if cmd.expires_at.tzinfo is None:
+            raise CommandError("invalid_request", "expires_at must carry a time zone")
+        remaining = (cmd.expires_at - _dt.datetime.now(_dt.UTC)).total_seconds()
+        if remaining <= 0:
+            raise CommandError("rejected", "reservation already expired")
+        try:
+            return self._ok(core.cfg.evse, core.reserve(cmd.id_token, self.clock() + remaining, self.clock()))
+        except PermissionError as exc:
+            raise CommandError("rejected", str(exc)) from exc
+
+    def _serve(self, bus: Bus) -> None:
+        bus.serve(api.Authorize, self._authorize)
+        bus.serve(api.PresentToken, self._present_token)
+        bus.serve(api.SetLimit, self._limit)
+        bus.serve(api.SetStationLimit, self._station_limit)
+        bus.serve(api.Reserve, self._reserve)
+        handlers: list[tuple[type[Command[Ack]], Callable[[Any, EvseCore, float], list[Out]]]] = [
+            (api.Deauthorize, lambda c, core, t: core.deauthorize(t, c.reason)),
+            (api.StopCharging, lambda c, core, t: core.stop(t, c.reason)),
+            (api.HlcPowerDelivery, lambda c, core, t: core.hlc_power(c.on, t)),
+            (api.HlcFailed, lambda c, core, t: core.hlc_failed(t, c.reason)),
+            (api.SetAvailability, lambda c, core, t: core.set_available(c.available, t)),
+            (api.CancelReservation, lambda c, core, t: core.cancel_reservation(t)),
+            (api.ClearFault, lambda c, core, t: core.clear_fault(c.reason, t)),
+        ]
+        for cls, fn in handlers:
+
+            def handler(cmd: object, evse: int | None, fn: Callable[..., list[Out]] = fn) -> Ack:
+                core = self._core(evse)
+                return self._ok(core.cfg.evse, fn(cmd, core, self.clock()))
+
+            bus.serve(cls, handler)
+
+    # ---- main loop ----------------------------------------------------------------------------------
+
+    async def _heartbeat(self, bus: Bus, stop: asyncio.Event) -> None:
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            await bus.publish(api.Heartbeat(seq=seq, interval_s=self.station.heartbeat_s))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.station.heartbeat_s)
+
+    async def run(self, bus: Bus, stop: asyncio.Event) -> None:
+        """Serve until ``stop``: opens every contactor on the way out."""
+        self._bus = bus
+        self._queues = {e: asyncio.Queue() for e in self.cores}
+        workers = [asyncio.create_task(self._worker(bus, e)) for e in self.cores]
+        hb = asyncio.create_task(self._heartbeat(bus, stop))
+        for evse, core in self.cores.items():
+            self._emit(evse, core.start(self.clock()))
+        self._serve(bus)
+        bus.subscribe(halapi.CpReadingState, self._on_cp)
+        bus.subscribe(halapi.ChannelState, self._on_channel)
+        bus.subscribe(halapi.MeterState, self._on_meter)
+        bus.subscribe(SlacState, self._on_slac)
+        await bus.set_status("ready")
+        try:
+            while not stop.is_set():
+                now = self.clock()
+                for evse, core in self.cores.items():
+                    d = core.next_deadline()
+                    if d is not None and d <= now:
+                        self._emit(evse, core.poll(now))
+                deadlines = [d for c in self.cores.values() if (d := c.next_deadline()) is not None]
+                wait = max(0.0, min(deadlines) - self.clock()) if deadlines else 1.0
+                self._wake.clear()
+                waiters: list[asyncio.Task[Any]] = [
+                    asyncio.create_task(stop.wait()),
+                    asyncio.create_task(self._wake.wait()),
+                ]
+                await asyncio.wait(waiters, timeout=min(wait, 1.0), return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+        finally:
+            hb.cancel()
+            for evse in self.cores:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(bus.request(halapi.SetContactor(closed=False), evse), 0.5)
+            for w in workers:
+                w.cancel()
+
+
+def from_config(cfg: Any) -> CoordinatorService:
+    """Factory for the service registry (see :mod:`josev.coordinator.factory`)."""
+    from josev.coordinator.factory import from_config as build
+
+    return build(cfg)

@@ -1,0 +1,93 @@
+"""The EV simulator's network side: SDP client (multicast on the PLC interface) and the V2GTP TCP client
+driving an :class:`~josev.ev.evcc.Evcc`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+
+from josev.ev.battery import Battery, Behaviour
+from josev.ev.evcc import Evcc, EvConnection, EvError, EvResult
+from josev.secc import sdp
+from josev.secc.codec import Codec, CodecError
+from josev.secc.netif import ifindex, wait_link_local
+from josev.secc.v2gtp import V2gtpError
+
+
+async def discover(
+    iface: str,
+    *,
+    security: int = sdp.Security.NO_TLS,
+    retries: int = 50,
+    interval: float = 0.25,
+    port: int = sdp.SDP_PORT,
+) -> sdp.SdpResponse:
+    """Send SDP requests to ff02::1 on ``iface`` until a SECC answers (ISO 15118-2: up to 50 tries)."""
+    await wait_link_local(iface)
+    idx = ifindex(iface)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    s.bind(("::", 0, 0, idx))
+    s.setblocking(False)
+    loop = asyncio.get_running_loop()
+    req = sdp.encode_request(sdp.SdpRequest(security, sdp.Transport.TCP))
+    try:
+        for _ in range(retries):
+            await loop.sock_sendto(s, req, (sdp.SDP_MULTICAST, port, 0, idx))
+            end = time.monotonic() + interval
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    data = await asyncio.wait_for(loop.sock_recv(s, 256), left)
+                except TimeoutError:
+                    break
+                with contextlib.suppress(sdp.SdpError):
+                    return sdp.decode_response(data)
+        raise TimeoutError(f"no SDP response on {iface} after {retries} requests")
+    finally:
+        s.close()
+
+
+async def run_session(
+    iface: str,
+    protocol: str,
+    codec: Codec,
+    *,
+    battery: Battery | None = None,
+    behaviour: Behaviour | None = None,
+    resume: str | None = None,
+    message_timeout: float = 5.0,
+    target: sdp.SdpResponse | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> EvResult:
+    """Discover the SECC (unless ``target`` is given), connect and run one session to its end."""
+    res = target or await discover(iface)
+    evcc = Evcc(protocol, battery, behaviour, resume_session=resume)
+    conn = EvConnection(evcc, codec)
+    reader, writer = await asyncio.open_connection(f"{res.address}%{iface}", res.port, family=socket.AF_INET6)
+    try:
+        writer.write(conn.start())
+        await writer.drain()
+        while not evcc.done:
+            data = await asyncio.wait_for(reader.read(65536), message_timeout)
+            if not data:
+                evcc.result.outcome = "failed"
+                evcc.result.detail = "SECC closed the connection"
+                break
+            for out in conn.receive(data, time.monotonic()):
+                writer.write(out)
+            await writer.drain()
+            if on_message is not None and evcc.result.messages:
+                on_message(evcc.result.messages[-1])
+    except (EvError, CodecError, V2gtpError, TimeoutError, ConnectionError) as e:
+        if evcc.result.outcome == "running":
+            evcc.result.outcome = "failed"
+            evcc.result.detail = f"{type(e).__name__}: {e}"
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+    return evcc.result

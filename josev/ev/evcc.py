@@ -1,0 +1,303 @@
+"""The EVCC session core, sans-IO: responses (dicts) in, next request out.
+
+It drives DIN SPEC 70121 DC, ISO 15118-2 AC and ISO 15118-2 DC sessions with EIM/ExternalPayment, including
+the Ongoing loops, EV- and station-initiated renegotiation (ISO 15118-2), pause and resume, and the
+StopCharging notification. :class:`EvConnection` adds V2GTP framing and the EXI codec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from josev.ev import messages as m
+from josev.ev.battery import Battery, Behaviour
+from josev.secc import v2gtp
+from josev.secc.codec import Codec
+from josev.secc.physical import to_float
+
+PROTOCOLS = ("din", "iso2-ac", "iso2-dc")
+
+
+class EvError(Exception):
+    """The SECC answered something the EV cannot accept."""
+
+
+@dataclass(slots=True)
+class EvResult:
+    """How the session ended."""
+
+    outcome: str = "running"  # finished, paused, failed
+    detail: str = ""
+    session_id: str | None = None
+    loops: int = 0
+    renegotiations: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+class Evcc:
+    """One EV session on one connection (a resumed session is a new :class:`Evcc` with ``resume_session``)."""
+
+    def __init__(
+        self,
+        protocol: str,
+        battery: Battery | None = None,
+        behaviour: Behaviour | None = None,
+        resume_session: str | None = None,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}")
+        self.protocol = protocol
+        self.dialect = "din" if protocol == "din" else "iso2"
+        self.ac = protocol == "iso2-ac"
+        self.battery = battery or Battery()
+        self.behaviour = behaviour or Behaviour()
+        self.resume_session = resume_session
+        self.session_id = "00" if self.dialect == "din" else "0" * 16
+        if resume_session:
+            self.session_id = resume_session
+        self.expect = "supportedAppProtocolRes"
+        self.result = EvResult()
+        self._ongoing = 0
+        self._stop_kind = "Terminate"
+        self._renegotiating = False
+        self._present_v = 0.0
+        self._present_i = 0.0
+        self._pd = "Start"
+
+    @property
+    def schema(self) -> str:
+        """Schema of the next message (before SAP is answered: sap)."""
+        return "sap" if self.expect == "supportedAppProtocolRes" else self.dialect
+
+    @property
+    def done(self) -> bool:
+        """True when the session is over."""
+        return self.result.outcome != "running"
+
+    def start(self) -> tuple[str, dict[str, Any]]:
+        """The first message: supportedAppProtocolReq."""
+        return "sap", m.sap_request(self.dialect, self.behaviour.offer)
+
+    def _req(self, name: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self.expect = name[:-3] + "Res"
+        self.result.messages.append(name)
+        return self.dialect, m.wrap(self.session_id, name, body)
+
+    def _fail(self, detail: str) -> None:
+        self.result.outcome = "failed"
+        self.result.detail = detail
+        raise EvError(detail)
+
+    def on_response(self, msg: dict[str, Any], now: float = 0.0) -> tuple[str, dict[str, Any]] | None:
+        """Handle the SECC's response; return the next request, or None when the session is over."""
+        if self.expect == "supportedAppProtocolRes":
+            res = msg.get("supportedAppProtocolRes")
+            if not isinstance(res, dict) or not str(res.get("ResponseCode", "")).startswith("OK"):
+                self._fail(f"SAP refused: {msg}")
+            return self._req("SessionSetupReq", {"EVCCID": self.behaviour.evcc_id})
+        try:
+            body = msg["V2G_Message"]["Body"]
+            name, res = next(iter(body.items()))
+            header_sid = str(msg["V2G_Message"]["Header"]["SessionID"])
+        except (KeyError, TypeError, StopIteration, AttributeError):
+            self._fail(f"malformed response {msg!r}")
+            raise  # unreachable
+        if name != self.expect:
+            self._fail(f"expected {self.expect}, got {name}")
+        code = str(res.get("ResponseCode", ""))
+        if not code.startswith("OK"):
+            self._fail(f"{name}: {code}")
+        return self._next(name, res, header_sid)
+
+    # --- flow ---
+
+    def _ongoing_guard(self) -> None:
+        self._ongoing += 1
+        if self._ongoing > self.behaviour.max_ongoing:
+            self._fail("too many Ongoing answers")
+
+    def _status_note(self, res: dict[str, Any]) -> str:
+        st = res.get("DC_EVSEStatus") or res.get("AC_EVSEStatus") or {}
+        return str(st.get("EVSENotification", "None"))
+
+    def _cpd(self) -> tuple[str, dict[str, Any]]:
+        b = self.battery
+        if self.dialect == "din":
+            return self._req(
+                "ChargeParameterDiscoveryReq",
+                {
+                    "EVRequestedEnergyTransferType": "DC_extended",
+                    "DC_EVChargeParameter": m.dc_charge_parameter(b, "din"),
+                },
+            )
+        if self.ac:
+            return self._req(
+                "ChargeParameterDiscoveryReq",
+                {
+                    "RequestedEnergyTransferMode": "AC_three_phase_core",
+                    "AC_EVChargeParameter": m.ac_charge_parameter(b),
+                },
+            )
+        return self._req(
+            "ChargeParameterDiscoveryReq",
+            {
+                "RequestedEnergyTransferMode": "DC_extended",
+                "DC_EVChargeParameter": m.dc_charge_parameter(b, "iso2"),
+            },
+        )
+
+    def _power_delivery(self, progress: str) -> tuple[str, dict[str, Any]]:
+        b = self.battery
+        self._pd = progress
+        if self.dialect == "din":
+            return self._req(
+                "PowerDeliveryReq",
+                {
+                    "ReadyToChargeState": progress == "Start",
+                    "DC_EVPowerDeliveryParameter": {
+                        "DC_EVStatus": m.dc_ev_status(b),
+                        "BulkChargingComplete": False,
+                        "ChargingComplete": progress != "Start",
+                    },
+                },
+            )
+        body: dict[str, Any] = {"ChargeProgress": progress, "SAScheduleTupleID": 1}
+        if not self.ac:
+            body["DC_EVPowerDeliveryParameter"] = {
+                "DC_EVStatus": m.dc_ev_status(b),
+                "BulkChargingComplete": False,
+                "ChargingComplete": progress == "Stop",
+            }
+        return self._req("PowerDeliveryReq", body)
+
+    def _loop(self) -> tuple[str, dict[str, Any]]:
+        if self.ac:
+            return self._req("ChargingStatusReq", {})
+        b = self.battery
+        cur = 0.0 if b.full else b.max_current
+        return self._req("CurrentDemandReq", m.current_demand(b, cur, b.full))
+
+    def _stop_session(self) -> tuple[str, dict[str, Any]]:
+        if self.dialect == "din":
+            return self._req("SessionStopReq", {})
+        return self._req("SessionStopReq", {"ChargingSession": self._stop_kind})
+
+    def _after_stop(self) -> tuple[str, dict[str, Any]]:
+        if self.ac:
+            return self._stop_session()
+        return self._req("WeldingDetectionReq", {"DC_EVStatus": m.dc_ev_status(self.battery)})
+
+    def _next(self, name: str, res: dict[str, Any], sid: str) -> tuple[str, dict[str, Any]] | None:
+        b, beh = self.battery, self.behaviour
+        processing = res.get("EVSEProcessing")
+        if name == "SessionSetupRes":
+            if self.resume_session and res["ResponseCode"] != "OK_OldSessionJoined":
+                self._fail(f"resume refused: {res['ResponseCode']}")
+            self.session_id = sid
+            self.result.session_id = sid
+            return self._req("ServiceDiscoveryReq", {})
+        if name == "ServiceDiscoveryRes":
+            payment = {
+                "SelectedPaymentOption": "ExternalPayment",
+                "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]},
+            }
+            if self.dialect == "din":
+                return self._req("ServicePaymentSelectionReq", payment)
+            return self._req("PaymentServiceSelectionReq", payment)
+        if name in ("ServicePaymentSelectionRes", "PaymentServiceSelectionRes"):
+            if self.dialect == "din":
+                return self._req("ContractAuthenticationReq", {})
+            return self._req("AuthorizationReq", {})
+        if name in ("ContractAuthenticationRes", "AuthorizationRes"):
+            if processing != "Finished":
+                self._ongoing_guard()
+                return self._req(name[:-3] + "Req", {})
+            self._ongoing = 0
+            return self._cpd()
+        if name == "ChargeParameterDiscoveryRes":
+            if processing != "Finished":
+                self._ongoing_guard()
+                return self._cpd()
+            self._ongoing = 0
+            if self.ac or (self._renegotiating and self.dialect == "iso2"):
+                return self._power_delivery("Start")
+            return self._req("CableCheckReq", {"DC_EVStatus": m.dc_ev_status(b)})
+        if name == "CableCheckRes":
+            if processing != "Finished":
+                self._ongoing_guard()
+                return self._req("CableCheckReq", {"DC_EVStatus": m.dc_ev_status(b)})
+            self._ongoing = 0
+            return self._req("PreChargeReq", m.pre_charge(b))
+        if name == "PreChargeRes":
+            present = to_float(res["EVSEPresentVoltage"])
+            if abs(present - b.voltage) > beh.precharge_tolerance_v:
+                self._ongoing_guard()
+                return self._req("PreChargeReq", m.pre_charge(b))
+            self._ongoing = 0
+            return self._power_delivery("Start")
+        if name == "PowerDeliveryRes":
+            if self._pd == "Start":
+                self._renegotiating = False
+                return self._loop()
+            if self._pd == "Renegotiate":
+                self._renegotiating = True
+                self.result.renegotiations += 1
+                return self._cpd()
+            return self._after_stop()
+        if name in ("CurrentDemandRes", "ChargingStatusRes"):
+            self.result.loops += 1
+            if name == "CurrentDemandRes":
+                self._present_v = to_float(res["EVSEPresentVoltage"])
+                self._present_i = to_float(res["EVSEPresentCurrent"])
+                b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
+            else:
+                b.charge(
+                    230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0}),
+                    beh.seconds_per_loop,
+                )
+            note = self._status_note(res)
+            n = self.result.loops
+            if note == "StopCharging":
+                return self._power_delivery("Stop")
+            if self.dialect == "iso2" and (note == "ReNegotiation" or n == beh.renegotiate_after):
+                return self._power_delivery("Renegotiate")
+            if self.dialect == "iso2" and n == beh.pause_after:
+                self._stop_kind = "Pause"
+                return self._power_delivery("Stop")
+            if (beh.loops and n >= beh.loops) or b.full:
+                return self._power_delivery("Stop")
+            return self._loop()
+        if name == "WeldingDetectionRes":
+            return self._stop_session()
+        if name == "SessionStopRes":
+            self.result.outcome = "paused" if self._stop_kind == "Pause" else "finished"
+            return None
+        self._fail(f"unexpected {name}")
+        return None
+
+
+@dataclass(slots=True)
+class EvConnection:
+    """Byte-level EV side: frames requests, deframes and decodes responses with a codec."""
+
+    evcc: Evcc
+    codec: Codec
+    deframer: v2gtp.Deframer = field(default_factory=v2gtp.Deframer)
+
+    def start(self) -> bytes:
+        """Bytes of the first request."""
+        schema, msg = self.evcc.start()
+        return v2gtp.frame(v2gtp.PayloadType.EXI, self.codec.encode(schema, msg))
+
+    def receive(self, data: bytes, now: float) -> list[bytes]:
+        """Bytes from the SECC -> bytes of the next request(s)."""
+        out: list[bytes] = []
+        for fr in self.deframer.feed(data):
+            if self.evcc.done:
+                break
+            msg = self.codec.decode(self.evcc.schema, fr.payload)
+            nxt = self.evcc.on_response(msg, now)
+            if nxt is not None:
+                out.append(v2gtp.frame(v2gtp.PayloadType.EXI, self.codec.encode(*nxt)))
+        return out

@@ -1,0 +1,278 @@
+"""HAL service: board inputs -> retained bus states; HAL commands -> board outputs; watchdog -> safe state.
+
+One poll loop reads every channel's pilot (every ``poll_s``), contactor feedback, RCD, lock and PP; changes
+are published at once. Meters are read in a worker thread every ``meter_poll_s``. The watchdog expects the
+coordinator's :class:`~josev.api.coordinator.Heartbeat`; when it stays away longer than
+``watchdog_timeout_s`` every channel is put in the safe state (contactor open, pilot ``safe_pilot``) and
+commands that would energise an output are refused until the heartbeat returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hal.interfaces import Board, Channel, safe_state
+from hal.types import MeterError, PilotMode, PilotOutput
+from josev.api import hal as api
+from josev.api.base import Ack, CommandError
+from josev.api.coordinator import Heartbeat
+from josev.bus import Bus
+from josev.halsvc.watchdog import Watchdog
+
+log = logging.getLogger("josev.hal")
+
+
+@dataclass(frozen=True)
+class HalServiceConfig:
+    """Settings of the HAL service."""
+
+    poll_s: float = 0.01
+    """Pilot / input polling period."""
+    meter_poll_s: float = 1.0
+    """Meter polling period."""
+    watchdog_timeout_s: float = 1.0
+    """Coordinator silence that forces the safe state."""
+    safe_pilot: Literal["f", "x1"] = "f"
+    """Pilot in the safe state: F (-12 V, EVSE not available) or X1 (+12 V, no PWM)."""
+
+
+class HalService:
+    """The ``hal`` service for one board."""
+
+    name = "hal"
+
+    def __init__(
+        self,
+        board: Board,
+        cfg: HalServiceConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.board = board
+        self.cfg = cfg or HalServiceConfig()
+        self.clock = clock
+        self.n = len(board.capabilities().channels)
+        self.channels: dict[int, Channel] = {e: board.channel(e) for e in range(1, self.n + 1)}
+        self.watchdog = Watchdog(self.cfg.watchdog_timeout_s, clock())
+        self.safe: dict[int, str] = {}
+        self._cp: dict[int, api.CpReadingState] = {}
+        self._ch: dict[int, api.ChannelState] = {}
+        self._seq = 0
+        self.on_cp: Callable[[int, api.CpReadingState], None] | None = None
+        """Hook for benchmarks: called when a CP change is published."""
+        self.on_command: Callable[[int, object], None] | None = None
+        """Hook for benchmarks: called when a command was executed."""
+
+    # ---- commands ---------------------------------------------------------------------------------
+
+    def _channel(self, evse: int | None) -> Channel:
+        if evse is None or evse not in self.channels:
+            raise CommandError("invalid_request", f"no EVSE {evse} on this board")
+        return self.channels[evse]
+
+    def _hw(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except (OSError, ValueError) as exc:
+            raise CommandError("internal", f"{what} failed: {exc}") from exc
+
+    async def _set_pilot(self, cmd: api.SetPilot, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        assert evse is not None
+        out = PilotOutput(PilotMode(cmd.mode), cmd.duty_percent)
+        if evse in self.safe and out.mode is not PilotMode(self.cfg.safe_pilot):
+            raise CommandError("unavailable", f"EVSE {evse} held in safe state: {self.safe[evse]}")
+        if out.mode is PilotMode.E and not self.board.capabilities().channels[evse - 1].can_drive_e:
+            out = PilotOutput(PilotMode.F)
+        self._hw("pilot", lambda: ch.cp.set_output(out))
+        self._done(evse, cmd)
+        return Ack()
+
+    async def _set_contactor(self, cmd: api.SetContactor, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        assert evse is not None
+        if cmd.closed and evse in self.safe:
+            raise CommandError("unavailable", f"EVSE {evse} held in safe state: {self.safe[evse]}")
+        self._hw("contactor", lambda: ch.contactor.set_closed(cmd.closed))
+        self._done(evse, cmd)
+        return Ack()
+
+    async def _set_lock(self, cmd: api.SetLock, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        lock = ch.lock
+        if lock is None:
+            raise CommandError("invalid_request", f"EVSE {evse} has no lock")
+        self._hw("lock", lambda: lock.set_locked(cmd.locked))
+        return Ack()
+
+    async def _reset_rcd(self, cmd: api.ResetRcd, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        rcd = ch.rcd
+        if rcd is None:
+            raise CommandError("invalid_request", f"EVSE {evse} has no RCD input")
+        self._hw("rcd reset", rcd.reset)
+        return Ack()
+
+    def _done(self, evse: int, cmd: object) -> None:
+        if self.on_command is not None:
+            self.on_command(evse, cmd)
+
+    # ---- watchdog ---------------------------------------------------------------------------------
+
+    def _heartbeat(self, msg: Heartbeat, evse: int | None) -> None:
+        if self.watchdog.kick(self.clock()):
+            log.warning("coordinator heartbeat back: safe state released (outputs stay safe until commanded)")
+            self.safe.clear()
+
+    def enter_safe_state(self, reason: str) -> None:
+        """Put every channel in the safe state (contactor first, then the pilot)."""
+        pilot = PilotOutput(PilotMode(self.cfg.safe_pilot))
+        for evse, ch in self.channels.items():
+            self.safe[evse] = reason
+            try:
+                safe_state(ch, pilot)
+            except Exception:  # keep going with the other channels
+                log.exception("EVSE %d: safe state incomplete", evse)
+
+    # ---- polling ----------------------------------------------------------------------------------
+
+    def _read_cp(self, evse: int, ch: Channel) -> api.CpReadingState | None:
+        r = ch.cp.read()
+        mode = ch.cp.output().mode.value
+        prev = self._cp.get(evse)
+        if (
+            prev is not None
+            and prev.state == r.state.value
+            and prev.diode_fault == r.diode_fault
+            and prev.pilot_mode == mode
+        ):
+            return None
+        self._seq += 1
+        msg = api.CpReadingState(
+            state=r.state.value,
+            diode_fault=r.diode_fault,
+            high_v=r.high_v,
+            low_v=r.low_v,
+            pilot_mode=mode,
+            seq=self._seq,
+            t_mono=self.clock(),
+        )
+        self._cp[evse] = msg
+        return msg
+
+    def _read_channel(self, evse: int, ch: Channel) -> api.ChannelState | None:
+        out = ch.cp.output()
+        msg = api.ChannelState(
+            pilot_mode=out.mode.value,
+            duty_percent=out.duty_percent,
+            contactor_commanded=ch.contactor.commanded(),
+            contactor_feedback=ch.contactor.feedback(),
+            rcd_tripped=ch.rcd.tripped() if ch.rcd is not None else None,
+            lock=ch.lock.state().value if ch.lock is not None else None,
+            cable_ampacity_a=ch.pp.cable_ampacity() if ch.pp is not None else None,
+            safe_state=evse in self.safe,
+            safe_reason=self.safe.get(evse, ""),
+        )
+        if self._ch.get(evse) == msg:
+            return None
+        self._ch[evse] = msg
+        return msg
+
+    async def _poll_once(self, bus: Bus) -> None:
+        if self.watchdog.check(self.clock()):
+            log.error("coordinator silent for %.2f s: safe state", self.cfg.watchdog_timeout_s)
+            self.enter_safe_state("coordinator_timeout")
+        for evse, ch in self.channels.items():
+            try:
+                cp = self._read_cp(evse, ch)
+                if cp is not None:
+                    await bus.publish(cp, evse)
+                    if self.on_cp is not None:
+                        self.on_cp(evse, cp)
+                st = self._read_channel(evse, ch)
+                if st is not None:
+                    await bus.publish(st, evse)
+            except (OSError, ValueError) as exc:
+                log.error("EVSE %d: read failed: %s", evse, exc)
+
+    async def _meters(self, bus: Bus, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for evse, ch in self.channels.items():
+                meter = ch.meter
+                if meter is None:
+                    continue
+                try:
+                    r = await asyncio.to_thread(meter.read)
+                    msg = api.MeterState(
+                        ok=True,
+                        energy_wh=r.energy_wh,
+                        power_w=r.power_w,
+                        voltage_v=list(r.voltage_v),
+                        current_a=list(r.current_a),
+                        frequency_hz=r.frequency_hz,
+                    )
+                except (MeterError, OSError) as exc:
+                    msg = api.MeterState(ok=False, error=str(exc))
+                await bus.publish(msg, evse)
+            await _wait(stop, self.cfg.meter_poll_s)
+
+    def board_info(self) -> api.BoardInfo:
+        """The BoardInfo message."""
+        caps = self.board.capabilities()
+        return api.BoardInfo(
+            board=caps.name,
+            channels=[
+                api.ChannelInfo(
+                    max_current_a=c.max_current_a,
+                    phases=c.phases,
+                    can_drive_e=c.can_drive_e,
+                    has_pp=c.has_pp,
+                    has_lock=c.has_lock,
+                    has_rcd=c.has_rcd,
+                    has_contactor_feedback=c.has_contactor_feedback,
+                    has_meter=c.has_meter,
+                )
+                for c in caps.channels
+            ],
+            watchdog_timeout_s=self.cfg.watchdog_timeout_s,
+        )
+
+    async def run(self, bus: Bus, stop: asyncio.Event) -> None:
+        """Serve until ``stop``; leaves every channel in the safe state."""
+        self.enter_safe_state("starting")
+        self.safe.clear()
+        bus.serve(api.SetPilot, self._set_pilot)
+        bus.serve(api.SetContactor, self._set_contactor)
+        bus.serve(api.SetLock, self._set_lock)
+        bus.serve(api.ResetRcd, self._reset_rcd)
+        bus.subscribe(Heartbeat, self._heartbeat, None)
+        await bus.publish(self.board_info())
+        self.watchdog.kick(self.clock())
+        meters = asyncio.create_task(self._meters(bus, stop))
+        await bus.set_status("ready")
+        try:
+            while not stop.is_set():
+                await self._poll_once(bus)
+                await _wait(stop, self.cfg.poll_s)
+        finally:
+            meters.cancel()
+            self.enter_safe_state("stopped")
+            self.board.close()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def from_config(cfg: Any) -> HalService:
+    """Factory for the service registry (see :mod:`josev.halsvc.factory`)."""
+    from josev.halsvc.factory import from_config as build
+
+    return build(cfg)

@@ -1,0 +1,205 @@
+"""Authorization (C): idTokens presented at the station, the authorization cache, LocalPreAuthorize,
+LocalAuthorizeOffline, GroupId and master pass, RequestStart/StopTransaction, ClearCache."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from josev.ocpp.effects import StationRequest
+
+if TYPE_CHECKING:
+    from josev.ocpp.core import Station
+
+log = logging.getLogger(__name__)
+
+
+def _tok_key(token: dict[str, Any]) -> str:
+    return f"{token['type']}:{token['idToken']}"
+
+
+def _result(st: Station, evse: int | None, token: dict[str, Any], status: str, how: str) -> None:
+    st.emit(
+        StationRequest("authorization", {"evse": evse, "idToken": token, "status": status, "source": how})
+    )
+
+
+def _cache_store(st: Station, token: dict[str, Any], info: dict[str, Any], now: float) -> None:
+    if not st.dm.get_bool("AuthCacheCtrlr", "Enabled") or token["type"] in ("Central", "NoAuthorization"):
+        return
+    lifetime = st.dm.get_int("AuthCacheCtrlr", "LifeTime")
+    expires: float | None = now + lifetime if lifetime > 0 else None
+    if "cacheExpiryDateTime" in info:
+        from datetime import datetime
+
+        try:
+            wall = datetime.fromisoformat(info["cacheExpiryDateTime"].replace("Z", "+00:00")).timestamp()
+            expires = wall - st.clock_offset
+        except ValueError:
+            pass
+    st.store.cache_put(_tok_key(token), info, now, expires, st.dm.get_int("AuthCacheCtrlr", "Storage"))
+
+
+def _cached(st: Station, token: dict[str, Any], now: float) -> dict[str, Any] | None:
+    if not st.dm.get_bool("AuthCacheCtrlr", "Enabled"):
+        return None
+    return st.store.cache_get(_tok_key(token), now)
+
+
+def _pick_evse(st: Station, evse: int | None) -> int | None:
+    if evse is not None:
+        return evse if evse in st.evses else None
+    for e in sorted(st.evses):
+        if st.tx.live[e].connected and st.tx.live[e].token is None:
+            return e
+    for e in sorted(st.evses):
+        if not st.tx.current(e) and st.tx.live[e].token is None:
+            return e
+    return None
+
+
+def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -> None:
+    """An idToken was presented at the station (RFID, key code, ISO 15118 contract ...)."""
+    # the same token ends the transaction it started
+    for e in sorted(st.evses):
+        rec = st.tx.current(e)
+        if rec and rec.get("authorized") and rec.get("token") == token:
+            st.tx.deauthorize(e, "StopAuthorized", now, token)
+            _result(st, e, token, "Accepted", "stop")
+            return
+    cached = _cached(st, token, now)
+    if not st.online:
+        if st.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
+            _decide(st, evse, token, cached, now, "cache")
+        elif st.dm.get_bool("AuthCtrlr", "OfflineTxForUnknownIdEnabled") and cached is None:
+            _decide(st, evse, token, {"status": "Accepted"}, now, "offline-unknown")
+        else:
+            _result(st, evse, token, "Invalid" if cached is None else cached["status"], "offline")
+        return
+    if (
+        st.dm.get_bool("AuthCtrlr", "LocalPreAuthorize")
+        and cached is not None
+        and cached["status"] == "Accepted"
+    ):
+        _decide(st, evse, token, cached, now, "cache")
+        return
+
+    def on_result(s: Station, payload: dict[str, Any], t: float) -> None:
+        info = payload["idTokenInfo"]
+        _cache_store(s, token, info, t)
+        _decide(s, evse, token, info, t, "csms")
+
+    def on_error(s: Station, reason: str, t: float) -> None:
+        if s.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
+            _decide(s, evse, token, cached, t, "cache")
+        else:
+            _result(s, evse, token, "Unknown", f"authorize failed: {reason}")
+
+    st.send("Authorize", {"idToken": token}, now, on_result=on_result, on_error=on_error)
+
+
+def _decide(
+    st: Station, evse: int | None, token: dict[str, Any], info: dict[str, Any], now: float, how: str
+) -> None:
+    status = info["status"]
+    group = (info.get("groupIdToken") or {}).get("idToken")
+    master = st.dm.get("AuthCtrlr", "MasterPassGroupId")
+    if status == "Accepted" and master and group == master:
+        stopped = False
+        for e in sorted(st.evses):
+            if st.tx.current(e):
+                st.tx.deauthorize(e, "StopAuthorized", now, token)
+                stopped = True
+        _result(st, evse, token, "Accepted" if stopped else "Invalid", "masterpass")
+        return
+    if status == "Accepted" and group:
+        for e in sorted(st.evses):
+            rec = st.tx.current(e)
+            if rec and rec.get("authorized") and st.tx.live[e].group == group:
+                st.tx.deauthorize(e, "StopAuthorized", now, token)
+                _result(st, e, token, "Accepted", "stop-group")
+                return
+    target = _pick_evse(st, evse)
+    if status != "Accepted" or target is None:
+        _result(st, evse, token, status if status != "Accepted" else "NotAtThisLocation", how)
+        return
+    _result(st, target, token, "Accepted", how)
+    st.tx.authorized(target, token, group, now)
+
+
+def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], now: float) -> None:
+    """A TransactionEvent was answered: an idTokenInfo that is not Accepted may stop the transaction."""
+    info = payload.get("idTokenInfo")
+    if info is None or "idToken" not in sent:
+        return
+    _cache_store(st, sent["idToken"], info, now)
+    if info["status"] == "Accepted" or sent["eventType"] == "Ended":
+        return
+    evse = sent["evse"]["id"]
+    rec = st.tx.current(evse)
+    same_tx = rec is not None and rec["id"] == sent["transactionInfo"]["transactionId"]
+    if same_tx and st.dm.get_bool("TxCtrlr", "StopTxOnInvalidId"):
+        st.tx.deauthorize(evse, "Deauthorized", now)
+        st.emit(StationRequest("remote_stop", {"evse": evse, "reason": "DeAuthorized"}))
+
+
+def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
+    """RequestStartTransaction (F01/F02)."""
+    from josev.ocpp import availability
+
+    evse = req.get("evseId")
+    target = _pick_evse(st, evse)
+    if target is None or not availability.operative(st, target) or st.tx.live[target].token is not None:
+        return {"status": "Rejected"}
+    if availability.effective(st, target, st.tx.live[target].connector) == "Faulted":
+        return {"status": "Rejected"}
+    token, rid = req["idToken"], req["remoteStartId"]
+    out: dict[str, Any] = {"status": "Accepted"}
+    rec = st.tx.current(target)
+    if rec is not None:
+        out["transactionId"] = rec["id"]
+
+    def go(s: Station, t: float) -> None:
+        s.tx.live[target].remote_start_id = rid
+        grant = {"evse": target, "idToken": token, "remoteStartId": rid}
+        if s.dm.get_bool("AuthCtrlr", "AuthorizeRemoteStart") and token["type"] != "NoAuthorization":
+
+            def ok(s2: Station, p: dict[str, Any], t2: float) -> None:
+                _cache_store(s2, token, p["idTokenInfo"], t2)
+                if p["idTokenInfo"]["status"] == "Accepted":
+                    s2.emit(StationRequest("remote_start", grant))
+                    s2.tx.authorized(target, token, None, t2, trigger="RemoteStart")
+                else:
+                    s2.tx.live[target].remote_start_id = None
+                    _result(s2, target, token, p["idTokenInfo"]["status"], "remote")
+
+            s.send("Authorize", {"idToken": token}, t, on_result=ok)
+        else:
+            s.emit(StationRequest("remote_start", grant))
+            group = (req.get("groupIdToken") or {}).get("idToken")
+            s.tx.authorized(target, token, group, t, trigger="RemoteStart")
+
+    out["_after"] = go
+    return out
+
+
+def request_stop(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
+    """RequestStopTransaction (F03)."""
+    found = st.tx.by_id(req["transactionId"])
+    if found is None:
+        return {"status": "Rejected"}
+    evse, _ = found
+
+    def go(s: Station, t: float) -> None:
+        s.emit(StationRequest("remote_stop", {"evse": evse, "reason": "Remote"}))
+        s.tx.deauthorize(evse, "RemoteStop", t)
+
+    return {"status": "Accepted", "_after": go}
+
+
+def clear_cache(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
+    """ClearCache (C11)."""
+    if not st.dm.get_bool("AuthCacheCtrlr", "Enabled"):
+        return {"status": "Rejected"}
+    st.store.cache_clear()
+    return {"status": "Accepted"}

@@ -1,0 +1,338 @@
+"""The thin websocket shell around :class:`~josev.ocpp.core.Station`: connects (security profiles 1 and 2),
+feeds frames and timers into the core, carries out its effects, reconnects with the OCPP-J back-off and falls
+back across network profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
+
+from josev.ocpp import backoff, firmware, logs, security
+from josev.ocpp.config import OcppConfig
+from josev.ocpp.core import Station
+from josev.ocpp.devmodel import DeviceModel, core_variables
+from josev.ocpp.effects import Effect, Reboot, Reconnect, SendFrame, StartJob, StationRequest
+from josev.ocpp.store import Store
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp2.0.1"
+OCPP_TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:AES128-GCM-SHA256:AES256-GCM-SHA384"
+)
+"""TLS 1.2 suites OCPP 2.0.1 requires (part 2, A00.FR.318/319); TLS 1.3 suites are always allowed."""
+
+RequestHandler = Callable[[StationRequest], Awaitable[dict[str, Any] | None]]
+
+
+def tls_context(root_pems: list[str]) -> ssl.SSLContext:
+    """Client TLS context of security profile 2: TLS >= 1.2, the OCPP suites, CSMS roots, host-name check."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(OCPP_TLS12_CIPHERS)
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if root_pems:
+        ctx.load_verify_locations(cadata="\n".join(root_pems))
+    return ctx
+
+
+def basic_auth(identity: str, password: str, encoding: str = "text") -> str:
+    """The Authorization header value; ``hex`` sends a 40-hex password as its raw bytes (legacy CSMS)."""
+    secret = bytes.fromhex(password) if encoding == "hex" else password.encode()
+    return "Basic " + base64.b64encode(identity.encode() + b":" + secret).decode()
+
+
+def build_station(cfg: OcppConfig) -> Station:
+    """Open the store and device model and create the core (also used after an in-process reboot)."""
+    cfg.database.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(cfg.database, durable=cfg.durable)
+    initial = dict(cfg.variables)
+    initial.setdefault("SecurityCtrlr/Identity", cfg.identity)
+    initial.setdefault("SecurityCtrlr/SecurityProfile", str(cfg.security_profile))
+    if cfg.basic_auth_password:
+        initial.setdefault("SecurityCtrlr/BasicAuthPassword", cfg.basic_auth_password)
+    dm = DeviceModel(store, core_variables(cfg.evses, cfg.model, cfg.vendor), initial)
+    if not store.get("network_profiles"):
+        security.save_profiles(
+            store,
+            {
+                1: {
+                    "ocppVersion": "OCPP20",
+                    "ocppTransport": "JSON",
+                    "ocppCsmsUrl": cfg.csms_url,
+                    "messageTimeout": 30,
+                    "securityProfile": cfg.security_profile,
+                    "ocppInterface": "Wired0",
+                }
+            },
+        )
+    boot: dict[str, Any] = {"model": cfg.model, "vendorName": cfg.vendor}
+    if cfg.serial_number:
+        boot["serialNumber"] = cfg.serial_number
+    if cfg.firmware_version:
+        boot["firmwareVersion"] = cfg.firmware_version
+    return Station(store, dm, evses=cfg.evses, boot_info=boot)
+
+
+class OcppClient:
+    """Runs one :class:`Station` against its CSMS until stopped."""
+
+    def __init__(
+        self,
+        cfg: OcppConfig,
+        on_request: RequestHandler | None = None,
+        install: firmware.InstallHook | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.cfg = cfg
+        self.on_request = on_request
+        self.install = install or firmware.default_install
+        self.rand = rand
+        self.station = build_station(cfg)
+        self.ws: ClientConnection | None = None
+        self.connected = asyncio.Event()
+        self.reboots = 0
+        self.connect_attempts = 0
+        self._wake = asyncio.Event()
+        self._reboot: Reboot | None = None
+        self._reconnect = False
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._requests: asyncio.Queue[StationRequest] = asyncio.Queue()
+        self._request_worker: asyncio.Task[None] | None = None
+
+    # -- inputs from the station side ----------------------------------------------------------------
+    async def feed(self, fn: Callable[..., list[Effect]], *args: Any) -> None:
+        """Call a station-side input of the core (e.g. ``client.station.plug``) with ``now`` appended."""
+        await self._dispatch(fn(*args, time.time()))
+        self._wake.set()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _root_pems(self) -> list[str]:
+        pems = security.certificates_pem(self.station, "CSMSRootCertificate")
+        pems += [p.read_text() for p in self.cfg.csms_root_certificates]
+        return pems
+
+    def _priority(self) -> list[int]:
+        prof = security.profiles(self.station)
+        floor = self.station.dm.get_int("SecurityCtrlr", "SecurityProfile")
+        out = []
+        for s in self.station.dm.get_list("OCPPCommCtrlr", "NetworkConfigurationPriority"):
+            if int(s) in prof and int(prof[int(s)]["securityProfile"]) >= floor:
+                out.append(int(s))
+        return out or sorted(prof)
+
+    async def _open(self, slot: int) -> ClientConnection:
+        prof = security.profiles(self.station)[slot]
+        dm = self.station.dm
+        url = prof["ocppCsmsUrl"].rstrip("/") + "/" + quote(self.cfg.identity, safe="")
+        headers = {}
+        password = dm.value("SecurityCtrlr/BasicAuthPassword")
+        if password:
+            headers["Authorization"] = basic_auth(self.cfg.identity, password, self.cfg.password_encoding)
+        ctx = tls_context(self._root_pems()) if url.startswith("wss://") else None
+        if int(prof["securityProfile"]) >= 2 and ctx is None:
+            raise ConnectionError("security profile 2 needs a wss:// URL")
+        ping = dm.get_int("OCPPCommCtrlr", "WebSocketPingInterval")
+        ws = await connect(
+            url,
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            additional_headers=headers,
+            ssl=ctx,
+            open_timeout=float(prof.get("messageTimeout", 30)),
+            ping_interval=ping or None,
+            ping_timeout=ping or None,
+            max_size=2**20,
+            user_agent_header="josev-ocpp",
+        )
+        if ws.subprotocol != SUBPROTOCOL:
+            await ws.close(1002, "subprotocol ocpp2.0.1 required")
+            raise ConnectionError("CSMS did not accept subprotocol ocpp2.0.1")
+        return ws
+
+    # -- main loop -------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, serve, reconnect, until ``stop`` is set."""
+        cycler = backoff.ProfileCycler(
+            self.station.dm.get_int("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")
+        )
+        attempt = 0
+        try:
+            while not stop.is_set():
+                priority = self._priority()
+                slot = cycler.current(priority)
+                self.connect_attempts += 1
+                try:
+                    self.ws = await self._open(slot)
+                except (OSError, InvalidStatus, ConnectionError, TimeoutError, ssl.SSLError) as exc:
+                    self._connect_failed(exc)
+                    cycler.failed(priority)
+                    dm = self.station.dm
+                    wait = backoff.delay(
+                        attempt,
+                        dm.get_int("OCPPCommCtrlr", "RetryBackOffWaitMinimum"),
+                        dm.get_int("OCPPCommCtrlr", "RetryBackOffRandomRange"),
+                        dm.get_int("OCPPCommCtrlr", "RetryBackOffRepeatTimes"),
+                        self.rand(),
+                    )
+                    attempt += 1
+                    log.info("connect to slot %d failed (%s); retry in %.1fs", slot, exc, wait)
+                    await self._sleep(stop, wait)
+                    continue
+                attempt = 0
+                cycler.succeeded()
+                await self._session(self.ws, slot, stop)
+                self.ws = None
+                if self._reboot is not None:
+                    await self._do_reboot()
+        finally:
+            for task in self._jobs:
+                task.cancel()
+            if self._request_worker is not None:
+                self._request_worker.cancel()
+            self.station.store.close()
+
+    def _connect_failed(self, exc: Exception) -> None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            self.station.security_event("InvalidCsmsCertificate", time.time(), str(exc)[:255])
+        elif isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+            self.station.security_event("FailedToAuthenticateAtCsms", time.time(), str(exc)[:255])
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await stop.wait()
+
+    async def _session(self, ws: ClientConnection, slot: int, stop: asyncio.Event) -> None:
+        self.connected.set()
+        self._reconnect = False
+        await self._dispatch(self.station.connected(time.time(), slot))
+        reader = asyncio.create_task(self._reader(ws))
+        timer = asyncio.create_task(self._timer())
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({reader, timer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (reader, timer, stopper):
+                t.cancel()
+            await asyncio.gather(reader, timer, stopper, return_exceptions=True)
+            self.connected.clear()
+            with contextlib.suppress(Exception):
+                await ws.close()
+            await self._dispatch(self.station.disconnected(time.time()))
+
+    async def _reader(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in ws:
+                await self._dispatch(self.station.receive(message, time.time()))
+                self._wake.set()
+                if self._reboot is not None or self._reconnect:
+                    return
+
+    async def _timer(self) -> None:
+        while self._reboot is None and not self._reconnect:
+            deadline = self.station.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.time())
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: wait_for of 3.11 can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            await self._dispatch(self.station.tick(time.time()))
+
+    async def _dispatch(self, effects: list[Effect]) -> None:
+        for eff in effects:
+            if isinstance(eff, SendFrame):
+                if self.ws is not None:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self.ws.send(eff.text)
+            elif isinstance(eff, StationRequest):
+                # answered by a worker, in order, so a slow station never blocks the receive loop
+                self._requests.put_nowait(eff)
+                if self._request_worker is None or self._request_worker.done():
+                    self._request_worker = asyncio.create_task(self._serve_requests())
+            elif isinstance(eff, Reboot):
+                self._reboot = eff
+                self._wake.set()
+            elif isinstance(eff, Reconnect):
+                self._reconnect = True
+                self._wake.set()
+            elif isinstance(eff, StartJob):
+                task = asyncio.create_task(self._job(eff))
+                self._jobs.add(task)
+                task.add_done_callback(self._jobs.discard)
+
+    async def _serve_requests(self) -> None:
+        while True:
+            req = await self._requests.get()
+            await self._station_request(req)
+
+    async def _station_request(self, req: StationRequest) -> None:
+        if self.on_request is None:
+            reply: dict[str, Any] | None = {"status": "Unlocked"} if req.kind == "unlock" else None
+        else:
+            try:
+                reply = await self.on_request(req)
+            except Exception:
+                log.exception("station request %s failed", req.kind)
+                reply = None
+        if req.token is not None and reply is not None:
+            await self._dispatch(self.station.complete(req.token, reply, time.time()))
+
+    async def _job(self, eff: StartJob) -> None:
+        rid = int(eff.data["requestId"])
+
+        def status(s: str) -> None:
+            effects = self.station.job_status(eff.kind, rid, s, time.time())
+            task = asyncio.get_running_loop().create_task(self._dispatch(effects))
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+            self._wake.set()
+
+        ctx = ssl.create_default_context() if self._root_pems() == [] else tls_context(self._root_pems())
+        try:
+            if eff.kind == "firmware":
+                await firmware.run_job(
+                    eff.data,
+                    status,
+                    self.cfg.workdir,
+                    self.install,
+                    lambda: self.station.wall(time.time()),
+                    ctx,
+                )
+            else:
+                diag = self.cfg.diagnostics_log
+                await logs.run_job(
+                    eff.data,
+                    status,
+                    lambda: logs.read_file_tail(diag) if diag else b"josev diagnostics\n",
+                    ctx,
+                )
+        except Exception:
+            log.exception("%s job failed", eff.kind)
+
+    async def _do_reboot(self) -> None:
+        """In-process reboot: rebuild the core from its persistent state (the service may exit instead)."""
+        log.warning("rebooting (%s)", self._reboot.reason if self._reboot else "")
+        self._reboot = None
+        self.reboots += 1
+        self.station.store.close()
+        self.station = build_station(self.cfg)
+
+
+def default_workdir(cfg: OcppConfig) -> Path:
+    """Where firmware images are kept."""
+    return cfg.workdir

@@ -1,0 +1,65 @@
+"""The one routing table: CSMS-initiated action -> handler ``(station, payload, now) -> response | Deferred``.
+
+Handlers run inside the receive loop and never block: anything slow (unlocking, downloads, uploads) is a
+:class:`~josev.ocpp.core.Deferred` or an :class:`~josev.ocpp.effects.StartJob` effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from josev.ocpp import (
+    authorization,
+    availability,
+    datatransfer,
+    firmware,
+    logs,
+    provisioning,
+    security,
+    transactions,
+)
+
+if TYPE_CHECKING:
+    from josev.ocpp.core import Deferred, Station
+
+Handler = Callable[["Station", dict[str, Any], float], "dict[str, Any] | Deferred"]
+
+TABLE: dict[str, Handler] = {
+    # B provisioning
+    "GetVariables": provisioning.get_variables,
+    "SetVariables": provisioning.set_variables,
+    "GetBaseReport": provisioning.get_base_report,
+    "GetReport": provisioning.get_report,
+    "SetNetworkProfile": security.set_network_profile,
+    "Reset": provisioning.reset,
+    # C authorization
+    "ClearCache": authorization.clear_cache,
+    # E transactions
+    "GetTransactionStatus": transactions.get_transaction_status,
+    # F remote control
+    "RequestStartTransaction": authorization.request_start,
+    "RequestStopTransaction": authorization.request_stop,
+    "TriggerMessage": provisioning.trigger_message,
+    "UnlockConnector": availability.unlock_connector,
+    # G availability
+    "ChangeAvailability": availability.change_availability,
+    # L firmware
+    "UpdateFirmware": firmware.update_firmware,
+    # M certificates
+    "InstallCertificate": security.install_certificate,
+    "GetInstalledCertificateIds": security.get_installed_certificate_ids,
+    "DeleteCertificate": security.delete_certificate,
+    # N diagnostics
+    "GetLog": logs.get_log,
+    "CustomerInformation": datatransfer.customer_information,
+    # P data transfer
+    "DataTransfer": datatransfer.data_transfer,
+}
+
+
+def describe() -> str:
+    """The routing table as printable text."""
+    return "\n".join(
+        f"{a:28} -> {h.__module__.rsplit('.', 1)[-1]}.{h.__name__}" for a, h in sorted(TABLE.items())
+    )

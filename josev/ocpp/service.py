@@ -1,0 +1,219 @@
+"""The OCPP bus service: runs :class:`~josev.ocpp.connection.OcppClient` and maps between the coordinator's
+typed messages and the core's station-side inputs / requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from josev.api import coordinator as co
+from josev.api import ocpp as api
+from josev.api.base import CommandError
+from josev.bus import Bus
+from josev.ocpp import security
+from josev.ocpp.config import OcppConfig
+from josev.ocpp.connection import OcppClient
+from josev.ocpp.effects import StationRequest
+
+log = logging.getLogger(__name__)
+
+STOP_TRIGGER = {"local": "StopAuthorized", "deauthorized": "Deauthorized", "remote": "RemoteStop"}
+"""SessionEvent ``stopped`` reasons -> OCPP triggerReason (other reasons: StopAuthorized)."""
+
+
+def readings(meter: co.SessionMeter) -> dict[str, float]:
+    """OCPP measurands from a coordinator meter state."""
+    out = {"Energy.Active.Import.Register": meter.energy_register_wh, "Power.Active.Import": meter.power_w}
+    if meter.current_a:
+        out["Current.Import"] = max(meter.current_a)
+    if meter.voltage_v:
+        out["Voltage"] = sum(meter.voltage_v) / len(meter.voltage_v)
+    return out
+
+
+class OcppService:
+    """Bus service ``ocpp``."""
+
+    name = "ocpp"
+
+    def __init__(self, cfg: OcppConfig) -> None:
+        self.cfg = cfg
+        self.bus: Bus | None = None
+        self.client: OcppClient | None = None
+        self.sessions: dict[int, str | None] = {}
+        self._published: dict[str, Any] = {}
+
+    # -- coordinator -> core --------------------------------------------------------------------------
+    async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
+        if self.client is None or evse is None or evse not in self.cfg.evses:
+            return
+        st = self.client.station
+        await self.client.feed(st.connector_status, evse, 1, msg.ocpp_status)
+        await self.client.feed(st.charging_state, evse, msg.charging_state)
+        self.sessions[evse] = msg.session_id
+
+    async def _on_session(self, msg: co.SessionEvent, evse: int | None) -> None:
+        if self.client is None or evse is None or evse not in self.cfg.evses:
+            return
+        st = self.client.station
+        if msg.step == "started":
+            await self.client.feed(st.plug, evse, 1, True)
+        elif msg.step == "ended":
+            await self.client.feed(st.plug, evse, 1, False)
+        elif msg.step == "authorized" and msg.auth_source not in ("ocpp", None) and msg.id_token:
+            token = {"idToken": msg.id_token, "type": "Local" if msg.auth_source == "local" else "ISO14443"}
+            if msg.auth_source == "free":
+                token = {"idToken": "", "type": "NoAuthorization"}
+            await self.client.feed(lambda e, t, now: _authorized(st, e, t, now), evse, token)
+        elif msg.step == "stopped" and msg.reason != "remote":
+            await self.client.feed(st.stop_local, evse, STOP_TRIGGER.get(msg.reason, "StopAuthorized"))
+
+    async def _on_meter(self, msg: co.SessionMeter, evse: int | None) -> None:
+        if self.client is None or evse is None or evse not in self.cfg.evses or not msg.ok:
+            return
+        await self.client.feed(self.client.station.meter, evse, readings(msg))
+
+    async def _on_auth_request(self, msg: co.AuthorizationRequest, evse: int | None) -> None:
+        if self.client is None:
+            return
+        token = {"idToken": msg.id_token, "type": msg.token_type}
+        await self.client.feed(self.client.station.present_token, evse, token)
+
+    # -- core -> coordinator --------------------------------------------------------------------------
+    async def _request(self, req: StationRequest) -> dict[str, Any] | None:
+        bus = self.bus
+        assert bus is not None
+        d = req.data
+        try:
+            if req.kind == "authorization":
+                tok = d["idToken"]
+                if d["evse"] is not None:
+                    await bus.publish(
+                        api.OcppAuthorization(
+                            id_token=tok["idToken"],
+                            token_type=tok["type"],
+                            status=d["status"],
+                            source=d["source"],
+                        ),
+                        d["evse"],
+                    )
+                if d["status"] == "Accepted" and d["evse"] is not None:
+                    if d["source"] in ("stop", "stop-group", "masterpass"):
+                        await bus.request(co.StopCharging(reason="local"), d["evse"])
+                    else:
+                        await bus.request(co.Authorize(id_token=tok["idToken"], source="ocpp"), d["evse"])
+            elif req.kind == "remote_start":
+                await bus.request(co.Authorize(id_token=d["idToken"]["idToken"], source="ocpp"), d["evse"])
+            elif req.kind == "remote_stop":
+                await bus.request(co.StopCharging(reason=str(d.get("reason", "Remote")).lower()), d["evse"])
+            elif req.kind == "availability":
+                evses = [d["evse"]] if "evse" in d else sorted(self.cfg.evses)
+                for e in evses:
+                    await bus.request(co.SetAvailability(available=d["operative"]), e)
+            elif req.kind == "reset_evse":
+                await bus.request(co.StopCharging(reason="reset"), d["evse"])
+            elif req.kind == "unlock":
+                # the coordinator has no unlock command yet: nothing is locked without a session
+                return {"status": "Unlocked" if not self.sessions.get(d["evse"]) else "UnlockFailed"}
+        except CommandError as err:
+            log.warning("coordinator refused %s: %s", req.kind, err)
+            if req.kind == "unlock":
+                return {"status": "UnlockFailed"}
+        return None
+
+    # -- state publishing -----------------------------------------------------------------------------
+    async def _publish_states(self) -> None:
+        bus, client = self.bus, self.client
+        assert bus is not None and client is not None
+        st = client.station
+        slot = st.active_slot
+        prof = security.profiles(st).get(slot or -1, {})
+        conn = api.OcppConnection(
+            connected=client.connected.is_set(),
+            registration=st.registration,
+            csms_url=prof.get("ocppCsmsUrl", ""),
+            security_profile=st.dm.get_int("SecurityCtrlr", "SecurityProfile"),
+            active_slot=slot,
+            queued=st.store.queue_length(),
+        )
+        await self._maybe(conn, None)
+        for evse in self.cfg.evses:
+            rec = st.tx.current(evse)
+            tx = api.OcppTransaction(
+                transaction_id=rec["id"] if rec else None,
+                next_seq_no=rec["seq"] if rec else 0,
+                authorized=bool(rec and rec.get("authorized")),
+            )
+            await self._maybe(tx, evse)
+        await self._maybe(
+            api.FirmwareStatus(status=st.firmware_status, request_id=st.firmware_request_id), None
+        )
+
+    async def _maybe(self, msg: Any, evse: int | None) -> None:
+        key = f"{msg.name}:{evse}"
+        if self._published.get(key) != msg:
+            self._published[key] = msg
+            assert self.bus is not None
+            await self.bus.publish(msg, evse)
+
+    def _status(self, cmd: api.GetOcppStatus, evse: int | None) -> api.OcppStatusReply:
+        assert self.client is not None
+        st = self.client.station
+        return api.OcppStatusReply(
+            connected=self.client.connected.is_set(),
+            registration=st.registration,
+            queued=st.store.queue_length(),
+            stats=dict(st.stats),
+        )
+
+    async def run(self, bus: Bus, stop: asyncio.Event) -> None:
+        """Serve until ``stop``."""
+        self.bus = bus
+        self.client = OcppClient(self.cfg, on_request=self._request)
+        bus.subscribe(co.EvseStatus, self._on_status)
+        bus.subscribe(co.SessionEvent, self._on_session)
+        bus.subscribe(co.SessionMeter, self._on_meter)
+        bus.subscribe(co.AuthorizationRequest, self._on_auth_request)
+        bus.serve(api.GetOcppStatus, self._status)
+        task = asyncio.create_task(self.client.run(stop))
+        await bus.set_status("ready")
+        try:
+            while not stop.is_set() and not task.done():
+                await self._publish_states()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await stop.wait()
+        finally:
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _authorized(st: Any, evse: int, token: dict[str, Any], now: float) -> list[Any]:
+    """The coordinator authorized a session itself (local list, free charging)."""
+    st.tx.authorized(evse, token, None, now)
+    st._pump(now)
+    return list(st.take())
+
+
+def config_from_station(cfg: Any) -> OcppConfig:
+    """The OcppConfig of a :class:`josev.config.JosevConfig`: identity, vendor, model, serial number and EVSEs
+    from the station sections, the rest from the ``[ocpp]`` table (which may override them)."""
+    base: dict[str, Any] = {
+        "identity": cfg.station.id,
+        "vendor": cfg.station.vendor,
+        "model": cfg.station.model,
+        "serial_number": cfg.station.serial_number,
+        "evses": {e.id: len(e.connectors) for e in cfg.evse},
+    }
+    table = dict(cfg.ocpp)
+    if "csms_url" not in table:
+        raise ValueError(
+            "[ocpp] csms_url is required (ws://host/path or wss://host/path, without the identity)"
+        )
+    return OcppConfig.model_validate({**base, **table})
+
+
+def from_config(cfg: Any) -> OcppService:
+    """Service factory used by :mod:`josev.services.registry`."""
+    return OcppService(config_from_station(cfg))

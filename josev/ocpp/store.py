@@ -1,0 +1,255 @@
+"""SQLite persistence of the OCPP client: device-model values, station state, the outgoing message queue
+(transaction messages and security events), the security log, the authorization cache and certificates.
+
+WAL journal; every write is its own committed transaction, so a ``kill -9`` loses nothing that a method
+returned from. ``durable=True`` (default) uses ``synchronous=FULL`` so a power cut does not either.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS variables (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS security_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    timestamp TEXT NOT NULL,
+    type TEXT NOT NULL,
+    tech_info TEXT
+);
+CREATE TABLE IF NOT EXISTS auth_cache (
+    token TEXT PRIMARY KEY,
+    info TEXT NOT NULL,
+    stored REAL NOT NULL,
+    expires REAL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial TEXT NOT NULL,
+    issuer_name_hash TEXT NOT NULL,
+    issuer_key_hash TEXT NOT NULL,
+    hash_algorithm TEXT NOT NULL,
+    type TEXT NOT NULL,
+    pem TEXT NOT NULL,
+    PRIMARY KEY (serial, issuer_name_hash, issuer_key_hash, hash_algorithm)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A persisted outgoing CALL."""
+
+    id: int
+    action: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class Store:
+    """One SQLite file holding everything the OCPP client must not forget."""
+
+    def __init__(self, path: str | Path, durable: bool = True) -> None:
+        self.path = str(path)
+        self.durable = durable
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # -- key/value state ------------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        """A JSON value stored under ``key``."""
+        row = self._db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def put(self, key: str, value: Any) -> None:
+        """Store a JSON value (``None`` deletes)."""
+        if value is None:
+            self._db.execute("DELETE FROM kv WHERE key=?", (key,))
+        else:
+            self._db.execute("INSERT OR REPLACE INTO kv VALUES (?,?)", (key, json.dumps(value)))
+
+    def next_counter(self, key: str) -> int:
+        """Atomically increment and return an integer counter."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            value = int(self.get(key, 0)) + 1
+            self.put(key, value)
+        return value
+
+    # -- device model values -------------------------------------------------------------------------
+    def variables(self) -> dict[str, str]:
+        """All persisted device-model values."""
+        return dict(self._db.execute("SELECT key, value FROM variables").fetchall())
+
+    def set_variable(self, key: str, value: str) -> None:
+        """Persist one device-model value."""
+        self._db.execute("INSERT OR REPLACE INTO variables VALUES (?,?)", (key, value))
+
+    # -- message queue -------------------------------------------------------------------------------
+    def enqueue(self, action: str, payload: dict[str, Any], now: float) -> int:
+        """Append a CALL to the persistent queue; returns its id."""
+        cur = self._db.execute(
+            "INSERT INTO queue (action, payload, created) VALUES (?,?,?)",
+            (action, json.dumps(payload, separators=(",", ":")), now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def enqueue_and_put(self, action: str, payload: dict[str, Any], now: float, key: str, value: Any) -> None:
+        """Append a CALL and update a state value in one transaction (e.g. a TransactionEvent and its seqNo)."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self.enqueue(action, payload, now)
+            self.put(key, value)
+
+    def enqueue_many(self, items: list[tuple[str, dict[str, Any]]], now: float) -> None:
+        """Append several CALLs in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO queue (action, payload, created) VALUES (?,?,?)",
+                [(a, json.dumps(p, separators=(",", ":")), now) for a, p in items],
+            )
+
+    def head(self) -> QueuedMessage | None:
+        """The oldest queued CALL."""
+        row = self._db.execute(
+            "SELECT id, action, payload, attempts FROM queue ORDER BY id LIMIT 1"
+        ).fetchone()
+        return None if row is None else QueuedMessage(row[0], row[1], json.loads(row[2]), row[3])
+
+    def queue_length(self) -> int:
+        """Number of queued CALLs."""
+        return int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+
+    def queued(self) -> list[QueuedMessage]:
+        """Every queued CALL, oldest first."""
+        rows = self._db.execute("SELECT id, action, payload, attempts FROM queue ORDER BY id").fetchall()
+        return [QueuedMessage(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    def set_attempts(self, msg_id: int, attempts: int) -> None:
+        """Record delivery attempts of a queued CALL."""
+        self._db.execute("UPDATE queue SET attempts=? WHERE id=?", (attempts, msg_id))
+
+    def dequeue(self, msg_id: int) -> None:
+        """Remove a delivered (or abandoned) CALL.
+
+        Not synced to disk on its own (the next durable write syncs it): after a power cut the message may be
+        sent again, which is the at-least-once contract anyway (the CSMS deduplicates by seqNo)."""
+        if self.durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))
+        if self.durable:
+            self._db.execute("PRAGMA synchronous=FULL")
+
+    # -- security log --------------------------------------------------------------------------------
+    def log_security(self, timestamp: str, type_: str, tech_info: str | None, keep: int) -> None:
+        """Append to the rolling security log, keeping the newest ``keep`` entries."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO security_log (timestamp, type, tech_info) VALUES (?,?,?)",
+                (timestamp, type_, tech_info),
+            )
+            self._db.execute(
+                "DELETE FROM security_log WHERE id <= (SELECT MAX(id) FROM security_log) - ?", (keep,)
+            )
+
+    def security_log(self) -> list[tuple[str, str, str | None]]:
+        """The security log, oldest first."""
+        return [
+            tuple(r)
+            for r in self._db.execute("SELECT timestamp, type, tech_info FROM security_log ORDER BY id")
+        ]
+
+    # -- authorization cache -------------------------------------------------------------------------
+    def cache_put(
+        self, token: str, info: dict[str, Any], now: float, expires: float | None, max_entries: int
+    ) -> None:
+        """Store an IdTokenInfo; evicts the oldest entries beyond ``max_entries``."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO auth_cache VALUES (?,?,?,?)", (token, json.dumps(info), now, expires)
+            )
+            self._db.execute(
+                "DELETE FROM auth_cache WHERE token NOT IN (SELECT token FROM auth_cache ORDER BY stored DESC LIMIT ?)",
+                (max_entries,),
+            )
+
+    def cache_get(self, token: str, now: float) -> dict[str, Any] | None:
+        """A cached IdTokenInfo, unless expired."""
+        row = self._db.execute("SELECT info, expires FROM auth_cache WHERE token=?", (token,)).fetchone()
+        if row is None:
+            return None
+        if row[1] is not None and row[1] <= now:
+            self._db.execute("DELETE FROM auth_cache WHERE token=?", (token,))
+            return None
+        return dict(json.loads(row[0]))
+
+    def cache_clear(self) -> None:
+        """Empty the authorization cache."""
+        self._db.execute("DELETE FROM auth_cache")
+
+    # -- certificates --------------------------------------------------------------------------------
+    def cert_put(self, hash_data: dict[str, str], type_: str, pem: str) -> None:
+        """Store an installed certificate."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO certificates VALUES (?,?,?,?,?,?)",
+            (
+                hash_data["serialNumber"],
+                hash_data["issuerNameHash"],
+                hash_data["issuerKeyHash"],
+                hash_data["hashAlgorithm"],
+                type_,
+                pem,
+            ),
+        )
+
+    def certs(self) -> list[tuple[dict[str, str], str, str]]:
+        """Installed certificates as (certificateHashData, type, pem)."""
+        out = []
+        for serial, inh, ikh, alg, type_, pem in self._db.execute("SELECT * FROM certificates"):
+            out.append(
+                (
+                    {
+                        "hashAlgorithm": alg,
+                        "issuerNameHash": inh,
+                        "issuerKeyHash": ikh,
+                        "serialNumber": serial,
+                    },
+                    type_,
+                    pem,
+                )
+            )
+        return out
+
+    def cert_delete(self, hash_data: dict[str, str]) -> bool:
+        """Delete a certificate by hash data (serial compared case-insensitively); True if found."""
+        cur = self._db.execute(
+            "DELETE FROM certificates WHERE lower(serial)=lower(?) AND lower(issuer_name_hash)=lower(?) "
+            "AND lower(issuer_key_hash)=lower(?) AND hash_algorithm=?",
+            (
+                hash_data["serialNumber"],
+                hash_data["issuerNameHash"],
+                hash_data["issuerKeyHash"],
+                hash_data["hashAlgorithm"],
+            ),
+        )
+        return cur.rowcount > 0

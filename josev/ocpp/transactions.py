@@ -1,0 +1,399 @@
+"""Transactions (E) and meter values (J): TransactionEvent Started/Updated/Ended following TxStartPoint and
+TxStopPoint, seqNo, the offline flag, sampled and clock-aligned meter values, GetTransactionStatus.
+
+Each open transaction is persisted (``tx:<evse>`` in the store) together with every event it queues, in one
+SQLite transaction, so a restart continues the same transactionId with a continuous seqNo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from josev.ocpp.core import Station
+
+UNITS = {"Energy": "Wh", "Power": "W", "Current": "A", "Voltage": "V", "SoC": "Percent"}
+STOP_REASON = {
+    "EVDeparted": "EVDisconnected",
+    "StopAuthorized": "Local",
+    "RemoteStop": "Remote",
+    "Deauthorized": "DeAuthorized",
+    "ResetCommand": "ImmediateReset",
+    "EVConnectTimeout": "Timeout",
+    "ChargingStateChanged": "StoppedByEV",
+    "EnergyLimitReached": "EnergyLimitReached",
+}
+
+
+@dataclass
+class EvseLive:
+    """Inputs from the station for one EVSE (not persisted: the station reports them again on restart)."""
+
+    connected: bool = False
+    connector: int = 1
+    token: dict[str, Any] | None = None
+    group: str | None = None
+    charging_state: str = "Idle"
+    remote_start_id: int | None = None
+    readings: dict[str, float] = field(default_factory=dict)
+
+
+def sampled_values(readings: dict[str, float], measurands: list[str], context: str) -> list[dict[str, Any]]:
+    """SampledValueType entries for the measurands we have readings for."""
+    out = []
+    for m in measurands:
+        if m not in readings:
+            continue
+        sv: dict[str, Any] = {"value": round(readings[m], 3), "context": context, "measurand": m}
+        unit = UNITS.get(m.split(".")[0])
+        if unit:
+            sv["unitOfMeasure"] = {"unit": unit}
+        out.append(sv)
+    return out
+
+
+class Transactions:
+    """Transaction state of every EVSE of a :class:`~josev.ocpp.core.Station`."""
+
+    def __init__(self, st: Station) -> None:
+        self.st = st
+        self.live = {e: EvseLive() for e in st.evses}
+        self.pending_evse_reset: set[int] = set()
+        for e in st.evses:
+            rec = self.current(e)
+            if rec is not None:
+                self.live[e].connected = "EVConnected" in rec["was"]
+                self.live[e].connector = rec["connector"]
+                self.live[e].token = rec.get("token") if rec.get("authorized") else None
+                self.live[e].charging_state = rec.get("charging_state", "Idle")
+
+    # -- queries -------------------------------------------------------------------------------------
+    def current(self, evse: int) -> dict[str, Any] | None:
+        """The open transaction record of an EVSE."""
+        rec = self.st.store.get(f"tx:{evse}")
+        return dict(rec) if rec else None
+
+    def any_active(self) -> bool:
+        """True if any EVSE has an open transaction."""
+        return any(self.current(e) for e in self.st.evses)
+
+    def by_id(self, tx_id: str) -> tuple[int, dict[str, Any]] | None:
+        """(evse, record) of an open transaction by its id."""
+        for e in self.st.evses:
+            rec = self.current(e)
+            if rec and rec["id"] == tx_id:
+                return e, rec
+        return None
+
+    def _conditions(self, evse: int) -> dict[str, bool]:
+        lv = self.live[evse]
+        auth = lv.token is not None
+        return {
+            "EVConnected": lv.connected,
+            "ParkingBayOccupancy": lv.connected,
+            "Authorized": auth,
+            "PowerPathClosed": lv.connected and auth,
+            "EnergyTransfer": lv.charging_state == "Charging",
+            "DataSigned": False,
+        }
+
+    # -- station inputs ------------------------------------------------------------------------------
+    def plug(self, evse: int, connector: int, connected: bool, now: float) -> None:
+        """EV cable plugged in / removed."""
+        lv = self.live[evse]
+        lv.connected = connected
+        lv.connector = connector
+        if connected:
+            self.st.timers.pop(f"evconn:{evse}", None)
+        self._evaluate(evse, "CablePluggedIn" if connected else "EVDeparted", now)
+        if not connected and lv.token is not None and not self.current(evse):
+            lv.token = None
+
+    def authorized(
+        self, evse: int, token: dict[str, Any], group: str | None, now: float, trigger: str = "Authorized"
+    ) -> None:
+        """An idToken was accepted for this EVSE (locally, by the CSMS or by a remote start)."""
+        lv = self.live[evse]
+        lv.token, lv.group = token, group
+        if not lv.connected:
+            timeout = self.st.dm.get_int("TxCtrlr", "EVConnectionTimeOut")
+            if timeout > 0:
+                self.st.timers[f"evconn:{evse}"] = now + timeout
+        self._evaluate(evse, trigger, now)
+
+    def deauthorize(self, evse: int, trigger: str, now: float, token: dict[str, Any] | None = None) -> None:
+        """Authorization withdrawn: StopAuthorized (local), RemoteStop, Deauthorized or EVConnectTimeout."""
+        lv = self.live[evse]
+        lv.token = None
+        self.st.timers.pop(f"evconn:{evse}", None)
+        if self.current(evse) is not None:
+            self._evaluate(evse, trigger, now, stop_token=token)
+
+    def charging_state(self, evse: int, state: str, now: float) -> None:
+        """Charging, SuspendedEV, SuspendedEVSE, EVConnected or Idle."""
+        lv = self.live[evse]
+        if lv.charging_state == state:
+            return
+        lv.charging_state = state
+        self._evaluate(evse, "ChargingStateChanged", now)
+
+    def meter(self, evse: int, readings: dict[str, float]) -> None:
+        """Latest meter readings of an EVSE (measurand -> value)."""
+        self.live[evse].readings.update(readings)
+
+    # -- the rules -----------------------------------------------------------------------------------
+    def _evaluate(
+        self, evse: int, trigger: str, now: float, stop_token: dict[str, Any] | None = None
+    ) -> None:
+        conds = self._conditions(evse)
+        rec = self.current(evse)
+        dm = self.st.dm
+        if rec is None:
+            if any(conds.get(p, False) for p in dm.get_list("TxCtrlr", "TxStartPoint")):
+                self._start(evse, trigger, now)
+            return
+        for p in dm.get_list("TxCtrlr", "TxStopPoint"):
+            if p in rec["was"] and not conds.get(p, False):
+                self._end(evse, rec, trigger, STOP_REASON.get(trigger, "Other"), now, stop_token)
+                return
+        rec["was"] = sorted(set(rec["was"]) | {k for k, v in conds.items() if v})
+        lv = self.live[evse]
+        extra: dict[str, Any] = {}
+        if trigger in ("Authorized", "RemoteStart") and lv.token is not None:
+            if rec.get("authorized") and rec.get("token") == lv.token:
+                return
+            rec["authorized"] = True
+            rec["token"] = lv.token
+            extra["idToken"] = lv.token
+            if trigger == "RemoteStart":
+                rec["remote_start_id"] = lv.remote_start_id
+        elif trigger == "CablePluggedIn":
+            rec["connector"] = lv.connector
+        elif trigger in ("StopAuthorized", "RemoteStop", "Deauthorized", "EVConnectTimeout"):
+            rec["authorized"] = False
+            if stop_token is not None:
+                extra["idToken"] = stop_token
+        self._event(evse, rec, "Updated", trigger, now, extra=extra)
+
+    def _start(self, evse: int, trigger: str, now: float) -> None:
+        st = self.st
+        lv = self.live[evse]
+        conds = self._conditions(evse)
+        rec: dict[str, Any] = {
+            "id": st.new_id(),
+            "seq": 0,
+            "connector": lv.connector,
+            "started": st.timestamp(now),
+            "was": sorted(k for k, v in conds.items() if v),
+            "authorized": lv.token is not None,
+            "token": lv.token,
+            "charging_state": None,
+            "remote_start_id": lv.remote_start_id,
+        }
+        extra: dict[str, Any] = {}
+        if lv.token is not None:
+            extra["idToken"] = lv.token
+        readings = sampled_values(
+            lv.readings, st.dm.get_list("SampledDataCtrlr", "TxStartedMeasurands"), "Transaction.Begin"
+        )
+        self._event(evse, rec, "Started", trigger, now, extra=extra, values=readings)
+        self._schedule_sample(evse, now)
+        from josev.ocpp import availability
+
+        availability.send_one(st, evse, lv.connector, now)
+
+    def _end(
+        self,
+        evse: int,
+        rec: dict[str, Any],
+        trigger: str,
+        reason: str,
+        now: float,
+        stop_token: dict[str, Any] | None = None,
+    ) -> None:
+        st = self.st
+        lv = self.live[evse]
+        extra: dict[str, Any] = {}
+        if stop_token is not None:
+            extra["idToken"] = stop_token
+        readings = sampled_values(
+            lv.readings, st.dm.get_list("SampledDataCtrlr", "TxEndedMeasurands"), "Transaction.End"
+        )
+        self._event(evse, rec, "Ended", trigger, now, extra=extra, values=readings, stopped=reason)
+        st.timers.pop(f"sample:{evse}", None)
+        lv.token = None
+        lv.remote_start_id = None
+        from josev.ocpp import availability, provisioning
+
+        availability.apply_pending(st, now)
+        availability.send_all(st, now, only_changed=True)
+        if evse in self.pending_evse_reset:
+            self.pending_evse_reset.discard(evse)
+            from josev.ocpp.effects import StationRequest
+
+            st.emit(StationRequest("reset_evse", {"evse": evse}))
+        if st.pending_reset and not self.any_active():
+            st.pending_reset = None
+            provisioning.do_reboot(st, now)
+
+    def _event(
+        self,
+        evse: int,
+        rec: dict[str, Any],
+        event_type: str,
+        trigger: str,
+        now: float,
+        *,
+        extra: dict[str, Any] | None = None,
+        values: list[dict[str, Any]] | None = None,
+        stopped: str | None = None,
+        context_ts: str | None = None,
+    ) -> None:
+        st = self.st
+        lv = self.live[evse]
+        info: dict[str, Any] = {"transactionId": rec["id"]}
+        if rec.get("charging_state") != lv.charging_state:
+            info["chargingState"] = lv.charging_state
+            rec["charging_state"] = lv.charging_state
+        if stopped:
+            info["stoppedReason"] = stopped
+        if rec.get("remote_start_id") is not None and (event_type == "Started" or trigger == "RemoteStart"):
+            info["remoteStartId"] = rec["remote_start_id"]
+        payload: dict[str, Any] = {
+            "eventType": event_type,
+            "timestamp": st.timestamp(now),
+            "triggerReason": trigger,
+            "seqNo": rec["seq"],
+            "transactionInfo": info,
+            "evse": {"id": evse, "connectorId": rec["connector"]},
+        }
+        if not st.online:
+            payload["offline"] = True
+        if values:
+            payload["meterValue"] = [{"timestamp": context_ts or st.timestamp(now), "sampledValue": values}]
+        payload.update(extra or {})
+        rec["seq"] += 1
+        st.store.enqueue_and_put(
+            "TransactionEvent", payload, now, f"tx:{evse}", None if event_type == "Ended" else rec
+        )
+        st._pump(now)
+
+    # -- meter values --------------------------------------------------------------------------------
+    def _schedule_sample(self, evse: int, now: float) -> None:
+        interval = self.st.dm.get_int("SampledDataCtrlr", "TxUpdatedInterval")
+        if interval > 0 and self.st.dm.get_bool("SampledDataCtrlr", "Enabled") and self.current(evse):
+            self.st.timers[f"sample:{evse}"] = now + interval
+        else:
+            self.st.timers.pop(f"sample:{evse}", None)
+
+    def _schedule_aligned(self, now: float) -> None:
+        interval = self.st.dm.get_int("AlignedDataCtrlr", "Interval")
+        if interval <= 0 or not self.st.dm.get_bool("AlignedDataCtrlr", "Enabled"):
+            self.st.timers.pop("aligned", None)
+            return
+        wall = self.st.wall(now)
+        nxt = (math.floor(wall / interval) + 1) * interval
+        self.st.timers["aligned"] = nxt - self.st.clock_offset
+
+    def on_accepted(self, now: float) -> None:
+        """Registration accepted: start the meter-value clocks."""
+        self.reschedule(now)
+
+    def reschedule(self, now: float) -> None:
+        """Sampling configuration changed: restart the timers."""
+        for e in self.st.evses:
+            self._schedule_sample(e, now)
+        self._schedule_aligned(now)
+
+    def on_timer(self, name: str, now: float) -> None:
+        """A timer set by this module expired."""
+        kind, _, arg = name.partition(":")
+        if kind == "sample":
+            evse = int(arg)
+            rec = self.current(evse)
+            if rec is not None:
+                vals = sampled_values(
+                    self.live[evse].readings,
+                    self.st.dm.get_list("SampledDataCtrlr", "TxUpdatedMeasurands"),
+                    "Sample.Periodic",
+                )
+                if vals:
+                    self._event(evse, rec, "Updated", "MeterValuePeriodic", now, values=vals)
+            self._schedule_sample(evse, now)
+        elif kind == "aligned":
+            self._aligned(now)
+            self._schedule_aligned(now + 0.5)
+        elif kind == "evconn":
+            evse = int(arg)
+            if not self.live[evse].connected and self.live[evse].token is not None:
+                self.deauthorize(evse, "EVConnectTimeout", now)
+                self.live[evse].token = None
+
+    def _aligned(self, now: float) -> None:
+        dm = self.st.dm
+        measurands = dm.get_list("AlignedDataCtrlr", "Measurands")
+        idle_only = dm.get_bool("AlignedDataCtrlr", "SendDuringIdle")
+        for evse in sorted(self.st.evses):
+            rec = self.current(evse)
+            vals = sampled_values(self.live[evse].readings, measurands, "Sample.Clock")
+            if not vals:
+                continue
+            if rec is not None:
+                if not idle_only:
+                    self._event(evse, rec, "Updated", "MeterValueClock", now, values=vals)
+            else:
+                self.st.send(
+                    "MeterValues",
+                    {
+                        "evseId": evse,
+                        "meterValue": [{"timestamp": self.st.timestamp(now), "sampledValue": vals}],
+                    },
+                    now,
+                )
+
+    def send_meter_values(self, evses: list[int], context: str, now: float) -> None:
+        """MeterValues for ``evses`` (TriggerMessage)."""
+        measurands = self.st.dm.get_list("AlignedDataCtrlr", "Measurands")
+        for evse in evses:
+            vals = sampled_values(self.live[evse].readings, measurands, context)
+            if vals:
+                self.st.send(
+                    "MeterValues",
+                    {
+                        "evseId": evse,
+                        "meterValue": [{"timestamp": self.st.timestamp(now), "sampledValue": vals}],
+                    },
+                    now,
+                    during_pending=True,
+                )
+
+    def triggered(self, evses: list[int], now: float) -> None:
+        """TransactionEvent Updated with triggerReason Trigger (TriggerMessage)."""
+        for evse in evses:
+            rec = self.current(evse)
+            if rec is not None:
+                vals = sampled_values(
+                    self.live[evse].readings,
+                    self.st.dm.get_list("SampledDataCtrlr", "TxUpdatedMeasurands"),
+                    "Trigger",
+                )
+                self._event(evse, rec, "Updated", "Trigger", now, values=vals)
+
+    def stop_for_reset(self, evse: int, now: float) -> None:
+        """End the transaction of ``evse`` because of a reset."""
+        rec = self.current(evse)
+        if rec is not None:
+            self._end(evse, rec, "ResetCommand", "ImmediateReset", now)
+
+
+def get_transaction_status(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
+    """GetTransactionStatus (E14): whether messages are queued, for one transaction or in total."""
+    queued = [m for m in st.store.queued() if m.action == "TransactionEvent"]
+    tx_id = req.get("transactionId")
+    if tx_id is None:
+        return {"messagesInQueue": bool(queued)}
+    mine = [m for m in queued if m.payload["transactionInfo"]["transactionId"] == tx_id]
+    ongoing = st.tx.by_id(tx_id) is not None
+    return {"ongoingIndicator": ongoing, "messagesInQueue": bool(mine)}

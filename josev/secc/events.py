@@ -1,0 +1,106 @@
+"""Events the session cores emit for the service shell (which maps them to bus messages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    """SessionSetup accepted."""
+
+    protocol: str
+    session_id: str
+    evcc_id: str
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequested:
+    """The EV asks for authorization with EIM / ExternalPayment."""
+
+    payment: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvChargeParameters:
+    """ChargeParameterDiscovery: what the EV wants and can take."""
+
+    energy_mode: str
+    max_voltage: float | None = None
+    max_current: float | None = None
+    min_current: float | None = None
+    max_power: float | None = None
+    soc: int | None = None
+    energy_request: float | None = None
+    departure_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CableCheckRequested:
+    """DC: the EV asks for the isolation test."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvTargets:
+    """DC PreCharge / CurrentDemand targets (``phase`` is ``precharge`` or ``charge``)."""
+
+    phase: str
+    voltage: float
+    current: float
+    soc: int | None = None
+    charging_complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PowerDeliveryRequested:
+    """The EV asks to start, stop or renegotiate (``progress``: Start, Stop, Renegotiate)."""
+
+    progress: str
+
+
+@dataclass(frozen=True, slots=True)
+class WeldingDetectionRequested:
+    """DC: the EV checks the contactors after stopping."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """The session is over (``reason``: terminate, pause, failed code, timeout, closed)."""
+
+    reason: str
+    paused: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolation:
+    """The EV broke the protocol (logged and counted by the shell)."""
+
+    request: str
+    response_code: str
+    detail: str = ""
+
+
+Event = (
+    SessionStarted
+    | AuthorizationRequested
+    | EvChargeParameters
+    | CableCheckRequested
+    | EvTargets
+    | PowerDeliveryRequested
+    | WeldingDetectionRequested
+    | SessionEnded
+    | ProtocolViolation
+)
+
+
+@dataclass(slots=True)
+class EventLog:
+    """Collects events during one step."""
+
+    items: list[Event] = field(default_factory=list)
+
+    def emit(self, ev: Event) -> None:
+        """Record an event."""
+        self.items.append(ev)

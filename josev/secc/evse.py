@@ -1,0 +1,60 @@
+"""What the session cores know about their EVSE: limits, measurements, isolation and authorization.
+
+The service shell keeps one :class:`EvseView` per EVSE up to date from the coordinator's bus messages; the
+cores only read it (plain data in, no I/O).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class EvseLimits:
+    """The EVSE's present capability (from the coordinator / power module)."""
+
+    max_voltage: float = 500.0
+    min_voltage: float = 50.0
+    max_current: float = 125.0
+    min_current: float = 0.0
+    max_power: float = 50_000.0
+    peak_current_ripple: float = 1.0
+    ac_nominal_voltage: float = 230.0
+    ac_max_current: float = 16.0
+    ac_phases: int = 3
+
+
+@dataclass(slots=True)
+class EvseView:
+    """Snapshot of one EVSE as the SECC needs it.
+
+    ``authorized`` is ``None`` while the decision is pending; ``limits_version`` is bumped by the shell when
+    the limits change, which makes the core ask the EV to renegotiate (ISO 15118-2 only).
+    """
+
+    evse_id: str = "DE*JSV*E0001"
+    din_evse_id: str = "00"
+    energy_modes: tuple[str, ...] = ("DC_extended",)
+    payment_options: tuple[str, ...] = ("ExternalPayment",)
+    limits: EvseLimits = field(default_factory=EvseLimits)
+    limits_version: int = 0
+    present_voltage: float = 0.0
+    present_current: float = 0.0
+    isolation: str = "Invalid"
+    status_code: str = "EVSE_Ready"
+    authorized: bool | None = None
+    stop_requested: bool = False
+    rcd: bool = False
+    free_service: bool = False
+    #: SAScheduleTupleID of the offered schedule.
+    schedule_tuple_id: int = 1
+    #: Value-added services offered in ISO 15118-2 ServiceDiscoveryRes.ServiceList (schema dicts).
+    extra_services: tuple[dict[str, Any], ...] = ()
+    #: ServiceDetailRes.ServiceParameterList per ServiceID (schema dicts).
+    service_parameters: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def is_dc(self) -> bool:
+        """True when the EVSE offers a DC mode."""
+        return any(m.startswith("DC") for m in self.energy_modes)

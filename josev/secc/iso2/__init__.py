@@ -1,0 +1,93 @@
+"""ISO 15118-2 (AC and DC, EIM/ExternalPayment) session: state table and one handler module per request."""
+
+from __future__ import annotations
+
+from josev.secc.iso2 import (
+    authorization,
+    cable_check,
+    charge_parameter_discovery,
+    charging_status,
+    current_demand,
+    payment_service_selection,
+    power_delivery,
+    pre_charge,
+    service_detail,
+    service_discovery,
+    session_setup,
+    session_stop,
+    welding_detection,
+)
+from josev.secc.machine import ENDED, Handler, ProtocolSpec
+
+STATES = (
+    "SessionSetup",
+    "ServiceDiscovery",
+    "PaymentServiceSelection",
+    "Authorization",
+    "ChargeParameterDiscovery",
+    "CableCheck",
+    "PreCharge",
+    "PowerDelivery",
+    "ChargingStatus",
+    "CurrentDemand",
+    "Renegotiated",
+    "StoppedCharging",
+    "WeldingDetection",
+    ENDED,
+)
+
+_STOPPABLE = (
+    "ServiceDiscovery",
+    "PaymentServiceSelection",
+    "Authorization",
+    "ChargeParameterDiscovery",
+    "CableCheck",
+    "PreCharge",
+    "PowerDelivery",
+    "Renegotiated",
+    "StoppedCharging",
+    "WeldingDetection",
+)
+
+TABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("SessionSetup", "SessionSetupReq"): frozenset({"ServiceDiscovery"}),
+    ("ServiceDiscovery", "ServiceDiscoveryReq"): frozenset({"PaymentServiceSelection"}),
+    ("PaymentServiceSelection", "ServiceDetailReq"): frozenset({"PaymentServiceSelection"}),
+    ("PaymentServiceSelection", "PaymentServiceSelectionReq"): frozenset({"Authorization"}),
+    ("Authorization", "AuthorizationReq"): frozenset({"Authorization", "ChargeParameterDiscovery"}),
+    ("ChargeParameterDiscovery", "ChargeParameterDiscoveryReq"): frozenset(
+        {"ChargeParameterDiscovery", "CableCheck", "PowerDelivery", "Renegotiated"}
+    ),
+    ("CableCheck", "CableCheckReq"): frozenset({"CableCheck", "PreCharge"}),
+    ("PreCharge", "PreChargeReq"): frozenset({"PreCharge"}),
+    ("PreCharge", "PowerDeliveryReq"): frozenset({"CurrentDemand", "WeldingDetection"}),
+    ("PowerDelivery", "PowerDeliveryReq"): frozenset({"ChargingStatus", "StoppedCharging"}),
+    ("ChargingStatus", "ChargingStatusReq"): frozenset({"ChargingStatus"}),
+    ("ChargingStatus", "PowerDeliveryReq"): frozenset({"StoppedCharging", "ChargeParameterDiscovery"}),
+    ("CurrentDemand", "CurrentDemandReq"): frozenset({"CurrentDemand"}),
+    ("CurrentDemand", "PowerDeliveryReq"): frozenset({"WeldingDetection", "ChargeParameterDiscovery"}),
+    # DC after a renegotiation: straight to PowerDelivery (standard) or CableCheck/PreCharge again (some EVs)
+    ("Renegotiated", "PowerDeliveryReq"): frozenset({"CurrentDemand", "WeldingDetection"}),
+    ("Renegotiated", "CableCheckReq"): frozenset({"CableCheck", "PreCharge"}),
+    ("WeldingDetection", "WeldingDetectionReq"): frozenset({"WeldingDetection"}),
+    **{(s, "SessionStopReq"): frozenset({ENDED}) for s in _STOPPABLE},
+}
+
+_MODULES: tuple[Handler, ...] = (
+    session_setup,
+    service_discovery,
+    service_detail,
+    payment_service_selection,
+    authorization,
+    charge_parameter_discovery,
+    cable_check,
+    pre_charge,
+    power_delivery,
+    charging_status,
+    current_demand,
+    welding_detection,
+    session_stop,
+)
+HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
+
+SPEC = ProtocolSpec("iso2", "iso2", STATES, "SessionSetup", TABLE, HANDLERS)

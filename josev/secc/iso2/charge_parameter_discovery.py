@@ -1,0 +1,109 @@
+"""ISO 15118-2 ChargeParameterDiscoveryReq -> ChargeParameterDiscoveryRes (AC and DC), with an SAScheduleList
+built from the EVSE limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from josev.secc import common
+from josev.secc.events import EvChargeParameters
+from josev.secc.machine import Context, HandlerError
+from josev.secc.physical import opt_float, pv, to_float
+
+REQUEST = "ChargeParameterDiscoveryReq"
+RESPONSE = "ChargeParameterDiscoveryRes"
+
+
+def _evse_param(ctx: Context) -> tuple[str, dict[str, Any]]:
+    lim = ctx.evse.limits
+    ac = ctx.energy_mode.startswith("AC") if ctx.energy_mode else not ctx.evse.is_dc
+    if ac:
+        return "AC_EVSEChargeParameter", {
+            "AC_EVSEStatus": common.ac_status(ctx),
+            "EVSENominalVoltage": pv(lim.ac_nominal_voltage, "V"),
+            "EVSEMaxCurrent": pv(lim.ac_max_current, "A"),
+        }
+    return "DC_EVSEChargeParameter", {
+        "DC_EVSEStatus": common.dc_status(ctx, "iso2"),
+        "EVSEMaximumCurrentLimit": pv(lim.max_current, "A"),
+        "EVSEMaximumPowerLimit": pv(lim.max_power, "W"),
+        "EVSEMaximumVoltageLimit": pv(lim.max_voltage, "V"),
+        "EVSEMinimumCurrentLimit": pv(lim.min_current, "A"),
+        "EVSEMinimumVoltageLimit": pv(lim.min_voltage, "V"),
+        "EVSEPeakCurrentRipple": pv(lim.peak_current_ripple, "A"),
+    }
+
+
+def _ev_params(ctx: Context, mode: str, req: dict[str, Any]) -> EvChargeParameters:
+    if mode.startswith("AC"):
+        par = req.get("AC_EVChargeParameter")
+        if not isinstance(par, dict):
+            raise HandlerError("FAILED_WrongChargeParameter", "AC mode needs AC_EVChargeParameter")
+        return EvChargeParameters(
+            mode,
+            to_float(par["EVMaxVoltage"], "V"),
+            to_float(par["EVMaxCurrent"], "A"),
+            to_float(par["EVMinCurrent"], "A"),
+            None,
+            None,
+            to_float(par["EAmount"], "Wh"),
+            par.get("DepartureTime"),
+        )
+    par = req.get("DC_EVChargeParameter")
+    if not isinstance(par, dict):
+        raise HandlerError("FAILED_WrongChargeParameter", "DC mode needs DC_EVChargeParameter")
+    soc = common.ev_soc(par)
+    out = EvChargeParameters(
+        mode,
+        to_float(par["EVMaximumVoltageLimit"], "V"),
+        to_float(par["EVMaximumCurrentLimit"], "A"),
+        None,
+        opt_float(par.get("EVMaximumPowerLimit"), "W"),
+        soc,
+        opt_float(par.get("EVEnergyRequest"), "Wh"),
+        par.get("DepartureTime"),
+    )
+    if out.max_voltage is not None and out.max_voltage < ctx.evse.limits.min_voltage:
+        raise HandlerError("FAILED_WrongChargeParameter", "EV maximum voltage below EVSE minimum")
+    return out
+
+
+def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
+    """Check mode and parameters; Ongoing while the EVSE has no limits yet; else Finished with a schedule."""
+    mode = req.get("RequestedEnergyTransferMode")
+    if not isinstance(mode, str) or mode not in ctx.evse.energy_modes:
+        raise HandlerError("FAILED_WrongEnergyTransferMode", f"{mode!r} not offered")
+    if ctx.renegotiating and ctx.energy_mode is not None and mode != ctx.energy_mode:
+        raise HandlerError("FAILED_WrongEnergyTransferMode", "mode changed during renegotiation")
+    ctx.energy_mode = mode
+    ctx.emit(_ev_params(ctx, mode, req))
+    key, param = _evse_param(ctx)
+    if ctx.evse.limits.max_power <= 0:
+        if ctx.ongoing("cpd", now, ctx.timers.charge_parameter_ongoing):
+            raise HandlerError("FAILED", "no EVSE limits")
+        return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: param}, state
+    ctx.done("cpd")
+    pmax = common.offered_pmax(ctx)
+    ctx.offered_pmax = pmax
+    ctx.limits_version_seen = ctx.evse.limits_version
+    key, param = _evse_param(ctx)  # notification cleared now that the new limits are offered
+    sched = {
+        "SAScheduleTuple": [
+            {
+                "SAScheduleTupleID": ctx.schedule_id,
+                "PMaxSchedule": {
+                    "PMaxScheduleEntry": [
+                        {"RelativeTimeInterval": {"start": 0, "duration": 86400}, "PMax": pv(pmax, "W")}
+                    ]
+                },
+            }
+        ]
+    }
+    nxt = "PowerDelivery" if mode.startswith("AC") else "Renegotiated" if ctx.renegotiating else "CableCheck"
+    return {"ResponseCode": "OK", "EVSEProcessing": "Finished", "SAScheduleList": sched, key: param}, nxt
+
+
+def negative(ctx: Context, code: str) -> dict[str, Any]:
+    """ChargeParameterDiscoveryRes with a FAILED code."""
+    key, param = _evse_param(ctx)
+    return {"ResponseCode": code, "EVSEProcessing": "Finished", key: param}

@@ -1,0 +1,43 @@
+"""ISO 15118-2 ServiceDiscoveryReq -> ServiceDiscoveryRes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from josev.secc.machine import Context
+
+REQUEST = "ServiceDiscoveryReq"
+RESPONSE = "ServiceDiscoveryRes"
+
+
+def _charge_service(ctx: Context) -> dict[str, Any]:
+    return {
+        "ServiceID": 1,
+        "ServiceCategory": "EVCharging",
+        "FreeService": ctx.evse.free_service,
+        "SupportedEnergyTransferMode": {"EnergyTransferMode": list(ctx.evse.energy_modes)},
+    }
+
+
+def _payment(ctx: Context) -> dict[str, Any]:
+    opts = [p for p in ctx.evse.payment_options if p in ("ExternalPayment", "Contract")] or [
+        "ExternalPayment"
+    ]
+    return {"PaymentOption": opts}
+
+
+def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
+    """Offer the payment options, the charge service and any value-added services."""
+    res: dict[str, Any] = {
+        "ResponseCode": "OK",
+        "PaymentOptionList": _payment(ctx),
+        "ChargeService": _charge_service(ctx),
+    }
+    if ctx.evse.extra_services:
+        res["ServiceList"] = {"Service": [dict(s) for s in ctx.evse.extra_services]}
+    return res, "PaymentServiceSelection"
+
+
+def negative(ctx: Context, code: str) -> dict[str, Any]:
+    """ServiceDiscoveryRes with a FAILED code."""
+    return {"ResponseCode": code, "PaymentOptionList": _payment(ctx), "ChargeService": _charge_service(ctx)}

@@ -1,0 +1,1 @@
+"""Built-in services that belong to no protocol (the ``system`` service)."""

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Independent peers used only by the tests (never imported by josev):
+#   .venv-peers: PyPI `iso15118` (the open-source Josev EVCC/SECC with its EXIficient jar; needs Java 17)
+#   tests/ocpp/peers/node_modules: npm `ocpp-rpc` (strict schema-checking OCPP server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m[peers]\033[0m %s\n' "$*"; }
+
+PY=.venv/bin/python
+if [ ! -x .venv-peers/bin/python ]; then
+    say "creating .venv-peers"
+    "$(readlink -f .venv/bin/python)" -m venv .venv-peers
+fi
+if ! .venv-peers/bin/python -c 'import iso15118' >/dev/null 2>&1; then
+    say "installing iso15118 into .venv-peers"
+    .venv-peers/bin/python -m pip install -q --upgrade pip
+    .venv-peers/bin/python -m pip install -q -r tests/peers/requirements-peers.txt
+fi
+if command -v npm >/dev/null 2>&1 && [ -f tests/ocpp/peers/package.json ]; then
+    if [ ! -d tests/ocpp/peers/node_modules ]; then
+        say "installing ocpp-rpc (npm)"
+        (cd tests/ocpp/peers && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+    fi
+fi
+command -v java >/dev/null 2>&1 || say "note: no java: EXIficient differential tests will be skipped"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every check and test, in the order that fails fastest. Called by `make test` after set-up (and by CI).
+set -uo pipefail
+export NO_MKDOCS_2_WARNING=1
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+failed=()
+step() {
+    local name=$1; shift
+    printf '\n\033[1m== %s\033[0m\n' "$name"
+    local t0=$SECONDS
+    if "$@"; then
+        printf '\033[32m-- %s ok (%ss)\033[0m\n' "$name" $((SECONDS - t0))
+    else
+        printf '\033[31m-- %s FAILED (%ss)\033[0m\n' "$name" $((SECONDS - t0))
+        failed+=("$name")
+    fi
+}
+step "lint" make -s lint
+step "bus API documents up to date" .venv/bin/josev api asyncapi --out docs/api --check
+if [ -x scripts/check-generated.sh ]; then step "generated EXI code up to date" scripts/check-generated.sh; fi
+step "docs (mkdocs --strict)" .venv/bin/mkdocs build --strict -q -d "$(mktemp -d)"
+step "rust tests" cargo test --workspace --release -q
+if [ -x scripts/fuzz-ci.sh ]; then step "bounded fuzzing" scripts/fuzz-ci.sh; fi
+step "python tests" .venv/bin/python -m pytest -p no:cacheprovider
+if [ ${#failed[@]} -gt 0 ]; then
+    printf '\n\033[31mFAILED: %s\033[0m\n' "${failed[*]}"
+    exit 1
+fi
+printf '\n\033[32mall checks passed\033[0m\n'

@@ -1,0 +1,116 @@
+"""Unit tests of the bus pieces that need no broker: topics, codec, ACL, password hashes, tail rendering."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from typing import ClassVar
+
+import pytest
+
+from josev.api import base, topics
+from josev.api.system import Ping, Pong, StationInfo
+from josev.broker.config import acl_text, hash_password, known_services
+from josev.bus import codec
+from josev.bus.tail import TailFilter, render
+
+
+def test_topic_round_trip() -> None:
+    t = topics.message_topic("hal", "state", "cp", 3)
+    assert t == "josev/v1/hal/evse3/state/cp"
+    p = topics.parse(t)
+    assert p == topics.ParsedTopic("hal", "state", "cp", 3)
+    assert topics.parse("josev/v1/hal/station/event/x") == topics.ParsedTopic("hal", "event", "x", None)
+    assert topics.parse("josev/v1/hal/status") == topics.ParsedTopic("hal", "status", None, None)
+    assert topics.parse("josev/v1/cli/reply/abc") == topics.ParsedTopic("cli", "reply", "abc", None)
+    for bad in (
+        "josev/v2/hal/evse1/state/cp",
+        "other/v1/hal/evse1/state/cp",
+        "josev/v1/hal/evseX/state/cp",
+        "josev/v1/hal/evse1/blob/cp",
+        "josev/v1",
+    ):
+        assert topics.parse(bad) is None
+    with pytest.raises(ValueError):
+        topics.scope(0)
+    with pytest.raises(ValueError):
+        topics.check_name("Bad-Name")
+
+
+def test_scope_rules_enforced() -> None:
+    with pytest.raises(ValueError, match="station-wide"):
+        StationInfo.topic(1)
+    assert Ping.topic() == "josev/v1/system/station/cmd/ping"
+    assert Ping.reply is Pong
+
+
+def test_duplicate_registration_rejected() -> None:
+    class One(base.Event):
+        service: ClassVar[str] = "hal"
+        name: ClassVar[str] = "test_dup_unique"
+
+    with pytest.raises(TypeError, match="already taken"):
+
+        class Two(base.Event):
+            service: ClassVar[str] = "hal"
+            name: ClassVar[str] = "test_dup_unique"
+
+
+def test_codec_json_and_cbor() -> None:
+    msg = StationInfo(station_id="s", vendor="v", model="m", evse_count=2, josev_version="1")
+    for fmt in ("json", "cbor"):
+        props = codec.properties(fmt)  # type: ignore[arg-type]
+        data = codec.encode(msg, fmt)  # type: ignore[arg-type]
+        assert codec.decode(StationInfo, data, props) == msg
+    with pytest.raises(codec.PayloadError, match="invalid StationInfo"):
+        codec.decode(StationInfo, b'{"station_id": 1}', codec.properties("json"))
+    with pytest.raises(codec.PayloadError, match="undecodable"):
+        codec.decode_any(b"\x9f\x01", codec.properties("cbor"))
+    props = codec.properties("json")
+    props.ContentType = "text/plain"
+    with pytest.raises(codec.PayloadError, match="unsupported content type"):
+        codec.decode_any(b"x", props)
+
+
+def test_password_hash_is_mosquitto_pbkdf2_sha512() -> None:
+    salt = b"0123456789ab"
+    h = hash_password("secret", salt=salt)
+    _, seven, iters, salt_b64, digest_b64 = h.split("$")
+    assert seven == "7" and int(iters) == 101
+    assert base64.b64decode(salt_b64) == salt
+    assert base64.b64decode(digest_b64) == hashlib.pbkdf2_hmac("sha512", b"secret", salt, 101, 64)
+
+
+def test_acl_grants_only_own_topics_and_declared_commands() -> None:
+    text = acl_text(known_services())
+    blocks = {b.splitlines()[0].split()[1]: b for b in text.split("\n\n") if b.startswith("user ")}
+    assert "topic write josev/v1/hal/+/state/#" in blocks["hal"]
+    assert "josev/v1/ocpp/+/state/#" not in blocks["hal"]
+    # Ping may be issued by every service, so every service may write its topic.
+    for user in ("hal", "ocpp", "cli"):
+        assert "topic write josev/v1/system/+/cmd/ping" in blocks[user]
+    assert all("anonymous" not in b for b in blocks.values())
+
+
+def test_tail_render_and_filter() -> None:
+    now = dt.datetime(2026, 1, 1, 10, 0, 0, 123000)
+    line = render(
+        "josev/v1/system/station/state/station_info",
+        {"station_id": "s 1", "vendor": "v", "model": "m", "evse_count": 2, "josev_version": "1"},
+        now=now,
+    )
+    assert line == (
+        '10:00:00.123 system/station state station_info: station_id="s 1" vendor=v model=m '
+        "evse_count=2 josev_version=1"
+    )
+    bad = render("josev/v1/system/station/state/station_info", {"station_id": 3}, now=now)
+    assert bad is not None and "INVALID" in bad
+    assert render("other/topic", {}, now=now) is None
+    cleared = render("josev/v1/system/station/state/station_info", None, now=now)
+    assert cleared is not None and cleared.endswith("(cleared)")
+    p = topics.parse("josev/v1/hal/evse2/state/cp")
+    assert p is not None
+    assert TailFilter(service="hal", evse=2).matches(p)
+    assert not TailFilter(evse=1).matches(p)
+    assert not TailFilter(kind="event").matches(p)

@@ -1,0 +1,61 @@
+"""Services built from the station configuration (as the launcher does)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from hal.sim import SimBoard
+from hal.types import HardwareError
+from josev.config import parse
+from josev.coordinator.service import CoordinatorService
+from josev.coordinator.service import from_config as coordinator_from_config
+from josev.halsvc.service import HalService
+from josev.halsvc.service import from_config as hal_from_config
+from tests.hal.fake_tree import make_tree
+
+
+def test_sim_station() -> None:
+    cfg = parse(
+        {
+            "station": {"max_current_a": 50},
+            "evse": [
+                {"id": 1, "max_current_a": 16, "plc_interface": "eth1"},
+                {"id": 2, "phases": 1, "hlc": False},
+            ],
+            "hal": {"watchdog_timeout_s": 0.8},
+            "coordinator": {"free_charging": True, "local_auth_list": ["CARD"], "meter_loss": "continue"},
+        }
+    )
+    hal = hal_from_config(cfg)
+    assert isinstance(hal, HalService) and isinstance(hal.board, SimBoard) and hal.n == 2
+    assert hal.cfg.watchdog_timeout_s == 0.8
+    coord = coordinator_from_config(cfg)
+    assert isinstance(coord, CoordinatorService)
+    assert coord.station.station_limit_a == 50 and coord.station.local_auth_list == frozenset({"CARD"})
+    c1, c2 = coord.cores[1].cfg, coord.cores[2].cfg
+    assert c1.hlc_offered and c1.evse_max_a == 16 and c1.free_charging and c1.meter_loss == "continue"
+    assert not c2.hlc_offered and c2.phases == 1
+
+
+def test_ccc_board_needs_gpio(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    channels = [{"relay_sense_line": None, "rcd_line": None}]
+    cfg = parse({"hal": {"board": "ccc", "ccc": {"root": str(tmp_path), "channels": channels}}})
+    if importlib.util.find_spec("gpiod") is None:
+        with pytest.raises(HardwareError, match="gpiod"):
+            hal_from_config(cfg)
+    else:  # no /dev/gpiochip* in the fake root
+        with pytest.raises(OSError, match="no GPIO line named"):
+            hal_from_config(cfg)
+
+
+def test_bad_sections_are_reported() -> None:
+    with pytest.raises(ValueError, match="board"):
+        hal_from_config(parse({"hal": {"board": "nope"}}))
+    with pytest.raises(ValueError, match="meter_loss"):
+        coordinator_from_config(parse({"coordinator": {"meter_loss": "ignore"}}))
+    with pytest.raises(ValueError, match="no EVSE 3"):
+        hal_from_config(parse({"hal": {"meters": [{"evse": 3, "port": "/dev/null"}]}}))

@@ -1,0 +1,161 @@
+"""Fuzzing of the SECC input path: V2GTP deframing, SDP, the session on bytes and on decoded dicts. Whatever
+the EV sends, the core answers or ends the session; it never raises."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from josev.ev.battery import Behaviour
+from josev.ev.evcc import Evcc
+from josev.secc import sdp, v2gtp
+from josev.secc.evse import EvseView
+from josev.secc.session import SeccSession
+from josev.secc.simsupply import SimPowerSupply
+
+from .jsoncodec import JsonCodec
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@FAST
+@given(st.lists(st.binary(max_size=64), max_size=8))
+def test_deframer_never_raises_other_errors(chunks: list[bytes]) -> None:
+    d = v2gtp.Deframer(max_payload=256)
+    for c in chunks:
+        try:
+            for f in d.feed(c):
+                assert len(f.payload) <= 256
+        except v2gtp.V2gtpError as e:
+            assert e.fatal
+            break
+
+
+@FAST
+@given(st.binary(max_size=64))
+def test_sdp_server_never_raises(data: bytes) -> None:
+    srv = sdp.SdpServer("fe80::1", 1234)
+    out = srv.handle(data)
+    if out is not None:
+        assert sdp.decode_response(out).port == 1234
+
+
+@FAST
+@given(st.binary(max_size=40))
+def test_sdp_valid_header_random_payload(payload: bytes) -> None:
+    sdp.SdpServer("fe80::1", 1234).handle(v2gtp.frame(0x9000, payload))
+
+
+@FAST
+@given(st.lists(st.binary(max_size=80), max_size=6))
+def test_session_bytes_never_raise(chunks: list[bytes]) -> None:
+    s = SeccSession(EvseView(), 0.0, codec=JsonCodec())
+    for i, c in enumerate(chunks):
+        out = s.receive(c, float(i))
+        if out.close:
+            assert s.closed
+            break
+
+
+@FAST
+@given(st.lists(json_values, max_size=5))
+def test_session_frames_with_random_json_never_raise(msgs: list[Any]) -> None:
+    codec = JsonCodec()
+    s = SeccSession(EvseView(), 0.0, codec=codec)
+    for i, m in enumerate(msgs):
+        data = b"sap:" if s.schema == "sap" else s.schema.encode() + b":"
+        import json
+
+        try:
+            data += json.dumps(m).encode()
+        except ValueError:
+            data += b"{"
+        out = s.receive(v2gtp.frame(0x8001, data), float(i))
+        if out.close:
+            break
+
+
+def _valid_run(protocol: str) -> list[dict[str, Any]]:
+    """The requests of a normal session (to mutate)."""
+    evse = EvseView(energy_modes=("AC_three_phase_core",) if protocol == "iso2-ac" else ("DC_extended",))
+    secc = SeccSession(evse, 0.0)
+    ev = Evcc(protocol, behaviour=Behaviour(loops=2))
+    supply = SimPowerSupply()
+    reqs = []
+    nxt = ev.start()
+    while nxt is not None:
+        reqs.append(copy.deepcopy(nxt[1]))
+        out = secc.handle_message(nxt[1], 0.0)
+        supply.apply(evse, out.events)
+        assert out.response is not None
+        nxt = ev.on_response(out.response)
+    return reqs
+
+
+RUNS = {p: _valid_run(p) for p in ("din", "iso2-ac", "iso2-dc")}
+
+
+def _mutate(obj: Any, path: list[int], value: Any, drop: bool) -> Any:
+    """Replace or drop the element picked by ``path`` (indices into sorted keys / list positions)."""
+    if not path or not isinstance(obj, dict | list) or not obj:
+        return value
+    if isinstance(obj, dict):
+        keys = sorted(obj)
+        k = keys[path[0] % len(keys)]
+        if drop and len(path) == 1:
+            obj = dict(obj)
+            del obj[k]
+            return obj
+        return {**obj, k: _mutate(obj[k], path[1:], value, drop)}
+    i = path[0] % len(obj)
+    return [*obj[:i], _mutate(obj[i], path[1:], value, drop), *obj[i + 1 :]]
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(RUNS)),
+    st.integers(0, 200),
+    st.lists(st.integers(0, 50), min_size=1, max_size=6),
+    json_values,
+    st.booleans(),
+)
+def test_mutated_sessions_end_cleanly(
+    protocol: str, at: int, path: list[int], value: Any, drop: bool
+) -> None:
+    reqs = RUNS[protocol]
+    at %= len(reqs)
+    evse = EvseView(energy_modes=("AC_three_phase_core",) if protocol == "iso2-ac" else ("DC_extended",))
+    secc = SeccSession(evse, 0.0)
+    supply = SimPowerSupply()
+    sid: str | None = None
+    for i, req in enumerate(reqs):
+        msg = copy.deepcopy(req)
+        if sid and "V2G_Message" in msg:
+            msg["V2G_Message"]["Header"]["SessionID"] = sid
+        if i == at:
+            msg = _mutate(msg, path, value, drop)
+        out = secc.handle_message(msg, float(i))
+        supply.apply(evse, out.events)
+        if out.response is not None and "V2G_Message" in out.response:
+            sid = out.response["V2G_Message"]["Header"]["SessionID"]
+            name = next(iter(out.response["V2G_Message"]["Body"]))
+            assert name.endswith("Res")
+        if out.close:
+            assert secc.closed
+            return
