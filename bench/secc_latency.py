@@ -39,7 +39,7 @@ def _session(protocol: str) -> tuple[SeccSession, Evcc, SimPowerSupply, dict[str
     secc = SeccSession(evse, 0.0)
     ev = Evcc(protocol, Battery(capacity_wh=3e7, target_soc=100.0), Behaviour(loops=0, seconds_per_loop=1e-6))
     supply = SimPowerSupply()
-    nxt = ev.start()
+    nxt: tuple[str, dict[str, Any]] | None = ev.start()
     loop_name = "ChargingStatusReq" if protocol == "iso2-ac" else "CurrentDemandReq"
     while True:
         assert nxt is not None
@@ -68,7 +68,7 @@ def _bytes_session(protocol: str, codec: Codec) -> tuple[SeccSession, bytes]:
     # rebuild the same session on the byte path: replay its history through receive()
     byte_secc = SeccSession(secc.evse, 0.0, codec=codec, config=secc.config)
     ev = Evcc(protocol, Battery(capacity_wh=3e7, target_soc=100.0), Behaviour(loops=0, seconds_per_loop=1e-6))
-    nxt = ev.start()
+    nxt: tuple[str, dict[str, Any]] | None = ev.start()
     loop_name = "ChargingStatusReq" if protocol == "iso2-ac" else "CurrentDemandReq"
     while nxt is not None:
         schema, msg = nxt

@@ -33,6 +33,8 @@ SETS: dict[str, tuple[str, str]] = {
     "iso20-dc": ("iso15118_20/V2G_CI_DC.xsd", "urn:iso:std:iso:15118:-20:DC"),
     "iso20-wpt": ("iso15118_20/V2G_CI_WPT.xsd", "urn:iso:std:iso:15118:-20:WPT"),
     "iso20-acdp": ("iso15118_20/V2G_CI_ACDP.xsd", "urn:iso:std:iso:15118:-20:ACDP"),
+    # XMLDSig alone: the grammar OpenV2G-style stacks use for SignedInfo fragments.
+    "xmldsig": ("xmldsig-core-schema.xsd", "http://www.w3.org/2000/09/xmldsig#"),
 }
 
 KIND = {"AT": 0, "SE": 1, "EE": 2, "CH": 3, "SEW": 4, "CHM": 5}

@@ -1,8 +1,9 @@
 """Messages of the ``slac`` service (ISO 15118-3 SLAC on each EVSE's PLC interface).
 
 Out: :class:`SlacState` (retained, per EVSE) and :class:`ValidationWindow` events. In: the control-pilot
-state, as the :class:`CpStateInput` command (issued by the coordinator or the HAL), until the coordinator's
-own CP-state message exists in ``josev.api.coordinator``; :class:`GetSlacDiagnostics` for the counters.
+state, read from the coordinator's retained ``PilotState`` (``josev.api.coordinator``) or given by the
+:class:`CpStateInput` command (HAL, CLI, tests without a coordinator); :class:`GetSlacDiagnostics` for the
+counters.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ app.command("demo")(run_cmd.demo)
 _AREAS = (
     ("exi", "josev.cli.exi", "group"),
     ("pki", "josev.cli.pki", "group"),
+    ("slac", "josev.cli.slac", "group"),
     ("ev", "josev.cli.ev", "command"),
     ("station", "josev.cli.station", "command"),
     ("ocpp", "josev.cli.ocpp", "group"),

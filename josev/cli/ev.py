@@ -13,6 +13,18 @@ import typer
 app = typer.Typer(help="EV simulator: discovers the SECC on an interface and charges.", no_args_is_help=False)
 
 
+def _summary(res: dict[str, object]) -> dict[str, object]:
+    """Replace the latency lists by n / p50 / p99 (ms)."""
+    lat = res.get("latency_ms")
+    if isinstance(lat, dict):
+        out = {}
+        for name, vals in lat.items():
+            v = sorted(vals)
+            out[name] = {"n": len(v), "p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))]}
+        res["latency_ms"] = out
+    return res
+
+
 @app.callback(invoke_without_command=True)
 def ev(
     iface: Annotated[str, typer.Option(help="PLC / Ethernet interface of the EV")],
@@ -88,7 +100,7 @@ def ev(
             behaviour=behaviour,
             message_timeout=message_timeout,
         )
-        results.append(asdict(res))
+        results.append(_summary(asdict(res)))
         if res.outcome == "paused":
             behaviour.pause_after = None
             res = await run_session(
@@ -100,7 +112,7 @@ def ev(
                 resume=res.session_id,
                 message_timeout=message_timeout,
             )
-            results.append(asdict(res))
+            results.append(_summary(asdict(res)))
         return results
 
     results = asyncio.run(main())

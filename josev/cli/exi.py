@@ -101,4 +101,5 @@ def encode(
 def schemas() -> None:
     """List the schemas, their namespaces and V2GTP payload types."""
     for name, ns in exi.NAMESPACES.items():
-        typer.echo(f"{name:11} 0x{v2gtp.SCHEMA_PAYLOADS[name]:04x}  {ns}")
+        ptype = v2gtp.SCHEMA_PAYLOADS.get(name)
+        typer.echo(f"{name:11} {f'0x{ptype:04x}' if ptype else '  -   '}  {ns}")

@@ -1,10 +1,12 @@
 """Contactor supervision: command vs feedback, as a small table (welding and failure-to-close detection).
 
-States: OPEN, CLOSING, CLOSED, OPENING. A command moves to CLOSING/OPENING and arms a timer; the feedback
-confirming the command completes the move; the timer expiring first is a fault: ``contactor_welded`` when
-the contacts stay closed after an open command (checked after every opening), ``contactor_failed_to_close``
-the other way. A feedback change nobody commanded is a fault too (``contactor_dropped`` /
-``contactor_welded``).
+States: OPEN, CLOSING, CLOSED, OPENING. A command moves to CLOSING/OPENING and arms a timer; a feedback
+report confirming the command completes the move. Reports only arrive on change and may be late (a report
+from before the command can arrive after it), so a command is never completed by a feedback known before
+it: when the timer expires the verdict comes from the last report - still closed after an open command is
+``contactor_welded`` (checked after every opening), still open after a close command is
+``contactor_failed_to_close``. A change of the feedback in a settled state (OPEN / CLOSED) nobody commanded
+is a fault too (``contactor_welded`` / ``contactor_dropped``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ class CIn(enum.Enum):
     CMD_OPEN = "cmd_open"
     FB_CLOSED = "fb_closed"
     FB_OPEN = "fb_open"
-    TIMEOUT = "timeout"
+    TIMEOUT_CLOSED = "timeout_closed"
+    """The command's time is up and the last feedback said closed."""
+    TIMEOUT_OPEN = "timeout_open"
+    """The command's time is up and the last feedback said open (or there was none)."""
 
 
 CTABLE: dict[tuple[CSt, CIn], tuple[CSt, str | None]] = {
@@ -36,22 +41,26 @@ CTABLE: dict[tuple[CSt, CIn], tuple[CSt, str | None]] = {
     (CSt.OPEN, CIn.CMD_OPEN): (CSt.OPEN, None),
     (CSt.OPEN, CIn.FB_CLOSED): (CSt.OPEN, "contactor_welded"),
     (CSt.OPEN, CIn.FB_OPEN): (CSt.OPEN, None),
-    (CSt.OPEN, CIn.TIMEOUT): (CSt.OPEN, None),
+    (CSt.OPEN, CIn.TIMEOUT_CLOSED): (CSt.OPEN, None),
+    (CSt.OPEN, CIn.TIMEOUT_OPEN): (CSt.OPEN, None),
     (CSt.CLOSING, CIn.CMD_CLOSE): (CSt.CLOSING, None),
     (CSt.CLOSING, CIn.CMD_OPEN): (CSt.OPENING, None),
     (CSt.CLOSING, CIn.FB_CLOSED): (CSt.CLOSED, None),
     (CSt.CLOSING, CIn.FB_OPEN): (CSt.CLOSING, None),
-    (CSt.CLOSING, CIn.TIMEOUT): (CSt.OPENING, "contactor_failed_to_close"),
+    (CSt.CLOSING, CIn.TIMEOUT_CLOSED): (CSt.CLOSED, None),
+    (CSt.CLOSING, CIn.TIMEOUT_OPEN): (CSt.OPEN, "contactor_failed_to_close"),
     (CSt.CLOSED, CIn.CMD_CLOSE): (CSt.CLOSED, None),
     (CSt.CLOSED, CIn.CMD_OPEN): (CSt.OPENING, None),
     (CSt.CLOSED, CIn.FB_CLOSED): (CSt.CLOSED, None),
     (CSt.CLOSED, CIn.FB_OPEN): (CSt.OPENING, "contactor_dropped"),
-    (CSt.CLOSED, CIn.TIMEOUT): (CSt.CLOSED, None),
+    (CSt.CLOSED, CIn.TIMEOUT_CLOSED): (CSt.CLOSED, None),
+    (CSt.CLOSED, CIn.TIMEOUT_OPEN): (CSt.CLOSED, None),
     (CSt.OPENING, CIn.CMD_CLOSE): (CSt.CLOSING, None),
     (CSt.OPENING, CIn.CMD_OPEN): (CSt.OPENING, None),
     (CSt.OPENING, CIn.FB_CLOSED): (CSt.OPENING, None),
     (CSt.OPENING, CIn.FB_OPEN): (CSt.OPEN, None),
-    (CSt.OPENING, CIn.TIMEOUT): (CSt.OPEN, "contactor_welded"),
+    (CSt.OPENING, CIn.TIMEOUT_CLOSED): (CSt.OPEN, "contactor_welded"),
+    (CSt.OPENING, CIn.TIMEOUT_OPEN): (CSt.OPEN, None),
 }
 """(state, input) -> (next state, fault reason or None); total."""
 
@@ -73,11 +82,6 @@ class ContactorSupervisor:
         if nxt is not self.state or inp in (CIn.CMD_CLOSE, CIn.CMD_OPEN):
             self.deadline = now + self.timeout_s if nxt in _TIMED else None
         self.state = nxt
-        # A feedback already matching the new command completes it at once.
-        if self.state is CSt.CLOSING and self._fb is True:
-            self.state, self.deadline = CSt.CLOSED, None
-        elif self.state is CSt.OPENING and self._fb is False:
-            self.state, self.deadline = CSt.OPEN, None
         return fault
 
     def command(self, closed: bool, now: float) -> str | None:
@@ -95,5 +99,5 @@ class ContactorSupervisor:
         """Check the timer."""
         if self.deadline is not None and now >= self.deadline:
             self.deadline = None
-            return self.feed(CIn.TIMEOUT, now)
+            return self.feed(CIn.TIMEOUT_CLOSED if self._fb else CIn.TIMEOUT_OPEN, now)
         return None

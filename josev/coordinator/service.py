@@ -5,13 +5,15 @@ Inputs: the HAL's :class:`~josev.api.hal.CpReadingState`, :class:`~josev.api.hal
 :mod:`josev.api.coordinator`. Outputs: HAL commands (in order, per EVSE, each awaited: the contactor opens
 before the pilot changes), status/session/meter messages and a heartbeat for the HAL's watchdog. The station
 limit is shared between the EVSEs whose sessions want power
-(:func:`~josev.coordinator.limits.share_station_limit`).
+(:class:`~josev.coordinator.limits.StationBalancer`: reductions at once, increases only from capacity
+that EVs still adapting to a lower duty cycle cannot be drawing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import time
@@ -27,7 +29,7 @@ from josev.api.slac import SlacState
 from josev.bus import Bus
 from josev.coordinator.config import EvseConfig
 from josev.coordinator.core import ContactorCmd, EvseCore, LockCmd, Out, PilotCmd, SessionOut, StatusOut
-from josev.coordinator.limits import Demand, share_station_limit
+from josev.coordinator.limits import Demand, StationBalancer
 from josev.coordinator.states import POWER_STATES, St
 
 log = logging.getLogger("josev.coordinator")
@@ -50,6 +52,8 @@ class StationConfig:
     """Heartbeat period (keep well below the HAL's watchdog timeout)."""
     local_auth_list: frozenset[str] = field(default_factory=frozenset)
     """Tokens accepted without asking OCPP."""
+    ev_adapt_s: float = 5.0
+    """Time an EV may take to follow a lower duty cycle (IEC 61851-1: 5 s); load balancing counts it."""
 
 
 class CoordinatorService:
@@ -73,12 +77,15 @@ class CoordinatorService:
         self._since: dict[int, float] = {}
         self._last_meter: dict[int, halapi.MeterState] = {}
         self._pilot_info: dict[int, api.PilotState] = {}
+        self.balancer = StationBalancer(self.station.ev_adapt_s)
         self.hal_errors = 0
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
     def _emit(self, evse: int, outs: list[Out]) -> None:
-        for o in outs:
+        # hardware commands first (their relative order kept: contactor-open before pilot), reports after
+        hw = [o for o in outs if isinstance(o, PilotCmd | ContactorCmd | LockCmd)]
+        for o in hw + [o for o in outs if not isinstance(o, PilotCmd | ContactorCmd | LockCmd)]:
             self._queues[evse].put_nowait(o)
         self._balance()
         for e, core in self.cores.items():
@@ -107,7 +114,7 @@ class CoordinatorService:
                 demands[evse] = Demand(cap, self._since[evse])
             else:
                 self._since.pop(evse, None)
-        shares = share_station_limit(limit, demands)
+        shares = self.balancer.update(limit, demands, self.clock())
         for evse, core in self.cores.items():
             share = shares.get(evse, 0.0)
             if core.limits.values.get("station") != share:
@@ -284,7 +291,7 @@ class CoordinatorService:
         return self._ok(core.cfg.evse, core.set_limit(cmd.source, amps, self.clock()))
 
     def _station_limit(self, cmd: api.SetStationLimit, evse: int | None) -> Ack:
-        self.station = StationConfig(cmd.amps, self.station.heartbeat_s, self.station.local_auth_list)
+        self.station = dataclasses.replace(self.station, station_limit_a=cmd.amps)
         self._balance()
         self._wake.set()
         return Ack()
@@ -348,6 +355,7 @@ class CoordinatorService:
         bus.subscribe(halapi.MeterState, self._on_meter)
         bus.subscribe(SlacState, self._on_slac)
         await bus.set_status("ready")
+        rebalance_at: float | None = None
         try:
             while not stop.is_set():
                 now = self.clock()
@@ -355,7 +363,12 @@ class CoordinatorService:
                     d = core.next_deadline()
                     if d is not None and d <= now:
                         self._emit(evse, core.poll(now))
+                if rebalance_at is not None and now >= rebalance_at:
+                    self._balance()
                 deadlines = [d for c in self.cores.values() if (d := c.next_deadline()) is not None]
+                rebalance_at = self.balancer.next_change(self.clock())
+                if rebalance_at is not None:
+                    deadlines.append(rebalance_at)
                 wait = max(0.0, min(deadlines) - self.clock()) if deadlines else 1.0
                 self._wake.clear()
                 waiters: list[asyncio.Task[Any]] = [

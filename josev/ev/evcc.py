@@ -33,6 +33,8 @@ class EvResult:
     loops: int = 0
     renegotiations: int = 0
     messages: list[str] = field(default_factory=list)
+    #: Response time seen by the EV (request sent -> response received), ms, per request name.
+    latency_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Evcc:

@@ -14,6 +14,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+TOKEN_TYPES = (
+    "Central",
+    "eMAID",
+    "ISO14443",
+    "ISO15693",
+    "KeyCode",
+    "Local",
+    "MacAddress",
+    "NoAuthorization",
+)
+
+
+def valid_token(token: dict[str, Any]) -> bool:
+    """True if ``token`` is a valid IdTokenType (idToken up to 36 characters, a known type)."""
+    tok = token.get("idToken")
+    return (
+        isinstance(tok, str)
+        and len(tok) <= 36
+        and token.get("type") in TOKEN_TYPES
+        and set(token) <= {"idToken", "type", "additionalInfo"}
+    )
+
+
 def _tok_key(token: dict[str, Any]) -> str:
     return f"{token['type']}:{token['idToken']}"
 
@@ -60,6 +83,12 @@ def _pick_evse(st: Station, evse: int | None) -> int | None:
 
 def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -> None:
     """An idToken was presented at the station (RFID, key code, ISO 15118 contract ...)."""
+    if not valid_token(token):
+        log.warning("malformed idToken %r refused", token)
+        _result(
+            st, evse, {"idToken": str(token.get("idToken", ""))[:36], "type": "Local"}, "Invalid", "malformed"
+        )
+        return
     # the same token ends the transaction it started
     for e in sorted(st.evses):
         rec = st.tx.current(e)

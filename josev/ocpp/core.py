@@ -279,9 +279,24 @@ class Station:
     def _pump(self, now: float) -> None:
         if not self.online or self.in_flight is not None:
             return
-        msg = self._next(now)
-        if msg is None:
-            return
+        while True:
+            msg = self._next(now)
+            if msg is None:
+                return
+            try:
+                schemas.validate(msg.action, msg.payload, "Request")
+                break
+            except rpc.RpcError as err:  # our bug or bad station input: never send it, never block on it
+                log.error("not sending invalid %s: %s", msg.action, err)
+                self.stats["dropped"] += 1
+                if msg.queue_id is not None:
+                    self.store.dequeue(msg.queue_id)
+                elif msg.action == "BootNotification":
+                    self.boot_in_flight = False
+                    self.next_boot_at = now + 60
+                    return
+                elif msg.on_error is not None:
+                    msg.on_error(self, err.code, now)
         uid = str(next(self._ids)) + "-" + self.new_id()[:8]
         timeout = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default")
         self.in_flight = InFlight(uid, msg, now + timeout)

@@ -51,6 +51,9 @@ class OcppService:
             return
         st = self.client.station
         await self.client.feed(st.connector_status, evse, 1, msg.ocpp_status)
+        # a session runs from plug-in to unplug: after a restart the retained status tells whether the EV is
+        # still there (plug() ignores repeats)
+        await self.client.feed(st.plug, evse, 1, msg.session_id is not None)
         await self.client.feed(st.charging_state, evse, msg.charging_state)
         self.sessions[evse] = msg.session_id
 

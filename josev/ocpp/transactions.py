@@ -103,6 +103,8 @@ class Transactions:
     def plug(self, evse: int, connector: int, connected: bool, now: float) -> None:
         """EV cable plugged in / removed."""
         lv = self.live[evse]
+        if lv.connected == connected:
+            return  # the station may report the same cable state twice (status and session events)
         lv.connected = connected
         lv.connector = connector
         if connected:

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import random
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class EvseEndpoint:
         config: SessionConfig | None = None,
         on_events: EventSink | None = None,
         sdp_port: int = sdp.SDP_PORT,
+        tls: ssl.SSLContext | None = None,
+        enforce_tls: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.evse_no = evse_no
@@ -98,6 +101,10 @@ class EvseEndpoint:
         self.codec = codec
         self.tcp_port = tcp_port
         self.sdp_port = sdp_port
+        self.tls = tls
+        self.enforce_tls = enforce_tls
+        self.tls_port: int | None = None
+        self._tls_server: asyncio.Server | None = None
         self.config = config or SessionConfig()
         self.on_events = on_events
         self.clock = clock
@@ -109,26 +116,32 @@ class EvseEndpoint:
         self._udp: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, link_timeout: float = 10.0) -> None:
-        """Bind the TCP server and the SDP socket."""
-        self.address = await wait_link_local(self.iface, link_timeout)
+    async def _listen(self, port: int, tls: ssl.SSLContext | None) -> asyncio.Server:
+        """A TCP server on the link-local address; without a fixed port, one in the dynamic range
+        49152..65535 as ISO 15118-2 / DIN SPEC 70121 require (EVs check it)."""
         host = f"{self.address}%{self.iface}"
-        # ISO 15118-2 and DIN SPEC 70121: the SECC's TCP port is in the dynamic range 49152..65535
-        ports = [self.tcp_port] if self.tcp_port else random.sample(range(DYN_PORT_MIN, 65536), 50)
-        for i, port in enumerate(ports):
+        ports = [port] if port else random.sample(range(DYN_PORT_MIN, 65536), 50)
+        for i, p in enumerate(ports):
             try:
-                self._server = await asyncio.start_server(
-                    self._client, host=host, port=port, family=socket.AF_INET6
+                return await asyncio.start_server(
+                    self._client, host=host, port=p, ssl=tls, family=socket.AF_INET6
                 )
-                break
             except OSError:
                 if i == len(ports) - 1:
                     raise
-        assert self._server is not None
+        raise AssertionError("unreachable")
+
+    async def start(self, link_timeout: float = 10.0) -> None:
+        """Bind the TCP server and the SDP socket."""
+        self.address = await wait_link_local(self.iface, link_timeout)
+        self._server = await self._listen(self.tcp_port, None)
         self.tcp_port = self._server.sockets[0].getsockname()[1]
+        if self.tls is not None:  # seam for issue 7: TLS listener announced by SDP when configured
+            self._tls_server = await self._listen(0, self.tls)
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
         loop = asyncio.get_running_loop()
         sock = make_sdp_socket(self.iface, self.sdp_port)
-        server = sdp.SdpServer(self.address, self.tcp_port)
+        server = sdp.SdpServer(self.address, self.tcp_port, self.tls_port, self.enforce_tls)
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _SdpProtocol(server, self.stats), sock=sock
         )
@@ -146,8 +159,9 @@ class EvseEndpoint:
         """Stop listening and end every open session."""
         if self._udp is not None:
             self._udp.close()
-        if self._server is not None:
-            self._server.close()
+        for srv in (self._server, self._tls_server):
+            if srv is not None:
+                srv.close()
         for t in list(self._tasks):
             t.cancel()
         for t in list(self._tasks):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from josev.slac.errors import FrameError
 from josev.slac.events import (
@@ -25,6 +24,7 @@ from josev.slac.events import (
     StatusChanged,
     ValidationWindow,
 )
+from josev.slac.evse_session import MATCHED_POLL_PERIOD, EvseSlacConfig, Session
 from josev.slac.evse_table import PROGRESS, STATION_STATES, TRANSITIONS, I, S, table
 from josev.slac.frame import encode_frame, parse_frame
 from josev.slac.messages import (
@@ -45,48 +45,13 @@ from josev.slac.messages import (
     ValidateResult,
 )
 from josev.slac.messages._codec import BROADCAST
-from josev.slac.modem import QCA_LOCAL_MANAGEMENT_MAC, ModemSupervisor
+from josev.slac.modem import ModemSupervisor
 from josev.slac.nid import nid_from_nmk
-from josev.slac.timers import DEFAULT_TIMINGS, SlacTimings
 
-__all__ = ["TRANSITIONS", "EvseSlac", "EvseSlacConfig", "I", "S", "table"]
+__all__ = ["TRANSITIONS", "EvseSlac", "EvseSlacConfig", "I", "S", "Session", "table"]
 
 CP_BCD = frozenset("BCD")
 CP_AEF = frozenset("AEF")
-MATCHED_POLL_PERIOD = 1.0
-"""Link supervision period once matched (not in the standard)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EvseSlacConfig:
-    """Configuration of one EVSE SLAC interface."""
-
-    mac: bytes
-    """MAC address of the host's PLC interface."""
-    evse_id: bytes = bytes(17)
-    modem_mac: bytes = QCA_LOCAL_MANAGEMENT_MAC
-    timings: SlacTimings = DEFAULT_TIMINGS
-    num_sounds: int = 10
-    security_level: int = 0
-    max_sessions: int = 5
-    """C_EVSE_match_parallel: EVs in the matching sequence at once."""
-
-
-@dataclass(slots=True)
-class Session:
-    """The matching run of one EV host."""
-
-    ev_mac: bytes
-    run_id: bytes = bytes(8)
-    state: S = S.WAIT_PARM
-    deadline: float | None = None
-    profiles: list[tuple[int, ...]] = field(default_factory=list)
-    retries: int = 0
-    validate_step: int = 0
-    toggles: int = 0
-    seen_c: bool = False
-    window: tuple[float, float] = (0.0, 0.0)
-    join_deadline: float = 0.0
 
 
 class EvseSlac:

@@ -56,6 +56,7 @@ class _Evse:
         self.cfg = cfg
         self.core = core
         self.driver = driver
+        self.ev_mac: bytes | None = None
 
 
 class SlacService:
@@ -110,6 +111,7 @@ class SlacService:
     def _handler(self, bus: Bus, evse: int) -> Callable[[ev.SlacEvent], Awaitable[None]]:
         async def handle(event: ev.SlacEvent) -> None:
             if isinstance(event, ev.StatusChanged):
+                self.evses[evse].ev_mac = event.ev_mac
                 log.info("EVSE %d SLAC %s %s", evse, event.status.value, event.reason)
                 await self._publish(bus, evse, event.reason)
             elif isinstance(event, ev.ValidationWindow):
@@ -127,7 +129,8 @@ class SlacService:
     async def _publish(self, bus: Bus, evse: int, reason: str) -> None:
         x = self.evses[evse]
         core = x.core
-        ev_mac = core.ev_mac.hex(":") if core.ev_mac and core.status is not ev.SlacStatus.UNMATCHED else None
+        # the EV is only known for sure once matched (while matching, crosstalk EVs have sessions too)
+        ev_mac = x.ev_mac.hex(":") if x.ev_mac is not None and core.status is ev.SlacStatus.MATCHED else None
         nid = core.nid.hex() if core.status is ev.SlacStatus.MATCHED else None
         vendor = core.modem.vendor.value if core.modem.vendor is not None else None
         await bus.publish(

@@ -51,8 +51,17 @@ async def test_four_evses_share_station_limit(bus_factory: BusFactory) -> None:
         bus_factory,
         4,
         evse={"free_charging": True},
-        station=StationConfig(station_limit_a=40.0, heartbeat_s=0.1),
+        station=StationConfig(station_limit_a=40.0, heartbeat_s=0.1, ev_adapt_s=0.5),
     )
+    peak = 0.0
+
+    async def sample() -> None:  # the station current never exceeds the limit, at any moment
+        nonlocal peak
+        while True:
+            peak = max(peak, sum(st.board.sim(e).current_a() for e in range(1, 5)))
+            await asyncio.sleep(0.002)
+
+    sampler = asyncio.create_task(sample())
     try:
         evs = []
 
@@ -88,7 +97,9 @@ async def test_four_evses_share_station_limit(bus_factory: BusFactory) -> None:
         for e in range(1, 5):
             assert st.obs.last(e, "ended").energy_wh > 0
             assert st.board.sim(e).contactor.opens_under_load == 0
+        assert 39.0 < peak <= 40.0
     finally:
+        sampler.cancel()
         await st.close()
 
 

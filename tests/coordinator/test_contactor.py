@@ -38,13 +38,32 @@ def test_normal_open_and_failure_to_close() -> None:
     sup = ContactorSupervisor(0.5)
     sup.feedback(False, 0.0)
     sup.command(True, 0.0)
-    assert sup.poll(0.6) == "contactor_failed_to_close"
+    assert sup.poll(0.6) == "contactor_failed_to_close" and sup.state is CSt.OPEN
     sup2 = ContactorSupervisor(0.5)
     sup2.command(True, 0.0)
     sup2.feedback(True, 0.1)
     sup2.command(False, 1.0)
     sup2.feedback(False, 1.1)
     assert sup2.state is CSt.OPEN and sup2.poll(5.0) is None
+
+
+def test_stale_report_after_a_quick_close_open_is_not_a_weld() -> None:
+    # close, then open before the HAL reported "closed"; the "closed" report arrives after the open command
+    sup = ContactorSupervisor(0.5)
+    sup.feedback(False, 0.0)
+    sup.command(True, 1.0)
+    sup.command(False, 1.02)
+    assert sup.feedback(True, 1.021) is None  # stale
+    assert sup.feedback(False, 1.03) is None
+    assert sup.state is CSt.OPEN and sup.poll(2.0) is None
+
+
+def test_close_open_without_any_report() -> None:
+    sup = ContactorSupervisor(0.5)
+    sup.feedback(False, 0.0)
+    sup.command(True, 1.0)
+    sup.command(False, 1.001)  # the HAL never saw it closed: no report at all
+    assert sup.poll(1.6) is None and sup.state is CSt.OPEN
 
 
 def test_uncommanded_changes() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from josev.coordinator.duty import current_to_duty, duty_to_current
-from josev.coordinator.limits import Demand, Limits, share_station_limit
+from josev.coordinator.limits import Demand, Limits, StationBalancer, share_station_limit
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,54 @@ def test_share_properties(station: float, raw: dict[int, tuple[float, float]]) -
     assert sum(got.values()) <= station + 1e-6
     for e, v in got.items():
         assert v == 0.0 or 6.0 - 1e-9 <= v <= d[e].cap_a + 1e-9
+
+
+def test_balancer_defers_increases_until_evs_adapted() -> None:
+    b = StationBalancer(adapt_s=5.0)
+    d1 = {1: Demand(32, 0)}
+    assert b.update(40, d1, 0.0) == {1: 32}
+    d2 = {1: Demand(32, 0), 2: Demand(32, 1)}
+    # EVSE 1 goes down to 20 at once, but may draw 32 for 5 s: EVSE 2 gets 8 now
+    assert b.update(40, d2, 1.0) == {1: 20, 2: 8}
+    assert b.next_change(1.0) == 6.0
+    assert b.update(40, d2, 6.0) == {1: 20, 2: 20}
+    assert b.next_change(6.0) is None or b.next_change(6.0) > 6.0
+
+
+def test_balancer_never_grants_below_six_amps() -> None:
+    b = StationBalancer(adapt_s=5.0)
+    b.update(34, {1: Demand(32, 0)}, 0.0)
+    got = b.update(34, {1: Demand(32, 0), 2: Demand(32, 1)}, 1.0)
+    assert got == {1: 17, 2: 0}  # only 2 A free while EVSE 1 adapts: EVSE 2 waits
+    assert b.update(34, {1: Demand(32, 0), 2: Demand(32, 1)}, 6.1) == {1: 17, 2: 17}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 3),
+            st.floats(0, 100),
+            st.dictionaries(st.integers(1, 5), st.floats(0, 40), max_size=5),
+        ),
+        max_size=25,
+    )
+)
+def test_balancer_worst_case_never_exceeds_station(
+    steps: list[tuple[float, float, dict[int, float]]],
+) -> None:
+    b = StationBalancer(adapt_s=5.0)
+    now = 0.0
+    limits: list[tuple[float, float]] = []
+    for dt, limit, caps in steps:
+        now += dt
+        limits.append((now, limit))
+        demands = {e: Demand(c, e) for e, c in caps.items()}
+        b.update(limit, demands, now)
+        worst = sum(b.worst(e, now) for e in b.offered)
+        # a lowered station limit cannot make EVs adapt faster than adapt_s: compare with the highest limit
+        # in force during the adaptation window
+        before = [lim for t, lim in limits if t <= now - 5.0]
+        allowed = max([lim for t, lim in limits if t > now - 5.0] + before[-1:])
+        assert worst <= allowed + 1e-6
+        for v in b.offered.values():
+            assert v == 0.0 or v >= 6.0 - 1e-9

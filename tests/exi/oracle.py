@@ -94,6 +94,10 @@ class Oracle:
             self._ask(f"E {NAMESPACES[schema]} {json.dumps(message, separators=(',', ':'))}")
         )
 
+    def encode_xml(self, schema: str, xml: str, fragment: bool = False) -> bytes:
+        """Plain EXIficient (no JAXB) on XML text, with the jar's grammars and factory settings."""
+        return bytes.fromhex(self._ask(f"X {schema} {1 if fragment else 0} {xml}"))
+
     def decode(self, schema: str, data: bytes) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self._ask(f"D {NAMESPACES[schema]} {data.hex()}"))
         return result

@@ -99,7 +99,7 @@ def test_unreadable_and_not_toml(tmp_path: Path) -> None:
 
 
 def test_evse_ids_must_be_contiguous(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="1..N"):
+    with pytest.raises(config.ConfigError, match=r"1\.\.N"):
         config.parse({"evse": [{"id": 1}, {"id": 3}]})
     with pytest.raises(config.ConfigError, match="unique"):
         config.parse({"evse": [{"id": 1}, {"id": 1}]})

@@ -271,3 +271,16 @@ async def test_tc_b_11_b_12_reset(csms: ScriptedCsms, station: StationUnderTest)
     assert ended["triggerReason"] == "ResetCommand"
     await csms.wait_for("BootNotification", count=3, timeout=5)
     assert station.client.reboots == 2
+
+
+async def test_tc_b_evse_reset(csms: ScriptedCsms, station: StationUnderTest) -> None:
+    await station.feed("plug", 2, 1, True)
+    await station.feed("present_token", 2, {"idToken": "TAG9", "type": "ISO14443"})
+    await csms.wait_for("TransactionEvent")
+    assert (await csms.call("Reset", {"type": "OnIdle", "evseId": 2}))["status"] == "Scheduled"
+    assert (await csms.call("Reset", {"type": "Immediate", "evseId": 1}))["status"] == "Accepted"
+    await station.feed("plug", 2, 1, False)
+    await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+    await asyncio.sleep(0.1)
+    assert [r.data["evse"] for r in station.requests if r.kind == "reset_evse"] == [1, 2]
+    assert station.client.reboots == 0  # an EVSE reset does not reboot the station

@@ -113,3 +113,15 @@ async def test_tc_c_10_invalid_in_transaction_event_response_stops(
     assert ended["triggerReason"] == "Deauthorized"
     assert ended["transactionInfo"]["stoppedReason"] == "DeAuthorized"
     assert any(r.kind == "remote_stop" for r in station.requests)
+
+
+async def test_malformed_token_from_station_is_refused_not_sent(
+    csms: ScriptedCsms, station: StationUnderTest
+) -> None:
+    await station.feed("present_token", 1, {"idToken": "X" * 40, "type": "ISO14443"})
+    await station.feed("present_token", 1, {"idToken": "OK", "type": "Bogus"})
+    assert [r["status"] for r in auth_results(station)] == ["Invalid", "Invalid"]
+    assert all(r["source"] == "malformed" for r in auth_results(station))
+    await station.feed("present_token", 1, A)
+    await csms.wait_for("Authorize")
+    assert len(csms.actions("Authorize")) == 1

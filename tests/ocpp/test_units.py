@@ -152,3 +152,21 @@ def test_core_one_call_in_flight_and_timeout(tmp_path: Path) -> None:
     assert st.next_deadline() == pytest.approx(t + 60 + 30)
     assert _frames(st.tick(t + 60 + 30)) == []  # next heartbeat is due at t + 120
     assert st.stats["timeouts"] == 1
+
+
+def test_invalid_queued_message_is_dropped_not_blocking(tmp_path: Path) -> None:
+    st = build_station(OcppConfig(identity="X", csms_url="ws://h", database=tmp_path / "d.db", evses={1: 1}))
+    st.store.enqueue("TransactionEvent", {"eventType": "Nonsense"}, 0.0)
+    st.store.enqueue("SecurityEventNotification", {"type": "X", "timestamp": "2030-01-01T00:00:00Z"}, 0.0)
+    boot = _frames(st.connected(10.0))[0]
+    boot_ok = {"currentTime": "2030-01-01T00:00:00Z", "interval": 60, "status": "Accepted"}
+    out = _frames(st.receive(json.dumps([3, boot[1], boot_ok]), 10.0))
+    sent = [out[0][2]]
+    while True:
+        nxt = [f for f in _frames(st.receive(json.dumps([3, out[0][1], {}]), 10.0)) if f[0] == 2]
+        if not nxt:
+            break
+        out = nxt
+        sent.append(out[0][2])
+    assert "TransactionEvent" not in sent and "SecurityEventNotification" in sent
+    assert st.store.queue_length() == 0 and st.stats["dropped"] == 1

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from josev.secc.codec import exi_available
-from tests.util.netns import NetnsLab, netns_lab  # noqa: F401
+from tests.util.netns import NetnsLab
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / ".venv-peers" / "bin" / "python"
-pytestmark = [pytest.mark.netns, pytest.mark.interop]
+pytestmark = [pytest.mark.netns, pytest.mark.interop, pytest.mark.slow]
 
 CONFIGS = {
     "din": {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended"},
@@ -82,7 +82,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 @pytest.mark.parametrize("protocol", ["din", "iso2-ac", "iso2-dc"])
 async def test_josev_evcc_charges_at_josev_station(
     netns_lab: NetnsLab,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
     protocol: str,
 ) -> None:
     if reason := exi_available():

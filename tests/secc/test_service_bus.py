@@ -11,12 +11,12 @@ from josev.api import coordinator as coord
 from josev.api import secc as api
 from josev.api.base import Ack
 from josev.secc.service import SeccEvseConfig, SeccService
-from tests.util.netns import NetnsLab, netns_lab  # noqa: F401
+from tests.util.netns import NetnsLab
 
 from .test_netns_e2e import run_ev
 
 
-async def test_secc_service_on_the_bus(netns_lab: NetnsLab, bus_factory: Any) -> None:  # noqa: F811
+async def test_secc_service_on_the_bus(netns_lab: NetnsLab, bus_factory: Any) -> None:
     ev_ns = netns_lab.netns("ev")
     pair = netns_lab.veth(None, ev_ns)
     svc = SeccService([SeccEvseConfig(evse=1, iface=pair.a)], codec="json")

@@ -22,14 +22,16 @@ from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
 from tests.conftest import ROOT
-from tests.util.netns import NetnsLab, netns_lab  # noqa: F401
+from tests.util.netns import NetnsLab
 
-pytestmark = [pytest.mark.netns]
+from .offload import disable_tx_checksum
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 
 
 @pytest.mark.parametrize("protocol", ["din", "iso2-ac", "iso2-dc"])
-async def test_slac_then_session(netns_lab: NetnsLab, protocol: str) -> None:  # noqa: F811
+async def test_slac_then_session(netns_lab: NetnsLab, protocol: str) -> None:
     if reason := exi_available():
         pytest.skip(reason)
     from josev.slac.driver import CoreDriver
@@ -39,9 +41,22 @@ async def test_slac_then_session(netns_lab: NetnsLab, protocol: str) -> None:  #
     evse_ns, plc_ns, ev_ns = netns_lab.netns("evse"), netns_lab.netns("plc"), netns_lab.netns("ev")
     evse_side = netns_lab.veth(evse_ns, plc_ns)
     ev_side = netns_lab.veth(plc_ns, ev_ns)
-    emu = plc_ns.popen([sys.executable, "-m", "josev.slac.emulator_shell", "--port",
-                        f"evse0={evse_side.b}:qualcomm", "--port", f"ev0={ev_side.a}:qualcomm",
-                        "--att", "evse0,ev0=20"], env=ENV, stdout=subprocess.PIPE, text=True)
+    emu = plc_ns.popen(
+        [
+            sys.executable,
+            "-m",
+            "josev.slac.emulator_shell",
+            "--port",
+            f"evse0={evse_side.b}:qualcomm",
+            "--port",
+            f"ev0={ev_side.a}:qualcomm",
+            "--att",
+            "evse0,ev0=20",
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     view = EvseView(energy_modes=("AC_three_phase_core", "DC_extended"))
     supply = SimPowerSupply()
     events: list[Event] = []
@@ -56,8 +71,11 @@ async def test_slac_then_session(netns_lab: NetnsLab, protocol: str) -> None:  #
     try:
         assert emu.stdout is not None and emu.stdout.readline().strip() == "ready"
         with evse_ns.entered():
+            disable_tx_checksum(evse_side.a)
             sock = RawSocket(evse_side.a)
             await ep.start()
+        with ev_ns.entered():
+            disable_tx_checksum(ev_side.b)
         core = EvseSlac(EvseSlacConfig(mac=sock.mac, evse_id=b"DE*JSV*E000001*01"))
         driver = CoreDriver(core, sock, lambda e: None)
         task = asyncio.create_task(driver.run(stop))
@@ -66,9 +84,29 @@ async def test_slac_then_session(netns_lab: NetnsLab, protocol: str) -> None:  #
         await driver.apply(core.cp_state("A", driver.now()))
         await driver.apply(core.cp_state("B", driver.now()))
         proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", ev_ns.name, sys.executable, "-m", "josev.ev", "--iface", ev_side.b,
-            "--slac", "on", "--protocol", protocol, "--codec", "exi", "--json", "--loops", "3",
-            env=ENV, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            "ip",
+            "netns",
+            "exec",
+            ev_ns.name,
+            sys.executable,
+            "-m",
+            "josev.ev",
+            "--iface",
+            ev_side.b,
+            "--slac",
+            "on",
+            "--protocol",
+            protocol,
+            "--codec",
+            "exi",
+            "--json",
+            "--loops",
+            "3",
+            env=ENV,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 60)
         finally:

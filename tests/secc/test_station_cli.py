@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from josev.secc.codec import exi_available
-from tests.util.netns import NetnsLab, netns_lab  # noqa: F401
+from tests.util.netns import NetnsLab
 
 from .test_netns_e2e import run_ev
 
@@ -63,9 +63,12 @@ async def stop_station(proc: asyncio.subprocess.Process) -> int:
 
 
 @pytest.mark.parametrize("codec", ["exi", "json"])
-async def test_station_process_serves_all_protocols(netns_lab: NetnsLab, codec: str) -> None:  # noqa: F811
-    if codec == "exi" and (reason := exi_available()):
+async def test_station_process_serves_all_protocols(netns_lab: NetnsLab, codec: str) -> None:
+    reason = exi_available()
+    if codec == "exi" and reason:
         pytest.skip(reason)
+    if codec == "json" and not reason:
+        pytest.skip("the EXI variant covers it (JSON stand-in only runs without the codec)")
     st_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("ev")
     pair = netns_lab.veth(st_ns, ev_ns)
     proc = await start_station(st_ns.name, pair.a, codec)

@@ -22,7 +22,8 @@ from josev.api.slac import CpStateInput, GetSlacDiagnostics, SlacState
 from josev.broker import PrivateBroker
 from josev.bus import Bus
 from josev.slac.driver import CoreDriver
-from josev.slac.events import SlacEvent
+from josev.slac.ev import E, EvSlac, EvSlacConfig, Validate
+from josev.slac.events import SlacEvent, ToggleRequest, ValidationWindow
 from josev.slac.evse import EvseSlac, EvseSlacConfig, S
 from josev.slac.frame import encode_frame
 from josev.slac.messages import CmSlacParmReq, CmStartAttenCharInd
@@ -216,3 +217,51 @@ async def test_service_with_several_evse_interfaces_on_the_bus(
     assert len({r["nmk"] for r in results}) == n
     assert diag.status == "matched" and diag.counters["rx"] > 10
     assert seen[1][-1].status == "unmatched" and seen[1][-1].ev_mac is None
+
+
+async def test_cm_validate_over_raw_sockets_with_cp_toggles(topology: Topology) -> None:
+    """Both cores in this process, sockets in their namespaces; the EV's S2 toggles drive the EVSE's CP."""
+    topo = topology
+    with topo.evse_ns.entered():
+        evse_sock = RawSocket(topo.evse_side[0].a)
+    with topo.ev_ns[0].entered():
+        ev_sock = RawSocket(topo.ev_side[0].b)
+    evse = EvseSlac(EvseSlacConfig(mac=evse_sock.mac))
+    ev = EvSlac(EvSlacConfig(mac=ev_sock.mac, validate=Validate.ALWAYS))
+    windows: list[ValidationWindow] = []
+    toggles: list[asyncio.Task[None]] = []
+
+    async def bcb(count: int, state_s: float) -> None:
+        for _ in range(count):
+            await asyncio.sleep(state_s)
+            await evse_driver.apply(evse.cp_state("C", evse_driver.now()))
+            await asyncio.sleep(state_s)
+            await evse_driver.apply(evse.cp_state("B", evse_driver.now()))
+
+    def on_ev(event: SlacEvent) -> None:
+        if isinstance(event, ToggleRequest):
+            toggles.append(asyncio.create_task(bcb(event.count, event.state_duration)))
+
+    def on_evse(event: SlacEvent) -> None:
+        if isinstance(event, ValidationWindow):
+            windows.append(event)
+
+    evse_driver, ev_driver = CoreDriver(evse, evse_sock, on_evse), CoreDriver(ev, ev_sock, on_ev)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(evse_driver.run(stop)), asyncio.create_task(ev_driver.run(stop))]
+    try:
+        await evse_driver.apply(evse.start(evse_driver.now()))
+        await ev_driver.apply(ev.probe_modem(ev_driver.now()))
+        await asyncio.sleep(0.2)
+        await evse_driver.apply(evse.cp_state("B", evse_driver.now()))
+        await ev_driver.apply(ev.start(ev_driver.now()))
+        for _ in range(200):
+            if ev.state is E.MATCHED and evse.state is S.MATCHED:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, *toggles)
+    assert ev.state is E.MATCHED and evse.state is S.MATCHED
+    assert ev.nmk == evse.nmk and ev.nid == evse.nid
+    assert [w.open for w in windows] == [True, False] and windows[-1].toggles == 1

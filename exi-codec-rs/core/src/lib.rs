@@ -16,6 +16,7 @@ pub mod tables;
 pub mod text;
 pub mod random;
 pub mod value;
+pub mod xml;
 
 pub use error::Error;
 pub use tables::Schema;
@@ -32,7 +33,8 @@ pub const VALUE_NAME: &str = "value";
 pub const MAX_DEPTH: usize = 48;
 
 /// Schema names accepted by [`schema`].
-pub const SCHEMA_NAMES: [&str; 8] = ["sap", "din", "iso2", "iso20-cm", "iso20-ac", "iso20-dc", "iso20-wpt", "iso20-acdp"];
+pub const SCHEMA_NAMES: [&str; 9] =
+    ["sap", "din", "iso2", "iso20-cm", "iso20-ac", "iso20-dc", "iso20-wpt", "iso20-acdp", "xmldsig"];
 
 /// Look up a schema set by short name (`sap`, `din`, `iso2`, `iso20-cm`, ...) or by its namespace.
 pub fn schema(name: &str) -> Option<&'static Schema> {

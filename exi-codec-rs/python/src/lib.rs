@@ -210,6 +210,15 @@ fn root_elements(schema: &str) -> PyResult<Vec<&'static str>> {
     Ok((0..exi_codec::random::root_count(s)).map(|i| exi_codec::random::root_name(s, i)).collect())
 }
 
+/// Render a message (or with fragment=True a dict of elements) as XML in schema order.
+#[pyfunction]
+#[pyo3(signature = (schema, message, fragment=false))]
+fn to_xml(schema: &str, message: &Bound<'_, PyAny>, fragment: bool) -> PyResult<String> {
+    let s = schema_of(schema)?;
+    let v = from_py(s, message, 0)?;
+    exi_codec::xml::to_xml(s, &v, fragment).map_err(exi_err)
+}
+
 /// Schema names and their namespaces.
 #[pyfunction]
 fn schemas() -> Vec<(&'static str, &'static str)> {
@@ -230,6 +239,7 @@ fn _exi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(random_message, m)?)?;
     m.add_function(wrap_pyfunction!(root_elements, m)?)?;
+    m.add_function(wrap_pyfunction!(to_xml, m)?)?;
     m.add_function(wrap_pyfunction!(encode, m)?)?;
     m.add_function(wrap_pyfunction!(decode_fragment, m)?)?;
     m.add_function(wrap_pyfunction!(encode_fragment, m)?)?;

@@ -8,9 +8,10 @@ pub mod iso20_ac;
 pub mod iso20_dc;
 pub mod iso20_wpt;
 pub mod iso20_acdp;
+pub mod xmldsig;
 
 /// All schema sets by name.
-pub static ALL: [&crate::tables::Schema; 8] = [
+pub static ALL: [&crate::tables::Schema; 9] = [
     &sap::SAP,
     &din::DIN,
     &iso2::ISO2,
@@ -19,4 +20,5 @@ pub static ALL: [&crate::tables::Schema; 8] = [
     &iso20_dc::ISO20_DC,
     &iso20_wpt::ISO20_WPT,
     &iso20_acdp::ISO20_ACDP,
+    &xmldsig::XMLDSIG,
 ];

@@ -1,0 +1,207 @@
+"""Per-connection state of an ISO 15118-20 session, the station settings it reads, and the handler contract.
+
+:class:`Iso20Evse` is the -20 adapter around the shared :class:`~josev.secc.evse.EvseView`: the view carries what
+every protocol needs (limits, present values, isolation, authorization); the adapter adds what only -20 needs
+(discharge limits for BPT, a power setpoint for dynamic mode, the meter). The service shell keeps one per EVSE
+and updates it from the coordinator, like the view.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from josev.secc.evse import EvseView
+from josev.secc.iso20.events import Iso20Event
+from josev.secc.machine import ENDED, HandlerError, SessionStore
+from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
+
+__all__ = [
+    "ENDED",
+    "SCHEDULED",
+    "DYNAMIC",
+    "BptLimits",
+    "HandlerError",
+    "Iso20Config",
+    "Iso20Context",
+    "Iso20Evse",
+    "Iso20Handler",
+    "Iso20Spec",
+    "PncVerifier",
+    "Selection",
+]
+
+#: ControlMode parameter values (ISO 15118-20 Table 204 ff.).
+SCHEDULED = 1
+DYNAMIC = 2
+
+
+@dataclass(slots=True)
+class BptLimits:
+    """Discharge capability of the EVSE (bidirectional power transfer), positive magnitudes."""
+
+    max_discharge_power: float = 11_000.0
+    min_discharge_power: float = 0.0
+    max_discharge_current: float = 25.0
+    min_discharge_current: float = 0.0
+
+
+@dataclass(slots=True)
+class Iso20Evse:
+    """What -20 needs beyond the shared :class:`EvseView`.
+
+    ``bpt`` is ``None`` when the EVSE cannot discharge (no BPT service offered). ``power_setpoint`` is the
+    station's wish in dynamic mode (W, positive = charge, negative = discharge); ``None`` = as much as the EV
+    and the limits allow. ``limits_version`` is bumped by the shell when the discharge limits change.
+    """
+
+    view: EvseView = field(default_factory=EvseView)
+    bpt: BptLimits | None = None
+    power_setpoint: float | None = None
+    meter_id: str = "JOSEV-METER-1"
+    charged_wh: float = 0.0
+    discharged_wh: float = 0.0
+    nominal_frequency: float = 50.0
+    exit_standby: bool = False
+
+
+class PncVerifier(Protocol):
+    """Plug & Charge seam: checks a ``PnC_AReqAuthorizationMode`` (contract chain, signature) and returns a
+    -20 response code (``OK``, ``WARNING_CertificateExpired``, ...)."""
+
+    def __call__(self, ctx: Iso20Context, mode: dict[str, Any]) -> str:
+        """Verify the contract chain of the EV."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Iso20Config:
+    """Station settings of the -20 core.
+
+    ``services``: offered energy transfer ServiceIDs (None: derived from the view's energy modes and
+    ``bpt``); ``control_modes``: SCHEDULED and/or DYNAMIC; ``pnc``: a verifier enables PnC next to EIM.
+    ``wall_offset``: added to ``now`` for the header TimeStamp (seconds since the epoch).
+    """
+
+    services: tuple[int, ...] | None = None
+    control_modes: tuple[int, ...] = (SCHEDULED, DYNAMIC)
+    pnc: PncVerifier | None = None
+    eim: bool = True
+    standby_allowed: bool = True
+    service_renegotiation: bool = True
+    schedule_duration: int = 86_400
+    wall_offset: float = 0.0
+    notification_max_delay: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The energy transfer service the EV selected."""
+
+    service_id: int
+    parameter_set_id: int
+    ac: bool
+    bpt: bool
+    control_mode: int
+    parameters: Mapping[str, int]
+
+    @property
+    def dynamic(self) -> bool:
+        """True in dynamic control mode."""
+        return self.control_mode == DYNAMIC
+
+
+@dataclass(slots=True)
+class Iso20Context:
+    """Mutable per-connection session state that the handlers read and write."""
+
+    station: Iso20Evse
+    config: Iso20Config
+    timers: SeccTimers = DEFAULT_TIMERS
+    store: SessionStore = field(default_factory=SessionStore)
+    new_session_id: Callable[[], str] = lambda: secrets.token_hex(8).upper()
+    new_challenge: Callable[[], bytes] = lambda: secrets.token_bytes(16)
+    #: "AC" or "DC" from the negotiated namespace (None: both families allowed).
+    family: str | None = None
+    events: list[Iso20Event] = field(default_factory=list)
+    session_id: str | None = None
+    evcc_id: str = ""
+    auth_services: tuple[str, ...] = ()
+    challenge: bytes | None = None
+    authorized: bool = False
+    offered_services: tuple[int, ...] = ()
+    selection: Selection | None = None
+    ev_params: dict[str, float] = field(default_factory=dict)
+    schedule_ids: tuple[int, ...] = ()
+    offered_pmax: float = 0.0
+    offered_discharge: float = 0.0
+    schedule_version: int = 0
+    limits_version_seen: int = 0
+    standby: bool = False
+    renegotiating: bool = False
+    ongoing_since: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def evse(self) -> EvseView:
+        """The shared EVSE view."""
+        return self.station.view
+
+    def emit(self, ev: Iso20Event) -> None:
+        """Emit an event to the shell."""
+        self.events.append(ev)
+
+    def ongoing(self, key: str, now: float, limit: float) -> bool:
+        """Track an Ongoing loop; return True when it has lasted longer than ``limit``."""
+        start = self.ongoing_since.setdefault(key, now)
+        return now - start > limit
+
+    def done(self, key: str) -> None:
+        """Forget an Ongoing loop."""
+        self.ongoing_since.pop(key, None)
+
+    def require_selection(self) -> Selection:
+        """The selected service (a handler reached without one is a sequence error)."""
+        if self.selection is None:
+            raise HandlerError("FAILED_NoEnergyTransferServiceSelected", "no service selected")
+        return self.selection
+
+
+class Iso20Handler(Protocol):
+    """A request handler module: ``REQUEST``/``RESPONSE`` root names, the codec ``SCHEMA`` of both."""
+
+    REQUEST: str
+    RESPONSE: str
+    SCHEMA: str
+
+    def handle(
+        self, ctx: Iso20Context, req: dict[str, Any], now: float, state: str
+    ) -> tuple[dict[str, Any], str]:
+        """Return the response content (without Header) and the next state."""
+        ...
+
+    def negative(self, ctx: Iso20Context, code: str) -> dict[str, Any]:
+        """A schema-valid response content carrying the FAILED ``code``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Iso20Spec:
+    """The -20 protocol: states, transition table ``(state, request) -> allowed next states``, handlers."""
+
+    name: str
+    states: tuple[str, ...]
+    initial: str
+    table: Mapping[tuple[str, str], frozenset[str]]
+    handlers: Mapping[str, Iso20Handler]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Iso20Spec:
+        return self
+
+    def format_table(self) -> str:
+        """The table as aligned text (state, request -> next states)."""
+        rows = [(s, r, ", ".join(sorted(n))) for (s, r), n in self.table.items()]
+        w1 = max(len(r[0]) for r in rows)
+        w2 = max(len(r[1]) for r in rows)
+        return "\n".join(f"{s:<{w1}}  {r:<{w2}}  -> {n}" for s, r, n in rows)

@@ -1,0 +1,129 @@
+"""The ``josev exi`` command group, V2GTP framing, the Josev codec class, the generated typed models and
+the generator's reproducibility."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from josev import exi
+from josev.cli.exi import app
+from josev.exi import types as exi_types
+from josev.exi import v2gtp
+from josev.exi.codec import JosevExiCodec
+from josev.exi.types import din, iso20_cm, sap
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+SAP_RES_HEX = "80400040"
+SAP_RES = {"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 1}}
+AC_CPD_REQ = "801004121319d232ca97fb0b3f3f7c706288300b220019088300b220019080"  # -20 AC (payload 0x8003)
+
+
+def test_cli_decode_hex() -> None:
+    r = runner.invoke(app, ["decode", "--schema", "sap", SAP_RES_HEX])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == SAP_RES
+
+
+def test_cli_decode_stdin_and_namespace_schema() -> None:
+    r = runner.invoke(app, ["decode", "-s", "urn:iso:15118:2:2010:AppProtocol", "-"], input="8040 0040\n")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == SAP_RES
+
+
+def test_cli_encode_and_frame_round_trip() -> None:
+    r = runner.invoke(app, ["encode", "--schema", "sap", json.dumps(SAP_RES)])
+    assert r.exit_code == 0 and r.output.strip() == SAP_RES_HEX
+    r = runner.invoke(app, ["encode", "--schema", "sap", "--frame", "-"], input=json.dumps(SAP_RES))
+    assert r.output.strip() == "01fe800100000004" + SAP_RES_HEX
+    r = runner.invoke(app, ["decode", "--frame", "--schema", "sap", r.output.strip()])
+    assert json.loads(r.output) == SAP_RES
+
+
+def test_cli_frame_takes_schema_from_payload_type() -> None:
+    frame = v2gtp.build_frame(0x8003, bytes.fromhex(AC_CPD_REQ)).hex()
+    r = runner.invoke(app, ["decode", "--frame", frame])
+    assert r.exit_code == 0, r.output
+    assert "AC_ChargeParameterDiscoveryReq" in json.loads(r.output)
+    # 0x8001 is ambiguous: the schema is required
+    r = runner.invoke(app, ["decode", "--frame", "01fe800100000004" + SAP_RES_HEX])
+    assert r.exit_code == 1
+    assert "schema must be given" in r.output
+    # a contradicting schema is an error
+    r = runner.invoke(app, ["decode", "--frame", "--schema", "iso20-dc", frame])
+    assert r.exit_code == 1
+
+
+def test_cli_errors_are_clear() -> None:
+    r = runner.invoke(app, ["decode", "--schema", "sap", "80400041"])
+    assert r.exit_code == 1 and "padding" in r.output
+    r = runner.invoke(app, ["decode", "--schema", "sap", "zz"])
+    assert r.exit_code == 1 and "not hex" in r.output
+    r = runner.invoke(app, ["encode", "--schema", "sap", "{"])
+    assert r.exit_code == 1 and "invalid JSON" in r.output
+    r = runner.invoke(app, ["encode", "--schema", "nope", "{}"])
+    assert r.exit_code == 1 and "no EXI schema" in r.output
+    r = runner.invoke(app, ["decode", SAP_RES_HEX])
+    assert r.exit_code == 1 and "--schema is required" in r.output
+
+
+def test_cli_schemas_lists_payload_types() -> None:
+    r = runner.invoke(app, ["schemas"])
+    assert r.exit_code == 0
+    assert "iso20-dc    0x8004" in r.output
+    assert len(r.output.strip().splitlines()) == 9
+    assert "xmldsig" in r.output
+
+
+def test_v2gtp_frames() -> None:
+    f = v2gtp.parse_frame(bytes.fromhex("01fe800100000004" + SAP_RES_HEX))
+    assert f.payload_type == 0x8001 and f.payload.hex() == SAP_RES_HEX
+    for bad in ("01fe8001000000058040004", "02fd800100000004" + SAP_RES_HEX, "01fe80"):
+        with pytest.raises(v2gtp.FrameError):
+            v2gtp.parse_frame(bytes.fromhex(bad if len(bad) % 2 == 0 else bad + "0"))
+    assert v2gtp.schema_for_payload_type(0x8006) == "iso20-wpt"
+    assert v2gtp.schema_for_payload_type(0x8005) == "iso20-acdp"
+    with pytest.raises(v2gtp.FrameError):
+        v2gtp.schema_for_payload_type(0x9000)
+    with pytest.raises(v2gtp.FrameError):
+        v2gtp.schema_for_payload_type(0x8001, "iso20-cm")
+
+
+def test_josev_codec_errors_and_namespaces() -> None:
+    codec = JosevExiCodec()
+    assert codec.decode(bytes.fromhex(SAP_RES_HEX), "urn:iso:15118:2:2010:AppProtocol") == json.dumps(
+        SAP_RES, separators=(",", ":")
+    )
+    with pytest.raises(exi.ExiError):
+        codec.decode(b"\x80", "urn:iso:15118:2:2010:AppProtocol")
+    with pytest.raises(exi.ExiError):
+        codec.encode('{"supportedAppProtocolRes": {"SchemaID": 1.5}}', "urn:iso:15118:2:2010:AppProtocol")
+    with pytest.raises(ValueError, match="no EXI schema"):
+        codec.encode("{}", "urn:nope")
+
+
+def test_typed_models_describe_the_messages() -> None:
+    res: sap.supportedAppProtocolRes_Anon = {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 1}
+    assert exi.encode("sap", {"supportedAppProtocolRes": dict(res)}).hex() == SAP_RES_HEX
+    assert sap.ROOTS["supportedAppProtocolRes"] is sap.supportedAppProtocolRes_Anon
+    assert din.ROOTS["V2G_Message"] is din.V2G_Message_Anon
+    assert iso20_cm.ROOTS["SessionSetupReq"] is iso20_cm.SessionSetupReqType
+    assert din.PhysicalValueType.__required_keys__ == frozenset({"Multiplier", "Value"})
+    assert "Unit" in din.PhysicalValueType.__optional_keys__
+    assert exi_types.__doc__
+
+
+def test_generated_files_are_up_to_date() -> None:
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "exi-codec-rs" / "generator" / "gen.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
