@@ -85,14 +85,17 @@ def _run(secc_cmd: list[str], env: dict[str, str], protocol: str, tag: str) -> d
                 "--message-timeout",
                 "10",
                 "--json",
+                "--precharge-tolerance",
+                "1000",
             ],
             cwd=ROOT,
             capture_output=True,
             timeout=300,
         )
-        if out.returncode != 0:
+        try:
+            res: dict[str, object] = json.loads(out.stdout)["results"][-1]
+        except (ValueError, KeyError, IndexError):
             return {"error": out.stderr.decode()[-300:]}
-        res: dict[str, object] = json.loads(out.stdout)["results"][-1]
         return res
     finally:
         if proc is not None:
@@ -128,7 +131,7 @@ def main() -> None:
             res = _run(cmd, env, protocol, f"{protocol[-2:]}{label[0]}")
             lat = res.get("latency_ms", {})
             fig = lat.get(msg) if isinstance(lat, dict) else None
-            if not fig:
+            if not fig or res.get("outcome") != "finished":
                 print(
                     f"{label:<18} {protocol}: no figure ({res.get('outcome', '')} {res.get('error', '')}"
                     f"{res.get('detail', '')})"

@@ -74,8 +74,8 @@ class EvseConfig(_Strict):
     """Offer ISO 15118 / DIN high-level communication (5 % duty cycle)."""
     fallback_to_basic: bool = True
     """Fall back to basic PWM charging when high-level communication fails."""
-    board_channel: int = Field(0, ge=0)
-    """Which channel of the board's I/O this EVSE uses."""
+    board_channel: int | None = Field(None, ge=0)
+    """Which channel of the board's I/O this EVSE uses (0-based); default: the EVSE's position (id - 1)."""
     connectors: list[ConnectorConfig] = Field(default_factory=lambda: [ConnectorConfig()])
     """Connectors of this EVSE."""
 
@@ -181,6 +181,9 @@ class JosevConfig(BaseSettings):
             raise ValueError(f"EVSE ids must be unique, got {ids}")
         if sorted(ids) != list(range(1, len(ids) + 1)):
             raise ValueError(f"EVSE ids must be 1..N without gaps, got {ids}")
+        channels = [e.board_channel if e.board_channel is not None else e.id - 1 for e in v]
+        if len(set(channels)) != len(channels):
+            raise ValueError(f"two EVSEs share a board channel: {channels}")
         return v
 
     @field_validator("services")

@@ -44,7 +44,7 @@ for line in open(sys.argv[1]):
     data = bytes([order.index(schema)]) + bytes.fromhex(hexs)
     open(f"{sys.argv[2]}/{hashlib.sha1(data).hexdigest()}", "wb").write(data)
 PY
-    (cd "$HERE" && cargo +nightly fuzz run "$target" "$dir" -- -max_total_time="$SECS" -max_len=4096)
+    (cd "$ROOT/exi-codec-rs/core" && cargo +nightly fuzz run --fuzz-dir "$HERE" "$target" "$dir" -- -max_total_time="$SECS" -max_len=4096)
   done
 else
   echo "cargo-fuzz/nightly not available: using the stable mutation harness" >&2

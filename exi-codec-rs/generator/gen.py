@@ -128,6 +128,12 @@ def generate(name: str) -> tuple[str, str]:
 
     for k in gkeys:
         visit(k)
+    # Named complex types that no element uses still declare local elements (fragment grammar).
+    named = sorted(ss.ctypes, key=lambda q: (q[1], q[0]))
+    for cq in named:
+        b.grammar(("c", cq))
+    for cq in named:
+        visit(("c", cq))
     em = Emitter(name)
     base: dict[object, int] = {}
     n = 0
@@ -151,7 +157,8 @@ def generate(name: str) -> tuple[str, str]:
         ab = ss.elements[q][0].get("abstract") == "true" or b.type_is_abstract(k)
         em.prods.append((1, em.lname(q[1]), em.qname(q), base[k], 0, shape_flags(b.types[k], False) | (16 if ab else 0)))
     em.states.append((first, len(globals_sorted), bits(len(globals_sorted) + 1), 0))
-    # Fragment grammar: every element declaration (global and local) by unique qname, sorted; ED is n+1.
+    # Fragment grammar: every element declaration (global and local, including those inside complex types
+    # no element refers to, as EXIficient collects them) by unique qname, sorted; ED is n+1.
     decls: dict[tuple[str, str], set[object]] = {}
     for q, k in zip(globals_sorted, gkeys):
         decls.setdefault(q, set()).add(k)

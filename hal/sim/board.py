@@ -18,6 +18,7 @@ from hal.types import (
     BoardCapabilities,
     ChannelCapabilities,
     CpReading,
+    CpState,
     LockState,
     MeterError,
     MeterReading,
@@ -38,11 +39,15 @@ class SimControlPilot:
 
     def set_output(self, out: PilotOutput) -> None:
         """Drive the pilot."""
-        self._ch.settle()
+        ch = self._ch
+        ch.settle()
+        before = ch.current_a()
         self._out = out
         self.writes.append(out)
-        if self._ch.ev is not None:
-            self._ch.ev.react(out)
+        if ch.ev is not None:
+            ch.ev.react(out)
+            if ch.ev.adapt_s > 0 and ch.current_a() < before:
+                ch.slow = (ch.clock.now() + ch.ev.adapt_s, before)
 
     def output(self) -> PilotOutput:
         """Current output."""
@@ -199,6 +204,8 @@ class SimChannel:
         self.ev: SimEv | None = None
         self.cable_a: float | None = None
         self.energy_wh = 0.0
+        self.slow: tuple[float, float] | None = None
+        """(until, amps): the EV still draws ``amps`` until then while adapting to a lower duty cycle."""
         self._t = clock.now()
         self.cp = SimControlPilot(self)
         self.pp = SimProximity(self)
@@ -225,15 +232,25 @@ class SimChannel:
         """Phases the EV draws on."""
         return 0 if self.ev is None else min(self.ev.phases, self.caps.phases)
 
-    def current_a(self) -> float:
-        """Per-phase current flowing now."""
+    def current_a(self, at: float | None = None) -> float:
+        """Per-phase current flowing now (or at time ``at`` under the present outputs)."""
         if self.ev is None or not self.contactor.feedback() or self.rcd.tripped():
             return 0.0
-        return self.ev.draw(self.cp.output())
+        now = self.clock.now() if at is None else at
+        draw = self.ev.draw(self.cp.output())
+        if self.slow is not None and now < self.slow[0] and self.ev.requested is not CpState.B:
+            return max(draw, self.slow[1])
+        return draw
 
     def settle(self) -> None:
         """Integrate energy up to now (called before every change)."""
         now = self.clock.now()
+        if self.slow is not None and self._t < self.slow[0] <= now:
+            until = self.slow[0]
+            watts = self.current_a(self._t) * self.caps.nominal_voltage_v * self.phases_in_use()
+            self.energy_wh += watts * (until - self._t) / 3600
+            self._t = until
+            self.slow = None
         dt = now - self._t
         if dt > 0:
             self.energy_wh += (

@@ -42,6 +42,9 @@ class SimEv:
     """The pilot is shorted to PE (state E)."""
     auto_ready: bool = False
     """Switch to C by itself as soon as a PWM with a usable duty appears (and back to B when it goes)."""
+    adapt_s: float = 0.0
+    """Time the EV takes to follow a lower duty cycle (IEC 61851-1 allows 5 s); it keeps drawing the old
+    current meanwhile."""
 
     def pilot_level(self) -> float:
         """Positive plateau voltage the EV's resistors produce: 9 V (B), 6 V (C), 3 V (D), 0 V (shorted)."""

@@ -31,6 +31,7 @@ _AREAS = (
     ("exi", "josev.cli.exi", "group"),
     ("pki", "josev.cli.pki", "group"),
     ("slac", "josev.cli.slac", "group"),
+    ("station-sim", "josev.cli.station_sim", "group"),
     ("ev", "josev.cli.ev", "command"),
     ("station", "josev.cli.station", "command"),
     ("ocpp", "josev.cli.ocpp", "group"),

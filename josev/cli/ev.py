@@ -48,6 +48,9 @@ def ev(
         list[str] | None, typer.Option(help="extra namespace offered in SAP (repeatable)")
     ] = None,
     message_timeout: Annotated[float, typer.Option(help="seconds to wait for each response")] = 5.0,
+    precharge_tolerance: Annotated[
+        float, typer.Option(help="PreCharge done when the station voltage is this close to the battery, V")
+    ] = 20.0,
     slac: Annotated[
         str, typer.Option(help="on: match with SLAC (ISO 15118-3) first; off: link ready")
     ] = "off",
@@ -76,6 +79,7 @@ def ev(
         renegotiate_after=renegotiate_after,
         seconds_per_loop=seconds_per_loop,
         offer=tuple(offer or ()),
+        precharge_tolerance_v=precharge_tolerance,
     )
 
     if slac not in ("on", "off"):

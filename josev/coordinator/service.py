@@ -213,17 +213,19 @@ class CoordinatorService:
             return
         assert evse is not None
         core, now = self.cores[evse], self.clock()
-        outs = core.contactor_feedback(msg.contactor_feedback, now)
+        outs: list[Out] = []
+        # the HAL holds the safe state (its watchdog fired): mirror it first, so the open contactor it reports
+        # is what we commanded too (not a dropped contactor)
+        if msg.safe_state and "hal_safe_state" not in core.faults:
+            outs += core.hw_fault("hal_safe_state", now)
+        outs += core.contactor_feedback(msg.contactor_feedback, now)
         if msg.rcd_tripped is not None and (msg.rcd_tripped or "rcd_trip" in core.faults):
             outs += core.rcd(msg.rcd_tripped, now)
         if msg.cable_ampacity_a is not None or core.limits.values.get("cable") is not None:
             outs += core.set_limit("cable", msg.cable_ampacity_a, now)
         if msg.lock == "fault" and "lock_failed" not in core.faults:
             outs += core.hw_fault("lock_failed", now)
-        # the HAL holds the safe state (its watchdog fired): mirror it, so both sides agree on the outputs
-        if msg.safe_state and "hal_safe_state" not in core.faults:
-            outs += core.hw_fault("hal_safe_state", now)
-        elif not msg.safe_state and "hal_safe_state" in core.faults:
+        if not msg.safe_state and "hal_safe_state" in core.faults:
             outs += core.clear_fault("hal_safe_state", now)
         self._emit(evse, outs)
 
@@ -265,6 +267,8 @@ class CoordinatorService:
 
     def _authorize(self, cmd: api.Authorize, evse: int | None) -> Ack:
         core = self._core(evse)
+        if core.state in (St.FAULTED, St.UNAVAILABLE):
+            raise CommandError("rejected", f"EVSE {evse} is {core.state.value}")
         try:
             return self._ok(core.cfg.evse, core.authorize(self.clock(), cmd.id_token, cmd.source))
         except PermissionError as exc:

@@ -74,10 +74,24 @@ class HalSection(_Strict):
     meters: list[MeterSection] = Field(default_factory=list)
 
 
+def board_channels(cfg: JosevConfig, section: HalSection) -> list[int]:
+    """For each EVSE in id order, the index of its ``[[hal.ccc.channels]]`` entry (``[[evse]] board_channel``)."""
+    out = []
+    for e in sorted(cfg.evse, key=lambda e: e.id):
+        index = e.board_channel if e.board_channel is not None else e.id - 1
+        if index >= len(section.ccc.channels):
+            raise ValueError(
+                f"EVSE {e.id} uses board channel {index}, but [hal.ccc] configures "
+                f"{len(section.ccc.channels)} channel(s)"
+            )
+        out.append(index)
+    return out
+
+
 def make_board(cfg: JosevConfig, section: HalSection) -> Board:
     """The board driver the configuration names."""
     if section.board == "ccc":
-        chans = tuple(CccChannelConfig(**c) for c in section.ccc.channels)
+        chans = tuple(CccChannelConfig(**section.ccc.channels[i]) for i in board_channels(cfg, section))
         return CccBoard(CccConfig(root=section.ccc.root, channels=chans))
     metered = {m.evse for m in section.meters}
     caps = tuple(

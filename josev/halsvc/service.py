@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hal.interfaces import Board, Channel, safe_state
-from hal.types import MeterError, PilotMode, PilotOutput
+from hal.types import HardwareError, MeterError, PilotMode, PilotOutput
 from josev.api import hal as api
 from josev.api.base import Ack, CommandError
 from josev.api.coordinator import Heartbeat
@@ -78,7 +78,7 @@ class HalService:
     def _hw(self, what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, HardwareError) as exc:
             raise CommandError("internal", f"{what} failed: {exc}") from exc
 
     async def _set_pilot(self, cmd: api.SetPilot, evse: int | None) -> Ack:
@@ -197,7 +197,7 @@ class HalService:
                 st = self._read_channel(evse, ch)
                 if st is not None:
                     await bus.publish(st, evse)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, HardwareError) as exc:
                 log.error("EVSE %d: read failed: %s", evse, exc)
 
     async def _meters(self, bus: Bus, stop: asyncio.Event) -> None:
@@ -216,7 +216,7 @@ class HalService:
                         current_a=list(r.current_a),
                         frequency_hz=r.frequency_hz,
                     )
-                except (MeterError, OSError) as exc:
+                except (MeterError, OSError, HardwareError) as exc:
                     msg = api.MeterState(ok=False, error=str(exc))
                 await bus.publish(msg, evse)
             await _wait(stop, self.cfg.meter_poll_s)

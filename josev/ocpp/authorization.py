@@ -6,24 +6,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from josev.ocpp.devmodel import TOKEN_TYPES
 from josev.ocpp.effects import StationRequest
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
 
 log = logging.getLogger(__name__)
-
-
-TOKEN_TYPES = (
-    "Central",
-    "eMAID",
-    "ISO14443",
-    "ISO15693",
-    "KeyCode",
-    "Local",
-    "MacAddress",
-    "NoAuthorization",
-)
 
 
 def valid_token(token: dict[str, Any]) -> bool:

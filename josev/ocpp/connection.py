@@ -112,6 +112,7 @@ class OcppClient:
         self._reconnect = False
         self._jobs: set[asyncio.Task[None]] = set()
         self._requests: asyncio.Queue[StationRequest] = asyncio.Queue()
+        self._current_job: dict[str, asyncio.Task[None]] = {}
         self._request_worker: asyncio.Task[None] | None = None
 
     # -- inputs from the station side ----------------------------------------------------------------
@@ -155,6 +156,7 @@ class OcppClient:
             open_timeout=float(prof.get("messageTimeout", 30)),
             ping_interval=ping or None,
             ping_timeout=ping or None,
+            close_timeout=2.0,
             max_size=2**20,
             user_agent_header="josev-ocpp",
         )
@@ -271,7 +273,11 @@ class OcppClient:
                 self._reconnect = True
                 self._wake.set()
             elif isinstance(eff, StartJob):
+                previous = self._current_job.get(eff.kind)
+                if previous is not None and not previous.done():
+                    previous.cancel()  # a new UpdateFirmware / GetLog replaces the running one
                 task = asyncio.create_task(self._job(eff))
+                self._current_job[eff.kind] = task
                 self._jobs.add(task)
                 task.add_done_callback(self._jobs.discard)
 

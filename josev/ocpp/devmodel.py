@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.v201.enums import IdTokenEnumType, MeasurandEnumType  # type: ignore[import-untyped]
+
 from josev.ocpp.store import Store
 
 DATA_TYPES = (
@@ -23,33 +25,10 @@ DATA_TYPES = (
     "SequenceList",
     "MemberList",
 )
-MEASURANDS = (
-    "Current.Export",
-    "Current.Import",
-    "Current.Offered",
-    "Energy.Active.Export.Register",
-    "Energy.Active.Import.Register",
-    "Energy.Reactive.Export.Register",
-    "Energy.Reactive.Import.Register",
-    "Energy.Active.Export.Interval",
-    "Energy.Active.Import.Interval",
-    "Energy.Active.Net",
-    "Energy.Reactive.Export.Interval",
-    "Energy.Reactive.Import.Interval",
-    "Energy.Reactive.Net",
-    "Energy.Apparent.Net",
-    "Energy.Apparent.Import",
-    "Energy.Apparent.Export",
-    "Frequency",
-    "Power.Active.Export",
-    "Power.Active.Import",
-    "Power.Factor",
-    "Power.Offered",
-    "Power.Reactive.Export",
-    "Power.Reactive.Import",
-    "SoC",
-    "Voltage",
-)
+MEASURANDS: tuple[str, ...] = tuple(m.value for m in MeasurandEnumType)
+"""Every OCPP 2.0.1 measurand (from the ``ocpp`` package's enums)."""
+TOKEN_TYPES: tuple[str, ...] = tuple(t.value for t in IdTokenEnumType)
+"""Every OCPP 2.0.1 IdTokenEnumType value."""
 TX_POINTS = (
     "ParkingBayOccupancy",
     "EVConnected",

@@ -188,7 +188,6 @@ async def run_job(
             if attempt == int(job["retries"]):
                 status("DownloadFailed")
                 return
-            status("DownloadPaused")
             await asyncio.sleep(float(job["retryInterval"]))
     status("Downloaded")
     data = await asyncio.to_thread(dest.read_bytes)

@@ -8,6 +8,7 @@ import logging
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,12 @@ def get_log(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
     busy = st.log_status in ("Uploading", "AcceptedCanceled")
     content = ""
     if kind == "SecurityLog":
-        content = "".join(f"{ts} {t} {info or ''}\n" for ts, t, info in st.store.security_log())
+        lo, hi = _when(req["log"].get("oldestTimestamp")), _when(req["log"].get("latestTimestamp"))
+        content = "".join(
+            f"{ts} {t} {info or ''}\n"
+            for ts, t, info in st.store.security_log()
+            if (lo is None or _when(ts) >= lo) and (hi is None or _when(ts) <= hi)  # type: ignore[operator]
+        )
     job = {
         "requestId": rid,
         "logType": kind,
@@ -47,6 +53,15 @@ def get_log(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
         s.emit(StartJob("log", job))
 
     return {"status": "AcceptedCanceled" if busy else "Accepted", "filename": filename, "_after": go}
+
+
+def _when(ts: str | None) -> datetime | None:
+    if ts is None:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def report(st: Station, request_id: int, status: str, now: float) -> None:

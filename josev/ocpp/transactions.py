@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
 
+MAX_ENDED_SAMPLES = 200
+"""TxEndedInterval samples kept per transaction for its Ended event."""
 UNITS = {"Energy": "Wh", "Power": "W", "Current": "A", "Voltage": "V", "SoC": "Percent"}
 STOP_REASON = {
     "EVDeparted": "EVDisconnected",
@@ -223,8 +225,12 @@ class Transactions:
         readings = sampled_values(
             lv.readings, st.dm.get_list("SampledDataCtrlr", "TxEndedMeasurands"), "Transaction.End"
         )
-        self._event(evse, rec, "Ended", trigger, now, extra=extra, values=readings, stopped=reason)
+        earlier = list(rec.pop("ended_samples", []))
+        self._event(
+            evse, rec, "Ended", trigger, now, extra=extra, values=readings, stopped=reason, earlier=earlier
+        )
         st.timers.pop(f"sample:{evse}", None)
+        st.timers.pop(f"ended:{evse}", None)
         lv.token = None
         lv.remote_start_id = None
         from josev.ocpp import availability, provisioning
@@ -252,6 +258,7 @@ class Transactions:
         values: list[dict[str, Any]] | None = None,
         stopped: str | None = None,
         context_ts: str | None = None,
+        earlier: list[dict[str, Any]] | None = None,
     ) -> None:
         st = self.st
         lv = self.live[evse]
@@ -273,8 +280,11 @@ class Transactions:
         }
         if not st.online:
             payload["offline"] = True
+        meter_values = list(earlier or [])
         if values:
-            payload["meterValue"] = [{"timestamp": context_ts or st.timestamp(now), "sampledValue": values}]
+            meter_values.append({"timestamp": context_ts or st.timestamp(now), "sampledValue": values})
+        if meter_values:
+            payload["meterValue"] = meter_values
         payload.update(extra or {})
         rec["seq"] += 1
         st.store.enqueue_and_put(
@@ -283,7 +293,25 @@ class Transactions:
         st._pump(now)
 
     # -- meter values --------------------------------------------------------------------------------
+    def _schedule_ended(self, evse: int, now: float) -> None:
+        interval = self.st.dm.get_int("SampledDataCtrlr", "TxEndedInterval")
+        if interval > 0 and self.st.dm.get_bool("SampledDataCtrlr", "Enabled") and self.current(evse):
+            self.st.timers[f"ended:{evse}"] = now + interval
+        else:
+            self.st.timers.pop(f"ended:{evse}", None)
+
+    def _keep_for_end(self, evse: int, rec: dict[str, Any], vals: list[dict[str, Any]], now: float) -> None:
+        """Remember a TxEnded sample (sent in the Ended event); at most MAX_ENDED_SAMPLES are kept."""
+        if not vals:
+            return
+        samples = list(rec.get("ended_samples", []))
+        if len(samples) < MAX_ENDED_SAMPLES:
+            samples.append({"timestamp": self.st.timestamp(now), "sampledValue": vals})
+            rec["ended_samples"] = samples
+            self.st.store.put(f"tx:{evse}", rec)
+
     def _schedule_sample(self, evse: int, now: float) -> None:
+        self._schedule_ended(evse, now)
         interval = self.st.dm.get_int("SampledDataCtrlr", "TxUpdatedInterval")
         if interval > 0 and self.st.dm.get_bool("SampledDataCtrlr", "Enabled") and self.current(evse):
             self.st.timers[f"sample:{evse}"] = now + interval
@@ -291,6 +319,12 @@ class Transactions:
             self.st.timers.pop(f"sample:{evse}", None)
 
     def _schedule_aligned(self, now: float) -> None:
+        ended = self.st.dm.get_int("AlignedDataCtrlr", "TxEndedInterval")
+        if ended > 0 and self.st.dm.get_bool("AlignedDataCtrlr", "Enabled"):
+            wall = self.st.wall(now)
+            self.st.timers["aligned_ended"] = (math.floor(wall / ended) + 1) * ended - self.st.clock_offset
+        else:
+            self.st.timers.pop("aligned_ended", None)
         interval = self.st.dm.get_int("AlignedDataCtrlr", "Interval")
         if interval <= 0 or not self.st.dm.get_bool("AlignedDataCtrlr", "Enabled"):
             self.st.timers.pop("aligned", None)
@@ -324,6 +358,22 @@ class Transactions:
                 if vals:
                     self._event(evse, rec, "Updated", "MeterValuePeriodic", now, values=vals)
             self._schedule_sample(evse, now)
+        elif kind == "ended":
+            evse = int(arg)
+            rec = self.current(evse)
+            if rec is not None:
+                measurands = self.st.dm.get_list("SampledDataCtrlr", "TxEndedMeasurands")
+                vals = sampled_values(self.live[evse].readings, measurands, "Sample.Periodic")
+                self._keep_for_end(evse, rec, vals, now)
+            self._schedule_ended(evse, now)
+        elif kind == "aligned_ended":
+            measurands = self.st.dm.get_list("AlignedDataCtrlr", "TxEndedMeasurands")
+            for evse in sorted(self.st.evses):
+                rec = self.current(evse)
+                if rec is not None:
+                    vals = sampled_values(self.live[evse].readings, measurands, "Sample.Clock")
+                    self._keep_for_end(evse, rec, vals, now)
+            self._schedule_aligned(now + 0.5)
         elif kind == "aligned":
             self._aligned(now)
             self._schedule_aligned(now + 0.5)

@@ -85,6 +85,12 @@ async def test_bad_commands_are_answered_and_service_keeps_running(bus_factory: 
             await cli.request(capi.Authorize(id_token="other"), 1)
         await cli.request(capi.CancelReservation(), 1)
         await until(lambda: st.obs.status[1].ocpp_status == "Available", what="available")
+        await cli.request(capi.SetAvailability(available=False), 1)
+        await until(lambda: st.obs.status[1].ocpp_status == "Unavailable", what="unavailable")
+        with pytest.raises(CommandError, match="rejected"):
+            await cli.request(capi.Authorize(id_token="tok"), 1)
+        await cli.request(capi.SetAvailability(available=True), 1)
+        await until(lambda: st.obs.status[1].ocpp_status == "Available", what="available again")
         await cli.request(capi.SetLimit(source="ocpp", watts=6900.0), 1)
         await until(lambda: st.obs.status[1].limit_a == 10.0, what="10 A from 6.9 kW")
     finally:

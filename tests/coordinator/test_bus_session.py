@@ -69,7 +69,8 @@ async def test_four_evses_share_station_limit(bus_factory: BusFactory) -> None:
             return st.obs.status[e].state == "charging"
 
         for e in range(1, 5):
-            evs.append(st.board.sim(e).plug(SimEv(auto_ready=True, max_current_a=32.0)))
+            # each EV takes 0.3 s to follow a lower duty cycle; the balancer assumes up to 0.5 s
+            evs.append(st.board.sim(e).plug(SimEv(auto_ready=True, max_current_a=32.0, adapt_s=0.3)))
             await until(partial(charging, e), what=f"EVSE {e} charging")
             await asyncio.sleep(0.2)
         await until(

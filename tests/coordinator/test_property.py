@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hal.types import CpState, MeterReading
-from josev.coordinator import ContactorCmd, EvseConfig, EvseCore
+from josev.coordinator import ContactorCmd, EvseCore, St
 from josev.coordinator.states import CONTACTOR_CLOSED_STATES
-from tests.coordinator.helpers import check_invariants
+from tests.coordinator.helpers import check_invariants, reach
 
 actions = st.one_of(
     st.tuples(st.just("cp"), st.sampled_from(list(CpState)), st.booleans()),
@@ -35,6 +35,14 @@ actions = st.one_of(
     st.tuples(st.just("cancel")),
     st.tuples(st.just("wait"), st.floats(0.0, 60.0)),
 )
+cp_actions = st.tuples(st.just("cp"), st.sampled_from([CpState.A, CpState.B, CpState.C]), st.just(False))
+feedback_actions = st.tuples(st.just("feedback"), st.booleans())
+hazard_actions = st.one_of(
+    st.tuples(st.just("rcd"), st.just(True)),
+    st.tuples(st.just("cp"), st.sampled_from([CpState.E, CpState.F]), st.just(False)),
+    st.tuples(st.just("cp"), st.just(CpState.C), st.just(True)),
+)
+power_states = [St.READY, St.CHARGING, St.STOPPING, St.HLC, St.HLC_CHARGING, St.SUSPENDED_EVSE]
 
 
 def run(c: EvseCore, act: tuple[Any, ...], t: float) -> list[Any]:
@@ -78,21 +86,19 @@ def run(c: EvseCore, act: tuple[Any, ...], t: float) -> list[Any]:
     raise AssertionError(name)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
-    st.lists(actions, max_size=40),
-    st.booleans(),
-    st.booleans(),
+    st.one_of(st.sampled_from(list(St)), st.sampled_from(power_states)),
+    st.lists(st.one_of(actions, cp_actions, cp_actions, feedback_actions, hazard_actions), max_size=40),
     st.booleans(),
     st.sampled_from(["stop", "continue", "fault"]),
 )
 def test_contactor_never_closed_where_forbidden(
-    seq: list[tuple[Any, ...]], hlc: bool, fallback: bool, free: bool, meter_loss: str
+    start: St, seq: list[tuple[Any, ...]], fallback: bool, meter_loss: str
 ) -> None:
-    cfg = EvseConfig(hlc_offered=hlc, basic_fallback=fallback, free_charging=free, meter_loss=meter_loss)  # type: ignore[arg-type]
-    c = EvseCore(cfg)
-    t = 0.0
-    c.start(t)
+    """From every state (reached by a real path), any sequence of inputs keeps the safety invariants."""
+    c, t = reach(start, basic_fallback=fallback, meter_loss=meter_loss)
+    rcd_tripped = False
     for act in seq:
         t += 0.01
         if act[0] == "wait":
@@ -105,5 +111,15 @@ def test_contactor_never_closed_where_forbidden(
             outs = run(c, act, t)
         for o in outs:
             if isinstance(o, ContactorCmd) and o.closed:
-                assert c.history[-1][3] in CONTACTOR_CLOSED_STATES or c.state in CONTACTOR_CLOSED_STATES
+                assert c.history and c.history[-1][3] in CONTACTOR_CLOSED_STATES
         check_invariants(c, outs)
+        # hazards open the contactor at once, whatever the state: RCD trip (until reset), pilot short or
+        # failure, missing diode, unplug
+        if act[0] == "rcd":
+            rcd_tripped = act[1]
+        elif act[0] == "clear":
+            rcd_tripped = False
+        if rcd_tripped:
+            assert not c.contactor_closed
+        if act[0] == "cp" and (act[2] or act[1] in (CpState.A, CpState.E, CpState.F)):
+            assert not c.contactor_closed, act

@@ -69,3 +69,26 @@ def test_cp_changes_published_once() -> None:
     board.sim(1).plug()
     nxt = svc._read_cp(1, ch)
     assert nxt is not None and nxt.state == "B" and nxt.seq == first.seq + 1
+
+
+class _NullBus:
+    def __init__(self) -> None:
+        self.published: list[object] = []
+
+    async def publish(self, msg: object, evse: int | None = None) -> None:
+        self.published.append(msg)
+
+
+async def test_read_errors_do_not_stop_the_poll_loop(tmp_path: object) -> None:
+    from hal.types import HardwareError
+
+    board = SimBoard.with_channels(2)
+    svc = HalService(board)
+
+    def broken() -> None:
+        raise HardwareError("ADC file vanished")
+
+    board.channels[0].cp.read = broken  # type: ignore[assignment, method-assign]
+    bus = _NullBus()
+    await svc._poll_once(bus)  # type: ignore[arg-type]
+    assert any(isinstance(m, api.CpReadingState) for m in bus.published)  # EVSE 2 still served

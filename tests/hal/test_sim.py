@@ -127,3 +127,22 @@ def test_pilot_output_validation() -> None:
         PilotOutput(PilotMode.PWM, 0.0)
     with pytest.raises(ValueError):
         PilotOutput(PilotMode.X1, 50.0)
+
+
+def test_ev_adapts_to_lower_duty_after_a_delay() -> None:
+    b, clk = board()
+    s = b.sim(1)
+    s.plug(SimEv(requested=CpState.C, max_current_a=32.0, phases=1, adapt_s=2.0))
+    s.cp.set_output(PilotOutput(PilotMode.PWM, 53.3))  # 31.98 A
+    s.contactor.set_closed(True)
+    clk.advance(1.0)
+    s.cp.set_output(PWM16)  # 15.96 A, but the EV needs 2 s
+    assert s.current_a() == pytest.approx(31.98)
+    clk.advance(1.9)
+    assert s.current_a() == pytest.approx(31.98)
+    clk.advance(0.2)
+    assert s.current_a() == pytest.approx(15.96)
+    e = s.meter.read().energy_wh
+    assert e == pytest.approx((31.98 * 3.0 + 15.96 * 0.1) * 230 / 3600)
+    s.cp.set_output(PilotOutput(PilotMode.PWM, 53.3))  # increases apply at once
+    assert s.current_a() == pytest.approx(31.98)

@@ -4,6 +4,8 @@ TransactionEvent MeterValueClock), TC_J_10 (Transaction.Begin/End contexts and c
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.ocpp.conftest import StationUnderTest
 from tests.ocpp.harness import ScriptedCsms
 
@@ -60,3 +62,20 @@ async def test_tc_j_02_j_10_sampled(csms: ScriptedCsms, station: StationUnderTes
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert [s["measurand"] for s in ended["meterValue"][0]["sampledValue"]] == [E, P]
     assert ended["meterValue"][0]["sampledValue"][1]["unitOfMeasure"] == {"unit": "W"}
+
+
+async def test_tc_j_tx_ended_interval_samples_in_ended(csms: ScriptedCsms, station: StationUnderTest) -> None:
+    await setv(csms, "SampledDataCtrlr", "TxEndedInterval", "1")
+    await setv(csms, "AlignedDataCtrlr", "TxEndedInterval", "1")
+    await station.feed("meter", 1, {E: 100.0})
+    await station.feed("plug", 1, 1, True)
+    await station.feed("present_token", 1, {"idToken": "T", "type": "ISO14443"})
+    await csms.wait_for("TransactionEvent")
+    await asyncio.sleep(2.3)
+    await station.feed("meter", 1, {E: 300.0})
+    await station.feed("plug", 1, 1, False)
+    ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+    contexts = [mv["sampledValue"][0]["context"] for mv in ended["meterValue"]]
+    assert contexts.count("Sample.Periodic") >= 2 and contexts.count("Sample.Clock") >= 2
+    assert contexts[-1] == "Transaction.End"
+    assert ended["meterValue"][-1]["sampledValue"][0]["value"] == 300.0

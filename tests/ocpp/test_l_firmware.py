@@ -112,9 +112,7 @@ async def test_tc_l_02_l_06_https_retries_and_failure(
         await csms.wait_for("FirmwareStatusNotification", lambda p: p["status"] == "Installed", timeout=5)
         assert fw_statuses(csms, 10) == [
             "Downloading",
-            "DownloadPaused",
             "Downloading",
-            "DownloadPaused",
             "Downloading",
             "Downloaded",
             "SignatureVerified",
@@ -126,7 +124,7 @@ async def test_tc_l_02_l_06_https_retries_and_failure(
         await csms.wait_for(
             "FirmwareStatusNotification", lambda p: p["status"] == "DownloadFailed", timeout=5
         )
-        assert fw_statuses(csms, 11) == ["Downloading", "DownloadPaused", "Downloading", "DownloadFailed"]
+        assert fw_statuses(csms, 11) == ["Downloading", "Downloading", "DownloadFailed"]
     finally:
         https.close()
 
@@ -155,5 +153,31 @@ async def test_install_hook_reboots(csms: ScriptedCsms, station: StationUnderTes
             "InstallRebooting",
             "Installed",
         ]
+    finally:
+        http.close()
+
+
+async def test_install_scheduled(csms: ScriptedCsms, station: StationUnderTest) -> None:
+    import datetime as dt
+
+    mf_root = await install_root(csms)
+    signer = make_cert("Firmware Signer", mf_root)
+    http = FileServer()
+    http.files["/fw.bin"] = IMAGE
+    try:
+        req = request(30, http.url("/fw.bin"), signer)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+        req["firmware"]["installDateTime"] = later.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        assert (await csms.call("UpdateFirmware", req))["status"] == "Accepted"
+        await csms.wait_for("FirmwareStatusNotification", lambda p: p["status"] == "Installed", timeout=6)
+        assert fw_statuses(csms, 30) == [
+            "Downloading",
+            "Downloaded",
+            "SignatureVerified",
+            "InstallScheduled",
+            "Installing",
+            "Installed",
+        ]
+        assert dt.datetime.now(dt.UTC) >= later - dt.timedelta(milliseconds=100)
     finally:
         http.close()

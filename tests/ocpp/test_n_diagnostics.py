@@ -61,3 +61,26 @@ async def test_tc_n_32_customer_information(
     rep = await csms.wait_for("NotifyCustomerInformation")
     assert "authorization cache" in rep["data"] and rep["requestId"] == 2 and rep["tbc"] is False
     assert station.st.store.cache_get("ISO14443:CUST", 0) is None
+
+
+async def test_security_log_time_window(csms: ScriptedCsms, station: StationUnderTest) -> None:
+    await csms.wait_for("SecurityEventNotification")
+    http = FileServer()
+    try:
+        res = await csms.call(
+            "GetLog",
+            {
+                "logType": "SecurityLog",
+                "requestId": 8,
+                "log": {
+                    "remoteLocation": http.url("/up"),
+                    "oldestTimestamp": "2000-01-01T00:00:00Z",
+                    "latestTimestamp": "2001-01-01T00:00:00Z",
+                },
+            },
+        )
+        assert res["status"] == "Accepted"
+        await csms.wait_for("LogStatusNotification", lambda p: p["status"] == "Uploaded", timeout=5)
+        assert b"StartupOfTheDevice" not in http.uploads[0][1]
+    finally:
+        http.close()

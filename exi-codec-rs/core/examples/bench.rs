@@ -10,16 +10,29 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: bench MESSAGES.txt [ITERATIONS]");
-    let iters: u32 = args.get(2).map(|s| s.parse().expect("iterations")).unwrap_or(200_000);
+    let iters: u32 = args
+        .get(2)
+        .map(|s| s.parse().expect("iterations"))
+        .unwrap_or(200_000);
     let text = std::fs::read_to_string(path).expect("read messages");
-    println!("{:<34} {:>6} {:>10} {:>10} {:>10}", "message", "bytes", "decode_ns", "encode_ns", "tree_bytes");
+    println!(
+        "{:<34} {:>6} {:>10} {:>10} {:>10}",
+        "message", "bytes", "decode_ns", "encode_ns", "tree_bytes"
+    );
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut it = line.split_whitespace();
         let (label, schema, hex) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
         let schema = exi_codec::schema(schema).expect("schema");
-        let data: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let data: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
         let tree = exi_codec::decode(schema, &data).expect("decode");
-        assert_eq!(exi_codec::encode(schema, &tree).expect("encode"), data, "{label}: round trip");
+        assert_eq!(
+            exi_codec::encode(schema, &tree).expect("encode"),
+            data,
+            "{label}: round trip"
+        );
         let n = if data.len() > 500 { iters / 10 } else { iters };
         // warm up
         for _ in 0..n / 10 {
@@ -40,6 +53,13 @@ fn main() {
             }
             enc = enc.min(t.elapsed().as_nanos() as f64 / m as f64);
         }
-        println!("{:<34} {:>6} {:>10.0} {:>10.0} {:>10}", label, data.len(), dec, enc, tree.mem_size());
+        println!(
+            "{:<34} {:>6} {:>10.0} {:>10.0} {:>10}",
+            label,
+            data.len(),
+            dec,
+            enc,
+            tree.mem_size()
+        );
     }
 }

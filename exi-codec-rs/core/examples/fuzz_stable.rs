@@ -44,7 +44,9 @@ fn main() {
             let mut it = line.split_whitespace();
             if let (Some(s), Some(h)) = (it.next(), it.next()) {
                 if let Some(schema) = exi_codec::schema(s) {
-                    let b = (0..h.len() / 2).filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()).collect();
+                    let b = (0..h.len() / 2)
+                        .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
+                        .collect();
                     corpus.push((schema, b));
                 }
             }
@@ -76,7 +78,7 @@ fn main() {
                 let i = rng.below(d.len() as u64) as usize;
                 match rng.below(6) {
                     0 | 1 => d[i] ^= 1 << rng.below(8),
-                    2 => d[i] = rng.next() as u8,
+                    2 => d[i] = rng.next_u64() as u8,
                     3 => d.truncate(i.max(1)),
                     4 => {
                         let (_, other) = &corpus[rng.below(corpus.len() as u64) as usize];

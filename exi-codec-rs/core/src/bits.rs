@@ -98,7 +98,11 @@ pub struct BitWriter {
 impl BitWriter {
     /// An empty writer with some capacity.
     pub fn with_capacity(n: usize) -> Self {
-        BitWriter { buf: Vec::with_capacity(n), acc: 0, nacc: 0 }
+        BitWriter {
+            buf: Vec::with_capacity(n),
+            acc: 0,
+            nacc: 0,
+        }
     }
 
     /// Bits written so far.

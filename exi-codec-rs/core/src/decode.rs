@@ -24,22 +24,41 @@ pub fn decode_fragment(schema: &'static Schema, data: &[u8]) -> Result<Value, Er
     decode_with(schema, data, schema.frag, true)
 }
 
-fn decode_with(schema: &'static Schema, data: &[u8], start: u32, fragment: bool) -> Result<Value, Error> {
-    let mut d = Dec { r: BitReader::new(data), t: StringTable::default(), s: schema, depth: 0 };
+fn decode_with(
+    schema: &'static Schema,
+    data: &[u8],
+    start: u32,
+    fragment: bool,
+) -> Result<Value, Error> {
+    let mut d = Dec {
+        r: BitReader::new(data),
+        t: StringTable::default(),
+        s: schema,
+        depth: 0,
+    };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
     if hdr != 0x80 {
-        return Err(Error::new(0, format!("unsupported EXI header byte 0x{hdr:02x}"), "0x80 (no options, EXI 1.0)"));
+        return Err(Error::new(
+            0,
+            format!("unsupported EXI header byte 0x{hdr:02x}"),
+            "0x80 (no options, EXI 1.0)",
+        ));
     }
     let st = &schema.states[start as usize];
     let mut out: Vec<(u16, Value)> = Vec::new();
     loop {
         let pos = d.r.pos();
-        let code = d.r.bits(st.width as u32, "DocContent/FragmentContent event code")? as usize;
+        let code =
+            d.r.bits(st.width as u32, "DocContent/FragmentContent event code")? as usize;
         if fragment && code == st.n as usize + 1 {
             break; // ED
         }
         if code >= st.n as usize {
-            return Err(Error::new(pos, format!("undeclared root event code {code}"), "a global element of the schema"));
+            return Err(Error::new(
+                pos,
+                format!("undeclared root event code {code}"),
+                "a global element of the schema",
+            ));
         }
         let p = &schema.prods[st.first as usize + code];
         let v = d.element(p)?;
@@ -51,10 +70,18 @@ fn decode_with(schema: &'static Schema, data: &[u8], start: u32, fragment: bool)
     let pos = d.r.pos();
     let rem = d.r.remaining();
     if rem >= 8 {
-        return Err(Error::new(pos, format!("{} unconsumed bytes after end of document", rem / 8), "end of stream"));
+        return Err(Error::new(
+            pos,
+            format!("{} unconsumed bytes after end of document", rem / 8),
+            "end of stream",
+        ));
     }
     if d.r.bits(rem as u32, "padding")? != 0 {
-        return Err(Error::new(pos, "non-zero padding bits after end of document", "zero padding"));
+        return Err(Error::new(
+            pos,
+            "non-zero padding bits after end of document",
+            "zero padding",
+        ));
     }
     Ok(Value::Map(out))
 }
@@ -77,16 +104,27 @@ impl<'a> Dec<'a> {
 
     fn element(&mut self, p: &Prod) -> Result<Value, Error> {
         if p.arg == u32::MAX {
-            return Err(Error::new(self.r.pos(), "element with ambiguous declarations in a fragment", "unambiguous element"));
+            return Err(Error::new(
+                self.r.pos(),
+                "element with ambiguous declarations in a fragment",
+                "unambiguous element",
+            ));
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::new(self.r.pos(), "document nesting too deep", "shallower document"));
+            return Err(Error::new(
+                self.r.pos(),
+                "document nesting too deep",
+                "shallower document",
+            ));
         }
         let shp = (p.flags >> 1) & 3;
         let mut state = p.arg;
-        let mut map: Vec<(u16, Value)> =
-            if shp == shape::SCALAR { Vec::new() } else { Vec::with_capacity(self.s.states[state as usize].fields as usize) };
+        let mut map: Vec<(u16, Value)> = if shp == shape::SCALAR {
+            Vec::new()
+        } else {
+            Vec::with_capacity(self.s.states[state as usize].fields as usize)
+        };
         let mut scalar: Option<Value> = None;
         loop {
             let st = &self.s.states[state as usize];
@@ -96,7 +134,10 @@ impl<'a> Dec<'a> {
                 let exp = self.expected(state);
                 return Err(Error::new(
                     pos,
-                    format!("undeclared (second-level) event in <{}>", self.s.lnames[p.lname as usize]),
+                    format!(
+                        "undeclared (second-level) event in <{}>",
+                        self.s.lnames[p.lname as usize]
+                    ),
                     exp,
                 ));
             }
@@ -107,7 +148,11 @@ impl<'a> Dec<'a> {
                     map.push((q.lname, v));
                 }
                 kind::SE => {
-                    let v = if (q.flags >> 1) & 3 == shape::SCALAR { self.scalar_element(q)? } else { self.element(q)? };
+                    let v = if (q.flags >> 1) & 3 == shape::SCALAR {
+                        self.scalar_element(q)?
+                    } else {
+                        self.element(q)?
+                    };
                     if q.flags & 1 != 0 {
                         match map.last_mut() {
                             Some((k, Value::List(l))) if *k == q.lname => l.push(v),
@@ -131,7 +176,11 @@ impl<'a> Dec<'a> {
                 kind::EE => break,
                 _ => {
                     let exp = self.expected(state);
-                    return Err(Error::new(pos, "wildcard or mixed content is not supported", exp));
+                    return Err(Error::new(
+                        pos,
+                        "wildcard or mixed content is not supported",
+                        exp,
+                    ));
                 }
             }
             state = q.next;
@@ -155,13 +204,27 @@ impl<'a> Dec<'a> {
         }
         let pos = self.r.pos();
         if self.r.bits(st0.width as u32, "event code")? != 0 {
-            return Err(Error::new(pos, format!("undeclared (second-level) event in <{}>", self.s.lnames[p.lname as usize]), "value"));
+            return Err(Error::new(
+                pos,
+                format!(
+                    "undeclared (second-level) event in <{}>",
+                    self.s.lnames[p.lname as usize]
+                ),
+                "value",
+            ));
         }
         let v = self.value(ch.arg, p.qname)?;
         let st1 = &self.s.states[ch.next as usize];
         let pos = self.r.pos();
         if self.r.bits(st1.width as u32, "event code")? != 0 || st1.n != 1 {
-            return Err(Error::new(pos, format!("undeclared (second-level) event in <{}>", self.s.lnames[p.lname as usize]), "end of element"));
+            return Err(Error::new(
+                pos,
+                format!(
+                    "undeclared (second-level) event in <{}>",
+                    self.s.lnames[p.lname as usize]
+                ),
+                "end of element",
+            ));
         }
         Ok(v)
     }
@@ -174,24 +237,37 @@ impl<'a> Dec<'a> {
             simple::NBIT => {
                 let v = t.lo + self.r.bits(t.bits as u32, "n-bit integer")? as i128;
                 if v > t.hi {
-                    return Err(Error::new(pos, format!("integer {v} above maximum"), format!("<= {}", t.hi)));
+                    return Err(Error::new(
+                        pos,
+                        format!("integer {v} above maximum"),
+                        format!("<= {}", t.hi),
+                    ));
                 }
                 Ok(Value::Int(v))
             }
             simple::UNSIGNED | simple::SIGNED => {
                 let neg = t.kind == simple::SIGNED && self.r.bits(1, "integer sign")? == 1;
                 let m = self.r.uint("integer")?;
-                let m = i128::try_from(m).map_err(|_| Error::new(pos, "integer out of range", "a smaller integer"))?;
+                let m = i128::try_from(m)
+                    .map_err(|_| Error::new(pos, "integer out of range", "a smaller integer"))?;
                 let v = if neg { -m - 1 } else { m };
                 if v < t.lo || v > t.hi {
-                    return Err(Error::new(pos, format!("integer {v} out of range"), format!("{}..={}", t.lo, t.hi)));
+                    return Err(Error::new(
+                        pos,
+                        format!("integer {v} out of range"),
+                        format!("{}..={}", t.lo, t.hi),
+                    ));
                 }
                 Ok(Value::Int(v))
             }
             simple::ENUM => {
                 let i = self.r.bits(t.bits as u32, "enumeration index")? as u32;
                 if i >= t.enum_n {
-                    return Err(Error::new(pos, format!("enumeration index {i} out of range"), format!("< {}", t.enum_n)));
+                    return Err(Error::new(
+                        pos,
+                        format!("enumeration index {i} out of range"),
+                        format!("< {}", t.enum_n),
+                    ));
                 }
                 Ok(Value::Enum(self.s.enums[(t.enum_first + i) as usize]))
             }
@@ -203,7 +279,9 @@ impl<'a> Dec<'a> {
                         let id = self.r.bits(id_bits(n), "local string table id")? as usize;
                         self.t
                             .local_get(qname, id)
-                            .ok_or_else(|| Error::new(pos, "local string table miss", format!("id < {n}")))?
+                            .ok_or_else(|| {
+                                Error::new(pos, "local string table miss", format!("id < {n}"))
+                            })?
                             .to_owned()
                     }
                     1 => {
@@ -211,20 +289,31 @@ impl<'a> Dec<'a> {
                         let id = self.r.bits(id_bits(n), "global string table id")? as usize;
                         self.t
                             .global_get(id)
-                            .ok_or_else(|| Error::new(pos, "global string table miss", format!("id < {n}")))?
+                            .ok_or_else(|| {
+                                Error::new(pos, "global string table miss", format!("id < {n}"))
+                            })?
                             .to_owned()
                     }
                     _ => {
                         let len = (l - 2) as usize;
                         if len > self.r.remaining() / 8 {
-                            return Err(Error::new(pos, format!("string length {len} exceeds the stream"), "shorter string"));
+                            return Err(Error::new(
+                                pos,
+                                format!("string length {len} exceeds the stream"),
+                                "shorter string",
+                            ));
                         }
                         let mut s = String::with_capacity(len);
                         for _ in 0..len {
                             let cpos = self.r.pos();
                             let c = self.r.uint32("character")?;
-                            let ch = char::from_u32(c)
-                                .ok_or_else(|| Error::new(cpos, format!("invalid code point {c}"), "a Unicode scalar value"))?;
+                            let ch = char::from_u32(c).ok_or_else(|| {
+                                Error::new(
+                                    cpos,
+                                    format!("invalid code point {c}"),
+                                    "a Unicode scalar value",
+                                )
+                            })?;
                             s.push(ch);
                         }
                         self.t.add(qname, &s);
@@ -244,7 +333,11 @@ impl<'a> Dec<'a> {
             _ => {
                 let len = self.r.uint32("binary length")? as usize;
                 if len > self.r.remaining() / 8 {
-                    return Err(Error::new(pos, format!("binary length {len} exceeds the stream"), "shorter binary"));
+                    return Err(Error::new(
+                        pos,
+                        format!("binary length {len} exceeds the stream"),
+                        "shorter binary",
+                    ));
                 }
                 if (len as u64) < t.min_len as u64 || (len as u64) > t.max_len as u64 {
                     return Err(Error::new(
@@ -257,7 +350,14 @@ impl<'a> Dec<'a> {
                 for _ in 0..len {
                     b.push(self.r.bits(8, "binary octet")? as u8);
                 }
-                Ok(Value::Bytes(b, if t.kind == simple::HEX { Bin::Hex } else { Bin::B64 }))
+                Ok(Value::Bytes(
+                    b,
+                    if t.kind == simple::HEX {
+                        Bin::Hex
+                    } else {
+                        Bin::B64
+                    },
+                ))
             }
         }
     }

@@ -30,12 +30,28 @@ pub fn encode_fragment(schema: &'static Schema, root: &Value) -> Result<Vec<u8>,
 fn encode_with(schema: &'static Schema, root: &Value, fragment: bool) -> Result<Vec<u8>, Error> {
     let entries = match root {
         Value::Map(m) => m,
-        _ => return Err(Error::new(0, "the message must be an object", "{\"<root element>\": {...}}")),
+        _ => {
+            return Err(Error::new(
+                0,
+                "the message must be an object",
+                "{\"<root element>\": {...}}",
+            ))
+        }
     };
     if entries.is_empty() || (!fragment && entries.len() != 1) {
-        return Err(Error::new(0, "a document has exactly one root element", "{\"<root element>\": {...}}"));
+        return Err(Error::new(
+            0,
+            "a document has exactly one root element",
+            "{\"<root element>\": {...}}",
+        ));
     }
-    let mut e = Enc { w: BitWriter::with_capacity(64), t: StringTable::default(), s: schema, depth: 0, path: Vec::new() };
+    let mut e = Enc {
+        w: BitWriter::with_capacity(64),
+        t: StringTable::default(),
+        s: schema,
+        depth: 0,
+        path: Vec::new(),
+    };
     e.w.bits(8, 0x80);
     let st = &schema.states[(if fragment { schema.frag } else { schema.doc }) as usize];
     for (k, v) in entries {
@@ -46,7 +62,11 @@ fn encode_with(schema: &'static Schema, root: &Value, fragment: bool) -> Result<
         for item in items {
             let prods = &schema.prods[st.first as usize..(st.first + st.n as u32) as usize];
             let i = prods.iter().position(|p| p.lname == *k).ok_or_else(|| {
-                Error::new(e.w.pos(), format!("unknown root element {:?}", name(schema, *k)), "a global element of the schema")
+                Error::new(
+                    e.w.pos(),
+                    format!("unknown root element {:?}", name(schema, *k)),
+                    "a global element of the schema",
+                )
             })?;
             e.w.bits(st.width as u32, i as u64);
             e.element(&prods[i], item)?;
@@ -76,7 +96,11 @@ fn pending(v: &Value, c: u32) -> bool {
 impl Enc {
     fn err(&self, msg: String, expected: String) -> Error {
         let path: Vec<&str> = self.path.iter().map(|k| name(self.s, *k)).collect();
-        Error::new(self.w.pos(), format!("{} (at {})", msg, path.join("/")), expected)
+        Error::new(
+            self.w.pos(),
+            format!("{} (at {})", msg, path.join("/")),
+            expected,
+        )
     }
 
     fn expected(&self, state: u32) -> String {
@@ -94,7 +118,10 @@ impl Enc {
 
     fn element(&mut self, p: &Prod, v: &Value) -> Result<(), Error> {
         if p.arg == u32::MAX {
-            return Err(self.err("element with ambiguous declarations in a fragment".into(), String::new()));
+            return Err(self.err(
+                "element with ambiguous declarations in a fragment".into(),
+                String::new(),
+            ));
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -115,7 +142,10 @@ impl Enc {
                 return Ok(());
             }
             if matches!(v, Value::Map(_) | Value::List(_)) {
-                return Err(self.err("expected a simple value, got an object or list".into(), "a simple value".into()));
+                return Err(self.err(
+                    "expected a simple value, got an object or list".into(),
+                    "a simple value".into(),
+                ));
             }
             let mut state = p.arg;
             let mut done_value = false;
@@ -123,10 +153,9 @@ impl Enc {
                 let st = &self.s.states[state as usize];
                 let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
                 let want = if done_value { kind::EE } else { kind::CH };
-                let i = prods
-                    .iter()
-                    .position(|q| q.kind == want)
-                    .ok_or_else(|| self.err("grammar has no value production".into(), String::new()))?;
+                let i = prods.iter().position(|q| q.kind == want).ok_or_else(|| {
+                    self.err("grammar has no value production".into(), String::new())
+                })?;
                 self.w.bits(st.width as u32, i as u64);
                 if want == kind::EE {
                     break;
@@ -218,7 +247,10 @@ impl Enc {
         for (j, (k, ev)) in entries.iter().enumerate() {
             if pending(ev, cur[j]) {
                 return Err(self.err(
-                    format!("unexpected {:?}: not allowed here, out of order or too many", name(self.s, *k)),
+                    format!(
+                        "unexpected {:?}: not allowed here, out of order or too many",
+                        name(self.s, *k)
+                    ),
                     "content allowed by the schema".into(),
                 ));
             }
@@ -233,15 +265,28 @@ impl Enc {
         match t.kind {
             simple::BOOL => match v {
                 Value::Bool(b) => self.w.bits(1, *b as u64),
-                _ => return Err(self.err(format!("expected a boolean, got {v:?}"), "true | false".into())),
+                _ => {
+                    return Err(self.err(
+                        format!("expected a boolean, got {v:?}"),
+                        "true | false".into(),
+                    ))
+                }
             },
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => {
                 let n = match v {
                     Value::Int(n) => *n,
-                    _ => return Err(self.err(format!("expected an integer, got {v:?}"), "an integer".into())),
+                    _ => {
+                        return Err(self.err(
+                            format!("expected an integer, got {v:?}"),
+                            "an integer".into(),
+                        ))
+                    }
                 };
                 if n < t.lo || n > t.hi {
-                    return Err(self.err(format!("integer {n} out of range"), format!("{}..={}", t.lo, t.hi)));
+                    return Err(self.err(
+                        format!("integer {n} out of range"),
+                        format!("{}..={}", t.lo, t.hi),
+                    ));
                 }
                 match t.kind {
                     simple::NBIT => self.w.bits(t.bits as u32, (n - t.lo) as u64),
@@ -258,16 +303,22 @@ impl Enc {
                 }
             }
             simple::ENUM => {
-                let s = v.as_str().ok_or_else(|| self.err(format!("expected a string, got {v:?}"), "an enumeration value".into()))?;
+                let s = v.as_str().ok_or_else(|| {
+                    self.err(
+                        format!("expected a string, got {v:?}"),
+                        "an enumeration value".into(),
+                    )
+                })?;
                 let vals = &self.s.enums[t.enum_first as usize..(t.enum_first + t.enum_n) as usize];
-                let i = vals
-                    .iter()
-                    .position(|x| *x == s)
-                    .ok_or_else(|| self.err(format!("{s:?} is not an allowed value"), vals.join(" | ")))?;
+                let i = vals.iter().position(|x| *x == s).ok_or_else(|| {
+                    self.err(format!("{s:?} is not an allowed value"), vals.join(" | "))
+                })?;
                 self.w.bits(t.bits as u32, i as u64);
             }
             simple::STRING => {
-                let s = v.as_str().ok_or_else(|| self.err(format!("expected a string, got {v:?}"), "a string".into()))?;
+                let s = v.as_str().ok_or_else(|| {
+                    self.err(format!("expected a string, got {v:?}"), "a string".into())
+                })?;
                 let n = s.chars().count() as u64;
                 if n < t.min_len as u64 || n > t.max_len as u64 {
                     return Err(self.err(
@@ -294,11 +345,32 @@ impl Enc {
                 let bytes: &[u8] = match v {
                     Value::Bytes(b, _) => b,
                     Value::Str(s) => {
-                        owned = if t.kind == simple::HEX { hex_decode(s) } else { b64_decode(s) }
-                            .ok_or_else(|| self.err(format!("invalid {} text {s:?}", if t.kind == simple::HEX { "hex" } else { "base64" }), "binary text".into()))?;
+                        owned = if t.kind == simple::HEX {
+                            hex_decode(s)
+                        } else {
+                            b64_decode(s)
+                        }
+                        .ok_or_else(|| {
+                            self.err(
+                                format!(
+                                    "invalid {} text {s:?}",
+                                    if t.kind == simple::HEX {
+                                        "hex"
+                                    } else {
+                                        "base64"
+                                    }
+                                ),
+                                "binary text".into(),
+                            )
+                        })?;
                         &owned
                     }
-                    _ => return Err(self.err(format!("expected binary text, got {v:?}"), "a hex or base64 string".into())),
+                    _ => {
+                        return Err(self.err(
+                            format!("expected binary text, got {v:?}"),
+                            "a hex or base64 string".into(),
+                        ))
+                    }
                 };
                 let n = bytes.len() as u64;
                 if n < t.min_len as u64 || n > t.max_len as u64 {

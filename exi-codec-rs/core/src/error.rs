@@ -21,7 +21,11 @@ impl Error {
     /// A new error.
     #[cold]
     pub fn new(bit: usize, message: impl Into<String>, expected: impl Into<String>) -> Self {
-        Error(Box::new(ErrorData { bit, message: message.into(), expected: expected.into() }))
+        Error(Box::new(ErrorData {
+            bit,
+            message: message.into(),
+            expected: expected.into(),
+        }))
     }
 
     /// Bit position in the EXI stream (for encoding: bits written so far).

@@ -10,11 +10,12 @@ pub mod bits;
 pub mod decode;
 pub mod encode;
 pub mod error;
+#[rustfmt::skip]
 pub mod generated;
+pub mod random;
 pub mod strings;
 pub mod tables;
 pub mod text;
-pub mod random;
 pub mod value;
 pub mod xml;
 
@@ -33,12 +34,24 @@ pub const VALUE_NAME: &str = "value";
 pub const MAX_DEPTH: usize = 48;
 
 /// Schema names accepted by [`schema`].
-pub const SCHEMA_NAMES: [&str; 9] =
-    ["sap", "din", "iso2", "iso20-cm", "iso20-ac", "iso20-dc", "iso20-wpt", "iso20-acdp", "xmldsig"];
+pub const SCHEMA_NAMES: [&str; 9] = [
+    "sap",
+    "din",
+    "iso2",
+    "iso20-cm",
+    "iso20-ac",
+    "iso20-dc",
+    "iso20-wpt",
+    "iso20-acdp",
+    "xmldsig",
+];
 
 /// Look up a schema set by short name (`sap`, `din`, `iso2`, `iso20-cm`, ...) or by its namespace.
 pub fn schema(name: &str) -> Option<&'static Schema> {
-    generated::ALL.iter().copied().find(|s| s.name == name || s.namespace == name)
+    generated::ALL
+        .iter()
+        .copied()
+        .find(|s| s.name == name || s.namespace == name)
 }
 
 /// Decode an EXI document into a tree.

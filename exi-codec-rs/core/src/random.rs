@@ -14,7 +14,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
     /// Next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -24,7 +24,7 @@ impl Rng {
     }
     /// Uniform in 0..n (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -49,7 +49,12 @@ pub fn random_document(s: &'static Schema, root: usize, seed: u64, size: u32) ->
         return None;
     }
     let p = &s.prods[st.first as usize + root];
-    let mut g = Gen { s, rng: Rng::new(seed), size, budget: 400 };
+    let mut g = Gen {
+        s,
+        rng: Rng::new(seed),
+        size,
+        budget: 400,
+    };
     let v = g.element(p.arg, (p.flags >> 1) & 3, 0)?;
     Some(Value::Map(vec![(p.lname, v)]))
 }
@@ -74,18 +79,26 @@ impl Gen {
             let st = &self.s.states[state as usize];
             let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
             let usable: Vec<usize> = (0..prods.len())
-                .filter(|&i| matches!(prods[i].kind, kind::AT | kind::SE | kind::CH | kind::EE) && prods[i].flags & 16 == 0)
+                .filter(|&i| {
+                    matches!(prods[i].kind, kind::AT | kind::SE | kind::CH | kind::EE)
+                        && prods[i].flags & 16 == 0
+                })
                 .collect();
             if usable.is_empty() {
                 return None;
             }
             let ee = usable.iter().copied().find(|&i| prods[i].kind == kind::EE);
             self.budget -= 1;
-            let stop = ee.is_some() && (self.budget < 0 || reps >= self.size || self.rng.below(3) == 0);
+            let stop =
+                ee.is_some() && (self.budget < 0 || reps >= self.size || self.rng.below(3) == 0);
             let i = if stop {
                 ee.unwrap()
             } else {
-                let cands: Vec<usize> = usable.iter().copied().filter(|&i| prods[i].kind != kind::EE).collect();
+                let cands: Vec<usize> = usable
+                    .iter()
+                    .copied()
+                    .filter(|&i| prods[i].kind != kind::EE)
+                    .collect();
                 if cands.is_empty() {
                     ee.unwrap()
                 } else {
@@ -138,7 +151,7 @@ impl Gen {
             2 => lo,
             _ => {
                 let span = (hi - lo) as u128 + 1;
-                let r = ((self.rng.next() as u128) << 64 | self.rng.next() as u128) % span;
+                let r = ((self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128) % span;
                 lo + r as i128
             }
         }
@@ -154,7 +167,9 @@ impl Gen {
         match t.kind {
             simple::BOOL => Value::Bool(self.rng.below(2) == 1),
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => Value::Int(self.int_in(t.lo, t.hi)),
-            simple::ENUM => Value::Enum(self.s.enums[(t.enum_first as u64 + self.rng.below(t.enum_n as u64)) as usize]),
+            simple::ENUM => Value::Enum(
+                self.s.enums[(t.enum_first as u64 + self.rng.below(t.enum_n as u64)) as usize],
+            ),
             simple::STRING => {
                 let n = self.len_in(t.min_len.max(1), t.max_len.max(1));
                 let mut s = String::with_capacity(n);
@@ -166,8 +181,15 @@ impl Gen {
             }
             _ => {
                 let n = self.len_in(t.min_len.max(1), t.max_len);
-                let b: Vec<u8> = (0..n).map(|_| self.rng.next() as u8).collect();
-                Value::Bytes(b, if t.kind == simple::HEX { Bin::Hex } else { Bin::B64 })
+                let b: Vec<u8> = (0..n).map(|_| self.rng.next_u64() as u8).collect();
+                Value::Bytes(
+                    b,
+                    if t.kind == simple::HEX {
+                        Bin::Hex
+                    } else {
+                        Bin::B64
+                    },
+                )
             }
         }
     }

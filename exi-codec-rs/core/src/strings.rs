@@ -27,7 +27,10 @@ pub fn id_bits(n: usize) -> u32 {
 impl StringTable {
     /// A table with unbounded value partitions (EXI default options).
     pub fn unbounded() -> Self {
-        StringTable { enabled: true, ..Default::default() }
+        StringTable {
+            enabled: true,
+            ..Default::default()
+        }
     }
 
     /// Global partition size.
@@ -46,7 +49,9 @@ impl StringTable {
 
     /// Value at local id.
     pub fn local_get(&self, q: u16, id: usize) -> Option<&str> {
-        self.local_of(q).and_then(|v| v.get(id)).map(|g| self.global[*g as usize].as_str())
+        self.local_of(q)
+            .and_then(|v| v.get(id))
+            .map(|g| self.global[*g as usize].as_str())
     }
 
     /// Value at global id.

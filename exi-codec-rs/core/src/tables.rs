@@ -90,12 +90,24 @@ pub struct Prod {
 
 /// Compact constructor of a [`Prod`] (used by the generated tables).
 pub const fn p(kind: u8, lname: u16, qname: u16, arg: u32, next: u32, flags: u8) -> Prod {
-    Prod { kind, lname, qname, arg, next, flags }
+    Prod {
+        kind,
+        lname,
+        qname,
+        arg,
+        next,
+        flags,
+    }
 }
 
 /// Compact constructor of a [`State`] (used by the generated tables).
 pub const fn s(first: u32, n: u16, width: u8, fields: u8) -> State {
-    State { first, n, width, fields }
+    State {
+        first,
+        n,
+        width,
+        fields,
+    }
 }
 
 /// Shape of an element's value in the document tree.
@@ -133,7 +145,8 @@ pub struct Schema {
     pub frag: u32,
 }
 
-static LOOKUP: std::sync::OnceLock<Vec<std::collections::HashMap<&'static str, u16>>> = std::sync::OnceLock::new();
+static LOOKUP: std::sync::OnceLock<Vec<std::collections::HashMap<&'static str, u16>>> =
+    std::sync::OnceLock::new();
 
 impl Schema {
     /// Local name id of `name`, if the schema declares it (hash lookup).
@@ -141,12 +154,22 @@ impl Schema {
         let all = &crate::generated::ALL;
         let tables = LOOKUP.get_or_init(|| {
             all.iter()
-                .map(|s| s.lnames.iter().enumerate().map(|(i, n)| (*n, i as u16)).collect())
+                .map(|s| {
+                    s.lnames
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (*n, i as u16))
+                        .collect()
+                })
                 .collect()
         });
         match all.iter().position(|s| std::ptr::eq(*s, self)) {
             Some(i) => tables[i].get(name).copied(),
-            None => self.lnames.iter().position(|n| *n == name).map(|i| i as u16),
+            None => self
+                .lnames
+                .iter()
+                .position(|n| *n == name)
+                .map(|i| i as u16),
         }
     }
 }

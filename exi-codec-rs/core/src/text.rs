@@ -22,7 +22,7 @@ pub fn hex_encode(b: &[u8]) -> String {
 /// Hex (either case) to bytes.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if b.len() & 1 == 1 {
         return None;
     }
     let nib = |c: u8| -> Option<u8> {
@@ -33,18 +33,30 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     };
-    b.chunks(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
+    b.chunks(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
 }
 
 /// Standard base64 with padding.
 pub fn b64_encode(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
     for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         s.push(B64[(n >> 18) as usize & 63] as char);
         s.push(B64[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 { B64[(n >> 6) as usize & 63] as char } else { '=' });
-        s.push(if c.len() > 2 { B64[n as usize & 63] as char } else { '=' });
+        s.push(if c.len() > 1 {
+            B64[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            B64[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     s
 }
@@ -159,7 +171,12 @@ fn write_json(s: &Schema, v: &Value, out: &mut String) {
 
 /// Parse the JSON dialect into a document tree (keys must be names the schema declares).
 pub fn from_json(s: &Schema, text: &str) -> Result<Value, Error> {
-    let mut p = Parser { b: text.as_bytes(), i: 0, s, depth: 0 };
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+        s,
+        depth: 0,
+    };
     p.ws();
     let v = p.value()?;
     p.ws();
@@ -178,7 +195,11 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, m: &str) -> Error {
-        Error::new(0, format!("JSON error at character {}: {}", self.i, m), "valid JSON message")
+        Error::new(
+            0,
+            format!("JSON error at character {}: {}", self.i, m),
+            "valid JSON message",
+        )
     }
     fn ws(&mut self) {
         while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\n' | b'\r' | b'\t') {
@@ -214,7 +235,9 @@ impl<'a> Parser<'a> {
                         let id = if k == crate::VALUE_NAME {
                             VALUE_KEY
                         } else {
-                            self.s.lname_id(&k).ok_or_else(|| self.err(&format!("unknown name {k:?} in schema {}", self.s.name)))?
+                            self.s.lname_id(&k).ok_or_else(|| {
+                                self.err(&format!("unknown name {k:?} in schema {}", self.s.name))
+                            })?
                         };
                         self.eat(b':')?;
                         let v = self.value()?;
@@ -272,8 +295,12 @@ impl<'a> Parser<'a> {
                 if matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E')) {
                     return Err(self.err("only integers are allowed"));
                 }
-                let t = std::str::from_utf8(&self.b[st..self.i]).map_err(|_| self.err("bad number"))?;
-                Value::Int(t.parse::<i128>().map_err(|_| self.err("integer out of range"))?)
+                let t =
+                    std::str::from_utf8(&self.b[st..self.i]).map_err(|_| self.err("bad number"))?;
+                Value::Int(
+                    t.parse::<i128>()
+                        .map_err(|_| self.err("integer out of range"))?,
+                )
             }
             _ => return Err(self.err("unexpected character")),
         };
@@ -291,7 +318,10 @@ impl<'a> Parser<'a> {
             while self.i < self.b.len() && self.b[self.i] != b'"' && self.b[self.i] != b'\\' {
                 self.i += 1;
             }
-            out.push_str(std::str::from_utf8(&self.b[start..self.i]).map_err(|_| self.err("invalid UTF-8"))?);
+            out.push_str(
+                std::str::from_utf8(&self.b[start..self.i])
+                    .map_err(|_| self.err("invalid UTF-8"))?,
+            );
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
@@ -312,12 +342,18 @@ impl<'a> Parser<'a> {
                         b't' => out.push('\t'),
                         b'u' => {
                             let mut cp = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&cp) && self.b[self.i..].starts_with(b"\\u") {
+                            if (0xD800..0xDC00).contains(&cp)
+                                && self.b[self.i..].starts_with(b"\\u")
+                            {
                                 self.i += 2;
                                 let lo = self.hex4()?;
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3ff);
+                                cp = 0x10000
+                                    + ((cp - 0xD800) << 10)
+                                    + (lo.wrapping_sub(0xDC00) & 0x3ff);
                             }
-                            out.push(char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?);
+                            out.push(
+                                char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?,
+                            );
                         }
                         _ => return Err(self.err("bad escape")),
                     }
@@ -327,7 +363,10 @@ impl<'a> Parser<'a> {
         }
     }
     fn hex4(&mut self) -> Result<u32, Error> {
-        let t = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("bad \\u escape"))?;
+        let t = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("bad \\u escape"))?;
         let t = std::str::from_utf8(t).map_err(|_| self.err("bad \\u escape"))?;
         self.i += 4;
         u32::from_str_radix(t, 16).map_err(|_| self.err("bad \\u escape"))

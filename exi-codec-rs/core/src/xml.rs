@@ -86,7 +86,13 @@ fn pending(v: &Value, c: u32) -> bool {
     }
 }
 
-fn element(s: &'static Schema, p: &Prod, v: &Value, out: &mut String, root: bool) -> Result<(), Error> {
+fn element(
+    s: &'static Schema,
+    p: &Prod,
+    v: &Value,
+    out: &mut String,
+    root: bool,
+) -> Result<(), Error> {
     out.push('<');
     prefix(s, p.qname, out);
     if root {
@@ -121,7 +127,9 @@ fn element(s: &'static Schema, p: &Prod, v: &Value, out: &mut String, root: bool
                 }
                 _ => continue,
             };
-            if let Some(j) = (0..entries.len()).find(|&j| entries[j].0 == key && pending(&entries[j].1, cur[j])) {
+            if let Some(j) =
+                (0..entries.len()).find(|&j| entries[j].0 == key && pending(&entries[j].1, cur[j]))
+            {
                 chosen = Some((i, j));
                 break;
             }

@@ -8,7 +8,17 @@ use exi_codec::{decode, encode, schema, Value};
 
 #[test]
 fn unsigned_integers_round_trip() {
-    for v in [0u128, 1, 127, 128, 16383, 16384, u32::MAX as u128, u64::MAX as u128, 1 << 100] {
+    for v in [
+        0u128,
+        1,
+        127,
+        128,
+        16383,
+        16384,
+        u32::MAX as u128,
+        u64::MAX as u128,
+        1 << 100,
+    ] {
         let mut w = BitWriter::default();
         w.bits(3, 5);
         w.uint(v);
@@ -48,9 +58,13 @@ fn random_documents_of_every_root_round_trip() {
     for s in exi_codec::generated::ALL.iter().copied() {
         for root in 0..root_count(s) {
             for seed in 0..3u64 {
-                let Some(doc) = random_document(s, root, seed, 2) else { continue };
-                let a = encode(s, &doc).unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
-                let back = decode(s, &a).unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
+                let Some(doc) = random_document(s, root, seed, 2) else {
+                    continue;
+                };
+                let a = encode(s, &doc)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
+                let back = decode(s, &a)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", s.name, root_name(s, root)));
                 assert_eq!(encode(s, &back).unwrap(), a);
                 // JSON dialect round trip gives the same bytes
                 let json = to_json(s, &back);
@@ -64,15 +78,30 @@ fn random_documents_of_every_root_round_trip() {
 
 #[test]
 fn shared_vectors_round_trip_when_present() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/captured_exi.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/captured_exi.jsonl"
+    );
     let Ok(text) = std::fs::read_to_string(path) else {
         eprintln!("../shared not present: skipped");
         return;
     };
     let mut n = 0;
     for line in text.lines() {
-        let fam = line.split("\"family\":\"").nth(1).unwrap().split('"').next().unwrap();
-        let hex = line.split("\"exi_hex\":\"").nth(1).unwrap().split('"').next().unwrap();
+        let fam = line
+            .split("\"family\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let hex = line
+            .split("\"exi_hex\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let name = match fam {
             "cm" => "iso20-cm",
             "ac" => "iso20-ac",

@@ -6,11 +6,19 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
-pyo3::create_exception!(_exi, ExiError, PyValueError, "EXI encoding or decoding error (args: message, bit, expected).");
+pyo3::create_exception!(
+    _exi,
+    ExiError,
+    PyValueError,
+    "EXI encoding or decoding error (args: message, bit, expected)."
+);
 
 fn schema_of(name: &str) -> PyResult<&'static Schema> {
     exi_codec::schema(name).ok_or_else(|| {
-        PyValueError::new_err(format!("unknown schema {name:?}; expected one of {:?}", exi_codec::SCHEMA_NAMES))
+        PyValueError::new_err(format!(
+            "unknown schema {name:?}; expected one of {:?}",
+            exi_codec::SCHEMA_NAMES
+        ))
     })
 }
 
@@ -23,9 +31,20 @@ static KEYS: GILOnceCell<Vec<Vec<Py<PyString>>>> = GILOnceCell::new();
 
 fn keys(py: Python<'_>, s: &Schema) -> &'static [Py<PyString>] {
     let all = KEYS.get_or_init(py, || {
-        exi_codec::generated::ALL.iter().map(|sc| sc.lnames.iter().map(|n| PyString::intern(py, n).unbind()).collect()).collect()
+        exi_codec::generated::ALL
+            .iter()
+            .map(|sc| {
+                sc.lnames
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect()
+            })
+            .collect()
     });
-    let i = exi_codec::generated::ALL.iter().position(|x| std::ptr::eq(*x, s)).unwrap_or(0);
+    let i = exi_codec::generated::ALL
+        .iter()
+        .position(|x| std::ptr::eq(*x, s))
+        .unwrap_or(0);
     &all[i]
 }
 
@@ -40,20 +59,26 @@ fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
             for (i, n) in sc.lnames.iter().enumerate() {
                 d.set_item(PyString::intern(py, n), i)?;
             }
-            d.set_item(PyString::intern(py, exi_codec::VALUE_NAME), exi_codec::VALUE_KEY as usize)?;
+            d.set_item(
+                PyString::intern(py, exi_codec::VALUE_NAME),
+                exi_codec::VALUE_KEY as usize,
+            )?;
             out.push(d.unbind());
         }
         Ok(out)
     })?;
-    let i = exi_codec::generated::ALL.iter().position(|x| std::ptr::eq(*x, s)).unwrap_or(0);
+    let i = exi_codec::generated::ALL
+        .iter()
+        .position(|x| std::ptr::eq(*x, s))
+        .unwrap_or(0);
     Ok(all[i].bind(py))
 }
 
 fn to_py<'py>(py: Python<'py>, s: &Schema, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    to_py_k(py, s, keys(py, s), v)
+    to_py_k(py, keys(py, s), v)
 }
 
-fn to_py_k<'py>(py: Python<'py>, s: &Schema, k: &[Py<PyString>], v: &Value) -> PyResult<Bound<'py, PyAny>> {
+fn to_py_k<'py>(py: Python<'py>, k: &[Py<PyString>], v: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(n) => match i64::try_from(*n) {
@@ -67,14 +92,14 @@ fn to_py_k<'py>(py: Python<'py>, s: &Schema, k: &[Py<PyString>], v: &Value) -> P
         Value::List(l) => {
             let out = PyList::empty(py);
             for x in l {
-                out.append(to_py_k(py, s, k, x)?)?;
+                out.append(to_py_k(py, k, x)?)?;
             }
             out.into_any()
         }
         Value::Map(m) => {
             let d = PyDict::new(py);
             for (key, x) in m {
-                let val = to_py_k(py, s, k, x)?;
+                let val = to_py_k(py, k, x)?;
                 if *key == exi_codec::VALUE_KEY {
                     d.set_item(exi_codec::VALUE_NAME, val)?;
                 } else {
@@ -91,15 +116,26 @@ fn from_py(s: &Schema, o: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     from_py_t(s, table, o, depth)
 }
 
-fn from_py_t(s: &Schema, table: &Bound<'_, PyDict>, o: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+fn from_py_t(
+    s: &Schema,
+    table: &Bound<'_, PyDict>,
+    o: &Bound<'_, PyAny>,
+    depth: usize,
+) -> PyResult<Value> {
     if depth > 200 {
-        return Err(ExiError::new_err(("message nesting too deep".to_string(), 0usize, String::new())));
+        return Err(ExiError::new_err((
+            "message nesting too deep".to_string(),
+            0usize,
+            String::new(),
+        )));
     }
     if let Ok(b) = o.downcast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
     }
     if o.is_instance_of::<PyInt>() {
-        let n: i128 = o.extract().map_err(|_| ExiError::new_err(("integer out of range".to_string(), 0usize, String::new())))?;
+        let n: i128 = o.extract().map_err(|_| {
+            ExiError::new_err(("integer out of range".to_string(), 0usize, String::new()))
+        })?;
         return Ok(Value::Int(n));
     }
     if let Ok(x) = o.downcast::<PyString>() {
@@ -139,20 +175,30 @@ fn from_py_t(s: &Schema, table: &Bound<'_, PyDict>, o: &Bound<'_, PyAny>, depth:
         }
         return Ok(Value::List(out));
     }
-    Err(ExiError::new_err((format!("unsupported value type {}", o.get_type().name()?), 0usize, String::new())))
+    Err(ExiError::new_err((
+        format!("unsupported value type {}", o.get_type().name()?),
+        0usize,
+        String::new(),
+    )))
 }
 
 /// Decode EXI bytes with schema `schema` into a dict.
 #[pyfunction]
 fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     let s = schema_of(schema)?;
-    let v = py.allow_threads(|| exi_codec::decode(s, data)).map_err(exi_err)?;
+    let v = py
+        .allow_threads(|| exi_codec::decode(s, data))
+        .map_err(exi_err)?;
     to_py(py, s, &v)
 }
 
 /// Encode a dict with schema `schema` into EXI bytes.
 #[pyfunction]
-fn encode<'py>(py: Python<'py>, schema: &str, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn encode<'py>(
+    py: Python<'py>,
+    schema: &str,
+    message: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let s = schema_of(schema)?;
     let v = from_py(s, message, 0)?;
     let b = exi_codec::encode(s, &v).map_err(exi_err)?;
@@ -169,7 +215,11 @@ fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<
 
 /// Encode a dict of elements as an EXI fragment (signed elements).
 #[pyfunction]
-fn encode_fragment<'py>(py: Python<'py>, schema: &str, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn encode_fragment<'py>(
+    py: Python<'py>,
+    schema: &str,
+    message: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let s = schema_of(schema)?;
     let v = from_py(s, message, 0)?;
     let b = exi_codec::encode::encode_fragment(s, &v).map_err(exi_err)?;
@@ -180,14 +230,17 @@ fn encode_fragment<'py>(py: Python<'py>, schema: &str, message: &Bound<'py, PyAn
 #[pyfunction]
 fn decode_json(py: Python<'_>, schema: &str, data: &[u8]) -> PyResult<String> {
     let s = schema_of(schema)?;
-    py.allow_threads(|| exi_codec::decode_json(s, data)).map_err(exi_err)
+    py.allow_threads(|| exi_codec::decode_json(s, data))
+        .map_err(exi_err)
 }
 
 /// Encode the JSON dialect (string) to EXI bytes.
 #[pyfunction]
 fn encode_json<'py>(py: Python<'py>, schema: &str, json: &str) -> PyResult<Bound<'py, PyBytes>> {
     let s = schema_of(schema)?;
-    let b = py.allow_threads(|| exi_codec::encode_json(s, json)).map_err(exi_err)?;
+    let b = py
+        .allow_threads(|| exi_codec::encode_json(s, json))
+        .map_err(exi_err)?;
     Ok(PyBytes::new(py, &b))
 }
 
@@ -195,7 +248,13 @@ fn encode_json<'py>(py: Python<'py>, schema: &str, json: &str) -> PyResult<Bound
 /// order, seed, size bound. Returns None when the walk hits its depth bound.
 #[pyfunction]
 #[pyo3(signature = (schema, root, seed, size=3))]
-fn random_message<'py>(py: Python<'py>, schema: &str, root: usize, seed: u64, size: u32) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn random_message<'py>(
+    py: Python<'py>,
+    schema: &str,
+    root: usize,
+    seed: u64,
+    size: u32,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     let s = schema_of(schema)?;
     match exi_codec::random::random_document(s, root, seed, size) {
         Some(v) => Ok(Some(to_py(py, s, &v)?)),
@@ -207,7 +266,9 @@ fn random_message<'py>(py: Python<'py>, schema: &str, root: usize, seed: u64, si
 #[pyfunction]
 fn root_elements(schema: &str) -> PyResult<Vec<&'static str>> {
     let s = schema_of(schema)?;
-    Ok((0..exi_codec::random::root_count(s)).map(|i| exi_codec::random::root_name(s, i)).collect())
+    Ok((0..exi_codec::random::root_count(s))
+        .map(|i| exi_codec::random::root_name(s, i))
+        .collect())
 }
 
 /// Render a message (or with fragment=True a dict of elements) as XML in schema order.
@@ -222,7 +283,10 @@ fn to_xml(schema: &str, message: &Bound<'_, PyAny>, fragment: bool) -> PyResult<
 /// Schema names and their namespaces.
 #[pyfunction]
 fn schemas() -> Vec<(&'static str, &'static str)> {
-    exi_codec::generated::ALL.iter().map(|s| (s.name, s.namespace)).collect()
+    exi_codec::generated::ALL
+        .iter()
+        .map(|s| (s.name, s.namespace))
+        .collect()
 }
 
 /// Version of the native codec.

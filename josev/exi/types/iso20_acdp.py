@@ -86,6 +86,14 @@ E_isolationStatusType = Literal[
     "Warning",
     "Fault",
 ]
+E_evseNotificationType = Literal[
+    "Pause",
+    "ExitStandby",
+    "Terminate",
+    "ScheduleRenegotiation",
+    "ServiceRenegotiation",
+    "MeteringConfirmation",
+]
 
 
 class CanonicalizationMethodType(TypedDict, total=False):
@@ -359,6 +367,152 @@ class SignaturePropertiesType(TypedDict, total=False):
 
     Id: str
     SignatureProperty: Required[list[SignaturePropertyType]]
+
+
+class DisplayParametersType(TypedDict, total=False):
+    """Content of XSD type DisplayParametersType."""
+
+    PresentSOC: int
+    MinimumSOC: int
+    TargetSOC: int
+    MaximumSOC: int
+    RemainingTimeToMinimumSOC: int
+    RemainingTimeToTargetSOC: int
+    RemainingTimeToMaximumSOC: int
+    ChargingComplete: bool
+    BatteryEnergyCapacity: RationalNumberType
+    InletHot: bool
+
+
+class ChargeLoopReqType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopReqType."""
+
+    Header: Required[MessageHeaderType]
+    DisplayParameters: DisplayParametersType
+    MeterInfoRequested: Required[bool]
+
+
+class EVSEStatusType(TypedDict, total=False):
+    """Content of XSD type EVSEStatusType."""
+
+    NotificationMaxDelay: Required[int]
+    EVSENotification: Required[E_evseNotificationType]
+
+
+class MeterInfoType(TypedDict, total=False):
+    """Content of XSD type MeterInfoType."""
+
+    MeterID: Required[str]
+    ChargedEnergyReadingWh: Required[int]
+    BPT_DischargedEnergyReadingWh: int
+    CapacitiveEnergyReadingVARh: int
+    BPT_InductiveEnergyReadingVARh: int
+    MeterSignature: str
+    MeterStatus: int
+    MeterTimestamp: int
+
+
+class DetailedCostType(TypedDict, total=False):
+    """Content of XSD type DetailedCostType."""
+
+    Amount: Required[RationalNumberType]
+    CostPerUnit: Required[RationalNumberType]
+
+
+class DetailedTaxType(TypedDict, total=False):
+    """Content of XSD type DetailedTaxType."""
+
+    TaxRuleID: Required[int]
+    Amount: Required[RationalNumberType]
+
+
+class ReceiptType(TypedDict, total=False):
+    """Content of XSD type ReceiptType."""
+
+    TimeAnchor: Required[int]
+    EnergyCosts: DetailedCostType
+    OccupancyCosts: DetailedCostType
+    AdditionalServicesCosts: DetailedCostType
+    OverstayCosts: DetailedCostType
+    TaxCosts: list[DetailedTaxType]
+
+
+class ChargeLoopResType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+    EVSEStatus: EVSEStatusType
+    MeterInfo: MeterInfoType
+    Receipt: ReceiptType
+
+
+class ChargeParameterDiscoveryReqType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryReqType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class ChargeParameterDiscoveryResType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+
+
+class Dynamic_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLReqControlModeType."""
+
+    DepartureTime: int
+    EVTargetEnergyRequest: Required[RationalNumberType]
+    EVMaximumEnergyRequest: Required[RationalNumberType]
+    EVMinimumEnergyRequest: Required[RationalNumberType]
+
+
+class Dynamic_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLResControlModeType."""
+
+    DepartureTime: int
+    MinimumSOC: int
+    TargetSOC: int
+    AckMaxDelay: int
+
+
+class ListOfRootCertificateIDsType(TypedDict, total=False):
+    """Content of XSD type ListOfRootCertificateIDsType."""
+
+    RootCertificateID: Required[list[X509IssuerSerialType]]
+
+
+class Scheduled_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLReqControlModeType."""
+
+    EVTargetEnergyRequest: RationalNumberType
+    EVMaximumEnergyRequest: RationalNumberType
+    EVMinimumEnergyRequest: RationalNumberType
+
+
+class Scheduled_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLResControlModeType."""
+
+
+class V2GMessageType(TypedDict, total=False):
+    """Content of XSD type V2GMessageType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GRequestType(TypedDict, total=False):
+    """Content of XSD type V2GRequestType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GResponseType(TypedDict, total=False):
+    """Content of XSD type V2GResponseType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
 
 
 #: Root element name -> type of its content.

@@ -1007,6 +1007,116 @@ class VehicleCheckOutResType(TypedDict, total=False):
     EVSECheckOutStatus: Required[E_evseCheckOutStatusType]
 
 
+class DisplayParametersType(TypedDict, total=False):
+    """Content of XSD type DisplayParametersType."""
+
+    PresentSOC: int
+    MinimumSOC: int
+    TargetSOC: int
+    MaximumSOC: int
+    RemainingTimeToMinimumSOC: int
+    RemainingTimeToTargetSOC: int
+    RemainingTimeToMaximumSOC: int
+    ChargingComplete: bool
+    BatteryEnergyCapacity: RationalNumberType
+    InletHot: bool
+
+
+class ChargeLoopReqType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopReqType."""
+
+    Header: Required[MessageHeaderType]
+    DisplayParameters: DisplayParametersType
+    MeterInfoRequested: Required[bool]
+
+
+class ChargeLoopResType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+    EVSEStatus: EVSEStatusType
+    MeterInfo: MeterInfoType
+    Receipt: ReceiptType
+
+
+class ChargeParameterDiscoveryReqType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryReqType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class ChargeParameterDiscoveryResType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+
+
+class Dynamic_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLReqControlModeType."""
+
+    DepartureTime: int
+    EVTargetEnergyRequest: Required[RationalNumberType]
+    EVMaximumEnergyRequest: Required[RationalNumberType]
+    EVMinimumEnergyRequest: Required[RationalNumberType]
+
+
+class Dynamic_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLResControlModeType."""
+
+    DepartureTime: int
+    MinimumSOC: int
+    TargetSOC: int
+    AckMaxDelay: int
+
+
+class PriceScheduleType(TypedDict, total=False):
+    """Content of XSD type PriceScheduleType."""
+
+    TimeAnchor: Required[int]
+    PriceScheduleID: Required[int]
+    PriceScheduleDescription: str
+
+
+class Scheduled_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLReqControlModeType."""
+
+    EVTargetEnergyRequest: RationalNumberType
+    EVMaximumEnergyRequest: RationalNumberType
+    EVMinimumEnergyRequest: RationalNumberType
+
+
+class Scheduled_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLResControlModeType."""
+
+
+class TargetPositionType(TypedDict, total=False):
+    """Content of XSD type TargetPositionType."""
+
+    TargetOffsetX: Required[int]
+    TargetOffsetY: Required[int]
+
+
+class V2GMessageType(TypedDict, total=False):
+    """Content of XSD type V2GMessageType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GRequestType(TypedDict, total=False):
+    """Content of XSD type V2GRequestType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GResponseType(TypedDict, total=False):
+    """Content of XSD type V2GResponseType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+
+
 #: Root element name -> type of its content.
 ROOTS: dict[str, object] = {
     "AuthorizationReq": AuthorizationReqType,

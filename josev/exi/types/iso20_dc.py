@@ -589,6 +589,92 @@ class SignaturePropertiesType(TypedDict, total=False):
     SignatureProperty: Required[list[SignaturePropertyType]]
 
 
+class ChargeLoopReqType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopReqType."""
+
+    Header: Required[MessageHeaderType]
+    DisplayParameters: DisplayParametersType
+    MeterInfoRequested: Required[bool]
+
+
+class ChargeLoopResType(TypedDict, total=False):
+    """Content of XSD type ChargeLoopResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+    EVSEStatus: EVSEStatusType
+    MeterInfo: MeterInfoType
+    Receipt: ReceiptType
+
+
+class ChargeParameterDiscoveryReqType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryReqType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class ChargeParameterDiscoveryResType(TypedDict, total=False):
+    """Content of XSD type ChargeParameterDiscoveryResType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+
+
+class Dynamic_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLReqControlModeType."""
+
+    DepartureTime: int
+    EVTargetEnergyRequest: Required[RationalNumberType]
+    EVMaximumEnergyRequest: Required[RationalNumberType]
+    EVMinimumEnergyRequest: Required[RationalNumberType]
+
+
+class Dynamic_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Dynamic_CLResControlModeType."""
+
+    DepartureTime: int
+    MinimumSOC: int
+    TargetSOC: int
+    AckMaxDelay: int
+
+
+class ListOfRootCertificateIDsType(TypedDict, total=False):
+    """Content of XSD type ListOfRootCertificateIDsType."""
+
+    RootCertificateID: Required[list[X509IssuerSerialType]]
+
+
+class Scheduled_CLReqControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLReqControlModeType."""
+
+    EVTargetEnergyRequest: RationalNumberType
+    EVMaximumEnergyRequest: RationalNumberType
+    EVMinimumEnergyRequest: RationalNumberType
+
+
+class Scheduled_CLResControlModeType(TypedDict, total=False):
+    """Content of XSD type Scheduled_CLResControlModeType."""
+
+
+class V2GMessageType(TypedDict, total=False):
+    """Content of XSD type V2GMessageType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GRequestType(TypedDict, total=False):
+    """Content of XSD type V2GRequestType."""
+
+    Header: Required[MessageHeaderType]
+
+
+class V2GResponseType(TypedDict, total=False):
+    """Content of XSD type V2GResponseType."""
+
+    Header: Required[MessageHeaderType]
+    ResponseCode: Required[E_responseCodeType]
+
+
 #: Root element name -> type of its content.
 ROOTS: dict[str, object] = {
     "BPT_DC_CPDReqEnergyTransferMode": BPT_DC_CPDReqEnergyTransferModeType,

@@ -19,9 +19,9 @@ from josev.secc.machine import ENDED, HandlerError, SessionStore
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
 
 __all__ = [
+    "DYNAMIC",
     "ENDED",
     "SCHEDULED",
-    "DYNAMIC",
     "BptLimits",
     "HandlerError",
     "Iso20Config",
@@ -60,6 +60,8 @@ class Iso20Evse:
     view: EvseView = field(default_factory=EvseView)
     bpt: BptLimits | None = None
     power_setpoint: float | None = None
+    #: AC: active power measured now (W, negative while discharging), from the meter.
+    present_power: float = 0.0
     meter_id: str = "JOSEV-METER-1"
     charged_wh: float = 0.0
     discharged_wh: float = 0.0

@@ -35,3 +35,8 @@ class StandbyChanged:
 
 
 Iso20Event = Event | ServiceSelected | EvPowerRequest | StandbyChanged
+
+
+def shared_events(events: list[Iso20Event]) -> list[Event]:
+    """The events every SECC consumer understands (drops the -20-only ones), e.g. for the simulated supply."""
+    return [e for e in events if not isinstance(e, ServiceSelected | EvPowerRequest | StandbyChanged)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Context, Selection
+from josev.secc.iso20.context import Iso20Context, Selection
 
 AC, DC, WPT, DC_ACDP, AC_BPT, DC_BPT, DC_ACDP_BPT = 1, 2, 3, 4, 5, 6, 7
 NAMES = {AC: "AC", DC: "DC", WPT: "WPT", DC_ACDP: "DC_ACDP", AC_BPT: "AC_BPT", DC_BPT: "DC_BPT"}
@@ -53,9 +53,10 @@ def offered(ctx: Iso20Context) -> tuple[int, ...]:
 
 
 def parameter_sets(ctx: Iso20Context, service: int) -> list[ParameterSet]:
-    """The parameter sets of ``service``: one per offered control mode (ID 1 scheduled, 2 dynamic)."""
+    """The parameter sets of ``service``: one per offered control mode, numbered from 1 in the order of
+    ``Iso20Config.control_modes`` (by default 1 = scheduled, 2 = dynamic)."""
     out: list[ParameterSet] = []
-    for mode in ctx.config.control_modes:
+    for set_id, mode in enumerate(ctx.config.control_modes, start=1):
         p: dict[str, int] = {}
         if service in AC_SERVICES:
             p["Connector"] = 2 if ctx.evse.limits.ac_phases == 3 else 1
@@ -63,13 +64,13 @@ def parameter_sets(ctx: Iso20Context, service: int) -> list[ParameterSet]:
             p["Connector"] = DC_CONNECTOR_EXTENDED
         p["ControlMode"] = mode
         if service in AC_SERVICES:
-            p["EVSENominalVoltage"] = int(round(ctx.evse.limits.ac_nominal_voltage))
+            p["EVSENominalVoltage"] = round(ctx.evse.limits.ac_nominal_voltage)
         p["MobilityNeedsMode"] = 1
         p["Pricing"] = 0
         if service in BPT_SERVICES:
             p["BPTChannel"] = 1
             p["GeneratorMode"] = 1
-        out.append(ParameterSet(SCHEDULED if mode == SCHEDULED else DYNAMIC, p))
+        out.append(ParameterSet(set_id, p))
     return out
 
 
@@ -80,6 +81,11 @@ def select(ctx: Iso20Context, service: int, set_id: int) -> Selection | None:
     for ps in parameter_sets(ctx, service):
         if ps.id == set_id:
             return Selection(
-                service, set_id, service in AC_SERVICES, service in BPT_SERVICES, ps.params["ControlMode"], ps.params
+                service,
+                set_id,
+                service in AC_SERVICES,
+                service in BPT_SERVICES,
+                ps.params["ControlMode"],
+                ps.params,
             )
     return None

@@ -1,0 +1,150 @@
+"""ISO 15118-20 SECC response time for the ChargeLoop (AC/DC, BPT, scheduled/dynamic), p50/p99.
+
+Two figures per case: the byte path in-process (V2GTP deframe, EXI decode, -20 core, EXI encode, frame:
+request bytes in -> response bytes out), and the EV-side round trip over a real TLS 1.3 loopback connection
+(mutual authentication, TLS_AES_256_GCM_SHA384) to the -20 SECC shell -- request written -> response read.
+Target: p99 < 5 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
+from josev.secc.codec import ExiCodec, exi_available
+from josev.secc.evse import EvseView
+from josev.secc.iso20 import integration
+from josev.secc.iso20.connection import Iso20Connection
+from josev.secc.iso20.context import BptLimits, Iso20Evse
+from josev.secc.iso20.events import Iso20Event, shared_events
+from josev.secc.simsupply import SimPowerSupply
+
+LOOPS = 2000
+CASES = [("iso20-ac", False), ("iso20-dc", True), ("iso20-ac-bpt", True), ("iso20-dc-bpt", False)]
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def _fmt(label: str, ms: list[float]) -> str:
+    return f"{label:<48} n={len(ms):5d}  p50={_pct(ms, 0.5):6.3f} ms  p99={_pct(ms, 0.99):6.3f} ms"
+
+
+def _station() -> Iso20Evse:
+    return Iso20Evse(
+        EvseView(energy_modes=("AC_three_phase_core", "DC_extended"), authorized=True), bpt=BptLimits()
+    )
+
+
+def byte_path(protocol: str, dynamic: bool) -> list[float]:
+    """Request bytes in -> response bytes out, in process."""
+    codec, st, supply = ExiCodec(), _station(), SimPowerSupply()
+    conn = Iso20Connection(st, 0.0, codec=codec)
+    ev = Ev20Connection(
+        Evcc20(protocol, behaviour=Iso20Behaviour(dynamic=dynamic, loops=LOOPS, seconds_per_loop=0.01)), codec
+    )
+    data, out_ms, now = [ev.start()], [], 0.0
+    while data:
+        looping = conn.state == "ChargeLoop"
+        t0 = time.perf_counter()
+        out = conn.receive(b"".join(data), now)
+        dt_ms = (time.perf_counter() - t0) * 1000
+        if looping and conn.state == "ChargeLoop":
+            out_ms.append(dt_ms)
+        supply.apply(st.view, shared_events(out.events))
+        data = ev.receive(b"".join(out.send), now) if out.send else []
+        now += 0.001
+    return out_ms
+
+
+async def over_tls(protocol: str, dynamic: bool, pki: Path) -> list[float]:
+    """EV-side round trip of each ChargeLoop request over TLS 1.3 on loopback."""
+    from josev.tls import connect_tls, evcc_context, policy_for, secc_context
+
+    sctx = secc_context(
+        "iso20",
+        pki / "chains" / "secc.pem",
+        pki / "keys" / "secc_leaf.key",
+        oem_roots=pki / "certs" / "oem_root.pem",
+    )
+    cctx = evcc_context(
+        "iso20",
+        pki / "certs" / "v2g_root.pem",
+        client_chain=pki / "chains" / "oem.pem",
+        client_key=pki / "keys" / "oem_prov_leaf.key",
+    )
+    st, codec, supply = _station(), ExiCodec(), SimPowerSupply()
+    loop = asyncio.get_running_loop()
+
+    def on_events(events: list[Iso20Event]) -> None:
+        supply.apply(st.view, shared_events(events))
+
+    served = asyncio.Event()
+
+    async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            await integration.accept(
+                r,
+                w,
+                sctx,
+                lambda _i: integration.make_connection(st, loop.time(), codec),
+                on_events=on_events,
+            )
+        finally:
+            served.set()
+
+    server = await asyncio.start_server(client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer, _info = await connect_tls("127.0.0.1", port, cctx, policy_for("iso20"))
+    evcc = Evcc20(protocol, behaviour=Iso20Behaviour(dynamic=dynamic, loops=LOOPS, seconds_per_loop=0.01))
+    ev = Ev20Connection(evcc, codec)
+    out_ms: list[float] = []
+    pending = [ev.start()]
+    try:
+        while pending and not evcc.done:
+            is_loop = evcc.result.messages[-1:] in (["AC_ChargeLoopReq"], ["DC_ChargeLoopReq"])
+            t0 = time.perf_counter()
+            writer.write(b"".join(pending))
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(65536), 5.0)
+            if is_loop:
+                out_ms.append((time.perf_counter() - t0) * 1000)
+            pending = ev.receive(data, loop.time())
+    finally:
+        writer.close()
+        await asyncio.wait_for(served.wait(), 5.0)
+        server.close()
+        await server.wait_closed()
+    return out_ms
+
+
+def main() -> None:
+    reason = exi_available()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        return
+    print(f"{LOOPS} ChargeLoop requests per figure")
+    for protocol, dynamic in CASES:
+        label = f"{protocol} {'dynamic' if dynamic else 'scheduled'}"
+        print(_fmt(f"{label}: bytes in -> bytes out (EXI)", byte_path(protocol, dynamic)), flush=True)
+    from josev.pki import build_pki, write_pki
+    from josev.pki.profiles import ISO20_P521
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = write_pki(build_pki(ISO20_P521, now=dt.datetime.now(dt.UTC)), Path(tmp))
+        for protocol, dynamic in CASES:
+            label = f"{protocol} {'dynamic' if dynamic else 'scheduled'}"
+            print(
+                _fmt(f"{label}: round trip over TLS 1.3", asyncio.run(over_tls(protocol, dynamic, pki))),
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

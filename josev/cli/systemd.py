@@ -1,0 +1,195 @@
+"""``josev systemd install``: write the systemd units (and an example station configuration) for a deployment.
+
+Two modes:
+
+* ``all-in-one``: ``josev.service`` runs ``josev run`` (broker and every service in one process tree, the
+  smallest footprint); ``josev.target`` wants it.
+* ``per-service``: ``josev-broker.service`` (mosquitto with the configuration ``josev broker config`` writes)
+  and one ``josev-<service>.service`` per service (``josev run --service <name>``), grouped by ``josev.target``.
+
+The unit templates are package data (``josev/data/systemd``); ``@JOSEV@`` and ``@MOSQUITTO@`` are replaced by
+the absolute paths of the executables. Nothing is enabled or started: the command prints the ``systemctl``
+lines to run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from josev.config import SERVICE_NAMES
+
+Mode = Literal["all-in-one", "per-service"]
+MODES: tuple[Mode, ...] = ("all-in-one", "per-service")
+UNIT_DIR = Path("lib/systemd/system")
+SYSUSERS_DIR = Path("lib/sysusers.d")
+CONFIG = Path("etc/josev/station.toml")
+
+app = typer.Typer(help="systemd units for a josev station.", no_args_is_help=True)
+
+
+class InstallError(RuntimeError):
+    """The units cannot be written (bad option, missing executable, unwritable prefix)."""
+
+
+def templates() -> Traversable:
+    """The folder of unit templates shipped in the package."""
+    return resources.files("josev").joinpath("data", "systemd")
+
+
+def unit_names(mode: Mode, services: list[str]) -> list[str]:
+    """Units of a deployment, the target last."""
+    if mode == "all-in-one":
+        return ["josev.service", "josev.target"]
+    return ["josev-broker.service", *(f"josev-{s}.service" for s in services), "josev.target"]
+
+
+def render_unit(name: str, *, josev_bin: str, mosquitto: str, wants: list[str]) -> str:
+    """A unit template with its placeholders filled in."""
+    text = templates().joinpath(name).read_text()
+    return (
+        text.replace("@JOSEV@", josev_bin)
+        .replace("@MOSQUITTO@", mosquitto)
+        .replace("@WANTS@", " ".join(wants))
+    )
+
+
+def render_config(mode: Mode) -> str:
+    """The example station configuration for ``mode``."""
+    note = (
+        "josev.service starts and manages the broker itself"
+        if mode == "all-in-one"
+        else "josev-broker.service runs the broker; the services only connect to it"
+    )
+    text = templates().joinpath("station.toml").read_text()
+    return text.replace("@BROKER_MANAGE@", "true" if mode == "all-in-one" else "false").replace(
+        "@MODE_NOTE@", note
+    )
+
+
+def default_josev_bin() -> str:
+    """The ``josev`` executable of this installation."""
+    found = shutil.which("josev") or str(Path(sys.executable).with_name("josev"))
+    return str(Path(found).absolute())
+
+
+def default_mosquitto() -> str:
+    """The mosquitto executable (where Debian and Yocto put it when not on PATH)."""
+    return shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def install(
+    prefix: Path,
+    mode: Mode,
+    *,
+    josev_bin: str | None = None,
+    mosquitto: str | None = None,
+    services: list[str] | None = None,
+    unit_dir: Path = UNIT_DIR,
+    force_config: bool = False,
+) -> list[Path]:
+    """Write the units, the sysusers.d entry and (unless present) the station configuration under ``prefix``."""
+    if mode not in MODES:
+        raise InstallError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    services = list(services or SERVICE_NAMES)
+    unknown = sorted(set(services) - set(SERVICE_NAMES))
+    if unknown or not services:
+        raise InstallError(f"unknown service(s) {unknown}; known: {', '.join(SERVICE_NAMES)}")
+    josev_bin = josev_bin or default_josev_bin()
+    mosquitto = mosquitto or default_mosquitto()
+    for what, path in (("josev", josev_bin), ("mosquitto", mosquitto)):
+        if not path.startswith("/"):
+            raise InstallError(f"the {what} executable must be an absolute path, got {path!r}")
+    names = unit_names(mode, services)
+    written: list[Path] = []
+    try:
+        units = prefix / unit_dir
+        units.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            text = render_unit(name, josev_bin=josev_bin, mosquitto=mosquitto, wants=names[:-1])
+            (units / name).write_text(text)
+            written.append(units / name)
+        sysusers = prefix / SYSUSERS_DIR
+        sysusers.mkdir(parents=True, exist_ok=True)
+        (sysusers / "josev.conf").write_text(templates().joinpath("josev.sysusers").read_text())
+        written.append(sysusers / "josev.conf")
+        cfg = prefix / CONFIG
+        if force_config or not cfg.exists():
+            cfg.parent.mkdir(parents=True, exist_ok=True)
+            cfg.write_text(render_config(mode))
+            written.append(cfg)
+    except OSError as exc:
+        raise InstallError(f"cannot write under {prefix}: {exc.strerror or exc}") from exc
+    return written
+
+
+@app.command("install")
+def install_cmd(
+    prefix: Path = typer.Option(
+        Path("/"), "--prefix", help="Root to install into (e.g. a staging directory)."
+    ),
+    mode: str = typer.Option("all-in-one", "--mode", help="all-in-one (one process) or per-service."),
+    josev_bin: str | None = typer.Option(
+        None, "--josev-bin", help="Absolute path of josev (default: this one)."
+    ),
+    mosquitto: str | None = typer.Option(None, "--mosquitto", help="Absolute path of mosquitto."),
+    service: list[str] = typer.Option([], "--service", help="per-service: only these services (repeatable)."),
+    force_config: bool = typer.Option(False, "--force-config", help="Overwrite an existing station.toml."),
+) -> None:
+    """Write the systemd units, the josev user (sysusers.d) and /etc/josev/station.toml if absent."""
+    if mode not in MODES:
+        typer.echo(f"error: unknown mode {mode!r}; use one of {', '.join(MODES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        written = install(
+            prefix,
+            mode,
+            josev_bin=josev_bin,
+            mosquitto=mosquitto,
+            services=service or None,
+            force_config=force_config,
+        )
+    except InstallError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    used = josev_bin or default_josev_bin()
+    if not Path(used).exists():
+        typer.echo(
+            f"warning: {used} does not exist here (fine for a staging prefix; else pass --josev-bin)",
+            err=True,
+        )
+    typer.echo("then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now josev.target")
+
+
+@app.command("show")
+def show_cmd(
+    name: str = typer.Argument(..., help="Unit name, e.g. josev-secc.service or josev.target."),
+    mode: str = typer.Option("per-service", "--mode", help="Deployment mode (for josev.target)."),
+    josev_bin: str | None = typer.Option(None, "--josev-bin", help="Absolute path of josev."),
+    mosquitto: str | None = typer.Option(None, "--mosquitto", help="Absolute path of mosquitto."),
+) -> None:
+    """Print one unit as `install` would write it."""
+    if mode not in MODES:
+        typer.echo(f"error: unknown mode {mode!r}; use one of {', '.join(MODES)}", err=True)
+        raise typer.Exit(2)
+    names = unit_names(mode, list(SERVICE_NAMES))
+    if not templates().joinpath(name).is_file() or not name.startswith("josev"):
+        typer.echo(f"error: no unit {name!r}; units: {', '.join(names)}", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        render_unit(
+            name,
+            josev_bin=josev_bin or default_josev_bin(),
+            mosquitto=mosquitto or default_mosquitto(),
+            wants=names[:-1],
+        ),
+        nl=False,
+    )

@@ -1,0 +1,110 @@
+"""ISO 15118-20 SECC session (AC, DC, AC BPT, DC BPT; scheduled and dynamic control modes): the state table
+and one handler module per request. :mod:`josev.secc.iso20.engine` runs it, :mod:`.connection` adds SAP,
+V2GTP and the EXI codec, :mod:`.integration` is what the SECC server needs to offer it."""
+
+from __future__ import annotations
+
+from josev.secc.iso20 import (
+    ac_charge_loop,
+    ac_charge_parameter_discovery,
+    authorization,
+    authorization_setup,
+    dc_cable_check,
+    dc_charge_loop,
+    dc_charge_parameter_discovery,
+    dc_pre_charge,
+    dc_welding_detection,
+    power_delivery,
+    schedule_exchange,
+    service_detail,
+    service_discovery,
+    service_selection,
+    session_setup,
+    session_stop,
+)
+from josev.secc.iso20.context import ENDED, Iso20Handler, Iso20Spec
+
+STATES = (
+    "SessionSetup",
+    "AuthorizationSetup",
+    "Authorization",
+    "ServiceDiscovery",
+    "ServiceDetail",
+    "ChargeParameterDiscovery",
+    "ScheduleExchange",
+    "CableCheck",
+    "PreCharge",
+    "PowerDelivery",
+    "ChargeLoop",
+    "Standby",
+    "PostCharge",
+    "WeldingDetection",
+    ENDED,
+)
+
+_STOP_ONLY = ("AuthorizationSetup", "Authorization")
+_STOP_OR_RENEGOTIATE = (
+    "ServiceDiscovery",
+    "ServiceDetail",
+    "ChargeParameterDiscovery",
+    "ScheduleExchange",
+    "CableCheck",
+    "PreCharge",
+    "PowerDelivery",
+    "PostCharge",
+    "WeldingDetection",
+)
+
+TABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("SessionSetup", "SessionSetupReq"): frozenset({"AuthorizationSetup"}),
+    ("AuthorizationSetup", "AuthorizationSetupReq"): frozenset({"Authorization"}),
+    ("Authorization", "AuthorizationReq"): frozenset({"Authorization", "ServiceDiscovery"}),
+    ("ServiceDiscovery", "ServiceDiscoveryReq"): frozenset({"ServiceDiscovery", "ServiceDetail"}),
+    ("ServiceDetail", "ServiceDetailReq"): frozenset({"ServiceDetail"}),
+    ("ServiceDetail", "ServiceSelectionReq"): frozenset({"ChargeParameterDiscovery"}),
+    ("ChargeParameterDiscovery", "AC_ChargeParameterDiscoveryReq"): frozenset({"ScheduleExchange"}),
+    ("ChargeParameterDiscovery", "DC_ChargeParameterDiscoveryReq"): frozenset({"ScheduleExchange"}),
+    ("ScheduleExchange", "ScheduleExchangeReq"): frozenset(
+        {"ScheduleExchange", "CableCheck", "PowerDelivery"}
+    ),
+    ("CableCheck", "DC_CableCheckReq"): frozenset({"CableCheck", "PreCharge"}),
+    ("PreCharge", "DC_PreChargeReq"): frozenset({"PreCharge"}),
+    ("PreCharge", "PowerDeliveryReq"): frozenset({"PreCharge", "ChargeLoop", "PostCharge"}),
+    ("PowerDelivery", "PowerDeliveryReq"): frozenset({"PowerDelivery", "ChargeLoop", "PostCharge"}),
+    ("ChargeLoop", "AC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
+    ("ChargeLoop", "DC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
+    ("ChargeLoop", "PowerDeliveryReq"): frozenset(
+        {"ChargeLoop", "Standby", "ScheduleExchange", "PostCharge"}
+    ),
+    ("Standby", "AC_ChargeLoopReq"): frozenset({"Standby"}),
+    ("Standby", "DC_ChargeLoopReq"): frozenset({"Standby"}),
+    ("Standby", "PowerDeliveryReq"): frozenset({"Standby", "ChargeLoop", "PostCharge"}),
+    ("PostCharge", "DC_WeldingDetectionReq"): frozenset({"WeldingDetection"}),
+    ("WeldingDetection", "DC_WeldingDetectionReq"): frozenset({"WeldingDetection"}),
+    **{(s, "SessionStopReq"): frozenset({ENDED}) for s in _STOP_ONLY},
+    **{(s, "SessionStopReq"): frozenset({ENDED, "ServiceDiscovery"}) for s in _STOP_OR_RENEGOTIATE},
+}
+
+_MODULES: tuple[Iso20Handler, ...] = (
+    session_setup,
+    authorization_setup,
+    authorization,
+    service_discovery,
+    service_detail,
+    service_selection,
+    ac_charge_parameter_discovery,
+    dc_charge_parameter_discovery,
+    schedule_exchange,
+    dc_cable_check,
+    dc_pre_charge,
+    power_delivery,
+    ac_charge_loop,
+    dc_charge_loop,
+    dc_welding_detection,
+    session_stop,
+)
+HANDLERS: dict[str, Iso20Handler] = {m.REQUEST: m for m in _MODULES}
+
+SPEC = Iso20Spec("iso20", STATES, "SessionSetup", TABLE, HANDLERS)
+
+__all__ = ["HANDLERS", "SPEC", "STATES", "TABLE"]

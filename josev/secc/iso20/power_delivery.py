@@ -1,0 +1,108 @@
+"""ISO 15118-20 PowerDeliveryReq -> PowerDeliveryRes: Start (also leaving Standby), Stop, Standby and
+ScheduleRenegotiation; ``EVProcessing=Ongoing`` means the EV is not ready yet (answered OK, nothing changes).
+
+Start checks the EV power profile against what ScheduleExchange offered: the selected ScheduleTupleID
+(FAILED_ScheduleSelectionInvalid), the profile's control mode and powers (FAILED_EVPowerProfileInvalid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from josev.secc.events import PowerDeliveryRequested
+from josev.secc.iso20 import common
+from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
+from josev.secc.iso20.events import StandbyChanged
+from josev.secc.iso20.rational import rf
+
+REQUEST = "PowerDeliveryReq"
+RESPONSE = "PowerDeliveryRes"
+SCHEMA = "iso20-cm"
+
+CHARGING = ("ChargeLoop", "Standby")
+TOLERANCE = 1.0001
+
+
+def _check_profile(ctx: Iso20Context, sel: Selection, req: dict[str, Any]) -> None:
+    prof = req.get("EVPowerProfile")
+    if prof is None:
+        if not sel.dynamic:
+            raise HandlerError("FAILED_ScheduleSelectionInvalid", "scheduled mode needs an EVPowerProfile")
+        return
+    if not isinstance(prof, dict):
+        raise HandlerError("FAILED_EVPowerProfileInvalid", "EVPowerProfile is not an object")
+    if sel.dynamic:
+        if "Dynamic_EVPPTControlMode" not in prof:
+            raise HandlerError("FAILED_EVPowerProfileInvalid", "dynamic mode needs Dynamic_EVPPTControlMode")
+    else:
+        mode = prof.get("Scheduled_EVPPTControlMode")
+        if not isinstance(mode, dict):
+            raise HandlerError(
+                "FAILED_EVPowerProfileInvalid", "scheduled mode needs Scheduled_EVPPTControlMode"
+            )
+        if mode.get("SelectedScheduleTupleID") not in ctx.schedule_ids:
+            raise HandlerError(
+                "FAILED_ScheduleSelectionInvalid", f"ScheduleTupleID {mode.get('SelectedScheduleTupleID')!r}"
+            )
+    entries = (prof.get("EVPowerProfileEntries") or {}).get("EVPowerProfileEntry")
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise HandlerError("FAILED_EVPowerProfileInvalid", "EVPowerProfile without entries")
+    hi = ctx.offered_pmax * TOLERANCE
+    lo = -ctx.offered_discharge * TOLERANCE
+    for e in entries:
+        p = rf(e.get("Power") if isinstance(e, dict) else None, "Power")
+        if not lo <= p <= hi:
+            raise HandlerError(
+                "FAILED_EVPowerProfileInvalid", f"{p} W outside the offered {lo:.0f}..{hi:.0f} W"
+            )
+
+
+def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
+    """See the module docstring; the table limits where each ChargeProgress is possible."""
+    sel = ctx.require_selection()
+    if common.processing(req) != "Finished":
+        return common.with_status(ctx, {"ResponseCode": "OK"}), state
+    progress = req.get("ChargeProgress")
+    channel = req.get("BPT_ChannelSelection")
+    if channel is not None and (not sel.bpt or channel not in ("Charge", "Discharge")):
+        raise HandlerError("FAILED_WrongChargeParameter", f"BPT_ChannelSelection {channel!r}")
+    if progress == "Start":
+        if state == "ChargeLoop":
+            raise HandlerError("FAILED_SequenceError", "Start while charging")
+        if state != "Standby":
+            _check_profile(ctx, sel, req)
+        if ctx.evse.status_code in common.SHUTDOWN_CODES or ctx.evse.stop_requested:
+            raise HandlerError("FAILED_PowerDeliveryNotApplied", ctx.evse.status_code)
+        if ctx.standby:
+            ctx.standby = False
+            ctx.station.exit_standby = False
+            ctx.emit(StandbyChanged(False))
+        ctx.renegotiating = False
+        nxt = "ChargeLoop"
+    elif progress == "Stop":
+        ctx.standby = False
+        nxt = "PostCharge"
+    elif progress == "Standby":
+        if state != "ChargeLoop":
+            raise HandlerError("FAILED_SequenceError", f"Standby in state {state}")
+        if not ctx.config.standby_allowed or not sel.dynamic:
+            return common.with_status(ctx, {"ResponseCode": "WARNING_StandbyNotAllowed"}), state
+        ctx.standby = True
+        ctx.emit(StandbyChanged(True))
+        nxt = "Standby"
+    elif progress == "ScheduleRenegotiation":
+        if state != "ChargeLoop":
+            raise HandlerError("FAILED_SequenceError", f"ScheduleRenegotiation in state {state}")
+        ctx.renegotiating = True
+        nxt = "ScheduleExchange"
+    else:
+        raise HandlerError("FAILED", f"ChargeProgress {progress!r}")
+    ctx.emit(PowerDeliveryRequested(str(progress)))
+    return common.with_status(ctx, {"ResponseCode": "OK"}), nxt
+
+
+def negative(ctx: Iso20Context, code: str) -> dict[str, Any]:
+    """PowerDeliveryRes with a FAILED code."""
+    return {"ResponseCode": code}

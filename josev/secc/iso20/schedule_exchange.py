@@ -1,0 +1,86 @@
+"""ISO 15118-20 ScheduleExchangeReq -> ScheduleExchangeRes.
+
+Scheduled control mode: one ScheduleTuple whose ChargingSchedule is the EVSE's present charge limit (and, for
+BPT, a DischargingSchedule with the coordinator's discharge limit as negative power). Dynamic control mode: an
+empty ``Dynamic_SEResControlMode`` (the limits travel in every ChargeLoopRes). Ongoing while the EVSE has no
+limits yet, FAILED after the ongoing limit. Also the target of a ScheduleRenegotiation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from josev.secc.iso20 import common
+from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.rational import opt_rf, rn
+
+REQUEST = "ScheduleExchangeReq"
+RESPONSE = "ScheduleExchangeRes"
+SCHEMA = "iso20-cm"
+
+
+def _schedule(ctx: Iso20Context, now: float, power: float) -> dict[str, Any]:
+    return {
+        "PowerSchedule": {
+            "TimeAnchor": common.timestamp(ctx, now),
+            "PowerScheduleEntries": {
+                "PowerScheduleEntry": [{"Duration": ctx.config.schedule_duration, "Power": rn(power)}]
+            },
+        }
+    }
+
+
+def scheduled(ctx: Iso20Context, now: float) -> dict[str, Any]:
+    """Scheduled_SEResControlMode from the present limits (also records what was offered)."""
+    tid = ctx.evse.schedule_tuple_id
+    ctx.offered_pmax = common.pmax(ctx)
+    ctx.offered_discharge = common.discharge_max(ctx)
+    tup: dict[str, Any] = {"ScheduleTupleID": tid, "ChargingSchedule": _schedule(ctx, now, ctx.offered_pmax)}
+    if ctx.selection is not None and ctx.selection.bpt:
+        tup["DischargingSchedule"] = _schedule(ctx, now, -ctx.offered_discharge)
+    ctx.schedule_ids = (tid,)
+    return {"ScheduleTuple": [tup]}
+
+
+def _mode(ctx: Iso20Context, now: float) -> tuple[str, dict[str, Any]]:
+    sel = ctx.selection
+    if sel is not None and sel.dynamic:
+        return "Dynamic_SEResControlMode", {}
+    return "Scheduled_SEResControlMode", scheduled(ctx, now)
+
+
+def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
+    """See the module docstring."""
+    sel = ctx.require_selection()
+    points = req.get("MaximumSupportingPoints")
+    if not isinstance(points, int) or not 12 <= points <= 1024:
+        raise HandlerError(
+            "FAILED_WrongChargeParameter", f"MaximumSupportingPoints {points!r} not in 12..1024"
+        )
+    want = "Dynamic_SEReqControlMode" if sel.dynamic else "Scheduled_SEReqControlMode"
+    mode = req.get(want)
+    if not isinstance(mode, dict):
+        raise HandlerError("FAILED_WrongChargeParameter", f"{want} expected for the selected control mode")
+    for k in ("EVTargetEnergyRequest", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest"):
+        v = opt_rf(mode.get(k), k)
+        if v is not None:
+            ctx.ev_params[k] = v
+    common.check_session_ok(ctx)
+    if common.pmax(ctx) <= 0:
+        if ctx.ongoing("schedule", now, ctx.timers.charge_parameter_ongoing):
+            raise HandlerError("FAILED", "no EVSE limits")
+        key, body = _mode(ctx, now)
+        return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: body}, state
+    ctx.done("schedule")
+    ctx.limits_version_seen = ctx.evse.limits_version
+    key, body = _mode(ctx, now)
+    if sel.dynamic:
+        ctx.offered_pmax = common.pmax(ctx)
+        ctx.offered_discharge = common.discharge_max(ctx)
+    nxt = "CableCheck" if not sel.ac and not ctx.renegotiating else "PowerDelivery"
+    return {"ResponseCode": "OK", "EVSEProcessing": "Finished", key: body}, nxt
+
+
+def negative(ctx: Iso20Context, code: str) -> dict[str, Any]:
+    """ScheduleExchangeRes with a FAILED code."""
+    return {"ResponseCode": code, "EVSEProcessing": "Finished", "Dynamic_SEResControlMode": {}}

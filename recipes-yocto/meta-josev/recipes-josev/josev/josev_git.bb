@@ -1,0 +1,79 @@
+SUMMARY = "josev: open embedded EV charging-station stack (SLAC, SECC, OCPP 2.0.1, HAL)"
+DESCRIPTION = "ISO 15118 / DIN SPEC 70121 SECC, SLAC, OCPP 2.0.1 client and the hardware abstraction of a \
+charging station, as services on a local MQTT 5 bus (mosquitto). Python with a Rust (PyO3) EXI codec."
+SECTION = "net"
+LICENSE = "Apache-2.0"
+# The license is declared in pyproject.toml ([project] license); update the md5 when that line moves.
+LIC_FILES_CHKSUM = "file://pyproject.toml;beginline=10;endline=10;md5=3358005787c442581bead91c71afa94f"
+
+# OEMs point JOSEV_GIT_URI at their mirror and pin SRCREV in a bbappend or local.conf.
+JOSEV_GIT_URI ?= "git://git.example.com/josev.git;protocol=https;branch=main"
+SRC_URI = "${JOSEV_GIT_URI}"
+SRCREV ?= "${AUTOREV}"
+PV = "0.1.0+git${SRCPV}"
+S = "${WORKDIR}/git"
+
+# The Rust crates of exi-codec-rs, generated with `bitbake -c update_crates josev` (cargo-update-recipe-crates).
+require josev-crates.inc
+
+# python_maturin (poky) builds the PEP 517 wheel with maturin; it pulls in cargo and python_pyo3 for the
+# cross-compiled abi3 extension module josev._exi.
+inherit python_maturin cargo-update-recipe-crates systemd useradd
+
+# Where the Cargo workspace of the native module lives (the pyproject's tool.maturin manifest-path).
+CARGO_SRC_DIR = "exi-codec-rs/python"
+
+# all-in-one: josev.service runs every service and the broker in one process tree (smallest footprint).
+# per-service: josev-broker.service + one josev-<service>.service per service, grouped by josev.target.
+JOSEV_MODE ?= "all-in-one"
+JOSEV_SERVICES ?= "system hal coordinator slac secc ocpp"
+
+RDEPENDS:${PN} += "\
+    mosquitto \
+    python3-modules \
+    python3-paho-mqtt \
+    python3-pydantic \
+    python3-pydantic-settings \
+    python3-typer \
+    python3-websockets \
+    python3-pyserial \
+    python3-cryptography \
+    python3-cbor2 \
+    python3-ocpp \
+"
+
+USERADD_PACKAGES = "${PN}"
+USERADD_PARAM:${PN} = "--system --home-dir /var/lib/josev --no-create-home --shell /sbin/nologin \
+                       --user-group --groups dialout josev"
+
+SYSTEMD_PACKAGES = "${PN}"
+SYSTEMD_SERVICE:${PN} = "josev.target \
+    ${@'josev.service' if d.getVar('JOSEV_MODE') == 'all-in-one' else \
+       ' '.join(['josev-broker.service'] + ['josev-%s.service' % s for s in d.getVar('JOSEV_SERVICES').split()])}"
+SYSTEMD_AUTO_ENABLE = "enable"
+
+do_install:append() {
+    units="${S}/josev/data/systemd"
+    if [ "${JOSEV_MODE}" = "all-in-one" ]; then
+        names="josev.service"
+    else
+        names="josev-broker.service"
+        for s in ${JOSEV_SERVICES}; do names="$names josev-$s.service"; done
+    fi
+    install -d ${D}${systemd_system_unitdir}
+    for n in $names josev.target; do
+        sed -e 's,@JOSEV@,${bindir}/josev,g' \
+            -e 's,@MOSQUITTO@,${sbindir}/mosquitto,g' \
+            -e "s,@WANTS@,$(echo $names),g" \
+            $units/$n > ${D}${systemd_system_unitdir}/$n
+        chmod 0644 ${D}${systemd_system_unitdir}/$n
+    done
+    install -d -m 0755 ${D}${sysconfdir}/josev
+    if [ "${JOSEV_MODE}" = "all-in-one" ]; then manage=true; else manage=false; fi
+    sed -e "s,@BROKER_MANAGE@,$manage,g" -e "s,@MODE_NOTE@,${JOSEV_MODE} deployment,g" \
+        ${S}/josev/data/systemd/station.toml > ${D}${sysconfdir}/josev/station.toml
+    chmod 0644 ${D}${sysconfdir}/josev/station.toml
+}
+
+FILES:${PN} += "${systemd_system_unitdir} ${sysconfdir}/josev"
+CONFFILES:${PN} = "${sysconfdir}/josev/station.toml"
