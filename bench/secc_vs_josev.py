@@ -56,13 +56,14 @@ def _run(secc_cmd: list[str], env: dict[str, str], protocol: str, tag: str) -> d
             _ns(ns, "ip", "link", "set", i, "up")
             _ns(ns, "ip", "link", "set", "lo", "up")
         full_env = {**os.environ, **env, "NETWORK_INTERFACE": a}
+        log = open(f"/tmp/secc_bench_{tag}.log", "w")  # noqa: SIM115 (closed with the process)
         cmd = [c.replace("{IFACE}", a) for c in secc_cmd]
         proc = subprocess.Popen(
             ["ip", "netns", "exec", st, *cmd],
             env=full_env,
             cwd="/tmp",
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log,
         )
         time.sleep(6)  # both SECCs are up well within this (Josev starts a JVM)
         out = subprocess.run(
