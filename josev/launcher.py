@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from josev import config as config_mod
-from josev import logs
+from josev import logs, sdnotify
 from josev.broker import BrokerError, PrivateBroker
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
@@ -130,11 +130,14 @@ async def run_station(
             env["JOSEV_BROKER__PORT"] = str(broker.port)
         children = [asyncio.create_task(_child(n, config_path, env, stop)) for n in separate]
     runner = ServiceRunner(services, settings_for)
-    watch_ready = asyncio.create_task(_signal_ready(runner, ready))
+    watch_ready = asyncio.create_task(_signal_ready(runner, ready, [s.name for s in services]))
+    watchdog = asyncio.create_task(sdnotify.watchdog_loop())
     try:
         await runner.run(stop)
     finally:
+        sdnotify.notify("STOPPING=1")
         watch_ready.cancel()
+        watchdog.cancel()
         stop.set()
         if children:
             await asyncio.gather(*children, return_exceptions=True)
@@ -143,8 +146,11 @@ async def run_station(
     return 1 if runner.failed else 0
 
 
-async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None) -> None:
+async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, names: list[str]) -> None:
     await runner.ready.wait()
+    sdnotify.notify(
+        "READY=1", f"STATUS=serving: {', '.join(names) or 'broker only'}", f"MAINPID={os.getpid()}"
+    )
     if ready is not None:
         ready.set()
 

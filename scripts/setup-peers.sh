@@ -22,4 +22,11 @@ if command -v npm >/dev/null 2>&1 && [ -f tests/ocpp/peers/package.json ]; then
         (cd tests/ocpp/peers && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
     fi
 fi
+# tshark reads back the pcapng exports in the tests (they skip without it).
+if ! command -v tshark >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing tshark (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; } || say "note: could not install tshark"
+fi
 command -v java >/dev/null 2>&1 || say "note: no java: EXIficient differential tests will be skipped"

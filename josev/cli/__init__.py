@@ -32,6 +32,7 @@ _AREAS = (
     ("pki", "josev.cli.pki", "group"),
     ("slac", "josev.cli.slac", "group"),
     ("station-sim", "josev.cli.station_sim", "group"),
+    ("systemd", "josev.cli.systemd", "group"),
     ("ev", "josev.cli.ev", "command"),
     ("station", "josev.cli.station", "command"),
     ("ocpp", "josev.cli.ocpp", "group"),

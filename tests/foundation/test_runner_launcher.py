@@ -178,3 +178,47 @@ def test_josev_run_with_bad_config_explains(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "broker.port" in out.stderr
+
+
+def test_josev_run_speaks_sd_notify(tmp_path: Path) -> None:
+    """Under systemd (NOTIFY_SOCKET, WATCHDOG_USEC) `josev run` reports READY=1, pings the watchdog, STOPPING=1."""
+    import socket as socketmod
+
+    port = free_port()
+    cfg = _write_config(tmp_path, port, separate=False)
+    sock_path = tmp_path / "notify.sock"
+    sock = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="200000")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "josev", "run", "--config", str(cfg)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    got: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not ("READY=1" in got and got.count("WATCHDOG=1") >= 3):
+            try:
+                got.extend(sock.recv(4096).decode().split("\n"))
+            except TimeoutError:
+                pass
+        assert "READY=1" in got, got
+        assert got.count("WATCHDOG=1") >= 3
+        assert any(f.startswith("STATUS=serving: system") for f in got)
+        os.kill(proc.pid, signal.SIGTERM)
+        while time.monotonic() < deadline and "STOPPING=1" not in got:
+            try:
+                got.extend(sock.recv(4096).decode().split("\n"))
+            except TimeoutError:
+                pass
+        assert "STOPPING=1" in got
+        assert proc.wait(30) == 0
+    finally:
+        sock.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

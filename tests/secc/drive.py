@@ -17,7 +17,7 @@ from josev.secc.simsupply import SimPowerSupply
 def body_name(msg: dict[str, Any]) -> str:
     """Name of the message in a V2G_Message or SAP dict."""
     if "V2G_Message" in msg:
-        return next(iter(msg["V2G_Message"]["Body"]))
+        return str(next(iter(msg["V2G_Message"]["Body"])))
     return next(iter(msg))
 
 

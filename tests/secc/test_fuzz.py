@@ -98,7 +98,7 @@ def _valid_run(protocol: str) -> list[dict[str, Any]]:
     ev = Evcc(protocol, behaviour=Behaviour(loops=2))
     supply = SimPowerSupply()
     reqs = []
-    nxt = ev.start()
+    nxt: tuple[str, dict[str, Any]] | None = ev.start()
     while nxt is not None:
         reqs.append(copy.deepcopy(nxt[1]))
         out = secc.handle_message(nxt[1], 0.0)

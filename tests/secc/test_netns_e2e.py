@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from josev.secc.codec import exi_available, make_codec
-from josev.secc.events import Event, EvTargets, SessionEnded
+from josev.secc.events import Event, EvTargets, SessionEnded, SessionStarted
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
@@ -142,8 +142,8 @@ async def test_two_evses_two_evs_at_once(netns_lab: NetnsLab, codec: str) -> Non
     assert r1["results"][-1]["outcome"] == "finished" and r2["results"][-1]["outcome"] == "finished"
     for st, evcc in ((s1, "020000000011"), (s2, "020000000022")):
         assert st.ep.stats.connections == 1
-        started = [e for e in st.events if type(e).__name__ == "SessionStarted"]
-        assert [e.evcc_id for e in started] == [evcc]  # type: ignore[attr-defined]
+        started = [e for e in st.events if isinstance(e, SessionStarted)]
+        assert [e.evcc_id for e in started] == [evcc]
 
 
 async def _hostile(address: str, iface: str, port: int, payload: bytes, hold: float = 0.3) -> bytes:

@@ -43,7 +43,7 @@ def vectors() -> dict[str, dict[str, Any]]:
 def sessions(capture: str) -> list[list[tuple[dict[str, Any], dict[str, Any], bytes]]]:
     """Per connection: (request vector, response vector, raw request payload)."""
     vec = vectors()
-    out = []
+    out: list[list[tuple[dict[str, Any], dict[str, Any], bytes]]] = []
     for conn in tcp_connections(CAPTURES / capture):
         frames = v2gtp_payloads(conn.client)
         if any(t != v2gtp.PayloadType.EXI for t, _p in frames):

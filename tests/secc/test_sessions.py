@@ -3,6 +3,8 @@ EV- and station-initiated renegotiation, station stop, authorization Ongoing loo
 
 from __future__ import annotations
 
+from typing import Any
+
 from josev.ev.battery import Behaviour
 from josev.secc import events as ev
 from josev.secc.evse import EvseView
@@ -128,7 +130,7 @@ def drive_fail(protocol: str, evse: EvseView, supply: object) -> list[tuple[str,
 
     e = Evcc(protocol)
     s = SeccSession(evse, 0.0)
-    nxt = e.start()
+    nxt: tuple[str, dict[str, Any]] | None = e.start()
     while nxt is not None:
         out = s.handle_message(nxt[1], 0.0)
         assert out.response is not None

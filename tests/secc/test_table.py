@@ -30,7 +30,7 @@ def snapshots(protocol: str, behaviour: Behaviour) -> dict[str, SeccSession]:
     ev = Evcc(protocol, behaviour=behaviour)
     supply = SimPowerSupply()
     snaps: dict[str, SeccSession] = {}
-    nxt = ev.start()
+    nxt: tuple[str, dict[str, Any]] | None = ev.start()
     while nxt is not None:
         out = secc.handle_message(nxt[1], 1.0)
         supply.apply(evse, out.events)
