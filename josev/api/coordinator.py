@@ -226,6 +226,16 @@ class PresentToken(Command[Ack]):
     """OCPP IdTokenEnumType."""
 
 
+class UnlockConnector(Command[Ack]):
+    """Unlock the connector of this EVSE (OCPP UnlockConnector). Refused (``rejected``) while a session holds the
+    connector locked; outside a session the unlock is sent to the HAL again (e.g. after a jammed lock)."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "unlock_connector"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "cli", "bench"})
+
+
 class StopCharging(Command[Ack]):
     """Stop charging at this EVSE (the vehicle stays connected)."""
 

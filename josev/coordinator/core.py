@@ -218,6 +218,16 @@ class EvseCore:
         self._feed(In.RESERVE, now)
         return self._flush()
 
+    def unlock(self, now: float) -> list[Out]:
+        """Unlock on request (OCPP UnlockConnector): PermissionError while a session holds the connector locked."""
+        if self.cfg.has_lock and self.state in LOCKED_STATES:
+            raise PermissionError(
+                f"EVSE {self.cfg.evse}: a session holds the connector locked ({self.state.value})"
+            )
+        self._locked = False
+        out = self._flush()
+        return [*out, LockCmd(False)] if self.cfg.has_lock else out
+
     def cancel_reservation(self, now: float) -> list[Out]:
         """Cancel the reservation."""
         self._feed(In.CANCEL_RESERVATION, now)

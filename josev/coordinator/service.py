@@ -312,8 +312,16 @@ class CoordinatorService:
         except PermissionError as exc:
             raise CommandError("rejected", str(exc)) from exc
 
+    def _unlock(self, cmd: api.UnlockConnector, evse: int | None) -> Ack:
+        core = self._core(evse)
+        try:
+            return self._ok(core.cfg.evse, core.unlock(self.clock()))
+        except PermissionError as exc:
+            raise CommandError("rejected", str(exc)) from exc
+
     def _serve(self, bus: Bus) -> None:
         bus.serve(api.Authorize, self._authorize)
+        bus.serve(api.UnlockConnector, self._unlock)
         bus.serve(api.PresentToken, self._present_token)
         bus.serve(api.SetLimit, self._limit)
         bus.serve(api.SetStationLimit, self._station_limit)

@@ -118,8 +118,10 @@ class OcppService:
             elif req.kind == "reset_evse":
                 await bus.request(co.StopCharging(reason="reset"), d["evse"])
             elif req.kind == "unlock":
-                # the coordinator has no unlock command yet: nothing is locked without a session
-                return {"status": "Unlocked" if not self.sessions.get(d["evse"]) else "UnlockFailed"}
+                # F05: refused while an authorized transaction holds the connector (the core checks that first);
+                # the coordinator also refuses while its session keeps the connector locked.
+                await bus.request(co.UnlockConnector(), d["evse"])
+                return {"status": "Unlocked"}
         except CommandError as err:
             log.warning("coordinator refused %s: %s", req.kind, err)
             if req.kind == "unlock":

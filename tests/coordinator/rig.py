@@ -73,8 +73,9 @@ async def start_station(
     station: StationConfig | None = None,
     hal_cfg: HalServiceConfig | None = None,
     with_coordinator: bool = True,
+    board_caps: dict[str, Any] | None = None,
 ) -> Station:
-    board = SimBoard.with_channels(n)
+    board = SimBoard.with_channels(n, **(board_caps or {}))
     hal = HalService(
         board, hal_cfg or HalServiceConfig(poll_s=0.01, meter_poll_s=0.1, watchdog_timeout_s=1.0)
     )

@@ -58,6 +58,23 @@ impl<'a> BitReader<'a> {
         Ok(v)
     }
 
+    /// Append `n` whole octets (not necessarily byte-aligned in the stream) to `out`.
+    pub fn octets(&mut self, n: usize, out: &mut Vec<u8>, what: &'static str) -> Result<(), Error> {
+        if self.remaining() < n * 8 {
+            return Err(Error::new(self.pos, "premature end of stream", what));
+        }
+        let mut left = n;
+        while left >= 6 {
+            let v = self.bits(48, what)?;
+            out.extend_from_slice(&v.to_be_bytes()[2..]);
+            left -= 6;
+        }
+        for _ in 0..left {
+            out.push(self.bits(8, what)? as u8);
+        }
+        Ok(())
+    }
+
     /// Read an EXI unsigned integer (7-bit groups, little-endian groups) up to 128 bits.
     pub fn uint(&mut self, what: &'static str) -> Result<u128, Error> {
         let start = self.pos;
@@ -124,6 +141,18 @@ impl BitWriter {
             self.buf.push((self.acc >> self.nacc) as u8);
         }
         self.acc &= (1u64 << self.nacc) - 1;
+    }
+
+    /// Write whole octets.
+    pub fn octets(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(6);
+        for c in &mut chunks {
+            let v = u64::from_be_bytes([0, 0, c[0], c[1], c[2], c[3], c[4], c[5]]);
+            self.bits(48, v);
+        }
+        for x in chunks.remainder() {
+            self.bits(8, *x as u64);
+        }
     }
 
     /// Write an EXI unsigned integer.

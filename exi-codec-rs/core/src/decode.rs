@@ -347,9 +347,7 @@ impl<'a> Dec<'a> {
                     ));
                 }
                 let mut b = Vec::with_capacity(len);
-                for _ in 0..len {
-                    b.push(self.r.bits(8, "binary octet")? as u8);
-                }
+                self.r.octets(len, &mut b, "binary octet")?;
                 Ok(Value::Bytes(
                     b,
                     if t.kind == simple::HEX {

@@ -380,9 +380,7 @@ impl Enc {
                     ));
                 }
                 self.w.uint(n as u128);
-                for b in bytes {
-                    self.w.bits(8, *b as u64);
-                }
+                self.w.octets(bytes);
             }
         }
         Ok(())
