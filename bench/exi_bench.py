@@ -155,6 +155,28 @@ def rust_figures(msgs: list[dict[str, Any]], tmp: Path) -> dict[str, dict[str, f
     return out
 
 
+def largest_captured_tree(tmp: Path) -> tuple[int, str] | None:
+    """Largest in-memory tree over all captured messages (../shared), via the Rust bench in sizes mode."""
+    captured = ROOT.parent / "shared" / "vectors" / "captured_exi.jsonl"
+    if not captured.exists() or shutil.which("cargo") is None:
+        return None
+    fam = {"sap": "sap", "din": "din", "iso2": "iso2", "cm": "iso20-cm", "ac": "iso20-ac"}
+    lines = [json.loads(x) for x in captured.read_text().splitlines() if x.strip()]
+    path = tmp / "captured.txt"
+    path.write_text("".join(f"c{i} {fam[d['family']]} {d['exi_hex']}\n" for i, d in enumerate(lines)))
+    res = subprocess.run(
+        ["cargo", "run", "--release", "-q", "-p", "exi-codec", "--example", "bench", "--", str(path), "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if res.returncode != 0:
+        return None
+    best = max((int(r.split()[4]), int(r.split()[0][1:])) for r in res.stdout.splitlines()[1:])
+    return best[0], f"{lines[best[1]]['family']} {lines[best[1]]['message']}"
+
+
 def python_figures(m: dict[str, Any]) -> tuple[float, float]:
     data = bytes.fromhex(m["hex"])
     msg = m["json"]
@@ -172,7 +194,7 @@ def exificient_figures(msgs: list[dict[str, Any]], tmp: Path) -> dict[str, dict[
     path = tmp / "messages.json"
     path.write_text(json.dumps([{k: m[k] for k in ("label", "namespace", "hex", "json")} for m in msgs]))
     res = subprocess.run(
-        [str(PEERS_PY), str(ROOT / "bench" / "exi" / "exificient_timer.py"), str(path), "200"],
+        [str(PEERS_PY), str(ROOT / "bench" / "exi" / "exificient_timer.py"), str(path), "60"],
         capture_output=True,
         text=True,
         timeout=900,
@@ -200,6 +222,7 @@ def main() -> None:
         tmp = Path(d)
         rust = rust_figures(msgs, tmp)
         java = exificient_figures(msgs, tmp)
+        captured = largest_captured_tree(tmp)
     print(f"exi codec {exi.version()}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     head = (
         f"{'message':34} {'bytes':>5} | {'rust dec':>8} {'rust enc':>8} (ns) | {'py dec':>6} {'py enc':>6} (us)"
@@ -223,6 +246,10 @@ def main() -> None:
     size = stripped_size()
     print(f"native module stripped size: {size / 1e6:.2f} MB" if size else "native module: not found")
     print(f"largest in-memory document tree (of these messages): {largest:.0f} bytes")
+    if captured:
+        print(
+            f"largest in-memory document tree of the 786 captured messages: {captured[0]} bytes ({captured[1]})"
+        )
 
 
 if __name__ == "__main__":

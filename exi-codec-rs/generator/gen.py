@@ -62,7 +62,7 @@ class Emitter:
         self.qnames: dict[tuple[str, str], int] = {}
         self.simples: dict[Simple, int] = {}
         self.enum_values: list[str] = []
-        self.states: list[tuple[int, int, int, int]] = []  # first prod, count, width, fields
+        self.states: list[tuple[int, int, int, int, int]] = []  # first prod, count, width, fields, ee2
         self.prods: list[tuple[int, int, int, int, int, int]] = []
 
     def lname(self, local: str) -> int:
@@ -145,18 +145,20 @@ def generate(name: str) -> tuple[str, str]:
         g: TypeGrammar = b.types[k]
         comments.append(f"// type {g.name or k} -> state {base[k]}")
         nfields = len({(p.kind == "CH", p.qname[1]) for st in g.states for p in st if p.kind in ("AT", "SE", "CH")})
+        nattrs = len({p.qname for st in g.states for p in st if p.kind == "AT"})
         for i, st in enumerate(g.states):
             first = len(em.prods)
             for p in st:
                 em.prods.append(prod_row(em, b, base, k, p))
-            em.states.append((first, len(st), bits(len(st) + 1), min(nfields, 255) if i == 0 else 0))
+            em.states.append((first, len(st), bits(len(st) + 1), min(nfields, 255) if i == 0 else 0,
+                              ee2_width(st, i == 0, nattrs)))
     # Document grammar: SE(G_0..G_n-1) then SE(*) (level 1), no ED at DocContent.
     doc_state = len(em.states)
     first = len(em.prods)
     for q, k in zip(globals_sorted, gkeys):
         ab = ss.elements[q][0].get("abstract") == "true" or b.type_is_abstract(k)
         em.prods.append((1, em.lname(q[1]), em.qname(q), base[k], 0, shape_flags(b.types[k], False) | (16 if ab else 0)))
-    em.states.append((first, len(globals_sorted), bits(len(globals_sorted) + 1), 0))
+    em.states.append((first, len(globals_sorted), bits(len(globals_sorted) + 1), 0, 0))
     # Fragment grammar: every element declaration (global and local, including those inside complex types
     # no element refers to, as EXIficient collects them) by unique qname, sorted; ED is n+1.
     decls: dict[tuple[str, str], set[object]] = {}
@@ -177,7 +179,7 @@ def generate(name: str) -> tuple[str, str]:
             em.prods.append((1, em.lname(q[1]), em.qname(q), base[k], 0, shape_flags(b.types[k], False)))
         else:  # ambiguous declaration: needs the relaxed fragment grammar, which we do not provide
             em.prods.append((1, em.lname(q[1]), em.qname(q), 0xFFFFFFFF, 0, 0))
-    em.states.append((first, len(fq), bits(len(fq) + 2), 0))
+    em.states.append((first, len(fq), bits(len(fq) + 2), 0, 0))
     simple_rows = [em.simple_row(s) for s in em.simples]
     ident = rust_ident(name)
     lines = [
@@ -200,7 +202,7 @@ def generate(name: str) -> tuple[str, str]:
         "];",
         *comments,
         f"static STATES: [State; {len(em.states)}] = [",
-        *[f"    s({a}, {c}, {w}, {f})," for a, c, w, f in em.states],
+        *[f"    s({a}, {c}, {w}, {f}, {e})," for a, c, w, f, e in em.states],
         "];",
         f"static PRODS: [Prod; {len(em.prods)}] = [",
         *[f"    p({a}, {b_}, {c}, {d}, {e}, {f})," for a, b_, c, d, e, f in em.prods],
@@ -223,6 +225,18 @@ def generate(name: str) -> tuple[str, str]:
     ]
     typed = generate_typed(name, b, order, [(q[1], k) for q, k in zip(globals_sorted, gkeys)])
     return "\n".join(lines), typed
+
+
+def ee2_width(st: list[Prod], start: bool, nattrs: int) -> int:
+    """Width of the second-level event code of a state that expects simple content but has no declared EE.
+
+    EXIficient writes an element with an empty value (no character events) as the second-level EE there.
+    strict=false second level (EXI 8.5.4.4.1): EE, AT(xsi:type) and AT(xsi:nil) (first state only), AT(*),
+    AT(qname)[untyped] per attribute use, SE(*), CH[untyped]; EE has code 0. 0 = not applicable.
+    """
+    if not any(p.kind == "CH" for p in st) or any(p.kind == "EE" for p in st):
+        return 0
+    return bits(1 + (2 if start else 0) + 1 + nattrs + 2)
 
 
 def shape_flags(g: TypeGrammar, is_list: bool) -> int:

@@ -8,8 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from josev import exi
-from josev.exi import v2gtp
+# josev.exi (and the native module) is imported inside the commands, so that the rest of the CLI works even
+# where the native module has not been built.
+SCHEMA_NAMES = (
+    "sap",
+    "din",
+    "iso2",
+    "iso20-cm",
+    "iso20-ac",
+    "iso20-dc",
+    "iso20-wpt",
+    "iso20-acdp",
+    "xmldsig",
+)
 
 app = typer.Typer(
     help="EXI codec: decode EXI (hex) to JSON, encode JSON to EXI (hex).",
@@ -19,7 +30,7 @@ app = typer.Typer(
 
 SchemaOpt = Annotated[
     str | None,
-    typer.Option("--schema", "-s", help=f"schema: {', '.join(exi.SCHEMAS)} (or a namespace)"),
+    typer.Option("--schema", "-s", help=f"schema: {', '.join(SCHEMA_NAMES)} (or a namespace)"),
 ]
 FrameOpt = Annotated[bool, typer.Option("--frame", help="input/output is a whole V2GTP frame")]
 
@@ -34,6 +45,8 @@ def _fail(msg: str) -> typer.Exit:
 
 
 def _schema(name: str | None) -> str | None:
+    from josev import exi
+
     if name is None:
         return None
     try:
@@ -48,8 +61,14 @@ def decode(
     schema: SchemaOpt = None,
     frame: FrameOpt = False,
     pretty: Annotated[bool, typer.Option("--pretty", help="indent the JSON")] = False,
+    xml: Annotated[
+        bool, typer.Option("--xml", help="print XML (schema order, namespaces) instead of JSON")
+    ] = False,
 ) -> None:
     """Decode EXI to JSON."""
+    from josev import _exi, exi
+    from josev.exi import v2gtp
+
     text = "".join(_read(data).split())
     try:
         raw = bytes.fromhex(text)
@@ -69,6 +88,9 @@ def decode(
         msg: dict[str, Any] = exi.decode(name, raw)
     except exi.ExiError as e:
         raise _fail(f"{e.message} (expected: {e.expected})") from None
+    if xml:
+        typer.echo(_exi.to_xml(name, msg))
+        return
     typer.echo(json.dumps(msg, indent=2 if pretty else None, separators=None if pretty else (",", ":")))
 
 
@@ -79,6 +101,9 @@ def encode(
     frame: FrameOpt = False,
 ) -> None:
     """Encode JSON to EXI (printed as hex; with --frame a whole V2GTP frame)."""
+    from josev import exi
+    from josev.exi import v2gtp
+
     name = _schema(schema)
     if name is None:
         raise _fail("--schema is required")
@@ -100,6 +125,9 @@ def encode(
 @app.command()
 def schemas() -> None:
     """List the schemas, their namespaces and V2GTP payload types."""
+    from josev import exi
+    from josev.exi import v2gtp
+
     for name, ns in exi.NAMESPACES.items():
         ptype = v2gtp.SCHEMA_PAYLOADS.get(name)
         typer.echo(f"{name:11} {f'0x{ptype:04x}' if ptype else '  -   '}  {ns}")

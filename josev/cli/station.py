@@ -1,9 +1,10 @@
 """``josev station --sim --iface IFACE [--slac on|off]``: a reference station on one interface.
 
 The stack is composed from a list of services (:func:`build_services`) run by the service runner on a private
-mosquitto. Today it holds the SECC (with its simulated DC supply and automatic EIM authorization) and, with
-``--slac on``, the SLAC service; the coordinator, the HAL simulator and the CSMS stand-in are appended by
-:data:`EXTRA_SERVICES` factories as they become available.
+mosquitto. Today it holds the SECC (with its simulated DC supply and automatic EIM authorization), with
+``--slac on`` the SLAC service, and a coordinator stand-in (pilot "plugged in, 5 %" for SLAC, replug after
+each session, acks); the real coordinator, the HAL simulator and the CSMS stand-in are appended by
+:data:`EXTRA_SERVICES` factories as they become available (the stand-in then steps aside).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def build_services(
         services.append(SlacService(SlacSettings(evses=(SlacEvseSettings(evse=evse, interface=iface),))))
     for factory in EXTRA_SERVICES:
         services += factory(iface, evse)
+    if not any(getattr(s, "name", "") == "coordinator" for s in services):
+        from josev.secc.simcoordinator import SimCoordinator
+
+        services.append(SimCoordinator([evse]))  # pilot for SLAC, acks for the SECC's commands
     return services
 
 

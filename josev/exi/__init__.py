@@ -32,7 +32,9 @@ __all__ = [
     "version",
 ]
 
-SchemaName = Literal["sap", "din", "iso2", "iso20-cm", "iso20-ac", "iso20-dc", "iso20-wpt", "iso20-acdp", "xmldsig"]
+SchemaName = Literal[
+    "sap", "din", "iso2", "iso20-cm", "iso20-ac", "iso20-dc", "iso20-wpt", "iso20-acdp", "xmldsig"
+]
 
 #: Schema name -> namespace of its message set.
 NAMESPACES: Final[dict[str, str]] = dict(_exi.schemas())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 #: Payload types that carry EXI, with the schema when the type alone determines it (ISO 15118-20 Table 13:
 #: 0x8001 is SAP, DIN 70121 or ISO 15118-2, decided by the negotiated protocol, so it maps to None).
@@ -73,3 +73,21 @@ def schema_for_payload_type(payload_type: int, schema: str | None = None) -> str
     if schema is not None and schema != fixed:
         raise FrameError(f"payload type {payload_type:#06x} is {fixed}, not {schema}")
     return fixed
+
+
+def decode_frame(data: bytes, schema: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Decode a whole V2GTP frame carrying EXI: returns (schema, message). ``schema`` is required for 0x8001."""
+    from josev import exi
+
+    frame = parse_frame(data)
+    name = schema_for_payload_type(frame.payload_type, schema)
+    return name, exi.decode(name, frame.payload)
+
+
+def encode_frame(schema: str, message: dict[str, Any]) -> bytes:
+    """Encode a message and wrap it in a V2GTP frame with the schema's payload type."""
+    from josev import exi
+
+    if schema not in SCHEMA_PAYLOADS:
+        raise FrameError(f"schema {schema} has no V2GTP payload type")
+    return build_frame(SCHEMA_PAYLOADS[schema], exi.encode(schema, message))

@@ -14,7 +14,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Protocol, cast
 
 from josev.secc import sdp
 from josev.secc.codec import Codec
@@ -22,11 +22,31 @@ from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.machine import SessionStore
 from josev.secc.netif import ifindex, wait_link_local
-from josev.secc.session import SeccSession, SessionConfig
+from josev.secc.session import Output, SeccSession, SessionConfig
 
 log = logging.getLogger("josev.secc")
 
 EventSink = Callable[[int, list[Event]], None]
+
+
+class ConnectionCore(Protocol):
+    """What the shell needs of a per-connection core (:class:`SeccSession`, or a -20 capable one)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def next_timer(self) -> float | None: ...
+
+    def receive(self, data: bytes, now: float) -> Output: ...
+
+    def on_timer(self, now: float) -> Output: ...
+
+    def connection_lost(self, now: float) -> list[Event]: ...
+
+
+#: Builds the core of a new connection: ``factory(endpoint, now)``.
+CoreFactory = Callable[["EvseEndpoint", float], ConnectionCore]
 READ_SIZE = 65536
 DYN_PORT_MIN = 49152
 
@@ -92,6 +112,7 @@ class EvseEndpoint:
         on_events: EventSink | None = None,
         sdp_port: int = sdp.SDP_PORT,
         tls: ssl.SSLContext | None = None,
+        core_factory: CoreFactory | None = None,
         enforce_tls: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -103,6 +124,7 @@ class EvseEndpoint:
         self.sdp_port = sdp_port
         self.tls = tls
         self.enforce_tls = enforce_tls
+        self.core_factory = core_factory
         self.tls_port: int | None = None
         self._tls_server: asyncio.Server | None = None
         self.config = config or SessionConfig()
@@ -111,7 +133,7 @@ class EvseEndpoint:
         self.store = SessionStore()
         self.stats = EndpointStats()
         self.address = ""
-        self.sessions: set[SeccSession] = set()
+        self.sessions: set[ConnectionCore] = set()
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -192,7 +214,11 @@ class EvseEndpoint:
         assert task is not None
         self._tasks.add(task)
         self.stats.connections += 1
-        session = SeccSession(self.view, self.clock(), codec=self.codec, config=self.config, store=self.store)
+        session = (
+            self.core_factory(self, self.clock())
+            if self.core_factory is not None
+            else SeccSession(self.view, self.clock(), codec=self.codec, config=self.config, store=self.store)
+        )
         self.sessions.add(session)
         peer = writer.get_extra_info("peername")
         log.info("EVSE %d: connection from %s", self.evse_no, peer)

@@ -14,7 +14,9 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
@@ -38,6 +40,84 @@ class SeccEvseConfig:
     tcp_port: int = 0
     energy_modes: tuple[str, ...] = ("DC_extended",)
     evse_id: str = "DE*JSV*E0001"
+    max_current_a: float | None = None
+    max_voltage_v: float | None = None
+    max_power_w: float | None = None
+    phases: int = 3
+
+    def view(self) -> EvseView:
+        """The initial EVSE view (limits from the rating; the coordinator refines them at run time)."""
+        v = EvseView(evse_id=self.evse_id, energy_modes=self.energy_modes)
+        lim = v.limits
+        if any(m.startswith("DC") for m in self.energy_modes):
+            lim.max_current = self.max_current_a or lim.max_current
+            lim.max_voltage = self.max_voltage_v or lim.max_voltage
+            lim.max_power = self.max_power_w or lim.max_power
+        else:
+            lim.ac_max_current = self.max_current_a or lim.ac_max_current
+            lim.ac_phases = self.phases
+            lim.max_power = self.max_power_w or lim.max_power
+        return v
+
+
+class SeccOptions(BaseModel):
+    """The ``[secc]`` section of the station configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    codec: Literal["exi", "json"] = "exi"
+    """EXI (always, for vehicles); json is a debugging stand-in."""
+    sim_supply: bool = True
+    """Simulate the DC power module (no DC power module API exists on the bus yet)."""
+    auto_authorize: bool = False
+    """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
+    tcp_port: int = Field(0, ge=0, le=65535)
+    """Fixed TCP port (0: a free one in 49152..65535)."""
+    evse_id_prefix: str = "DE*JSV*E"
+    """ISO 15118-2 EVSEID = prefix + EVSE id (zero padded to 4 digits)."""
+    sequence_timeout_s: float = Field(60.0, gt=0)
+    """V2G_SECC_Sequence_Timeout."""
+    communication_setup_timeout_s: float = Field(20.0, gt=0)
+    """V2G_SECC_CommunicationSetup_Timeout."""
+
+
+def from_config(cfg: Any) -> SeccService:
+    """The SECC of a station configuration (``josev.config.JosevConfig``): every EVSE with ``hlc`` and a
+    ``plc_interface``."""
+    from josev.secc.timers import SeccTimers
+
+    opts = SeccOptions.model_validate(cfg.secc)
+    evses = []
+    for e in cfg.evse:
+        if not e.hlc or not e.plc_interface:
+            continue
+        if e.kind == "dc":
+            modes: tuple[str, ...] = ("DC_extended",)
+        else:
+            modes = ("AC_three_phase_core",) if e.phases == 3 else ("AC_single_phase_core",)
+        evses.append(
+            SeccEvseConfig(
+                evse=e.id,
+                iface=e.plc_interface,
+                tcp_port=opts.tcp_port,
+                energy_modes=modes,
+                evse_id=f"{opts.evse_id_prefix}{e.id:04d}",
+                max_current_a=e.max_current_a,
+                max_voltage_v=e.max_voltage_v,
+                max_power_w=e.max_power_w,
+                phases=e.phases,
+            )
+        )
+    timers = SeccTimers(
+        sequence=opts.sequence_timeout_s, communication_setup=opts.communication_setup_timeout_s
+    )
+    return SeccService(
+        evses,
+        codec=opts.codec,
+        sim_supply=opts.sim_supply,
+        auto_authorize=opts.auto_authorize,
+        config=SessionConfig(timers=timers),
+    )
 
 
 class SeccService:
@@ -222,7 +302,7 @@ class SeccService:
         self._bus = bus
         codec = make_codec(self.codec)
         for cfg in self.evses:
-            view = EvseView(evse_id=cfg.evse_id, energy_modes=cfg.energy_modes)
+            view = cfg.view()
             self.views[cfg.evse] = view
             self.endpoints[cfg.evse] = EvseEndpoint(
                 cfg.evse,

@@ -73,12 +73,39 @@ def test_cli_errors_are_clear() -> None:
     assert r.exit_code == 1 and "--schema is required" in r.output
 
 
+def test_cli_module_is_lazy_and_lists_every_schema() -> None:
+    from josev.cli import exi as cli_exi
+
+    assert cli_exi.SCHEMA_NAMES == exi.SCHEMAS
+    code = "import sys, josev.cli.exi; print('josev._exi' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.stdout.strip() == "False", r.stderr
+
+
 def test_cli_schemas_lists_payload_types() -> None:
     r = runner.invoke(app, ["schemas"])
     assert r.exit_code == 0
     assert "iso20-dc    0x8004" in r.output
     assert len(r.output.strip().splitlines()) == 9
     assert "xmldsig" in r.output
+
+
+def test_cli_decode_as_xml() -> None:
+    r = runner.invoke(app, ["decode", "--schema", "sap", "--xml", SAP_RES_HEX])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("<n")
+    assert "<ResponseCode>OK_SuccessfulNegotiation</ResponseCode>" in r.output
+
+
+def test_frame_helpers() -> None:
+    frame = v2gtp.encode_frame("sap", SAP_RES)
+    assert frame.hex() == "01fe800100000004" + SAP_RES_HEX
+    assert v2gtp.decode_frame(frame, "sap") == ("sap", SAP_RES)
+    ac = v2gtp.build_frame(0x8003, bytes.fromhex(AC_CPD_REQ))
+    name, msg = v2gtp.decode_frame(ac)
+    assert name == "iso20-ac" and "AC_ChargeParameterDiscoveryReq" in msg
+    with pytest.raises(v2gtp.FrameError):
+        v2gtp.encode_frame("xmldsig", {})
 
 
 def test_v2gtp_frames() -> None:
@@ -127,3 +154,15 @@ def test_generated_files_are_up_to_date() -> None:
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_native_stub_matches_module() -> None:
+    """josev/_exi.pyi describes the native module exactly (mypy.stubtest)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "josev._exi"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr

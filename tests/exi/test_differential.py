@@ -167,3 +167,14 @@ def test_every_root_element_against_plain_exificient(oracle: Oracle, schema: str
 
     run()
     assert len(compared) >= len(roots) // 2, sorted(set(roots) - set(compared))
+
+
+@pytest.mark.parametrize("text", ["Ünïcødé €", "astral 𝄞 plane", "tab\tand newline\n", "a&b<c>\"'", ""])
+def test_unicode_and_markup_strings_against_exificient(oracle: Oracle, text: str) -> None:
+    """Characters are EXI code points: non-ASCII, astral (surrogate pairs in Java), XML-special, empty."""
+    app = {"ProtocolNamespace": text, "VersionNumberMajor": 2, "VersionNumberMinor": 0, "SchemaID": 1}
+    msg = {"supportedAppProtocolReq": {"AppProtocol": [{**app, "Priority": 1}]}}
+    ours = exi.encode("sap", msg)
+    assert ours.hex() == oracle.encode("sap", msg).hex()
+    assert oracle.decode("sap", ours) == msg
+    assert exi.decode("sap", ours) == msg

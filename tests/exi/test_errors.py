@@ -230,3 +230,49 @@ def test_fragment_round_trip_signed_info() -> None:
         data = exi.encode_fragment(schema, signed_info)
         assert data[0] == 0x80
         assert exi.decode_fragment(schema, data) == signed_info
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, {1, 2}, object(), b"\x00", [[[]]], {"x": None}],
+    ids=["float", "set", "object", "bytes", "nested-list", "dict"],
+)
+def test_wrong_python_types_are_typed_errors(value: Any) -> None:
+    msg = {"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": value}}
+    with pytest.raises(exi.ExiError):
+        exi.encode("sap", msg)
+
+
+def test_deep_nesting_and_bad_roots_are_typed_errors() -> None:
+    deep: dict[str, Any] = {}
+    cur = deep
+    for _ in range(500):
+        cur["AppProtocol"] = {}
+        cur = cur["AppProtocol"]
+    with pytest.raises(exi.ExiError):
+        exi.encode("sap", {"supportedAppProtocolReq": deep})
+    with pytest.raises(exi.ExiError, match="exactly one root"):
+        exi.encode("sap", {})
+    with pytest.raises(exi.ExiError, match="unknown name"):
+        exi.encode("sap", {"V2G_Message": {}})
+    with pytest.raises(exi.ExiError):
+        exi.encode("sap", {1: 2})  # type: ignore[dict-item]
+
+
+def test_none_and_null_mean_absent() -> None:
+    from josev.exi.codec import JosevExiCodec
+
+    m = {"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": None}}
+    short = exi.encode("sap", m)
+    assert exi.decode("sap", short) == {
+        "supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation"}
+    }
+    ns = "urn:iso:15118:2:2010:AppProtocol"
+    text = '{"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": null}}'
+    assert JosevExiCodec().encode(text, ns) == short
+
+
+def test_bytes_accepted_for_binary_fields() -> None:
+    msg = exi.decode("din", DIN_SETUP)
+    msg["V2G_Message"]["Header"]["SessionID"] = bytes.fromhex("8FA57FDE2BFAFE78")
+    assert exi.encode("din", msg) == DIN_SETUP

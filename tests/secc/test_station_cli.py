@@ -79,3 +79,77 @@ async def test_station_process_serves_all_protocols(netns_lab: NetnsLab, codec: 
     finally:
         code = await stop_station(proc)
     assert code == 0
+
+
+@pytest.mark.slow
+async def test_station_with_slac_serves_two_evs_in_a_row(netns_lab: NetnsLab) -> None:
+    """``josev station --sim --slac on`` behind the PLC modem emulator: an EV matches with SLAC and charges;
+    after the session the station replugs its pilot and a second EV matches and charges too."""
+    import os
+    import subprocess
+
+    from .offload import disable_tx_checksum
+
+    if reason := exi_available():
+        pytest.skip(reason)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    st_ns, plc_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("plc"), netns_lab.netns("ev")
+    st_side, ev_side = netns_lab.veth(st_ns, plc_ns), netns_lab.veth(plc_ns, ev_ns)
+    with st_ns.entered():
+        disable_tx_checksum(st_side.a)
+    with ev_ns.entered():
+        disable_tx_checksum(ev_side.b)
+    emu = plc_ns.popen(
+        [
+            sys.executable,
+            "-m",
+            "josev.slac.emulator_shell",
+            "--port",
+            f"evse0={st_side.b}:qualcomm",
+            "--port",
+            f"ev0={ev_side.a}:qualcomm",
+            "--att",
+            "evse0,ev0=20",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    proc = None
+    try:
+        assert emu.stdout is not None and emu.stdout.readline().strip() == "ready"
+        proc = await asyncio.create_subprocess_exec(
+            "ip",
+            "netns",
+            "exec",
+            st_ns.name,
+            sys.executable,
+            "-u",
+            "-m",
+            "josev.cli.station",
+            "--sim",
+            "--iface",
+            st_side.a,
+            "--slac",
+            "on",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert line.startswith(b"station ready"), line
+        for protocol in ("iso2-dc", "din"):
+            res = await run_ev(ev_ns.name, ev_side.b, protocol, "exi", "--slac", "on")
+            assert res["results"][0]["slac"]["status"] == "matched", res
+            assert res["results"][-1]["outcome"] == "finished", res
+            await asyncio.sleep(1.0)  # the stand-in replugs the pilot; SLAC starts over
+    finally:
+        if proc is not None:
+            await stop_station(proc)
+        emu.terminate()
+        try:
+            emu.wait(5)
+        except subprocess.TimeoutExpired:
+            emu.kill()
+            emu.wait(5)

@@ -130,6 +130,16 @@ impl<'a> Dec<'a> {
             let st = &self.s.states[state as usize];
             let pos = self.r.pos();
             let code = self.r.bits(st.width as u32, "event code")? as usize;
+            if code == st.n as usize && st.ee2 > 0 {
+                if let Some(v) = self.empty_value(state, p)? {
+                    if shp == shape::SCALAR {
+                        scalar = Some(v);
+                    } else {
+                        map.push((VALUE_KEY, v));
+                    }
+                    break;
+                }
+            }
             if code >= st.n as usize {
                 let exp = self.expected(state);
                 return Err(Error::new(
@@ -203,7 +213,13 @@ impl<'a> Dec<'a> {
             return self.element(p);
         }
         let pos = self.r.pos();
-        if self.r.bits(st0.width as u32, "event code")? != 0 {
+        let code = self.r.bits(st0.width as u32, "event code")?;
+        if code == 1 && st0.ee2 > 0 {
+            if let Some(v) = self.empty_value(p.arg, p)? {
+                return Ok(v);
+            }
+        }
+        if code != 0 {
             return Err(Error::new(
                 pos,
                 format!(
@@ -227,6 +243,39 @@ impl<'a> Dec<'a> {
             ));
         }
         Ok(v)
+    }
+
+    /// After the escape code in a state expecting simple content: a second-level EE (code 0) is an element
+    /// with an empty value (EXIficient's encoding of empty content). Returns None for other second-level
+    /// codes (the caller reports them as unsupported).
+    fn empty_value(&mut self, state: u32, p: &Prod) -> Result<Option<Value>, Error> {
+        let st = &self.s.states[state as usize];
+        let pos = self.r.pos();
+        if self.r.bits(st.ee2 as u32, "second-level event code")? != 0 {
+            return Ok(None);
+        }
+        let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
+        let ch = prods
+            .iter()
+            .find(|q| q.kind == kind::CH)
+            .ok_or_else(|| Error::new(pos, "end of element without content", "content"))?;
+        let t = &self.s.simples[ch.arg as usize];
+        let v = match t.kind {
+            simple::STRING if t.min_len == 0 => Value::Str(String::new()),
+            simple::HEX if t.min_len == 0 => Value::Bytes(Vec::new(), Bin::Hex),
+            simple::B64 if t.min_len == 0 => Value::Bytes(Vec::new(), Bin::B64),
+            _ => {
+                return Err(Error::new(
+                    pos,
+                    format!(
+                        "empty <{}> but its type needs a value",
+                        self.s.lnames[p.lname as usize]
+                    ),
+                    self.expected(state),
+                ))
+            }
+        };
+        Ok(Some(v))
     }
 
     fn value(&mut self, si: u32, qname: u16) -> Result<Value, Error> {

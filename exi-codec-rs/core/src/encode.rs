@@ -133,6 +133,14 @@ impl Enc {
             let st0 = &self.s.states[p.arg as usize];
             let ch = &self.s.prods[st0.first as usize];
             if st0.n == 1 && ch.kind == kind::CH && !matches!(v, Value::Map(_) | Value::List(_)) {
+                if st0.ee2 > 0 && self.empty_lexical(ch.arg, v)? {
+                    // empty value: escape + second-level EE, as EXIficient writes it
+                    self.w.bits(st0.width as u32, st0.n as u64);
+                    self.w.bits(st0.ee2 as u32, 0);
+                    self.path.pop();
+                    self.depth -= 1;
+                    return Ok(());
+                }
                 // fast path: CH (code 0) then EE (code 0)
                 self.w.bits(st0.width as u32, 0);
                 self.value(ch.arg, p.qname, v)?;
@@ -225,7 +233,6 @@ impl Enc {
                     }
                 },
             };
-            self.w.bits(st.width as u32, i as u64);
             let q = &prods[i];
             let ev = &entries[j].1;
             let item = match ev {
@@ -233,6 +240,13 @@ impl Enc {
                 _ => ev,
             };
             cur[j] += 1;
+            if q.kind == kind::CH && st.ee2 > 0 && self.empty_lexical(q.arg, item)? {
+                // empty value: escape + second-level EE ends the element (EXIficient's form)
+                self.w.bits(st.width as u32, st.n as u64);
+                self.w.bits(st.ee2 as u32, 0);
+                break;
+            }
+            self.w.bits(st.width as u32, i as u64);
             match q.kind {
                 kind::AT => {
                     self.path.push(q.lname);
@@ -258,6 +272,23 @@ impl Enc {
         self.path.pop();
         self.depth -= 1;
         Ok(())
+    }
+
+    /// Whether `v` is an empty lexical value of a string or binary type (which has no character events).
+    fn empty_lexical(&self, si: u32, v: &Value) -> Result<bool, Error> {
+        let t = &self.s.simples[si as usize];
+        let empty = match (t.kind, v) {
+            (simple::STRING | simple::HEX | simple::B64, Value::Str(s)) => s.is_empty(),
+            (simple::HEX | simple::B64, Value::Bytes(b, _)) => b.is_empty(),
+            _ => false,
+        };
+        if empty && t.min_len > 0 {
+            return Err(self.err(
+                "empty value violates the schema".into(),
+                format!("{}..={} characters/octets", t.min_len, t.max_len),
+            ));
+        }
+        Ok(empty)
     }
 
     fn value(&mut self, si: u32, qname: u16, v: &Value) -> Result<(), Error> {

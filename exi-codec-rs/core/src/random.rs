@@ -170,6 +170,17 @@ impl Gen {
             simple::ENUM => Value::Enum(
                 self.s.enums[(t.enum_first as u64 + self.rng.below(t.enum_n as u64)) as usize],
             ),
+            simple::STRING if t.min_len == 0 && self.rng.below(10) == 0 => {
+                Value::Str(String::new())
+            }
+            simple::HEX | simple::B64 if t.min_len == 0 && self.rng.below(10) == 0 => Value::Bytes(
+                Vec::new(),
+                if t.kind == simple::HEX {
+                    Bin::Hex
+                } else {
+                    Bin::B64
+                },
+            ),
             simple::STRING => {
                 let n = self.len_in(t.min_len.max(1), t.max_len.max(1));
                 let mut s = String::with_capacity(n);

@@ -68,6 +68,9 @@ pub struct State {
     pub width: u8,
     /// In the first state of a type grammar: the number of distinct keys its content can have.
     pub fields: u8,
+    /// In a state that expects simple content and declares no EE: width of the second-level event code,
+    /// where EE (code 0) encodes an empty value as EXIficient writes it; 0 = not applicable.
+    pub ee2: u8,
 }
 
 /// One production.
@@ -101,12 +104,13 @@ pub const fn p(kind: u8, lname: u16, qname: u16, arg: u32, next: u32, flags: u8)
 }
 
 /// Compact constructor of a [`State`] (used by the generated tables).
-pub const fn s(first: u32, n: u16, width: u8, fields: u8) -> State {
+pub const fn s(first: u32, n: u16, width: u8, fields: u8, ee2: u8) -> State {
     State {
         first,
         n,
         width,
         fields,
+        ee2,
     }
 }
 

@@ -240,8 +240,13 @@ impl<'a> Parser<'a> {
                             })?
                         };
                         self.eat(b':')?;
-                        let v = self.value()?;
-                        m.push((id, v));
+                        self.ws();
+                        if self.b[self.i..].starts_with(b"null") {
+                            self.i += 4; // null = absent (as EXIficient's JSON layer treats it)
+                        } else {
+                            let v = self.value()?;
+                            m.push((id, v));
+                        }
                         self.ws();
                         match self.b.get(self.i) {
                             Some(b',') => self.i += 1,

@@ -147,6 +147,9 @@ fn from_py_t(
     if let Ok(d) = o.downcast::<PyDict>() {
         let mut m = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
+            if v.is_none() {
+                continue; // None = absent
+            }
             let id: u16 = match table.get_item(&k)? {
                 Some(id) => id.extract()?,
                 None => {
