@@ -85,13 +85,16 @@ class DcPowerSupply(Protocol):
     """DC power module (DC charging)."""
 
     def set_target(self, voltage_v: float, current_a: float) -> None:
-        """Set the voltage and current limit the module regulates to."""
+        """Set the voltage and current limit the module regulates to (negative current: discharge, BPT)."""
 
     def set_enabled(self, enabled: bool) -> None:
         """Switch the module output on or off."""
 
     def present(self) -> tuple[float, float]:
-        """Measured output (voltage V, current A)."""
+        """Measured output (voltage V, current A; a negative current flows back from the EV)."""
+
+    def output(self) -> tuple[bool, float, float]:
+        """What the module is commanded to: (enabled, target voltage V, target current A)."""
 
 
 @runtime_checkable
@@ -106,6 +109,9 @@ class IsolationMonitor(Protocol):
 
     def resistance_ohm(self) -> float | None:
         """Measured insulation resistance, None while no valid measurement is available."""
+
+    def running(self) -> bool:
+        """A measurement is running (started and not stopped)."""
 
 
 @dataclass
@@ -137,11 +143,18 @@ class Board(Protocol):
 
 
 def safe_state(channel: Channel, pilot: PilotOutput) -> None:
-    """Put a channel into its safe state: contactor open first, then the pilot to ``pilot`` (X1 or F).
+    """Put a channel into its safe state: DC output off (target 0 V / 0 A), contactor open, then the pilot to
+    ``pilot`` (X1 or F).
 
     Used by the HAL service's watchdog and on shutdown; never raises for one failing role.
     """
     errors: list[BaseException] = []
+    if channel.dc_supply is not None:
+        try:
+            channel.dc_supply.set_enabled(False)
+            channel.dc_supply.set_target(0.0, 0.0)
+        except Exception as exc:
+            errors.append(exc)
     try:
         channel.contactor.set_closed(False)
     except Exception as exc:
@@ -150,10 +163,5 @@ def safe_state(channel: Channel, pilot: PilotOutput) -> None:
         channel.cp.set_output(pilot)
     except Exception as exc:
         errors.append(exc)
-    if channel.dc_supply is not None:
-        try:
-            channel.dc_supply.set_enabled(False)
-        except Exception as exc:
-            errors.append(exc)
     if errors:
         raise ExceptionGroup("safe state incomplete", [e for e in errors if isinstance(e, Exception)])

@@ -119,6 +119,16 @@ class ChannelCapabilities:
     """A power meter is attached to this channel."""
     dc: bool = False
     """DC channel (power supply and isolation monitor present)."""
+    dc_max_voltage_v: float = 500.0
+    """DC: rated output voltage of the power module."""
+    dc_max_current_a: float = 200.0
+    """DC: rated output current."""
+    dc_max_power_w: float = 50000.0
+    """DC: rated output power."""
+    dc_max_discharge_current_a: float = 0.0
+    """DC: current the module can take back from the EV (BPT); 0: unidirectional."""
+    has_imd: bool = True
+    """DC: an insulation monitoring device is fitted."""
 
 
 @dataclass(frozen=True, slots=True)

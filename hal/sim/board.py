@@ -13,6 +13,7 @@ from collections.abc import Callable
 from hal.cp import PP_TABLE, CpClassifier
 from hal.interfaces import Channel
 from hal.sim.clock import Clock, MonotonicClock
+from hal.sim.dc import SimDcSupply, SimIsolationMonitor
 from hal.sim.ev import SimEv
 from hal.types import (
     BoardCapabilities,
@@ -182,6 +183,11 @@ class SimMeter:
         if self.lost:
             raise MeterError("simulated meter does not answer")
         self._ch.settle()
+        dc = self._ch.dc
+        if dc is not None:
+            return MeterReading(
+                energy_wh=self._ch.energy_wh, power_w=dc.v * dc.i, voltage_v=(dc.v,), current_a=(dc.i,)
+            )
         amps = self._ch.current_a()
         ph = self._ch.phases_in_use()
         volts = self._ch.caps.nominal_voltage_v
@@ -213,6 +219,17 @@ class SimChannel:
         self.lock = SimLock()
         self.rcd = SimRcd(self)
         self.meter = SimMeter(self)
+        self.dc: SimDcSupply | None = None
+        self.imd: SimIsolationMonitor | None = None
+        if caps.dc:
+            self.dc = SimDcSupply(
+                self,
+                caps.dc_max_voltage_v,
+                caps.dc_max_current_a,
+                caps.dc_max_power_w,
+                caps.dc_max_discharge_current_a,
+            )
+            self.imd = SimIsolationMonitor(self) if caps.has_imd else None
 
     def plug(self, ev: SimEv | None = None, cable_a: float | None = 32.0) -> SimEv:
         """Plug an EV (a fresh default one when None) with a cable of ``cable_a`` amps."""
@@ -234,7 +251,7 @@ class SimChannel:
 
     def current_a(self, at: float | None = None) -> float:
         """Per-phase current flowing now (or at time ``at`` under the present outputs)."""
-        if self.ev is None or not self.contactor.feedback() or self.rcd.tripped():
+        if self.ev is None or not self.contactor.feedback() or self.rcd.tripped() or self.dc is not None:
             return 0.0
         now = self.clock.now() if at is None else at
         draw = self.ev.draw(self.cp.output())
@@ -245,6 +262,11 @@ class SimChannel:
     def settle(self) -> None:
         """Integrate energy up to now (called before every change)."""
         now = self.clock.now()
+        if self.dc is not None:
+            if now > self._t:
+                self.energy_wh += max(0.0, self.dc.advance(now - self._t))
+            self._t = now
+            return
         if self.slow is not None and self._t < self.slow[0] <= now:
             until = self.slow[0]
             watts = self.current_a(self._t) * self.caps.nominal_voltage_v * self.phases_in_use()
@@ -267,6 +289,8 @@ class SimChannel:
             lock=self.lock if self.caps.has_lock else None,
             rcd=self.rcd if self.caps.has_rcd else None,
             meter=self.meter if self.caps.has_meter else None,
+            dc_supply=self.dc,
+            isolation=self.imd,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hal.sim.dc import SimBattery
 from hal.types import CpState, PilotMode, PilotOutput
 
 
@@ -45,6 +46,12 @@ class SimEv:
     adapt_s: float = 0.0
     """Time the EV takes to follow a lower duty cycle (IEC 61851-1 allows 5 s); it keeps drawing the old
     current meanwhile."""
+    battery: SimBattery | None = None
+    """DC: the traction battery the DC output charges (the load of :class:`hal.sim.dc.SimDcSupply`)."""
+    dc_contactor_closed: bool = False
+    """DC: the EV's own contactors connect the battery to the inlet (closed after precharge)."""
+    dc_contactor_welded: bool = False
+    """DC fault injection: the EV's contactors stay closed whatever it commands."""
 
     def pilot_level(self) -> float:
         """Positive plateau voltage the EV's resistors produce: 9 V (B), 6 V (C), 3 V (D), 0 V (shorted)."""

@@ -15,6 +15,10 @@
 * :class:`AuthorizationRequest` (per EVSE) - a token was presented that the local list does not
   know: the OCPP service decides and answers with :class:`Authorize` (or ignores it).
 * :class:`Heartbeat` (station) - every ``interval_s``; the HAL's watchdog forces the safe state when it stops.
+* :class:`DcSupplyState` (retained, per DC EVSE) - the DC output as the SECC reports it to the EV: present
+  voltage/current, isolation status, EVSE limits after load balancing (charge and, with BPT, discharge),
+  limit-achieved flags. Published at ``dc_publish_hz`` (default 20 Hz) while the DC flow is active and at once
+  on every change of phase, isolation, limits or readiness.
 
 **In** (commands the coordinator serves; every one answers :class:`~josev.api.base.Ack` or an error):
 
@@ -26,6 +30,12 @@
 * :class:`SetLimit` - OCPP charging limits (``ocpp``), HLC limits (``hlc``), operator caps (``operator``).
 * :class:`SetStationLimit` - the station-wide current shared between EVSEs (load balancing).
 * :class:`HlcPowerDelivery` / :class:`HlcFailed` - from the SECC: PowerDelivery start/stop, session failure.
+  HlcPowerDelivery is answered only once the contactor feedback confirms the requested position.
+* :class:`StartCableCheck` - from the SECC (DC CableCheck): run the isolation test, answered with
+  :class:`CableCheckResult` when the test is over.
+
+The DC flow also reads the SECC's :class:`josev.api.secc.EvTarget` (PreCharge / CurrentDemand targets) and
+:class:`josev.api.secc.EvChargeParameters` (EV maximum voltage/current/power) of each DC EVSE.
 * :class:`SetAvailability`, :class:`Reserve`, :class:`CancelReservation`, :class:`ClearFault`.
 
 SLAC progress is read from :class:`josev.api.slac.SlacState` (matched / failed).
@@ -38,7 +48,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from josev.api.base import Ack, Command, Event, State
+from josev.api.base import Ack, Command, Event, Reply, State
 
 OcppStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]
 DetailedStatus = Literal[
@@ -96,6 +106,70 @@ class EvseStatus(State):
     """The running session, if any."""
     hlc: bool = False
     """This session runs (or waits for) high-level communication."""
+    dc: bool = False
+    """DC EVSE (``[[evse]] kind = "dc"`` in the station configuration): see :class:`DcSupplyState`."""
+    max_discharge_current_a: float | None = None
+    """BPT: the EVSE's discharge current limit (A, positive number); None when it cannot discharge."""
+    max_discharge_power_w: float | None = None
+    """BPT: the EVSE's discharge power limit (W, positive number); None when it cannot discharge."""
+
+
+IsolationStatus = Literal["invalid", "valid", "warning", "fault", "no_imd"]
+"""Isolation monitor result in the ISO 15118 vocabulary (isolationLevelType, lower case)."""
+DcPhase = Literal["off", "cable_check", "precharge", "ready", "charging", "welding_detection", "fault"]
+"""Where the DC output of an EVSE is in its sequence."""
+
+
+class DcSupplyState(State):
+    """The DC output of an EVSE: what the SECC reports to the EV (EVSEPresentVoltage/Current, EVSE limits,
+    isolation, limit-achieved flags). Currents are signed: negative means discharge (BPT, power flows from
+    the EV). Limits are positive numbers; ``max_current_a`` / ``max_power_w`` already include load balancing,
+    OCPP and operator limits."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "dc_supply"
+    per_evse: ClassVar[bool] = True
+
+    phase: DcPhase = "off"
+    """The DC flow's phase (``ready``: precharge done, waiting for PowerDelivery)."""
+    present_voltage_v: float = 0.0
+    """Measured output voltage (V)."""
+    present_current_a: float = 0.0
+    """Measured output current (A; negative while discharging)."""
+    target_voltage_v: float = 0.0
+    """Voltage the supply regulates to."""
+    target_current_a: float = 0.0
+    """Current limit the supply regulates to (negative: discharge)."""
+    isolation: IsolationStatus = "invalid"
+    """Last isolation monitor result (``invalid`` until a cable check has run in this session)."""
+    max_voltage_v: float
+    """EVSE maximum output voltage."""
+    min_voltage_v: float = 0.0
+    """EVSE minimum output voltage."""
+    max_current_a: float
+    """EVSE maximum output current after load balancing and limits."""
+    min_current_a: float = 0.0
+    """EVSE minimum output current."""
+    max_power_w: float
+    """EVSE maximum output power after limits."""
+    current_limit_achieved: bool = False
+    """The EV's current request is above the EVSE's current limit (the target was clamped)."""
+    voltage_limit_achieved: bool = False
+    """The EV's voltage request is above the EVSE's maximum voltage (the target was clamped)."""
+    power_limit_achieved: bool = False
+    """The EV's request exceeds the EVSE's power limit (the current was reduced)."""
+    ready: bool = False
+    """The supply is ready (no fault, contactor in the commanded position, output enabled when it should)."""
+    output_enabled: bool = False
+    """The power module's output is switched on."""
+    contactor_closed: bool = False
+    """Contactor feedback (or command without feedback)."""
+    max_discharge_current_a: float | None = None
+    """BPT: maximum discharge current (A, positive); None without BPT."""
+    max_discharge_power_w: float | None = None
+    """BPT: maximum discharge power (W, positive); None without BPT."""
+    fault: str = ""
+    """Why the DC output was shut down (``isolation_fault``, ``over_voltage``...), empty otherwise."""
 
 
 class PilotState(State):
@@ -282,13 +356,22 @@ class SetStationLimit(Command[Ack]):
 
 
 class HlcPowerDelivery(Command[Ack]):
-    """From the SECC: the EV asked to start (True) or stop (False) power delivery."""
+    """From the SECC: the EV asked to start (True) or stop (False) power delivery.
+
+    The coordinator answers :class:`~josev.api.base.Ack` only once the contactor feedback (or the command,
+    on a contactor without feedback) confirms the requested position: closed for ``on=True``, open for
+    ``on=False``. If the contactor does not get there within the EVSE's ``power_delivery_timeout_s``
+    (default 1.5 s, well inside the EV's PowerDelivery timeout), or the request is not allowed in the current
+    state (not authorized, limit below minimum, fault), it raises ``CommandError("rejected", reason)``;
+    ``CommandError("unavailable", reason)`` when the EVSE is faulted or inoperative. Callers should wait
+    ``timeout_s`` (2.5 s) for the reply.
+    """
 
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "hlc_power_delivery"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
-    timeout_s: ClassVar[float] = 1.0
+    timeout_s: ClassVar[float] = 2.5
 
     on: bool
     """Start or stop."""
@@ -304,6 +387,37 @@ class HlcFailed(Command[Ack]):
 
     reason: str = "hlc_failed"
     """What failed."""
+
+
+class CableCheckResult(Reply):
+    """Result of the DC cable check (isolation test)."""
+
+    isolation: IsolationStatus
+    """``valid`` or ``warning``: charging may go on; ``fault``: the output stays off (EVSE faulted);
+    ``no_imd``: the EVSE has no isolation monitor (test skipped)."""
+    resistance_ohm: float | None = None
+    """Measured insulation resistance."""
+    voltage_v: float = 0.0
+    """Test voltage applied to the cable."""
+
+
+class StartCableCheck(Command[CableCheckResult]):
+    """From the SECC (DIN/ISO CableCheck): lock, close the contactor, apply the test voltage and run the
+    isolation monitor. The reply comes when the test is over (the simulated test takes
+    ``cable_check_s``); meanwhile the SECC answers the EV with EVSEProcessing=Ongoing and can follow
+    :class:`DcSupplyState` (``phase == "cable_check"``). After the test the output is discharged and the DC
+    flow waits for PreCharge targets (:class:`josev.api.secc.EvTarget`). Errors: ``rejected`` when the EVSE
+    is not a DC EVSE in an HLC session or not authorized, ``unavailable`` when faulted. An isolation
+    ``fault`` is a result (and the EVSE goes to its safe state), not an error."""
+
+    service: ClassVar[str] = "coordinator"
+    name: ClassVar[str] = "start_cable_check"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    timeout_s: ClassVar[float] = 30.0
+
+    voltage_v: float | None = Field(None, gt=0)
+    """Test voltage (default: the EVSE's ``cable_check_voltage_v`` capped at the EV's maximum voltage)."""
 
 
 class SetAvailability(Command[Ack]):

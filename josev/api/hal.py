@@ -2,10 +2,12 @@
 
 Out (per EVSE, retained): :class:`CpReadingState` (published on every classified change of the control
 pilot), :class:`ChannelState` (contactor, RCD, lock, proximity, pilot output, safe state),
-:class:`MeterState` (one sample per meter poll, or the error). Station scope: :class:`BoardInfo`.
+:class:`MeterState` (one sample per meter poll, or the error), :class:`DcOutputState` (DC channels: the power
+module and insulation monitor). Station scope: :class:`BoardInfo`.
 
 In (commands, per EVSE, issued by the coordinator - or the CLI/bench for manual control): :class:`SetPilot`,
-:class:`SetContactor`, :class:`SetLock`, :class:`ResetRcd`. While the HAL's watchdog holds the safe state
+:class:`SetContactor`, :class:`SetLock`, :class:`ResetRcd`, and for DC channels :class:`SetDcOutput` and
+:class:`SetIsolationMonitor`. While the HAL's watchdog holds the safe state
 (the coordinator's :class:`josev.api.coordinator.Heartbeat` stopped), commands that would energise the
 output are refused with ``unavailable``.
 """
@@ -45,6 +47,18 @@ class ChannelInfo(BaseModel):
     """Contactor mirror contact present."""
     has_meter: bool
     """A meter is attached."""
+    dc: bool = False
+    """DC channel (power module and insulation monitor)."""
+    dc_max_voltage_v: float | None = None
+    """DC: rated output voltage."""
+    dc_max_current_a: float | None = None
+    """DC: rated output current."""
+    dc_max_power_w: float | None = None
+    """DC: rated output power."""
+    dc_max_discharge_current_a: float | None = None
+    """DC: current the module can take back (BPT); 0: unidirectional."""
+    has_imd: bool = False
+    """DC: insulation monitor fitted."""
 
 
 class BoardInfo(State):
@@ -134,6 +148,37 @@ class MeterState(State):
     """Line frequency."""
 
 
+class DcOutputState(State):
+    """The DC power module and insulation monitor of a DC channel.
+
+    Published when the output is switched or retargeted, when the insulation measurement changes, and when the
+    measured voltage / current move by more than the HAL's deadband (``dc_deadband_v`` / ``dc_deadband_a``),
+    at most every ``dc_min_interval_s``."""
+
+    service: ClassVar[str] = "hal"
+    name: ClassVar[str] = "dc_output"
+    per_evse: ClassVar[bool] = True
+
+    enabled: bool
+    """The module's output is on."""
+    target_voltage_v: float = 0.0
+    """Voltage the module regulates to."""
+    target_current_a: float = 0.0
+    """Current limit (signed: negative = discharge)."""
+    present_voltage_v: float
+    """Measured output voltage (cable side of the contactor)."""
+    present_current_a: float
+    """Measured output current (negative: discharge)."""
+    isolation_running: bool = False
+    """The insulation monitor is measuring."""
+    isolation_resistance_ohm: float | None = None
+    """Last insulation measurement (None: none available)."""
+    has_imd: bool = True
+    """An insulation monitor is fitted."""
+    t_mono: float = 0.0
+    """HAL's monotonic clock at the reading."""
+
+
 class SetPilot(Command[Ack]):
     """Drive the pilot: ``x1`` (+12 V), ``pwm`` with ``duty_percent``, ``e`` (0 V, if possible) or ``f``."""
 
@@ -189,3 +234,34 @@ class ResetRcd(Command[Ack]):
     name: ClassVar[str] = "reset_rcd"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+
+
+class SetDcOutput(Command[Ack]):
+    """Switch and target the DC power module of a DC channel (refused while the HAL holds the safe state,
+    unless it switches the output off)."""
+
+    service: ClassVar[str] = "hal"
+    name: ClassVar[str] = "set_dc_output"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    timeout_s: ClassVar[float] = 0.5
+
+    enabled: bool
+    """Output on."""
+    voltage_v: float = Field(0.0, ge=0.0)
+    """Target voltage."""
+    current_a: float = 0.0
+    """Current limit; negative: discharge (BPT), within the module's ``dc_max_discharge_current_a``."""
+
+
+class SetIsolationMonitor(Command[Ack]):
+    """Start or stop the insulation monitor of a DC channel."""
+
+    service: ClassVar[str] = "hal"
+    name: ClassVar[str] = "set_isolation_monitor"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    timeout_s: ClassVar[float] = 0.5
+
+    running: bool
+    """True: measure."""

@@ -1,9 +1,10 @@
-"""Messages of the ``secc`` service (DIN SPEC 70121 / ISO 15118-2 sessions on each EVSE's PLC interface).
+"""Messages of the ``secc`` service (DIN SPEC 70121 / ISO 15118-2 / -20 sessions on each EVSE's PLC interface).
 
 **Out** (per EVSE): :class:`SeccSessionState` (retained: protocol, session, core state),
 :class:`EvChargeParameters` (retained: what the EV announced in ChargeParameterDiscovery),
 :class:`EvTarget` (retained: the EV's latest PreCharge/CurrentDemand target), :class:`HlcEvent` (steps and
-protocol violations). The SECC also issues the coordinator's ``HlcPowerDelivery`` / ``HlcFailed`` commands.
+protocol violations); ISO 15118-20 only: :class:`Iso20Service` (retained: selected service and control mode),
+:class:`EvPower` (retained: AC / BPT power the EV asks for or draws). The SECC also issues the coordinator's ``HlcPowerDelivery`` / ``HlcFailed`` commands.
 
 **In**: the coordinator's ``EvseStatus`` (limits -> SAScheduleList, station-initiated renegotiation, faults)
 and ``SessionEvent`` (authorized / stopped); :class:`SetDcSupply` for the DC power module's present voltage,
@@ -33,7 +34,7 @@ class SeccSessionState(State):
     status: SeccStatusName
     """idle (listening), session (running), paused (ISO 15118-2 pause), ended, failed."""
     protocol: str | None = None
-    """Negotiated protocol: din, iso2."""
+    """Negotiated protocol: din, iso2, iso20."""
     session_id: str | None = None
     """SessionID (hex) given to the EV."""
     evcc_id: str | None = None
@@ -99,6 +100,42 @@ class HlcEvent(Event):
     """What happened."""
     detail: str = ""
     """Start/Stop/Renegotiate, or the request and response code of a violation."""
+
+
+class Iso20Service(State):
+    """ISO 15118-20: the energy transfer service the EV selected (ServiceSelection)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "iso20_service"
+    per_evse: ClassVar[bool] = True
+
+    energy_service: str
+    """The selected service: AC, DC, AC_BPT, DC_BPT (BPT: bidirectional)."""
+    control_mode: Literal["scheduled", "dynamic"]
+    """Scheduled or dynamic control mode."""
+    parameter_set_id: int = 0
+    """The selected parameter set."""
+    standby: bool = False
+    """The EV put the session in standby (PowerDelivery Standby)."""
+
+
+class EvPower(State):
+    """ISO 15118-20 AC charge loop (and BPT): the power the EV draws and its limits (W, negative = discharge)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "ev_power"
+    per_evse: ClassVar[bool] = True
+
+    present_power_w: float
+    """Power the EV reports (negative while discharging)."""
+    max_charge_power_w: float | None = None
+    """EV maximum charge power."""
+    max_discharge_power_w: float | None = None
+    """EV maximum discharge power (BPT)."""
+    soc_percent: int | None = None
+    """State of charge, if reported."""
+    charging_complete: bool = False
+    """The EV is done."""
 
 
 class SetDcSupply(Command[Ack]):

@@ -1,12 +1,15 @@
-"""``josev ev``: the EV simulator (SDP client + EVCC for DIN SPEC 70121, ISO 15118-2 AC and DC)."""
+"""``josev ev``: the EV simulator (SDP client + EVCC for DIN SPEC 70121, ISO 15118-2 AC and DC, ISO 15118-20 AC,
+DC and BPT; TLS 1.2 / 1.3 with a PKI made by ``josev pki create``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import ssl
 from dataclasses import asdict
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -28,7 +31,24 @@ def _summary(res: dict[str, object]) -> dict[str, object]:
 @app.callback(invoke_without_command=True)
 def ev(
     iface: Annotated[str, typer.Option(help="PLC / Ethernet interface of the EV")],
-    protocol: Annotated[str, typer.Option(help="din | iso2-ac | iso2-dc")] = "iso2-dc",
+    protocol: Annotated[
+        str, typer.Option(help="din | iso2-ac | iso2-dc | iso20-ac | iso20-dc | iso20-ac-bpt | iso20-dc-bpt")
+    ] = "iso2-dc",
+    tls: Annotated[
+        str | None,
+        typer.Option(help="off | iso2 (TLS 1.2) | iso20 (TLS 1.3); default: iso20 for -20, else off"),
+    ] = None,
+    pki: Annotated[
+        Path | None, typer.Option(help="PKI folder of the station (`josev pki create --out`), for TLS")
+    ] = None,
+    station_tls: Annotated[
+        str | None, typer.Option(help="the station's TLS mode (iso2 | iso20 | both) if not --tls")
+    ] = None,
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
+    standby_after: Annotated[
+        int | None, typer.Option(help="-20 dynamic: standby after N loops for 2 loops")
+    ] = None,
+    discharge: Annotated[bool, typer.Option("--discharge", help="-20 BPT scheduled: discharge")] = False,
     codec: Annotated[
         str, typer.Option(help="exi (real) | json (debug stand-in, never for a real SECC)")
     ] = "exi",
@@ -41,7 +61,9 @@ def ev(
         int, typer.Option(help="charge-loop requests before stopping (0: until target SoC)")
     ] = 5,
     seconds_per_loop: Annotated[float, typer.Option(help="simulated seconds per charge loop")] = 60.0,
-    pause_after: Annotated[int | None, typer.Option(help="ISO-2: pause after N loops, then resume")] = None,
+    pause_after: Annotated[
+        int | None, typer.Option(help="ISO-2 / -20: pause after N loops, then resume")
+    ] = None,
     renegotiate_after: Annotated[int | None, typer.Option(help="ISO-2: renegotiate after N loops")] = None,
     evcc_id: Annotated[str, typer.Option(help="EVCCID (MAC, 12 hex digits)")] = "020000000001",
     offer: Annotated[
@@ -84,6 +106,62 @@ def ev(
 
     if slac not in ("on", "off"):
         raise typer.BadParameter("--slac on|off")
+    is20 = protocol.startswith("iso20")
+    tls_mode = tls or ("iso20" if is20 else "off")
+    if tls_mode not in ("off", "iso2", "iso20") or (station_tls or tls_mode) not in (
+        "off",
+        "iso2",
+        "iso20",
+        "both",
+    ):
+        raise typer.BadParameter("--tls off|iso2|iso20, --station-tls iso2|iso20|both")
+    ctx: ssl.SSLContext | None = None
+    if tls_mode != "off":
+        if pki is None:
+            raise typer.BadParameter("TLS needs --pki DIR (the station's `josev pki create` folder)")
+        from josev.secc.tlsconfig import ev_context
+
+        ctx = ev_context(pki, tls_mode, station_tls or tls_mode)  # type: ignore[arg-type]
+
+    async def one(resume: str | None) -> Any:
+        if not is20:
+            return await run_session(
+                iface,
+                protocol,
+                make_codec(codec),
+                battery=battery,
+                behaviour=behaviour,
+                resume=resume,
+                message_timeout=message_timeout,
+                tls=ctx,
+            )
+        from josev.ev.client import discover
+        from josev.ev.iso20 import Iso20Behaviour
+        from josev.ev.iso20.client import run_session as run20
+        from josev.secc import sdp
+
+        beh20 = Iso20Behaviour(
+            dynamic=dynamic,
+            loops=loops,
+            pause_after=behaviour.pause_after,
+            standby_after=standby_after,
+            discharge=discharge,
+            seconds_per_loop=seconds_per_loop,
+            precharge_tolerance_v=precharge_tolerance,
+        )
+        target = await discover(iface, security=sdp.Security.TLS if ctx is not None else sdp.Security.NO_TLS)
+        res20, _info = await run20(
+            f"{target.address}%{iface}",
+            target.port,
+            protocol,
+            make_codec(codec),
+            tls=ctx,
+            battery=battery,
+            behaviour=beh20,
+            resume=resume,
+            message_timeout=message_timeout,
+        )
+        return res20
 
     async def main() -> list[dict[str, object]]:
         results: list[dict[str, object]] = []
@@ -96,26 +174,11 @@ def ev(
             results.append({"slac": m})
             if m.get("status") != "matched":
                 return results
-        res = await run_session(
-            iface,
-            protocol,
-            make_codec(codec),
-            battery=battery,
-            behaviour=behaviour,
-            message_timeout=message_timeout,
-        )
+        res = await one(None)
         results.append(_summary(asdict(res)))
         if res.outcome == "paused":
             behaviour.pause_after = None
-            res = await run_session(
-                iface,
-                protocol,
-                make_codec(codec),
-                battery=battery,
-                behaviour=behaviour,
-                resume=res.session_id,
-                message_timeout=message_timeout,
-            )
+            res = await one(res.session_id)
             results.append(_summary(asdict(res)))
         return results
 

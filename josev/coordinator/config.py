@@ -9,6 +9,54 @@ MeterLossAction = Literal["stop", "continue", "fault"]
 
 
 @dataclass(frozen=True)
+class DcConfig:
+    """Settings of a DC EVSE's output (``[[evse]] kind = "dc"``). Voltages in V, currents in A, power in W."""
+
+    max_voltage_v: float = 500.0
+    """Rated output voltage."""
+    min_voltage_v: float = 150.0
+    """Lowest regulated output voltage."""
+    max_current_a: float = 200.0
+    """Rated output current."""
+    min_current_a: float = 0.0
+    """Lowest regulated output current."""
+    max_power_w: float = 50000.0
+    """Rated output power."""
+    max_discharge_current_a: float | None = None
+    """BPT: discharge current limit; None: the EVSE cannot take power back."""
+    max_discharge_power_w: float | None = None
+    """BPT: discharge power limit (None with BPT: ``max_power_w``)."""
+    has_imd: bool = True
+    """An insulation monitor is fitted (without, the cable check reports ``no_imd``)."""
+    cable_check_voltage_v: float = 500.0
+    """Test voltage of the cable check (capped at the EV's maximum voltage)."""
+    cable_check_current_a: float = 1.0
+    """Current limit while the test voltage is applied."""
+    cable_check_timeout_s: float = 20.0
+    """The isolation test must be over by then (else fault ``isolation_timeout``)."""
+    precharge_current_a: float = 2.0
+    """Current limit during precharge (DIN 70121 / ISO 15118-2: at most 2 A)."""
+    ramp_down_timeout_s: float = 1.0
+    """After a stop the current must fall below ``zero_current_a`` within this time before the contactor opens
+    (it opens anyway afterwards)."""
+    zero_current_a: float = 1.0
+    """Current considered zero for opening the contactor."""
+    welding_voltage_v: float = 60.0
+    """After opening, the output voltage must fall below this (IEC 61851-23: 60 V) ..."""
+    welding_timeout_s: float = 5.0
+    """... within this time, else fault ``dc_voltage_persists``."""
+    over_voltage_margin_v: float = 10.0
+    """Over-voltage: measured voltage above the lower of the EV's and the EVSE's maximum plus this margin."""
+    publish_hz: float = 20.0
+    """DcSupplyState rate while the output is active."""
+
+    @property
+    def bpt(self) -> bool:
+        """The EVSE can discharge."""
+        return self.max_discharge_current_a is not None and self.max_discharge_current_a > 0
+
+
+@dataclass(frozen=True)
 class EvseConfig:
     """Settings of one EVSE. Times in seconds, currents per phase in amps."""
 
@@ -52,3 +100,7 @@ class EvseConfig:
     """Time the feedback has to follow a command."""
     pwm_resolution: float = 0.1
     """Duty-cycle step of the PWM output (percent)."""
+    power_delivery_timeout_s: float = 1.5
+    """HlcPowerDelivery waits this long for the contactor feedback before it is rejected."""
+    dc: DcConfig | None = None
+    """DC EVSE settings; None for an AC EVSE."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from hal.types import CpState, MeterReading, PilotMode, PilotOutput
 from josev.coordinator.config import EvseConfig
-from josev.coordinator.contactor import ContactorSupervisor
+from josev.coordinator.contactor import ContactorSupervisor, CSt
 from josev.coordinator.duty import HLC_DUTY, MIN_CURRENT_A, current_to_duty
 from josev.coordinator.limits import Limits
 from josev.coordinator.outputs import ContactorCmd, LockCmd, Out, PilotCmd, Session, SessionOut, StatusOut
@@ -442,10 +442,22 @@ class EvseCore:
                 return PilotOutput(PilotMode.PWM, duty)
         return PilotOutput(PilotMode.X1)
 
+    def want_closed(self) -> bool:
+        """Whether the contactor must be closed now (AC: exactly in the CONTACTOR_CLOSED_STATES)."""
+        return self.state in CONTACTOR_CLOSED_STATES
+
+    def contactor_confirmed(self, closed: bool) -> bool:
+        """The contactor is commanded to ``closed`` and its feedback (when supervised) confirms it."""
+        if self._contactor != closed:
+            return False
+        if not self.cfg.contactor_feedback:
+            return True
+        return self._sup.state is (CSt.CLOSED if closed else CSt.OPEN)
+
     def _sync(self, now: float) -> None:
         """Emit pilot/contactor/lock/status changes the state demands (contactor opens before the pilot)."""
         pilot = self.pilot_for(self.state)
-        closed = self.state in CONTACTOR_CLOSED_STATES
+        closed = self.want_closed()
         locked = self.cfg.has_lock and self.state in LOCKED_STATES
         if locked and not self._locked:
             self._locked = True

@@ -58,7 +58,37 @@ class SessionOut:
     """The meter was lost during the session: energy is incomplete."""
 
 
-Out = PilotCmd | ContactorCmd | LockCmd | StatusOut | SessionOut
+@dataclass(frozen=True)
+class DcCmd:
+    """DC EVSE: switch / target the power module (current signed: negative = discharge)."""
+
+    enabled: bool
+    voltage_v: float
+    current_a: float
+
+
+@dataclass(frozen=True)
+class ImdCmd:
+    """DC EVSE: run or stop the insulation monitor."""
+
+    running: bool
+
+
+@dataclass(frozen=True)
+class DcReport:
+    """DC EVSE: the DC output's phase, limits or flags changed (publish DcSupplyState now)."""
+
+    phase: str
+    isolation: str
+    enabled: bool
+    voltage_v: float
+    current_a: float
+    flags: tuple[bool, bool, bool]
+    max_power_w: float
+    fault: str
+
+
+Out = PilotCmd | ContactorCmd | LockCmd | StatusOut | SessionOut | DcCmd | ImdCmd | DcReport
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 
@@ -62,12 +63,38 @@ async def run_session(
     message_timeout: float = 5.0,
     target: sdp.SdpResponse | None = None,
     on_message: Callable[[str], None] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> EvResult:
-    """Discover the SECC (unless ``target`` is given), connect and run one session to its end."""
-    res = target or await discover(iface)
+    """Discover the SECC (unless ``target`` is given), connect and run one session to its end.
+
+    With ``tls`` (e.g. :func:`josev.tls.evcc_context` ``("iso2", ...)``) SDP asks for TLS and the session runs
+    over TLS on the announced port; a refused handshake is a failed result with the reason."""
+    security = sdp.Security.TLS if tls is not None else sdp.Security.NO_TLS
+    res = target or await discover(iface, security=security)
     evcc = Evcc(protocol, battery, behaviour, resume_session=resume)
     conn = EvConnection(evcc, codec)
-    reader, writer = await asyncio.open_connection(f"{res.address}%{iface}", res.port, family=socket.AF_INET6)
+    if tls is not None and res.security != sdp.Security.TLS:
+        evcc.result.outcome = "failed"
+        evcc.result.detail = "the SECC did not offer TLS"
+        return evcc.result
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                f"{res.address}%{iface}",
+                res.port,
+                family=socket.AF_INET6,
+                ssl=tls,
+                server_hostname="" if tls is not None else None,
+            ),
+            message_timeout + 1.0,
+        )
+    except (OSError, TimeoutError, ssl.SSLError) as e:
+        evcc.result.outcome = "failed"
+        evcc.result.detail = f"connect: {type(e).__name__}: {e}"
+        return evcc.result
+    if tls is not None:
+        sslobj = writer.get_extra_info("ssl_object")
+        evcc.result.tls = f"{sslobj.version()} {sslobj.cipher()[0]}" if sslobj is not None else ""
     try:
         writer.write(conn.start())
         await writer.drain()
@@ -87,7 +114,7 @@ async def run_session(
             sent = time.perf_counter()
             if on_message is not None and evcc.result.messages:
                 on_message(evcc.result.messages[-1])
-    except (EvError, CodecError, V2gtpError, TimeoutError, ConnectionError) as e:
+    except (EvError, CodecError, V2gtpError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         if evcc.result.outcome == "running":
             evcc.result.outcome = "failed"
             evcc.result.detail = f"{type(e).__name__}: {e}"

@@ -35,6 +35,8 @@ class EvResult:
     messages: list[str] = field(default_factory=list)
     #: Response time seen by the EV (request sent -> response received), ms, per request name.
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
+    #: TLS version and cipher of the connection ("" over plain TCP).
+    tls: str = ""
 
 
 class Evcc:

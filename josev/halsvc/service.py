@@ -23,6 +23,7 @@ from josev.api import hal as api
 from josev.api.base import Ack, CommandError
 from josev.api.coordinator import Heartbeat
 from josev.bus import Bus
+from josev.halsvc.dc import DcPublisher, read_dc, set_dc_output, set_isolation
 from josev.halsvc.watchdog import Watchdog
 
 log = logging.getLogger("josev.hal")
@@ -40,6 +41,12 @@ class HalServiceConfig:
     """Coordinator silence that forces the safe state."""
     safe_pilot: Literal["f", "x1"] = "f"
     """Pilot in the safe state: F (-12 V, EVSE not available) or X1 (+12 V, no PWM)."""
+    dc_deadband_v: float = 1.0
+    """DC: publish a new DcOutputState when the measured voltage moved more than this."""
+    dc_deadband_a: float = 0.5
+    """DC: ... or the measured current moved more than this."""
+    dc_min_interval_s: float = 0.02
+    """DC: at most this often for measurement-only changes."""
 
 
 class HalService:
@@ -63,6 +70,7 @@ class HalService:
         self._cp: dict[int, api.CpReadingState] = {}
         self._ch: dict[int, api.ChannelState] = {}
         self._seq = 0
+        self._dc = DcPublisher(self.cfg.dc_deadband_v, self.cfg.dc_deadband_a, self.cfg.dc_min_interval_s)
         self.on_cp: Callable[[int, api.CpReadingState], None] | None = None
         """Hook for benchmarks: called when a CP change is published."""
         self.on_command: Callable[[int, object], None] | None = None
@@ -116,6 +124,19 @@ class HalService:
         if rcd is None:
             raise CommandError("invalid_request", f"EVSE {evse} has no RCD input")
         self._hw("rcd reset", rcd.reset)
+        return Ack()
+
+    async def _set_dc_output(self, cmd: api.SetDcOutput, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        assert evse is not None
+        self._hw("dc output", lambda: set_dc_output(ch, evse, cmd, self.safe.get(evse)))
+        self._done(evse, cmd)
+        return Ack()
+
+    async def _set_isolation(self, cmd: api.SetIsolationMonitor, evse: int | None) -> Ack:
+        ch = self._channel(evse)
+        assert evse is not None
+        self._hw("isolation monitor", lambda: set_isolation(ch, evse, cmd))
         return Ack()
 
     def _done(self, evse: int, cmd: object) -> None:
@@ -197,6 +218,10 @@ class HalService:
                 st = self._read_channel(evse, ch)
                 if st is not None:
                     await bus.publish(st, evse)
+                now = self.clock()
+                dc = read_dc(ch, now)
+                if dc is not None and self._dc.offer(evse, dc, now):
+                    await bus.publish(dc, evse)
             except (OSError, ValueError, HardwareError) as exc:
                 log.error("EVSE %d: read failed: %s", evse, exc)
 
@@ -236,6 +261,12 @@ class HalService:
                     has_rcd=c.has_rcd,
                     has_contactor_feedback=c.has_contactor_feedback,
                     has_meter=c.has_meter,
+                    dc=c.dc,
+                    dc_max_voltage_v=c.dc_max_voltage_v if c.dc else None,
+                    dc_max_current_a=c.dc_max_current_a if c.dc else None,
+                    dc_max_power_w=c.dc_max_power_w if c.dc else None,
+                    dc_max_discharge_current_a=c.dc_max_discharge_current_a if c.dc else None,
+                    has_imd=c.dc and c.has_imd,
                 )
                 for c in caps.channels
             ],
@@ -250,6 +281,8 @@ class HalService:
         bus.serve(api.SetContactor, self._set_contactor)
         bus.serve(api.SetLock, self._set_lock)
         bus.serve(api.ResetRcd, self._reset_rcd)
+        bus.serve(api.SetDcOutput, self._set_dc_output)
+        bus.serve(api.SetIsolationMonitor, self._set_isolation)
         bus.subscribe(Heartbeat, self._heartbeat, None)
         await bus.publish(self.board_info())
         self.watchdog.kick(self.clock())

@@ -2,9 +2,14 @@
 interface), bridged to the coordinator over the bus.
 
 Session events become :mod:`josev.api.secc` messages and the coordinator's ``HlcPowerDelivery`` /
-``HlcFailed`` commands; the coordinator's ``EvseStatus`` (limits, faults) and ``SessionEvent`` (authorized,
-stopped) update the EVSE views the cores read. Without a DC power module on the bus the built-in
-:class:`~josev.secc.simsupply.SimPowerSupply` answers for it (``sim_supply``).
+``HlcFailed`` commands; the coordinator's ``EvseStatus`` (limits, faults, discharge limits) and
+``SessionEvent`` (authorized, stopped) update the EVSE views the cores read. Without a DC power module on the
+bus the built-in :class:`~josev.secc.simsupply.SimPowerSupply` answers for it (``sim_supply``).
+
+With ``iso20`` an EVSE also offers ISO 15118-20 (BPT when ``bpt``); with ``tls`` a TLS listener (TLS 1.2 for
+-2, TLS 1.3 for -20) is announced by SDP. A PowerDelivery Start/Stop response leaves only once the
+coordinator confirmed the contactor (``await_contactor``); a refusal or timeout answers FAILED_ContactorError.
+``v2g_log``: every V2GTP frame is recorded per EVSE and connection (pcapng per session with a directory).
 """
 
 from __future__ import annotations
@@ -13,10 +18,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
@@ -24,61 +27,27 @@ from josev.bus import Bus
 from josev.secc import events as ev
 from josev.secc.codec import make_codec
 from josev.secc.evse import EvseView
+from josev.secc.iso20 import events as ev20
+from josev.secc.iso20.context import BptLimits, Iso20Evse
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
+from josev.secc.settings import SeccEvseConfig, SeccOptions
 from josev.secc.simsupply import SimPowerSupply
+from josev.secc.tlsconfig import SeccTls
+
+if TYPE_CHECKING:
+    from josev.observability.v2glog import V2gRecorder
 
 log = logging.getLogger("josev.secc")
 
-
-@dataclass
-class SeccEvseConfig:
-    """One EVSE served by the SECC."""
-
-    evse: int
-    iface: str
-    tcp_port: int = 0
-    energy_modes: tuple[str, ...] = ("DC_extended",)
-    evse_id: str = "DE*JSV*E0001"
-    max_current_a: float | None = None
-    max_voltage_v: float | None = None
-    max_power_w: float | None = None
-    phases: int = 3
-
-    def view(self) -> EvseView:
-        """The initial EVSE view (limits from the rating; the coordinator refines them at run time)."""
-        v = EvseView(evse_id=self.evse_id, energy_modes=self.energy_modes)
-        lim = v.limits
-        if any(m.startswith("DC") for m in self.energy_modes):
-            lim.max_current = self.max_current_a or lim.max_current
-            lim.max_voltage = self.max_voltage_v or lim.max_voltage
-            lim.max_power = self.max_power_w or lim.max_power
-        else:
-            lim.ac_max_current = self.max_current_a or lim.ac_max_current
-            lim.ac_phases = self.phases
-            lim.max_power = self.max_power_w or lim.max_power
-        return v
-
-
-class SeccOptions(BaseModel):
-    """The ``[secc]`` section of the station configuration."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    codec: Literal["exi", "json"] = "exi"
-    """EXI (always, for vehicles); json is a debugging stand-in."""
-    sim_supply: bool = True
-    """Simulate the DC power module (no DC power module API exists on the bus yet)."""
-    auto_authorize: bool = False
-    """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
-    tcp_port: int = Field(0, ge=0, le=65535)
-    """Fixed TCP port (0: a free one in 49152..65535)."""
-    evse_id_prefix: str = "DE*JSV*E"
-    """ISO 15118-2 EVSEID = prefix + EVSE id (zero padded to 4 digits)."""
-    sequence_timeout_s: float = Field(60.0, gt=0)
-    """V2G_SECC_Sequence_Timeout."""
-    communication_setup_timeout_s: float = Field(20.0, gt=0)
-    """V2G_SECC_CommunicationSetup_Timeout."""
+#: The coordinator's isolation status -> the ISO 15118 isolationLevelType the cores use.
+ISOLATION = {
+    "invalid": "Invalid",
+    "valid": "Valid",
+    "warning": "Warning",
+    "fault": "Fault",
+    "no_imd": "No_IMD",
+}
 
 
 def from_config(cfg: Any) -> SeccService:
@@ -106,17 +75,38 @@ def from_config(cfg: Any) -> SeccService:
                 max_voltage_v=e.max_voltage_v,
                 max_power_w=e.max_power_w,
                 phases=e.phases,
+                iso20=opts.iso20,
+                bpt=opts.bpt,
             )
         )
     timers = SeccTimers(
         sequence=opts.sequence_timeout_s, communication_setup=opts.communication_setup_timeout_s
     )
+    tls = None
+    if opts.tls != "off":
+        if not opts.pki_dir:
+            raise ValueError("[secc] tls needs pki_dir (a folder made by `josev pki create`)")
+        tls = SeccTls(
+            opts.tls,
+            Path(opts.pki_dir),
+            enforce=opts.enforce_tls,
+            keylog=Path(opts.tls_keylog) if opts.tls_keylog else None,
+        )
+    recorder = None
+    if opts.v2g_log or opts.v2g_log_dir:
+        from josev.observability.v2glog import V2gRecorder
+
+        recorder = V2gRecorder(directory=Path(opts.v2g_log_dir) if opts.v2g_log_dir else None)
     return SeccService(
         evses,
         codec=opts.codec,
         sim_supply=opts.sim_supply,
         auto_authorize=opts.auto_authorize,
         config=SessionConfig(timers=timers),
+        tls=tls,
+        recorder=recorder,
+        await_contactor=opts.await_contactor,
+        contactor_timeout=opts.contactor_timeout_s,
     )
 
 
@@ -133,13 +123,25 @@ class SeccService:
         sim_supply: bool = True,
         auto_authorize: bool = True,
         config: SessionConfig | None = None,
+        tls: SeccTls | None = None,
+        recorder: V2gRecorder | None = None,
+        await_contactor: bool = True,
+        contactor_timeout: float = 3.0,
     ) -> None:
         self.evses = evses
         self.codec = codec
         self.config = config or SessionConfig()
         self.supply = SimPowerSupply(auto_authorize=auto_authorize) if sim_supply else None
+        self.tls = tls
+        self.recorder = recorder
+        self.await_contactor = await_contactor
+        self.contactor_timeout = contactor_timeout
         self.views: dict[int, EvseView] = {}
+        self.iso20: dict[int, Iso20Evse] = {}
         self.endpoints: dict[int, EvseEndpoint] = {}
+        self._selected: dict[int, api.Iso20Service] = {}
+        self._dc_bus: set[int] = set()  # EVSEs whose DcSupplyState comes from the coordinator
+        self._dc_coordinator: set[int] = set()  # EVSEs the coordinator runs as DC (cable check on the bus)
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
@@ -158,9 +160,92 @@ class SeccService:
         if msg.max_power_w is not None and abs(msg.max_power_w - lim.max_power) > 1e-6:
             lim.max_power = float(msg.max_power_w)
             changed = True
+        st20 = self.iso20.get(evse or 0)
+        if st20 is not None and self._update_bpt(st20, msg):
+            changed = True
         if changed:
             view.limits_version += 1
+        if getattr(msg, "dc", False):
+            self._dc_coordinator.add(evse or 0)
         view.status_code = "EVSE_Shutdown" if msg.faults or msg.state == "faulted" else "EVSE_Ready"
+
+    @staticmethod
+    def _update_bpt(st20: Iso20Evse, msg: Any) -> bool:
+        """Discharge limits and the dynamic-mode setpoint from ``EvseStatus`` (fields read when present)."""
+        changed = False
+        dis_p = getattr(msg, "max_discharge_power_w", None)
+        dis_i = getattr(msg, "max_discharge_current_a", None)
+        if st20.bpt is not None and (dis_p is not None or dis_i is not None):
+            new = BptLimits(
+                max_discharge_power=float(dis_p) if dis_p is not None else st20.bpt.max_discharge_power,
+                max_discharge_current=float(dis_i) if dis_i is not None else st20.bpt.max_discharge_current,
+            )
+            if new != st20.bpt:
+                st20.bpt = new
+                changed = True
+        setpoint = getattr(msg, "power_setpoint_w", None)
+        if setpoint is not None and setpoint != st20.power_setpoint:
+            st20.power_setpoint = float(setpoint)
+            changed = True
+        return changed
+
+    def _on_dc_supply(self, msg: Any, evse: int | None) -> None:
+        """The coordinator's DC output (``DcSupplyState``) replaces the simulated supply for this EVSE."""
+        no = evse or 0
+        view = self.views.get(no)
+        if view is None:
+            return
+        self._dc_bus.add(no)
+        view.present_voltage = float(msg.present_voltage_v)
+        view.present_current = float(msg.present_current_a)
+        view.isolation = ISOLATION.get(msg.isolation, "Invalid")
+        lim = view.limits
+        new = (float(msg.max_voltage_v), float(msg.max_current_a), float(msg.max_power_w))
+        changed = new != (lim.max_voltage, lim.max_current, lim.max_power)
+        if changed:
+            lim.max_voltage, lim.max_current, lim.max_power = new
+        st20 = self.iso20.get(no)
+        if st20 is not None and self._update_bpt(st20, msg):
+            changed = True
+        if changed:
+            view.limits_version += 1
+
+    async def _cable_check(self, evse: int) -> None:
+        """DC CableCheck on the real supply: the cores answer Ongoing until the isolation is known."""
+        from josev.api import coordinator as coord
+
+        assert self._bus is not None
+        view = self.views[evse]
+        try:
+            res = await self._bus.request(coord.StartCableCheck(), evse)
+        except CommandError as e:
+            log.warning("secc: EVSE %d cable check refused: %s", evse, e)
+            view.isolation = "Fault"
+            return
+        view.isolation = ISOLATION.get(res.isolation, "Fault")
+
+    def _on_meter(self, msg: Any, evse: int | None) -> None:
+        st20 = self.iso20.get(evse or 0)
+        if st20 is not None and msg.ok:
+            st20.present_power = float(msg.power_w)
+
+    async def _power_gate(self, evse: int, on: bool) -> bool:
+        """PowerDelivery: the coordinator confirms the contactor closed (``on``) / open, or the answer is a
+        failure; without ``await_contactor`` the command is sent and the response leaves at once."""
+        from josev.api import coordinator as coord
+
+        bus = self._bus
+        if bus is None:
+            return True
+        if not self.await_contactor:
+            self._spawn(self._command(coord.HlcPowerDelivery(on=on), evse))
+            return True
+        try:
+            await bus.request(coord.HlcPowerDelivery(on=on), evse, timeout=self.contactor_timeout)
+        except CommandError as e:
+            log.warning("secc: EVSE %d contactor %s not confirmed: %s", evse, "close" if on else "open", e)
+            return False
+        return True
 
     def _on_session_event(self, msg: Any, evse: int | None) -> None:
         view = self.views.get(evse or 0)
@@ -225,18 +310,46 @@ class SeccService:
         except CommandError as e:  # coordinator absent or refusing: logged, the session goes on
             log.info("secc: %s for EVSE %d: %s", type(cmd).__name__, evse, e)
 
-    def on_events(self, evse: int, events: list[ev.Event]) -> None:
+    def on_events(self, evse: int, events: list[ev20.Iso20Event]) -> None:
         """Endpoint callback: update the simulated supply and publish."""
         view = self.views[evse]
         if self.supply is not None:
-            self.supply.apply(view, events)
+            shared = ev20.shared_events(events)
+            if evse in self._dc_bus:  # the real DC supply answers: keep only the authorization stand-in
+                shared = [e for e in shared if isinstance(e, ev.AuthorizationRequested | ev.SessionEnded)]
+            self.supply.apply(view, shared)
         bus = self._bus
         if bus is None:
             return
         from josev.api import coordinator as coord
 
         for e in events:
-            if isinstance(e, ev.SessionStarted):
+            if isinstance(e, ev20.ServiceSelected):
+                self._selected[evse] = api.Iso20Service(
+                    energy_service=e.service,
+                    control_mode="dynamic" if e.control_mode == "dynamic" else "scheduled",
+                    parameter_set_id=e.parameter_set_id,
+                )
+                self._spawn(bus.publish(self._selected[evse], evse))
+            elif isinstance(e, ev20.StandbyChanged):
+                sel = self._selected.get(evse)
+                if sel is not None:
+                    self._selected[evse] = sel.model_copy(update={"standby": e.standby})
+                    self._spawn(bus.publish(self._selected[evse], evse))
+            elif isinstance(e, ev20.EvPowerRequest):
+                self._spawn(
+                    bus.publish(
+                        api.EvPower(
+                            present_power_w=e.present_power,
+                            max_charge_power_w=e.max_charge_power,
+                            max_discharge_power_w=e.max_discharge_power,
+                            soc_percent=e.soc,
+                            charging_complete=e.charging_complete,
+                        ),
+                        evse,
+                    )
+                )
+            elif isinstance(e, ev.SessionStarted):
                 self._spawn(
                     bus.publish(
                         api.SeccSessionState(
@@ -280,13 +393,15 @@ class SeccService:
                     )
                 )
             elif isinstance(e, ev.PowerDeliveryRequested):
+                # the contactor command itself is awaited by the endpoint's power gate
                 self._spawn(bus.publish(api.HlcEvent(step="power_delivery", detail=e.progress), evse))
-                if e.progress in ("Start", "Stop"):
-                    self._spawn(self._command(coord.HlcPowerDelivery(on=e.progress == "Start"), evse))
             elif isinstance(e, ev.AuthorizationRequested):
                 self._spawn(bus.publish(api.HlcEvent(step="authorization_requested", detail=e.payment), evse))
             elif isinstance(e, ev.CableCheckRequested):
                 self._spawn(bus.publish(api.HlcEvent(step="cable_check"), evse))
+                if evse in self._dc_coordinator:
+                    view.isolation = "Invalid"  # Ongoing until the coordinator's test result
+                    self._spawn(self._cable_check(evse))
             elif isinstance(e, ev.WeldingDetectionRequested):
                 self._spawn(bus.publish(api.HlcEvent(step="welding_detection"), evse))
             elif isinstance(e, ev.ProtocolViolation):
@@ -301,9 +416,14 @@ class SeccService:
 
         self._bus = bus
         codec = make_codec(self.codec)
+        ctx = self.tls.context() if self.tls is not None else None
         for cfg in self.evses:
             view = cfg.view()
             self.views[cfg.evse] = view
+            st20 = None
+            if cfg.iso20:
+                st20 = Iso20Evse(view, bpt=BptLimits() if cfg.bpt else None)
+                self.iso20[cfg.evse] = st20
             self.endpoints[cfg.evse] = EvseEndpoint(
                 cfg.evse,
                 cfg.iface,
@@ -312,8 +432,16 @@ class SeccService:
                 tcp_port=cfg.tcp_port,
                 config=self.config,
                 on_events=self.on_events,
+                iso20=st20,
+                tls=ctx,
+                tls_mode=self.tls.mode if self.tls is not None else "both",
+                enforce_tls=self.tls.enforce if self.tls is not None else False,
+                recorder=self.recorder,
+                power_gate=self._power_gate,
             )
         bus.subscribe(coord.EvseStatus, self._on_evse_status)
+        bus.subscribe(coord.SessionMeter, self._on_meter)
+        bus.subscribe(coord.DcSupplyState, self._on_dc_supply)
         bus.subscribe(coord.SessionEvent, self._on_session_event)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)

@@ -276,3 +276,41 @@ def test_bytes_accepted_for_binary_fields() -> None:
     msg = exi.decode("din", DIN_SETUP)
     msg["V2G_Message"]["Header"]["SessionID"] = bytes.fromhex("8FA57FDE2BFAFE78")
     assert exi.encode("din", msg) == DIN_SETUP
+
+
+def test_empty_string_value_both_encodings() -> None:
+    """An empty string element: EXIficient writes no character event (escape + second-level EE, the form we
+    emit); a codec that writes CH with a zero-length string (cbexigen-style) is accepted too."""
+    m = {
+        "supportedAppProtocolReq": {
+            "AppProtocol": [
+                {
+                    "ProtocolNamespace": "",
+                    "VersionNumberMajor": 2,
+                    "VersionNumberMinor": 0,
+                    "SchemaID": 1,
+                    "Priority": 1,
+                }
+            ]
+        }
+    }
+    exificient_form = bytes.fromhex("8008008000010010")
+    ch_form = bytes.fromhex("800010020000040040")
+    assert exi.encode("sap", m) == exificient_form
+    assert exi.decode("sap", exificient_form) == m
+    assert exi.decode("sap", ch_form) == m
+
+
+def test_empty_value_where_the_type_needs_one_is_rejected() -> None:
+    # SessionID (hexBinary) may be empty in DIN? its type has maxLength 8 and no minLength: empty is fine
+    msg = exi.decode("din", DIN_SETUP)
+    msg["V2G_Message"]["Header"]["SessionID"] = ""
+    assert exi.decode("din", exi.encode("din", msg)) == msg
+    # an integer element cannot be empty: the second-level EE is rejected on decode
+    data = bits_of(exi.encode("sap", SAP_RES))
+    # header (8) | doc code (2) | SE(ResponseCode) (1) | CH (1) | enum (2) | EE (1) | SE(SchemaID) (2: optional)
+    pos = 8 + 2 + 1 + 1 + 2 + 1 + 2
+    assert data[pos - 2 : pos] == "00" and data[pos] == "0"  # SE(SchemaID) code 0, then its CH code 0
+    patched = data[:pos] + "1" + "000" + "0"  # escape + second-level EE in SchemaID's value state, then EE
+    with pytest.raises(exi.ExiError, match="needs a value"):
+        exi.decode("sap", bytes_of(patched))

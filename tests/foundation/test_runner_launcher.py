@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -202,19 +203,15 @@ def test_josev_run_speaks_sd_notify(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not ("READY=1" in got and got.count("WATCHDOG=1") >= 3):
-            try:
+            with contextlib.suppress(TimeoutError):
                 got.extend(sock.recv(4096).decode().split("\n"))
-            except TimeoutError:
-                pass
         assert "READY=1" in got, got
         assert got.count("WATCHDOG=1") >= 3
         assert any(f.startswith("STATUS=serving: system") for f in got)
         os.kill(proc.pid, signal.SIGTERM)
         while time.monotonic() < deadline and "STOPPING=1" not in got:
-            try:
+            with contextlib.suppress(TimeoutError):
                 got.extend(sock.recv(4096).decode().split("\n"))
-            except TimeoutError:
-                pass
         assert "STOPPING=1" in got
         assert proc.wait(30) == 0
     finally:

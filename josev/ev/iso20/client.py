@@ -43,18 +43,25 @@ async def run_session(
         evcc.result.outcome = "failed"
         evcc.result.detail = f"{type(e).__name__}: {e}"
         return evcc.result, None
+    if info is not None:
+        evcc.result.tls = f"{info.version} {info.cipher}"
     try:
         writer.write(conn.start())
         await writer.drain()
+        sent = time.perf_counter()
         while not evcc.done:
             data = await asyncio.wait_for(reader.read(65536), message_timeout)
+            got = time.perf_counter()
             if not data:
                 evcc.result.outcome = "failed"
                 evcc.result.detail = "SECC closed the connection"
                 break
+            name = evcc.result.messages[-1] if evcc.result.messages else "supportedAppProtocolReq"
+            evcc.result.latency_ms.setdefault(name, []).append((got - sent) * 1e3)
             for out in conn.receive(data, time.monotonic()):
                 writer.write(out)
             await writer.drain()
+            sent = time.perf_counter()
             if on_message is not None and evcc.result.messages:
                 on_message(evcc.result.messages[-1])
     except (EvError, CodecError, V2gtpError, TimeoutError, ConnectionError, ssl.SSLError) as e:

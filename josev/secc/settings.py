@@ -1,0 +1,86 @@
+"""Settings of the SECC service: one :class:`SeccEvseConfig` per EVSE and the ``[secc]`` section
+(:class:`SeccOptions`) of the station configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from josev.secc.evse import EvseView
+from josev.secc.tlsconfig import TlsChoice
+
+
+@dataclass
+class SeccEvseConfig:
+    """One EVSE served by the SECC."""
+
+    evse: int
+    iface: str
+    tcp_port: int = 0
+    energy_modes: tuple[str, ...] = ("DC_extended",)
+    evse_id: str = "DE*JSV*E0001"
+    max_current_a: float | None = None
+    max_voltage_v: float | None = None
+    max_power_w: float | None = None
+    phases: int = 3
+    iso20: bool = False
+    """Offer ISO 15118-20 next to DIN / ISO 15118-2."""
+    bpt: bool = False
+    """-20: offer bidirectional power transfer (discharge limits from the coordinator)."""
+
+    def view(self) -> EvseView:
+        """The initial EVSE view (limits from the rating; the coordinator refines them at run time)."""
+        v = EvseView(evse_id=self.evse_id, energy_modes=self.energy_modes)
+        lim = v.limits
+        if any(m.startswith("DC") for m in self.energy_modes):
+            lim.max_current = self.max_current_a or lim.max_current
+            lim.max_voltage = self.max_voltage_v or lim.max_voltage
+            lim.max_power = self.max_power_w or lim.max_power
+        else:
+            lim.ac_max_current = self.max_current_a or lim.ac_max_current
+            lim.ac_phases = self.phases
+            lim.max_power = self.max_power_w or lim.max_power
+        return v
+
+
+class SeccOptions(BaseModel):
+    """The ``[secc]`` section of the station configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    codec: Literal["exi", "json"] = "exi"
+    """EXI (always, for vehicles); json is a debugging stand-in."""
+    sim_supply: bool = True
+    """Simulate the DC power module (no DC power module API exists on the bus yet)."""
+    auto_authorize: bool = False
+    """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
+    tcp_port: int = Field(0, ge=0, le=65535)
+    """Fixed TCP port (0: a free one in 49152..65535)."""
+    evse_id_prefix: str = "DE*JSV*E"
+    """ISO 15118-2 EVSEID = prefix + EVSE id (zero padded to 4 digits)."""
+    sequence_timeout_s: float = Field(60.0, gt=0)
+    """V2G_SECC_Sequence_Timeout."""
+    communication_setup_timeout_s: float = Field(20.0, gt=0)
+    """V2G_SECC_CommunicationSetup_Timeout."""
+    iso20: bool = False
+    """Offer ISO 15118-20 (needs TLS for real EVs: set ``tls``)."""
+    bpt: bool = False
+    """-20: offer AC_BPT / DC_BPT."""
+    tls: TlsChoice = "off"
+    """TLS listener: off, iso2 (TLS 1.2), iso20 (TLS 1.3), both."""
+    pki_dir: str | None = None
+    """Folder written by ``josev pki create`` (required with ``tls``)."""
+    enforce_tls: bool = False
+    """SDP announces only the TLS listener."""
+    tls_keylog: str | None = None
+    """NSS key log file (debugging only)."""
+    await_contactor: bool = True
+    """Hold PowerDelivery responses until the coordinator confirms the contactor."""
+    contactor_timeout_s: float = Field(3.0, gt=0, le=4.5)
+    """How long to wait for that (the EV's PowerDelivery timeout is 5 s)."""
+    v2g_log: bool = True
+    """Record every V2GTP frame in memory (bounded ring)."""
+    v2g_log_dir: str | None = None
+    """Write one pcapng file per session there."""
