@@ -14,6 +14,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,14 +39,33 @@ def build_services(
     modes: str = "both",
     tcp_port: int = 0,
     evse: int = 1,
+    iso20: bool = True,
+    bpt: bool = True,
+    tls: str = "off",
+    pki: Path | None = None,
+    enforce_tls: bool = False,
+    v2g_log_dir: Path | None = None,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
+    from josev.observability.v2glog import V2gRecorder
     from josev.secc.service import SeccEvseConfig, SeccService
+    from josev.secc.tlsconfig import SeccTls, ensure_pki
 
+    tls_cfg = None
+    if tls != "off":
+        if pki is None:
+            raise ValueError("TLS needs a PKI folder")
+        tls_cfg = SeccTls(tls, ensure_pki(pki), enforce=enforce_tls)  # type: ignore[arg-type]
     services: list[Any] = [
         SeccService(
-            [SeccEvseConfig(evse=evse, iface=iface, tcp_port=tcp_port, energy_modes=MODES[modes])],
+            [
+                SeccEvseConfig(
+                    evse=evse, iface=iface, tcp_port=tcp_port, energy_modes=MODES[modes], iso20=iso20, bpt=bpt
+                )
+            ],
             codec=codec,
+            tls=tls_cfg,
+            recorder=V2gRecorder(directory=v2g_log_dir),
         )
     ]
     if slac:
@@ -98,6 +118,19 @@ def station(
     codec: Annotated[str, typer.Option(help="exi | json (debug stand-in)")] = "exi",
     modes: Annotated[str, typer.Option(help="energy modes offered: dc | ac | both")] = "both",
     port: Annotated[int, typer.Option(help="TCP port of the SECC (0: any)")] = 0,
+    iso20: Annotated[str, typer.Option(help="offer ISO 15118-20: on | off")] = "on",
+    bpt: Annotated[str, typer.Option(help="-20: offer bidirectional (BPT) services: on | off")] = "on",
+    tls: Annotated[
+        str, typer.Option(help="TLS listener: off | iso2 (TLS 1.2) | iso20 (TLS 1.3) | both")
+    ] = "off",
+    pki: Annotated[
+        Path | None,
+        typer.Option(help="PKI folder (`josev pki create --out`); created when absent (default: a temp dir)"),
+    ] = None,
+    enforce_tls: Annotated[bool, typer.Option("--enforce-tls", help="SDP announces only TLS")] = False,
+    v2g_log_dir: Annotated[
+        Path | None, typer.Option(help="write the V2G messages of every session there as pcapng")
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
@@ -106,10 +139,41 @@ def station(
             "only --sim is supported: real power electronics are configured with `josev run`", err=True
         )
         raise typer.Exit(2)
-    if slac not in ("on", "off") or modes not in MODES:
-        raise typer.BadParameter("--slac on|off, --modes dc|ac|both")
+    if (
+        slac not in ("on", "off")
+        or modes not in MODES
+        or iso20 not in ("on", "off")
+        or bpt not in ("on", "off")
+    ):
+        raise typer.BadParameter("--slac on|off, --modes dc|ac|both, --iso20 on|off, --bpt on|off")
+    if tls not in ("off", "iso2", "iso20", "both"):
+        raise typer.BadParameter("--tls off|iso2|iso20|both")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
-    services = build_services(iface, slac=slac == "on", codec=codec, modes=modes, tcp_port=port)
+    if tls != "off" and pki is None:
+        import tempfile
+
+        pki = Path(tempfile.mkdtemp(prefix="josev-pki-"))
+    from josev.tls import TlsConfigError
+
+    try:
+        services = build_services(
+            iface,
+            slac=slac == "on",
+            codec=codec,
+            modes=modes,
+            tcp_port=port,
+            iso20=iso20 == "on",
+            bpt=bpt == "on",
+            tls=tls,
+            pki=pki,
+            enforce_tls=enforce_tls,
+            v2g_log_dir=v2g_log_dir,
+        )
+        if services[0].tls is not None:
+            services[0].tls.context()  # a broken PKI is a clear error now, not at the first EV
+    except TlsConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -120,7 +184,8 @@ def station(
 
         def ready() -> None:
             ep = next(iter(services[0].endpoints.values()))
-            typer.echo(f"station ready: SECC on [{ep.address}%{ep.iface}]:{ep.tcp_port}", err=False)
+            extra = f", TLS ({tls}) on {ep.tls_port}, PKI {pki}" if ep.tls_port else ""
+            typer.echo(f"station ready: SECC on [{ep.address}%{ep.iface}]:{ep.tcp_port}{extra}", err=False)
 
         await run_stack(services, stop, ready)
 

@@ -17,6 +17,7 @@ from hal.types import CpState
 from josev.coordinator.config import DcConfig, EvseConfig
 from josev.coordinator.core import EvseCore
 from josev.coordinator.dc import CONTACTOR_PHASES, OUTPUT_PHASES, DcFlow, DcTargets, Di, Dp, accepts
+from josev.coordinator.duty import MIN_CURRENT_A
 from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd, Out
 from josev.coordinator.states import In, St
 
@@ -36,6 +37,11 @@ class DcEvseCore(EvseCore):
         self._dc_report: DcReport | None = None
         self._dc_targets = DcTargets()
         super().__init__(cfg, session_prefix=session_prefix)
+        # a DC EVSE's current limits are kept as the AC-side equivalent of its power (phases x voltage), so load
+        # balancing, OCPP and operator limits (in A or W) apply to it like to an AC EVSE
+        self.limits.set("evse", cfg.dc.max_power_w / (cfg.phases * cfg.voltage_v))
+        self.limits.set("connector", None)
+        self._limit_ok = self.limits.effective() >= MIN_CURRENT_A
 
     @property
     def dccfg(self) -> DcConfig:

@@ -38,6 +38,8 @@ from josev.secc.tlsconfig import SeccTls
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
 
+__all__ = ["ISOLATION", "SeccEvseConfig", "SeccOptions", "SeccService", "from_config"]
+
 log = logging.getLogger("josev.secc")
 
 #: The coordinator's isolation status -> the ISO 15118 isolationLevelType the cores use.

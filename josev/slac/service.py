@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from josev.api.base import Ack, CommandError
 from josev.api.coordinator import PilotState
@@ -172,3 +176,48 @@ class SlacService:
             modem_info=c.modem.info,
             counters=dict(c.counters),
         )
+
+
+class SlacSection(BaseModel):
+    """The ``[slac]`` section of the station configuration.
+
+    ```toml
+    [slac]
+    drop_to_user = "josev"      # after opening the raw sockets (needs its own process: josev run --service slac)
+    [slac.timings]              # ISO 15118-3 Table A.1 figures to override (ranges are checked)
+    TT_EVSE_SLAC_init = 20.0
+    ```
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    drop_to_user: str | None = None
+    """Switch to this user once the sockets are open (None: keep the process's identity)."""
+    timings: dict[str, float] = Field(default_factory=dict)
+    """Overrides of :class:`josev.slac.timers.SlacTimings` fields."""
+    evse_id_prefix: str = "JOSEV"
+    """EVSE id sent in CM_ATTEN_CHAR / CM_SLAC_MATCH: prefix + EVSE number (at most 17 characters)."""
+
+
+def from_config(cfg: Any) -> SlacService:
+    """The SLAC service of a station configuration: every EVSE with ``hlc`` and a ``plc_interface``."""
+    section = SlacSection.model_validate(cfg.slac)
+    known = {f.name for f in dataclasses.fields(SlacTimings)}
+    unknown = sorted(set(section.timings) - known)
+    if unknown:
+        raise ValueError(f"[slac.timings]: unknown timing(s) {unknown}; known: {sorted(known)}")
+    timings = dataclasses.replace(
+        DEFAULT_TIMINGS,
+        **{
+            k: (int(v) if isinstance(getattr(DEFAULT_TIMINGS, k), int) else v)
+            for k, v in section.timings.items()
+        },
+    )
+    evses = tuple(
+        SlacEvseSettings(e.id, e.plc_interface, f"{section.evse_id_prefix}{e.id}"[:17])
+        for e in cfg.evse
+        if e.hlc and e.plc_interface
+    )
+    if not evses:
+        raise ValueError("SLAC: no EVSE has hlc = true and a plc_interface")
+    return SlacService(SlacSettings(evses, timings, drop_to_user=section.drop_to_user))

@@ -13,15 +13,22 @@ Usage::
 As a pytest fixture: ``from tests.util.netns import netns_lab`` in a conftest/test module, then take
 ``netns_lab`` as an argument. :data:`needs_root` skips tests when not root or when ``ip`` is missing.
 Interface names are at most 15 characters: ``<prefix><run id><n><side>``.
+
+Every veth end is created with TX checksum offload off (:func:`disable_tx_checksum`): with offload on, a veth
+leaves partial checksums in the frames, which is fine veth-to-veth but wrong as soon as a packet socket relays
+the frames (a PLC modem emulator, a capture replayed elsewhere): the receiver then drops every TCP/UDP segment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import secrets
 import shutil
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -38,6 +45,19 @@ needs_root = pytest.mark.skipif(not CAN_NETNS, reason="needs root and iproute2 (
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _setns_lock = threading.Lock()
+
+
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x00000017
+
+
+def disable_tx_checksum(ifname: str) -> None:
+    """Turn TX checksum offload off on ``ifname`` (SIOCETHTOOL, no ethtool binary needed). Call it in the
+    namespace that owns the interface (e.g. inside ``Netns.entered()``)."""
+    val = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+    ifr = struct.pack("16sP", ifname.encode(), ctypes.addressof(val)).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCETHTOOL, ifr)
 
 
 def _ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -177,6 +197,11 @@ class NetnsLab:
                 full = ["ip", "netns", "exec", nsname, *cmd] if nsname else cmd
                 subprocess.run(full, check=True, capture_output=True, timeout=10)
             _ip("link", "set", ifname, "up", netns=nsname)
+            if ns is None:
+                disable_tx_checksum(ifname)
+            else:
+                with ns.entered():
+                    disable_tx_checksum(ifname)
         pair = VethPair(a, b, a_ns, b_ns)
         if ipv6:
             deadline = time.monotonic() + timeout
