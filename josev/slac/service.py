@@ -206,13 +206,10 @@ def from_config(cfg: Any) -> SlacService:
     unknown = sorted(set(section.timings) - known)
     if unknown:
         raise ValueError(f"[slac.timings]: unknown timing(s) {unknown}; known: {sorted(known)}")
-    timings = dataclasses.replace(
-        DEFAULT_TIMINGS,
-        **{
-            k: (int(v) if isinstance(getattr(DEFAULT_TIMINGS, k), int) else v)
-            for k, v in section.timings.items()
-        },
-    )
+    overrides: dict[str, Any] = {
+        k: (int(v) if isinstance(getattr(DEFAULT_TIMINGS, k), int) else v) for k, v in section.timings.items()
+    }
+    timings = dataclasses.replace(DEFAULT_TIMINGS, **overrides)
     evses = tuple(
         SlacEvseSettings(e.id, e.plc_interface, f"{section.evse_id_prefix}{e.id}"[:17])
         for e in cfg.evse
