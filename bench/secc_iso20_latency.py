@@ -1,8 +1,11 @@
 """ISO 15118-20 SECC response time for the ChargeLoop (AC/DC, BPT, scheduled/dynamic), p50/p99.
 
-Two figures per case: the byte path in-process (V2GTP deframe, EXI decode, -20 core, EXI encode, frame:
-request bytes in -> response bytes out), and the EV-side round trip over a real TLS 1.3 loopback connection
-(mutual authentication, TLS_AES_256_GCM_SHA384) to the -20 SECC shell -- request written -> response read.
+Three figures per case: the byte path in-process (V2GTP deframe, EXI decode, -20 core, EXI encode, frame:
+request bytes in -> response bytes out); the EV-side round trip over a real TLS 1.3 loopback connection
+(mutual authentication, TLS_AES_256_GCM_SHA384) to the -20 SECC shell -- request written -> response read; and
+the same round trip with a bus round trip per ChargeLoop inside the SECC: the EV's target / power request is
+published on a real mosquitto (``secc/ev_target`` or ``secc/ev_power``) and the SECC waits for a command reply
+from a stand-in coordinator before it answers (the worst case: a response that waits for the power module).
 Target: p99 < 5 ms.
 """
 
@@ -124,6 +127,107 @@ async def over_tls(protocol: str, dynamic: bool, pki: Path) -> list[float]:
     return out_ms
 
 
+async def over_tls_bus(protocol: str, dynamic: bool, pki: Path) -> list[float]:
+    """Like :func:`over_tls`, with a publish + command round trip on a real mosquitto per ChargeLoop."""
+    from josev.api import coordinator as coord
+    from josev.api import secc as api
+    from josev.api.base import Ack
+    from josev.broker import PrivateBroker
+    from josev.bus import Bus
+    from josev.secc.events import EvTargets
+    from josev.secc.iso20.events import EvPowerRequest
+    from josev.tls import accept_tls, connect_tls, evcc_context, policy_for, secc_context
+
+    sctx = secc_context(
+        "iso20",
+        pki / "chains" / "secc.pem",
+        pki / "keys" / "secc_leaf.key",
+        oem_roots=pki / "certs" / "oem_root.pem",
+    )
+    cctx = evcc_context(
+        "iso20",
+        pki / "certs" / "v2g_root.pem",
+        client_chain=pki / "chains" / "oem.pem",
+        client_key=pki / "keys" / "oem_prov_leaf.key",
+    )
+    broker = PrivateBroker(unix_socket=True)
+    broker.start()
+    secc_bus = Bus("secc", broker.settings("secc", socket=broker.files.socket))
+    coord_bus = Bus("coordinator", broker.settings("coordinator", socket=broker.files.socket))
+    await secc_bus.connect()
+    await coord_bus.connect()
+
+    async def power(cmd: coord.HlcPowerDelivery, evse: int | None) -> Ack:
+        return Ack()
+
+    coord_bus.serve(coord.HlcPowerDelivery, power)
+    await asyncio.sleep(0.2)
+    st, codec, supply = _station(), ExiCodec(), SimPowerSupply()
+    loop = asyncio.get_running_loop()
+    served = asyncio.Event()
+
+    async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            if await accept_tls(r, w, sctx, policy_for("iso20")) is None:
+                return
+            conn = integration.make_connection(st, loop.time(), codec)
+            while not conn.closed:
+                data = await r.read(65536)
+                if not data:
+                    break
+                out = conn.receive(data, loop.time())
+                for e in out.events:
+                    if isinstance(e, EvTargets):
+                        await secc_bus.publish(
+                            api.EvTarget(phase="charge", voltage_v=e.voltage, current_a=e.current), 1
+                        )
+                    elif isinstance(e, EvPowerRequest):
+                        await secc_bus.publish(api.EvPower(present_power_w=e.present_power), 1)
+                    else:
+                        continue
+                    await secc_bus.request(coord.HlcPowerDelivery(on=True), 1)  # the round trip
+                supply.apply(st.view, shared_events(out.events))
+                for f in out.send:
+                    w.write(f)
+                await w.drain()
+                if out.close:
+                    break
+        finally:
+            w.close()
+            served.set()
+
+    server = await asyncio.start_server(client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    out_ms: list[float] = []
+    try:
+        reader, writer, _info = await connect_tls("127.0.0.1", port, cctx, policy_for("iso20"))
+        evcc = Evcc20(
+            protocol, behaviour=Iso20Behaviour(dynamic=dynamic, loops=LOOPS // 2, seconds_per_loop=0.01)
+        )
+        ev = Ev20Connection(evcc, codec)
+        pending = [ev.start()]
+        try:
+            while pending and not evcc.done:
+                is_loop = evcc.result.messages[-1:] in (["AC_ChargeLoopReq"], ["DC_ChargeLoopReq"])
+                t0 = time.perf_counter()
+                writer.write(b"".join(pending))
+                await writer.drain()
+                data = await asyncio.wait_for(reader.read(65536), 5.0)
+                if is_loop:
+                    out_ms.append((time.perf_counter() - t0) * 1000)
+                pending = ev.receive(data, loop.time())
+        finally:
+            writer.close()
+            await asyncio.wait_for(served.wait(), 5.0)
+            server.close()
+            await server.wait_closed()
+    finally:
+        await secc_bus.close()
+        await coord_bus.close()
+        broker.stop()
+    return out_ms
+
+
 def main() -> None:
     reason = exi_available()
     if reason is not None:
@@ -144,6 +248,10 @@ def main() -> None:
                 _fmt(f"{label}: round trip over TLS 1.3", asyncio.run(over_tls(protocol, dynamic, pki))),
                 flush=True,
             )
+        for protocol, dynamic in CASES:
+            label = f"{protocol} {'dynamic' if dynamic else 'scheduled'}"
+            lat = asyncio.run(over_tls_bus(protocol, dynamic, pki))
+            print(_fmt(f"{label}: TLS 1.3 + bus round trip", lat), flush=True)
 
 
 if __name__ == "__main__":

@@ -263,8 +263,7 @@ class SimChannel:
         """Integrate energy up to now (called before every change)."""
         now = self.clock.now()
         if self.dc is not None:
-            if now > self._t:
-                self.energy_wh += max(0.0, self.dc.advance(now - self._t))
+            self.energy_wh += max(0.0, self.dc.advance(max(0.0, now - self._t)))
             self._t = now
             return
         if self.slow is not None and self._t < self.slow[0] <= now:

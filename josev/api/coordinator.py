@@ -116,8 +116,12 @@ class EvseStatus(State):
 
 IsolationStatus = Literal["invalid", "valid", "warning", "fault", "no_imd"]
 """Isolation monitor result in the ISO 15118 vocabulary (isolationLevelType, lower case)."""
-DcPhase = Literal["off", "cable_check", "precharge", "ready", "charging", "welding_detection", "fault"]
-"""Where the DC output of an EVSE is in its sequence."""
+DcPhase = Literal[
+    "off", "cable_check", "checked", "precharge", "charging", "stopping", "welding_detection", "fault"
+]
+"""Where the DC output of an EVSE is in its sequence: ``checked`` = cable check passed, output off, waiting
+for PreCharge; ``stopping`` = current ramping down before the contactor opens; ``welding_detection`` =
+contactor open, waiting for the output voltage to fall below 60 V."""
 
 
 class DcSupplyState(State):
@@ -131,7 +135,7 @@ class DcSupplyState(State):
     per_evse: ClassVar[bool] = True
 
     phase: DcPhase = "off"
-    """The DC flow's phase (``ready``: precharge done, waiting for PowerDelivery)."""
+    """The DC flow's phase."""
     present_voltage_v: float = 0.0
     """Measured output voltage (V)."""
     present_current_a: float = 0.0

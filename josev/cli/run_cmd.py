@@ -25,8 +25,9 @@ def demo(
         False, "--netns", help="Use real raw sockets across network namespaces (root)."
     ),
     live: bool = typer.Option(True, "--live/--no-live", help="Show the live view while it runs."),
+    loops: int = typer.Option(5, help="Charge-loop requests per HLC session."),
 ) -> None:
     """Run complete simulated charging sessions on a simulated station and print a session report."""
     from josev.demo import run_from_cli
 
-    raise typer.Exit(run_from_cli(evses=evses, netns=netns, live=live))
+    raise typer.Exit(run_from_cli(evses=evses, netns=netns, live=live, loops=loops))

@@ -45,6 +45,7 @@ def build_services(
     pki: Path | None = None,
     enforce_tls: bool = False,
     v2g_log_dir: Path | None = None,
+    lenient_targets: bool = False,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
     from josev.observability.v2glog import V2gRecorder
@@ -66,6 +67,7 @@ def build_services(
             codec=codec,
             tls=tls_cfg,
             recorder=V2gRecorder(directory=v2g_log_dir),
+            clamp_targets=lenient_targets,
         )
     ]
     if slac:
@@ -82,12 +84,18 @@ def build_services(
 
 
 async def run_stack(
-    services: list[Any], stop: asyncio.Event, on_ready: Callable[[], None] | None = None
+    services: list[Any],
+    stop: asyncio.Event,
+    on_ready: Callable[[], None] | None = None,
+    csms: Any = None,
 ) -> None:
-    """Run ``services`` on a private broker until ``stop``."""
+    """Run ``services`` on a private broker until ``stop`` (with ``csms``: start that stand-in first)."""
+    import josev.secc.simboard  # noqa: F401  (registers the sim-car messages before the broker's ACL is written)
     from josev.broker import PrivateBroker
     from josev.bus.service import ServiceRunner
 
+    if csms is not None:
+        await csms.start()
     broker = PrivateBroker()
     broker.start()
     try:
@@ -106,6 +114,8 @@ async def run_stack(
         await task
     finally:
         broker.stop()
+        if csms is not None:
+            await csms.close()
 
 
 @app.callback(invoke_without_command=True)
@@ -131,6 +141,19 @@ def station(
     v2g_log_dir: Annotated[
         Path | None, typer.Option(help="write the V2G messages of every session there as pcapng")
     ] = None,
+    lenient_targets: Annotated[
+        bool,
+        typer.Option(
+            "--lenient-targets", help="-20 DC: clamp EV voltage targets above the maximum (odd test EVs)"
+        ),
+    ] = False,
+    stack: Annotated[
+        str,
+        typer.Option(
+            help="real: HAL sim + coordinator + SLAC + SECC + OCPP with a CSMS stand-in (--modes ac|dc); "
+            "lite: SECC with a simulated supply and a coordinator stand-in (every mode)"
+        ),
+    ] = "lite",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
@@ -148,6 +171,8 @@ def station(
         raise typer.BadParameter("--slac on|off, --modes dc|ac|both, --iso20 on|off, --bpt on|off")
     if tls not in ("off", "iso2", "iso20", "both"):
         raise typer.BadParameter("--tls off|iso2|iso20|both")
+    if stack not in ("real", "lite") or (stack == "real" and modes == "both"):
+        raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
     if tls != "off" and pki is None:
         import tempfile
@@ -168,9 +193,32 @@ def station(
             pki=pki,
             enforce_tls=enforce_tls,
             v2g_log_dir=v2g_log_dir,
+            lenient_targets=lenient_targets,
         )
-        if services[0].tls is not None:
-            services[0].tls.context()  # a broken PKI is a clear error now, not at the first EV
+        secc = services[0]
+        csms = None
+        if stack == "real":
+            import tempfile
+
+            from josev.secc.refstation import build_real
+
+            real = build_real(
+                iface,
+                kind=modes,
+                slac=slac == "on",
+                secc_kwargs={
+                    "codec": codec,
+                    "tls": secc.tls,
+                    "recorder": secc.recorder,
+                    "clamp_targets": lenient_targets,
+                },
+                secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
+                workdir=Path(tempfile.mkdtemp(prefix="josev-station-")),
+                bpt=bpt == "on",
+            )
+            services, secc, csms = real.services, real.secc, real.csms
+        if secc.tls is not None:
+            secc.tls.context()  # a broken PKI is a clear error now, not at the first EV
     except TlsConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -183,11 +231,11 @@ def station(
                 loop.add_signal_handler(sig, stop.set)
 
         def ready() -> None:
-            ep = next(iter(services[0].endpoints.values()))
+            ep = next(iter(secc.endpoints.values()))
             extra = f", TLS ({tls}) on {ep.tls_port}, PKI {pki}" if ep.tls_port else ""
             typer.echo(f"station ready: SECC on [{ep.address}%{ep.iface}]:{ep.tcp_port}{extra}", err=False)
 
-        await run_stack(services, stop, ready)
+        await run_stack(services, stop, ready, csms)
 
     asyncio.run(main())
 

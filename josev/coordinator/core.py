@@ -448,7 +448,7 @@ class EvseCore:
 
     def contactor_confirmed(self, closed: bool) -> bool:
         """The contactor is commanded to ``closed`` and its feedback (when supervised) confirms it."""
-        if self._contactor != closed:
+        if self._contactor != closed or (not closed and "contactor_welded" in self.faults):
             return False
         if not self.cfg.contactor_feedback:
             return True

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from josev.coordinator.contactor import CTABLE
+from josev.coordinator.dc import render_markdown as render_dc
 from josev.coordinator.states import STATE_DOC, St
 from josev.coordinator.status import detailed_status, ocpp_status
 from josev.coordinator.table import render_markdown, render_mermaid
@@ -33,6 +34,10 @@ def render_section() -> str:
     parts += ["### Contactor supervision", "", "| state | input | next | fault |", "|---|---|---|---|"]
     for (cs, ci), (nxt, fault) in CTABLE.items():
         parts.append(f"| {cs.name} | {ci.name} | {nxt.name} | {fault or '-'} |")
+    parts += ["", "### DC output (DC EVSEs)", "", render_dc().rstrip(), ""]
+    parts.append(
+        "Every other (phase, input) pair stays put; a request (CABLE_CHECK, PRECHARGE, POWER_ON) there is refused."
+    )
     return "\n".join(parts) + "\n"
 
 

@@ -14,6 +14,17 @@ stop_timeout_s = 6
 fault_retry_s = 10
 preauth_timeout_s = 60
 has_lock = false
+power_delivery_timeout_s = 1.5   # HlcPowerDelivery waits this long for the contactor
+
+[coordinator.dc]             # every [[evse]] with kind = "dc"; ratings come from the [[evse]] table
+min_voltage_v = 150
+max_discharge_current_a = 80  # BPT (omit: the EVSEs cannot discharge)
+max_discharge_power_w = 20000
+cable_check_voltage_v = 500
+cable_check_timeout_s = 20
+welding_voltage_v = 60
+welding_timeout_s = 5
+publish_hz = 20
 ```
 """
 
@@ -24,8 +35,31 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from josev.config import JosevConfig
-from josev.coordinator.config import EvseConfig
+from josev.coordinator.config import DcConfig, EvseConfig
 from josev.coordinator.service import CoordinatorService, StationConfig
+
+
+class DcSection(BaseModel):
+    """The ``[coordinator.dc]`` section (keys of :class:`~josev.coordinator.config.DcConfig` except the
+    ratings, which come from each ``[[evse]]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_voltage_v: float = Field(150.0, ge=0)
+    min_current_a: float = Field(0.0, ge=0)
+    max_discharge_current_a: float | None = Field(None, gt=0)
+    max_discharge_power_w: float | None = Field(None, gt=0)
+    has_imd: bool = True
+    cable_check_voltage_v: float = Field(500.0, gt=0)
+    cable_check_current_a: float = Field(1.0, gt=0)
+    cable_check_timeout_s: float = Field(20.0, gt=0)
+    precharge_current_a: float = Field(2.0, gt=0)
+    ramp_down_timeout_s: float = Field(1.0, gt=0)
+    zero_current_a: float = Field(1.0, gt=0)
+    welding_voltage_v: float = Field(60.0, gt=0)
+    welding_timeout_s: float = Field(5.0, gt=0)
+    over_voltage_margin_v: float = Field(10.0, ge=0)
+    publish_hz: float = Field(20.0, gt=0, le=100)
 
 
 class CoordinatorSection(BaseModel):
@@ -45,6 +79,8 @@ class CoordinatorSection(BaseModel):
     fault_retry_s: float = Field(10.0, gt=0)
     preauth_timeout_s: float = Field(60.0, gt=0)
     has_lock: bool = False
+    power_delivery_timeout_s: float = Field(1.5, gt=0)
+    dc: DcSection = Field(default_factory=DcSection)
 
 
 def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConfig]:
@@ -68,6 +104,15 @@ def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConf
                 free_charging=section.free_charging,
                 meter_loss=section.meter_loss,
                 has_lock=section.has_lock,
+                power_delivery_timeout_s=section.power_delivery_timeout_s,
+                dc=DcConfig(
+                    max_voltage_v=e.max_voltage_v,
+                    max_current_a=e.max_current_a,
+                    max_power_w=e.max_power_w,
+                    **section.dc.model_dump(),
+                )
+                if e.kind == "dc"
+                else None,
             )
         )
     return out

@@ -29,7 +29,10 @@ from josev.api.slac import SlacState
 from josev.bus import Bus
 from josev.coordinator.config import EvseConfig
 from josev.coordinator.core import ContactorCmd, EvseCore, LockCmd, Out, PilotCmd, SessionOut, StatusOut
+from josev.coordinator.dccore import DcEvseCore
+from josev.coordinator.dcservice import DcSide
 from josev.coordinator.limits import Demand, StationBalancer
+from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd
 from josev.coordinator.states import POWER_STATES, St
 
 log = logging.getLogger("josev.coordinator")
@@ -70,7 +73,13 @@ class CoordinatorService:
         self.station = station or StationConfig()
         self.clock = clock
         prefix = f"{int(time.time()):x}-"
-        self.cores: dict[int, EvseCore] = {c.evse: EvseCore(c, session_prefix=prefix) for c in evses}
+        self.cores: dict[int, EvseCore] = {
+            c.evse: DcEvseCore(c, session_prefix=prefix)
+            if c.dc is not None
+            else EvseCore(c, session_prefix=prefix)
+            for c in evses
+        }
+        self.dc = DcSide(self)
         self._queues: dict[int, asyncio.Queue[Out | api.PilotState]] = {}
         self._wake = asyncio.Event()
         self._bus: Bus | None = None
@@ -84,8 +93,9 @@ class CoordinatorService:
 
     def _emit(self, evse: int, outs: list[Out]) -> None:
         # hardware commands first (their relative order kept: contactor-open before pilot), reports after
-        hw = [o for o in outs if isinstance(o, PilotCmd | ContactorCmd | LockCmd)]
-        for o in hw + [o for o in outs if not isinstance(o, PilotCmd | ContactorCmd | LockCmd)]:
+        hw_types = PilotCmd | ContactorCmd | LockCmd | DcCmd | ImdCmd
+        hw = [o for o in outs if isinstance(o, hw_types)]
+        for o in hw + [o for o in outs if not isinstance(o, hw_types)]:
             self._queues[evse].put_nowait(o)
         self._balance()
         for e, core in self.cores.items():
@@ -98,6 +108,7 @@ class CoordinatorService:
                 self._pilot_info[e] = info
                 self._queues[e].put_nowait(info)
         self._wake.set()
+        self.dc.check()
 
     def _balance(self) -> None:
         limit = self.station.station_limit_a
@@ -133,7 +144,7 @@ class CoordinatorService:
             except CommandError as exc:
                 self.hal_errors += 1
                 log.error("EVSE %d: HAL refused %s: %s", evse, out, exc)
-                if isinstance(out, ContactorCmd | PilotCmd) and exc.code != "unavailable":
+                if isinstance(out, ContactorCmd | PilotCmd | DcCmd) and exc.code != "unavailable":
                     self._emit(evse, self.cores[evse].hw_fault(f"hal_{exc.code}", self.clock()))
             except Exception:
                 self.hal_errors += 1
@@ -150,6 +161,13 @@ class CoordinatorService:
             await bus.request(halapi.SetContactor(closed=out.closed), evse)
         elif isinstance(out, LockCmd):
             await bus.request(halapi.SetLock(locked=out.locked), evse)
+        elif isinstance(out, DcCmd):
+            cmd = halapi.SetDcOutput(enabled=out.enabled, voltage_v=out.voltage_v, current_a=out.current_a)
+            await bus.request(cmd, evse)
+        elif isinstance(out, ImdCmd):
+            await bus.request(halapi.SetIsolationMonitor(running=out.running), evse)
+        elif isinstance(out, DcReport) and isinstance(core, DcEvseCore):
+            await bus.publish(self.dc.supply_state(core), evse)
         elif isinstance(out, StatusOut):
             await bus.publish(self._status(core, out), evse)
         elif isinstance(out, SessionOut):
@@ -169,6 +187,11 @@ class CoordinatorService:
     def _status(self, core: EvseCore, st: StatusOut) -> api.EvseStatus:
         cfg = core.cfg
         limit = None if st.limit_a == float("inf") else st.limit_a
+        dis_i, dis_p = (
+            core.dc.discharge_limits(core.balanced_power_w())
+            if isinstance(core, DcEvseCore)
+            else (None, None)
+        )
         if st.state in _CHARGING_STATE:
             charging = _CHARGING_STATE[st.state]
         elif st.state in (St.READY, St.HLC) and core.session is not None and core.session.charged:
@@ -191,6 +214,9 @@ class CoordinatorService:
             contactor_closed=st.contactor_closed,
             session_id=st.session_id,
             hlc=core.guard("hlc") and core.session is not None,
+            dc=isinstance(core, DcEvseCore),
+            max_discharge_current_a=dis_i,
+            max_discharge_power_w=dis_p,
         )
 
     def _core(self, evse: int | None) -> EvseCore:
@@ -329,7 +355,6 @@ class CoordinatorService:
         handlers: list[tuple[type[Command[Ack]], Callable[[Any, EvseCore, float], list[Out]]]] = [
             (api.Deauthorize, lambda c, core, t: core.deauthorize(t, c.reason)),
             (api.StopCharging, lambda c, core, t: core.stop(t, c.reason)),
-            (api.HlcPowerDelivery, lambda c, core, t: core.hlc_power(c.on, t)),
             (api.HlcFailed, lambda c, core, t: core.hlc_failed(t, c.reason)),
             (api.SetAvailability, lambda c, core, t: core.set_available(c.available, t)),
             (api.CancelReservation, lambda c, core, t: core.cancel_reservation(t)),
@@ -362,6 +387,8 @@ class CoordinatorService:
         for evse, core in self.cores.items():
             self._emit(evse, core.start(self.clock()))
         self._serve(bus)
+        self.dc.attach(bus)
+        dcpub = asyncio.create_task(self.dc.publisher(bus, stop))
         bus.subscribe(halapi.CpReadingState, self._on_cp)
         bus.subscribe(halapi.ChannelState, self._on_channel)
         bus.subscribe(halapi.MeterState, self._on_meter)
@@ -392,6 +419,11 @@ class CoordinatorService:
                     w.cancel()
         finally:
             hb.cancel()
+            dcpub.cancel()
+            for evse, core in self.cores.items():
+                if isinstance(core, DcEvseCore):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(bus.request(halapi.SetDcOutput(enabled=False), evse), 0.5)
             for evse in self.cores:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(bus.request(halapi.SetContactor(closed=False), evse), 0.5)

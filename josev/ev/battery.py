@@ -50,4 +50,6 @@ class Behaviour:
     seconds_per_loop: float = 60.0
     precharge_tolerance_v: float = 20.0
     max_ongoing: int = 120
+    #: Pause before repeating a request (Ongoing / PreCharge loops), like a real EV; charge loops are not paced.
+    repeat_interval_s: float = 0.05
     offer: tuple[str, ...] = ()

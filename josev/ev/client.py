@@ -17,6 +17,13 @@ from josev.secc.codec import Codec, CodecError
 from josev.secc.netif import ifindex, wait_link_local
 from josev.secc.v2gtp import V2gtpError
 
+LOOP_REQUESTS = frozenset({"CurrentDemandReq", "ChargingStatusReq", "AC_ChargeLoopReq", "DC_ChargeLoopReq"})
+
+
+def repeating(messages: list[str]) -> bool:
+    """The request just produced repeats the previous one (an Ongoing or PreCharge loop, not a charge loop)."""
+    return len(messages) >= 2 and messages[-1] == messages[-2] and messages[-1] not in LOOP_REQUESTS
+
 
 async def discover(
     iface: str,
@@ -108,7 +115,10 @@ async def run_session(
                 break
             name = evcc.result.messages[-1] if evcc.result.messages else "supportedAppProtocolReq"
             evcc.result.latency_ms.setdefault(name, []).append((got - sent) * 1e3)
-            for out in conn.receive(data, time.monotonic()):
+            outs = conn.receive(data, time.monotonic())
+            if outs and repeating(evcc.result.messages):
+                await asyncio.sleep(evcc.behaviour.repeat_interval_s)
+            for out in outs:
                 writer.write(out)
             await writer.drain()
             sent = time.perf_counter()

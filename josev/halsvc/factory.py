@@ -7,6 +7,7 @@ poll_s = 0.01
 meter_poll_s = 1.0
 watchdog_timeout_s = 1.0
 safe_pilot = "f"           # or "x1"
+sim_dc_discharge_a = 0     # sim board: BPT current of DC channels ([[evse]] kind = "dc")
 
 [hal.ccc]                  # board = "ccc" only
 root = "/"
@@ -70,6 +71,8 @@ class HalSection(_Strict):
     meter_poll_s: float = Field(1.0, gt=0)
     watchdog_timeout_s: float = Field(1.0, gt=0)
     safe_pilot: Literal["f", "x1"] = "f"
+    sim_dc_discharge_a: float = Field(0.0, ge=0)
+    """Simulated DC power modules: current they can take back (BPT); 0: unidirectional."""
     ccc: CccSection = Field(default_factory=CccSection)
     meters: list[MeterSection] = Field(default_factory=list)
 
@@ -95,7 +98,16 @@ def make_board(cfg: JosevConfig, section: HalSection) -> Board:
         return CccBoard(CccConfig(root=section.ccc.root, channels=chans))
     metered = {m.evse for m in section.meters}
     caps = tuple(
-        ChannelCapabilities(max_current_a=e.max_current_a, phases=e.phases, has_meter=e.id not in metered)
+        ChannelCapabilities(
+            max_current_a=e.max_current_a,
+            phases=e.phases,
+            has_meter=e.id not in metered,
+            dc=e.kind == "dc",
+            dc_max_voltage_v=e.max_voltage_v,
+            dc_max_current_a=e.max_current_a,
+            dc_max_power_w=e.max_power_w,
+            dc_max_discharge_current_a=section.sim_dc_discharge_a,
+        )
         for e in cfg.evse
     )
     return SimBoard(BoardCapabilities(name="sim", channels=caps))

@@ -78,8 +78,9 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
             st, evse, {"idToken": str(token.get("idToken", ""))[:36], "type": "Local"}, "Invalid", "malformed"
         )
         return
-    # the same token ends the transaction it started
-    for e in sorted(st.evses):
+    # the same token ends the transaction it started: at the EVSE whose reader saw it, or at any EVSE when the
+    # reader serves the whole station (no EVSE given)
+    for e in sorted(st.evses) if evse is None else [evse] if evse in st.evses else []:
         rec = st.tx.current(e)
         if rec and rec.get("authorized") and rec.get("token") == token:
             st.tx.deauthorize(e, "StopAuthorized", now, token)

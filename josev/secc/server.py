@@ -28,14 +28,15 @@ from josev.secc.v2gtp import HEADER_LEN
 
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
-    from josev.secc.iso20.context import Iso20Evse
+    from josev.secc.iso20.context import Iso20Config, Iso20Evse
     from josev.tls import TlsPolicy, TlsStats
     from josev.tls.contexts import Mode
 
 log = logging.getLogger("josev.secc")
 
-#: ``sink(evse_no, events)``; -20 sessions add the -20-only events of :mod:`josev.secc.iso20.events`.
-EventSink = Callable[[int, list[Iso20Event]], None]
+#: ``sink(evse_no, events)``: :mod:`josev.secc.events`; with ``iso20`` also the -20-only events of
+#: :mod:`josev.secc.iso20.events` (consumers typed for either list are accepted).
+EventSink = Callable[[int, list[Any]], None]
 #: ``gate(evse_no, on) -> ok``: awaited before a PowerDelivery Start/Stop response leaves (contactor).
 PowerGate = Callable[[int, bool], Awaitable[bool]]
 
@@ -171,6 +172,7 @@ class EvseEndpoint:
         recorder: V2gRecorder | None = None,
         power_gate: PowerGate | None = None,
         wall_clock: Callable[[], float] = time.time,
+        iso20_config: Iso20Config | None = None,
     ) -> None:
         from josev.tls import TlsStats, policy_for
 
@@ -184,6 +186,12 @@ class EvseEndpoint:
         self.enforce_tls = enforce_tls
         self.core_factory = core_factory
         self.iso20 = iso20
+        if iso20_config is None:
+            from josev.secc.iso20.context import Iso20Config
+
+            # header TimeStamps are wall-clock seconds; the cores get the monotonic clock
+            iso20_config = Iso20Config(wall_offset=wall_clock() - clock())
+        self.iso20_config = iso20_config
         self.tls_policy: TlsPolicy = policy_for(tls_mode)
         self.tls_stats: TlsStats = TlsStats()
         self.tls_port: int | None = None
@@ -286,7 +294,13 @@ class EvseEndpoint:
             modes = self.view.energy_modes
             families = tuple(f for f in ("AC", "DC") if any(m.startswith(f) for m in modes)) or ("AC", "DC")
             return integration.make_connection(
-                self.iso20, now, self.codec, config=self.config, store=self.store, families=families
+                self.iso20,
+                now,
+                self.codec,
+                config=self.config,
+                iso20=self.iso20_config,
+                store=self.store,
+                families=families,
             )
         return SeccSession(self.view, now, codec=self.codec, config=self.config, store=self.store)
 

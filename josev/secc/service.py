@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from josev.secc import events as ev
 from josev.secc.codec import make_codec
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
-from josev.secc.iso20.context import BptLimits, Iso20Evse
+from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
@@ -109,6 +110,7 @@ def from_config(cfg: Any) -> SeccService:
         recorder=recorder,
         await_contactor=opts.await_contactor,
         contactor_timeout=opts.contactor_timeout_s,
+        clamp_targets=opts.clamp_targets,
     )
 
 
@@ -129,6 +131,7 @@ class SeccService:
         recorder: V2gRecorder | None = None,
         await_contactor: bool = True,
         contactor_timeout: float = 3.0,
+        clamp_targets: bool = False,
     ) -> None:
         self.evses = evses
         self.codec = codec
@@ -138,12 +141,15 @@ class SeccService:
         self.recorder = recorder
         self.await_contactor = await_contactor
         self.contactor_timeout = contactor_timeout
+        self.clamp_targets = clamp_targets
+        self.cable_check_retry_s = 3.0
         self.views: dict[int, EvseView] = {}
         self.iso20: dict[int, Iso20Evse] = {}
         self.endpoints: dict[int, EvseEndpoint] = {}
         self._selected: dict[int, api.Iso20Service] = {}
         self._dc_bus: set[int] = set()  # EVSEs whose DcSupplyState comes from the coordinator
         self._dc_coordinator: set[int] = set()  # EVSEs the coordinator runs as DC (cable check on the bus)
+        self._cc_done: set[int] = set()  # EVSEs whose cable check of the running session is over
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
@@ -156,10 +162,11 @@ class SeccService:
             return
         lim = view.limits
         changed = False
-        if msg.limit_a is not None and abs(msg.limit_a - lim.ac_max_current) > 1e-6:
+        dc = bool(getattr(msg, "dc", False))  # DC limits come with DcSupplyState, not as AC amps x phases
+        if not dc and msg.limit_a is not None and abs(msg.limit_a - lim.ac_max_current) > 1e-6:
             lim.ac_max_current = float(msg.limit_a)
             changed = True
-        if msg.max_power_w is not None and abs(msg.max_power_w - lim.max_power) > 1e-6:
+        if not dc and msg.max_power_w is not None and abs(msg.max_power_w - lim.max_power) > 1e-6:
             lim.max_power = float(msg.max_power_w)
             changed = True
         st20 = self.iso20.get(evse or 0)
@@ -200,7 +207,8 @@ class SeccService:
         self._dc_bus.add(no)
         view.present_voltage = float(msg.present_voltage_v)
         view.present_current = float(msg.present_current_a)
-        view.isolation = ISOLATION.get(msg.isolation, "Invalid")
+        if no in self._cc_done:  # before this session's cable check the result is ours to wait for
+            view.isolation = ISOLATION.get(msg.isolation, "Invalid")
         lim = view.limits
         new = (float(msg.max_voltage_v), float(msg.max_current_a), float(msg.max_power_w))
         changed = new != (lim.max_voltage, lim.max_current, lim.max_power)
@@ -218,13 +226,22 @@ class SeccService:
 
         assert self._bus is not None
         view = self.views[evse]
-        try:
-            res = await self._bus.request(coord.StartCableCheck(), evse)
-        except CommandError as e:
-            log.warning("secc: EVSE %d cable check refused: %s", evse, e)
-            view.isolation = "Fault"
-            return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.cable_check_retry_s
+        while True:
+            try:
+                res = await self._bus.request(coord.StartCableCheck(), evse)
+                break
+            except CommandError as e:
+                # the EV may close S2 (CP C) a moment after its first CableCheckReq: retry while it is Ongoing
+                if e.code == "rejected" and loop.time() < give_up:
+                    await asyncio.sleep(0.1)
+                    continue
+                log.warning("secc: EVSE %d cable check refused: %s", evse, e)
+                view.isolation = "Fault"
+                return
         view.isolation = ISOLATION.get(res.isolation, "Fault")
+        self._cc_done.add(evse)
 
     def _on_meter(self, msg: Any, evse: int | None) -> None:
         st20 = self.iso20.get(evse or 0)
@@ -320,6 +337,9 @@ class SeccService:
             if evse in self._dc_bus:  # the real DC supply answers: keep only the authorization stand-in
                 shared = [e for e in shared if isinstance(e, ev.AuthorizationRequested | ev.SessionEnded)]
             self.supply.apply(view, shared)
+        if evse in self._dc_coordinator and any(isinstance(e, ev.SessionStarted) for e in events):
+            self._cc_done.discard(evse)  # a new session: no isolation result until its own cable check
+            view.isolation = "Invalid"
         bus = self._bus
         if bus is None:
             return
@@ -402,6 +422,7 @@ class SeccService:
             elif isinstance(e, ev.CableCheckRequested):
                 self._spawn(bus.publish(api.HlcEvent(step="cable_check"), evse))
                 if evse in self._dc_coordinator:
+                    self._cc_done.discard(evse)
                     view.isolation = "Invalid"  # Ongoing until the coordinator's test result
                     self._spawn(self._cable_check(evse))
             elif isinstance(e, ev.WeldingDetectionRequested):
@@ -440,6 +461,9 @@ class SeccService:
                 enforce_tls=self.tls.enforce if self.tls is not None else False,
                 recorder=self.recorder,
                 power_gate=self._power_gate,
+                iso20_config=Iso20Config(
+                    wall_offset=time.time() - time.monotonic(), clamp_targets=self.clamp_targets
+                ),
             )
         bus.subscribe(coord.EvseStatus, self._on_evse_status)
         bus.subscribe(coord.SessionMeter, self._on_meter)

@@ -80,6 +80,8 @@ class SeccOptions(BaseModel):
     """Hold PowerDelivery responses until the coordinator confirms the contactor."""
     contactor_timeout_s: float = Field(3.0, gt=0, le=4.5)
     """How long to wait for that (the EV's PowerDelivery timeout is 5 s)."""
+    clamp_targets: bool = False
+    """-20 DC: clamp EV voltage targets above the EVSE maximum instead of FAILED_WrongChargeParameter."""
     v2g_log: bool = True
     """Record every V2GTP frame in memory (bounded ring)."""
     v2g_log_dir: str | None = None

@@ -73,7 +73,6 @@ def test_full_session_outputs() -> None:
     t = to_phase(c, Dp.OFF)
     out = c.cable_check(t)
     assert ContactorCmd(True) in out and DcCmd(True, 450.0, 1.0) in out and ImdCmd(True) in out
-    assert out.index(DcCmd(True, 450.0, 1.0)) < out.index(ContactorCmd(True)) or True
     assert c.dc.test_voltage_v == 450.0  # capped at the EV's maximum
     c.contactor_feedback(True, t)
     out = c.dc_measurement(300.0, 0.0, 10e6, t + 0.1)  # voltage not reached yet: no verdict
@@ -88,13 +87,14 @@ def test_full_session_outputs() -> None:
     c.hlc_power(True, t + 2)
     assert c.state is St.HLC_CHARGING and c.dc.phase is Dp.CHARGING
     assert c.contactor_confirmed(True)
-    out = c.ev_target("charge", 400.0, 120.0, t + 3)
-    assert DcCmd(True, 400.0, 120.0) in out
+    out = c.ev_target("charge", 400.0, 100.0, t + 3)
+    assert DcCmd(True, 400.0, 100.0) in out
     out = c.hlc_power(False, t + 4)
     assert c.state is St.HLC and c.dc.phase is Dp.STOPPING
     assert DcCmd(False, 0.0, 0.0) in out and ContactorCmd(False) not in out  # current still flowing
+    assert ImdCmd(False) in out
     out = c.dc_measurement(400.0, 0.3, 10e6, t + 4.2)
-    assert c.dc.phase is Dp.WELDING and ContactorCmd(False) in out and ImdCmd(False) in out
+    assert c.dc.phase is Dp.WELDING and ContactorCmd(False) in out
     c.contactor_feedback(False, t + 4.3)
     assert c.contactor_confirmed(False)
     c.dc_measurement(200.0, 0.0, None, t + 4.4)
@@ -163,7 +163,7 @@ def test_no_imd_reports_no_imd() -> None:
 
 def test_over_voltage_faults() -> None:
     c = dc_core()
-    t = to_phase(c, Dp.FAULT)
+    to_phase(c, Dp.FAULT)
     assert c.state is St.FAULTED and c.faults == ["over_voltage"]
     assert not c.contactor_closed and not c.dc_targets.enabled
 

@@ -59,3 +59,39 @@ def test_bad_sections_are_reported() -> None:
         coordinator_from_config(parse({"coordinator": {"meter_loss": "ignore"}}))
     with pytest.raises(ValueError, match="no EVSE 3"):
         hal_from_config(parse({"hal": {"meters": [{"evse": 3, "port": "/dev/null"}]}}))
+
+
+def test_dc_station_from_config() -> None:
+    from josev.coordinator.dccore import DcEvseCore
+
+    cfg = parse(
+        {
+            "station": {"max_current_a": 200},
+            "evse": [
+                {
+                    "id": 1,
+                    "kind": "dc",
+                    "max_current_a": 150,
+                    "max_voltage_v": 920,
+                    "max_power_w": 60000,
+                    "plc_interface": "eth1",
+                    "connectors": [{"type": "cCCS2", "max_current_a": 150}],
+                },
+                {"id": 2, "plc_interface": "eth2"},
+            ],
+            "hal": {"sim_dc_discharge_a": 50},
+            "coordinator": {"power_delivery_timeout_s": 1.2, "dc": {"max_discharge_current_a": 40}},
+        }
+    )
+    hal = hal_from_config(cfg)
+    assert isinstance(hal.board, SimBoard)
+    ch = hal.board.sim(1)
+    assert ch.dc is not None and ch.imd is not None and ch.dc.max_voltage_v == 920
+    assert ch.dc.max_discharge_current_a == 50 and hal.board.sim(2).dc is None
+    assert hal.board_info().channels[0].dc and not hal.board_info().channels[1].dc
+    coord = coordinator_from_config(cfg)
+    c1 = coord.cores[1]
+    assert isinstance(c1, DcEvseCore) and not isinstance(coord.cores[2], DcEvseCore)
+    assert c1.dccfg.max_current_a == 150 and c1.dccfg.max_power_w == 60000 and c1.dccfg.bpt
+    assert c1.cfg.power_delivery_timeout_s == 1.2
+    assert c1.balanced_power_w() == pytest.approx(60000)

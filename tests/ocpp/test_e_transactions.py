@@ -185,3 +185,21 @@ async def test_tc_e_04_offline_transaction_queued_in_order(tmp_path: Path, csms:
         assert [r.data["source"] for r in sut.requests if r.kind == "authorization"] == ["offline-unknown"]
     finally:
         await sut.close()
+
+
+async def test_same_token_at_another_evse_does_not_stop_the_first(
+    csms: ScriptedCsms, station: StationUnderTest
+) -> None:
+    """The reader of EVSE 2 sees the card that started EVSE 1's transaction: EVSE 1 keeps charging and the card
+    is authorized afresh for EVSE 2 (a station-wide reader, evse None, still stops it: test above)."""
+    await station.feed("plug", 1, 1, True)
+    await station.feed("present_token", 1, TAG)
+    first = await csms.wait_for("TransactionEvent")
+    assert first["evse"]["id"] == 1
+    await station.feed("plug", 2, 1, True)
+    await station.feed("present_token", 2, TAG)
+    await csms.wait_for("Authorize", count=2)
+    second = await csms.wait_for("TransactionEvent", lambda p: p.get("evse", {}).get("id") == 2)
+    assert second["eventType"] == "Started"
+    assert station.st.tx.current(1) is not None and station.st.tx.current(2) is not None
+    assert not [e for e in events(csms) if e["eventType"] == "Ended"]

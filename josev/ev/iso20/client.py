@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from josev.ev.battery import Battery
+from josev.ev.client import repeating
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
 from josev.secc.codec import Codec, CodecError
@@ -58,7 +59,10 @@ async def run_session(
                 break
             name = evcc.result.messages[-1] if evcc.result.messages else "supportedAppProtocolReq"
             evcc.result.latency_ms.setdefault(name, []).append((got - sent) * 1e3)
-            for out in conn.receive(data, time.monotonic()):
+            outs = conn.receive(data, time.monotonic())
+            if outs and repeating(evcc.result.messages):
+                await asyncio.sleep(evcc.behaviour.repeat_interval_s)
+            for out in outs:
                 writer.write(out)
             await writer.drain()
             sent = time.perf_counter()

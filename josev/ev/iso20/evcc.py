@@ -48,6 +48,8 @@ class Iso20Behaviour:
     seconds_per_loop: float = 60.0
     precharge_tolerance_v: float = 20.0
     max_ongoing: int = 120
+    #: Pause before repeating a request (Ongoing / PreCharge loops), like a real EV; charge loops are not paced.
+    repeat_interval_s: float = 0.05
     departure_time: int = 7_200
     wall_offset: float = 0.0
 
@@ -80,6 +82,7 @@ class Evcc20:
         self._service_renegotiated = False
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
+        self._evse_pmax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
         self._select(protocol)
@@ -154,8 +157,9 @@ class Evcc20:
         )
 
     def _profile_power(self) -> float:
-        if self.behaviour.dynamic:
-            return m.ac_power(self.battery) if self.ac else self.battery.max_power
+        if self.behaviour.dynamic:  # what the EV could take, within what the EVSE announced
+            want = m.ac_power(self.battery) if self.ac else self.battery.max_power
+            return want if self._evse_pmax is None else min(want, self._evse_pmax)
         if self.bpt and self.behaviour.discharge:
             return -min(self.behaviour.discharge_w, self._sched_discharge)
         ev_max = m.ac_power(self.battery) if self.ac else self.battery.max_power
@@ -256,6 +260,7 @@ class Evcc20:
         if name == "ServiceSelectionRes":
             return self._cpd()
         if name in ("AC_ChargeParameterDiscoveryRes", "DC_ChargeParameterDiscoveryRes"):
+            self._evse_pmax = _find_power(res, "EVSEMaximumChargePower")
             return self._schedule_exchange()
         if name == "ScheduleExchangeRes":
             if processing != "Finished":
@@ -373,3 +378,20 @@ class Ev20Connection:
             if nxt is not None:
                 out.append(self._frame(*nxt))
         return out
+
+
+def _find_power(msg: Any, key: str) -> float | None:
+    """The first ``key`` (a RationalNumber) anywhere in ``msg``, in W / A / V."""
+    if isinstance(msg, dict):
+        for k, v in msg.items():
+            if k == key and isinstance(v, dict) and "Value" in v:
+                return float(rf(v))
+            found = _find_power(v, key)
+            if found is not None:
+                return found
+    elif isinstance(msg, list):
+        for v in msg:
+            found = _find_power(v, key)
+            if found is not None:
+                return found
+    return None

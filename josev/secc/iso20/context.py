@@ -85,6 +85,8 @@ class Iso20Config:
     ``services``: offered energy transfer ServiceIDs (None: derived from the view's energy modes and
     ``bpt``); ``control_modes``: SCHEDULED and/or DYNAMIC; ``pnc``: a verifier enables PnC next to EIM.
     ``wall_offset``: added to ``now`` for the header TimeStamp (seconds since the epoch).
+    ``price_levels``: a flat one-level PriceLevelSchedule goes with each ChargingSchedule.
+    ``clamp_targets``: DC voltage targets above the EVSE maximum are clamped, not refused.
     """
 
     services: tuple[int, ...] | None = None
@@ -96,6 +98,11 @@ class Iso20Config:
     schedule_duration: int = 86_400
     wall_offset: float = 0.0
     notification_max_delay: int = 10
+    #: Add a flat PriceLevelSchedule (one level) to every ChargingSchedule (optional in -20; some EVs need it).
+    price_levels: bool = True
+    #: DC: clamp an EV voltage target above the EVSE maximum to the maximum (VoltageLimitAchieved) instead of
+    #: answering FAILED_WrongChargeParameter (lenient mode for test EVs with odd targets).
+    clamp_targets: bool = False
 
 
 @dataclass(frozen=True, slots=True)

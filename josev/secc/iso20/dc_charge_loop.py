@@ -76,6 +76,9 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     present_v = rf(req.get("EVPresentVoltage"), "EVPresentVoltage")
     v, i = _targets(ctx, sel, mode, present_v)
     lim = ctx.evse.limits
+    if v > lim.max_voltage and ctx.config.clamp_targets:
+        v = lim.max_voltage
+        i = max(-lim.max_current, min(i, lim.max_current))
     if v > lim.max_voltage * 1.0001:
         raise HandlerError("FAILED_WrongChargeParameter", f"target voltage {v} V above the EVSE maximum")
     disp = req.get("DisplayParameters") or {}

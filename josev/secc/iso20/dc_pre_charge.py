@@ -17,11 +17,14 @@ PRECHARGE_CURRENT = 2.0
 
 
 def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
-    """FAILED_WrongChargeParameter for a target outside the EVSE's voltage range."""
+    """FAILED_WrongChargeParameter for a target outside the EVSE's voltage range (clamped to the maximum with
+    ``clamp_targets``)."""
     common.processing(req)
     common.check_session_ok(ctx)
     rf(req.get("EVPresentVoltage"), "EVPresentVoltage")
     v = rf(req.get("EVTargetVoltage"), "EVTargetVoltage")
+    if v > ctx.evse.limits.max_voltage and ctx.config.clamp_targets:
+        v = ctx.evse.limits.max_voltage
     if v < 0 or v > ctx.evse.limits.max_voltage:
         raise HandlerError("FAILED_WrongChargeParameter", f"target voltage {v} V outside the EVSE range")
     ctx.emit(EvTargets("precharge", v, PRECHARGE_CURRENT))

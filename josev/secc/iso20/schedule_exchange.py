@@ -19,8 +19,8 @@ RESPONSE = "ScheduleExchangeRes"
 SCHEMA = "iso20-cm"
 
 
-def _schedule(ctx: Iso20Context, now: float, power: float) -> dict[str, Any]:
-    return {
+def _schedule(ctx: Iso20Context, now: float, power: float, prices: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "PowerSchedule": {
             "TimeAnchor": common.timestamp(ctx, now),
             "PowerScheduleEntries": {
@@ -28,6 +28,17 @@ def _schedule(ctx: Iso20Context, now: float, power: float) -> dict[str, Any]:
             },
         }
     }
+    if prices and ctx.config.price_levels:
+        # optional in the XSD; some EVs (the open-source Josev) insist on one price schedule: one flat level
+        out["PriceLevelSchedule"] = {
+            "TimeAnchor": common.timestamp(ctx, now),
+            "PriceScheduleID": 1,
+            "NumberOfPriceLevels": 1,
+            "PriceLevelScheduleEntries": {
+                "PriceLevelScheduleEntry": [{"Duration": ctx.config.schedule_duration, "PriceLevel": 0}]
+            },
+        }
+    return out
 
 
 def scheduled(ctx: Iso20Context, now: float) -> dict[str, Any]:
@@ -35,9 +46,12 @@ def scheduled(ctx: Iso20Context, now: float) -> dict[str, Any]:
     tid = ctx.evse.schedule_tuple_id
     ctx.offered_pmax = common.pmax(ctx)
     ctx.offered_discharge = common.discharge_max(ctx)
-    tup: dict[str, Any] = {"ScheduleTupleID": tid, "ChargingSchedule": _schedule(ctx, now, ctx.offered_pmax)}
+    tup: dict[str, Any] = {
+        "ScheduleTupleID": tid,
+        "ChargingSchedule": _schedule(ctx, now, ctx.offered_pmax, prices=True),
+    }
     if ctx.selection is not None and ctx.selection.bpt:
-        tup["DischargingSchedule"] = _schedule(ctx, now, -ctx.offered_discharge)
+        tup["DischargingSchedule"] = _schedule(ctx, now, -ctx.offered_discharge, prices=True)
     ctx.schedule_ids = (tid,)
     return {"ScheduleTuple": [tup]}
 

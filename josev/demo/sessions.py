@@ -1,0 +1,247 @@
+"""The demo's charging sessions: a basic (PWM-only) AC session and HLC sessions with a simulated EV process.
+
+An HLC session plugs a simulated vehicle into the simulated board (so the coordinator sees CP B, offers 5 %
+and SLAC starts) and runs ``josev ev`` inside the EV's network namespace: SLAC through the PLC modem emulator,
+SDP, then the V2G session (TLS 1.3 for ISO 15118-20). The driver presents an RFID card, which the coordinator
+hands to OCPP (Authorize at the CSMS) before charging is allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from hal.sim import SimBoard, SimEv
+from hal.sim.dc import SimBattery
+from hal.types import CpState
+from josev.api import coordinator as capi
+from josev.bus import Bus
+from josev.demo.station import demo_token
+from josev.demo.view import LiveView, SessionResult
+from josev.netlab import Netns
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One session: ``protocol`` None is basic PWM charging."""
+
+    name: str
+    protocol: str | None
+    ev_args: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Protocol column of the report."""
+        return self.protocol or "IEC 61851 PWM"
+
+
+AC_LANE = (
+    Scenario("basic PWM AC", None),
+    Scenario("ISO 15118-2 AC", "iso2-ac"),
+    Scenario("ISO 15118-20 AC", "iso20-ac"),
+    Scenario("ISO 15118-20 AC BPT", "iso20-ac-bpt", ("--dynamic",)),
+)
+DC_LANE = (
+    Scenario("DIN 70121 DC", "din"),
+    Scenario("ISO 15118-2 DC", "iso2-dc"),
+    Scenario("ISO 15118-20 DC", "iso20-dc", ("--dynamic",)),
+    Scenario("ISO 15118-20 DC BPT", "iso20-dc-bpt", ("--discharge",)),
+)
+
+
+@dataclass
+class SessionTracker:
+    """The coordinator's session events per EVSE."""
+
+    events: dict[int, list[capi.SessionEvent]] = field(default_factory=lambda: defaultdict(list))
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def attach(self, bus: Bus) -> None:
+        """Subscribe to session events."""
+        bus.subscribe(capi.SessionEvent, self._on)
+
+    def _on(self, m: capi.SessionEvent, evse: int | None) -> None:
+        self.events[evse or 0].append(m)
+        self.changed.set()
+
+    def mark(self, evse: int) -> int:
+        """Position to wait from."""
+        return len(self.events[evse])
+
+    async def wait(self, evse: int, step: str, since: int, timeout: float) -> capi.SessionEvent:
+        """The first ``step`` event of ``evse`` after position ``since``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.events[evse][since:]:
+                if ev.step == step:
+                    return ev
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [f"{e.step}({e.reason})" if e.reason else e.step for e in self.events[evse][since:]]
+                raise TimeoutError(f"EVSE {evse}: no '{step}' within {timeout:.0f} s (saw {seen})")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
+            except TimeoutError:
+                pass
+
+
+@dataclass
+class Lane:
+    """Everything one EVSE's sessions need."""
+
+    evse: int
+    dc: bool
+    board: SimBoard
+    bus: Bus
+    tracker: SessionTracker
+    view: LiveView
+    ev_ns: Netns
+    pki_dir: Path
+    loops: int = 5
+    ocpp_events: Callable[[], int] = lambda: 0
+    """TransactionEvents the CSMS has received for this EVSE so far."""
+
+
+def _plug(lane: Lane, hlc: bool) -> SimEv:
+    ev = SimEv(auto_ready=True, max_current_a=16.0, phases=3, hlc_current_a=16.0 if hlc else 0.0)
+    if lane.dc:
+        ev.battery = SimBattery(soc=0.3)
+    lane.board.sim(lane.evse).plug(ev, cable_a=32.0)
+    return ev
+
+
+async def _present_card(lane: Lane, since: int) -> None:
+    await lane.tracker.wait(lane.evse, "started", since, 20)
+    await lane.bus.request(
+        capi.PresentToken(id_token=demo_token(lane.evse), token_type="ISO14443"), lane.evse
+    )
+
+
+async def _unplug_and_end(lane: Lane, since: int) -> capi.SessionEvent:
+    lane.board.sim(lane.evse).unplug()
+    ended = await lane.tracker.wait(lane.evse, "ended", since, 20)
+    await asyncio.sleep(0.5)  # the CSMS receives TransactionEvent(Ended) right after
+    return ended
+
+
+async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
+    """Plug in, tap the card, wait for the 5 % -> nominal fallback, charge a few seconds, stop, unplug."""
+    t0 = time.monotonic()
+    tx0 = lane.ocpp_events()
+    since = lane.tracker.mark(lane.evse)
+    ev = _plug(lane, hlc=False)
+    try:
+        await _present_card(lane, since)
+        await lane.tracker.wait(lane.evse, "charging_started", since, 60)
+        await asyncio.sleep(3.0)
+        ev.auto_ready = False
+        ev.requested = CpState.B  # the car is full
+        await lane.tracker.wait(lane.evse, "charging_stopped", since, 15)
+        ended = await _unplug_and_end(lane, since)
+    except (TimeoutError, OSError, RuntimeError) as exc:
+        lane.board.sim(lane.evse).unplug()
+        return SessionResult(sc.name, lane.evse, sc.label, False, str(exc), time.monotonic() - t0)
+    ok = ended.energy_wh > 0
+    return SessionResult(
+        sc.name,
+        lane.evse,
+        sc.label,
+        ok,
+        "" if ok else "no energy metered",
+        time.monotonic() - t0,
+        ended.energy_wh,
+        ocpp_seq=lane.ocpp_events() - tx0,
+    )
+
+
+def _ev_command(lane: Lane, sc: Scenario) -> list[str]:
+    assert sc.protocol is not None
+    args = [
+        sys.executable, "-m", "josev", "ev",
+        "--iface", "eth0",
+        "--protocol", sc.protocol,
+        "--slac", "on",
+        "--json",
+        "--loops", str(lane.loops),
+        "--seconds-per-loop", "30",
+        "--evcc-id", f"02000000{lane.evse:04X}",
+        "--pki", str(lane.pki_dir),
+        "--station-tls", "both",
+        *sc.ev_args,
+    ]  # fmt: skip
+    if sc.protocol.startswith("iso20"):
+        args += ["--tls", "iso20"]
+    return args
+
+
+async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
+    """One HLC session with an EV process in the EV's namespace."""
+    t0 = time.monotonic()
+    tx0 = lane.ocpp_events()
+    since = lane.tracker.mark(lane.evse)
+    _plug(lane, hlc=True)
+    card = asyncio.create_task(_present_card(lane, since))
+    proc = await asyncio.create_subprocess_exec(
+        *lane.ev_ns.exec_args(_ev_command(lane, sc)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+    finally:
+        card.cancel()
+    duration = time.monotonic() - t0
+    try:
+        ended = await _unplug_and_end(lane, since)
+        energy = ended.energy_wh
+    except TimeoutError as exc:
+        return SessionResult(sc.name, lane.evse, sc.label, False, str(exc), duration)
+    res = _parse_ev(out)
+    sessions = [r for r in res.get("results", []) if "outcome" in r]
+    ok = proc.returncode == 0 and bool(sessions) and sessions[-1]["outcome"] == "finished"
+    detail = ""
+    if not ok:
+        last = res.get("results", [{}])[-1] if res.get("results") else {}
+        detail = f"EV exit {proc.returncode}: {json.dumps(last)[:300]} {err.decode(errors='replace')[-300:]}"
+    slow, slow_name, requests = None, "", 0
+    for s in sessions:
+        requests += len(s.get("messages", []))
+        for name, lat in (s.get("latency_ms") or {}).items():
+            worst = float(lat.get("max", lat.get("p99", 0.0)))
+            if slow is None or worst > slow:
+                slow, slow_name = worst, name
+    return SessionResult(
+        sc.name, lane.evse, sc.label, ok, detail, duration, energy, requests, slow, slow_name,
+        ocpp_seq=lane.ocpp_events() - tx0,
+    )  # fmt: skip
+
+
+def _parse_ev(out: bytes) -> dict[str, Any]:
+    for line in reversed(out.decode(errors="replace").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                parsed: dict[str, Any] = json.loads(line)
+                return parsed
+            except ValueError:
+                continue
+    return {}
+
+
+async def run_lane(lane: Lane, scenarios: tuple[Scenario, ...], results: list[SessionResult]) -> None:
+    """The sessions of one EVSE, one after the other."""
+    for sc in scenarios:
+        res = await (run_basic(lane, sc) if sc.protocol is None else run_hlc(lane, sc))
+        results.append(res)
+        await asyncio.sleep(1.0)  # unplugged: let SLAC and the SECC return to idle

@@ -1,0 +1,133 @@
+"""The real reference station for ``josev station --sim --stack real``: the services ``josev run`` would start for
+one simulated EVSE (HAL simulator board, coordinator with its DC flow, SLAC, SECC, OCPP), built by their
+``from_config`` factories from a generated station configuration, plus the station's stand-ins for what is
+outside it: an OCPP 2.0.1 CSMS on loopback (:class:`josev.csms_sim.CsmsSim`), the simulated car's pilot and
+plug (:class:`~josev.secc.simboard.SimEvBridge`) and, with ``--slac off``, a link that counts as matched
+(:class:`~josev.secc.simboard.SlacLinkUp`).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from josev.csms_sim import CsmsSim
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RealStation:
+    """The services (in start order) and the CSMS stand-in of the real reference station."""
+
+    services: list[Any]
+    csms: CsmsSim
+    config: Any
+    secc: Any
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def station_config(
+    iface: str,
+    kind: str,
+    workdir: Path,
+    csms_url: str,
+    *,
+    evse: int = 1,
+    bpt: bool = True,
+    max_voltage_v: float = 500.0,
+    max_current_a: float | None = None,
+    max_power_w: float | None = None,
+) -> Any:
+    """The ``JosevConfig`` of a one-EVSE simulated station on ``iface`` (``kind`` ``ac`` or ``dc``)."""
+    from josev.config import EvseConfig, JosevConfig
+
+    dc = kind == "dc"
+    ev = EvseConfig(
+        id=evse,
+        kind="dc" if dc else "ac",
+        phases=3,
+        max_current_a=max_current_a or (125.0 if dc else 32.0),
+        max_voltage_v=max_voltage_v if dc else 400.0,
+        max_power_w=max_power_w or (50_000.0 if dc else 22_000.0),
+        plc_interface=iface,
+        hlc=True,
+    )
+    coordinator: dict[str, Any] = {"free_charging": True, "heartbeat_s": 0.2}
+    if dc:
+        coordinator["dc"] = {"cable_check_voltage_v": min(500.0, max_voltage_v)}
+        if bpt:
+            coordinator["dc"].update(max_discharge_current_a=25.0, max_discharge_power_w=11_000.0)
+    hal: dict[str, Any] = {"board": "sim"}
+    if dc and bpt:
+        hal["sim_dc_discharge_a"] = 25.0
+    return JosevConfig(
+        evse=[ev],
+        hal=hal,
+        coordinator=coordinator,
+        ocpp={
+            "csms_url": csms_url,
+            "database": str(workdir / "ocpp.sqlite"),
+            "workdir": str(workdir / "ocpp"),
+            # free charging carries no id token, which the OCPP service does not count as "Authorized": start and
+            # end transactions at plug-in / unplug so the CSMS sees every session
+            "variables": {"TxCtrlr/TxStartPoint": "EVConnected", "TxCtrlr/TxStopPoint": "EVConnected"},
+        },
+    )
+
+
+def build_real(
+    iface: str,
+    *,
+    kind: str,
+    slac: bool,
+    secc_kwargs: dict[str, Any],
+    secc_evse_kwargs: dict[str, Any],
+    workdir: Path,
+    evse: int = 1,
+    bpt: bool = True,
+) -> RealStation:
+    """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car."""
+    from josev.secc.service import SeccEvseConfig, SeccService
+    from josev.secc.simboard import SimEvBridge, SlacLinkUp
+    from josev.services import registry
+
+    csms = CsmsSim(port=free_port())
+    cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt)
+    hal = registry.build("hal", cfg)
+    coordinator = registry.build("coordinator", cfg)
+    e = cfg.evse[0]
+    modes = ("DC_extended",) if kind == "dc" else ("AC_three_phase_core", "AC_single_phase_core")
+    secc = SeccService(
+        [
+            SeccEvseConfig(
+                evse=evse,
+                iface=iface,
+                energy_modes=modes,
+                max_current_a=e.max_current_a,
+                max_voltage_v=e.max_voltage_v if kind == "dc" else None,
+                max_power_w=e.max_power_w,
+                bpt=bpt,
+                **secc_evse_kwargs,
+            )
+        ],
+        sim_supply=False,  # the coordinator's DC flow and authorization answer
+        **secc_kwargs,
+    )
+    services: list[Any] = [hal, coordinator]
+    if slac:
+        services.append(registry.build("slac", cfg))
+    else:
+        services.append(SlacLinkUp([evse], iface))
+    ocpp = registry.build("ocpp", cfg)
+    board = getattr(hal, "board", None)
+    car = SimEvBridge(board, [evse], wait_for=secc.ready)
+    services += [secc, ocpp, car]
+    return RealStation(services, csms, cfg, secc, {"hal": hal, "coordinator": coordinator, "car": car})

@@ -1,0 +1,155 @@
+"""PowerDelivery waits for the contactor: the SECC service on a real mosquitto, our EV across a veth pair.
+
+* the coordinator acknowledges ``HlcPowerDelivery`` only after 0.6 s (contactor closing): the EV sees its
+  PowerDeliveryRes no earlier than that, and the session completes;
+* the coordinator refuses (contactor did not close): the EV gets FAILED_ContactorError (ISO-2, -20) /
+  FAILED_PowerDeliveryNotApplied (DIN), the session ends cleanly, the service keeps serving the next EV;
+* unit: the failure rewrite of a recorded PowerDeliveryRes for each protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from josev.api import coordinator as coord
+from josev.api.base import Ack, CommandError
+from josev.secc import v2gtp
+from josev.secc.codec import exi_available, make_codec
+from josev.secc.events import PowerDeliveryRequested
+from josev.secc.powergate import fail_response, failed_code, power_delivery_request
+from josev.secc.service import SeccEvseConfig, SeccService
+from tests.util.netns import NetnsLab
+
+from .test_netns_e2e import ROOT
+
+
+async def run_ev(ns: str, iface: str, protocol: str, codec: str) -> dict[str, Any]:
+    """``josev ev`` in ``ns``; its JSON result whatever the exit code."""
+    import json
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        *("ip", "netns", "exec", ns, sys.executable, "-m", "josev.ev", "--iface", iface),
+        *("--protocol", protocol, "--codec", codec, "--json", "--loops", "3"),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 40)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert out, err.decode()[-3000:]
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+pytestmark = pytest.mark.skipif(bool(exi_available()), reason="the EXI codec is not built")
+
+
+def test_power_delivery_request_detection() -> None:
+    assert power_delivery_request([PowerDeliveryRequested("Start")]) is True
+    assert power_delivery_request([PowerDeliveryRequested("Stop")]) is False
+    assert power_delivery_request([PowerDeliveryRequested("Renegotiate")]) is None
+    assert power_delivery_request([]) is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "msg", "payload"),
+    [
+        (
+            "iso2",
+            {
+                "V2G_Message": {
+                    "Header": {"SessionID": "0102030405060708"},
+                    "Body": {
+                        "PowerDeliveryRes": {
+                            "ResponseCode": "OK",
+                            "AC_EVSEStatus": {
+                                "NotificationMaxDelay": 0,
+                                "EVSENotification": "None",
+                                "RCD": False,
+                            },
+                        }
+                    },
+                }
+            },
+            v2gtp.PayloadType.EXI,
+        ),
+        (
+            "iso20-cm",
+            {
+                "PowerDeliveryRes": {
+                    "Header": {"SessionID": "0102030405060708", "TimeStamp": 1700000000},
+                    "ResponseCode": "OK",
+                }
+            },
+            v2gtp.PayloadType.EXI_20_MAIN,
+        ),
+    ],
+)
+def test_fail_response_rewrites_the_code(schema: str, msg: dict[str, Any], payload: int) -> None:
+    codec = make_codec("exi")
+    frames = [v2gtp.frame(payload, codec.encode(schema, msg))]
+    out = fail_response(codec, frames, [(schema, msg)])
+    assert out is not None and len(out) == 1
+    assert int.from_bytes(out[0][2:4], "big") == payload
+    back = codec.decode(schema, out[0][8:])
+    assert "FAILED_ContactorError" in repr(back)
+    assert failed_code("din") == "FAILED_PowerDeliveryNotApplied"
+    assert fail_response(codec, frames, [("iso2", {"x": 1})]) is None
+
+
+@pytest.mark.netns
+async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_factory: Any) -> None:
+    ev_ns = netns_lab.netns("ev")
+    pair = netns_lab.veth(None, ev_ns)
+    svc = SeccService([SeccEvseConfig(evse=1, iface=pair.a)], codec="exi", contactor_timeout=2.0)
+    secc_bus = await bus_factory("secc")
+    coord_bus = await bus_factory("coordinator")
+    mode = {"delay": 0.6, "refuse": False}
+    seen: list[bool] = []
+
+    async def power_delivery(cmd: coord.HlcPowerDelivery, evse: int | None) -> Ack:
+        seen.append(cmd.on)
+        await asyncio.sleep(float(mode["delay"]))
+        if mode["refuse"]:
+            raise CommandError("rejected", "contactor did not close")
+        return Ack()
+
+    coord_bus.serve(coord.HlcPowerDelivery, power_delivery)
+    await asyncio.sleep(0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(secc_bus, stop))
+    try:
+        await asyncio.wait_for(svc.ready.wait(), 10)
+        res = await run_ev(ev_ns.name, pair.b, "iso2-dc", "exi")
+        r = res["results"][-1]
+        assert r["outcome"] == "finished", r
+        assert min(r["latency_ms"]["PowerDeliveryReq"]["p50"], 10_000) >= 600.0, r["latency_ms"]
+        assert seen == [True, False]
+
+        mode.update(delay=0.0, refuse=True)
+        for protocol, code in (
+            ("iso2-dc", "FAILED_ContactorError"),
+            ("din", "FAILED_PowerDeliveryNotApplied"),
+        ):
+            res = await run_ev(ev_ns.name, pair.b, protocol, "exi")
+            r = res["results"][-1]
+            assert r["outcome"] == "failed" and code in r["detail"], r
+            assert r["messages"][-1] == "PowerDeliveryReq"
+
+        mode.update(refuse=False)  # the service is still there for the next EV
+        res = await run_ev(ev_ns.name, pair.b, "iso2-dc", "exi")
+        assert res["results"][-1]["outcome"] == "finished", res
+        ended = svc.endpoints[1].stats.sessions_ended
+        assert ended.get("connection_lost", 0) >= 2, ended
+        assert svc.endpoints[1].stats.errors == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -1,0 +1,127 @@
+"""``josev station --sim --stack real``: the real station services (HAL simulator board, coordinator with its DC
+flow, SLAC stand-in for ``--slac off``, SECC, OCPP) plus the CSMS stand-in and the simulated car's pilot, as one
+process in a namespace; our EV simulator in another, across a veth pair, over real SDP, TCP and TLS.
+
+The EV charges only if the whole chain works: the coordinator must see the car (plug, CP C), authorize it
+(free charging), run the cable check on the simulated IMD, regulate the simulated DC supply to the EV's
+PreCharge / CurrentDemand targets (present voltage and current reach the EV through ``DcSupplyState``), and
+confirm the contactor before the SECC answers PowerDelivery; the OCPP service reports the transaction to the
+CSMS stand-in (read from the station's log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from josev.pki import create
+from josev.secc.codec import exi_available
+from tests.util.netns import CAN_NETNS, NetnsLab
+
+from .test_station_cli import stop_station
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CAN_NETNS, reason="needs root and iproute2 (network namespaces)"),
+    pytest.mark.skipif(bool(exi_available()), reason="the EXI codec is not built"),
+]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pki")
+    create(out, ("iso2", "iso20-p521"))
+    return out
+
+
+async def ev(ns: str, iface: str, pki: Path, protocol: str, *extra: str) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        *("ip", "netns", "exec", ns, sys.executable, "-m", "josev.ev", "--iface", iface),
+        *("--protocol", protocol, "--pki", str(pki), "--station-tls", "both", "--json", "--loops", "3"),
+        *extra,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert out, err.decode()[-3000:]
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def run_station(
+    lab: NetnsLab, pki: Path, log: Path, modes: str, evs: list[tuple[str, tuple[str, ...]]]
+) -> list[dict[str, Any]]:
+    st_ns, ev_ns = lab.netns("st"), lab.netns("ev")
+    pair = lab.veth(st_ns, ev_ns)
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
+            *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", modes),
+            *("--tls", "both", "--pki", str(pki)),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+        )
+    results = []
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line.startswith(b"station ready"), (line, tail(log))
+        for protocol, extra in evs:
+            res = await ev(ev_ns.name, pair.b, pki, protocol, *extra)
+            r = res["results"][-1]
+            assert r["outcome"] == "finished", (protocol, r["detail"], r["messages"], tail(log))
+            results.append(r)
+            await asyncio.sleep(1.0)  # the car is unplugged and plugged in again: a new coordinator session
+    finally:
+        assert await stop_station(proc) == 0
+    return results
+
+
+def tail(log: Path) -> str:
+    """The end of the station's log (for assertion messages)."""
+    return log.read_text(errors="replace")[-3000:]
+
+
+def transactions(log: Path) -> tuple[int, int]:
+    text = log.read_text(errors="replace")
+    return text.count("TransactionEvent Started"), text.count("TransactionEvent Ended")
+
+
+async def test_real_dc_station(netns_lab: NetnsLab, pki: Path, tmp_path: Path) -> None:
+    log = tmp_path / "station.log"
+    evs = [
+        ("iso2-dc", ("--tls", "iso2")),
+        ("din", ("--tls", "off")),
+        ("iso20-dc", ()),
+        ("iso20-dc-bpt", ("--dynamic",)),
+    ]
+    results = await run_station(netns_lab, pki, log, "dc", evs)
+    assert results[0]["tls"].startswith("TLSv1.2") and results[2]["tls"].startswith("TLSv1.3")
+    assert all("CableCheckReq" in r["messages"] or "DC_CableCheckReq" in r["messages"] for r in results)
+    text = log.read_text(errors="replace")
+    assert "BootNotification" in text
+    started, ended = transactions(log)
+    assert started >= len(evs) and ended >= len(evs), text[-3000:]
+    assert "cable check refused" not in text and "not confirmed" not in text, text[-3000:]
+
+
+async def test_real_ac_station(netns_lab: NetnsLab, pki: Path, tmp_path: Path) -> None:
+    log = tmp_path / "station.log"
+    evs = [("iso2-ac", ("--tls", "iso2")), ("iso20-ac", ()), ("iso20-ac-bpt", ("--dynamic",))]
+    await run_station(netns_lab, pki, log, "ac", evs)
+    started, ended = transactions(log)
+    assert started >= len(evs) and ended >= len(evs), log.read_text()[-3000:]
