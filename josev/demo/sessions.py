@@ -9,13 +9,14 @@ hands to OCPP (Authorize at the CSMS) before charging is allowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from hal.sim import SimBoard, SimEv
@@ -87,10 +88,8 @@ class SessionTracker:
                 seen = [f"{e.step}({e.reason})" if e.reason else e.step for e in self.events[evse][since:]]
                 raise TimeoutError(f"EVSE {evse}: no '{step}' within {timeout:.0f} s (saw {seen})")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
-            except TimeoutError:
-                pass
 
 
 @dataclass
