@@ -95,10 +95,24 @@ class Peak:
     names: set[str] = field(default_factory=set)
 
 
+SIMULATED = ("-m josev ev", "josev.slac.emulator_shell", "josev.netlab", "sysctl")
+"""Command lines of the demo's simulated EVs and PLC link: not part of the station, so not counted."""
+
+
+def simulated(pid: int) -> bool:
+    """Whether ``pid`` is one of the demo's simulated EVs / modem emulator (not the station)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return any(s in cmd for s in SIMULATED)
+
+
 def sample_until(root: int, stop: threading.Event, peak: Peak, period: float = 0.05) -> None:
-    """Sample the tree of ``root`` every ``period`` s until ``stop``; keep the peaks in ``peak``."""
+    """Sample the tree of ``root`` every ``period`` s until ``stop``; keep the peaks in ``peak`` (the demo's
+    simulated EVs and PLC modem emulator are left out: they are not the station)."""
     while not stop.wait(period):
-        pids = tree(root)
+        pids = [p for p in tree(root) if not simulated(p)]
         mem = [memory(p) for p in pids]
         rss, pss = sum(m[0] for m in mem), sum(m[1] for m in mem)
         peak.samples += 1

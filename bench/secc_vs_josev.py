@@ -115,6 +115,7 @@ def main() -> None:
         print(f"skipped: {reason}")
         return
     ours = [sys.executable, "-m", "josev.cli.station", "--sim", "--iface", "{IFACE}", "--slac", "off"]
+    ours += ["--stack", "lite", "--modes", "both"]  # AC and DC on one EVSE
     theirs = [str(PEER), "-m", "iso15118.secc.main"]
     peer_env = {
         "PROTOCOLS": "DIN_SPEC_70121,ISO_15118_2",

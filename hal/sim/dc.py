@@ -119,10 +119,25 @@ class SimDcSupply:
             return None
         return ev.battery
 
+    def _auto_ev(self, driving: bool) -> None:
+        ev = self._ch.ev
+        if ev is None or not ev.auto_dc or ev.battery is None:
+            return
+        if ev.dc_contactor_closed and not driving:
+            ev.dc_contactor_closed = False
+        elif (
+            not ev.dc_contactor_closed
+            and driving
+            and abs(self.v - ev.battery.ocv()) < 20.0
+            and abs(self.target_a) > 2.0 + 1e-9
+        ):
+            ev.dc_contactor_closed = True
+
     def advance(self, dt: float) -> float:
         """Move the output ``dt`` seconds forward; returns the energy delivered to the EV (Wh, signed)."""
-        bat = self._battery()
         driving = self.enabled and self._ch.contactor.feedback()
+        self._auto_ev(driving)
+        bat = self._battery()
         if bat is not None:
             goal = 0.0
             if driving:

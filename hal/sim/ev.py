@@ -52,6 +52,10 @@ class SimEv:
     """DC: the EV's own contactors connect the battery to the inlet (closed after precharge)."""
     dc_contactor_welded: bool = False
     """DC fault injection: the EV's contactors stay closed whatever it commands."""
+    auto_dc: bool = False
+    """DC: drive the EV's contactors like a car does: close once the output is precharged to the battery voltage
+    (within 20 V) and the module is asked for more than precharge current (CurrentDemand), open when the module
+    switches off or the EVSE contactor opens."""
 
     def pilot_level(self) -> float:
         """Positive plateau voltage the EV's resistors produce: 9 V (B), 6 V (C), 3 V (D), 0 V (shorted)."""

@@ -411,7 +411,8 @@ class StartCableCheck(Command[CableCheckResult]):
     ``cable_check_s``); meanwhile the SECC answers the EV with EVSEProcessing=Ongoing and can follow
     :class:`DcSupplyState` (``phase == "cable_check"``). After the test the output is discharged and the DC
     flow waits for PreCharge targets (:class:`josev.api.secc.EvTarget`). Errors: ``rejected`` when the EVSE
-    is not a DC EVSE in an HLC session or not authorized, ``unavailable`` when faulted. An isolation
+    is not a DC EVSE in an HLC session, not authorized, or the pilot does not read C/D within 2 s,
+    ``unavailable`` when faulted. An isolation
     ``fault`` is a result (and the EVSE goes to its safe state), not an error."""
 
     service: ClassVar[str] = "coordinator"

@@ -177,6 +177,16 @@ class EndpointDiagnostics(Reply):
     """Ended sessions by reason."""
     errors: int = 0
     """Sessions that crashed (bugs) - closed without harming others."""
+    tls_port: int | None = None
+    """TLS listener port (None without TLS)."""
+    tls_accepted: int = 0
+    """TLS handshakes accepted."""
+    tls_refused: dict[str, int] = Field(default_factory=dict)
+    """TLS handshakes refused, by reason (version, cipher, chain, client-cert, policy...)."""
+    iso20: bool = False
+    """ISO 15118-20 is offered."""
+    v2g_messages: int = 0
+    """V2GTP messages in the station's message log (all EVSEs)."""
 
 
 class GetSeccDiagnostics(Command[EndpointDiagnostics]):

@@ -1,10 +1,15 @@
-"""``josev station --sim --iface IFACE [--slac on|off]``: a reference station on one interface.
+"""``josev station --sim --iface IFACE [--slac on|off] [--tls off|iso2|iso20|both --pki DIR]``: a reference
+station on one interface, run by the service runner on a private mosquitto.
 
-The stack is composed from a list of services (:func:`build_services`) run by the service runner on a private
-mosquitto. Today it holds the SECC (with its simulated DC supply and automatic EIM authorization), with
-``--slac on`` the SLAC service, and a coordinator stand-in (pilot "plugged in, 5 %" for SLAC, replug after
-each session, acks); the real coordinator, the HAL simulator and the CSMS stand-in are appended by
-:data:`EXTRA_SERVICES` factories as they become available (the stand-in then steps aside).
+``--stack real`` (default): the station's own services built by their ``from_config`` factories -- HAL simulator
+board, coordinator (with its DC flow), SLAC (or, with ``--slac off``, a link taken as matched), SECC, OCPP --
+plus an OCPP 2.0.1 CSMS stand-in on loopback and the simulated car's pilot and plug on the board
+(:mod:`josev.secc.refstation`); one EVSE of one kind (``--modes ac|dc``).
+
+``--stack lite``: the SECC alone with its simulated DC supply and automatic EIM authorization, (with ``--slac
+on``) SLAC, and a coordinator stand-in (pilot "plugged in, 5 %", replug after each session, acks); it can offer
+AC and DC on one EVSE (``--modes both``). :func:`build_services` composes it (:data:`EXTRA_SERVICES` factories
+are appended; the stand-in steps aside when one of them is a coordinator).
 """
 
 from __future__ import annotations
@@ -126,7 +131,9 @@ def station(
     ] = False,
     slac: Annotated[str, typer.Option(help="on | off (off: the link is taken as matched)")] = "on",
     codec: Annotated[str, typer.Option(help="exi | json (debug stand-in)")] = "exi",
-    modes: Annotated[str, typer.Option(help="energy modes offered: dc | ac | both")] = "both",
+    modes: Annotated[
+        str, typer.Option(help="energy modes offered: dc | ac | both (both: --stack lite only)")
+    ] = "dc",
     port: Annotated[int, typer.Option(help="TCP port of the SECC (0: any)")] = 0,
     iso20: Annotated[str, typer.Option(help="offer ISO 15118-20: on | off")] = "on",
     bpt: Annotated[str, typer.Option(help="-20: offer bidirectional (BPT) services: on | off")] = "on",
@@ -153,7 +160,7 @@ def station(
             help="real: HAL sim + coordinator + SLAC + SECC + OCPP with a CSMS stand-in (--modes ac|dc); "
             "lite: SECC with a simulated supply and a coordinator stand-in (every mode)"
         ),
-    ] = "lite",
+    ] = "real",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hal.types import CpState
 from josev.api import coordinator as api
 from josev.api import hal as halapi
 from josev.api import secc as seccapi
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from josev.coordinator.service import CoordinatorService
 
 log = logging.getLogger("josev.coordinator")
+
+CP_C_GRACE_S = 2.0
+"""StartCableCheck waits this long for the pilot to read C/D before it is refused (EV not ready)."""
 
 
 class DcSide:
@@ -137,7 +141,14 @@ class DcSide:
         try:
             outs = core.cable_check(self.svc.clock(), cmd.voltage_v)
         except PermissionError as exc:
-            raise CommandError("rejected", str(exc)) from exc
+            if core.cp_state in (CpState.C, CpState.D) or "EV not ready" not in str(exc):
+                raise CommandError("rejected", str(exc)) from exc
+            # the EV switches to C right before CableCheckReq; its reading may still be on its way
+            await self.wait_for(lambda: core.cp_state in (CpState.C, CpState.D), CP_C_GRACE_S)
+            try:
+                outs = core.cable_check(self.svc.clock(), cmd.voltage_v)
+            except PermissionError as exc2:
+                raise CommandError("rejected", str(exc2)) from exc2
         self.svc._emit(core.cfg.evse, outs)
         await self.wait_for(
             lambda: core.dc.phase is not Dp.CABLE_CHECK, core.dccfg.cable_check_timeout_s + 1.0

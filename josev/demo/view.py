@@ -132,7 +132,8 @@ class SessionResult:
     requests: int = 0
     slowest_ms: float | None = None
     slowest_message: str = ""
-    p99_ms: float | None = None
+    loop_p99_ms: float | None = None
+    """p99 of the charge-loop requests (CurrentDemand, ChargingStatus, AC/DC_ChargeLoop) as the EV saw them."""
     ocpp_seq: int = 0
 
 
@@ -140,14 +141,15 @@ def report(results: list[SessionResult]) -> str:
     """The end-of-demo table."""
     head = (
         f"{'session':<22} {'EVSE':>4} {'protocol':<14} {'result':<7} {'duration':>8} {'energy':>9} "
-        f"{'requests':>8} {'slowest SECC response':>32} {'OCPP events':>11}"
+        f"{'requests':>8} {'loop p99':>9} {'slowest SECC response':>32} {'OCPP events':>11}"
     )
     rows = [head, "-" * len(head)]
     for r in results:
         slow = f"{r.slowest_ms:.2f} ms ({r.slowest_message})" if r.slowest_ms is not None else "-"
+        loop = f"{r.loop_p99_ms:.2f} ms" if r.loop_p99_ms is not None else "-"
         rows.append(
             f"{r.name:<22} {r.evse:>4} {r.protocol:<14} {'OK' if r.ok else 'FAILED':<7} {r.duration_s:7.1f}s "
-            f"{r.energy_wh:7.1f}Wh {r.requests:>8} {slow:>32} {r.ocpp_seq:>11}"
+            f"{r.energy_wh:7.1f}Wh {r.requests:>8} {loop:>9} {slow:>32} {r.ocpp_seq:>11}"
         )
         if not r.ok:
             rows.append(f"{'':<22} -> {r.detail}")

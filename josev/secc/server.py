@@ -102,9 +102,15 @@ def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
 
 
 class _SdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: sdp.SdpServer, stats: EndpointStats) -> None:
+    def __init__(
+        self,
+        server: sdp.SdpServer,
+        stats: EndpointStats,
+        record: Callable[[str, bytes], None] | None = None,
+    ) -> None:
         self.server = server
         self.stats = stats
+        self.record = record
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -114,8 +120,12 @@ class _SdpProtocol(asyncio.DatagramProtocol):
         res = self.server.handle(data)
         self.stats.sdp_answered = self.server.answered
         self.stats.sdp_dropped = self.server.dropped
+        if self.record is not None:
+            self.record("rx", data)
         if res is not None and self.transport is not None:
             self.transport.sendto(res, addr)
+            if self.record is not None:
+                self.record("tx", res)
 
 
 class _RxSplitter:
@@ -237,7 +247,7 @@ class EvseEndpoint:
         sock = make_sdp_socket(self.iface, self.sdp_port)
         server = sdp.SdpServer(self.address, self.tcp_port, self.tls_port, self.enforce_tls)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _SdpProtocol(server, self.stats), sock=sock
+            lambda: _SdpProtocol(server, self.stats, self._record_sdp if self.recorder else None), sock=sock
         )
         self._udp = transport
         log.info(
@@ -314,6 +324,17 @@ class EvseEndpoint:
                 rec.record("rx" if direction == "rx" else "tx", f, t, self.evse_no, conn)
             except Exception:  # the log must never break a session
                 log.exception("EVSE %d: V2G message log failed", self.evse_no)
+
+    def _record_sdp(self, direction: str, data: bytes) -> None:
+        rec = self.recorder
+        if rec is None:
+            return
+        try:
+            rec.record(
+                "rx" if direction == "rx" else "tx", data, self.wall_clock(), self.evse_no, "sdp", udp=True
+            )
+        except Exception:  # the log must never break SDP
+            log.exception("EVSE %d: V2G message log failed", self.evse_no)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._serve(reader, writer, tls=False)

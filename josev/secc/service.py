@@ -308,6 +308,11 @@ class SeccService:
             connections=s.connections,
             sessions_ended=dict(s.sessions_ended),
             errors=s.errors,
+            tls_port=ep.tls_port,
+            tls_accepted=ep.tls_stats.accepted,
+            tls_refused=dict(ep.tls_stats.refused),
+            iso20=ep.iso20 is not None,
+            v2g_messages=self.recorder.size[0] if self.recorder is not None else 0,
         )
 
     # --- session events -> bus --------------------------------------------------------------------------

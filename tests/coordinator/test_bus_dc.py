@@ -3,6 +3,7 @@ coordinator, driven by synthetic SECC messages (EvChargeParameters, EvTarget, St
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -80,8 +81,9 @@ async def to_precharged(
         lambda: watch.last.phase == "precharge" and abs(watch.last.present_voltage_v - ocv) < 5.0,
         what="precharged",
     )
-    sim.settle()
-    ev.dc_contactor_closed = True
+    if not ev.auto_dc:  # else the sim EV closes its contactors itself on the first CurrentDemand target
+        sim.settle()
+        ev.dc_contactor_closed = True
     return res
 
 
@@ -136,7 +138,7 @@ async def test_bpt_discharge_within_limits(bus_factory: BusFactory) -> None:
         sim = st.board.sim(1)
         assert sim.imd is not None and sim.dc is not None
         sim.imd.measure_s = 0.1
-        ev = SimEv(battery=SimBattery(soc=0.8))
+        ev = SimEv(battery=SimBattery(soc=0.8), auto_dc=True)
         await to_precharged(st, secc, watch, ev, bus_factory)
         await until(lambda: st.obs.status[1].max_discharge_current_a == 80.0, what="BPT limits in EvseStatus")
         assert st.obs.status[1].max_discharge_power_w == 20000.0
@@ -156,6 +158,8 @@ async def test_bpt_discharge_within_limits(bus_factory: BusFactory) -> None:
         assert ev.battery is not None and ev.battery.soc < soc0 and sim.dc.exported_wh > 0
         await secc.request(capi.HlcPowerDelivery(on=False), 1)
         assert not sim.contactor.feedback() and sim.contactor.opens_under_load == 0
+        await until(lambda: watch.last.phase == "off", what="welding detection passed")
+        assert not ev.dc_contactor_closed
     finally:
         await st.close()
 
@@ -196,5 +200,47 @@ async def test_power_delivery_stop_refused_when_contactor_welded(bus_factory: Bu
         assert time.monotonic() - t0 < 2.0
         assert err.value.code == "unavailable" and "contactor_welded" in err.value.message
         await until(lambda: st.obs.status[1].state == "faulted", what="faulted")
+    finally:
+        await st.close()
+
+
+async def test_cable_check_waits_for_c_and_refusals(bus_factory: BusFactory) -> None:
+    st, secc, watch = await dc_station(bus_factory)
+    slac = await bus_factory("slac")
+    try:
+        sim = st.board.sim(1)
+        assert sim.imd is not None
+        sim.imd.measure_s = 0.1
+        ev = sim.plug(SimEv(battery=SimBattery()))
+        await until(lambda: st.obs.status[1].state == "hlc_wait", what="5 %")
+        await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
+        await until(lambda: st.obs.status[1].state == "hlc", what="hlc")
+        with pytest.raises(CommandError) as err:
+            await secc.request(capi.StartCableCheck(), 1, timeout=5.0)
+        assert err.value.code == "rejected" and "not authorized" in err.value.message
+        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        with pytest.raises(CommandError) as err:
+            await secc.request(capi.HlcPowerDelivery(on=True), 1)  # no cable check / precharge yet
+        assert err.value.code == "rejected"
+        # the EV switches to C just after asking for the cable check: the coordinator waits for the reading
+        res_task = asyncio.create_task(secc.request(capi.StartCableCheck(), 1, timeout=5.0))
+        await asyncio.sleep(0.3)
+        ev.requested = CpState.C
+        res = await res_task
+        assert res.isolation == "valid"
+        await until(lambda: watch.last.phase == "checked", what="DcSupplyState checked")
+        assert sim.contactor.feedback() and st.obs.status[1].state == "hlc"
+    finally:
+        await st.close()
+
+
+async def test_cable_check_on_ac_evse_is_rejected(bus_factory: BusFactory) -> None:
+    st = await start_station(bus_factory, 1, evse={"hlc_offered": True})
+    secc = await bus_factory("secc")
+    try:
+        with pytest.raises(CommandError) as err:
+            await secc.request(capi.StartCableCheck(), 1)
+        assert err.value.code == "rejected" and "not a DC EVSE" in err.value.message
+        assert not st.obs.status[1].dc and st.obs.status[1].max_discharge_current_a is None
     finally:
         await st.close()

@@ -129,3 +129,22 @@ def test_station_cli_requires_sim() -> None:
 
     out = CliRunner().invoke(app, ["--iface", "lo"])
     assert out.exit_code == 2
+
+
+def test_station_cli_refuses_bad_tls_and_stack_options() -> None:
+    from josev.cli.station import app
+
+    for args in (
+        ["--sim", "--iface", "lo", "--tls", "tls1.0"],
+        ["--sim", "--iface", "lo", "--stack", "real", "--modes", "both"],
+        ["--sim", "--iface", "lo", "--stack", "big"],
+    ):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 2, (args, out.output)
+
+
+def test_ev_cli_tls_needs_a_pki() -> None:
+    from josev.cli.ev import app
+
+    out = CliRunner().invoke(app, ["--iface", "lo", "--protocol", "iso20-dc"])
+    assert out.exit_code == 2 and "--pki" in out.output

@@ -204,3 +204,21 @@ def test_dc_publisher_deadband_and_rate() -> None:
     assert p.offer(1, m(120.0), 0.2)
     assert not p.offer(1, m(130.0), 0.21)  # too soon for a measurement-only change
     assert p.offer(1, m(130.0, enabled=False), 0.22)  # structural: at once
+
+
+def test_auto_dc_ev_closes_after_precharge_and_opens_when_off() -> None:
+    b, clk = dc_board()
+    s = b.sim(1)
+    assert s.dc is not None
+    ev = s.plug(SimEv(battery=SimBattery(soc=0.5), auto_dc=True))
+    s.contactor.set_closed(True)
+    s.dc.set_target(360.0, 2.0)  # precharge
+    s.dc.set_enabled(True)
+    clk.advance(1.0)
+    assert s.dc.present() == (pytest.approx(360.0), 0.0) and not ev.dc_contactor_closed
+    s.dc.set_target(400.0, 50.0)  # CurrentDemand
+    clk.advance(0.5)
+    assert s.dc.present()[1] > 0 and ev.dc_contactor_closed  # present() advances the simulation
+    s.dc.set_enabled(False)
+    clk.advance(0.5)
+    assert s.dc.present()[0] < 60.0 and not ev.dc_contactor_closed

@@ -109,7 +109,16 @@ def test_fail_response_rewrites_the_code(schema: str, msg: dict[str, Any], paylo
 async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_factory: Any) -> None:
     ev_ns = netns_lab.netns("ev")
     pair = netns_lab.veth(None, ev_ns)
-    svc = SeccService([SeccEvseConfig(evse=1, iface=pair.a)], codec="exi", contactor_timeout=2.0)
+    from josev.api import secc as api
+    from josev.observability.v2glog import V2gRecorder
+
+    recorder = V2gRecorder()
+    svc = SeccService(
+        [SeccEvseConfig(evse=1, iface=pair.a, iso20=True)],
+        codec="exi",
+        contactor_timeout=2.0,
+        recorder=recorder,
+    )
     secc_bus = await bus_factory("secc")
     coord_bus = await bus_factory("coordinator")
     mode = {"delay": 0.6, "refuse": False}
@@ -150,6 +159,12 @@ async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_f
         ended = svc.endpoints[1].stats.sessions_ended
         assert ended.get("connection_lost", 0) >= 2, ended
         assert svc.endpoints[1].stats.errors == 0
+        diag = await coord_bus.request(api.GetSeccDiagnostics(), 1)
+        assert diag.iso20 and diag.tls_port is None and diag.connections == 4
+        # every V2GTP frame of the four sessions is in the message log, both directions, per connection
+        assert diag.v2g_messages == recorder.size[0] > 40
+        per_conn = {(r.session, r.direction) for r in recorder.records(evse=1)}
+        assert {("c1", "rx"), ("c1", "tx"), ("c4", "rx"), ("c4", "tx")} <= per_conn
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

@@ -1,6 +1,6 @@
 """Interop: the open-source Josev EVCC (PyPI ``iso15118``, its simulated EV, installed in the separate venv
-``.venv-peers``) charges against ``josev station --sim --slac off`` across a veth pair between two network
-namespaces: DIN SPEC 70121 DC, ISO 15118-2 AC EIM and ISO 15118-2 DC EIM, over real SDP/TCP/EXI.
+``.venv-peers``) charges against ``josev station --sim --slac off`` (the real station stack: HAL simulator,
+coordinator, SECC, OCPP, CSMS stand-in) across a veth pair between two network namespaces: DIN SPEC 70121 DC, ISO 15118-2 AC EIM and ISO 15118-2 DC EIM, over real SDP/TCP/EXI.
 
 Success is read from the station's log: the session must end with ``terminate`` (the EV's SessionStop)
 after a charge loop. The peer is never imported by josev; it runs as its own process.
@@ -113,6 +113,8 @@ async def test_josev_evcc_charges_at_josev_station(
         pair.a,
         "--slac",
         "off",
+        "--modes",
+        "ac" if protocol == "iso2-ac" else "dc",  # the real station stack serves one EVSE kind
         "--codec",
         "exi",
         cwd=ROOT,

@@ -1,5 +1,6 @@
 """Interop, ISO 15118-20: the open-source Josev EVCC (PyPI ``iso15118`` in ``.venv-peers``, its simulated EV)
-runs -20 AC, DC, AC BPT and DC BPT sessions against ``josev station --sim --slac off --tls both`` across a veth
+runs -20 AC, DC, AC BPT and DC BPT sessions against ``josev station --sim --slac off --tls both`` (the real
+station stack: HAL simulator, coordinator with its DC flow, SECC, OCPP) across a veth
 pair between two network namespaces, over real SDP (TLS requested), TLS 1.3 and EXI, with a PKI made by
 ``josev pki create --josev-layout`` (the EV reads ``PKI_PATH=<pki>/josev/``).
 
@@ -67,6 +68,7 @@ async def test_josev_evcc_iso20_at_josev_station(
     station = await asyncio.create_subprocess_exec(
         *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
         *("--iface", pair.a, "--slac", "off", "--tls", "both", "--pki", str(pki)),
+        *("--modes", "ac" if "-ac" in protocol else "dc"),  # the real station stack: one EVSE kind
         # the peer's simulated -20 DC EV asks for 20 kV: clamp it to the EVSE maximum instead of refusing
         *(("--lenient-targets",) if "-dc" in protocol else ()),
         cwd=ROOT,

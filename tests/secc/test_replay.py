@@ -121,7 +121,7 @@ def rewrite_sid(msg: dict[str, Any], sid_map: dict[str, str]) -> dict[str, Any]:
 def replay(capture: str, codec: ExiCodec | None) -> int:
     conns = sessions(capture)
     if any(not c for c in conns):
-        pytest.skip(f"{capture}: ISO 15118-20 is SECC part 2 (issue 7)")
+        pytest.skip(f"{capture}: ISO 15118-20, replayed by tests/secc/iso20/test_replay*.py")
     if not conns:
         pytest.skip(f"{capture}: encrypted (TLS) or no V2G session")
     evse = station_for(conns)

@@ -46,3 +46,42 @@ def test_evses_with_plc_become_endpoints() -> None:
 def test_unknown_option_is_refused() -> None:
     with pytest.raises(ValidationError):
         from_config(_cfg({"no_such_option": 1}))
+
+
+def test_iso20_tls_and_message_log_options(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from josev.pki import create
+
+    pki = Path(str(tmp_path)) / "pki"
+    create(pki, ("iso2", "iso20-p521"))
+    svc = from_config(
+        _cfg(
+            {
+                "iso20": True,
+                "bpt": True,
+                "tls": "iso20",
+                "pki_dir": str(pki),
+                "enforce_tls": True,
+                "v2g_log_dir": str(Path(str(tmp_path)) / "v2g"),
+                "contactor_timeout_s": 2.0,
+                "clamp_targets": True,
+            }
+        )
+    )
+    assert all(e.iso20 and e.bpt for e in svc.evses)
+    assert svc.tls is not None and svc.tls.mode == "iso20" and svc.tls.enforce
+    assert svc.tls.profile_dir == pki / "iso20-p521"
+    ctx = svc.tls.context()  # the real chain and key load
+    assert ctx.minimum_version.name == "TLSv1_3"
+    assert svc.recorder is not None and svc.recorder.directory == Path(str(tmp_path)) / "v2g"
+    assert svc.contactor_timeout == 2.0 and svc.await_contactor and svc.clamp_targets
+
+
+def test_tls_without_pki_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="pki_dir"):
+        from_config(_cfg({"tls": "both"}))
+    with pytest.raises(ValidationError):
+        from_config(_cfg({"tls": "tls1.0"}))
+    with pytest.raises(ValidationError):
+        from_config(_cfg({"contactor_timeout_s": 9}))  # beyond the EV's PowerDelivery timeout

@@ -1,6 +1,7 @@
-"""``josev station --sim --slac off`` as a process in one namespace, ``josev ev`` in another, linked by a veth
-pair: the reference station serves DIN, ISO-2 AC and ISO-2 DC EVs one after the other, then stops on
-SIGTERM."""
+"""``josev station --sim`` as a process in one namespace, ``josev ev`` in another, linked by a veth pair: the
+lite station (``--stack lite --modes both --slac off``) serves DIN, ISO-2 AC and ISO-2 DC EVs one after the
+other, then stops on SIGTERM; the real station (default ``--stack real``, DC) behind the PLC modem emulator
+with SLAC serves two EVs in a row."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ async def start_station(ns: str, iface: str, codec: str) -> asyncio.subprocess.P
         iface,
         "--slac",
         "off",
+        "--stack",
+        "lite",
+        "--modes",
+        "both",
         "--codec",
         codec,
         cwd=ROOT,
@@ -83,8 +88,9 @@ async def test_station_process_serves_all_protocols(netns_lab: NetnsLab, codec: 
 
 @pytest.mark.slow
 async def test_station_with_slac_serves_two_evs_in_a_row(netns_lab: NetnsLab) -> None:
-    """``josev station --sim --slac on`` behind the PLC modem emulator: an EV matches with SLAC and charges;
-    after the session the station replugs its pilot and a second EV matches and charges too."""
+    """``josev station --sim --slac on`` (the real stack: HAL sim, coordinator, SLAC, SECC, OCPP) behind the PLC
+    modem emulator: an EV matches with SLAC and charges; after the session the simulated car is unplugged and
+    plugged in again, and a second EV matches and charges too."""
     import os
     import subprocess
 
@@ -143,7 +149,7 @@ async def test_station_with_slac_serves_two_evs_in_a_row(netns_lab: NetnsLab) ->
             res = await run_ev(ev_ns.name, ev_side.b, protocol, "exi", "--slac", "on")
             assert res["results"][0]["slac"]["status"] == "matched", res
             assert res["results"][-1]["outcome"] == "finished", res
-            await asyncio.sleep(1.0)  # the stand-in replugs the pilot; SLAC starts over
+            await asyncio.sleep(1.0)  # the car is replugged; SLAC starts over
     finally:
         if proc is not None:
             await stop_station(proc)

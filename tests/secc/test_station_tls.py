@@ -70,6 +70,10 @@ async def start(lab: NetnsLab, pki: Path, tls: str, logs: Path) -> Lab:
         pair.a,
         "--slac",
         "off",
+        "--stack",
+        "lite",  # AC and DC on one EVSE (the real stack is in test_station_real.py)
+        "--modes",
+        "both",
         "--tls",
         tls,
         "--pki",

@@ -14,6 +14,7 @@ import pytest
 
 from josev.pki import build_pki, write_pki
 from josev.pki.profiles import ISO20_P521
+from josev.secc import v2gtp
 from josev.secc.codec import ExiCodec
 from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Config
 from josev.secc.server import EvseEndpoint
@@ -93,9 +94,7 @@ async def replay_over_tls(lab: NetnsLab, pki: Path, ev: Frames, secc: Frames) ->
                 st.view.isolation = "Valid" if want["EVSEProcessing"] == "Finished" else "Invalid"
             if name == "DC_PreChargeRes":
                 st.view.present_voltage = 460.0
-            writer.write(
-                len(payload).to_bytes(4, "big").join([bytes([1, 0xFE]) + ptype.to_bytes(2, "big"), payload])
-            )
+            writer.write(v2gtp.frame(ptype, payload))
             await writer.drain()
             while len(buf) < 8 or len(buf) < 8 + int.from_bytes(buf[4:8], "big"):
                 data = await asyncio.wait_for(reader.read(65536), 5.0)
