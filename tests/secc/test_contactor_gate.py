@@ -164,7 +164,14 @@ async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_f
         # every V2GTP frame of the four sessions is in the message log, both directions, per connection
         assert diag.v2g_messages == recorder.size[0] > 40
         per_conn = {(r.session, r.direction) for r in recorder.records(evse=1)}
-        assert {("c1", "rx"), ("c1", "tx"), ("c4", "rx"), ("c4", "tx")} <= per_conn
+        assert {
+            ("c1", "rx"),
+            ("c1", "tx"),
+            ("c4", "rx"),
+            ("c4", "tx"),
+            ("sdp", "rx"),
+            ("sdp", "tx"),
+        } <= per_conn
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

@@ -108,6 +108,7 @@ async def test_real_dc_station(netns_lab: NetnsLab, pki: Path, tmp_path: Path) -
         ("din", ("--tls", "off")),
         ("iso20-dc", ()),
         ("iso20-dc-bpt", ("--dynamic",)),
+        ("iso20-dc-bpt", ("--discharge",)),  # scheduled, discharge channel: the simulated supply takes energy
     ]
     results = await run_station(netns_lab, pki, log, "dc", evs)
     assert results[0]["tls"].startswith("TLSv1.2") and results[2]["tls"].startswith("TLSv1.3")
