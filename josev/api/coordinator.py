@@ -151,7 +151,8 @@ class DcSupplyState(State):
     min_voltage_v: float = 0.0
     """EVSE minimum output voltage."""
     max_current_a: float
-    """EVSE maximum output current after load balancing and limits."""
+    """EVSE maximum output current after load balancing and limits: the rating, and ``max_power_w`` at the
+    present voltage (at least ``min_voltage_v``)."""
     min_current_a: float = 0.0
     """EVSE minimum output current."""
     max_power_w: float

@@ -51,6 +51,7 @@ def build_services(
     enforce_tls: bool = False,
     v2g_log_dir: Path | None = None,
     lenient_targets: bool = False,
+    tls_keylog: Path | None = None,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
     from josev.observability.v2glog import V2gRecorder
@@ -61,7 +62,7 @@ def build_services(
     if tls != "off":
         if pki is None:
             raise ValueError("TLS needs a PKI folder")
-        tls_cfg = SeccTls(tls, ensure_pki(pki), enforce=enforce_tls)  # type: ignore[arg-type]
+        tls_cfg = SeccTls(tls, ensure_pki(pki), enforce=enforce_tls, keylog=tls_keylog)  # type: ignore[arg-type]
     services: list[Any] = [
         SeccService(
             [
@@ -145,6 +146,9 @@ def station(
         typer.Option(help="PKI folder (`josev pki create --out`); created when absent (default: a temp dir)"),
     ] = None,
     enforce_tls: Annotated[bool, typer.Option("--enforce-tls", help="SDP announces only TLS")] = False,
+    tls_keylog: Annotated[
+        Path | None, typer.Option(help="write TLS secrets there (NSS key log, for Wireshark; debugging only)")
+    ] = None,
     v2g_log_dir: Annotated[
         Path | None, typer.Option(help="write the V2G messages of every session there as pcapng")
     ] = None,
@@ -181,12 +185,15 @@ def station(
     if stack not in ("real", "lite") or (stack == "real" and modes == "both"):
         raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
-    if tls != "off" and pki is None:
-        import tempfile
+    import tempfile
 
-        pki = Path(tempfile.mkdtemp(prefix="josev-pki-"))
+    if tls != "off" and pki is None:
+        pki = Path(tempfile.mkdtemp(prefix="josev-pki-"))  # kept: the EV needs it; its path is printed
+
+    from josev.pki import PkiError
     from josev.tls import TlsConfigError
 
+    workdir = tempfile.TemporaryDirectory(prefix="josev-station-")  # OCPP database of the real stack
     try:
         services = build_services(
             iface,
@@ -201,12 +208,11 @@ def station(
             enforce_tls=enforce_tls,
             v2g_log_dir=v2g_log_dir,
             lenient_targets=lenient_targets,
+            tls_keylog=tls_keylog,
         )
         secc = services[0]
         csms = None
         if stack == "real":
-            import tempfile
-
             from josev.secc.refstation import build_real
 
             real = build_real(
@@ -220,13 +226,14 @@ def station(
                     "clamp_targets": lenient_targets,
                 },
                 secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
-                workdir=Path(tempfile.mkdtemp(prefix="josev-station-")),
+                workdir=Path(workdir.name),
                 bpt=bpt == "on",
             )
             services, secc, csms = real.services, real.secc, real.csms
         if secc.tls is not None:
             secc.tls.context()  # a broken PKI is a clear error now, not at the first EV
-    except TlsConfigError as e:
+    except (TlsConfigError, PkiError, OSError, ValueError) as e:
+        workdir.cleanup()
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
 
@@ -244,7 +251,10 @@ def station(
 
         await run_stack(services, stop, ready, csms)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        workdir.cleanup()
 
 
 main = station

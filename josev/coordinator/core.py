@@ -220,7 +220,7 @@ class EvseCore:
 
     def unlock(self, now: float) -> list[Out]:
         """Unlock on request (OCPP UnlockConnector): PermissionError while a session holds the connector locked."""
-        if self.cfg.has_lock and self.state in LOCKED_STATES:
+        if self.cfg.has_lock and self.want_locked():
             raise PermissionError(
                 f"EVSE {self.cfg.evse}: a session holds the connector locked ({self.state.value})"
             )
@@ -446,6 +446,10 @@ class EvseCore:
         """Whether the contactor must be closed now (AC: exactly in the CONTACTOR_CLOSED_STATES)."""
         return self.state in CONTACTOR_CLOSED_STATES
 
+    def want_locked(self) -> bool:
+        """Whether a socket's lock must be engaged now (AC: exactly in the LOCKED_STATES)."""
+        return self.state in LOCKED_STATES
+
     def contactor_confirmed(self, closed: bool) -> bool:
         """The contactor is commanded to ``closed`` and its feedback (when supervised) confirms it."""
         if self._contactor != closed or (not closed and "contactor_welded" in self.faults):
@@ -458,7 +462,7 @@ class EvseCore:
         """Emit pilot/contactor/lock/status changes the state demands (contactor opens before the pilot)."""
         pilot = self.pilot_for(self.state)
         closed = self.want_closed()
-        locked = self.cfg.has_lock and self.state in LOCKED_STATES
+        locked = self.cfg.has_lock and self.want_locked()
         if locked and not self._locked:
             self._locked = True
             self._out.append(LockCmd(True))

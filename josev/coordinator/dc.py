@@ -215,6 +215,12 @@ class DcFlow:
         """Charge power limit: the EVSE rating and the balanced / OCPP / operator limit."""
         return min(self.cfg.max_power_w, balanced_w)
 
+    def max_current(self, balanced_w: float) -> float:
+        """Charge current limit: the rating, and the power limit at the present voltage (at least the EVSE's
+        minimum voltage), as the SECC reports EVSEMaximumCurrentLimit."""
+        v = max(self.present_v, self.cfg.min_voltage_v, 1.0)
+        return min(self.cfg.max_current_a, self.max_power(balanced_w) / v)
+
     def discharge_limits(self, balanced_w: float) -> tuple[float | None, float | None]:
         """(max discharge current, max discharge power), None without BPT."""
         if not self.cfg.bpt:

@@ -155,6 +155,15 @@ class DcEvseCore(EvseCore):
             and self.session is not None
         )
 
+    def want_locked(self) -> bool:
+        """DC: also locked while the output is energised or its voltage is still at or above
+        ``welding_voltage_v`` (60 V), whatever the session state (IEC 61851-23: no unlocking under voltage)."""
+        return (
+            super().want_locked()
+            or self.dc.phase in CONTACTOR_PHASES
+            or self.dc.present_v >= self.dccfg.welding_voltage_v
+        )
+
     # ---- machinery -------------------------------------------------------------------------------
 
     def _require(self, inp: Di, need_authorized: bool) -> None:

@@ -84,7 +84,7 @@ class DcSide:
             isolation=dc.isolation,
             max_voltage_v=dc.max_voltage(),
             min_voltage_v=c.min_voltage_v,
-            max_current_a=c.max_current_a,
+            max_current_a=dc.max_current(balanced),
             min_current_a=c.min_current_a,
             max_power_w=dc.max_power(balanced),
             current_limit_achieved=tg.current_limit_achieved,

@@ -15,6 +15,7 @@ fault_retry_s = 10
 preauth_timeout_s = 60
 has_lock = false
 power_delivery_timeout_s = 1.5   # HlcPowerDelivery waits this long for the contactor
+ac_max_discharge_current_a = 16  # AC EVSEs: ISO 15118-20 AC BPT discharge per phase (omit: no discharge)
 
 [coordinator.dc]             # every [[evse]] with kind = "dc"; ratings come from the [[evse]] table
 min_voltage_v = 150
@@ -80,6 +81,8 @@ class CoordinatorSection(BaseModel):
     preauth_timeout_s: float = Field(60.0, gt=0)
     has_lock: bool = False
     power_delivery_timeout_s: float = Field(1.5, gt=0)
+    ac_max_discharge_current_a: float | None = Field(None, gt=0)
+    """AC EVSEs: discharge current per phase for ISO 15118-20 AC BPT (omit: AC EVSEs cannot discharge)."""
     dc: DcSection = Field(default_factory=DcSection)
 
 
@@ -104,6 +107,7 @@ def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConf
                 free_charging=section.free_charging,
                 meter_loss=section.meter_loss,
                 has_lock=section.has_lock,
+                ac_max_discharge_a=section.ac_max_discharge_current_a if e.kind == "ac" else None,
                 power_delivery_timeout_s=section.power_delivery_timeout_s,
                 dc=DcConfig(
                     max_voltage_v=e.max_voltage_v,

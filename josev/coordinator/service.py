@@ -187,11 +187,15 @@ class CoordinatorService:
     def _status(self, core: EvseCore, st: StatusOut) -> api.EvseStatus:
         cfg = core.cfg
         limit = None if st.limit_a == float("inf") else st.limit_a
-        dis_i, dis_p = (
-            core.dc.discharge_limits(core.balanced_power_w())
-            if isinstance(core, DcEvseCore)
-            else (None, None)
-        )
+        dis_i: float | None
+        dis_p: float | None
+        if isinstance(core, DcEvseCore):
+            dis_i, dis_p = core.dc.discharge_limits(core.balanced_power_w())
+        elif cfg.ac_max_discharge_a is not None:
+            dis_i = min(cfg.ac_max_discharge_a, cfg.evse_max_a, cfg.connector_max_a)
+            dis_p = dis_i * cfg.phases * cfg.voltage_v
+        else:
+            dis_i, dis_p = None, None
         if st.state in _CHARGING_STATE:
             charging = _CHARGING_STATE[st.state]
         elif st.state in (St.READY, St.HLC) and core.session is not None and core.session.charged:

@@ -116,6 +116,7 @@ def _plug(lane: Lane, hlc: bool) -> SimEv:
     ev = SimEv(auto_ready=True, max_current_a=16.0, phases=3, hlc_current_a=16.0 if hlc else 0.0)
     if lane.dc:
         ev.battery = SimBattery(soc=0.3)
+        ev.auto_dc = True  # the car closes its own DC contactors after precharge
     lane.board.sim(lane.evse).plug(ev, cable_a=32.0)
     return ev
 

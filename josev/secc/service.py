@@ -30,6 +30,7 @@ from josev.secc.codec import make_codec
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
+from josev.secc.messages import hlc_failed, message_for
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
@@ -149,7 +150,10 @@ class SeccService:
         self._selected: dict[int, api.Iso20Service] = {}
         self._dc_bus: set[int] = set()  # EVSEs whose DcSupplyState comes from the coordinator
         self._dc_coordinator: set[int] = set()  # EVSEs the coordinator runs as DC (cable check on the bus)
-        self._cc_done: set[int] = set()  # EVSEs whose cable check of the running session is over
+        self._cc_done: set[int] = set()
+        self._bpt_wanted: set[int] = (
+            set()
+        )  # EVSEs configured with BPT (offered while the coordinator allows)  # EVSEs whose cable check of the running session is over
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
@@ -170,7 +174,7 @@ class SeccService:
             lim.max_power = float(msg.max_power_w)
             changed = True
         st20 = self.iso20.get(evse or 0)
-        if st20 is not None and self._update_bpt(st20, msg):
+        if st20 is not None and self._update_bpt(evse or 0, st20, msg):
             changed = True
         if changed:
             view.limits_version += 1
@@ -178,17 +182,21 @@ class SeccService:
             self._dc_coordinator.add(evse or 0)
         view.status_code = "EVSE_Shutdown" if msg.faults or msg.state == "faulted" else "EVSE_Ready"
 
-    @staticmethod
-    def _update_bpt(st20: Iso20Evse, msg: Any) -> bool:
-        """Discharge limits and the dynamic-mode setpoint from ``EvseStatus`` (fields read when present)."""
+    def _update_bpt(self, evse: int, st20: Iso20Evse, msg: Any) -> bool:
+        """Discharge limits and the dynamic-mode setpoint from the coordinator (``EvseStatus``,
+        ``DcSupplyState``). The coordinator is the authority: both discharge limits None means the EVSE cannot
+        discharge, and BPT is no longer offered (until it reports limits again, if BPT is configured)."""
         changed = False
-        dis_p = getattr(msg, "max_discharge_power_w", None)
-        dis_i = getattr(msg, "max_discharge_current_a", None)
-        if st20.bpt is not None and (dis_p is not None or dis_i is not None):
-            new = BptLimits(
-                max_discharge_power=float(dis_p) if dis_p is not None else st20.bpt.max_discharge_power,
-                max_discharge_current=float(dis_i) if dis_i is not None else st20.bpt.max_discharge_current,
-            )
+        if hasattr(msg, "max_discharge_power_w"):
+            dis_p = msg.max_discharge_power_w
+            dis_i = getattr(msg, "max_discharge_current_a", None)
+            new: BptLimits | None = None
+            if evse in self._bpt_wanted and (dis_p is not None or dis_i is not None):
+                base = st20.bpt or BptLimits()
+                new = BptLimits(
+                    max_discharge_power=float(dis_p) if dis_p is not None else base.max_discharge_power,
+                    max_discharge_current=float(dis_i) if dis_i is not None else base.max_discharge_current,
+                )
             if new != st20.bpt:
                 st20.bpt = new
                 changed = True
@@ -210,12 +218,16 @@ class SeccService:
         if no in self._cc_done:  # before this session's cable check the result is ours to wait for
             view.isolation = ISOLATION.get(msg.isolation, "Invalid")
         lim = view.limits
-        new = (float(msg.max_voltage_v), float(msg.max_current_a), float(msg.max_power_w))
-        changed = new != (lim.max_voltage, lim.max_current, lim.max_power)
+        new = (float(msg.max_voltage_v), float(msg.max_power_w))
+        old = (lim.max_voltage, lim.max_power)
+        # a real change of the power or voltage limit makes the EV renegotiate (not jitter); the current limit
+        # follows the present voltage (power / V) and reaches the EV in every CurrentDemand / ChargeLoop answer
+        changed = any(abs(n - o) > max(0.01 * abs(o), 0.1) for n, o in zip(new, old, strict=True))
+        lim.max_current = float(msg.max_current_a)
         if changed:
-            lim.max_voltage, lim.max_current, lim.max_power = new
+            lim.max_voltage, lim.max_power = new
         st20 = self.iso20.get(no)
-        if st20 is not None and self._update_bpt(st20, msg):
+        if st20 is not None and self._update_bpt(evse or 0, st20, msg):
             changed = True
         if changed:
             view.limits_version += 1
@@ -363,78 +375,15 @@ class SeccService:
                 if sel is not None:
                     self._selected[evse] = sel.model_copy(update={"standby": e.standby})
                     self._spawn(bus.publish(self._selected[evse], evse))
-            elif isinstance(e, ev20.EvPowerRequest):
-                self._spawn(
-                    bus.publish(
-                        api.EvPower(
-                            present_power_w=e.present_power,
-                            max_charge_power_w=e.max_charge_power,
-                            max_discharge_power_w=e.max_discharge_power,
-                            soc_percent=e.soc,
-                            charging_complete=e.charging_complete,
-                        ),
-                        evse,
-                    )
-                )
-            elif isinstance(e, ev.SessionStarted):
-                self._spawn(
-                    bus.publish(
-                        api.SeccSessionState(
-                            status="session", protocol=e.protocol, session_id=e.session_id, evcc_id=e.evcc_id
-                        ),
-                        evse,
-                    )
-                )
-            elif isinstance(e, ev.SessionEnded):
-                status = "paused" if e.paused else ("failed" if e.reason.startswith("FAILED") else "ended")
-                self._spawn(bus.publish(api.SeccSessionState(status=status, reason=e.reason), evse))
-                if status == "failed" or e.reason.endswith("timeout") or e.reason.endswith("_error"):
-                    self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
-            elif isinstance(e, ev.EvChargeParameters):
-                self._spawn(
-                    bus.publish(
-                        api.EvChargeParameters(
-                            energy_mode=e.energy_mode,
-                            max_voltage_v=e.max_voltage,
-                            max_current_a=e.max_current,
-                            min_current_a=e.min_current,
-                            max_power_w=e.max_power,
-                            soc_percent=e.soc,
-                            energy_request_wh=e.energy_request,
-                            departure_time_s=e.departure_time,
-                        ),
-                        evse,
-                    )
-                )
-            elif isinstance(e, ev.EvTargets):
-                self._spawn(
-                    bus.publish(
-                        api.EvTarget(
-                            phase="charge" if e.phase == "charge" else "precharge",
-                            voltage_v=e.voltage,
-                            current_a=e.current,
-                            soc_percent=e.soc,
-                            charging_complete=e.charging_complete,
-                        ),
-                        evse,
-                    )
-                )
-            elif isinstance(e, ev.PowerDeliveryRequested):
-                # the contactor command itself is awaited by the endpoint's power gate
-                self._spawn(bus.publish(api.HlcEvent(step="power_delivery", detail=e.progress), evse))
-            elif isinstance(e, ev.AuthorizationRequested):
-                self._spawn(bus.publish(api.HlcEvent(step="authorization_requested", detail=e.payment), evse))
-            elif isinstance(e, ev.CableCheckRequested):
-                self._spawn(bus.publish(api.HlcEvent(step="cable_check"), evse))
-                if evse in self._dc_coordinator:
-                    self._cc_done.discard(evse)
-                    view.isolation = "Invalid"  # Ongoing until the coordinator's test result
-                    self._spawn(self._cable_check(evse))
-            elif isinstance(e, ev.WeldingDetectionRequested):
-                self._spawn(bus.publish(api.HlcEvent(step="welding_detection"), evse))
-            elif isinstance(e, ev.ProtocolViolation):
-                detail = f"{e.request}: {e.response_code} {e.detail}"[:300]
-                self._spawn(bus.publish(api.HlcEvent(step="protocol_violation", detail=detail), evse))
+            elif (msg := message_for(e)) is not None:
+                # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
+                self._spawn(bus.publish(msg, evse))
+            if isinstance(e, ev.SessionEnded) and hlc_failed(e):
+                self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
+            elif isinstance(e, ev.CableCheckRequested) and evse in self._dc_coordinator:
+                self._cc_done.discard(evse)
+                view.isolation = "Invalid"  # Ongoing until the coordinator's test result
+                self._spawn(self._cable_check(evse))
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -452,6 +401,8 @@ class SeccService:
             if cfg.iso20:
                 st20 = Iso20Evse(view, bpt=BptLimits() if cfg.bpt else None)
                 self.iso20[cfg.evse] = st20
+                if cfg.bpt:
+                    self._bpt_wanted.add(cfg.evse)
             self.endpoints[cfg.evse] = EvseEndpoint(
                 cfg.evse,
                 cfg.iface,

@@ -79,6 +79,8 @@ def check_dc_invariants(c: DcEvseCore, outs: list[Out] | None = None) -> None:
     assert tg.voltage_v <= c.dccfg.max_voltage_v + 1e-9
     if c.state in (St.FAULTED, St.UNAVAILABLE):
         assert not c.contactor_closed and not tg.enabled
+    if c.cfg.has_lock and (c.dc.present_v >= c.dccfg.welding_voltage_v or c.contactor_closed or tg.enabled):
+        assert c._locked, "connector unlocked with voltage on the output"
     if outs is not None:
         dcs = [o for o in outs if isinstance(o, DcCmd)]
         if dcs:

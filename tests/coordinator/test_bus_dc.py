@@ -175,7 +175,8 @@ async def test_isolation_fault_puts_the_evse_in_safe_state(bus_factory: BusFacto
         assert res.isolation == "fault"
         await until(lambda: st.obs.status[1].state == "faulted", what="faulted")
         assert "isolation_fault" in st.obs.status[1].faults
-        await until(lambda: not sim.contactor.feedback() and not sim.dc.enabled, what="output off")
+        dc = sim.dc
+        await until(lambda: not sim.contactor.feedback() and not dc.enabled, what="output off")
         await until(lambda: watch.last.isolation == "fault" and not watch.last.ready, what="reported")
         with pytest.raises(CommandError) as err:
             await secc.request(capi.HlcPowerDelivery(on=True), 1)
@@ -242,5 +243,82 @@ async def test_cable_check_on_ac_evse_is_rejected(bus_factory: BusFactory) -> No
             await secc.request(capi.StartCableCheck(), 1)
         assert err.value.code == "rejected" and "not a DC EVSE" in err.value.message
         assert not st.obs.status[1].dc and st.obs.status[1].max_discharge_current_a is None
+    finally:
+        await st.close()
+
+
+async def test_power_delivery_times_out_when_contactor_never_confirms(bus_factory: BusFactory) -> None:
+    # AC HLC, EV already in C; the contactor does not close and its supervision would only fault after 3 s:
+    # the command gives up after power_delivery_timeout_s
+    st = await start_station(
+        bus_factory,
+        1,
+        evse={"hlc_offered": True, "contactor_timeout_s": 3.0, "power_delivery_timeout_s": 0.5},
+    )
+    secc = await bus_factory("secc")
+    slac = await bus_factory("slac")
+    try:
+        sim = st.board.sim(1)
+        sim.contactor.stuck_open = True
+        sim.plug(SimEv(requested=CpState.C, hlc_current_a=10.0))
+        await until(lambda: st.obs.status[1].state == "hlc_wait", what="5 %")
+        await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
+        await until(lambda: st.obs.status[1].state == "hlc", what="hlc")
+        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        t0 = time.monotonic()
+        with pytest.raises(CommandError) as err:
+            await secc.request(capi.HlcPowerDelivery(on=True), 1)
+        took = time.monotonic() - t0
+        assert err.value.code == "rejected" and "did not close" in err.value.message
+        assert 0.45 <= took < 1.5
+    finally:
+        await st.close()
+
+
+async def test_dc_supply_state_rate_while_active(bus_factory: BusFactory) -> None:
+    st, secc, watch = await dc_station(bus_factory, publish_hz=20.0)
+    try:
+        sim = st.board.sim(1)
+        assert sim.imd is not None
+        sim.imd.measure_s = 0.1
+        await to_precharged(st, secc, watch, SimEv(battery=SimBattery(), auto_dc=True), bus_factory)
+        n0 = len(watch.seen)
+        await asyncio.sleep(1.0)
+        n = len(watch.seen) - n0
+        assert 15 <= n <= 40, n  # 20 Hz steady (plus changes), nothing while idle
+        await secc.request(capi.HlcPowerDelivery(on=True), 1)
+        await secc.request(capi.HlcPowerDelivery(on=False), 1)
+        await until(lambda: watch.last.phase == "off", what="off")
+        await asyncio.sleep(0.2)
+        n0 = len(watch.seen)
+        await asyncio.sleep(0.5)
+        assert len(watch.seen) == n0  # output off: no periodic publishing
+    finally:
+        await st.close()
+
+
+async def test_over_voltage_during_precharge_faults(bus_factory: BusFactory) -> None:
+    st, secc, watch = await dc_station(bus_factory)
+    slac = await bus_factory("slac")
+    try:
+        sim = st.board.sim(1)
+        assert sim.imd is not None and sim.dc is not None
+        sim.imd.measure_s = 0.1
+        ev = sim.plug(SimEv(battery=SimBattery(), requested=CpState.B))
+        await until(lambda: st.obs.status[1].state == "hlc_wait", what="5 %")
+        await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
+        await secc.publish(sapi.EvChargeParameters(energy_mode="DC_extended", max_voltage_v=420.0), 1)
+        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        ev.requested = CpState.C
+        await secc.request(capi.StartCableCheck(), 1, timeout=5.0)
+        sim.dc.overshoot_v = 80.0  # the module runs away above its target
+        await secc.publish(sapi.EvTarget(phase="precharge", voltage_v=400.0, current_a=2.0), 1)
+        await until(lambda: st.obs.status[1].state == "faulted", what="faulted")
+        assert st.obs.status[1].faults == ["over_voltage"]
+        dc = sim.dc
+        await until(lambda: not dc.enabled and not sim.contactor.feedback(), what="output off")
+        await until(
+            lambda: watch.last.phase == "fault" and watch.last.fault == "over_voltage", what="reported"
+        )
     finally:
         await st.close()

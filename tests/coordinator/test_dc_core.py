@@ -7,9 +7,21 @@ import pytest
 from hal.types import CpState
 from josev.coordinator.config import DcConfig
 from josev.coordinator.dc import DTABLE, DcFlow, Di, Dp, accepts, classify_isolation, render_markdown
-from josev.coordinator.outputs import ContactorCmd, DcCmd, DcReport, ImdCmd
+from josev.coordinator.dccore import DcEvseCore
+from josev.coordinator.outputs import ContactorCmd, DcCmd, DcReport, ImdCmd, LockCmd
 from josev.coordinator.states import St
 from tests.coordinator.dc_helpers import check_dc_invariants, dc_core, to_phase
+
+
+def phase_of(c: DcEvseCore) -> Dp:
+    """The DC phase (a call, so mypy does not narrow it across inputs)."""
+    return c.dc.phase
+
+
+def state_of(c: DcEvseCore) -> St:
+    """The main state (see phase_of)."""
+    return c.state
+
 
 EXPECTED = {
     (Dp.OFF, Di.CABLE_CHECK): Dp.CABLE_CHECK,
@@ -76,31 +88,31 @@ def test_full_session_outputs() -> None:
     assert c.dc.test_voltage_v == 450.0  # capped at the EV's maximum
     c.contactor_feedback(True, t)
     out = c.dc_measurement(300.0, 0.0, 10e6, t + 0.1)  # voltage not reached yet: no verdict
-    assert c.dc.phase is Dp.CABLE_CHECK
+    assert phase_of(c) is Dp.CABLE_CHECK
     out = c.dc_measurement(449.0, 0.0, 10e6, t + 0.5)
-    assert c.dc.phase is Dp.CHECKED and c.dc.isolation == "valid"
+    assert phase_of(c) is Dp.CHECKED and c.dc.isolation == "valid"
     assert DcCmd(False, 0.0, 0.0) in out and c.contactor_closed
     out = c.ev_target("precharge", 390.0, 2.0, t + 1)
     assert DcCmd(True, 390.0, 2.0) in out
     reports = [o for o in out if isinstance(o, DcReport)]
     assert reports and reports[-1].phase == "precharge"
     c.hlc_power(True, t + 2)
-    assert c.state is St.HLC_CHARGING and c.dc.phase is Dp.CHARGING
+    assert state_of(c) is St.HLC_CHARGING and phase_of(c) is Dp.CHARGING
     assert c.contactor_confirmed(True)
     out = c.ev_target("charge", 400.0, 100.0, t + 3)
     assert DcCmd(True, 400.0, 100.0) in out
     out = c.hlc_power(False, t + 4)
-    assert c.state is St.HLC and c.dc.phase is Dp.STOPPING
+    assert state_of(c) is St.HLC and phase_of(c) is Dp.STOPPING
     assert DcCmd(False, 0.0, 0.0) in out and ContactorCmd(False) not in out  # current still flowing
     assert ImdCmd(False) in out
     out = c.dc_measurement(400.0, 0.3, 10e6, t + 4.2)
-    assert c.dc.phase is Dp.WELDING and ContactorCmd(False) in out
+    assert phase_of(c) is Dp.WELDING and ContactorCmd(False) in out
     c.contactor_feedback(False, t + 4.3)
     assert c.contactor_confirmed(False)
     c.dc_measurement(200.0, 0.0, None, t + 4.4)
-    assert c.dc.phase is Dp.WELDING
+    assert phase_of(c) is Dp.WELDING
     c.dc_measurement(40.0, 0.0, None, t + 4.6)
-    assert c.dc.phase is Dp.OFF and not c.faults
+    assert phase_of(c) is Dp.OFF and not c.faults
     check_dc_invariants(c)
 
 
@@ -131,7 +143,7 @@ def test_isolation_fault_is_a_safe_state() -> None:
     assert out.index(DcCmd(False, 0.0, 0.0)) < out.index(ContactorCmd(False))
     check_dc_invariants(c, out)
     c.clear_fault(None, t + 1)
-    assert c.state is St.IDLE and c.dc.phase is Dp.OFF
+    assert state_of(c) is St.IDLE and phase_of(c) is Dp.OFF
 
 
 def test_isolation_fault_while_charging() -> None:
@@ -140,7 +152,7 @@ def test_isolation_fault_while_charging() -> None:
     c.dc_measurement(400.0, 100.0, 120e3, t)
     assert c.dc.isolation == "warning" and c.state is St.HLC_CHARGING
     out = c.dc_measurement(400.0, 100.0, 20e3, t + 0.1)
-    assert c.state is St.FAULTED and "isolation_fault" in c.faults and not c.dc_targets.enabled
+    assert state_of(c) is St.FAULTED and "isolation_fault" in c.faults and not c.dc_targets.enabled
     check_dc_invariants(c, out)
 
 
@@ -255,3 +267,36 @@ def test_rcd_trip_while_charging_output_off_before_contactor() -> None:
     assert c.state is St.FAULTED
     assert out.index(DcCmd(False, 0.0, 0.0)) < out.index(ContactorCmd(False))
     check_dc_invariants(c, out)
+
+
+def test_lock_held_while_voltage_present() -> None:
+    c = dc_core(evse={"has_lock": True}, welding_timeout_s=2.0)
+    t = to_phase(c, Dp.WELDING)
+    c.dc_measurement(380.0, 0.0, None, t + 0.5)  # the EV's contactor is welded: the cable stays live
+    out = c.poll(t + 2.0)
+    assert c.state is St.FAULTED and LockCmd(False) not in out
+    with pytest.raises(PermissionError):
+        c.unlock(t + 2.1)
+    out = c.dc_measurement(30.0, 0.0, None, t + 3.0)
+    assert LockCmd(False) in out
+    c.unlock(t + 3.1)
+
+
+def test_lock_follows_session_when_voltage_low() -> None:
+    c = dc_core(evse={"has_lock": True})
+    t = to_phase(c, Dp.CHARGING)
+    out = c.cp(CpState.A, t)  # unplugged under load (cable torn out): output off, lock kept while > 60 V
+    assert c.state is St.IDLE and not c.dc_targets.enabled and LockCmd(False) not in out
+    out = c.dc_measurement(10.0, 0.0, None, t + 1)
+    assert LockCmd(False) in out
+
+
+def test_max_current_follows_the_power_limit() -> None:
+    c = dc_core(max_current_a=200.0, max_power_w=50000.0, min_voltage_v=150.0)
+    t = to_phase(c, Dp.CHARGING)
+    c.dc_measurement(400.0, 100.0, None, t)
+    assert c.dc.max_current(c.balanced_power_w()) == pytest.approx(125.0)
+    c.set_limit("station", 10000.0 / (3 * 230.0), t)  # load balancing gives this EVSE 10 kW
+    assert c.dc.max_current(c.balanced_power_w()) == pytest.approx(25.0)
+    c.dc_measurement(0.0, 0.0, None, t)
+    assert c.dc.max_current(c.balanced_power_w()) == pytest.approx(10000.0 / 150.0)

@@ -38,6 +38,7 @@ actions = st.one_of(
     st.tuples(st.just("params"), st.sampled_from([None, 300.0, 450.0, 900.0])),
     st.tuples(st.just("measure"), volts, amps, ohms),
     st.tuples(st.just("wait"), st.floats(0.0, 30.0)),
+    st.tuples(st.just("unlock")),
 )
 
 
@@ -78,6 +79,8 @@ def run(c: DcEvseCore, act: tuple[Any, ...], t: float) -> list[Out]:
             return c.ev_parameters(act[1], 200.0, 60000.0, t)
         if name == "measure":
             return c.dc_measurement(act[1], act[2], act[3], t)
+        if name == "unlock":
+            return c.unlock(t)
     except PermissionError:
         return []
     assert name == "wait"
@@ -88,12 +91,13 @@ def run(c: DcEvseCore, act: tuple[Any, ...], t: float) -> list[Out]:
 @given(
     start=st.sampled_from([Dp.OFF, Dp.CABLE_CHECK, Dp.PRECHARGE, Dp.CHARGING, Dp.STOPPING, Dp.WELDING]),
     bpt=st.booleans(),
+    lock=st.booleans(),
     steps=st.lists(actions, min_size=1, max_size=40),
 )
 def test_dc_output_never_energised_where_forbidden(
-    start: Dp, bpt: bool, steps: list[tuple[Any, ...]]
+    start: Dp, bpt: bool, lock: bool, steps: list[tuple[Any, ...]]
 ) -> None:
-    c = dc_core(max_discharge_current_a=50.0 if bpt else None)
+    c = dc_core({"has_lock": lock}, max_discharge_current_a=50.0 if bpt else None)
     t = to_phase(c, start)
     check_dc_invariants(c)
     for act in steps:

@@ -95,3 +95,27 @@ def test_dc_station_from_config() -> None:
     assert c1.dccfg.max_current_a == 150 and c1.dccfg.max_power_w == 60000 and c1.dccfg.bpt
     assert c1.cfg.power_delivery_timeout_s == 1.2
     assert c1.balanced_power_w() == pytest.approx(60000)
+
+
+def test_ac_bpt_discharge_limits_from_config() -> None:
+    """[coordinator] ac_max_discharge_current_a lets AC EVSEs advertise discharge (ISO 15118-20 AC BPT)."""
+    from josev.config import parse
+    from josev.coordinator.factory import from_config
+
+    cfg = parse(
+        {
+            "evse": [
+                {"id": 1, "kind": "ac", "max_current_a": 32},
+                {"id": 2, "kind": "ac", "max_current_a": 10},
+            ],
+            "coordinator": {"ac_max_discharge_current_a": 16},
+        }
+    )
+    svc = from_config(cfg)
+    assert svc.cores[1].cfg.ac_max_discharge_a == 16
+    st1 = svc._status(svc.cores[1], svc.cores[1].start(0.0)[-1])  # type: ignore[arg-type]
+    st2 = svc._status(svc.cores[2], svc.cores[2].start(0.0)[-1])  # type: ignore[arg-type]
+    assert st1.max_discharge_current_a == 16 and st1.max_discharge_power_w == 16 * 3 * 230
+    assert st2.max_discharge_current_a == 10  # never more than the EVSE's rating
+    plain = from_config(parse({"evse": [{"id": 1}]}))
+    assert plain.cores[1].cfg.ac_max_discharge_a is None

@@ -185,7 +185,8 @@ async def test_halsvc_dc_commands() -> None:
     with pytest.raises(CommandError, match="no insulation monitor"):
         await svc._set_isolation(api.SetIsolationMonitor(running=True), 2)
     svc.enter_safe_state("coordinator_timeout")
-    assert board.sim(1).dc is not None and not board.sim(1).dc.enabled
+    dc1 = board.sim(1).dc
+    assert dc1 is not None and not dc1.enabled
     with pytest.raises(CommandError, match="unavailable"):
         await svc._set_dc_output(api.SetDcOutput(enabled=True, voltage_v=300.0), 1)
     await svc._set_dc_output(api.SetDcOutput(enabled=False), 1)  # switching off is always allowed
@@ -215,7 +216,8 @@ def test_auto_dc_ev_closes_after_precharge_and_opens_when_off() -> None:
     s.dc.set_target(360.0, 2.0)  # precharge
     s.dc.set_enabled(True)
     clk.advance(1.0)
-    assert s.dc.present() == (pytest.approx(360.0), 0.0) and not ev.dc_contactor_closed
+    v, i = s.dc.present()
+    assert v == pytest.approx(360.0) and i == 0.0 and not ev.dc_contactor_closed
     s.dc.set_target(400.0, 50.0)  # CurrentDemand
     clk.advance(0.5)
     assert s.dc.present()[1] > 0 and ev.dc_contactor_closed  # present() advances the simulation

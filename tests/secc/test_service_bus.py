@@ -59,7 +59,9 @@ async def test_secc_service_on_the_bus(netns_lab: NetnsLab, bus_factory: Any) ->
             )
 
         changer = asyncio.create_task(lower_limit_during_charge())
-        res = await run_ev(ev_ns.name, pair.b, "iso2-dc", "json", "--loops", "300", "--seconds-per-loop", "0.1")
+        res = await run_ev(
+            ev_ns.name, pair.b, "iso2-dc", "json", "--loops", "300", "--seconds-per-loop", "0.1"
+        )
         await asyncio.wait_for(changer, 5)
         ack = await coord_bus.request(api.SetDcSupply(present_voltage_v=12.5, isolation="Valid"), 1)
         assert isinstance(ack, Ack)

@@ -4,7 +4,8 @@ over real SDP (asking for TLS), TCP and TLS with a PKI made by ``josev pki``:
 * TLS 1.3 (station ``--tls iso20``, the ISO 15118-20 P-521 PKI, mutual authentication with the EV's OEM
   provisioning chain): -20 AC, DC, AC BPT and DC BPT, each scheduled and dynamic;
 * TLS 1.2 (station ``--tls iso2``): ISO-2 AC and DC;
-* the station's V2G message log: one pcapng file per session, holding the EV's and the station's frames.
+* the station's V2G message log: one pcapng file per session, holding the EV's and the station's frames, and
+  the TLS key log (``--tls-keylog``) with the secrets of every session.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ async def start(lab: NetnsLab, pki: Path, tls: str, logs: Path) -> Lab:
         str(pki),
         "--v2g-log-dir",
         str(logs),
+        "--tls-keylog",
+        str(logs.parent / "keys.log"),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -158,6 +161,8 @@ async def test_iso20_over_tls13_all_services(station20: Lab) -> None:
     files = sorted(station20.logs.glob("*.pcapng"))
     assert len(files) == len(COMBOS), files  # one pcapng per session
     assert all(f.stat().st_size > 500 for f in files)
+    keys = (station20.logs.parent / "keys.log").read_text().splitlines()  # --tls-keylog, for Wireshark
+    assert sum(line.startswith("CLIENT_TRAFFIC_SECRET_0 ") for line in keys) == len(COMBOS)
 
 
 async def test_iso20_pause_and_resume_over_two_tls_connections(station20: Lab) -> None:
