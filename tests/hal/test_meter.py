@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,13 +68,23 @@ def test_read_over_rtu(cable: PtyCable, model: str) -> None:
         sim.close()
 
 
+def _read_within(meter: ModbusMeter, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return meter.read()
+        except MeterError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def test_meter_lost_and_back(cable: PtyCable) -> None:
     regmap = load_map("sdm630")
     sim = SimMeter(cable.b, regmap)
     meter = ModbusMeter(cable.a, regmap, timeout=0.5, retries=0)
     try:
         sim.set(1.0, 0.0, 230.0, 0.0)
-        assert meter.read().energy_wh == pytest.approx(1000.0)
+        assert _read_within(meter, 5.0).energy_wh == pytest.approx(1000.0)  # a busy CI machine may miss 0.5 s
         cable.cut = True
         t0 = time.monotonic()
         with pytest.raises(MeterError):

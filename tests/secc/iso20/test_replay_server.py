@@ -2,7 +2,9 @@
 :class:`~josev.secc.server.EvseEndpoint` with -20 and a TLS 1.3 listener (a PKI made by ``josev pki``) on a veth
 interface; the EV side of each capture (its V2GTP frames, unchanged) is sent over a real TLS 1.3 connection to
 the endpoint's link-local address, and every answer must have the recorded payload type, message type, response
-code and EVSEProcessing. The station follows the recording where it has a choice (see ``test_replay``)."""
+code and EVSEProcessing. The station follows the recording where it has a choice (see ``test_replay``). Also:
+hostile peers on the TLS listener (not TLS, TLS 1.2, garbage V2GTP after the handshake) are refused or closed
+and counted, and the next EV charges."""
 
 from __future__ import annotations
 
@@ -132,3 +134,84 @@ async def test_replay_iso20_dc_captures_over_the_server(netns_lab: NetnsLab, pki
     seen = await replay_over_tls(netns_lab, pki, *decrypted(name))
     assert {"DC_CableCheckRes", "DC_PreChargeRes", "DC_ChargeLoopRes", "DC_WeldingDetectionRes"} <= set(seen)
     assert seen[-1] == "SessionStopRes"
+
+
+async def test_hostile_peers_on_the_tls_listener_do_not_hurt_the_next_ev(
+    netns_lab: NetnsLab, pki: Path
+) -> None:
+    """A peer that is not TLS, a TLS 1.2 EV, and a TLS peer sending garbage V2GTP are refused / closed, counted,
+    and the endpoint then serves a real session over the same listener."""
+    import ssl
+
+    from josev.secc.iso20.context import Iso20Evse
+
+    pair = netns_lab.veth(None, netns_lab.netns("ev"))
+    st = Iso20Evse(station().view, bpt=None)
+    ctx = secc_context(
+        "iso20",
+        pki / "chains" / "secc.pem",
+        pki / "keys" / "secc_leaf.key",
+        oem_roots=pki / "certs" / "oem_root.pem",
+    )
+    from josev.secc.iso20.events import shared_events
+    from josev.secc.simsupply import SimPowerSupply
+
+    supply = SimPowerSupply()
+    ep = EvseEndpoint(
+        1,
+        pair.a,
+        st.view,
+        ExiCodec(),
+        iso20=st,
+        tls=ctx,
+        tls_mode="iso20",
+        on_events=lambda _no, evs: supply.apply(st.view, shared_events(evs)),
+    )
+    await ep.start()
+    host = f"{ep.address}%{pair.a}"
+    try:
+        assert ep.tls_port is not None
+        # 1. plain bytes on the TLS port
+        r, w = await asyncio.open_connection(host, ep.tls_port)
+        w.write(b"\x01\xfe\x80\x01\x00\x00\x00\x02hi" * 3)
+        await w.drain()
+        data = await asyncio.wait_for(r.read(), 10)  # at most a TLS alert, then closed; never a V2GTP answer
+        assert not data.startswith(b"\x01\xfe"), data
+        w.close()
+        # 2. a TLS 1.2-only EV
+        old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            await asyncio.wait_for(
+                asyncio.open_connection(host, ep.tls_port, ssl=old, server_hostname=""), 10
+            )
+        # 3. a good TLS handshake, then garbage V2GTP
+        cctx = evcc_context(
+            "iso20",
+            pki / "certs" / "v2g_root.pem",
+            client_chain=pki / "chains" / "oem.pem",
+            client_key=pki / "keys" / "oem_prov_leaf.key",
+        )
+        r, w, _ = await connect_tls(host, ep.tls_port, cctx, policy_for("iso20"))
+        w.write(b"\x02\xfd\x80\x01\x00\x00\x00\x00garbage")
+        await w.drain()
+        assert await asyncio.wait_for(r.read(), 10) == b""  # closed by the SECC (bad V2GTP header)
+        w.close()
+        # the endpoint still serves a real -20 session
+        from josev.ev.iso20 import Iso20Behaviour
+        from josev.ev.iso20.client import run_session
+
+        res, info = await asyncio.wait_for(
+            run_session(
+                host, ep.tls_port, "iso20-dc", ExiCodec(), tls=cctx, behaviour=Iso20Behaviour(loops=2)
+            ),
+            20,
+        )
+        assert res.outcome == "finished", res.detail
+        assert info is not None and info.version == "TLSv1.3"
+    finally:
+        await ep.close()
+    assert ep.stats.errors == 0
+    assert ep.tls_stats.accepted == 2 and sum(ep.tls_stats.refused.values()) >= 2, ep.tls_stats
+    assert ep.stats.sessions_ended.get("v2gtp_error") == 1, ep.stats.sessions_ended
