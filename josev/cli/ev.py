@@ -61,6 +61,9 @@ def ev(
         int, typer.Option(help="charge-loop requests before stopping (0: until target SoC)")
     ] = 5,
     seconds_per_loop: Annotated[float, typer.Option(help="simulated seconds per charge loop")] = 60.0,
+    loop_interval: Annotated[
+        float, typer.Option(help="real seconds to wait before each charge-loop request (a car: 0.1-0.25)")
+    ] = 0.0,
     pause_after: Annotated[
         int | None, typer.Option(help="ISO-2 / -20: pause after N loops, then resume")
     ] = None,
@@ -102,6 +105,7 @@ def ev(
         seconds_per_loop=seconds_per_loop,
         offer=tuple(offer or ()),
         precharge_tolerance_v=precharge_tolerance,
+        loop_interval_s=loop_interval,
     )
 
     if slac not in ("on", "off"):
@@ -148,6 +152,7 @@ def ev(
             discharge=discharge,
             seconds_per_loop=seconds_per_loop,
             precharge_tolerance_v=precharge_tolerance,
+            loop_interval_s=loop_interval,
         )
         target = await discover(iface, security=sdp.Security.TLS if ctx is not None else sdp.Security.NO_TLS)
         res20, _info = await run20(

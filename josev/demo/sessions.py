@@ -115,7 +115,7 @@ class Lane:
 def _plug(lane: Lane, hlc: bool) -> SimEv:
     ev = SimEv(auto_ready=True, max_current_a=16.0, phases=3, hlc_current_a=16.0 if hlc else 0.0)
     if lane.dc:
-        ev.battery = SimBattery(soc=0.3)
+        ev.battery = SimBattery(soc=0.3, v_empty=380.0, v_full=430.0)  # ~395 V: the EV process asks for 400 V
         ev.auto_dc = True  # the car closes its own DC contactors after precharge
     lane.board.sim(lane.evse).plug(ev, cable_a=32.0)
     return ev
@@ -175,6 +175,7 @@ def _ev_command(lane: Lane, sc: Scenario) -> list[str]:
         "--json",
         "--loops", str(lane.loops),
         "--seconds-per-loop", "30",
+        "--loop-interval", "0.1",
         "--evcc-id", f"02000000{lane.evse:04X}",
         "--pki", str(lane.pki_dir),
         "--station-tls", "both",

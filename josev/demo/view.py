@@ -27,6 +27,9 @@ class EvseLine:
     energy_wh: float = 0.0
     tx: str = "-"
     seq: int = 0
+    dc_v: float | None = None
+    dc_i: float | None = None
+    peak_dc_i: float = 0.0
 
 
 @dataclass
@@ -45,6 +48,7 @@ class LiveView:
         bus.subscribe(capi.PilotState, self._pilot)
         bus.subscribe(capi.EvseStatus, self._status)
         bus.subscribe(capi.SessionMeter, self._meter)
+        bus.subscribe(capi.DcSupplyState, self._dc)
         bus.subscribe(lapi.SlacState, self._slac)
         bus.subscribe(sapi.SeccSessionState, self._secc)
         bus.subscribe(sapi.HlcEvent, self._hlc)
@@ -64,6 +68,11 @@ class LiveView:
     def _meter(self, m: capi.SessionMeter, evse: int | None) -> None:
         ln = self._line(evse)
         ln.power_w, ln.energy_wh = m.power_w, m.session_energy_wh
+
+    def _dc(self, m: capi.DcSupplyState, evse: int | None) -> None:
+        ln = self._line(evse)
+        ln.dc_v, ln.dc_i = m.present_voltage_v, m.present_current_a
+        ln.peak_dc_i = max(ln.peak_dc_i, abs(m.present_current_a))
 
     def _slac(self, m: lapi.SlacState, evse: int | None) -> None:
         self._line(evse).slac = m.status
@@ -96,9 +105,14 @@ class LiveView:
             if evse == 0:
                 continue
             cp = f"{ln.cp} {ln.duty:4.1f}%" if ln.duty else ln.cp
+            dc = (
+                f" DC {ln.dc_v:5.1f} V {ln.dc_i:6.1f} A"
+                if ln.dc_v is not None and ln.dc_i is not None
+                else ""
+            )
             rows.append(
                 f"{evse:<5} {cp:<8} {ln.slac:<10} {ln.protocol:<9} {ln.step[:24]:<24} {ln.state[:14]:<14} "
-                f"{ln.power_w / 1000:6.1f} kW {ln.energy_wh / 1000:7.3f} kWh {ln.tx} #{ln.seq}"
+                f"{ln.power_w / 1000:6.1f} kW {ln.energy_wh / 1000:7.3f} kWh {ln.tx} #{ln.seq}{dc}"
             )
         return rows
 

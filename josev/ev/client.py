@@ -118,6 +118,13 @@ async def run_session(
             outs = conn.receive(data, time.monotonic())
             if outs and repeating(evcc.result.messages):
                 await asyncio.sleep(evcc.behaviour.repeat_interval_s)
+            elif (
+                outs
+                and evcc.behaviour.loop_interval_s
+                and evcc.result.messages[-1:]
+                and (evcc.result.messages[-1] in LOOP_REQUESTS)
+            ):
+                await asyncio.sleep(evcc.behaviour.loop_interval_s)  # a real car's charge-loop period
             for out in outs:
                 writer.write(out)
             await writer.drain()

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from josev.ev.battery import Battery
-from josev.ev.client import repeating
+from josev.ev.client import LOOP_REQUESTS, repeating
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
 from josev.secc.codec import Codec, CodecError
@@ -62,6 +62,13 @@ async def run_session(
             outs = conn.receive(data, time.monotonic())
             if outs and repeating(evcc.result.messages):
                 await asyncio.sleep(evcc.behaviour.repeat_interval_s)
+            elif (
+                outs
+                and evcc.behaviour.loop_interval_s
+                and evcc.result.messages[-1:]
+                and (evcc.result.messages[-1] in LOOP_REQUESTS)
+            ):
+                await asyncio.sleep(evcc.behaviour.loop_interval_s)  # a real car's charge-loop period
             for out in outs:
                 writer.write(out)
             await writer.drain()

@@ -50,6 +50,8 @@ class Iso20Behaviour:
     max_ongoing: int = 120
     #: Pause before repeating a request (Ongoing / PreCharge loops), like a real EV; charge loops are not paced.
     repeat_interval_s: float = 0.05
+    #: Pause before each charge-loop request (CurrentDemand / ChargingStatus / ChargeLoop); 0: as fast as possible.
+    loop_interval_s: float = 0.0
     departure_time: int = 7_200
     wall_offset: float = 0.0
 
