@@ -65,8 +65,16 @@ class OcppService:
             await self.client.feed(st.plug, evse, 1, True)
         elif msg.step == "ended":
             await self.client.feed(st.plug, evse, 1, False)
-        elif msg.step == "authorized" and msg.auth_source not in ("ocpp", None) and msg.id_token:
-            token = {"idToken": msg.id_token, "type": "Local" if msg.auth_source == "local" else "ISO14443"}
+        elif (
+            msg.step == "authorized"
+            and msg.auth_source not in ("ocpp", None)
+            and (msg.id_token or msg.auth_source == "free")
+        ):
+            # free charging carries no token: OCPP's NoAuthorization type with an empty idToken
+            token = {
+                "idToken": msg.id_token or "",
+                "type": "Local" if msg.auth_source == "local" else "ISO14443",
+            }
             if msg.auth_source == "free":
                 token = {"idToken": "", "type": "NoAuthorization"}
             await self.client.feed(lambda e, t, now: _authorized(st, e, t, now), evse, token)

@@ -115,3 +115,29 @@ def test_config_from_station_sections() -> None:
         config_from_station(JosevConfig())
     with pytest.raises(ValueError):
         config_from_station(JosevConfig(ocpp={"csms_url": "ws://x", "bogus": 1}))
+
+
+async def test_free_charging_session_is_a_transaction(
+    tmp_path: Path, csms: ScriptedCsms, bus_factory: BusFactory
+) -> None:
+    """The coordinator authorizes a free-charging session without a token: the CSMS still sees a transaction,
+    authorized with OCPP's NoAuthorization idToken (and no Authorize request)."""
+    coord = await bus_factory("coordinator")
+    svc = OcppService(make_config(tmp_path, csms.url, evses={1: 1}))
+    ocpp_bus = await bus_factory("ocpp")
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(ocpp_bus, stop))
+    try:
+        await csms.wait_for("StatusNotification")
+        await coord.publish(status("Occupied", "EVConnected", "s1"), 1)
+        await coord.publish(co.SessionEvent(step="started", session_id="s1"), 1)
+        await coord.publish(co.SessionEvent(step="authorized", session_id="s1", auth_source="free"), 1)
+        tx = await csms.wait_for("TransactionEvent", lambda p: "idToken" in p)
+        assert tx["idToken"] == {"idToken": "", "type": "NoAuthorization"}
+        assert "Authorize" not in [a for a, _ in csms.received]
+        await coord.publish(co.SessionEvent(step="ended", session_id="s1"), 1)
+        ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+        assert ended["transactionInfo"]["transactionId"] == tx["transactionInfo"]["transactionId"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
