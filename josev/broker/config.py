@@ -151,7 +151,10 @@ def _give_to(user: str, paths: list[Path]) -> None:
     except KeyError:
         return  # no such user here: mosquitto will say so when it starts
     for path in paths:
-        os.chown(path, pw.pw_uid, pw.pw_gid)
+        try:
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        except OSError as exc:  # e.g. a uid that is not mapped in this user namespace
+            raise OSError(f"cannot give {path} to user {user!r}: {exc.strerror}") from exc
 
 
 def _write_private(path: Path, text: str) -> None:

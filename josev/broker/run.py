@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
+import os
+import pwd
 import shutil
 import signal
 import socket
@@ -75,7 +76,7 @@ class PrivateBroker:
             services=services,
             persistence=persistence,
             log_file=directory / "mosquitto.log",
-            run_as=getpass.getuser(),
+            run_as=pwd.getpwuid(os.geteuid()).pw_name,  # the user we are (in a user namespace too)
         )
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen[bytes] | None = None
