@@ -13,9 +13,10 @@ current and isolation state (the HAL has no DC power module API yet); :class:`Ge
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from josev.api.base import Ack, Command, Event, Reply, State
 from josev.api.system import ANY_SERVICE
@@ -196,3 +197,35 @@ class GetSeccDiagnostics(Command[EndpointDiagnostics]):
     name: ClassVar[str] = "diagnostics"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = ANY_SERVICE
+
+
+class CertificateInfo(BaseModel):
+    """Expiry of one certificate of the SECC's PKI."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """``<profile>/<certificate>``, e.g. ``iso2/secc_leaf``."""
+    subject: str
+    """Subject distinguished name."""
+    not_after: _dt.datetime
+    """End of validity (UTC)."""
+    days_left: float
+    """Days until ``not_after``; negative once expired."""
+
+
+class CertificateExpiry(State):
+    """Expiry of the certificates the SECC's TLS uses (SECC chain, V2G and OEM roots), published at start and
+    every few hours. ``soonest_days_left`` below ``warn_days`` also logs a warning."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "certificate_expiry"
+
+    certificates: list[CertificateInfo]
+    """Every certificate found in the PKI folder."""
+    soonest_days_left: float | None
+    """The smallest ``days_left`` (None: no certificate found)."""
+    expired: list[str]
+    """Names of the certificates already expired."""
+    warn_days: float
+    """The warning threshold in days."""

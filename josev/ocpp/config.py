@@ -40,6 +40,11 @@ class OcppConfig(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
     """Initial device-model values by key, e.g. ``"OCPPCommCtrlr/HeartbeatInterval" = "60"``."""
     firmware_install_command: list[str] | None = None
+    reboot_command: list[str] | None = None
+    """Run after an accepted station Reset or a firmware activation, once every queued message is persisted, e.g.
+    ``["systemctl", "restart", "josev.target"]`` or ``["systemctl", "reboot"]``; the reason (``RemoteReset``,
+    ``FirmwareUpdate`` ...) is in ``JOSEV_REBOOT_REASON``. Without it, or when it fails, the OCPP client
+    restarts in-process from its persistent state."""
     """Command run with the verified firmware path appended; exit 0 = Installed, 100 = InstallRebooting."""
     durable: bool = True
     """SQLite ``synchronous=FULL`` (survives power loss), else NORMAL (survives process kills)."""

@@ -5,6 +5,7 @@ back across network profiles."""
 from __future__ import annotations
 
 import asyncio
+import os
 import base64
 import contextlib
 import logging
@@ -332,11 +333,29 @@ class OcppClient:
 
     async def _do_reboot(self) -> None:
         """In-process reboot: rebuild the core from its persistent state (the service may exit instead)."""
-        log.warning("rebooting (%s)", self._reboot.reason if self._reboot else "")
+        reason = self._reboot.reason if self._reboot else ""
+        log.warning("rebooting (%s)", reason)
         self._reboot = None
         self.reboots += 1
         self.station.store.close()
+        if self.cfg.reboot_command:
+            await run_reboot_hook(self.cfg.reboot_command, reason)
         self.station = build_station(self.cfg)
+
+
+async def run_reboot_hook(cmd: list[str], reason: str, timeout: float = 60.0) -> bool:
+    """Run the configured reboot command (it may end this process); False when it failed."""
+    env = dict(os.environ, JOSEV_REBOOT_REASON=reason)
+    try:
+        proc = await asyncio.create_subprocess_exec(*cmd, env=env)
+        rc = await asyncio.wait_for(proc.wait(), timeout)
+    except (OSError, TimeoutError) as exc:
+        log.error("reboot command %s failed: %s; restarting the OCPP client in-process", cmd, exc)
+        return False
+    if rc != 0:
+        log.error("reboot command %s exited with %s; restarting the OCPP client in-process", cmd, rc)
+        return False
+    return True
 
 
 def default_workdir(cfg: OcppConfig) -> Path:

@@ -431,6 +431,10 @@ class SeccService:
             for no, ep in self.endpoints.items():
                 await ep.start()
                 await bus.publish(api.SeccSessionState(status="idle"), no)
+            if self.tls is not None:
+                from josev.secc import certwatch
+
+                self._tasks.add(asyncio.create_task(certwatch.run(bus, self.tls.pki_dir, stop)))
             await bus.set_status("ready")
             self.ready.set()
             await stop.wait()

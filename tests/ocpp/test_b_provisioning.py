@@ -284,3 +284,26 @@ async def test_tc_b_evse_reset(csms: ScriptedCsms, station: StationUnderTest) ->
     await asyncio.sleep(0.1)
     assert [r.data["evse"] for r in station.requests if r.kind == "reset_evse"] == [1, 2]
     assert station.client.reboots == 0  # an EVSE reset does not reboot the station
+
+
+async def test_reset_runs_the_reboot_hook(csms: ScriptedCsms, tmp_path: Path) -> None:
+    """B11: an accepted Reset runs the configured reboot command (here: a script writing a marker) with the
+    reason, then the client comes back from its persistent state."""
+    import sys
+
+    from tests.ocpp.conftest import StationUnderTest, make_config
+
+    marker = tmp_path / "rebooted"
+    script = (
+        f"import os, pathlib; pathlib.Path({str(marker)!r}).write_text(os.environ['JOSEV_REBOOT_REASON'])"
+    )
+    sut = StationUnderTest(make_config(tmp_path, csms.url, reboot_command=[sys.executable, "-c", script]))
+    await sut.start()
+    try:
+        await csms.wait_for("BootNotification")
+        assert (await csms.call("Reset", {"type": "Immediate"}))["status"] == "Accepted"
+        boot2 = await csms.wait_for("BootNotification", count=2, timeout=10)
+        assert boot2["reason"] == "RemoteReset"
+        assert marker.read_text() == "RemoteReset"
+    finally:
+        await sut.close()
