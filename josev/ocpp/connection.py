@@ -5,10 +5,10 @@ back across network profiles."""
 from __future__ import annotations
 
 import asyncio
-import os
 import base64
 import contextlib
 import logging
+import os
 import random
 import ssl
 import time
