@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from josev.api.base import Ack, Command, Event, Reply, State
 
@@ -71,6 +71,21 @@ LimitSource = Literal["ocpp", "hlc", "operator"]
 CpLetter = Literal["A", "B", "C", "D", "E", "F"]
 CALLERS_AUTH = frozenset({"ocpp", "secc", "cli", "bench"})
 CALLERS_OPERATOR = frozenset({"ocpp", "cli", "bench"})
+
+
+class ConnectorStatus(BaseModel):
+    """Status of one connector of an EVSE."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connector_id: int = Field(ge=1)
+    """Connector id within the EVSE (OCPP connectorId)."""
+    ocpp_status: OcppStatus
+    """OCPP 2.0.1 ConnectorStatus of this connector."""
+    detailed_status: DetailedStatus
+    """Detailed state of this connector."""
+    in_use: bool = False
+    """This connector carries the EVSE's session (the others are Unavailable while it is Occupied)."""
 
 
 class EvseStatus(State):
@@ -112,6 +127,8 @@ class EvseStatus(State):
     """BPT: the EVSE's discharge current limit (A, positive number); None when it cannot discharge."""
     max_discharge_power_w: float | None = None
     """BPT: the EVSE's discharge power limit (W, positive number); None when it cannot discharge."""
+    connectors: list[ConnectorStatus] = Field(default_factory=list)
+    """Every connector of the EVSE (OCPP reports a StatusNotification per connector)."""
 
 
 IsolationStatus = Literal["invalid", "valid", "warning", "fault", "no_imd"]

@@ -104,5 +104,7 @@ class EvseConfig:
     """HlcPowerDelivery waits this long for the contactor feedback before it is rejected."""
     dc: DcConfig | None = None
     """DC EVSE settings; None for an AC EVSE."""
+    connectors: tuple[int, ...] = (1,)
+    """Connector ids of this EVSE; the first carries the session (one pilot per EVSE)."""
     ac_max_discharge_a: float | None = None
     """AC bidirectional (ISO 15118-20 AC BPT): discharge current per phase the EVSE accepts; None: no discharge."""

@@ -108,6 +108,7 @@ def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConf
                 meter_loss=section.meter_loss,
                 has_lock=section.has_lock,
                 ac_max_discharge_a=section.ac_max_discharge_current_a if e.kind == "ac" else None,
+                connectors=tuple(c.id for c in e.connectors),
                 power_delivery_timeout_s=section.power_delivery_timeout_s,
                 dc=DcConfig(
                     max_voltage_v=e.max_voltage_v,

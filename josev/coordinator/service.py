@@ -34,6 +34,7 @@ from josev.coordinator.dcservice import DcSide
 from josev.coordinator.limits import Demand, StationBalancer
 from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd
 from josev.coordinator.states import POWER_STATES, St
+from josev.coordinator.status import connector_statuses
 
 log = logging.getLogger("josev.coordinator")
 
@@ -221,6 +222,12 @@ class CoordinatorService:
             dc=isinstance(core, DcEvseCore),
             max_discharge_current_a=dis_i,
             max_discharge_power_w=dis_p,
+            connectors=[
+                api.ConnectorStatus(
+                    connector_id=c, ocpp_status=o, detailed_status=d, in_use=c == cfg.connectors[0]
+                )
+                for c, o, d in connector_statuses(cfg.connectors, cfg.connectors[0], st.ocpp, st.detailed)
+            ],
         )
 
     def _core(self, evse: int | None) -> EvseCore:

@@ -50,3 +50,21 @@ def detailed_status(state: St, charged_before: bool, stop_requested: bool) -> st
     if state in (St.READY, St.HLC) and charged_before:
         return "SuspendedEV"
     return "Preparing"
+
+
+def connector_statuses(
+    connectors: tuple[int, ...], in_use: int, ocpp: str, detailed: str
+) -> list[tuple[int, str, str]]:
+    """``(connector, OCPP status, detailed status)`` of every connector of an EVSE.
+
+    The connector in use shows the EVSE's status. While it is Occupied the EVSE's other connectors cannot be
+    used and show Unavailable (OCPP 2.0.1: one EVSE charges through one connector at a time); Available,
+    Reserved, Unavailable and Faulted apply to every connector of the EVSE.
+    """
+    out = []
+    for c in connectors:
+        if c == in_use or ocpp != "Occupied":
+            out.append((c, ocpp, detailed))
+        else:
+            out.append((c, "Unavailable", "Unavailable"))
+    return out

@@ -50,10 +50,18 @@ class OcppService:
         if self.client is None or evse is None or evse not in self.cfg.evses:
             return
         st = self.client.station
-        await self.client.feed(st.connector_status, evse, 1, msg.ocpp_status)
+        known = self.cfg.evses[evse]
+        conns = [c for c in msg.connectors if c.connector_id <= known] or [
+            co.ConnectorStatus(
+                connector_id=1, ocpp_status=msg.ocpp_status, detailed_status=msg.detailed_status, in_use=True
+            )
+        ]
+        for c in conns:  # one StatusNotification per connector (the core sends only changes)
+            await self.client.feed(st.connector_status, evse, c.connector_id, c.ocpp_status)
+        in_use = next((c.connector_id for c in conns if c.in_use), conns[0].connector_id)
         # a session runs from plug-in to unplug: after a restart the retained status tells whether the EV is
         # still there (plug() ignores repeats)
-        await self.client.feed(st.plug, evse, 1, msg.session_id is not None)
+        await self.client.feed(st.plug, evse, in_use, msg.session_id is not None)
         await self.client.feed(st.charging_state, evse, msg.charging_state)
         self.sessions[evse] = msg.session_id
 

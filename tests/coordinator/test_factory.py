@@ -119,3 +119,30 @@ def test_ac_bpt_discharge_limits_from_config() -> None:
     assert st2.max_discharge_current_a == 10  # never more than the EVSE's rating
     plain = from_config(parse({"evse": [{"id": 1}]}))
     assert plain.cores[1].cfg.ac_max_discharge_a is None
+
+
+def test_connector_statuses_follow_the_connector_in_use() -> None:
+    from josev.coordinator.status import connector_statuses
+
+    assert connector_statuses((1, 2), 1, "Occupied", "Charging") == [
+        (1, "Occupied", "Charging"),
+        (2, "Unavailable", "Unavailable"),
+    ]
+    for status, detailed in (("Available", "Available"), ("Reserved", "Reserved"), ("Faulted", "Faulted")):
+        assert connector_statuses((1, 2), 1, status, detailed) == [
+            (1, status, detailed),
+            (2, status, detailed),
+        ]
+
+
+def test_evse_status_lists_every_connector() -> None:
+    from josev.config import parse
+    from josev.coordinator.factory import from_config
+
+    cfg = parse({"evse": [{"id": 1, "connectors": [{"id": 1}, {"id": 2, "type": "sType2"}]}]})
+    svc = from_config(cfg)
+    st = svc._status(svc.cores[1], svc.cores[1].start(0.0)[-1])  # type: ignore[arg-type]
+    assert [(c.connector_id, c.ocpp_status, c.in_use) for c in st.connectors] == [
+        (1, "Available", True),
+        (2, "Available", False),
+    ]

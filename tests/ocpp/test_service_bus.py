@@ -141,3 +141,39 @@ async def test_free_charging_session_is_a_transaction(
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_status_notification_per_connector(
+    tmp_path: Path, csms: ScriptedCsms, bus_factory: BusFactory
+) -> None:
+    """An EVSE with two connectors: the one in use becomes Occupied, the other Unavailable (G01), both reported."""
+    coord = await bus_factory("coordinator")
+    svc = OcppService(make_config(tmp_path, csms.url, evses={1: 2}))
+    ocpp_bus = await bus_factory("ocpp")
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(ocpp_bus, stop))
+    try:
+        await csms.wait_for("BootNotification")
+        occupied = status("Occupied", "EVConnected", "s1").model_copy(
+            update={
+                "connectors": [
+                    co.ConnectorStatus(
+                        connector_id=1, ocpp_status="Occupied", detailed_status="Preparing", in_use=True
+                    ),
+                    co.ConnectorStatus(
+                        connector_id=2, ocpp_status="Unavailable", detailed_status="Unavailable"
+                    ),
+                ]
+            }
+        )
+        await coord.publish(occupied, 1)
+        c1 = await csms.wait_for(
+            "StatusNotification", lambda p: p["connectorId"] == 1 and p["connectorStatus"] == "Occupied"
+        )
+        c2 = await csms.wait_for(
+            "StatusNotification", lambda p: p["connectorId"] == 2 and p["connectorStatus"] == "Unavailable"
+        )
+        assert c1["evseId"] == c2["evseId"] == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
