@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.evcc import Evcc, EvConnection, EvError, EvResult
@@ -102,6 +103,27 @@ async def run_session(
     if tls is not None:
         sslobj = writer.get_extra_info("ssl_object")
         evcc.result.tls = f"{sslobj.version()} {sslobj.cipher()[0]}" if sslobj is not None else ""
+    await exchange(conn, evcc, reader, writer, message_timeout, on_message)
+    return evcc.result
+
+
+class _Conn(Protocol):
+    def start(self) -> bytes: ...
+
+    def receive(self, data: bytes, now: float) -> list[bytes]: ...
+
+
+async def exchange(
+    conn: _Conn,
+    evcc: Any,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    message_timeout: float,
+    on_message: Callable[[str], None] | None = None,
+) -> None:
+    """Drive one V2G session over an open connection until the EV is done (DIN / ISO-2 and ISO 15118-20):
+    time each response, pace repeated and charge-loop requests like a car, record failures in
+    ``evcc.result``, and close the connection."""
     try:
         writer.write(conn.start())
         await writer.drain()
@@ -139,4 +161,3 @@ async def run_session(
         writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
-    return evcc.result
