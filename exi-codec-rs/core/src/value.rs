@@ -38,6 +38,28 @@ impl Value {
         }
     }
 
+    /// Equal content, with the entries of every `Map` compared regardless of order. A map's keys are unique
+    /// (repeated elements are a `List`), so element content that a schema lets interleave (e.g. the
+    /// `xs:choice maxOccurs="unbounded"` of XMLDSig `X509Data`) decodes in stream order but re-encodes in
+    /// schema order: the same tree, in a different key order.
+    #[must_use]
+    pub fn same_content(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_content(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter().all(|(k, v)| {
+                        b.iter()
+                            .find(|(k2, _)| k2 == k)
+                            .is_some_and(|(_, w)| v.same_content(w))
+                    })
+            }
+            _ => self == other,
+        }
+    }
+
     /// Rough in-memory size of the tree in bytes (for figures).
     pub fn mem_size(&self) -> usize {
         let base = std::mem::size_of::<Value>();
