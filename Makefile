@@ -34,15 +34,15 @@ test-rust:
 	cargo test --workspace --release -q
 
 lint: setup
-	$(VENV)/bin/ruff check josev hal tests bench
-	$(VENV)/bin/ruff format --check josev hal tests bench
-	$(VENV)/bin/mypy josev hal
+	$(VENV)/bin/ruff check josev hal tests bench scripts
+	$(VENV)/bin/ruff format --check josev hal tests bench scripts
+	$(VENV)/bin/mypy josev hal scripts/board_install.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --release -q -- -D warnings
 
 fmt: setup
-	$(VENV)/bin/ruff format josev hal tests bench
-	$(VENV)/bin/ruff check --fix josev hal tests bench
+	$(VENV)/bin/ruff format josev hal tests bench scripts
+	$(VENV)/bin/ruff check --fix josev hal tests bench scripts
 	cargo fmt --all
 
 docs: setup

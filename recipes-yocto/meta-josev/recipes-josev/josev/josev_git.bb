@@ -35,11 +35,14 @@ RDEPENDS:${PN} += "\
     python3-pydantic \
     python3-pydantic-settings \
     python3-typer \
+    python3-click \
     python3-websockets \
     python3-pyserial \
     python3-cryptography \
     python3-cbor2 \
     python3-ocpp \
+    python3-pymodbus \
+    python3-jsonschema \
 "
 
 USERADD_PACKAGES = "${PN}"

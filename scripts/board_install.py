@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Install josev the way it goes onto a board's root filesystem, and report what it weighs.
+
+``pip install josev`` from PyPI wheels is the developer's install. A board image differs in three ways, each of
+which is what the embedded build systems do by default:
+
+1. **cryptography is linked against the system OpenSSL.** The PyPI wheel of ``cryptography`` carries its own
+   static copy of OpenSSL (about 9 MB) although the Python interpreter on the board already links
+   ``libssl``/``libcrypto`` for its ``ssl`` module. Yocto (oe-core's ``python3-cryptography``), Buildroot and
+   Debian all build it from source against that shared OpenSSL; so does this script (``--no-binary
+   cryptography``; it needs Rust, ``pkg-config`` and the OpenSSL headers, which ``scripts/setup.sh`` installs).
+2. **Native modules are stripped** (``strip --strip-unneeded``), as Yocto's ``do_package`` and Buildroot do.
+   Several PyPI wheels ship their extension modules with symbols or debug info.
+3. **Python modules are installed as compiled bytecode only** (``.pyc`` in place of ``.py``), which is
+   Buildroot's default (``BR2_PACKAGE_PYTHON3_PYC_ONLY``). The bytecode is compiled at optimisation level 0,
+   so docstrings (the CLI's help texts) and asserts stay. Type stubs (``.pyi``) are left out.
+
+The result is a self-contained venv (``--without-pip``) under ``--prefix`` whose ``bin/josev`` runs the station.
+The figure printed is every byte under the prefix; the Python interpreter and its standard library are
+outside it (the venv links to them), which is what "besides Python itself" means.
+
+Usage: ``python scripts/board_install.py --prefix DIR [--wheel josev-*.whl] [--python PY] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MB = 1024 * 1024  # as in bench/: MB means MiB
+
+
+def build_wheel(out: Path) -> Path:
+    """Build the josev wheel with maturin (release profile) from this checkout."""
+    maturin = Path(sys.executable).with_name("maturin")
+    subprocess.run(
+        [str(maturin), "build", "--release", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        timeout=1800,
+        stdout=subprocess.DEVNULL,
+    )
+    wheels = sorted(out.glob("josev-*.whl"))
+    if not wheels:
+        raise RuntimeError("maturin produced no wheel")
+    return wheels[-1]
+
+
+def site_packages(prefix: Path) -> Path:
+    found = sorted(prefix.glob("lib/python3*/site-packages"))
+    if not found:
+        raise RuntimeError(f"no site-packages under {prefix}")
+    return found[0]
+
+
+def is_elf(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"\x7fELF"
+
+
+def strip_native(site: Path) -> int:
+    """Strip every ELF shared object under ``site``; return the bytes saved."""
+    strip = shutil.which("strip")
+    if strip is None:
+        raise RuntimeError("'strip' (binutils) is required")
+    saved = 0
+    for so in sorted(site.rglob("*.so*")):
+        if so.is_file() and not so.is_symlink() and is_elf(so):
+            before = so.stat().st_size
+            subprocess.run([strip, "--strip-unneeded", str(so)], check=True)
+            saved += before - so.stat().st_size
+    return saved
+
+
+def bytecode_only(python: Path, site: Path) -> int:
+    """Compile every module in place (``foo.py`` -> ``foo.pyc``), then drop sources, caches and stubs."""
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", "-b", "-j", "0", "-o", "0", str(site)],
+        check=True,
+        timeout=600,
+    )
+    removed = 0
+    for cache in sorted(site.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    for path in sorted(site.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".pyi"):
+            if path.suffix == ".py" and not path.with_suffix(".pyc").is_file():
+                raise RuntimeError(f"{path} did not compile")
+            removed += path.stat().st_size
+            path.unlink()
+    return removed
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of every regular file under ``path`` (symlinks count as nothing: they point at Python itself)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                total += os.path.getsize(p)
+    return total
+
+
+def per_distribution(site: Path) -> dict[str, int]:
+    """Bytes per top-level entry of site-packages (package directories, modules, dist-info)."""
+    out: dict[str, int] = {}
+    for entry in sorted(site.iterdir()):
+        name = entry.name
+        key = "(metadata)" if name.endswith(".dist-info") else name.split(".")[0]
+        size = tree_bytes(entry) if entry.is_dir() else entry.stat().st_size
+        out[key] = out.get(key, 0) + size
+    return out
+
+
+def install(prefix: Path, wheel: Path | None = None, python: Path | None = None) -> dict[str, object]:
+    """Build the board install under ``prefix`` (which must not exist yet) for the interpreter ``python``
+    (default: the one running this); return its figures."""
+    if prefix.exists():
+        raise RuntimeError(f"{prefix} exists; give a new directory")
+    with tempfile.TemporaryDirectory(prefix="josev-wheel-") as tmp:
+        if wheel is None:
+            wheel = build_wheel(Path(tmp))
+        base = str(python) if python else sys.executable
+        subprocess.run([base, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=300)
+        target = prefix / "bin" / "python"
+        env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="symbols")
+        env["PATH"] = f"{Path.home() / '.cargo' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(target),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--no-binary",
+                "cryptography",
+                str(wheel),
+            ],
+            check=True,
+            timeout=3600,
+            env=env,
+        )
+    site = site_packages(prefix)
+    as_installed = tree_bytes(prefix)
+    stripped = strip_native(site)
+    sources = bytecode_only(target, site)
+    total = tree_bytes(prefix)
+    return {
+        "prefix": str(prefix),
+        "wheel": wheel.name,
+        "bytes": total,
+        "bytes_before_bytecode_and_strip": as_installed,
+        "stripped_bytes": stripped,
+        "source_bytes_removed": sources,
+        "per_package": per_distribution(site),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--prefix", type=Path, required=True, help="new directory to install into")
+    ap.add_argument("--wheel", type=Path, help="an already built josev wheel (default: build one)")
+    ap.add_argument(
+        "--python", type=Path, help="the board's Python 3.11+ interpreter (default: the one running this)"
+    )
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+    figures = install(args.prefix.resolve(), args.wheel, args.python)
+    if args.json:
+        json.dump(figures, sys.stdout, indent=2)
+        print()
+        return 0
+    total = figures["bytes"]
+    assert isinstance(total, int)
+    print(f"board install at {figures['prefix']}: {total / MB:.1f} MB besides Python")
+    per = figures["per_package"]
+    assert isinstance(per, dict)
+    for name, size in sorted(per.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {name:<26} {size / MB:6.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
