@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from board_install import build_wheel, install, size_table  # noqa: E402  (scripts/ is not a package)
+
 MB = 1024 * 1024
 TARGET_RSS_1 = 100.0
 TARGET_PER_EVSE = 15.0
@@ -289,22 +292,6 @@ json.dump(out, sys.stdout)
 SEEDED = {"pip", "setuptools", "wheel"}
 
 
-def build_wheel(out: Path) -> Path:
-    """Build the josev wheel with maturin (release profile)."""
-    maturin = Path(sys.executable).with_name("maturin")
-    subprocess.run(
-        [str(maturin), "build", "--release", "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        timeout=1800,
-        stdout=subprocess.DEVNULL,
-    )
-    wheels = sorted(out.glob("josev-*.whl"))
-    if not wheels:
-        raise RuntimeError("maturin produced no wheel")
-    return wheels[-1]
-
-
 def installed_sizes(wheel: Path) -> dict[str, int]:
     """Bytes per distribution after installing ``wheel`` (and its dependencies) into a fresh venv."""
     with tempfile.TemporaryDirectory(prefix="josev-size-") as tmp:
@@ -324,27 +311,6 @@ def installed_sizes(wheel: Path) -> dict[str, int]:
         )
         sizes: dict[str, int] = json.loads(out.stdout)
         return sizes
-
-
-def board_install(wheel: Path, prefix: Path) -> dict[str, object]:
-    """Figures of ``scripts/board_install.py`` for ``wheel`` installed under ``prefix``."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "board_install.py"),
-            "--prefix",
-            str(prefix),
-            "--wheel",
-            str(wheel),
-            "--json",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    figures: dict[str, object] = json.loads(out.stdout)
-    return figures
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -419,20 +385,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"installed size, developer install (pip, PyPI wheels, {wheel.name}): {total / MB:.1f} MB "
                 f"in {len(ours)} distributions (for comparison; the target applies to the board install)"
             )
-            for name, size in sorted(ours.items(), key=lambda kv: -kv[1])[:8]:
-                print(f"  {name:<26} {size / MB:6.2f} MB")
-            board = board_install(wheel, Path(tmp) / "board")
+            print(size_table(ours, 8))
+            board = install(Path(tmp) / "board", wheel)
         btotal = board["bytes"]
-        assert isinstance(btotal, int)
+        per = board["per_package"]
+        assert isinstance(btotal, int) and isinstance(per, dict)
         print(
             f"installed size besides Python, board install (scripts/board_install.py: cryptography on the "
             f"system OpenSSL, stripped, bytecode only): {btotal / MB:.1f} MB, target < {TARGET_INSTALLED:.0f} MB: "
             f"{verdict(btotal / MB < TARGET_INSTALLED)}"
         )
-        per = board["per_package"]
-        assert isinstance(per, dict)
-        for name, size in sorted(per.items(), key=lambda kv: -kv[1])[:8]:
-            print(f"  {name:<26} {size / MB:6.2f} MB")
+        print(size_table(per, 8))
     return 0
 
 

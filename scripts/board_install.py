@@ -120,6 +120,12 @@ def per_distribution(site: Path) -> dict[str, int]:
     return out
 
 
+def size_table(sizes: dict[str, int], top: int = 12) -> str:
+    """The ``top`` largest entries of ``sizes``, one indented line each, in MB."""
+    rows = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"  {name:<26} {size / MB:6.2f} MB" for name, size in rows)
+
+
 def install(prefix: Path, wheel: Path | None = None, python: Path | None = None) -> dict[str, object]:
     """Build the board install under ``prefix`` (which must not exist yet) for the interpreter ``python``
     (default: the one running this); return its figures."""
@@ -183,12 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     total = figures["bytes"]
-    assert isinstance(total, int)
-    print(f"board install at {figures['prefix']}: {total / MB:.1f} MB besides Python")
     per = figures["per_package"]
-    assert isinstance(per, dict)
-    for name, size in sorted(per.items(), key=lambda kv: -kv[1])[:12]:
-        print(f"  {name:<26} {size / MB:6.2f} MB")
+    assert isinstance(total, int) and isinstance(per, dict)
+    print(f"board install at {figures['prefix']}: {total / MB:.1f} MB besides Python")
+    print(size_table(per))
     return 0
 
 
