@@ -89,18 +89,23 @@ class EvTarget(State):
 
 
 class HlcEvent(Event):
-    """A step of the high-level session, or a protocol violation by the EV."""
+    """A step of the high-level session, a protocol violation by the EV, or an error of ours."""
 
     service: ClassVar[str] = "secc"
     name: ClassVar[str] = "hlc_event"
     per_evse: ClassVar[bool] = True
 
     step: Literal[
-        "authorization_requested", "cable_check", "power_delivery", "welding_detection", "protocol_violation"
+        "authorization_requested",
+        "cable_check",
+        "power_delivery",
+        "welding_detection",
+        "protocol_violation",
+        "local_error",
     ]
-    """What happened."""
+    """What happened (``local_error``: the SECC broke the protocol, e.g. built a response it cannot encode)."""
     detail: str = ""
-    """Start/Stop/Renegotiate, or the request and response code of a violation."""
+    """Start/Stop/Renegotiate, the request and response code of a violation, or what the local error was."""
 
 
 class Iso20Service(State):

@@ -11,7 +11,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+
+PROTOCOLS = ("din", "iso2-ac", "iso2-dc", "iso20-ac", "iso20-dc", "iso20-ac-bpt", "iso20-dc-bpt")
+"""What ``--protocol`` accepts: josev.ev.evcc.PROTOCOLS + josev.ev.iso20.evcc.PROTOCOLS (a test checks)."""
 
 app = typer.Typer(help="EV simulator: discovers the SECC on an interface and charges.", no_args_is_help=False)
 
@@ -32,17 +36,23 @@ def _summary(res: dict[str, object]) -> dict[str, object]:
 def ev(
     iface: Annotated[str, typer.Option(help="PLC / Ethernet interface of the EV")],
     protocol: Annotated[
-        str, typer.Option(help="din | iso2-ac | iso2-dc | iso20-ac | iso20-dc | iso20-ac-bpt | iso20-dc-bpt")
+        str, typer.Option(click_type=click.Choice(PROTOCOLS), help="the V2G protocol the EV speaks")
     ] = "iso2-dc",
     tls: Annotated[
         str | None,
-        typer.Option(help="off | iso2 (TLS 1.2) | iso20 (TLS 1.3); default: iso20 for -20, else off"),
+        typer.Option(
+            click_type=click.Choice(("off", "iso2", "iso20")),
+            help="off | iso2 (TLS 1.2) | iso20 (TLS 1.3); default: iso20 for -20, else off",
+        ),
     ] = None,
     pki: Annotated[
         Path | None, typer.Option(help="PKI folder of the station (`josev pki create --out`), for TLS")
     ] = None,
     station_tls: Annotated[
-        str | None, typer.Option(help="the station's TLS mode (iso2 | iso20 | both) if not --tls")
+        str | None,
+        typer.Option(
+            click_type=click.Choice(("iso2", "iso20", "both")), help="the station's TLS mode if not --tls"
+        ),
     ] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
     standby_after: Annotated[
@@ -50,7 +60,11 @@ def ev(
     ] = None,
     discharge: Annotated[bool, typer.Option("--discharge", help="-20 BPT scheduled: discharge")] = False,
     codec: Annotated[
-        str, typer.Option(help="exi (real) | json (debug stand-in, never for a real SECC)")
+        str,
+        typer.Option(
+            click_type=click.Choice(("exi", "json")),
+            help="exi (real) | json (debug stand-in, never for a real SECC)",
+        ),
     ] = "exi",
     soc: Annotated[float, typer.Option(help="initial state of charge, %")] = 30.0,
     target_soc: Annotated[float, typer.Option(help="stop at this state of charge, %")] = 80.0,
@@ -77,7 +91,11 @@ def ev(
         float, typer.Option(help="PreCharge done when the station voltage is this close to the battery, V")
     ] = 20.0,
     slac: Annotated[
-        str, typer.Option(help="on: match with SLAC (ISO 15118-3) first; off: link ready")
+        str,
+        typer.Option(
+            click_type=click.Choice(("on", "off")),
+            help="on: match with SLAC (ISO 15118-3) first; off: link ready",
+        ),
     ] = "off",
     slac_timeout: Annotated[float, typer.Option(help="seconds allowed for SLAC matching")] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,

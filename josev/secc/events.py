@@ -82,6 +82,15 @@ class ProtocolViolation:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LocalError:
+    """We broke the protocol (our bug, not the EV's): ``what`` is ``encode`` when a response we built is not
+    schema-valid. The session ends; the shell logs it as an error and counts it."""
+
+    what: str
+    detail: str = ""
+
+
 Event = (
     SessionStarted
     | AuthorizationRequested
@@ -92,6 +101,7 @@ Event = (
     | WeldingDetectionRequested
     | SessionEnded
     | ProtocolViolation
+    | LocalError
 )
 
 

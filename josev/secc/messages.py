@@ -68,4 +68,6 @@ def message_for(e: Any) -> Any:
     if isinstance(e, ev.ProtocolViolation):
         detail = f"{e.request}: {e.response_code} {e.detail}"[:300]
         return api.HlcEvent(step="protocol_violation", detail=detail)
+    if isinstance(e, ev.LocalError):
+        return api.HlcEvent(step="local_error", detail=f"{e.what}: {e.detail}"[:300])
     return None

@@ -288,6 +288,9 @@ class EvseEndpoint:
                 log.info("EVSE %d: session ended: %s %s", self.evse_no, reason, getattr(ev, "detail", ""))
             elif type(ev).__name__ == "SessionStarted":
                 log.info("EVSE %d: session started: %s", self.evse_no, ev)
+            elif type(ev).__name__ == "LocalError":
+                self.stats.errors += 1
+                log.error("EVSE %d: our error (%s): %s", self.evse_no, getattr(ev, "what", ""), ev)
         if self.on_events is not None:
             try:
                 self.on_events(self.evse_no, events)

@@ -14,7 +14,7 @@ from typing import Any
 
 from josev.secc import sap, v2gtp
 from josev.secc.codec import Codec, CodecError
-from josev.secc.events import Event, SessionEnded
+from josev.secc.events import Event, LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.machine import Engine, ProtocolSpec, SessionStore, random_session_id
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
@@ -173,8 +173,9 @@ class SeccSession:
             if res.response is not None:
                 try:
                     payload = self.codec.encode(res.schema, res.response)
-                except CodecError as e:  # our own bug: log it, end the session cleanly
+                except CodecError as e:  # our own bug: report it, end the session cleanly
                     out.events += self._end("encode_error", str(e))
+                    out.events.append(LocalError("encode", f"{res.schema}: {e}"))
                     break
                 out.trace.append((res.schema, res.response))
                 out.send.append(v2gtp.frame(v2gtp.PayloadType.EXI, payload))

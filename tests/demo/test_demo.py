@@ -1,4 +1,5 @@
-"""`josev demo` end to end: the README's main job must complete every session and exit 0."""
+"""`josev demo` end to end: the README's main job must complete every session and exit 0, and exit 1 with the
+failure in its report when a session fails."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.netns]
 @pytest.mark.skipif(os.geteuid() != 0, reason="the CI path runs as root (host namespaces)")
 def test_demo_completes_every_session() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "josev", "demo", "--no-live", "--evses", "2"],
+        [sys.executable, "-m", "josev", "demo", "--netns", "--no-live", "--evses", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
@@ -34,3 +35,29 @@ def test_demo_completes_every_session() -> None:
     ):
         line = next(ln for ln in report.splitlines() if ln.startswith(name))
         assert " OK " in line, line
+
+
+# A DC-only car (DIN SPEC 70121) on the AC EVSE, then an ISO 15118-2 AC car: the first session fails in the
+# protocol (the SECC answers FAILED_WrongEnergyTransferType), the second must still charge.
+_MISMATCH = """
+import sys
+import josev.demo as demo
+from josev.demo.sessions import Scenario
+demo.AC_LANE = (Scenario("DC car on the AC EVSE", "din"), Scenario("ISO 15118-2 AC", "iso2-ac"))
+sys.exit(demo.run_from_cli(evses=1, netns=True, live=False, loops=2))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the CI path runs as root (host namespaces)")
+def test_demo_exits_1_and_reports_a_failed_session() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _MISMATCH], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    report = out.stdout
+    assert out.returncode == 1, report[-4000:] + out.stderr[-4000:]
+    assert "1 of 2 sessions completed" in report
+    failed = next(ln for ln in report.splitlines() if ln.startswith("DC car on the AC EVSE"))
+    assert " FAILED " in failed, failed
+    assert "ChargeParameterDiscoveryRes: FAILED_WrongEnergyTransferType" in report, report[-4000:]
+    ok = next(ln for ln in report.splitlines() if ln.startswith("ISO 15118-2 AC"))
+    assert " OK " in ok, ok

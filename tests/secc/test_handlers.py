@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from josev.ev.battery import Behaviour
-from josev.secc.events import SessionEnded
+from josev.ev.evcc import Evcc, EvConnection
+from josev.secc import v2gtp
+from josev.secc.codec import CodecError, make_codec
+from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
 from josev.secc.timers import SeccTimers
@@ -30,11 +33,14 @@ def send(secc: SeccSession, name: str, body: dict[str, Any], now: float = 2.0, s
 
 
 def expect(out: Any, code: str, closed: bool = True) -> None:
+    """The answer carries ``code``, closes the session or not, and is schema-valid for the real encoder."""
     assert out.response is not None
     assert code_of(out.response) == code, out.response
     assert out.close is closed
+    assert EXI.encode(out.schema, out.response)
 
 
+EXI = make_codec("exi")
 ISO_DC = iso2_requests(ac=False)
 ISO_AC = iso2_requests(ac=True)
 DIN = din_requests()
@@ -135,15 +141,53 @@ def test_bad_physical_value_is_wrong_charge_parameter() -> None:
     expect(send(secc, "ChargeParameterDiscoveryReq", body), "FAILED_WrongChargeParameter")
 
 
-def test_cpd_ongoing_without_limits_then_failed_after_limit() -> None:
-    secc = at("iso2-dc", "ChargeParameterDiscovery")
+@pytest.mark.parametrize("proto", ["iso2-dc", "din"])
+def test_cpd_ongoing_without_limits_then_failed_after_limit(proto: str) -> None:
+    secc = at(proto, "ChargeParameterDiscovery")
     secc.evse.limits.max_power = 0
-    body = ISO_DC["ChargeParameterDiscoveryReq"]
+    body = (DIN if proto == "din" else ISO_DC)["ChargeParameterDiscoveryReq"]
     out = send(secc, "ChargeParameterDiscoveryReq", body, now=10.0)
     expect(out, "OK", closed=False)
     assert out.response["V2G_Message"]["Body"]["ChargeParameterDiscoveryRes"]["EVSEProcessing"] == "Ongoing"
     expect(send(secc, "ChargeParameterDiscoveryReq", body, now=40.0), "OK", closed=False)
     expect(send(secc, "ChargeParameterDiscoveryReq", body, now=70.0), "FAILED")
+
+
+class _RefusingCodec:
+    """The real codec, except that it refuses to encode DIN responses whose code matches ``refuse``."""
+
+    def __init__(self, refuse: str) -> None:
+        self.real = make_codec("exi")
+        self.refuse = refuse
+
+    def decode(self, schema: str, data: bytes) -> Any:
+        return self.real.decode(schema, data)
+
+    def encode(self, schema: str, msg: Any) -> bytes:
+        if schema == "din" and code_of(msg).startswith(self.refuse):
+            raise CodecError("refused by the test")
+        return self.real.encode(schema, msg)
+
+
+@pytest.mark.parametrize(
+    ("second_request", "refuse"),
+    [("SessionSetupReq", "OK"), ("ServiceDiscoveryReq", "FAILED")],
+    ids=["session-running", "session-already-ended"],
+)
+def test_encode_failure_is_reported_as_our_error(second_request: str, refuse: str) -> None:
+    """A response the encoder refuses (our bug) ends the session with a LocalError, also when the response
+    was a FAILED answer that had already ended the session: never a silent close."""
+    secc = SeccSession(EvseView(), 0.0, codec=_RefusingCodec(refuse))  # type: ignore[arg-type]
+    ev = EvConnection(Evcc("din", behaviour=Behaviour(loops=1)), EXI)
+    out = secc.receive(ev.start(), 1.0)  # supportedAppProtocolRes encodes
+    assert out.send and not out.close
+    body = {"EVCCID": "020000000001"} if second_request == "SessionSetupReq" else DIN["ServiceDiscoveryReq"]
+    req = {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {second_request: body}}}
+    out = secc.receive(v2gtp.frame(v2gtp.PayloadType.EXI, EXI.encode("din", req)), 2.0)
+    assert out.close and not out.send
+    errors = [e for e in out.events if isinstance(e, LocalError)]
+    assert len(errors) == 1 and errors[0].what == "encode" and "refused by the test" in errors[0].detail
+    assert sum(isinstance(e, SessionEnded) for e in out.events) == 1
 
 
 def test_cable_check_ongoing_then_timeout() -> None:

@@ -106,13 +106,20 @@ def test_tables_print() -> None:
     assert len(din.SPEC.format_table().splitlines()) == len(din.SPEC.table)
 
 
+@pytest.mark.parametrize("modes", [("AC_three_phase_core",), ("DC_extended",)], ids=["ac-evse", "dc-evse"])
 @pytest.mark.parametrize("spec", [din.SPEC, iso2.SPEC], ids=["din", "iso2"])
-def test_negative_responses_carry_code(spec: ProtocolSpec) -> None:
-    secc = SeccSession(EvseView(), 0.0)
+def test_negative_responses_carry_code_and_encode(spec: ProtocolSpec, modes: tuple[str, ...]) -> None:
+    """Every handler's FAILED answer carries the code and is schema-valid for the real EXI encoder, on an AC
+    and a DC EVSE (a DC car can meet an AC EVSE: that answer must still reach it)."""
+    from josev.secc.codec import make_codec
     from josev.secc.machine import Engine
 
-    eng = Engine(spec, secc.evse)
+    codec = make_codec("exi")
+    eng = Engine(spec, EvseView(energy_modes=modes))
     for name, h in spec.handlers.items():
-        res = h.negative(eng.ctx, "FAILED")
-        assert res["ResponseCode"] == "FAILED", name
-        assert name[:-3] + "Res" == h.RESPONSE
+        for code in ("FAILED", "FAILED_SequenceError", "FAILED_UnknownSession"):
+            res = h.negative(eng.ctx, code)
+            assert res["ResponseCode"] == code, name
+            assert name[:-3] + "Res" == h.RESPONSE
+            msg = {"V2G_Message": {"Header": {"SessionID": "0102030405060708"}, "Body": {h.RESPONSE: res}}}
+            assert codec.encode(spec.schema, msg), name

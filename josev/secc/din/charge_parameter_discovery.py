@@ -26,6 +26,27 @@ def _evse_param(ctx: Context) -> dict[str, Any]:
     }
 
 
+def _schedule(ctx: Context, pmax: float) -> dict[str, Any]:
+    """An SAScheduleList with one PMax schedule of ``pmax`` W for 24 h. DIN SPEC 70121 makes SASchedules
+    mandatory in every ChargeParameterDiscoveryRes, so the Ongoing and FAILED answers carry one too (PMax 0)."""
+    return {
+        "SAScheduleTuple": [
+            {
+                "SAScheduleTupleID": ctx.schedule_id,
+                "PMaxSchedule": {
+                    "PMaxScheduleID": 1,
+                    "PMaxScheduleEntry": [
+                        {
+                            "RelativeTimeInterval": {"start": 0, "duration": 86400},
+                            "PMax": int(max(0, min(pmax, 32767))),
+                        }
+                    ],
+                },
+            }
+        ]
+    }
+
+
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
     """Check the EV's DC parameters and offer one PMax schedule from the EVSE limits."""
     mode = req.get("EVRequestedEnergyTransferType")
@@ -53,33 +74,18 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
         return {
             "ResponseCode": "OK",
             "EVSEProcessing": "Ongoing",
+            "SAScheduleList": _schedule(ctx, 0),
             "DC_EVSEChargeParameter": _evse_param(ctx),
         }, state
     ctx.done("cpd")
     pmax = common.offered_pmax(ctx)
     ctx.offered_pmax = pmax
     ctx.limits_version_seen = ctx.evse.limits_version
-    sched = {
-        "SAScheduleTuple": [
-            {
-                "SAScheduleTupleID": ctx.schedule_id,
-                "PMaxSchedule": {
-                    "PMaxScheduleID": 1,
-                    "PMaxScheduleEntry": [
-                        {
-                            "RelativeTimeInterval": {"start": 0, "duration": 86400},
-                            "PMax": int(min(pmax, 32767)),
-                        }
-                    ],
-                },
-            }
-        ]
-    }
     return (
         {
             "ResponseCode": "OK",
             "EVSEProcessing": "Finished",
-            "SAScheduleList": sched,
+            "SAScheduleList": _schedule(ctx, pmax),
             "DC_EVSEChargeParameter": _evse_param(ctx),
         },
         "CableCheck",
@@ -88,4 +94,9 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
 
 def negative(ctx: Context, code: str) -> dict[str, Any]:
     """ChargeParameterDiscoveryRes with a FAILED code."""
-    return {"ResponseCode": code, "EVSEProcessing": "Finished", "DC_EVSEChargeParameter": _evse_param(ctx)}
+    return {
+        "ResponseCode": code,
+        "EVSEProcessing": "Finished",
+        "SAScheduleList": _schedule(ctx, 0),
+        "DC_EVSEChargeParameter": _evse_param(ctx),
+    }

@@ -15,7 +15,7 @@ from typing import Any
 
 from josev.secc import sap, v2gtp
 from josev.secc.codec import Codec, CodecError
-from josev.secc.events import SessionEnded
+from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.iso20.context import Iso20Config, Iso20Evse
 from josev.secc.iso20.engine import Iso20Engine
@@ -150,8 +150,9 @@ class Iso20Connection:
     def _send(self, out: Iso20Output, schema: str, msg: dict[str, Any]) -> None:
         try:
             payload = self.codec.encode(schema, msg)
-        except CodecError as e:  # our own bug: log it, end the session cleanly
+        except CodecError as e:  # our own bug: report it, end the session cleanly
             out.events += self._end("encode_error", str(e))
+            out.events.append(LocalError("encode", f"{schema}: {e}"))
             return
         out.trace.append((schema, msg))
         out.send.append(v2gtp.frame(PAYLOAD_BY_SCHEMA[schema], payload))
