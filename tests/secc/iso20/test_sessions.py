@@ -232,3 +232,30 @@ def test_connection_bad_bytes_end_cleanly() -> None:
     out = conn.receive(v2gtp.frame(v2gtp.PayloadType.EXI_20_MAIN, b"\x80\xff\xff"), 0.0)
     assert out.close and [e.reason for e in out.events if isinstance(e, SessionEnded)] == ["decode_error"]
     assert conn.connection_lost(1.0) == []
+
+
+def test_connection_reports_an_encode_failure_as_our_error() -> None:
+    """A -20 response the encoder refuses (our bug) ends the session with one LocalError, not a silent close."""
+    from josev.secc.codec import CodecError
+    from josev.secc.events import LocalError
+
+    real = _codec()
+
+    class Refusing:
+        def decode(self, schema: str, data: bytes) -> Any:
+            return real.decode(schema, data)
+
+        def encode(self, schema: str, msg: Any) -> bytes:
+            if "SessionSetupRes" in msg:
+                raise CodecError("refused by the test")
+            return bytes(real.encode(schema, msg))
+
+    conn = Iso20Connection(station(), 0.0, codec=Refusing())
+    ev = Ev20Connection(Evcc20("iso20-ac"), real)
+    out = conn.receive(ev.start(), 0.0)  # supportedAppProtocolRes
+    assert out.send and not out.close
+    out = conn.receive(b"".join(ev.receive(b"".join(out.send), 0.0)), 0.1)  # SessionSetupReq
+    assert out.close and not out.send
+    errors = [e for e in out.events if isinstance(e, LocalError)]
+    assert len(errors) == 1 and "refused by the test" in errors[0].detail
+    assert [e.reason for e in out.events if isinstance(e, SessionEnded)] == ["encode_error"]
