@@ -10,6 +10,9 @@ In (commands, per EVSE, issued by the coordinator - or the CLI/bench for manual 
 :class:`SetIsolationMonitor`. While the HAL's watchdog holds the safe state
 (the coordinator's :class:`josev.api.coordinator.Heartbeat` stopped), commands that would energise the
 output are refused with ``unavailable``.
+
+Simulator board only: :class:`SimCarState` and :class:`SimCarControl` (the CLI's and the benchmarks' hands on
+the simulated car: plug, unplug, pilot state B/C/D).
 """
 
 from __future__ import annotations
@@ -265,3 +268,55 @@ class SetIsolationMonitor(Command[Ack]):
 
     running: bool
     """True: measure."""
+
+
+# ---- simulator board only: the car's side ---------------------------------------------------------------
+
+SimCarPilot = Literal["B", "C", "D"]
+
+
+class SimCarState(State):
+    """Simulator board only: the simulated car at this EVSE (published by the HAL on every change)."""
+
+    service: ClassVar[str] = "hal"
+    name: ClassVar[str] = "sim_car"
+    per_evse: ClassVar[bool] = True
+
+    plugged: bool
+    """A car is plugged in."""
+    cp: SimCarPilot | None = None
+    """The state the car switches its pilot to (None when unplugged)."""
+    plug_ins: int = 0
+    """Plug-ins since the HAL started."""
+
+
+class SimCarControl(Command[Ack]):
+    """Simulator board only: plug in a simulated car, pull the plug, or switch the car's pilot state.
+
+    On a real board the HAL answers ``unavailable``. ``plug`` puts a car in state B (C at once with
+    ``ready``); with ``auto_ready`` it switches to C by itself when a usable PWM appears and back to B when it
+    goes, like an AC car. On a DC channel the car has a ~400 V traction battery and closes its own contactors
+    after precharge."""
+
+    service: ClassVar[str] = "hal"
+    name: ClassVar[str] = "sim_car_control"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})
+    timeout_s: ClassVar[float] = 0.5
+
+    action: Literal["plug", "unplug", "cp"]
+    """What to do."""
+    cp: SimCarPilot = "B"
+    """With ``cp``: the pilot state."""
+    ready: bool = False
+    """With ``plug``: the car is ready to charge at once and stays in C (``auto_ready`` does not apply)."""
+    auto_ready: bool = True
+    """With ``plug``: follow the PWM like an AC car (C while a usable duty is offered, else B)."""
+    max_current_a: float = Field(16.0, gt=0, le=80)
+    """With ``plug``: what the on-board charger takes per phase."""
+    phases: int = Field(3, ge=1, le=3)
+    """With ``plug``: phases the on-board charger uses."""
+    hlc_current_a: float = Field(0.0, ge=0, le=80)
+    """With ``plug``: current drawn at 5 % duty (the car follows an ISO 15118 session's limits)."""
+    cable_a: float | None = Field(32.0, gt=0)
+    """With ``plug``: the cable's ampacity (proximity resistor); None: no PP resistor (tethered cable)."""

@@ -96,13 +96,12 @@ async def run_stack(
     csms: Any = None,
 ) -> None:
     """Run ``services`` on a private broker until ``stop`` (with ``csms``: start that stand-in first)."""
-    import josev.secc.simboard  # noqa: F401  (registers the sim-car messages before the broker's ACL is written)
     from josev.broker import PrivateBroker
     from josev.bus.service import ServiceRunner
 
     if csms is not None:
         await csms.start()
-    broker = PrivateBroker()
+    broker = PrivateBroker(services=tuple(str(s.name) for s in services))
     broker.start()
     try:
         runner = ServiceRunner(services, broker.settings)

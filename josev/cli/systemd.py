@@ -74,8 +74,12 @@ def render_config(mode: Mode) -> str:
 
 
 def default_josev_bin() -> str:
-    """The ``josev`` executable of this installation."""
-    found = shutil.which("josev") or str(Path(sys.executable).with_name("josev"))
+    """The ``josev`` executable of this installation: the one beside this interpreter (a venv or a board
+    install, whatever PATH says), else the one on PATH."""
+    beside = Path(sys.executable).with_name("josev")
+    if beside.is_file():
+        return str(beside.absolute())
+    found = shutil.which("josev") or str(beside)
     return str(Path(found).absolute())
 
 

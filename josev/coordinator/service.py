@@ -24,6 +24,7 @@ from typing import Any
 from hal.types import CpState, MeterReading
 from josev.api import coordinator as api
 from josev.api import hal as halapi
+from josev.api import topics
 from josev.api.base import Ack, Command, CommandError
 from josev.api.slac import SlacState
 from josev.bus import Bus
@@ -31,6 +32,7 @@ from josev.coordinator.config import EvseConfig
 from josev.coordinator.core import ContactorCmd, EvseCore, LockCmd, Out, PilotCmd, SessionOut, StatusOut
 from josev.coordinator.dccore import DcEvseCore
 from josev.coordinator.dcservice import DcSide
+from josev.coordinator.hallink import HalLink
 from josev.coordinator.limits import Demand, StationBalancer
 from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd
 from josev.coordinator.states import POWER_STATES, St
@@ -89,6 +91,7 @@ class CoordinatorService:
         self._pilot_info: dict[int, api.PilotState] = {}
         self.balancer = StationBalancer(self.station.ev_adapt_s)
         self.hal_errors = 0
+        self.hal = HalLink()
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -140,9 +143,13 @@ class CoordinatorService:
         q = self._queues[evse]
         while True:
             out = await q.get()
+            hal_was_up = self.hal.ready
             try:
                 await self._execute(bus, evse, out)
             except CommandError as exc:
+                if self.hal.excused(exc, hal_was_up):
+                    log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
+                    continue
                 self.hal_errors += 1
                 log.error("EVSE %d: HAL refused %s: %s", evse, out, exc)
                 if isinstance(out, ContactorCmd | PilotCmd | DcCmd) and exc.code != "unavailable":
@@ -153,6 +160,7 @@ class CoordinatorService:
 
     async def _execute(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
         core = self.cores[evse]
+        self.hal.record(evse, out)
         if isinstance(out, PilotCmd):
             mode = out.out.mode.value
             await bus.request(halapi.SetPilot(mode=mode, duty_percent=out.out.duty_percent), evse)
@@ -244,6 +252,12 @@ class CoordinatorService:
             if msg.pilot_mode in ("e", "f") and msg.state in ("E", "F"):
                 return  # our own E/F output read back: says nothing about the vehicle
             self._emit(evse, core.cp(CpState(msg.state), self.clock(), diode_fault=msg.diode_fault))
+
+    def _on_hal_status(self, topic: str, obj: object, msg: object) -> None:
+        state = obj.get("state") if isinstance(obj, dict) else None
+        if self.hal.on_status(str(state)):
+            for evse in self.cores:
+                self._emit(evse, self.hal.resend(evse))
 
     def _on_channel(self, msg: halapi.ChannelState, evse: int | None) -> None:
         if evse not in self.cores:
@@ -400,6 +414,7 @@ class CoordinatorService:
         self._serve(bus)
         self.dc.attach(bus)
         dcpub = asyncio.create_task(self.dc.publisher(bus, stop))
+        bus.subscribe_raw(topics.status_topic("hal"), self._on_hal_status)
         bus.subscribe(halapi.CpReadingState, self._on_cp)
         bus.subscribe(halapi.ChannelState, self._on_channel)
         bus.subscribe(halapi.MeterState, self._on_meter)

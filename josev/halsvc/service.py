@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hal.interfaces import Board, Channel, safe_state
+from hal.sim import SimBoard
 from hal.types import HardwareError, MeterError, PilotMode, PilotOutput
 from josev.api import hal as api
 from josev.api.base import Ack, CommandError
 from josev.api.coordinator import Heartbeat
 from josev.bus import Bus
 from josev.halsvc.dc import DcPublisher, read_dc, set_dc_output, set_isolation
+from josev.halsvc.simcar import SimCars
 from josev.halsvc.watchdog import Watchdog
 
 log = logging.getLogger("josev.hal")
@@ -75,6 +77,8 @@ class HalService:
         """Hook for benchmarks: called when a CP change is published."""
         self.on_command: Callable[[int, object], None] | None = None
         """Hook for benchmarks: called when a command was executed."""
+        self.cars = SimCars(board, list(self.channels)) if isinstance(board, SimBoard) else None
+        """The simulated cars (simulator board only)."""
 
     # ---- commands ---------------------------------------------------------------------------------
 
@@ -160,6 +164,11 @@ class HalService:
             except Exception:  # keep going with the other channels
                 log.exception("EVSE %d: safe state incomplete", evse)
 
+    async def _sim_car(self, cmd: api.SimCarControl, evse: int | None) -> Ack:
+        if self.cars is None:
+            raise CommandError("unavailable", "not a simulator board: there is no simulated car to control")
+        return await self.cars.control(cmd, evse)
+
     # ---- polling ----------------------------------------------------------------------------------
 
     def _read_cp(self, evse: int, ch: Channel) -> api.CpReadingState | None:
@@ -218,6 +227,9 @@ class HalService:
                 st = self._read_channel(evse, ch)
                 if st is not None:
                     await bus.publish(st, evse)
+                car = self.cars.changed(evse) if self.cars is not None else None
+                if car is not None:
+                    await bus.publish(car, evse)
                 now = self.clock()
                 dc = read_dc(ch, now)
                 if dc is not None and self._dc.offer(evse, dc, now):
@@ -283,6 +295,7 @@ class HalService:
         bus.serve(api.ResetRcd, self._reset_rcd)
         bus.serve(api.SetDcOutput, self._set_dc_output)
         bus.serve(api.SetIsolationMonitor, self._set_isolation)
+        bus.serve(api.SimCarControl, self._sim_car)
         bus.subscribe(Heartbeat, self._heartbeat, None)
         await bus.publish(self.board_info())
         self.watchdog.kick(self.clock())
@@ -295,6 +308,9 @@ class HalService:
         finally:
             meters.cancel()
             self.enter_safe_state("stopped")
+            # the last word on the bus: every channel's retained state shows the safe state it is left in
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._poll_once(bus), 1.0)
             self.board.close()
 
 

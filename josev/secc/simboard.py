@@ -1,65 +1,31 @@
 """The simulated car's pilot and plug on the HAL simulator board, for ``josev station --sim --stack real``.
 
 A simulated EV on the network (``josev ev`` in its own namespace, or a foreign EV) cannot reach the station's
-private bus, so the station plays its pilot and plug: :class:`SimEvBridge` keeps a :class:`hal.sim.ev.SimEv`
-plugged into the board (CP state B; a DC car with a ~400 V battery), switches it to C when the high-level
-session starts (a real EV closes S2 before CableCheck / PowerDelivery), connects its battery at PowerDelivery
-Start (DC), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it after every
-session so the coordinator sees the next car as a new session. The same controls are offered on the bus
-(:class:`SimEvControl`, state in :class:`SimEvState`) for tools and tests that script the car themselves
-(``auto=False``).
+private bus, so the station plays its pilot and plug: :class:`SimEvBridge` keeps a car plugged into the board
+(CP state B; a DC car with a ~400 V battery, see :func:`josev.halsvc.simcar.plug_car`), switches it to C when
+the high-level session starts (a real EV closes S2 before CableCheck / PowerDelivery), connects its battery at
+PowerDelivery Start (DC), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it
+after every session so the coordinator sees the next car as a new session. The HAL publishes the car's state
+(:class:`josev.api.hal.SimCarState`) and takes manual commands for it (:class:`josev.api.hal.SimCarControl`).
 
 :class:`SlacLinkUp` stands in for SLAC with ``--slac off``: it reports the link as matched as soon as the pilot
 shows 5 % with a car connected, which is what "the link is taken as already matched" means to the coordinator.
-
-Note: these sim-control messages belong with the HAL API (``josev.api.hal``); they live here until the HAL
-owner adopts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from josev.api import coordinator as coord
 from josev.api import secc as api
-from josev.api.base import Ack, Command, CommandError, State
 from josev.api.slac import SlacState
 from josev.bus import Bus
 
 log = logging.getLogger("josev.secc.simboard")
 
 CpChoice = Literal["B", "C", "D"]
-
-
-class SimEvState(State):
-    """The simulated car at an EVSE of the simulator board."""
-
-    service: ClassVar[str] = "simev"
-    name: ClassVar[str] = "state"
-    per_evse: ClassVar[bool] = True
-
-    plugged: bool
-    """A car is plugged in."""
-    cp: CpChoice | None = None
-    """The state the car switches its pilot to (None when unplugged)."""
-    sessions: int = 0
-    """Plug-ins so far."""
-
-
-class SimEvControl(Command[Ack]):
-    """Plug / unplug the simulated car or switch its pilot state (B, C, D)."""
-
-    service: ClassVar[str] = "simev"
-    name: ClassVar[str] = "control"
-    per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench", "secc"})
-
-    action: Literal["plug", "unplug", "cp"]
-    """What to do."""
-    cp: CpChoice = "B"
-    """With ``cp``: the pilot state."""
 
 
 class SimEvBridge:
@@ -72,48 +38,27 @@ class SimEvBridge:
         board: Any,
         evses: list[int],
         *,
-        auto: bool = True,
         replug_delay_s: float = 0.5,
         wait_for: asyncio.Event | None = None,
     ) -> None:
         self.board = board
         self.wait_for = wait_for
         self.evses = evses
-        self.auto = auto
         self.replug_delay_s = replug_delay_s
         self.sessions: dict[int, int] = dict.fromkeys(evses, 0)
-        self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
 
     def _channel(self, evse: int) -> Any:
         return self.board.channels[evse - 1]
 
-    def _cp(self, evse: int) -> CpChoice | None:
-        ev = self._channel(evse).ev
-        return None if ev is None else ev.requested.value
-
-    async def _publish(self, evse: int) -> None:
-        if self._bus is not None:
-            cp = self._cp(evse)
-            await self._bus.publish(
-                SimEvState(plugged=cp is not None, cp=cp, sessions=self.sessions[evse]), evse
-            )
-
     def plug(self, evse: int) -> None:
         """Plug a fresh car (state B)."""
-        from hal.sim.ev import SimEv
-        from hal.types import CpState
+        from josev.halsvc.simcar import plug_car
 
         ch = self._channel(evse)
         if ch.ev is None:
-            battery = None
-            if getattr(ch.caps, "dc", False):
-                from hal.sim.dc import SimBattery
-
-                # about 400 V, the default battery voltage of the network EV simulator (`josev ev --voltage`)
-                battery = SimBattery(soc=0.5, v_empty=380.0, v_full=420.0)
-            ch.plug(SimEv(requested=CpState.B, hlc_current_a=0.0, battery=battery))
+            plug_car(ch, auto_dc=False)  # the bridge follows the SECC's PowerDelivery instead
             self.sessions[evse] += 1
 
     def unplug(self, evse: int) -> None:
@@ -135,22 +80,19 @@ class SimEvBridge:
 
     async def _replug(self, evse: int) -> None:
         self.unplug(evse)
-        await self._publish(evse)
         await asyncio.sleep(self.replug_delay_s)
         self.plug(evse)
-        await self._publish(evse)
 
     def _on_session(self, msg: api.SeccSessionState, evse: int | None) -> None:
-        if not self.auto or evse not in self.sessions:
+        if evse not in self.sessions:
             return
         if msg.status == "session":
             self.set_cp(evse, "C")
-            self._spawn(self._publish(evse))
         elif msg.status in ("ended", "failed"):
             self._spawn(self._replug(evse))
 
     def _on_hlc(self, msg: api.HlcEvent, evse: int | None) -> None:
-        if not self.auto or evse not in self.sessions or msg.step != "power_delivery":
+        if evse not in self.sessions or msg.step != "power_delivery":
             return
         ev = self._channel(evse).ev
         if ev is None:
@@ -160,26 +102,11 @@ class SimEvBridge:
         elif msg.detail == "Stop":
             ev.dc_contactor_closed = False
             self.set_cp(evse, "B")
-            self._spawn(self._publish(evse))
-
-    async def _control(self, cmd: SimEvControl, evse: int | None) -> Ack:
-        if evse not in self.sessions:
-            raise CommandError("invalid_request", f"EVSE {evse} has no simulated car")
-        if cmd.action == "plug":
-            self.plug(evse)
-        elif cmd.action == "unplug":
-            self.unplug(evse)
-        else:
-            self.set_cp(evse, cmd.cp)
-        await self._publish(evse)
-        return Ack()
 
     async def run(self, bus: Bus, stop: asyncio.Event) -> None:
-        """Plug the cars (``auto``) and follow the SECC until ``stop``."""
-        self._bus = bus
+        """Plug the cars and follow the SECC until ``stop``."""
         bus.subscribe(api.SeccSessionState, self._on_session)
         bus.subscribe(api.HlcEvent, self._on_hlc)
-        bus.serve(SimEvControl, self._control)
         if self.wait_for is not None:  # plug in only once the SECC follows the coordinator's session events
             waiter = asyncio.ensure_future(self.wait_for.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -188,9 +115,7 @@ class SimEvBridge:
             stopper.cancel()
             await asyncio.sleep(0.2)
         for evse in self.evses:
-            if self.auto:
-                self.plug(evse)
-            await self._publish(evse)
+            self.plug(evse)
         await bus.set_status("ready")
         self.ready.set()
         try:

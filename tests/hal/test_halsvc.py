@@ -92,3 +92,35 @@ async def test_read_errors_do_not_stop_the_poll_loop(tmp_path: object) -> None:
     bus = _NullBus()
     await svc._poll_once(bus)  # type: ignore[arg-type]
     assert any(isinstance(m, api.CpReadingState) for m in bus.published)  # EVSE 2 still served
+
+
+async def test_sim_car_control_and_state() -> None:
+    from josev.halsvc.simcar import SimCars
+
+    clk = FakeClock()
+    board = SimBoard.with_channels(2, clk)
+    svc = HalService(board, HalServiceConfig(), clock=clk.now)
+    assert isinstance(svc.cars, SimCars)
+    assert svc.cars.changed(1) == api.SimCarState(plugged=False, cp=None, plug_ins=0)
+    assert svc.cars.changed(1) is None  # unchanged
+    await svc._sim_car(api.SimCarControl(action="plug", ready=True, max_current_a=10), 1)
+    assert board.sim(1).ev is not None and board.sim(1).ev.requested.value == "C"
+    assert svc.cars.changed(1) == api.SimCarState(plugged=True, cp="C", plug_ins=1)
+    with pytest.raises(CommandError, match="already plugged"):
+        await svc._sim_car(api.SimCarControl(action="plug"), 1)
+    await svc._sim_car(api.SimCarControl(action="cp", cp="B"), 1)
+    assert svc.cars.changed(1) == api.SimCarState(plugged=True, cp="B", plug_ins=1)
+    await svc._sim_car(api.SimCarControl(action="unplug"), 1)
+    assert svc.cars.changed(1) == api.SimCarState(plugged=False, cp=None, plug_ins=1)
+    with pytest.raises(CommandError, match="no car"):
+        await svc._sim_car(api.SimCarControl(action="cp", cp="C"), 1)
+    with pytest.raises(CommandError, match="no EVSE 3"):
+        await svc._sim_car(api.SimCarControl(action="plug"), 3)
+
+
+async def test_sim_car_control_is_unavailable_on_a_real_board() -> None:
+    clk = FakeClock()
+    svc = HalService(SimBoard.with_channels(1, clk), HalServiceConfig(), clock=clk.now)
+    svc.cars = None  # as on a real board
+    with pytest.raises(CommandError, match="unavailable"):
+        await svc._sim_car(api.SimCarControl(action="plug"), 1)

@@ -122,3 +122,20 @@ def test_the_demo_runs_from_the_board_install_without_root(board: dict[str, obje
     assert "8 of 8 sessions completed" in demo.stdout, demo.stdout[-3000:]
     for protocol in ("IEC 61851 PWM", "din", "iso2-ac", "iso2-dc", "iso20-ac-bpt", "iso20-dc-bpt"):
         assert protocol in demo.stdout, protocol
+
+
+def test_systemd_units_from_the_board_install_run_its_josev(board: dict[str, object], tmp_path: Path) -> None:
+    """`josev systemd install` run from the board install points the units at that install's josev, even with
+    another josev earlier on PATH (the developer's venv here)."""
+    josev = Path(str(board["prefix"])) / "bin" / "josev"
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    out = subprocess.run(
+        [str(josev), "systemd", "install", "--prefix", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    unit = (tmp_path / "lib" / "systemd" / "system" / "josev.service").read_text()
+    assert f"ExecStart={josev} run --config /etc/josev/station.toml" in unit, unit
