@@ -85,6 +85,9 @@ class MeterReading:
     """Phase currents (A)."""
     frequency_hz: float | None = None
     """Line frequency, when the meter reports it."""
+    energy_export_wh: float | None = None
+    """Exported active energy register (Wh), monotonic: energy the vehicle returned (bidirectional power
+    transfer). None when the meter has no such register."""
 
 
 class MeterError(Exception):

@@ -86,12 +86,18 @@ class ModbusMeter:
         energy = self._value(regs, m.energy_import_kwh) * 1000.0
         if energy != energy or energy < 0:
             raise MeterError(f"{m.model}: implausible energy register {energy}")
+        export = None
+        if m.energy_export_kwh is not None:
+            export = self._value(regs, m.energy_export_kwh) * 1000.0
+            if export != export or export < 0:
+                raise MeterError(f"{m.model}: implausible export energy register {export}")
         return MeterReading(
             energy_wh=energy,
             power_w=self._value(regs, m.power_w),
             voltage_v=tuple(self._value(regs, a) for a in m.voltage_v),
             current_a=tuple(self._value(regs, a) for a in m.current_a),
             frequency_hz=self._value(regs, m.frequency_hz) if m.frequency_hz is not None else None,
+            energy_export_wh=export,
         )
 
     def close(self) -> None:

@@ -29,6 +29,8 @@ class RegisterMap:
     power_w: int
     energy_import_kwh: int
     frequency_hz: int | None = None
+    energy_export_kwh: int | None = None
+    """Exported active energy (bidirectional charging); None when the meter has no such register."""
 
     @property
     def width(self) -> int:
@@ -40,6 +42,8 @@ class RegisterMap:
         out = [*self.voltage_v, *self.current_a, self.power_w, self.energy_import_kwh]
         if self.frequency_hz is not None:
             out.append(self.frequency_hz)
+        if self.energy_export_kwh is not None:
+            out.append(self.energy_export_kwh)
         return out
 
     def span(self) -> tuple[int, int]:
@@ -71,6 +75,9 @@ def _parse(data: dict[str, object], source: str) -> RegisterMap:
             power_w=int(regs["power_w"]),
             energy_import_kwh=int(regs["energy_import_kwh"]),
             frequency_hz=int(regs["frequency_hz"]) if regs.get("frequency_hz") is not None else None,
+            energy_export_kwh=(
+                int(regs["energy_export_kwh"]) if regs.get("energy_export_kwh") is not None else None
+            ),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise ValueError(f"bad register map {source}: {exc!r}") from exc

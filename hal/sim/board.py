@@ -71,7 +71,10 @@ class SimControlPilot:
         return high, low
 
     def read(self) -> CpReading:
-        """Classified reading."""
+        """Classified reading. Also integrates the energy up to now: scripts change the car's fields directly
+        (``ev.requested = CpState.B``), and the HAL polls the pilot every few ms, so the meter never counts
+        the new state over the time before it."""
+        self._ch.settle()
         high, low = self.voltages()
         return self._cls.feed(high, low, pwm=self._out.mode is PilotMode.PWM)
 
@@ -186,7 +189,11 @@ class SimMeter:
         dc = self._ch.dc
         if dc is not None:
             return MeterReading(
-                energy_wh=self._ch.energy_wh, power_w=dc.v * dc.i, voltage_v=(dc.v,), current_a=(dc.i,)
+                energy_wh=self._ch.energy_wh,
+                power_w=dc.v * dc.i,
+                voltage_v=(dc.v,),
+                current_a=(dc.i,),
+                energy_export_wh=self._ch.energy_export_wh,
             )
         amps = self._ch.current_a()
         ph = self._ch.phases_in_use()
@@ -198,6 +205,7 @@ class SimMeter:
             voltage_v=tuple(volts for _ in range(self._ch.caps.phases)),
             current_a=cur,
             frequency_hz=50.0,
+            energy_export_wh=self._ch.energy_export_wh,
         )
 
 
@@ -210,6 +218,8 @@ class SimChannel:
         self.ev: SimEv | None = None
         self.cable_a: float | None = None
         self.energy_wh = 0.0
+        self.energy_export_wh = 0.0
+        """Energy the vehicle returned (DC discharge)."""
         self.slow: tuple[float, float] | None = None
         """(until, amps): the EV still draws ``amps`` until then while adapting to a lower duty cycle."""
         self._t = clock.now()
@@ -263,7 +273,11 @@ class SimChannel:
         """Integrate energy up to now (called before every change)."""
         now = self.clock.now()
         if self.dc is not None:
-            self.energy_wh += max(0.0, self.dc.advance(max(0.0, now - self._t)))
+            wh = self.dc.advance(max(0.0, now - self._t))
+            if wh >= 0:
+                self.energy_wh += wh
+            else:
+                self.energy_export_wh -= wh
             self._t = now
             return
         if self.slow is not None and self._t < self.slow[0] <= now:

@@ -228,6 +228,8 @@ class SessionEvent(Event):
     """Who authorized it (ocpp, local, rfid, pnc, eim, free, cli)."""
     energy_wh: float = 0.0
     """Energy delivered in this session so far (meter)."""
+    energy_export_wh: float = 0.0
+    """Energy the vehicle returned in this session so far (bidirectional power transfer; meter)."""
     unmetered: bool = False
     """The meter was lost during the session: ``energy_wh`` is incomplete."""
     at: _dt.datetime = Field(default_factory=lambda: _dt.datetime.now(_dt.UTC))
@@ -249,6 +251,10 @@ class SessionMeter(State):
     """Energy delivered in the session."""
     energy_register_wh: float = 0.0
     """The meter's import register (Energy.Active.Import.Register)."""
+    session_energy_export_wh: float = 0.0
+    """Energy the vehicle returned in the session (bidirectional power transfer)."""
+    energy_export_register_wh: float | None = None
+    """The meter's export register (Energy.Active.Export.Register); None when the meter has none."""
     power_w: float = 0.0
     """Power.Active.Import."""
     current_a: list[float] = Field(default_factory=list)

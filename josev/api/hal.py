@@ -149,6 +149,8 @@ class MeterState(State):
     """Phase currents (A)."""
     frequency_hz: float | None = None
     """Line frequency."""
+    energy_export_wh: float | None = None
+    """Exported active energy register (Wh): what the vehicle returned (bidirectional); None: no register."""
 
 
 class DcOutputState(State):

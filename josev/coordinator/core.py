@@ -79,6 +79,7 @@ class EvseCore:
         self._sup = ContactorSupervisor(self.cfg.contactor_timeout_s)
         self._meter_lost = False
         self._energy: float | None = None
+        self._export: float | None = None
         self._out: list[Out] = []
         self._pending_reason: str | None = None
         self._now = 0.0
@@ -199,10 +200,16 @@ class EvseCore:
             if "meter_lost" in self.faults:
                 self._clear("meter_lost", now)
         self._energy = reading.energy_wh
-        if self.session is not None:
-            if self.session.energy_start is None:
-                self.session.energy_start = reading.energy_wh
-            self.session.energy_now = reading.energy_wh
+        self._export = reading.energy_export_wh
+        s = self.session
+        if s is not None:
+            if s.energy_start is None:
+                s.energy_start = reading.energy_wh
+            s.energy_now = reading.energy_wh
+            if reading.energy_export_wh is not None:
+                if s.export_start is None:
+                    s.export_start = reading.energy_export_wh
+                s.export_now = reading.energy_export_wh
         return self._flush()
 
     def set_available(self, available: bool, now: float) -> list[Out]:
@@ -333,6 +340,7 @@ class EvseCore:
             self._n += 1
             s = self.session = Session(id=f"{self.session_prefix}{self.cfg.evse}-{self._n}", started_at=now)
             s.energy_start = s.energy_now = self._energy
+            s.export_start = s.export_now = self._export
             self._out.append(SessionOut("started", s.id))
             pre = self._preauth
             if pre is not None and pre.until >= now:
@@ -404,7 +412,9 @@ class EvseCore:
             self._out.append(self._session_out("stopped", s, reason))
 
     def _session_out(self, kind: str, s: Session, reason: str = "") -> SessionOut:
-        return SessionOut(kind, s.id, reason, s.id_token, s.auth_source, s.energy_wh(), s.unmetered)
+        return SessionOut(
+            kind, s.id, reason, s.id_token, s.auth_source, s.energy_wh(), s.unmetered, s.energy_export_wh()
+        )
 
     def _enter(self, prev: St, nxt: St, now: float) -> None:
         self._deadline = None

@@ -55,6 +55,8 @@ class SessionOut:
     energy_wh: float = 0.0
     """Energy delivered in this session so far (from the meter)."""
     unmetered: bool = False
+    energy_export_wh: float = 0.0
+    """Energy the vehicle returned in this session so far (from the meter's export register)."""
     """The meter was lost during the session: energy is incomplete."""
 
 
@@ -108,9 +110,17 @@ class Session:
     energy_start: float | None = None
     energy_now: float | None = None
     unmetered: bool = False
+    export_start: float | None = None
+    export_now: float | None = None
 
     def energy_wh(self) -> float:
         """Energy delivered so far."""
         if self.energy_start is None or self.energy_now is None:
             return 0.0
         return max(0.0, self.energy_now - self.energy_start)
+
+    def energy_export_wh(self) -> float:
+        """Energy the vehicle returned so far (meters with an export register)."""
+        if self.export_start is None or self.export_now is None:
+            return 0.0
+        return max(0.0, self.export_now - self.export_start)

@@ -188,6 +188,7 @@ class CoordinatorService:
                     id_token=out.id_token,
                     auth_source=out.auth_source,
                     energy_wh=out.energy_wh,
+                    energy_export_wh=out.energy_export_wh,
                     unmetered=out.unmetered,
                 ),
                 evse,
@@ -286,7 +287,13 @@ class CoordinatorService:
         assert evse is not None
         core = self.cores[evse]
         reading = (
-            MeterReading(msg.energy_wh, msg.power_w, tuple(msg.voltage_v), tuple(msg.current_a))
+            MeterReading(
+                msg.energy_wh,
+                msg.power_w,
+                tuple(msg.voltage_v),
+                tuple(msg.current_a),
+                energy_export_wh=msg.energy_export_wh,
+            )
             if msg.ok
             else None
         )
@@ -298,6 +305,8 @@ class CoordinatorService:
                 session_id=s.id if s else None,
                 session_energy_wh=s.energy_wh() if s else 0.0,
                 energy_register_wh=msg.energy_wh,
+                session_energy_export_wh=s.energy_export_wh() if s else 0.0,
+                energy_export_register_wh=msg.energy_export_wh,
                 power_w=msg.power_w,
                 current_a=msg.current_a,
                 voltage_v=msg.voltage_v,

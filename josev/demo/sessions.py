@@ -162,6 +162,7 @@ async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
         time.monotonic() - t0,
         ended.energy_wh,
         ocpp_seq=lane.ocpp_events() - tx0,
+        energy_export_wh=ended.energy_export_wh,
     )
 
 
@@ -209,6 +210,7 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
     try:
         ended = await _unplug_and_end(lane, since)
         energy = ended.energy_wh
+        energy_export = ended.energy_export_wh
     except TimeoutError as exc:
         return SessionResult(sc.name, lane.evse, sc.label, False, str(exc), duration)
     res = _parse_ev(out)
@@ -230,7 +232,7 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
                 loop_p99 = max(loop_p99 or 0.0, float(lat.get("p99", 0.0)))
     return SessionResult(
         sc.name, lane.evse, sc.label, ok, detail, duration, energy, requests, slow, slow_name,
-        loop_p99_ms=loop_p99, ocpp_seq=lane.ocpp_events() - tx0,
+        loop_p99_ms=loop_p99, ocpp_seq=lane.ocpp_events() - tx0, energy_export_wh=energy_export,
     )  # fmt: skip
 
 

@@ -149,12 +149,20 @@ class SessionResult:
     loop_p99_ms: float | None = None
     """p99 of the charge-loop requests (CurrentDemand, ChargingStatus, AC/DC_ChargeLoop) as the EV saw them."""
     ocpp_seq: int = 0
+    energy_export_wh: float = 0.0
+    """Energy the vehicle returned (bidirectional power transfer), from the meter's export register."""
+
+    def energy_text(self) -> str:
+        """``delivered Wh``, or ``delivered/-returned Wh`` when the vehicle gave energy back."""
+        if self.energy_export_wh >= 0.05:
+            return f"{self.energy_wh:.1f}/-{self.energy_export_wh:.1f}Wh"
+        return f"{self.energy_wh:.1f}Wh"
 
 
 def report(results: list[SessionResult]) -> str:
     """The end-of-demo table."""
     head = (
-        f"{'session':<22} {'EVSE':>4} {'protocol':<14} {'result':<7} {'duration':>8} {'energy':>9} "
+        f"{'session':<22} {'EVSE':>4} {'protocol':<14} {'result':<7} {'duration':>8} {'energy':>12} "
         f"{'requests':>8} {'loop p99':>9} {'slowest SECC response':>32} {'OCPP events':>11}"
     )
     rows = [head, "-" * len(head)]
@@ -163,10 +171,12 @@ def report(results: list[SessionResult]) -> str:
         loop = f"{r.loop_p99_ms:.2f} ms" if r.loop_p99_ms is not None else "-"
         rows.append(
             f"{r.name:<22} {r.evse:>4} {r.protocol:<14} {'OK' if r.ok else 'FAILED':<7} {r.duration_s:7.1f}s "
-            f"{r.energy_wh:7.1f}Wh {r.requests:>8} {loop:>9} {slow:>32} {r.ocpp_seq:>11}"
+            f"{r.energy_text():>12} {r.requests:>8} {loop:>9} {slow:>32} {r.ocpp_seq:>11}"
         )
         if not r.ok:
             rows.append(f"{'':<22} -> {r.detail}")
+    if any(r.energy_export_wh >= 0.05 for r in results):
+        rows.append("energy: delivered to the vehicle / -returned by it (bidirectional power transfer)")
     ok = sum(r.ok for r in results)
     rows.append(f"{ok} of {len(results)} sessions completed")
     return "\n".join(rows)

@@ -77,6 +77,9 @@ class HalService:
         """Hook for benchmarks: called when a CP change is published."""
         self.on_command: Callable[[int, object], None] | None = None
         """Hook for benchmarks: called when a command was executed."""
+        self._meter_now = asyncio.Event()
+        """Set to read the meters at once (the contactor switched: the register at that moment is what a
+        session's energy ends or starts with)."""
         self.cars = SimCars(board, list(self.channels)) if isinstance(board, SimBoard) else None
         """The simulated cars (simulator board only)."""
 
@@ -112,6 +115,7 @@ class HalService:
             raise CommandError("unavailable", f"EVSE {evse} held in safe state: {self.safe[evse]}")
         self._hw("contactor", lambda: ch.contactor.set_closed(cmd.closed))
         self._done(evse, cmd)
+        self._meter_now.set()
         return Ack()
 
     async def _set_lock(self, cmd: api.SetLock, evse: int | None) -> Ack:
@@ -252,11 +256,16 @@ class HalService:
                         voltage_v=list(r.voltage_v),
                         current_a=list(r.current_a),
                         frequency_hz=r.frequency_hz,
+                        energy_export_wh=r.energy_export_wh,
                     )
                 except (MeterError, OSError, HardwareError) as exc:
                     msg = api.MeterState(ok=False, error=str(exc))
                 await bus.publish(msg, evse)
-            await _wait(stop, self.cfg.meter_poll_s)
+            self._meter_now.clear()
+            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._meter_now.wait())}
+            await asyncio.wait(waits, timeout=self.cfg.meter_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
 
     def board_info(self) -> api.BoardInfo:
         """The BoardInfo message."""

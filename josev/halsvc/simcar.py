@@ -83,6 +83,7 @@ class SimCars:
         else:
             if ch.ev is None:
                 raise CommandError("invalid_request", f"EVSE {evse}: no car plugged in")
+            ch.settle()
             ch.ev.auto_ready = False  # scripted from now on
             ch.ev.requested = CpState(cmd.cp)
         return Ack()

@@ -30,6 +30,8 @@ def readings(meter: co.SessionMeter) -> dict[str, float]:
         out["Current.Import"] = max(meter.current_a)
     if meter.voltage_v:
         out["Voltage"] = sum(meter.voltage_v) / len(meter.voltage_v)
+    if meter.energy_export_register_wh is not None:
+        out["Energy.Active.Export.Register"] = meter.energy_export_register_wh
     return out
 
 

@@ -160,6 +160,13 @@ async def test_bpt_discharge_within_limits(bus_factory: BusFactory) -> None:
         assert not sim.contactor.feedback() and sim.contactor.opens_under_load == 0
         await until(lambda: watch.last.phase == "off", what="welding detection passed")
         assert not ev.dc_contactor_closed
+        # the session's energy: what the vehicle returned, from the meter's export register
+        ev.requested = CpState.B
+        sim.unplug()
+        await until(lambda: "ended" in st.obs.steps(1), what="ended")
+        ended = st.obs.last(1, "ended")
+        assert ended.energy_export_wh > 0
+        assert ended.energy_export_wh == pytest.approx(sim.energy_export_wh, rel=0.05)
     finally:
         await st.close()
 

@@ -4,6 +4,7 @@ failure in its report when a session fails."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -35,6 +36,12 @@ def test_demo_completes_every_session() -> None:
     ):
         line = next(ln for ln in report.splitlines() if ln.startswith(name))
         assert " OK " in line, line
+        energy = re.search(r" (\d+\.\d)(?:/-(\d+\.\d))?Wh ", line)
+        assert energy is not None, line
+        if name == "ISO 15118-20 DC BPT":  # the car discharges: the meter's export register counts it
+            assert energy.group(2) is not None and float(energy.group(2)) > 0, line
+        else:  # every other session charged, and the meter saw it
+            assert float(energy.group(1)) > 0, line
 
 
 # A DC-only car (DIN SPEC 70121) on the AC EVSE, then an ISO 15118-2 AC car: the first session fails in the

@@ -106,9 +106,19 @@ class SimMeter:
         for i, r in enumerate(regs):
             self.regs[addr + i] = r
 
-    def set(self, energy_kwh: float, power_w: float, volts: float, amps: float, hz: float = 50.0) -> None:
+    def set(
+        self,
+        energy_kwh: float,
+        power_w: float,
+        volts: float,
+        amps: float,
+        hz: float = 50.0,
+        export_kwh: float = 0.0,
+    ) -> None:
         m = self.map
         self.put(m.energy_import_kwh, energy_kwh)
+        if m.energy_export_kwh is not None:
+            self.put(m.energy_export_kwh, export_kwh)
         self.put(m.power_w, power_w)
         for a in m.voltage_v:
             self.put(a, volts)

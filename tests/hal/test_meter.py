@@ -26,7 +26,8 @@ def cable() -> Iterator[PtyCable]:
 def test_bundled_maps() -> None:
     assert available_maps() == ["sdm230", "sdm630", "sdm72dm"]
     m = load_map("SDM72D-M")
-    assert m.phases == 3 and m.span() == (0, 74)
+    assert m.phases == 3 and m.span() == (0, 76)
+    assert all(load_map(n).energy_export_kwh == 74 for n in available_maps())
     assert load_map("sdm230").voltage_v == (0,)
     with pytest.raises(ValueError, match="no register map"):
         load_map("nosuch")
@@ -54,9 +55,10 @@ def test_read_over_rtu(cable: PtyCable, model: str) -> None:
     meter = ModbusMeter(cable.a, regmap, unit=7, timeout=0.5)
     try:
         assert isinstance(meter, PowerMeter)
-        sim.set(energy_kwh=1234.5, power_w=7360.0, volts=230.5, amps=10.5)
+        sim.set(energy_kwh=1234.5, power_w=7360.0, volts=230.5, amps=10.5, export_kwh=56.25)
         r = meter.read()
         assert r.energy_wh == pytest.approx(1234500.0)
+        assert r.energy_export_wh == pytest.approx(56250.0)
         assert r.power_w == pytest.approx(7360.0)
         assert r.voltage_v == (pytest.approx(230.5),) * regmap.phases
         assert r.current_a == (pytest.approx(10.5),) * regmap.phases

@@ -105,6 +105,8 @@ def test_discharge_bpt() -> None:
     assert i == pytest.approx(-60.0) and v < ev.battery.ocv()
     assert ev.battery.soc < 0.8 and s.dc.exported_wh > 0
     assert s.energy_wh == 0.0  # the import register does not count discharge
+    reading = s.meter.read()  # ... the export register does
+    assert reading.energy_wh == 0.0 and reading.energy_export_wh == pytest.approx(s.dc.exported_wh)
 
 
 def test_overshoot_injection() -> None:

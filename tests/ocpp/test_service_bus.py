@@ -177,3 +177,44 @@ async def test_status_notification_per_connector(
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+def test_readings_include_the_export_register_only_when_the_meter_has_one() -> None:
+    from josev.ocpp.service import readings
+
+    plain = readings(co.SessionMeter(ok=True, energy_register_wh=10.0, power_w=5.0))
+    assert "Energy.Active.Export.Register" not in plain
+    bpt = readings(co.SessionMeter(ok=True, energy_register_wh=10.0, energy_export_register_wh=4.5))
+    assert bpt["Energy.Active.Export.Register"] == 4.5 and bpt["Energy.Active.Import.Register"] == 10.0
+
+
+async def test_export_register_reaches_the_csms_when_configured(
+    tmp_path: Path, csms: ScriptedCsms, bus_factory: BusFactory
+) -> None:
+    """Bidirectional charging: with Energy.Active.Export.Register among the measurands, the transaction's meter
+    values carry what the vehicle returned."""
+    coord = await bus_factory("coordinator")
+    coord.serve(co.Authorize, lambda cmd, evse: Ack())
+    both = "Energy.Active.Import.Register,Energy.Active.Export.Register"
+    cfg = make_config(
+        tmp_path, csms.url, evses={1: 1}, variables={"SampledDataCtrlr/TxStartedMeasurands": both}
+    )
+    svc = OcppService(cfg)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(await bus_factory("ocpp"), stop))
+    try:
+        await csms.wait_for("StatusNotification")
+        await coord.publish(status("Occupied", "EVConnected", "s1"), 1)
+        await coord.publish(co.SessionEvent(step="started", session_id="s1"), 1)
+        meter = co.SessionMeter(
+            ok=True, session_id="s1", energy_register_wh=1234.0, energy_export_register_wh=77.0
+        )
+        await coord.publish(meter, 1)
+        await asyncio.sleep(0.2)
+        await coord.publish(co.AuthorizationRequest(id_token="CARD1", token_type="ISO14443"), 1)
+        started = await csms.wait_for("TransactionEvent")
+        values = {sv["measurand"]: sv["value"] for sv in started["meterValue"][0]["sampledValue"]}
+        assert values == {"Energy.Active.Import.Register": 1234.0, "Energy.Active.Export.Register": 77.0}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
