@@ -282,16 +282,23 @@ class SimChannel:
             return
         if self.slow is not None and self._t < self.slow[0] <= now:
             until = self.slow[0]
-            watts = self.current_a(self._t) * self.caps.nominal_voltage_v * self.phases_in_use()
-            self.energy_wh += watts * (until - self._t) / 3600
+            self._count(
+                self.current_a(self._t) * self.caps.nominal_voltage_v * self.phases_in_use(), until - self._t
+            )
             self._t = until
             self.slow = None
         dt = now - self._t
         if dt > 0:
-            self.energy_wh += (
-                self.current_a() * self.caps.nominal_voltage_v * self.phases_in_use() * dt / 3600
-            )
+            self._count(self.current_a() * self.caps.nominal_voltage_v * self.phases_in_use(), dt)
         self._t = now
+
+    def _count(self, watts: float, seconds: float) -> None:
+        """Add ``watts`` over ``seconds`` to the import register, or to the export register when negative
+        (an AC car discharging: ``SimEv.hlc_current_a < 0``)."""
+        if watts >= 0:
+            self.energy_wh += watts * seconds / 3600
+        else:
+            self.energy_export_wh -= watts * seconds / 3600
 
     def as_channel(self) -> Channel:
         """The HAL view of this channel."""

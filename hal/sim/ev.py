@@ -36,7 +36,8 @@ class SimEv:
     phases: int = 3
     """Phases the on-board charger uses."""
     hlc_current_a: float = 0.0
-    """Current drawn at 5 % duty (set by an HLC test: the EV follows the SECC's limits, not the duty)."""
+    """Current drawn at 5 % duty (set by an HLC test: the EV follows the SECC's limits, not the duty); negative:
+    the car discharges into the grid (ISO 15118-20 AC BPT)."""
     diode_fault: bool = False
     """The EV's pilot diode is missing / shorted."""
     short_to_pe: bool = False

@@ -49,8 +49,8 @@ class Scenario:
 AC_LANE = (
     Scenario("basic PWM AC", None),
     Scenario("ISO 15118-2 AC", "iso2-ac"),
-    Scenario("ISO 15118-20 AC", "iso20-ac"),
-    Scenario("ISO 15118-20 AC BPT", "iso20-ac-bpt", ("--dynamic",)),
+    Scenario("ISO 15118-20 AC", "iso20-ac", ("--dynamic",)),
+    Scenario("ISO 15118-20 AC BPT", "iso20-ac-bpt", ("--discharge",)),
 )
 DC_LANE = (
     Scenario("DIN 70121 DC", "din"),
@@ -112,8 +112,10 @@ class Lane:
     """TransactionEvents the CSMS has received for this EVSE so far."""
 
 
-def _plug(lane: Lane, hlc: bool) -> SimEv:
-    ev = SimEv(auto_ready=True, max_current_a=16.0, phases=3, hlc_current_a=16.0 if hlc else 0.0)
+def _plug(lane: Lane, hlc: bool, discharge: bool = False) -> SimEv:
+    # an AC car that discharges feeds 16 A per phase back (the DC supply models the DC side itself)
+    amps = (-16.0 if discharge else 16.0) if hlc else 0.0
+    ev = SimEv(auto_ready=True, max_current_a=16.0, phases=3, hlc_current_a=amps)
     if lane.dc:
         ev.battery = SimBattery(soc=0.3, v_empty=380.0, v_full=430.0)  # ~395 V: the EV process asks for 400 V
         ev.auto_dc = True  # the car closes its own DC contactors after precharge
@@ -192,7 +194,7 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
     t0 = time.monotonic()
     tx0 = lane.ocpp_events()
     since = lane.tracker.mark(lane.evse)
-    _plug(lane, hlc=True)
+    _plug(lane, hlc=True, discharge="--discharge" in sc.ev_args)
     card = asyncio.create_task(_present_card(lane, since))
     proc = await asyncio.create_subprocess_exec(
         *lane.ev_ns.exec_args(_ev_command(lane, sc)),

@@ -38,7 +38,7 @@ def test_demo_completes_every_session() -> None:
         assert " OK " in line, line
         energy = re.search(r" (\d+\.\d)(?:/-(\d+\.\d))?Wh ", line)
         assert energy is not None, line
-        if name == "ISO 15118-20 DC BPT":  # the car discharges: the meter's export register counts it
+        if name.endswith("BPT"):  # the car discharges: the meter's export register counts it
             assert energy.group(2) is not None and float(energy.group(2)) > 0, line
         else:  # every other session charged, and the meter saw it
             assert float(energy.group(1)) > 0, line

@@ -146,3 +146,23 @@ def test_ev_adapts_to_lower_duty_after_a_delay() -> None:
     assert e == pytest.approx((31.98 * 3.0 + 15.96 * 0.1) * 230 / 3600)
     s.cp.set_output(PilotOutput(PilotMode.PWM, 53.3))  # increases apply at once
     assert s.current_a() == pytest.approx(31.98)
+
+
+def test_ac_discharge_counts_on_the_export_register() -> None:
+    """An AC car with a negative HLC current (ISO 15118-20 AC BPT) feeds the export register, not the import."""
+    from hal.sim import SimBoard
+    from hal.sim.clock import FakeClock
+    from hal.sim.ev import SimEv
+    from hal.types import CpState, PilotMode, PilotOutput
+
+    clk = FakeClock()
+    board = SimBoard.with_channels(1, clk)
+    ch = board.sim(1)
+    ch.plug(SimEv(requested=CpState.C, hlc_current_a=-16.0, phases=3))
+    ch.cp.set_output(PilotOutput(PilotMode.PWM, 5.0))
+    ch.contactor.set_closed(True)
+    clk.advance(3600.0)
+    r = ch.meter.read()
+    assert r.energy_wh == 0.0
+    assert r.energy_export_wh == pytest.approx(16.0 * 230.0 * 3 * 1.0, rel=1e-6)  # 1 h at 11 kW, in Wh
+    assert r.power_w < 0
