@@ -150,13 +150,16 @@ def available_services(evses: int) -> list[str]:
     return ok
 
 
-def station_data(evses: int, directory: Path, port: int, services: list[str]) -> dict[str, object]:
-    """Configuration data of the measured station."""
+def station_data(
+    evses: int, directory: Path, port: int, services: list[str], separate: bool = False
+) -> dict[str, object]:
+    """Configuration data of the measured station (``separate``: one process per service)."""
+    process = "separate" if separate else "main"
     return {
         "station": {"id": "bench-footprint", "max_current_a": 32.0 * evses},
         "evse": [{"id": i} for i in range(1, evses + 1)],
         "broker": {"directory": str(directory / "broker"), "port": port},
-        "services": {n: {"enabled": n in services} for n in NO_HARDWARE_NEEDED},
+        "services": {n: {"enabled": n in services, "process": process} for n in NO_HARDWARE_NEEDED},
         "ocpp": {"csms_url": "ws://127.0.0.1:9/ocpp"},  # nothing listens: the client keeps retrying
         "logging": {"level": "warning"},
     }
@@ -256,7 +259,7 @@ def measure(
     return {"peak": peak, "ready_s": ready_s, "rc": proc.returncode, "stderr": err[-2000:]}
 
 
-def run_station(evses: int, services: list[str], settle: float) -> dict[str, object]:
+def run_station(evses: int, services: list[str], settle: float, separate: bool = False) -> dict[str, object]:
     """Measure ``josev run`` of a generated station with ``evses`` EVSEs."""
     from josev.broker.run import free_port
 
@@ -264,7 +267,7 @@ def run_station(evses: int, services: list[str], settle: float) -> dict[str, obj
         d = Path(tmp)
         port = free_port()
         cfg = d / "station.toml"
-        cfg.write_text(_toml(station_data(evses, d, port, services)))
+        cfg.write_text(_toml(station_data(evses, d, port, services, separate)))
         cmd = [sys.executable, "-m", "josev", "run", "--config", str(cfg)]
         return measure(cmd, settle=settle, services=services, creds=d / "broker" / "credentials", port=port)
 
@@ -333,15 +336,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wheel", type=Path, help="use this wheel instead of building one")
     ap.add_argument("--skip-size", action="store_true", help="skip the installed-size measurement")
     ap.add_argument("--skip-run", action="store_true", help="skip the memory / ready measurement")
+    ap.add_argument(
+        "--separate", action="store_true", help="josev run with one process per service (systemd per-service)"
+    )
     args = ap.parse_args(argv if argv is not None else [])
     counts = [int(x) for x in args.evses.split(",") if x]
     results: dict[int, dict[str, object]] = {}
     if not args.skip_run:
         services = [] if args.demo else available_services(max(counts))
         what = "josev demo --no-live" if args.demo else f"josev run with services {', '.join(services)}"
+        if args.separate and not args.demo:
+            what += ", one process per service"
         print(f"measuring {what}")
         for n in counts:
-            r = run_demo(n) if args.demo else run_station(n, services, args.settle)
+            r = run_demo(n) if args.demo else run_station(n, services, args.settle, args.separate)
             results[n] = r
             peak = r["peak"]
             assert isinstance(peak, Peak)
