@@ -4,47 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import typer
 
-from josev import config
 from josev.api import base, topics
 from josev.bus import Bus, BusSettings
 from josev.bus.tail import TailFilter, render
+from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings
 
 app = typer.Typer(help="Watch the bus and send it commands.", no_args_is_help=True)
 
 
-def cli_settings(
-    cfg_file: Path | None, host: str | None, port: int | None, credentials: Path | None, socket: Path | None
-) -> BusSettings:
-    """Bus settings of the ``cli`` user from a configuration file and/or explicit options."""
-    cfg = config.load(cfg_file)
-    settings = cfg.broker.bus_settings("cli")
-    updates: dict[str, Any] = {}
-    if host:
-        updates["host"] = host
-    if port:
-        updates["port"] = port
-    if credentials:
-        updates["credentials_file"] = credentials
-    if socket:
-        updates["socket"] = socket
-    return settings.model_copy(update=updates)
-
-
 @app.command("tail")
 def tail(
-    config_file: Path | None = typer.Option(
-        None, "--config", "-c", help="Station configuration (broker section)."
-    ),
-    host: str | None = typer.Option(None, help="Broker host."),
-    port: int | None = typer.Option(None, help="Broker port."),
-    socket: Path | None = typer.Option(None, help="Broker unix socket."),
-    credentials: Path | None = typer.Option(None, help="Credentials file written by `josev broker config`."),
+    config_file: ConfigFile = None,
+    host: Host = None,
+    port: Port = None,
+    socket: Socket = None,
+    credentials: Credentials = None,
     service: str | None = typer.Option(None, "--service", "-s", help="Only this service."),
     evse: int | None = typer.Option(None, "--evse", "-e", help="Only this EVSE."),
     kind: str | None = typer.Option(None, "--kind", "-k", help="state, event, cmd, status or reply."),
@@ -111,13 +90,11 @@ def request(
     name: str = typer.Argument(..., help="The command's name (e.g. set_contactor, present_token)."),
     payload: str = typer.Argument("{}", help="The command's fields as a JSON object."),
     evse: int | None = typer.Option(None, "--evse", "-e", help="EVSE (for per-EVSE commands)."),
-    config_file: Path | None = typer.Option(
-        None, "--config", "-c", help="Station configuration (broker section)."
-    ),
-    host: str | None = typer.Option(None, help="Broker host."),
-    port: int | None = typer.Option(None, help="Broker port."),
-    socket: Path | None = typer.Option(None, help="Broker unix socket."),
-    credentials: Path | None = typer.Option(None, help="Credentials file written by `josev broker config`."),
+    config_file: ConfigFile = None,
+    host: Host = None,
+    port: Port = None,
+    socket: Socket = None,
+    credentials: Credentials = None,
     timeout: float | None = typer.Option(
         None, help="Seconds to wait for the reply (default: the command's)."
     ),

@@ -76,7 +76,7 @@ def diag(
     """Ask the running slac service for the counters of an EVSE."""
     from josev.api.slac import GetSlacDiagnostics
     from josev.bus import Bus
-    from josev.cli.bus_cmd import cli_settings
+    from josev.cli.busopts import cli_settings
 
     async def go() -> str:
         async with Bus("cli", cli_settings(config_file, None, None, None, None)) as bus:

@@ -7,7 +7,6 @@ import contextlib
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -15,7 +14,7 @@ import typer
 
 from josev.api import base, topics
 from josev.bus import Bus, BusSettings
-from josev.cli.bus_cmd import cli_settings
+from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings
 from josev.config import ConfigError
 from josev.observability.status import Snapshot, render
 
@@ -23,13 +22,11 @@ CLEAR = "\x1b[H\x1b[2J"
 
 
 def main(
-    config_file: Path | None = typer.Option(
-        None, "--config", "-c", help="Station configuration (broker section)."
-    ),
-    host: str | None = typer.Option(None, help="Broker host."),
-    port: int | None = typer.Option(None, help="Broker port."),
-    socket: Path | None = typer.Option(None, help="Broker unix socket."),
-    credentials: Path | None = typer.Option(None, help="Credentials file written by `josev broker config`."),
+    config_file: ConfigFile = None,
+    host: Host = None,
+    port: Port = None,
+    socket: Socket = None,
+    credentials: Credentials = None,
     watch: bool = typer.Option(False, "--watch", "-w", help="Keep refreshing until interrupted."),
     interval: float = typer.Option(1.0, min=0.1, help="Refresh interval of --watch (s)."),
     wait: float = typer.Option(
