@@ -300,3 +300,36 @@ async def test_last_will_on_killed_service(broker: PrivateBroker, bus_factory: B
             proc.kill()
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_broker_dies_with_the_process_that_started_it() -> None:
+    """A station killed with SIGKILL must not leave its private mosquitto behind (holding the port)."""
+    import os
+    import time
+
+    code = (
+        "import sys, time\n"
+        "from josev.broker import PrivateBroker\n"
+        "b = PrivateBroker()\n"
+        "b.start()\n"
+        "print(b.proc.pid, b.port, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid, port = (int(x) for x in parent.stdout.readline().split())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{pid}/stat") as f:  # reaped by init only later: a zombie counts as gone
+            if f.read().split(") ", 1)[1].startswith("Z"):
+                break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"mosquitto {pid} (port {port}) outlived the process that started it")
