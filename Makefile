@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help setup peers demo test test-py test-rust lint fmt docs api bench clean
+.PHONY: help setup peers demo test test-fast test-py test-rust lint fmt docs api bench clean
 
 help:
 	@echo "make demo   - set everything up, then run the full simulated charging demo"
 	@echo "make test   - set everything up, then run every check and test (Python + Rust); what CI runs"
+	@echo "make test-fast - the fast tier only (no broker, process, namespace or peer; under a minute)"
 	@echo "make lint   - ruff, mypy --strict, cargo fmt --check, cargo clippy"
 	@echo "make docs   - build the documentation site (mkdocs --strict)"
 	@echo "make bench  - run the benchmarks and print figures"
@@ -26,6 +27,9 @@ demo: setup
 
 test: peers
 	@scripts/test.sh
+
+test-fast: setup
+	$(PY) -m pytest -m fast -q
 
 test-py: setup
 	$(PY) -m pytest

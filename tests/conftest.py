@@ -58,3 +58,38 @@ async def bus_factory(broker: PrivateBroker) -> AsyncIterator[BusFactory]:
     yield make
     for bus in made:
         await bus.close()
+
+
+# -- tiers --------------------------------------------------------------------------------------------------
+# Each test is marked by what it starts, so `make test-fast` runs the fast tier alone in under a minute:
+#   broker  - a real mosquitto (the `broker`/`bus_factory` fixtures, or a PrivateBroker of its own)
+#   process - another process (josev run, peers, tshark, cargo ...)
+#   netns   - network namespaces (root)
+#   fast    - none of these, nor interop/slow: the sans-IO cores and in-process loopback tests
+_BROKER_FIXTURES = {"broker", "bus_factory"}
+_SPAWN_WORDS = ("subprocess", "Popen", "create_subprocess", "PrivateBroker", "netlab", "start_station")
+_module_words: dict[str, set[str]] = {}
+
+
+def _words(path: Path) -> set[str]:
+    key = str(path)
+    if key not in _module_words:
+        try:
+            text = path.read_text()
+        except OSError:
+            text = ""
+        _module_words[key] = {w for w in _SPAWN_WORDS if w in text}
+    return _module_words[key]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        words = _words(Path(str(item.fspath)))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _BROKER_FIXTURES or "PrivateBroker" in words:
+            item.add_marker(pytest.mark.broker)
+        if words - {"PrivateBroker"}:
+            item.add_marker(pytest.mark.process)
+        marks = {m.name for m in item.iter_markers()}
+        if not marks & {"broker", "process", "netns", "interop", "slow"}:
+            item.add_marker(pytest.mark.fast)

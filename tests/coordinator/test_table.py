@@ -80,8 +80,9 @@ def test_every_pair(state: St, inp: In) -> None:
     steps = [h for h in c.history if h[0] == t]
     if steps:
         assert steps[0][1] is state and steps[0][3] is first_step_target, steps
-    else:  # inputs absorbed before reaching the table (e.g. a reservation mismatch) must not change state
+    else:  # no transition recorded: only right when the table itself says the state stays
         assert c.state is state
+        assert first_step_target is state, f"{inp.name} in {state.name} never reached the table"
 
 
 def test_markdown_lists_every_non_noop_pair() -> None:

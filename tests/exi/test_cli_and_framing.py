@@ -3,6 +3,7 @@ the generator's reproducibility."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -143,7 +144,23 @@ def test_typed_models_describe_the_messages() -> None:
     assert iso20_cm.ROOTS["SessionSetupReq"] is iso20_cm.SessionSetupReqType
     assert din.PhysicalValueType.__required_keys__ == frozenset({"Multiplier", "Value"})
     assert "Unit" in din.PhysicalValueType.__optional_keys__
-    assert exi_types.__doc__
+    # every schema the codec knows has a typed module whose ROOTS are TypedDicts with declared keys
+    for schema in exi.SCHEMAS:
+        mod = importlib.import_module(f"{exi_types.__name__}.{schema.replace('-', '_')}")
+        assert mod.ROOTS, schema
+        typed = {n: td for n, td in mod.ROOTS.items() if hasattr(td, "__required_keys__")}
+        keyed = [n for n, td in typed.items() if td.__required_keys__ | td.__optional_keys__]
+        assert keyed, schema
+        # the rest are simple-typed roots (str, int, ...) or abstract bodies without members
+        for name in set(mod.ROOTS) - set(keyed):
+            assert name in typed or mod.ROOTS[name] in (str, int, float, bool, bytes), (schema, name)
+    # a decoded message's shape matches its typed model
+    doc = exi.decode("sap", bytes.fromhex(SAP_RES_HEX))
+    body = doc["supportedAppProtocolRes"]
+    assert set(body) <= sap.supportedAppProtocolRes_Anon.__required_keys__ | (
+        sap.supportedAppProtocolRes_Anon.__optional_keys__
+    )
+    assert sap.supportedAppProtocolRes_Anon.__required_keys__ <= set(body)
 
 
 def test_generated_files_are_up_to_date() -> None:

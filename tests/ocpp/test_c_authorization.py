@@ -74,7 +74,9 @@ async def test_tc_c_09_group_id_stop_and_c_11_clear_cache(
     await station.feed("present_token", None, B)  # same group: stops the transaction
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert ended["transactionInfo"]["stoppedReason"] == "Local" and ended["idToken"] == B
-    assert station.st.store.cache_get("ISO14443:AAA", 1e18) is None or True
+    cached = station.st.store.cache_get("ISO14443:AAA", 0)
+    assert cached is not None and cached["status"] == "Accepted"  # C10: the cache learned A (and its group)
+    assert cached["groupIdToken"]["idToken"] == "FLEET"
     assert (await csms.call("ClearCache", {}))["status"] == "Accepted"
     assert station.st.store.cache_get("ISO14443:AAA", 0) is None
     station.st.dm.put("AuthCacheCtrlr", "Enabled", "false")

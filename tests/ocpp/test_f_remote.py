@@ -41,12 +41,15 @@ async def test_tc_f_02_remote_start_without_authorize_then_cable(
     station.st.dm.put("TxCtrlr", "TxStartPoint", "EVConnected")
     res = await csms.call("RequestStartTransaction", {"remoteStartId": 5, "idToken": TOK})
     assert res["status"] == "Accepted"
-    await asyncio.sleep(0.1)
-    assert csms.actions("Authorize") == []
     await station.feed("plug", 1, 1, True)
     started = await csms.wait_for("TransactionEvent")
     assert started["triggerReason"] == "CablePluggedIn"
     assert started["transactionInfo"]["remoteStartId"] == 5
+    # with AuthorizeRemoteStart true the Authorize precedes the transaction (F01 above); here none was sent
+    # before or with the start, and the station still knows the remote token
+    assert csms.actions("Authorize") == []
+    assert started["idToken"] == TOK
+    assert [r.data["remoteStartId"] for r in station.requests if r.kind == "remote_start"] == [5]
 
 
 async def test_tc_f_05_unlock_connector(csms: ScriptedCsms, station: StationUnderTest) -> None:

@@ -4,6 +4,7 @@ the EV sends, the core answers or ends the session; it never raises."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -70,24 +71,6 @@ def test_session_bytes_never_raise(chunks: list[bytes]) -> None:
         out = s.receive(c, float(i))
         if out.close:
             assert s.closed
-            break
-
-
-@FAST
-@given(st.lists(json_values, max_size=5))
-def test_session_frames_with_random_json_never_raise(msgs: list[Any]) -> None:
-    codec = JsonCodec()
-    s = SeccSession(EvseView(), 0.0, codec=codec)
-    for i, m in enumerate(msgs):
-        data = b"sap:" if s.schema == "sap" else s.schema.encode() + b":"
-        import json
-
-        try:
-            data += json.dumps(m).encode()
-        except ValueError:
-            data += b"{"
-        out = s.receive(v2gtp.frame(0x8001, data), float(i))
-        if out.close:
             break
 
 
@@ -158,4 +141,58 @@ def test_mutated_sessions_end_cleanly(
             assert name.endswith("Res")
         if out.close:
             assert secc.closed
+            return
+
+
+def _prefix(protocol: str, k: int) -> tuple[SeccSession, EvseView, SimPowerSupply]:
+    """A session on the byte path (V2GTP frames, JSON stand-in codec) after the first ``k`` valid requests."""
+    evse = EvseView(energy_modes=("AC_three_phase_core",) if protocol == "iso2-ac" else ("DC_extended",))
+    codec = JsonCodec()
+    s = SeccSession(evse, 0.0, codec=codec)
+    supply = SimPowerSupply()
+    sid: str | None = None
+    for i, req in enumerate(RUNS[protocol][:k]):
+        msg = copy.deepcopy(req)
+        if sid and "V2G_Message" in msg:
+            msg["V2G_Message"]["Header"]["SessionID"] = sid
+        out = s.receive(v2gtp.frame(0x8001, codec.encode(s.schema, msg)), float(i))
+        supply.apply(evse, out.events)
+        assert not out.close and len(out.send) == 1, (protocol, i, out.events)
+        res = out.trace[-1][1]
+        if "V2G_Message" in res:
+            sid = res["V2G_Message"]["Header"]["SessionID"]
+    return s, evse, supply
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(RUNS)),
+    st.integers(1, 200),
+    st.lists(json_values, max_size=4),
+    st.lists(st.binary(max_size=80), max_size=3),
+)
+def test_frames_after_a_valid_prefix_never_raise(
+    protocol: str, k: int, msgs: list[Any], chunks: list[bytes]
+) -> None:
+    """Past SAP and into the session (k valid requests), then random JSON frames, then random bytes."""
+    k = 1 + k % (len(RUNS[protocol]) - 1)
+    s, evse, supply = _prefix(protocol, k)
+    assert s.schema != "sap"  # the fuzz below reaches the protocol handlers, not only SAP
+    t = float(k)
+    for m in msgs:
+        try:
+            body = json.dumps(m).encode()
+        except ValueError:
+            body = b"{"
+        out = s.receive(v2gtp.frame(0x8001, s.schema.encode() + b":" + body), t)
+        supply.apply(evse, out.events)
+        t += 1
+        if out.close:
+            assert s.closed
+            return
+    for c in chunks:
+        out = s.receive(c, t)
+        t += 1
+        if out.close:
+            assert s.closed
             return
