@@ -65,6 +65,8 @@ def station_config(
         coordinator["dc"] = {"cable_check_voltage_v": min(500.0, max_voltage_v)}
         if bpt:
             coordinator["dc"].update(max_discharge_current_a=25.0, max_discharge_power_w=11_000.0)
+    elif bpt:  # -20 AC BPT (ServiceID 5): the coordinator withdraws BPT from an EVSE without discharge limits
+        coordinator["ac_max_discharge_current_a"] = 16.0
     hal: dict[str, Any] = {"board": "sim"}
     if dc and bpt:
         hal["sim_dc_discharge_a"] = 25.0

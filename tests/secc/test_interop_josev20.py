@@ -68,10 +68,8 @@ async def test_josev_evcc_iso20_at_josev_station(
     station = await asyncio.create_subprocess_exec(
         *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
         *("--iface", pair.a, "--slac", "off", "--tls", "both", "--pki", str(pki)),
-        # the real station stack serves one EVSE kind; AC discharge is not in the coordinator: AC BPT on the lite
-        # stack (simulated supply)
-        *(("--stack", "lite", "--modes", "both") if protocol == "iso20-ac-bpt" else ()),
-        *(() if protocol == "iso20-ac-bpt" else ("--modes", "ac" if "-ac" in protocol else "dc")),
+        # the real station stack (coordinator, HAL, OCPP) serves one EVSE kind; AC BPT runs on the AC EVSE
+        *("--modes", "ac" if "-ac" in protocol else "dc"),
         # the peer's simulated -20 DC EV asks for 20 kV: clamp it to the EVSE maximum instead of refusing
         *(("--lenient-targets",) if "-dc" in protocol else ()),
         cwd=ROOT,

@@ -133,10 +133,9 @@ async def test_real_dc_station(netns_lab: NetnsLab, pki: Path, tmp_path: Path) -
 async def test_real_ac_station(netns_lab: NetnsLab, pki: Path, tmp_path: Path) -> None:
     log = tmp_path / "station.log"
     evs = [("iso2-ac", ("--tls", "iso2")), ("iso20-ac", ("--dynamic",)), ("iso20-ac-bpt", ())]
-    # the coordinator reports no discharge capability for an AC EVSE: AC_BPT (ServiceID 5) is not offered
-    results = await run_station(
-        netns_lab, pki, log, "ac", evs, refused={"iso20-ac-bpt": "service 5 not offered"}
-    )
-    assert len(results) == 2
+    # --bpt on (the default) gives the AC EVSE discharge limits, so AC_BPT (ServiceID 5) is offered and charges
+    results = await run_station(netns_lab, pki, log, "ac", evs)
+    assert len(results) == 3
+    assert "AC_ChargeLoopReq" in results[2]["messages"]
     started, ended = transactions(log)
     assert started >= len(evs) and ended >= len(evs), tail(log)
