@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from josev.ocpp import backoff, firmware, logs, security
+from josev.ocpp import backoff, security, transfers
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
 from josev.ocpp.devmodel import DeviceModel, core_variables
@@ -96,12 +96,12 @@ class OcppClient:
         self,
         cfg: OcppConfig,
         on_request: RequestHandler | None = None,
-        install: firmware.InstallHook | None = None,
+        install: transfers.InstallHook | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.cfg = cfg
         self.on_request = on_request
-        self.install = install or firmware.default_install
+        self.install = install or transfers.default_install
         self.rand = rand
         self.station = build_station(cfg)
         self.ws: ClientConnection | None = None
@@ -312,7 +312,7 @@ class OcppClient:
         ctx = ssl.create_default_context() if self._root_pems() == [] else tls_context(self._root_pems())
         try:
             if eff.kind == "firmware":
-                await firmware.run_job(
+                await transfers.run_firmware_job(
                     eff.data,
                     status,
                     self.cfg.workdir,
@@ -322,10 +322,10 @@ class OcppClient:
                 )
             else:
                 diag = self.cfg.diagnostics_log
-                await logs.run_job(
+                await transfers.run_log_job(
                     eff.data,
                     status,
-                    lambda: logs.read_file_tail(diag) if diag else b"josev diagnostics\n",
+                    lambda: transfers.read_file_tail(diag) if diag else b"josev diagnostics\n",
                     ctx,
                 )
         except Exception:

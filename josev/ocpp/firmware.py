@@ -3,19 +3,14 @@ ManufacturerRootCertificate, HTTP(S) download with retries, signature verificati
 FirmwareStatusNotification, installation through a hook, the FirmwareUpdated / InvalidFirmwareSignature /
 InvalidFirmwareSigningCertificate security events.
 
-The protocol part (:func:`update_firmware`, :func:`report`) is sans-IO; :func:`run_job` is the I/O worker the
-shell runs outside the receive loop.
+Sans-IO: the download, verification and installation job runs in the shell (:mod:`josev.ocpp.transfers`),
+which reports every status back through :func:`report`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
-import urllib.request
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -26,14 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from josev.ocpp.effects import Reboot, StartJob
 
 if TYPE_CHECKING:
-    import ssl
-
     from josev.ocpp.core import Station
-
-log = logging.getLogger(__name__)
-
-InstallHook = Callable[[Path], Awaitable[str]]
-"""Installs a verified image; returns ``Installed``, ``InstallRebooting`` or ``InstallationFailed``."""
 
 
 def check_signing_certificate(pem: str, roots: list[str], at: datetime) -> str | None:
@@ -152,66 +140,3 @@ def after_boot(st: Station, now: float) -> None:
         st.firmware_status = "Installed"
         st.firmware_request_id = int(rid)
         st.send("FirmwareStatusNotification", {"status": "Installed", "requestId": int(rid)}, now)
-
-
-def download(url: str, dest: Path, ssl_context: ssl.SSLContext | None, timeout: float = 30.0) -> None:
-    """Blocking HTTP(S) GET of ``url`` into ``dest`` (run in a thread)."""
-    req = urllib.request.Request(url, headers={"User-Agent": "josev-ocpp"})
-    with urllib.request.urlopen(req, timeout=timeout, context=ssl_context) as resp, dest.open("wb") as out:
-        while chunk := resp.read(65536):
-            out.write(chunk)
-
-
-async def run_job(
-    job: dict[str, Any],
-    status: Callable[[str], None],
-    workdir: Path,
-    install: InstallHook,
-    wall: Callable[[], float],
-    ssl_context: ssl.SSLContext | None = None,
-) -> None:
-    """Download, verify and install; ``status`` is called with every FirmwareStatus."""
-    fw = job["firmware"]
-    retrieve = datetime.fromisoformat(fw["retrieveDateTime"].replace("Z", "+00:00")).timestamp()
-    if retrieve > wall() + 1:
-        status("DownloadScheduled")
-        await asyncio.sleep(retrieve - wall())
-    dest = workdir / f"firmware-{job['requestId']}.bin"
-    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    for attempt in range(int(job["retries"]) + 1):
-        status("Downloading")
-        try:
-            await asyncio.to_thread(download, fw["location"], dest, ssl_context)
-            break
-        except (OSError, ValueError) as exc:
-            log.warning("firmware download attempt %d failed: %s", attempt + 1, exc)
-            if attempt == int(job["retries"]):
-                status("DownloadFailed")
-                return
-            await asyncio.sleep(float(job["retryInterval"]))
-    status("Downloaded")
-    data = await asyncio.to_thread(dest.read_bytes)
-    if not verify_signature(data, fw["signature"], fw["signingCertificate"]):
-        status("InvalidSignature")
-        dest.unlink(missing_ok=True)
-        return
-    status("SignatureVerified")
-    if "installDateTime" in fw:
-        at = datetime.fromisoformat(fw["installDateTime"].replace("Z", "+00:00")).timestamp()
-        if at > wall() + 1:
-            status("InstallScheduled")
-            await asyncio.sleep(at - wall())
-    status("Installing")
-    try:
-        result = await install(dest)
-    except Exception:
-        log.exception("firmware install hook failed")
-        result = "InstallationFailed"
-    status(result)
-
-
-async def default_install(path: Path) -> str:
-    """Default hook: keeps the verified image as ``<workdir>/installed.bin`` (integrators replace this)."""
-    target = path.with_name("installed.bin")
-    await asyncio.to_thread(path.replace, target)
-    return "Installed"
