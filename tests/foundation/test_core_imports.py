@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("josev/coordinator", "josev/secc", "josev/slac", "josev/ocpp")
+PACKAGES = ("josev/coordinator", "josev/secc", "josev/slac", "josev/ocpp", "josev/pnc")
 FORBIDDEN = (
     "asyncio",
     "socket",
