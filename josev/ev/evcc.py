@@ -1,6 +1,7 @@
 """The EVCC session core, sans-IO: responses (dicts) in, next request out.
 
-It drives DIN SPEC 70121 DC, ISO 15118-2 AC and ISO 15118-2 DC sessions with EIM/ExternalPayment, including
+It drives DIN SPEC 70121 DC, ISO 15118-2 AC and ISO 15118-2 DC sessions with EIM/ExternalPayment or (ISO 15118-2,
+given contract credentials and offered by the station) Plug & Charge with a signed AuthorizationReq, including
 the Ongoing loops, EV- and station-initiated renegotiation (ISO 15118-2), pause and resume, and the
 StopCharging notification. :class:`EvConnection` adds V2GTP framing and the EXI codec.
 """
@@ -12,6 +13,8 @@ from typing import Any
 
 from josev.ev import messages as m
 from josev.ev.battery import Battery, Behaviour
+from josev.ev.contract import ContractCredentials
+from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
 from josev.secc.physical import to_float
@@ -48,6 +51,7 @@ class Evcc:
         battery: Battery | None = None,
         behaviour: Behaviour | None = None,
         resume_session: str | None = None,
+        contract: ContractCredentials | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -68,6 +72,10 @@ class Evcc:
         self._present_v = 0.0
         self._present_i = 0.0
         self._pd = "Start"
+        self.contract = contract
+        #: the payment option the EV selected (``Contract`` for Plug & Charge)
+        self.payment = "ExternalPayment"
+        self._challenge: str | None = None
 
     @property
     def schema(self) -> str:
@@ -115,6 +123,17 @@ class Evcc:
         return self._next(name, res, header_sid)
 
     # --- flow ---
+
+    def _signed_authorization(self) -> tuple[str, dict[str, Any]]:
+        """Plug & Charge AuthorizationReq: the challenge, signed with the contract key in the header."""
+        assert self.contract is not None and self._challenge is not None
+        body = {"Id": "ID1", "GenChallenge": self._challenge}
+        signature = self.contract.sign(
+            xmlsig.ISO2, [("ID1", xmlsig.fragment("iso2", "AuthorizationReq", body))]
+        )
+        schema, msg = self._req("AuthorizationReq", body)
+        msg["V2G_Message"]["Header"]["Signature"] = signature
+        return schema, msg
 
     def _ongoing_guard(self) -> None:
         self._ongoing += 1
@@ -202,8 +221,11 @@ class Evcc:
             self.result.session_id = sid
             return self._req("ServiceDiscoveryReq", {})
         if name == "ServiceDiscoveryRes":
+            offered = (res.get("PaymentOptionList") or {}).get("PaymentOption") or []
+            if self.dialect == "iso2" and self.contract is not None and "Contract" in offered:
+                self.payment = "Contract"
             payment = {
-                "SelectedPaymentOption": "ExternalPayment",
+                "SelectedPaymentOption": self.payment,
                 "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]},
             }
             if self.dialect == "din":
@@ -212,10 +234,20 @@ class Evcc:
         if name in ("ServicePaymentSelectionRes", "PaymentServiceSelectionRes"):
             if self.dialect == "din":
                 return self._req("ContractAuthenticationReq", {})
+            if self.payment == "Contract" and self.contract is not None:
+                chain = self.contract.chain()
+                return self._req(
+                    "PaymentDetailsReq", {"eMAID": self.contract.emaid, "ContractSignatureCertChain": chain}
+                )
             return self._req("AuthorizationReq", {})
+        if name == "PaymentDetailsRes":
+            self._challenge = str(res["GenChallenge"])
+            return self._signed_authorization()
         if name in ("ContractAuthenticationRes", "AuthorizationRes"):
             if processing != "Finished":
                 self._ongoing_guard()
+                if self._challenge is not None:
+                    return self._signed_authorization()
                 return self._req(name[:-3] + "Req", {})
             self._ongoing = 0
             return self._cpd()

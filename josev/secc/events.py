@@ -23,6 +23,23 @@ class AuthorizationRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractAuthorizationRequested:
+    """Plug & Charge: a contract chain passed the local checks; the contract (EMAID, the OCSP hash data of the
+    leaf and its Sub-CAs) is to be authorized by the CSMS."""
+
+    emaid: str
+    hash_data: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityIssue:
+    """A security-relevant refusal (forged signature, replayed challenge ...): no secret in ``detail``."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class EvChargeParameters:
     """ChargeParameterDiscovery: what the EV wants and can take."""
 
@@ -94,6 +111,8 @@ class LocalError:
 Event = (
     SessionStarted
     | AuthorizationRequested
+    | ContractAuthorizationRequested
+    | SecurityIssue
     | EvChargeParameters
     | CableCheckRequested
     | EvTargets

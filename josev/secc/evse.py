@@ -53,6 +53,12 @@ class EvseView:
     extra_services: tuple[dict[str, Any], ...] = ()
     #: ServiceDetailRes.ServiceParameterList per ServiceID (schema dicts).
     service_parameters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Plug & Charge trust anchors (MO roots and the V2G root, ``cryptography`` certificates); Contract is
+    #: offered only on TLS connections and only with ``"Contract"`` in ``payment_options``.
+    pnc_roots: tuple[Any, ...] = ()
+    #: Wall-clock seconds minus the cores' clock (set by the shell); certificates are checked against
+    #: ``now + wall_offset``. None: no trustworthy clock, so contract certificates cannot be checked.
+    wall_offset: float | None = None
 
     @property
     def is_dc(self) -> bool:

@@ -73,6 +73,13 @@ class Context:
     limits_version_seen: int = 0
     renegotiating: bool = False
     paused: bool = False
+    #: the connection is TLS-protected (Plug & Charge needs it)
+    tls: bool = False
+    #: the Header of the request being handled (its Signature, for Plug & Charge)
+    header: dict[str, Any] = field(default_factory=dict)
+    #: Plug & Charge: the validated contract chain (a :class:`josev.pnc.contract.Chain`) and the challenge sent
+    contract: Any = None
+    gen_challenge: str | None = None
 
     def emit(self, ev: Event) -> None:
         """Emit an event to the shell."""
@@ -171,10 +178,11 @@ class Engine:
         timers: SeccTimers = DEFAULT_TIMERS,
         store: SessionStore | None = None,
         new_session_id: Callable[[], str] = random_session_id,
+        tls: bool = False,
     ) -> None:
         self.spec = spec
         self.state = spec.initial
-        self.ctx = Context(spec.name, evse, timers, store or SessionStore(), new_session_id)
+        self.ctx = Context(spec.name, evse, timers, store or SessionStore(), new_session_id, tls=tls)
         self.ctx.limits_version_seen = evse.limits_version
         self.ctx.schedule_id = evse.schedule_tuple_id
 
@@ -215,6 +223,7 @@ class Engine:
         if name != "SessionSetupReq" and sid != self.ctx.session_id:
             return self._fail(handler, "FAILED_UnknownSession", f"SessionID {sid} != {self.ctx.session_id}")
         self.ctx.requested.add(name)
+        self.ctx.header = msg["V2G_Message"]["Header"]
         if name == "SessionSetupReq":
             self.ctx.session_id = sid  # the handler decides new vs rejoined
         try:

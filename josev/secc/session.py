@@ -75,8 +75,10 @@ class SeccSession:
         codec: Codec | None = None,
         config: SessionConfig | None = None,
         store: SessionStore | None = None,
+        tls: bool = False,
     ) -> None:
         self.evse = evse
+        self.tls = tls
         self.codec = codec
         self.config = config or SessionConfig()
         self.store = store if store is not None else SessionStore()
@@ -129,6 +131,7 @@ class SeccSession:
                 timers=self.config.timers,
                 store=self.store,
                 new_session_id=self.config.new_session_id,
+                tls=self.tls,
             )
             return MessageOutput(neg.response, "sap", [], False)
         step = self.engine.step(msg, now)

@@ -56,6 +56,10 @@ def iso2_requests(ac: bool) -> dict[str, dict[str, Any]]:
         "SessionSetupReq": {"EVCCID": "020000000001"},
         "ServiceDiscoveryReq": {},
         "ServiceDetailReq": {"ServiceID": 1},
+        "PaymentDetailsReq": {
+            "eMAID": "DE8EOCAB123456",
+            "ContractSignatureCertChain": {"Certificate": "AA=="},
+        },
         "PaymentServiceSelectionReq": {
             "SelectedPaymentOption": "ExternalPayment",
             "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]},

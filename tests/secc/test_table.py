@@ -5,12 +5,16 @@ handler's negative response carries the code."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from josev.ev.battery import Behaviour
+from josev.ev.contract import ContractCredentials
 from josev.ev.evcc import Evcc
+from josev.pki import PROFILES, build_pki
 from josev.secc import din, iso2
 from josev.secc.events import SessionEnded
 from josev.secc.evse import EvseView
@@ -21,13 +25,30 @@ from josev.secc.simsupply import SimPowerSupply
 from .drive import body_name, code_of
 from .samples import din_requests, iso2_requests
 
+PNC_NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+PNC_PKI = build_pki(PROFILES["iso2"], now=PNC_NOW)
+
 
 def snapshots(protocol: str, behaviour: Behaviour) -> dict[str, SeccSession]:
-    """A deep copy of the SECC in every state a full session passes through."""
+    """A deep copy of the SECC in every state a full session passes through (``-pnc``: Plug & Charge over TLS)."""
+    pnc = protocol.endswith("-pnc")
+    protocol = protocol.removesuffix("-pnc")
     ac = protocol == "iso2-ac"
     evse = EvseView(energy_modes=("AC_three_phase_core",) if ac else ("DC_extended",))
-    secc = SeccSession(evse, 0.0)
-    ev = Evcc(protocol, behaviour=behaviour)
+    contract = None
+    if pnc:
+        evse.payment_options = ("ExternalPayment", "Contract")
+        evse.pnc_roots = (PNC_PKI.cert("mo_root"),)
+        evse.wall_offset = PNC_NOW.timestamp()
+        contract = ContractCredentials(
+            PNC_PKI.cert("contract_leaf").public_bytes(serialization.Encoding.DER),
+            tuple(
+                PNC_PKI.cert(n).public_bytes(serialization.Encoding.DER) for n in ("mo_sub_ca2", "mo_sub_ca1")
+            ),
+            PNC_PKI.key("contract_leaf"),
+        )
+    secc = SeccSession(evse, 0.0, tls=pnc)
+    ev = Evcc(protocol, behaviour=behaviour, contract=contract)
     supply = SimPowerSupply()
     snaps: dict[str, SeccSession] = {}
     nxt: tuple[str, dict[str, Any]] | None = ev.start()
@@ -45,6 +66,7 @@ CASES: list[tuple[str, ProtocolSpec, dict[str, dict[str, Any]], Behaviour]] = [
     ("din", din.SPEC, din_requests(), Behaviour(loops=2)),
     ("iso2-ac", iso2.SPEC, iso2_requests(ac=True), Behaviour(loops=3, renegotiate_after=1)),
     ("iso2-dc", iso2.SPEC, iso2_requests(ac=False), Behaviour(loops=3, renegotiate_after=1)),
+    ("iso2-dc-pnc", iso2.SPEC, iso2_requests(ac=False), Behaviour(loops=1)),
 ]
 
 
@@ -95,9 +117,14 @@ def test_every_state_is_reached() -> None:
         expected = {s for s in spec.states if s != ENDED}
         if proto == "iso2-ac":
             expected -= {"CableCheck", "PreCharge", "CurrentDemand", "Renegotiated", "WeldingDetection"}
-        if proto == "iso2-dc":
+        if proto.startswith("iso2-dc"):
             expected -= {"PowerDelivery", "ChargingStatus", "StoppedCharging"}
+        if proto == "iso2-dc-pnc":
+            expected -= {"Renegotiated"}
+        else:
+            expected -= {"PaymentDetails"}  # Plug & Charge only
         assert expected <= reached, (proto, expected - reached)
+    assert "PaymentDetails" in _SNAPS["iso2-dc-pnc"]
 
 
 def test_tables_print() -> None:

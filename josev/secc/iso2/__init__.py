@@ -1,4 +1,4 @@
-"""ISO 15118-2 (AC and DC, EIM/ExternalPayment) session: state table and one handler module per request."""
+"""ISO 15118-2 (AC and DC, EIM/ExternalPayment and Plug & Charge) session: state table and one handler module per request."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from josev.secc.iso2 import (
     charge_parameter_discovery,
     charging_status,
     current_demand,
+    payment_details,
     payment_service_selection,
     power_delivery,
     pre_charge,
@@ -23,6 +24,7 @@ STATES = (
     "SessionSetup",
     "ServiceDiscovery",
     "PaymentServiceSelection",
+    "PaymentDetails",
     "Authorization",
     "ChargeParameterDiscovery",
     "CableCheck",
@@ -39,6 +41,7 @@ STATES = (
 _STOPPABLE = (
     "ServiceDiscovery",
     "PaymentServiceSelection",
+    "PaymentDetails",
     "Authorization",
     "ChargeParameterDiscovery",
     "CableCheck",
@@ -53,7 +56,8 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("SessionSetup", "SessionSetupReq"): frozenset({"ServiceDiscovery"}),
     ("ServiceDiscovery", "ServiceDiscoveryReq"): frozenset({"PaymentServiceSelection"}),
     ("PaymentServiceSelection", "ServiceDetailReq"): frozenset({"PaymentServiceSelection"}),
-    ("PaymentServiceSelection", "PaymentServiceSelectionReq"): frozenset({"Authorization"}),
+    ("PaymentServiceSelection", "PaymentServiceSelectionReq"): frozenset({"Authorization", "PaymentDetails"}),
+    ("PaymentDetails", "PaymentDetailsReq"): frozenset({"Authorization"}),
     ("Authorization", "AuthorizationReq"): frozenset({"Authorization", "ChargeParameterDiscovery"}),
     ("ChargeParameterDiscovery", "ChargeParameterDiscoveryReq"): frozenset(
         {"ChargeParameterDiscovery", "CableCheck", "PowerDelivery", "Renegotiated"}
@@ -78,6 +82,7 @@ _MODULES: tuple[Handler, ...] = (
     service_discovery,
     service_detail,
     payment_service_selection,
+    payment_details,
     authorization,
     charge_parameter_discovery,
     cable_check,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc.iso2.service_detail import offered_ids
+from josev.secc.iso2.service_discovery import payment_options
 from josev.secc.machine import Context, HandlerError
 
 REQUEST = "PaymentServiceSelectionReq"
@@ -14,9 +15,8 @@ RESPONSE = "PaymentServiceSelectionRes"
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
     """Check the payment option and the selected services (the charge service must be among them)."""
     opt = req.get("SelectedPaymentOption")
-    if opt not in ctx.evse.payment_options or opt != "ExternalPayment":
-        # Contract (PnC) needs TLS and the V2G PKI: issue 7.
-        raise HandlerError("FAILED_PaymentSelectionInvalid", f"payment option {opt!r}")
+    if opt not in payment_options(ctx):
+        raise HandlerError("FAILED_PaymentSelectionInvalid", f"payment option {opt!r} not offered")
     services = (req.get("SelectedServiceList") or {}).get("SelectedService", [])
     if isinstance(services, dict):
         services = [services]
@@ -26,7 +26,7 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
     if any(i not in offered_ids(ctx) for i in ids):
         raise HandlerError("FAILED_ServiceSelectionInvalid", f"services {ids}")
     ctx.payment = str(opt)
-    return {"ResponseCode": "OK"}, "Authorization"
+    return {"ResponseCode": "OK"}, ("PaymentDetails" if opt == "Contract" else "Authorization")
 
 
 def negative(ctx: Context, code: str) -> dict[str, Any]:

@@ -19,11 +19,18 @@ def _charge_service(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _payment(ctx: Context) -> dict[str, Any]:
-    opts = [p for p in ctx.evse.payment_options if p in ("ExternalPayment", "Contract")] or [
-        "ExternalPayment"
+def payment_options(ctx: Context) -> list[str]:
+    """The payment options of this connection: Contract (Plug & Charge) only over TLS with trust anchors."""
+    opts = [
+        p
+        for p in ctx.evse.payment_options
+        if p == "ExternalPayment" or (p == "Contract" and ctx.tls and ctx.evse.pnc_roots)
     ]
-    return {"PaymentOption": opts}
+    return opts or ["ExternalPayment"]
+
+
+def _payment(ctx: Context) -> dict[str, Any]:
+    return {"PaymentOption": payment_options(ctx)}
 
 
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
