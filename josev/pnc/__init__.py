@@ -16,7 +16,9 @@ class PncError(Exception):
     """A Plug & Charge check failed; ``code`` is the response code to answer with (e.g.
     ``FAILED_SignatureError``), ``detail`` says what exactly was wrong (never key material)."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, kind: str = "") -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        #: finer reason where one code covers several (``unknown_root``, ``not_yet_valid``, ``expired``)
+        self.kind = kind

@@ -48,6 +48,14 @@ class Chain:
         """The leaf's CN (the EMAID of a contract certificate, the PCID of a provisioning certificate)."""
         return common_name(self.leaf)
 
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey | ed448.Ed448PublicKey:
+        """The leaf's key (its type was checked by :func:`validate`)."""
+        key = self.leaf.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey | ed448.Ed448PublicKey):
+            raise PncError(CHAIN_ERROR, "the leaf key is neither EC nor Ed448")
+        return key
+
     def hash_data(self) -> list[dict[str, str]]:
         """OCPP ``OCSPRequestDataType`` of the leaf and every Sub-CA (for Authorize / GetCertificateStatus)."""
         issuers = (*self.sub_cas, self.root)
@@ -123,7 +131,7 @@ def validate(
     ``FAILED_CertChainError`` for anything else (unknown root, bad signature, CA flags, path length, key usage,
     key type, EMAID mismatch)."""
     if not roots:
-        raise PncError(NO_CERTIFICATE, "no trust anchor (MO or V2G root) is installed")
+        raise PncError(NO_CERTIFICATE, "no trust anchor (MO or V2G root) is installed", "unknown_root")
     if len(sub_cas) > MAX_SUB_CAS:
         raise PncError(CHAIN_ERROR, f"{len(sub_cas)} Sub-CAs (at most {MAX_SUB_CAS})")
     chain = [leaf, *sub_cas]
@@ -131,7 +139,7 @@ def validate(
     for cert in chain:
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             state = "expired" if at > cert.not_valid_after_utc else "not yet valid"
-            raise PncError(EXPIRED, f"{_label(cert)} is {state}")
+            raise PncError(EXPIRED, f"{_label(cert)} is {state}", state.replace(" ", "_"))
         if _key_type(cert) not in allowed:
             raise PncError(CHAIN_ERROR, f"{_label(cert)}: {_key_type(cert)} key not allowed in {protocol}")
     for child, parent in itertools.pairwise(chain):
@@ -139,7 +147,7 @@ def validate(
             raise PncError(CHAIN_ERROR, f"{_label(child)} is not signed by {_label(parent)}")
     anchor = next((r for r in roots if _issued_by(chain[-1], r)), None)
     if anchor is None:
-        raise PncError(CHAIN_ERROR, f"{_label(chain[-1])} does not lead to an installed root")
+        raise PncError(CHAIN_ERROR, f"{_label(chain[-1])} does not lead to an installed root", "unknown_root")
     if not anchor.not_valid_before_utc <= at <= anchor.not_valid_after_utc:
         raise PncError(EXPIRED, f"root {_label(anchor)} is outside its validity")
     # CA flags, path lengths, key usages

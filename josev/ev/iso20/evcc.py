@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from josev.ev.battery import Battery
+from josev.ev.contract import ContractCredentials
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
+from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
 from josev.secc.iso20.rational import rf, rn
@@ -65,10 +67,15 @@ class Evcc20:
         battery: Battery | None = None,
         behaviour: Iso20Behaviour | None = None,
         resume_session: str | None = None,
+        contract: ContractCredentials | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         self.protocol = protocol
+        self.contract = contract
+        #: the authorization service used: ``PnC`` when the SECC offers it and the EV holds a contract
+        self.authorization = "EIM"
+        self._pnc_mode: dict[str, Any] | None = None
         self.battery = battery or Battery()
         self.behaviour = behaviour or Iso20Behaviour()
         self.resume_session = resume_session
@@ -119,6 +126,26 @@ class Evcc20:
         self.result.outcome = "failed"
         self.result.detail = detail
         raise EvError(detail)
+
+    def _chain(self) -> dict[str, Any]:
+        assert self.contract is not None
+        chain = self.contract.chain()
+        chain.setdefault("SubCertificates", {"Certificate": []})
+        return chain
+
+    def _pnc_authorization(self) -> tuple[str, dict[str, Any]]:
+        """AuthorizationReq with PnC_AReqAuthorizationMode, signed with the contract key in the header."""
+        assert self.contract is not None and self._pnc_mode is not None
+        # the suite of the key (a P-256 contract key signs as ISO-2 would, and the SECC refuses the key type)
+        suite = next(s for s in xmlsig.SUITES.values() if s.key_fits(self.contract.key))
+        fragment = xmlsig.fragment("iso20-cm", "PnC_AReqAuthorizationMode", self._pnc_mode)
+        signature = self.contract.sign(suite, [("ID1", fragment)])
+        schema, msg = self._cm(
+            "AuthorizationReq",
+            {"SelectedAuthorizationService": "PnC", "PnC_AReqAuthorizationMode": self._pnc_mode},
+        )
+        msg["AuthorizationReq"]["Header"]["Signature"] = signature
+        return schema, msg
 
     def _ongoing_guard(self) -> None:
         self._ongoing += 1
@@ -231,7 +258,17 @@ class Evcc20:
             self.result.session_id = self.session_id
             return self._cm("AuthorizationSetupReq")
         if name == "AuthorizationSetupRes":
-            if "EIM" not in res.get("AuthorizationServices", []):
+            services = res.get("AuthorizationServices", [])
+            if self.contract is not None and "PnC" in services:
+                self.authorization = "PnC"
+                challenge = str(res["PnC_ASResAuthorizationMode"]["GenChallenge"])
+                self._pnc_mode = {
+                    "Id": "ID1",
+                    "GenChallenge": challenge,
+                    "ContractCertificateChain": self._chain(),
+                }
+                return self._pnc_authorization()
+            if "EIM" not in services:
                 self._fail("the SECC does not offer EIM")
             return self._cm(
                 "AuthorizationReq", {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
@@ -239,6 +276,8 @@ class Evcc20:
         if name == "AuthorizationRes":
             if processing != "Finished":
                 self._ongoing_guard()
+                if self._pnc_mode is not None:
+                    return self._pnc_authorization()
                 return self._cm(
                     "AuthorizationReq",
                     {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}},

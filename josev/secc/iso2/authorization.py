@@ -34,7 +34,7 @@ def _check_contract(ctx: Context, req: dict[str, Any]) -> None:
     try:
         fragment = xmlsig.fragment("iso2", "AuthorizationReq", req)
         xmlsig.verify(
-            ctx.header.get("Signature"), [(ref_id, fragment)], ctx.contract.leaf.public_key(), [xmlsig.ISO2]
+            ctx.header.get("Signature"), [(ref_id, fragment)], ctx.contract.public_key, [xmlsig.ISO2]
         )
     except PncError as e:
         ctx.emit(SecurityIssue("signature_error", e.detail))

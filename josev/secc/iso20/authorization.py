@@ -24,7 +24,7 @@ def _finished(code: str) -> dict[str, Any]:
     return {"ResponseCode": code, "EVSEProcessing": "Finished"}
 
 
-def _pnc(ctx: Iso20Context, req: dict[str, Any]) -> str:
+def _pnc(ctx: Iso20Context, req: dict[str, Any], now: float) -> str:
     mode = req.get("PnC_AReqAuthorizationMode")
     if not isinstance(mode, dict):
         raise HandlerError("FAILED", "PnC selected without PnC_AReqAuthorizationMode")
@@ -35,6 +35,8 @@ def _pnc(ctx: Iso20Context, req: dict[str, Any]) -> str:
     if ctx.challenge is None or got != ctx.challenge:
         return "WARNING_ChallengeInvalid"
     assert ctx.config.pnc is not None
+    ctx.header = req.get("Header") or {}
+    ctx.now = now
     return ctx.config.pnc(ctx, mode)
 
 
@@ -44,7 +46,9 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     if selected not in ctx.auth_services:
         return _finished("WARNING_AuthorizationSelectionInvalid"), state
     if selected == "PnC" and "pnc_ok" not in ctx.ongoing_since:
-        code = _pnc(ctx, req)
+        code = _pnc(ctx, req, now)
+        if code.startswith("FAILED"):
+            raise HandlerError(code, "Plug & Charge verification")
         if code != "OK" and not code.startswith("OK_"):
             return _finished(code), state
         ctx.ongoing_since["pnc_ok"] = now

@@ -151,6 +151,9 @@ class Iso20Context:
     standby: bool = False
     renegotiating: bool = False
     ongoing_since: dict[str, float] = field(default_factory=dict)
+    #: the Header of the request being handled and its time (the Plug & Charge verifier reads both)
+    header: dict[str, Any] = field(default_factory=dict)
+    now: float = 0.0
 
     @property
     def evse(self) -> EvseView:

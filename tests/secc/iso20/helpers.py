@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from josev.ev.battery import Battery
+from josev.ev.evcc import EvError
 from josev.ev.iso20 import Evcc20, Iso20Behaviour
 from josev.secc import sap
 from josev.secc.codec import exi_available
@@ -103,12 +104,15 @@ def drive(
     hook: Any = None,
     codec: bool = False,
     auto_authorize: bool = True,
+    contract: Any = None,
+    tamper: Any = None,
+    refusal_ok: bool = False,
 ) -> Run:
     """Our -20 EV against our -20 SECC core on dicts (through the real EXI codec when ``codec``)."""
     import josev.exi as exi
 
     st = st or station()
-    ev = Evcc20(protocol, battery, behaviour, resume_session=resume)
+    ev = Evcc20(protocol, battery, behaviour, resume_session=resume, contract=contract)
     sap_req = ev.start()[1]
     neg = sap.negotiate(sap_req, (sap.AppProtocol.ISO20,), NAMESPACES)
     family = "AC" if "-ac" in protocol else "DC"
@@ -119,6 +123,8 @@ def drive(
     now, i = 0.0, 0
     while nxt is not None:
         schema, msg = nxt
+        if tamper is not None:
+            tamper(msg)
         if codec:
             msg = exi.decode(schema, exi.encode(schema, msg))
         if hook is not None:
@@ -131,7 +137,12 @@ def drive(
         if codec:
             res = exi.decode(step.schema, exi.encode(step.schema, res))
         run.exchanges.append((next(iter(msg)), next(iter(res)), code(res)))
-        nxt = ev.on_response(res, now)
+        try:
+            nxt = ev.on_response(res, now)
+        except EvError:
+            if not refusal_ok:
+                raise
+            break
         now += 0.05
         i += 1
         assert i < 2000
