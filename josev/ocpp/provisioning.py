@@ -265,6 +265,10 @@ def trigger_message(st: Station, req: dict[str, Any], now: float) -> dict[str, A
             s.send("LogStatusNotification", p, t, during_pending=True)
 
         return {"status": "Accepted", "_after": lg}
+    if what in ("SignChargingStationCertificate", "SignV2GCertificate"):
+        from josev.ocpp import certificates
+
+        return certificates.trigger(st, what)
     return {"status": "NotImplemented"}
 
 
