@@ -189,7 +189,11 @@ def trigger(st: Station, what: str) -> dict[str, Any]:
 
 
 # -- CertificateSigned ---------------------------------------------------------------------------------
-def _check_chain(st: Station, type_: str, chain: list[x509.Certificate], wall: datetime) -> None:
+def verify_chain(
+    chain: list[x509.Certificate], roots: list[x509.Certificate], wall: datetime, what: str
+) -> None:
+    """Every certificate valid at ``wall``, each signed by the next, the last issued by (or equal to) one of
+    ``roots`` (called ``what`` in the error); :class:`CertificateError` otherwise."""
     for cert in chain:
         if not cert.not_valid_before_utc <= wall <= cert.not_valid_after_utc:
             raise CertificateError(
@@ -204,9 +208,6 @@ def _check_chain(st: Station, type_: str, chain: list[x509.Certificate], wall: d
                 f"{child.subject.rfc4514_string()} is not signed by the next certificate of the chain"
             ) from None
     top = chain[-1]
-    roots = [
-        x509.load_pem_x509_certificate(pem.encode()) for _, t, pem in st.store.certs() if t in ROOTS[type_]
-    ]
     for root in roots:
         if top == root:
             return
@@ -215,7 +216,16 @@ def _check_chain(st: Station, type_: str, chain: list[x509.Certificate], wall: d
             return
         except (ValueError, TypeError, InvalidSignature):
             continue
-    raise CertificateError(f"chain does not lead to an installed {' or '.join(ROOTS[type_])}")
+    raise CertificateError(f"chain does not lead to an installed {what}")
+
+
+def installed_roots(st: Station, types: tuple[str, ...]) -> list[x509.Certificate]:
+    """Installed root certificates of the given types."""
+    return [x509.load_pem_x509_certificate(pem.encode()) for _, t, pem in st.store.certs() if t in types]
+
+
+def _check_chain(st: Station, type_: str, chain: list[x509.Certificate], wall: datetime) -> None:
+    verify_chain(chain, installed_roots(st, ROOTS[type_]), wall, " or ".join(ROOTS[type_]))
 
 
 def check_signed(st: Station, type_: str, chain_pem: str, now: float) -> list[x509.Certificate]:
