@@ -54,6 +54,20 @@ def tls_context(root_pems: list[str], client_cert: tuple[Path, Path] | None = No
     return ctx
 
 
+def tls_failure(exc: BaseException) -> str | None:
+    """InvalidTLSVersion / InvalidTLSCipherSuite when the TLS handshake failed on the version or the suites
+    (the CSMS offers only TLS < 1.2 or none of the OCPP suites)."""
+    for err in (exc, exc.__cause__, exc.__context__):
+        if not isinstance(err, ssl.SSLError):
+            continue
+        text = str(err).upper()
+        if any(k in text for k in ("UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "WRONG_VERSION_NUMBER")):
+            return "InvalidTLSVersion"
+        if any(k in text for k in ("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_CIPHERS", "WRONG_CIPHER")):
+            return "InvalidTLSCipherSuite"
+    return None
+
+
 def client_cert_refused(exc: BaseException) -> bool:
     """A connect failure that means the CSMS did not accept the client certificate."""
     text = str(exc).upper()
@@ -218,7 +232,13 @@ class OcppClient:
                         self.rand(),
                     )
                     attempt += 1
-                    log.info("connect to slot %d failed (%s); retry in %.1fs", slot, exc, wait)
+                    log.info(
+                        "connect to slot %d failed (%s: %s); retry in %.1fs",
+                        slot,
+                        type(exc).__name__,
+                        exc,
+                        wait,
+                    )
                     await self._sleep(stop, wait)
                     continue
                 attempt = 0
@@ -239,6 +259,8 @@ class OcppClient:
             self.station.security_event("InvalidCsmsCertificate", time.time(), str(exc)[:255])
         elif isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
             self.station.security_event("FailedToAuthenticateAtCsms", time.time(), str(exc)[:255])
+        elif (kind := tls_failure(exc)) is not None:
+            self.station.security_event(kind, time.time(), str(exc)[:255])
         elif self._level >= 3 and client_cert_refused(exc):
             # profile 3: the CSMS refused our certificate (TLS alert, or the connection closed right after
             # the TLS 1.3 handshake, when the server checks the certificate)

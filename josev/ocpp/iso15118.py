@@ -206,7 +206,7 @@ def install_ev_certificate(
 
     def on_result(s: Station, p: dict[str, Any], t: float) -> None:
         exi_b64 = p["exiResponse"]
-        problem = check_exi(schema_version, exi_b64)
+        problem = check_exi(schema_version, exi_b64) if p["status"] == "Accepted" else None
         if problem is not None:
             _bad_answer(s, "Get15118EVCertificate", problem, t)
             reply(s, ref, {"status": "Failed", "reason": problem})
