@@ -183,7 +183,10 @@ def on_timer(st: Station, name: str, now: float) -> None:
 def trigger(st: Station, what: str) -> dict[str, Any]:
     """TriggerMessage SignChargingStationCertificate / SignV2GCertificate."""
     type_ = TRIGGERS[what]
-    if type_ == V2G and not st.dm.get_bool("ISO15118Ctrlr", "PnCEnabled"):
+    if type_ == V2G and not (
+        st.dm.get_bool("ISO15118Ctrlr", "PnCEnabled")
+        and st.dm.get_bool("ISO15118Ctrlr", "V2GCertificateInstallationEnabled")
+    ):
         return {"status": "Rejected", "statusInfo": {"reasonCode": "PnCDisabled"}}
     return {"status": "Accepted", "_after": lambda s, t: request(s, type_, t)}
 
