@@ -164,9 +164,44 @@ def _schedule_retry(st: Station, type_: str, now: float) -> None:
     st.timers[TIMER + type_] = now + wait
 
 
+RENEW_BEFORE_S = 30 * 86400.0
+"""The station asks for a new certificate (A03) when the installed one expires within this time."""
+CHECK_EVERY_S = 86400.0
+CHECK = TIMER + "check"
+
+
+def after_boot(st: Station, now: float) -> None:
+    """After BootNotification was accepted: resume an outstanding CSR (its key and CSR survive a reboot on
+    disk and in the database; only the wait is lost) and check the installed certificates' expiry."""
+    for type_ in (CS, V2G):
+        if st.store.get(f"csr:{type_}") and TIMER + type_ not in st.timers:
+            _schedule_retry(st, type_, now)
+    check_expiry(st, now)
+
+
+def check_expiry(st: Station, now: float) -> None:
+    """A03: renew (SignCertificate) an installed certificate that expires within :data:`RENEW_BEFORE_S`;
+    checked at boot and daily."""
+    st.timers[CHECK] = now + CHECK_EVERY_S
+    wall = st.wall(now)
+    for type_ in (CS, V2G):
+        chain = installed_chain(st, type_)
+        if not chain or st.store.get(f"csr:{type_}"):
+            continue
+        if type_ == V2G and not st.dm.get_bool("ISO15118Ctrlr", "PnCEnabled"):
+            continue
+        left = chain[0].not_valid_after_utc.timestamp() - wall
+        if left < RENEW_BEFORE_S:
+            log.info("%s expires in %.1f days: renewing", type_, left / 86400)
+            request(st, type_, now)
+
+
 def on_timer(st: Station, name: str, now: float) -> None:
     """No CertificateSigned within the wait: send SignCertificate again (A02.FR.17/18), at most
-    ``CertSigningRepeatTimes`` times, each wait doubled."""
+    ``CertSigningRepeatTimes`` times, each wait doubled. (And the daily expiry check.)"""
+    if name == CHECK:
+        check_expiry(st, now)
+        return
     type_ = name[len(TIMER) :]
     pending = st.store.get(f"csr:{type_}")
     if not pending:

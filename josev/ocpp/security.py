@@ -123,7 +123,10 @@ def on_connected(st: Station, slot: int, now: float) -> None:
 
 
 def after_boot_accepted(st: Station, now: float) -> None:
-    """Hook after BootNotification was accepted (nothing pending today)."""
+    """Hook after BootNotification was accepted: outstanding CSRs and certificate expiry."""
+    from josev.ocpp import certificates
+
+    certificates.after_boot(st, now)
 
 
 # -- certificates --------------------------------------------------------------------------------------

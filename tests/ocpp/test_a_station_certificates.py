@@ -417,3 +417,53 @@ async def test_sign_certificate_rejected_by_csms_no_retry(tmp_path: Path) -> Non
     finally:
         await sut.close()
         await csms.stop()
+
+
+async def test_outstanding_csr_survives_a_reboot(tmp_path: Path) -> None:
+    """The pending key is on disk and the CSR in the database: after a reboot the station repeats the same
+    SignCertificate and still accepts the CertificateSigned for it."""
+    pki = Pki()
+    csms, sut = await profile2_station(
+        tmp_path,
+        pki,
+        **{"SecurityCtrlr/CertSigningWaitMinimum": "1", "SecurityCtrlr/CertSigningRepeatTimes": "5"},
+    )
+    try:
+        csms.responders["SignCertificate"] = lambda p: {"status": "Accepted"}
+        await csms.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+        first = await csms.wait_for("SignCertificate")
+        await csms.call("Reset", {"type": "Immediate"})
+        await csms.wait_for("BootNotification", lambda p: p["reason"] == "RemoteReset")
+        again = await csms.wait_for("SignCertificate", count=2, timeout=5)
+        assert again["csr"] == first["csr"]
+        assert sut.client.reboots == 1
+        res = await csms.call(
+            "CertificateSigned",
+            {
+                "certificateChain": sign_csr(first["csr"], pki.root),
+                "certificateType": "ChargingStationCertificate",
+            },
+        )
+        assert res["status"] == "Accepted"
+    finally:
+        await sut.close()
+        await csms.stop()
+
+
+async def test_a03_station_renews_a_certificate_that_expires_soon(tmp_path: Path) -> None:
+    pki = Pki()
+    csms, sut = await profile2_station(tmp_path, pki)
+    try:
+        csms.responders["SignCertificate"] = lambda p: {"status": "Accepted"}
+        await csms.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+        req = await csms.wait_for("SignCertificate")
+        short = sign_csr(req["csr"], pki.root, days=10)  # less than 30 days left
+        res = await csms.call("CertificateSigned", {"certificateChain": short})
+        assert res["status"] == "Accepted"
+        await csms.call("Reset", {"type": "Immediate"})
+        renew = await csms.wait_for("SignCertificate", count=2, timeout=5)  # without a trigger
+        assert renew["certificateType"] == "ChargingStationCertificate" and renew["csr"] != req["csr"]
+        assert sut.st.key_dir.joinpath("cs.pem").read_text() == short  # kept until the new one is accepted
+    finally:
+        await sut.close()
+        await csms.stop()
