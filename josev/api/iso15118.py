@@ -179,7 +179,7 @@ class V2GCertificates(State):
     name: ClassVar[str] = "v2g_certificates"
 
     revision: int = 0
-    """Grows on every change."""
+    """Grows on every change (persisted: also across restarts of the OCPP service)."""
     chain_file: str | None = None
     """The SECC chain (PEM, leaf first) installed by CertificateSigned V2GCertificate; None: none installed."""
     key_file: str | None = None

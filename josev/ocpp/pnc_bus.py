@@ -118,12 +118,13 @@ class PncBridge:
 
     async def publish_certificates(self, state: dict[str, Any] | None = None) -> None:
         """Publish the SECC's certificate and trust stores (at start and on every change)."""
+        client = self.client()
+        if client is None:
+            return
         if state is None:
-            client = self.client()
-            if client is None:
-                return
             state = certificates.v2g_state(client.station)
-        self.revision += 1
+        # persisted, so it keeps growing across restarts of the service
+        self.revision = client.station.store.next_counter("v2g_certificates_revision")
         await self.bus.publish(
             api.V2GCertificates(
                 revision=self.revision,
