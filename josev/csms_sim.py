@@ -5,6 +5,18 @@ server on loopback that accepts every station, answers BootNotification (Accepte
 Not a CSMS: it sends nothing on its own and keeps no state but the record. Unknown actions get a
 ``NotImplemented`` CALLERROR; a malformed frame is answered with ``FormatViolation`` (or dropped when it has
 no message id) and the connection stays up.
+
+With a test PKI (``CsmsSim(pki=josev.pki.build_pki())`` or ``josev.pki.load_pki(dir)``) it also plays the CSMS
+side of Advanced Security and the ISO 15118 support profile:
+
+* SignCertificate: Accepted, then it sends CertificateSigned with the CSR signed by the ``csms_root``
+  (ChargingStationCertificate, clientAuth) or by the ``cpo_sub_ca2`` with its sub-CAs (V2GCertificate);
+* Authorize with an eMAID and ``iso15118CertificateHashData``: Accepted with certificateStatus Accepted, or
+  CertificateRevoked for serial numbers in ``revoked``;
+* GetCertificateStatus: a DER OCSP response (good, or revoked per ``revoked``) signed by the certificate's
+  issuer, nextUpdate in one day; Failed for certificates the PKI does not know;
+* Get15118EVCertificate: the answer of ``ev_certificate`` (a function of the request) when given, else Failed
+  (building a CertificateInstallationRes is the SECC side's business).
 """
 
 from __future__ import annotations
@@ -61,9 +73,27 @@ class CsmsCall:
 class CsmsSim:
     """The stand-in: ``await start()``, then ``url`` is the station's ``csms_url``; ``await close()``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        pki: Any = None,
+        revoked: set[int] | None = None,
+        ev_certificate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.pki = pki
+        """A :class:`josev.pki.Pki`: enables the certificate answers (see the module docstring)."""
+        self.revoked = revoked or set()
+        """Serial numbers answered as revoked (Authorize certificateStatus, OCSP)."""
+        self.ev_certificate = ev_certificate
+        self.outbox: list[tuple[str, str]] = []
+        """CALLs to send to a station (identity, frame) after the current reply."""
+        self.results: list[tuple[str, Any]] = []
+        """CALLRESULT / CALLERROR frames the stations sent back to our CALLs."""
+        self._ids = 0
         self.calls: list[CsmsCall] = []
         self.connected: set[str] = set()
         self._server: Any = None
@@ -88,7 +118,8 @@ class CsmsSim:
         if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str):
             return None
         if msg[0] != CALL:
-            return None  # CALLRESULT / CALLERROR to nothing we sent: ignored
+            self.results.append((identity, msg))  # answers to our CALLs (CertificateSigned ...) are recorded
+            return None
         if len(msg) != 4 or not isinstance(msg[2], str):
             return json.dumps([CALLERROR, msg[1], "FormatViolation", "CALL needs 4 elements", {}])
         _, mid, action, payload = msg
@@ -96,10 +127,71 @@ class CsmsSim:
         self.changed.set()
         event = payload.get("eventType", "") if isinstance(payload, dict) else ""
         log.info("csms_sim: %s %s %s", identity, action, event)
-        handler = ANSWERS.get(action)
+        handler = self._pki_answer(identity, action) if self.pki is not None else None
+        handler = handler or ANSWERS.get(action)
         if handler is None:
             return json.dumps([CALLERROR, mid, "NotImplemented", f"{action} is not handled here", {}])
         return json.dumps([CALLRESULT, mid, handler(payload)])
+
+    # -- the certificate side (with a PKI) -----------------------------------------------------------------
+    def _pki_answer(self, identity: str, action: str) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        from josev.pki import csms as csms_sim_pki
+
+        if action == "SignCertificate":
+            return lambda p: self._sign(identity, p)
+        if action == "Authorize":
+            return lambda p: csms_sim_pki.authorize(p, self.revoked)
+        if action == "GetCertificateStatus":
+            return lambda p: csms_sim_pki.certificate_status(self.pki, p, self.revoked)
+        if action == "Get15118EVCertificate":
+            return self.ev_certificate or (
+                lambda p: {
+                    "status": "Failed",
+                    "exiResponse": "",
+                    "statusInfo": {"reasonCode": "NotSupported"},
+                }
+            )
+        return None
+
+    def _sign(self, identity: str, payload: dict[str, Any]) -> dict[str, Any]:
+        from josev.pki import csms as csms_sim_pki
+
+        try:
+            chain, use = csms_sim_pki.sign(self.pki, payload)
+        except ValueError as exc:
+            log.warning("csms_sim: SignCertificate from %s refused: %s", identity, exc)
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidCSR"}}
+        self.send_call(identity, "CertificateSigned", {"certificateChain": chain, "certificateType": use})
+        return {"status": "Accepted"}
+
+    def send_call(self, identity: str, action: str, payload: dict[str, Any]) -> str:
+        """Queue a CALL to a station (sent after the current reply, or by :meth:`flush`); returns its id."""
+        self._ids += 1
+        mid = f"sim-{self._ids}"
+        self.outbox.append((identity, json.dumps([CALL, mid, action, payload])))
+        return mid
+
+    def install_roots(self, identity: str) -> None:
+        """Queue InstallCertificate of the PKI's CSMS, V2G and MO roots for a station (the provisioning a CSMS
+        does before SignCertificate and Plug & Charge)."""
+        from cryptography.hazmat.primitives import serialization
+
+        for typ, name in (
+            ("CSMSRootCertificate", "csms_root"),
+            ("V2GRootCertificate", "v2g_root"),
+            ("MORootCertificate", "mo_root"),
+        ):
+            pem = self.pki.cert(name).public_bytes(serialization.Encoding.PEM).decode()
+            self.send_call(identity, "InstallCertificate", {"certificateType": typ, "certificate": pem})
+
+    async def _flush(self, identity: str, ws: Any) -> None:
+        keep = []
+        for who, frame in self.outbox:
+            if who == identity:
+                await ws.send(frame)
+            else:
+                keep.append((who, frame))
+        self.outbox = keep
 
     async def _handle(self, ws: Any) -> None:
         identity = ws.request.path.rstrip("/").rsplit("/", 1)[-1] if ws.request is not None else "?"
@@ -110,6 +202,7 @@ class CsmsSim:
                 reply = self.answer(identity, raw)
                 if reply is not None:
                     await ws.send(reply)
+                await self._flush(identity, ws)
         except Exception as e:  # a broken station connection never stops the stand-in
             log.info("csms_sim: station %s: %s", identity, e)
         finally:

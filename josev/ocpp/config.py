@@ -16,8 +16,8 @@ class OcppConfig(BaseModel):
     identity: str = Field(min_length=1, max_length=48)
     """Charging-station identity, appended to the CSMS URL (``<csms_url>/<identity>``)."""
     csms_url: str
-    """CSMS endpoint without the identity: ``ws://`` (profile 1) or ``wss://`` (profile 2)."""
-    security_profile: Literal[1, 2] = 1
+    """CSMS endpoint without the identity: ``ws://`` (profile 1) or ``wss://`` (profiles 2 and 3)."""
+    security_profile: Literal[1, 2, 3] = 1
     """Initial security profile of the first network profile (slot 1)."""
     basic_auth_password: str | None = None
     """Initial BasicAuthPassword (16-40 characters, used verbatim; see docs/ocpp.md on 40-hex keys)."""
@@ -29,6 +29,9 @@ class OcppConfig(BaseModel):
     """SQLite file: device model, queue, security log, certificates."""
     workdir: Path = Path("/var/lib/josev/ocpp")
     """Directory for firmware downloads."""
+    key_dir: Path | None = None
+    """Folder (mode 0700) of the station's own keys (0600) and certificates: the ChargingStationCertificate
+    of security profile 3 and the SECC's V2G certificate. Default: ``<workdir>/keys``."""
     diagnostics_log: Path | None = None
     """File uploaded by GetLog DiagnosticsLog."""
     evses: dict[int, int] = Field(default_factory=lambda: {1: 1})

@@ -1,4 +1,4 @@
-"""The thin websocket shell around :class:`~josev.ocpp.core.Station`: connects (security profiles 1 and 2),
+"""The thin websocket shell around :class:`~josev.ocpp.core.Station`: connects (security profiles 1, 2 and 3),
 feeds frames and timers into the core, carries out its effects, reconnects with the OCPP-J back-off and falls
 back across network profiles."""
 
@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from josev.ocpp import backoff, security, transfers
+from josev.ocpp import backoff, certificates, security, transfers
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
 from josev.ocpp.devmodel import DeviceModel, core_variables
@@ -39,8 +39,9 @@ OCPP_TLS12_CIPHERS = (
 RequestHandler = Callable[[StationRequest], Awaitable[dict[str, Any] | None]]
 
 
-def tls_context(root_pems: list[str]) -> ssl.SSLContext:
-    """Client TLS context of security profile 2: TLS >= 1.2, the OCPP suites, CSMS roots, host-name check."""
+def tls_context(root_pems: list[str], client_cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """Client TLS context of security profile 2: TLS >= 1.2, the OCPP suites, CSMS roots, host-name check;
+    with ``client_cert`` (chain file, key file) that of profile 3 (TLS with a client certificate)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(OCPP_TLS12_CIPHERS)
@@ -48,7 +49,36 @@ def tls_context(root_pems: list[str]) -> ssl.SSLContext:
     ctx.verify_mode = ssl.CERT_REQUIRED
     if root_pems:
         ctx.load_verify_locations(cadata="\n".join(root_pems))
+    if client_cert is not None:
+        ctx.load_cert_chain(client_cert[0], client_cert[1])
     return ctx
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """InvalidTLSVersion / InvalidTLSCipherSuite when the TLS handshake failed on the version or the suites
+    (the CSMS offers only TLS < 1.2 or none of the OCPP suites)."""
+    for err in (exc, exc.__cause__, exc.__context__):
+        if not isinstance(err, ssl.SSLError):
+            continue
+        text = str(err).upper()
+        if any(k in text for k in ("UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "WRONG_VERSION_NUMBER")):
+            return "InvalidTLSVersion"
+        if any(k in text for k in ("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_CIPHERS", "WRONG_CIPHER")):
+            return "InvalidTLSCipherSuite"
+    return None
+
+
+def client_cert_refused(exc: BaseException) -> bool:
+    """A connect failure that means the CSMS did not accept the client certificate."""
+    text = str(exc).upper()
+    if isinstance(exc, ssl.SSLError) and "ALERT" in text:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLError) and "ALERT" in str(cause).upper():
+        return True
+    return (
+        isinstance(exc, (ConnectionResetError, EOFError)) or "DID NOT RECEIVE A VALID HTTP RESPONSE" in text
+    )
 
 
 def basic_auth(identity: str, password: str, encoding: str = "text") -> str:
@@ -86,7 +116,9 @@ def build_station(cfg: OcppConfig) -> Station:
         boot["serialNumber"] = cfg.serial_number
     if cfg.firmware_version:
         boot["firmwareVersion"] = cfg.firmware_version
-    return Station(store, dm, evses=cfg.evses, boot_info=boot)
+    st = Station(store, dm, evses=cfg.evses, boot_info=boot)
+    st.key_dir = cfg.key_dir or cfg.workdir / "keys"
+    return st
 
 
 class OcppClient:
@@ -108,6 +140,7 @@ class OcppClient:
         self.connected = asyncio.Event()
         self.reboots = 0
         self.connect_attempts = 0
+        self._level = 1
         self._wake = asyncio.Event()
         self._reboot: Reboot | None = None
         self._reconnect = False
@@ -142,12 +175,19 @@ class OcppClient:
         dm = self.station.dm
         url = prof["ocppCsmsUrl"].rstrip("/") + "/" + quote(self.cfg.identity, safe="")
         headers = {}
+        level = int(prof["securityProfile"])
         password = dm.value("SecurityCtrlr/BasicAuthPassword")
-        if password:
+        if password and level < 3:  # profile 3 authenticates with the client certificate only
             headers["Authorization"] = basic_auth(self.cfg.identity, password, self.cfg.password_encoding)
-        ctx = tls_context(self._root_pems()) if url.startswith("wss://") else None
-        if int(prof["securityProfile"]) >= 2 and ctx is None:
-            raise ConnectionError("security profile 2 needs a wss:// URL")
+        client_cert = None
+        if level >= 3:
+            client_cert = certificates.client_certificate(self.station)
+            if client_cert is None:
+                raise ConnectionError("security profile 3 needs an installed ChargingStationCertificate")
+        ctx = tls_context(self._root_pems(), client_cert) if url.startswith("wss://") else None
+        if level >= 2 and ctx is None:
+            raise ConnectionError(f"security profile {level} needs a wss:// URL")
+        self._level = level
         ping = dm.get_int("OCPPCommCtrlr", "WebSocketPingInterval")
         ws = await connect(
             url,
@@ -180,7 +220,7 @@ class OcppClient:
                 self.connect_attempts += 1
                 try:
                     self.ws = await self._open(slot)
-                except (OSError, InvalidStatus, ConnectionError, TimeoutError, ssl.SSLError) as exc:
+                except (OSError, InvalidHandshake, ConnectionError, TimeoutError, ssl.SSLError) as exc:
                     self._connect_failed(exc)
                     cycler.failed(priority)
                     dm = self.station.dm
@@ -192,7 +232,13 @@ class OcppClient:
                         self.rand(),
                     )
                     attempt += 1
-                    log.info("connect to slot %d failed (%s); retry in %.1fs", slot, exc, wait)
+                    log.info(
+                        "connect to slot %d failed (%s: %s); retry in %.1fs",
+                        slot,
+                        type(exc).__name__,
+                        exc,
+                        wait,
+                    )
                     await self._sleep(stop, wait)
                     continue
                 attempt = 0
@@ -213,6 +259,14 @@ class OcppClient:
             self.station.security_event("InvalidCsmsCertificate", time.time(), str(exc)[:255])
         elif isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
             self.station.security_event("FailedToAuthenticateAtCsms", time.time(), str(exc)[:255])
+        elif (kind := tls_failure(exc)) is not None:
+            self.station.security_event(kind, time.time(), str(exc)[:255])
+        elif self._level >= 3 and client_cert_refused(exc):
+            # profile 3: the CSMS refused our certificate (TLS alert, or the connection closed right after
+            # the TLS 1.3 handshake, when the server checks the certificate)
+            self.station.security_event(
+                "FailedToAuthenticateAtCsms", time.time(), f"client certificate refused: {exc}"[:255]
+            )
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

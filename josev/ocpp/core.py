@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from josev.ocpp import rpc, schemas
@@ -111,6 +112,8 @@ class Station:
         self.pending_reset: str | None = None
         store.put("boot_reason", None)
         self.active_slot: int | None = None
+        self.key_dir = Path(store.path).parent / "keys"
+        """Where the station's own keys and certificates live (:mod:`josev.ocpp.certificates`)."""
         self.tx = transactions.Transactions(self)
         from josev.ocpp import security
 
@@ -241,7 +244,12 @@ class Station:
         for name, at in list(self.timers.items()):
             if now >= at:
                 del self.timers[name]
-                self.tx.on_timer(name, now)
+                if name.startswith("cert:"):
+                    from josev.ocpp import certificates
+
+                    certificates.on_timer(self, name, now)
+                else:
+                    self.tx.on_timer(name, now)
         if (
             self.online
             and self.registration == "Accepted"

@@ -30,6 +30,7 @@ def boot_message(st: Station, now: float) -> Outgoing:
 def _boot_result(st: Station, payload: dict[str, Any], now: float) -> None:
     st.boot_in_flight = False
     status = payload["status"]
+    before = st.wall(now)
     st.set_clock(payload["currentTime"], now)
     interval = int(payload["interval"])
     first = st.registration != "Accepted"
@@ -45,13 +46,30 @@ def _boot_result(st: Station, payload: dict[str, Any], now: float) -> None:
             st.tx.on_accepted(now)
         from josev.ocpp import firmware, security
 
+        _clock_event(st, st.wall(now) - before, now)  # after StartupOfTheDevice
         security.after_boot_accepted(st, now)
         if first:
             firmware.after_boot(st, now)
     else:
+        _clock_event(st, st.wall(now) - before, now)
         st.next_boot_at = now + (
             interval if interval > 0 else st.dm.get_int("OCPPCommCtrlr", "HeartbeatInterval")
         )
+
+
+CLOCK_EVENT_S = 60.0
+"""A CSMS time that moves the station clock by more than this logs the security event SettingSystemTime."""
+
+
+def _adopt_time(st: Station, current_time: str, now: float) -> None:
+    before = st.wall(now)
+    st.set_clock(current_time, now)
+    _clock_event(st, st.wall(now) - before, now)
+
+
+def _clock_event(st: Station, jump: float, now: float) -> None:
+    if abs(jump) > CLOCK_EVENT_S:
+        st.security_event("SettingSystemTime", now, f"station clock moved by {jump:+.0f} s to CSMS time")
 
 
 def send_heartbeat(st: Station, now: float, during_pending: bool = False) -> None:
@@ -60,7 +78,7 @@ def send_heartbeat(st: Station, now: float, during_pending: bool = False) -> Non
         "Heartbeat",
         {},
         now,
-        on_result=lambda s, p, t: s.set_clock(p["currentTime"], t),
+        on_result=lambda s, p, t: _adopt_time(s, p["currentTime"], t),
         during_pending=during_pending,
     )
 
@@ -137,6 +155,8 @@ def _after_set(st: Station, changed: list[VarDef], now: float) -> None:
     for d in changed:
         if d.component == "SecurityCtrlr" and d.variable == "BasicAuthPassword":
             security.password_changed(st, now)
+        elif d.component in ("SecurityCtrlr", "ISO15118Ctrlr"):
+            st.security_event("ReconfigurationOfSecurityParameters", now, f"{d.key} changed by the CSMS")
         elif d.component in ("SampledDataCtrlr", "AlignedDataCtrlr"):
             st.tx.reschedule(now)
 
@@ -265,6 +285,10 @@ def trigger_message(st: Station, req: dict[str, Any], now: float) -> dict[str, A
             s.send("LogStatusNotification", p, t, during_pending=True)
 
         return {"status": "Accepted", "_after": lg}
+    if what in ("SignChargingStationCertificate", "SignV2GCertificate"):
+        from josev.ocpp import certificates
+
+        return certificates.trigger(st, what)
     return {"status": "NotImplemented"}
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from josev.ocpp import (
     authorization,
     availability,
+    certificates,
     datatransfer,
     firmware,
     logs,
@@ -50,6 +51,8 @@ TABLE: dict[str, Handler] = {
     "InstallCertificate": security.install_certificate,
     "GetInstalledCertificateIds": security.get_installed_certificate_ids,
     "DeleteCertificate": security.delete_certificate,
+    # A02/A03 station certificates, M ISO 15118 certificates
+    "CertificateSigned": certificates.certificate_signed,
     # N diagnostics
     "GetLog": logs.get_log,
     "CustomerInformation": datatransfer.customer_information,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from josev.ocpp.effects import Reconnect
+from josev.ocpp.effects import Reconnect, StationRequest
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 PASSWORD = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{16,40}$")
 """OCPP 2.0.1 passwordString: 16 to 40 of alphanumerics and ``*-_=:+|@.`` (taken verbatim, never hex-decoded)."""
 
+TRUST_STORES = ("V2GRootCertificate", "MORootCertificate")
+"""Installed root types the SECC uses (announced on the bus when they change)."""
 ROOT_TYPES = ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "ManufacturerRootCertificate")
 
 
@@ -73,8 +75,13 @@ def set_network_profile(st: Station, req: dict[str, Any], now: float) -> dict[st
         return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSlot"}}
     if data["ocppTransport"] != "JSON" or data["ocppVersion"] != "OCPP20":
         return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedTransport"}}
-    if data["securityProfile"] < current or data["securityProfile"] > 2:
+    if data["securityProfile"] < current or data["securityProfile"] > 3:
         return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSecProfile"}}
+    if data["securityProfile"] == 3:
+        from josev.ocpp import certificates
+
+        if not certificates.valid_station_certificate(st, now):  # A05.FR.03
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "NoValidCSCertificate"}}
     if data["securityProfile"] >= 2 and not any(t == "CSMSRootCertificate" for _, t, _ in st.store.certs()):
         return {"status": "Rejected", "statusInfo": {"reasonCode": "NoCSMSRootCert"}}
     url = data["ocppCsmsUrl"]
@@ -116,7 +123,10 @@ def on_connected(st: Station, slot: int, now: float) -> None:
 
 
 def after_boot_accepted(st: Station, now: float) -> None:
-    """Hook after BootNotification was accepted (nothing pending today)."""
+    """Hook after BootNotification was accepted: outstanding CSRs and certificate expiry."""
+    from josev.ocpp import certificates
+
+    certificates.after_boot(st, now)
 
 
 # -- certificates --------------------------------------------------------------------------------------
@@ -171,6 +181,10 @@ def install_certificate(st: Station, req: dict[str, Any], now: float) -> dict[st
         return {"status": "Failed", "statusInfo": {"reasonCode": "TooManyCertificates"}}
     st.store.cert_put(hash_data(cert), req["certificateType"], req["certificate"])
     st.dm.put("SecurityCtrlr", "CertificateEntries", str(len(st.store.certs())))
+    if req["certificateType"] in TRUST_STORES:  # the SECC's trust stores follow at once
+        from josev.ocpp import certificates
+
+        st.emit(StationRequest("v2g_certificate", certificates.v2g_state(st)))
     return {"status": "Accepted"}
 
 
@@ -182,6 +196,10 @@ def get_installed_certificate_ids(st: Station, req: dict[str, Any], now: float) 
         for h, t, _ in st.store.certs()
         if not types or t in types
     ]
+    if not types or "V2GCertificateChain" in types:
+        from josev.ocpp import certificates
+
+        chain += certificates.v2g_chain_ids(st)
     if not chain:
         return {"status": "NotFound"}
     return {"status": "Accepted", "certificateHashDataChain": chain}
@@ -189,7 +207,13 @@ def get_installed_certificate_ids(st: Station, req: dict[str, Any], now: float) 
 
 def delete_certificate(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
     """DeleteCertificate (M04): the last CSMS root is kept while the connection uses TLS."""
+    from josev.ocpp import certificates
+
     want = req["certificateHashData"]
+    if certificates.is_station_certificate(st, want):  # M04.FR.06: never the station's own certificate
+        return {"status": "Failed", "statusInfo": {"reasonCode": "StationCertificate"}}
+    if certificates.delete_v2g_chain(st, want):
+        return {"status": "Accepted"}
     match = [
         (h, t)
         for h, t, _ in st.store.certs()
@@ -209,6 +233,8 @@ def delete_certificate(st: Station, req: dict[str, Any], now: float) -> dict[str
         return {"status": "Failed", "statusInfo": {"reasonCode": "LastCSMSRoot"}}
     st.store.cert_delete(h)
     st.dm.put("SecurityCtrlr", "CertificateEntries", str(len(st.store.certs())))
+    if t in TRUST_STORES:
+        st.emit(StationRequest("v2g_certificate", certificates.v2g_state(st)))
     return {"status": "Accepted"}
 
 

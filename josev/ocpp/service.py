@@ -12,7 +12,7 @@ from josev.api import coordinator as co
 from josev.api import ocpp as api
 from josev.api.base import CommandError
 from josev.bus import Bus
-from josev.ocpp import security
+from josev.ocpp import pnc_bus, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.connection import OcppClient
 from josev.ocpp.effects import StationRequest
@@ -46,6 +46,7 @@ class OcppService:
         self.client: OcppClient | None = None
         self.sessions: dict[int, str | None] = {}
         self._published: dict[str, Any] = {}
+        self.pnc: pnc_bus.PncBridge | None = None
 
     # -- coordinator -> core --------------------------------------------------------------------------
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
@@ -107,6 +108,9 @@ class OcppService:
         bus = self.bus
         assert bus is not None
         d = req.data
+        if self.pnc is not None and req.kind in pnc_bus.KINDS:
+            await self.pnc.on_request(req)
+            return None
         try:
             if req.kind == "authorization":
                 tok = d["idToken"]
@@ -200,6 +204,9 @@ class OcppService:
         bus.subscribe(co.SessionMeter, self._on_meter)
         bus.subscribe(co.AuthorizationRequest, self._on_auth_request)
         bus.serve(api.GetOcppStatus, self._status)
+        self.pnc = pnc_bus.PncBridge(bus, lambda: self.client)
+        self.pnc.register()
+        await self.pnc.publish_certificates()
         task = asyncio.create_task(self.client.run(stop))
         await bus.set_status("ready")
         try:

@@ -94,7 +94,7 @@ async def test_tc_f_06_trigger_message(csms: ScriptedCsms, station: StationUnder
     assert (await csms.wait_for("FirmwareStatusNotification"))["status"] == "Idle"
     assert await trig("LogStatusNotification") == "Accepted"
     assert (await csms.wait_for("LogStatusNotification"))["status"] == "Idle"
-    assert await trig("SignChargingStationCertificate") == "NotImplemented"
+    assert await trig("SignCombinedCertificate") == "NotImplemented"
 
 
 async def test_slow_unlock_does_not_block_the_receive_loop(

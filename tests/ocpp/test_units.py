@@ -145,7 +145,8 @@ def test_core_one_call_in_flight_and_timeout(tmp_path: Path) -> None:
             break
         pending = calls[0]
         sent.append(pending[2])
-    assert sorted(sent) == ["SecurityEventNotification", "StatusNotification"]
+    # StartupOfTheDevice, and SettingSystemTime (the CSMS time moved the clock from 1970 to 2030)
+    assert sorted(sent) == ["SecurityEventNotification", "SecurityEventNotification", "StatusNotification"]
     # MessageTimeout: an unanswered Heartbeat is abandoned after 30 s and the next heartbeat goes later
     hb = _frames(st.tick(t + 60))
     assert [f[2] for f in hb] == ["Heartbeat"]

@@ -4,6 +4,8 @@
 // stdin: one JSON object per line {id, method, params}: a CALL sent to the connected station.
 'use strict';
 const readline = require('readline');
+const fs = require('fs');
+const https = require('https');
 const { RPCServer } = require('ocpp-rpc');
 
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -11,6 +13,31 @@ const now = () => new Date().toISOString();
 let station = null;
 
 const server = new RPCServer({ protocols: ['ocpp2.0.1'], strictMode: true });
+// TLS (security profiles 2 and 3): CSMS_TLS_CERT / CSMS_TLS_KEY (PEM files) serve wss://; with CSMS_TLS_CA the
+// server requires a client certificate issued by that CA (profile 3) and refuses any other.
+const tls = process.env.CSMS_TLS_CERT ? {
+  cert: fs.readFileSync(process.env.CSMS_TLS_CERT),
+  key: fs.readFileSync(process.env.CSMS_TLS_KEY),
+  minVersion: 'TLSv1.2',
+} : null;
+if (tls && process.env.CSMS_TLS_CA) {
+  tls.ca = fs.readFileSync(process.env.CSMS_TLS_CA);
+  tls.requestCert = true;
+  tls.rejectUnauthorized = true;
+}
+// canned replies set over stdin ({method: "__reply", params: {method, reply}}) replace the defaults below
+const replies = {};
+if (tls) {
+  server.auth((accept, reject, handshake) => {
+    const sock = handshake.request.socket;
+    const pc = sock.getPeerCertificate ? sock.getPeerCertificate() : null;
+    out({ type: 'tls', authorized: sock.authorized === true, protocol: sock.getProtocol(),
+          subjectCN: pc && pc.subject ? pc.subject.CN : null,
+          fingerprint256: pc && pc.fingerprint256 ? pc.fingerprint256 : null,
+          basicAuth: handshake.password !== undefined });
+    accept();
+  });
+}
 
 server.on('client', (client) => {
   station = client;
@@ -22,7 +49,7 @@ server.on('client', (client) => {
   client.on('close', () => out({ type: 'closed' }));
   const record = (method, reply) => client.handle(method, ({ params }) => {
     out({ type: 'call', method, params });
-    return reply(params);
+    return replies[method] !== undefined ? replies[method] : reply(params);
   });
   record('BootNotification', () => ({ status: 'Accepted', currentTime: now(), interval: 300 }));
   record('Heartbeat', () => ({ currentTime: now() }));
@@ -35,11 +62,19 @@ server.on('client', (client) => {
   record('FirmwareStatusNotification', () => ({}));
   record('LogStatusNotification', () => ({}));
   record('NotifyCustomerInformation', () => ({}));
+  record('SignCertificate', () => ({ status: 'Accepted' }));
+  record('Get15118EVCertificate', () => ({ status: 'Failed', exiResponse: '' }));
+  record('GetCertificateStatus', () => ({ status: 'Failed' }));
 });
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', async (line) => {
   const req = JSON.parse(line);
+  if (req.method === '__reply') {
+    replies[req.params.method] = req.params.reply;
+    out({ type: 'result', id: req.id, result: {} });
+    return;
+  }
   try {
     const result = await station.call(req.method, req.params);
     out({ type: 'result', id: req.id, result });
@@ -49,6 +84,13 @@ rl.on('line', async (line) => {
 });
 rl.on('close', () => process.exit(0));
 
-server.listen(0, '127.0.0.1').then((httpServer) => {
-  out({ type: 'listening', port: httpServer.address().port });
-});
+if (tls) {
+  const httpsServer = https.createServer(tls);
+  httpsServer.on('upgrade', server.handleUpgrade);
+  httpsServer.on('tlsClientError', (err) => out({ type: 'tlsError', error: String(err.message) }));
+  httpsServer.listen(0, '127.0.0.1', () => out({ type: 'listening', port: httpsServer.address().port }));
+} else {
+  server.listen(0, '127.0.0.1').then((httpServer) => {
+    out({ type: 'listening', port: httpServer.address().port });
+  });
+}
