@@ -46,6 +46,7 @@ SHELLS = {
     "josev/ocpp/connection.py",
     "josev/ocpp/service.py",
     "josev/ocpp/store.py",
+    "josev/ocpp/pnc_bus.py",
     "josev/ocpp/transfers.py",
 }
 # Cores that still do I/O. Empty: keep it so. A module listed here must import exactly what is listed, so the
