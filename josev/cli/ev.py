@@ -54,6 +54,13 @@ def ev(
             click_type=click.Choice(("iso2", "iso20", "both")), help="the station's TLS mode if not --tls"
         ),
     ] = None,
+    contract: Annotated[
+        Path | None,
+        typer.Option(
+            help="Plug & Charge: a `josev pki create` profile folder holding the contract certificate and key "
+            "(e.g. PKI/iso2, PKI/iso20-p521); the EV then pays with its contract when the station offers it"
+        ),
+    ] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
     standby_after: Annotated[
         int | None, typer.Option(help="-20 dynamic: standby after N loops for 2 loops")
@@ -137,6 +144,14 @@ def ev(
         "both",
     ):
         raise typer.BadParameter("--tls off|iso2|iso20, --station-tls iso2|iso20|both")
+    creds = None
+    if contract is not None:
+        from josev.ev.contract import ContractCredentials
+
+        try:
+            creds = ContractCredentials.from_pki(contract)
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"--contract {contract}: {e}") from None
     ctx: ssl.SSLContext | None = None
     if tls_mode != "off":
         if pki is None:
@@ -156,6 +171,7 @@ def ev(
                 resume=resume,
                 message_timeout=message_timeout,
                 tls=ctx,
+                contract=creds,
             )
         from josev.ev.client import discover
         from josev.ev.iso20 import Iso20Behaviour
@@ -183,6 +199,7 @@ def ev(
             behaviour=beh20,
             resume=resume,
             message_timeout=message_timeout,
+            contract=creds,
         )
         return res20
 

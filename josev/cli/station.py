@@ -145,6 +145,12 @@ def station(
         typer.Option(help="PKI folder (`josev pki create --out`); created when absent (default: a temp dir)"),
     ] = None,
     enforce_tls: Annotated[bool, typer.Option("--enforce-tls", help="SDP announces only TLS")] = False,
+    pnc: Annotated[
+        str,
+        typer.Option(
+            help="Plug & Charge: on | off (on: needs --tls; the CSMS stand-in authorizes contracts of the PKI)"
+        ),
+    ] = "off",
     tls_keylog: Annotated[
         Path | None, typer.Option(help="write TLS secrets there (NSS key log, for Wireshark; debugging only)")
     ] = None,
@@ -181,6 +187,8 @@ def station(
         raise typer.BadParameter("--slac on|off, --modes dc|ac|both, --iso20 on|off, --bpt on|off")
     if tls not in ("off", "iso2", "iso20", "both"):
         raise typer.BadParameter("--tls off|iso2|iso20|both")
+    if pnc not in ("on", "off") or (pnc == "on" and (tls == "off" or stack != "real")):
+        raise typer.BadParameter("--pnc on|off; Plug & Charge needs --tls and the real stack")
     if stack not in ("real", "lite") or (stack == "real" and modes == "both"):
         raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
@@ -227,6 +235,7 @@ def station(
                 secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
                 workdir=Path(workdir.name),
                 bpt=bpt == "on",
+                pnc_pki=pki if pnc == "on" else None,
             )
             services, secc, csms = real.services, real.secc, real.csms
         if secc.tls is not None:

@@ -138,7 +138,7 @@ CERTS: tuple[CertSpec, ...] = (
         None,
         CONTRACT_USAGE,
         "MO",
-        "DEJSVC0000000011",
+        "DEJSVC000000011",  # 15 characters: ISO 15118-2 eMAIDType allows 14..15
         2 * _Y,
         "contract certificate (CN = EMAID)",
     ),

@@ -45,8 +45,10 @@ def station_config(
     max_voltage_v: float = 500.0,
     max_current_a: float | None = None,
     max_power_w: float | None = None,
+    pnc: bool = False,
 ) -> Any:
-    """The ``JosevConfig`` of a one-EVSE simulated station on ``iface`` (``kind`` ``ac`` or ``dc``)."""
+    """The ``JosevConfig`` of a one-EVSE simulated station on ``iface`` (``kind`` ``ac`` or ``dc``; ``pnc``: the
+    OCPP service supports Plug & Charge, ISO15118Ctrlr.PnCEnabled)."""
     from josev.config import EvseConfig, JosevConfig
 
     dc = kind == "dc"
@@ -80,7 +82,11 @@ def station_config(
             "workdir": str(workdir / "ocpp"),
             # free charging carries no id token, which the OCPP service does not count as "Authorized": start and
             # end transactions at plug-in / unplug so the CSMS sees every session
-            "variables": {"TxCtrlr/TxStartPoint": "EVConnected", "TxCtrlr/TxStopPoint": "EVConnected"},
+            "variables": {
+                "TxCtrlr/TxStartPoint": "EVConnected",
+                "TxCtrlr/TxStopPoint": "EVConnected",
+                **({"ISO15118Ctrlr/PnCEnabled": "true"} if pnc else {}),
+            },
         },
     )
 
@@ -95,14 +101,25 @@ def build_real(
     workdir: Path,
     evse: int = 1,
     bpt: bool = True,
+    pnc_pki: Path | None = None,
 ) -> RealStation:
-    """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car."""
+    """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car.
+
+    ``pnc_pki`` (a ``josev pki create`` folder): Plug & Charge on; the SECC trusts its MO / V2G roots and the
+    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI."""
     from josev.secc.service import SeccEvseConfig, SeccService
     from josev.secc.simboard import SimEvBridge, SlacLinkUp
     from josev.services import registry
 
-    csms = CsmsSim(port=free_port())
-    cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt)
+    pki_obj = None
+    if pnc_pki is not None:
+        from josev.pki import load_pki
+        from josev.secc.pncshell import PncShell
+
+        pki_obj = load_pki(pnc_pki / "iso2")
+        secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki)}
+    csms = CsmsSim(port=free_port(), pki=pki_obj)
+    cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
     hal = registry.build("hal", cfg)
     coordinator = registry.build("coordinator", cfg)
     e = cfg.evse[0]

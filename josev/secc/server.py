@@ -380,6 +380,8 @@ class EvseEndpoint:
         self._conn_no += 1
         conn = f"c{self._conn_no}"
         session = self._new_core()
+        if hasattr(session, "tls"):
+            session.tls = tls  # Plug & Charge (ISO 15118-2 Contract) is offered on TLS connections only
         self.sessions.add(session)
         splitter = _RxSplitter()
         peer = writer.get_extra_info("peername")

@@ -30,7 +30,9 @@ from josev.secc.codec import make_codec
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
+from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.messages import hlc_failed, message_for
+from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
@@ -112,6 +114,7 @@ def from_config(cfg: Any) -> SeccService:
         await_contactor=opts.await_contactor,
         contactor_timeout=opts.contactor_timeout_s,
         clamp_targets=opts.clamp_targets,
+        pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
     )
 
 
@@ -133,8 +136,10 @@ class SeccService:
         await_contactor: bool = True,
         contactor_timeout: float = 3.0,
         clamp_targets: bool = False,
+        pnc: PncShell | None = None,
     ) -> None:
         self.evses = evses
+        self.pnc = pnc
         self.codec = codec
         self.config = config or SessionConfig()
         self.supply = SimPowerSupply(auto_authorize=auto_authorize) if sim_supply else None
@@ -378,6 +383,10 @@ class SeccService:
             elif (msg := message_for(e)) is not None:
                 # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
                 self._spawn(bus.publish(msg, evse))
+            if isinstance(e, ev.ContractAuthorizationRequested) and self.pnc is not None:
+                self._spawn(self.pnc.authorize(bus, evse, e))
+            elif isinstance(e, ev.SecurityIssue) and self.pnc is not None:
+                self._spawn(self.pnc.security_event(bus, evse, e))
             if isinstance(e, ev.SessionEnded) and hlc_failed(e):
                 self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
             elif isinstance(e, ev.CableCheckRequested) and evse in self._dc_coordinator:
@@ -397,6 +406,8 @@ class SeccService:
         for cfg in self.evses:
             view = cfg.view()
             self.views[cfg.evse] = view
+            if self.pnc is not None:
+                self.pnc.attach(cfg.evse, view)
             st20 = None
             if cfg.iso20:
                 st20 = Iso20Evse(view, bpt=BptLimits() if cfg.bpt else None)
@@ -418,13 +429,19 @@ class SeccService:
                 recorder=self.recorder,
                 power_gate=self._power_gate,
                 iso20_config=Iso20Config(
-                    wall_offset=time.time() - time.monotonic(), clamp_targets=self.clamp_targets
+                    wall_offset=time.time() - time.monotonic(),
+                    clamp_targets=self.clamp_targets,
+                    pnc=ContractVerifier() if self.pnc is not None else None,
                 ),
             )
         bus.subscribe(coord.EvseStatus, self._on_evse_status)
         bus.subscribe(coord.SessionMeter, self._on_meter)
         bus.subscribe(coord.DcSupplyState, self._on_dc_supply)
         bus.subscribe(coord.SessionEvent, self._on_session_event)
+        if self.pnc is not None:
+            from josev.api import iso15118 as iso
+
+            bus.subscribe(iso.V2GCertificates, self.pnc.on_v2g_certificates)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)
         try:

@@ -72,6 +72,10 @@ class SeccOptions(BaseModel):
     """TLS listener: off, iso2 (TLS 1.2), iso20 (TLS 1.3), both."""
     pki_dir: str | None = None
     """Folder written by ``josev pki create`` (required with ``tls``)."""
+    pnc: bool = False
+    """Plug & Charge: offer Contract (ISO 15118-2, TLS only) and PnC (-20); the contract chains are checked
+    against the MO / V2G roots of ``pki_dir`` and those installed through OCPP, contracts authorized through
+    the OCPP service."""
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None

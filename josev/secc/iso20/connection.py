@@ -67,6 +67,8 @@ class Iso20Connection:
         self.families = families
         self.engine: Iso20Engine | None = None
         self.legacy: SeccSession | None = None
+        #: the connection is TLS-protected (the legacy ISO 15118-2 session offers Contract only then)
+        self.tls = False
         self.family: str | None = None
         self.closed = False
         self.deadline: float | None = now + self.config.timers.communication_setup
@@ -126,7 +128,9 @@ class Iso20Connection:
             return
         if neg.protocol is not sap.AppProtocol.ISO20:
             # DIN / ISO 15118-2 (or no match): the legacy session negotiates the same frame again and answers
-            self.legacy = SeccSession(self.evse, now, codec=self.codec, config=self.config, store=self.store)
+            self.legacy = SeccSession(
+                self.evse, now, codec=self.codec, config=self.config, store=self.store, tls=self.tls
+            )
             res = self.legacy.receive(v2gtp.frame(v2gtp.PayloadType.EXI, raw), now)
             out.send += res.send
             out.events += res.events

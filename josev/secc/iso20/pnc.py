@@ -30,9 +30,10 @@ def _code(e: PncError) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class ContractVerifier:
-    """``Iso20Config(pnc=ContractVerifier(roots))``: the roots are ``cryptography`` certificates."""
+    """``Iso20Config(pnc=ContractVerifier(roots))``: the roots are ``cryptography`` certificates; without
+    ``roots`` the EVSE view's ``pnc_roots`` (kept current by the shell) are used."""
 
-    roots: tuple[Any, ...]
+    roots: tuple[Any, ...] = ()
 
     def __call__(self, ctx: Iso20Context, mode: dict[str, Any]) -> str:
         """Verify the contract chain and the signature; emit the contract for authorization when both hold."""
@@ -42,7 +43,7 @@ class ContractVerifier:
             leaf = contract.load_der(chain.get("Certificate", ""), "contract certificate")
             subs_raw = (chain.get("SubCertificates") or {}).get("Certificate") or []
             subs = [contract.load_der(c, f"Sub-CA certificate {i + 1}") for i, c in enumerate(subs_raw)]
-            checked = contract.validate(leaf, subs, self.roots, at, protocol="iso20")
+            checked = contract.validate(leaf, subs, self.roots or ctx.evse.pnc_roots, at, protocol="iso20")
             ref_id = str(mode.get("Id") or "")
             if not ref_id:
                 raise PncError(

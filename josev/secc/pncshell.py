@@ -1,0 +1,140 @@
+"""The SECC's Plug & Charge shell: trust anchors from files and from OCPP, contract authorization and security
+events over the bus (:mod:`josev.api.iso15118`).
+
+The cores check chains and signatures against ``EvseView.pnc_roots``; this shell fills them from the PKI folder
+(``<pki_dir>/<profile>/certs/{mo_root,v2g_root}.der``) and from the roots the CSMS installed
+(:class:`~josev.api.iso15118.V2GCertificates`), offers ``Contract`` on the EVSE views, gives the cores the wall
+clock, asks the OCPP service to authorize each contract that passed the local checks, and forwards security
+issues to the CSMS. The coordinator learns of an accepted contract from the OCPP service and authorizes the
+session, which reaches the cores as ``EvseView.authorized`` like any other authorization.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from josev.api import iso15118 as iso
+from josev.api.base import CommandError
+from josev.bus import Bus
+from josev.secc import events as ev
+from josev.secc.evse import EvseView
+
+log = logging.getLogger("josev.secc.pnc")
+
+ROOT_FILES = ("mo_root.der", "v2g_root.der")
+#: SecurityIssue.kind -> OCPP security event type
+EVENT_TYPES = {"signature_error": "InvalidMessages", "challenge_invalid": "InvalidMessages"}
+
+
+def roots_from_pki(pki_dir: Path | None) -> list[x509.Certificate]:
+    """The MO and V2G roots of every profile folder of a ``josev pki create`` folder (none: empty)."""
+    out: list[x509.Certificate] = []
+    if pki_dir is None:
+        return out
+    for folder in sorted(p for p in pki_dir.iterdir() if p.is_dir()):
+        for name in ROOT_FILES:
+            f = folder / "certs" / name
+            if f.is_file():
+                try:
+                    out.append(x509.load_der_x509_certificate(f.read_bytes()))
+                except ValueError:
+                    log.warning("secc: %s is not a DER certificate; ignored", f)
+    return out
+
+
+def roots_from_pem(pems: Iterable[str]) -> list[x509.Certificate]:
+    """Certificates from PEM texts (unreadable ones are logged and skipped)."""
+    out = []
+    for pem in pems:
+        try:
+            out.append(x509.load_pem_x509_certificate(pem.encode()))
+        except ValueError:
+            log.warning("secc: an installed root is not a PEM certificate; ignored")
+    return out
+
+
+class PncShell:
+    """Plug & Charge for the SECC service (``[secc] pnc = true``)."""
+
+    def __init__(self, pki_dir: Path | None) -> None:
+        self.file_roots = roots_from_pki(pki_dir)
+        self.installed: list[x509.Certificate] = []
+        self.views: dict[int, EvseView] = {}
+        self.authorizations = 0
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """Every trust anchor, installed ones first (duplicates removed)."""
+        seen: set[bytes] = set()
+        out = []
+        for c in (*self.installed, *self.file_roots):
+            fp = (
+                c.fingerprint(c.signature_hash_algorithm)
+                if c.signature_hash_algorithm
+                else c.tbs_certificate_bytes
+            )
+            if fp not in seen:
+                seen.add(fp)
+                out.append(c)
+        return tuple(out)
+
+    def attach(self, evse: int, view: EvseView) -> None:
+        """Offer Contract on ``view`` (the cores offer it on TLS connections only) and give it the roots."""
+        self.views[evse] = view
+        if "Contract" not in view.payment_options:
+            view.payment_options = (*view.payment_options, "Contract")
+        view.wall_offset = time.time() - time.monotonic()
+        view.pnc_roots = self.roots
+        if not view.pnc_roots:
+            log.warning("secc: Plug & Charge is on but no MO/V2G root is installed: Contract is not offered")
+
+    def on_v2g_certificates(self, msg: Any, evse: int | None) -> None:
+        """Roots installed through OCPP (InstallCertificate MORootCertificate / V2GRootCertificate)."""
+        self.installed = roots_from_pem([*msg.mo_roots, *msg.v2g_roots])
+        for view in self.views.values():
+            view.pnc_roots = self.roots
+        log.info("secc: Plug & Charge trust store: %d roots (revision %d)", len(self.roots), msg.revision)
+
+    async def authorize(self, bus: Bus, evse: int, e: ev.ContractAuthorizationRequested) -> None:
+        """Ask the OCPP service (and through it the CSMS) to authorize the contract; a refusal ends the wait."""
+        self.authorizations += 1
+        hash_data = [
+            iso.OcspRequestData(
+                hash_algorithm="SHA256",
+                issuer_name_hash=h["issuerNameHash"],
+                issuer_key_hash=h["issuerKeyHash"],
+                serial_number=h["serialNumber"][:40],
+                responder_url=h.get("responderURL", ""),
+            )
+            for h in e.hash_data[:4]
+        ]
+        view = self.views.get(evse)
+        try:
+            answer = await bus.request(iso.AuthorizeContract(emaid=e.emaid[:36], hash_data=hash_data), evse)
+        except CommandError as err:
+            # no OCPP service (or it failed): the coordinator alone decides (free charging, local rules)
+            log.warning("secc: EVSE %d contract %s not authorized by OCPP: %s", evse, e.emaid, err)
+            return
+        log.info(
+            "secc: EVSE %d contract %s: %s (certificate %s, %s)",
+            evse,
+            e.emaid,
+            answer.status,
+            answer.certificate_status or "-",
+            answer.source,
+        )
+        if answer.status != "Accepted" and view is not None:
+            view.authorized = False
+
+    async def security_event(self, bus: Bus, evse: int, e: ev.SecurityIssue) -> None:
+        """Forward a security issue of the cores to the CSMS (through the OCPP service)."""
+        kind = EVENT_TYPES.get(e.kind, "InvalidMessages")
+        await bus.publish(
+            iso.SeccSecurityEvent(type=kind, tech_info=f"EVSE {evse}: {e.kind}: {e.detail}"[:255])
+        )
