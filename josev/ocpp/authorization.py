@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from josev.ocpp import localauthlist
 from josev.ocpp.devmodel import TOKEN_TYPES
 from josev.ocpp.effects import StationRequest
 
@@ -86,10 +87,13 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
             st.tx.deauthorize(e, "StopAuthorized", now, token)
             _result(st, e, token, "Accepted", "stop")
             return
-    cached = _cached(st, token, now)
+    # the local authorization list takes precedence over the cache (C14, D01); its entries are not cached
+    listed = localauthlist.lookup(st, token, now)
+    cached = listed if listed is not None else _cached(st, token, now)
+    where = "local-list" if listed is not None else "cache"
     if not st.online:
         if st.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
-            _decide(st, evse, token, cached, now, "cache")
+            _decide(st, evse, token, cached, now, where)
         elif st.dm.get_bool("AuthCtrlr", "OfflineTxForUnknownIdEnabled") and cached is None:
             _decide(st, evse, token, {"status": "Accepted"}, now, "offline-unknown")
         else:
@@ -100,17 +104,25 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
         and cached is not None
         and cached["status"] == "Accepted"
     ):
-        _decide(st, evse, token, cached, now, "cache")
+        _decide(st, evse, token, cached, now, where)
+        return
+    if (
+        listed is not None
+        and listed["status"] != "Accepted"
+        and st.dm.get_bool("LocalAuthListCtrlr", "DisablePostAuthorize")
+    ):
+        _result(st, evse, token, listed["status"], "local-list")  # C14.FR.03: no Authorize for it
         return
 
     def on_result(s: Station, payload: dict[str, Any], t: float) -> None:
         info = payload["idTokenInfo"]
-        _cache_store(s, token, info, t)
+        if listed is None:
+            _cache_store(s, token, info, t)
         _decide(s, evse, token, info, t, "csms")
 
     def on_error(s: Station, reason: str, t: float) -> None:
         if s.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
-            _decide(s, evse, token, cached, t, "cache")
+            _decide(s, evse, token, cached, t, where)
         else:
             _result(s, evse, token, "Unknown", f"authorize failed: {reason}")
 
@@ -151,7 +163,8 @@ def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], n
     info = payload.get("idTokenInfo")
     if info is None or "idToken" not in sent:
         return
-    _cache_store(st, sent["idToken"], info, now)
+    if localauthlist.lookup(st, sent["idToken"], now) is None:
+        _cache_store(st, sent["idToken"], info, now)
     if info["status"] == "Accepted" or sent["eventType"] == "Ended":
         return
     evse = sent["evse"]["id"]

@@ -249,7 +249,6 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
             default="LRU",
             values_list=("LRU", "LFU", "FIFO", "CUSTOM"),
         ),
-        _b("LocalAuthListCtrlr", "Enabled", False),
         VarDef(
             "ChargingStation", "AvailabilityState", "OptionList", ro, "Available", values_list=AVAILABILITY
         ),
@@ -261,6 +260,9 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
             "CustomizationCtrlr", "CustomImplementationEnabled", "boolean", ro, "false", v_instance="josev"
         ),
     ]
+    from josev.ocpp.profilevars import profile_variables
+
+    defs += profile_variables()
     for evse, connectors in sorted(evses.items()):
         defs += [
             VarDef(

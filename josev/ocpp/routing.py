@@ -14,6 +14,7 @@ from josev.ocpp import (
     availability,
     datatransfer,
     firmware,
+    localauthlist,
     logs,
     provisioning,
     security,
@@ -35,6 +36,9 @@ TABLE: dict[str, Handler] = {
     "Reset": provisioning.reset,
     # C authorization
     "ClearCache": authorization.clear_cache,
+    # D local authorization list
+    "SendLocalList": localauthlist.send_local_list,
+    "GetLocalListVersion": localauthlist.get_local_list_version,
     # E transactions
     "GetTransactionStatus": transactions.get_transaction_status,
     # F remote control
