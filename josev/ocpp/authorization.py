@@ -4,9 +4,10 @@ LocalAuthorizeOffline, GroupId and master pass, RequestStart/StopTransaction, Cl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from josev.ocpp import localauthlist
+from josev.ocpp import localauthlist, reservation
 from josev.ocpp.devmodel import TOKEN_TYPES
 from josev.ocpp.effects import StationRequest
 
@@ -59,14 +60,14 @@ def _cached(st: Station, token: dict[str, Any], now: float) -> dict[str, Any] | 
     return st.store.cache_get(_tok_key(token), now)
 
 
-def _pick_evse(st: Station, evse: int | None) -> int | None:
+def _pick_evse(st: Station, evse: int | None, fits: Callable[[int], bool] = lambda e: True) -> int | None:
     if evse is not None:
-        return evse if evse in st.evses else None
+        return evse if evse in st.evses and fits(evse) else None
     for e in sorted(st.evses):
-        if st.tx.live[e].connected and st.tx.live[e].token is None:
+        if st.tx.live[e].connected and st.tx.live[e].token is None and fits(e):
             return e
     for e in sorted(st.evses):
-        if not st.tx.current(e) and st.tx.live[e].token is None:
+        if not st.tx.current(e) and st.tx.live[e].token is None and fits(e):
             return e
     return None
 
@@ -87,6 +88,10 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
             st.tx.deauthorize(e, "StopAuthorized", now, token)
             _result(st, e, token, "Accepted", "stop")
             return
+    if reservation.refuses(st, evse, token):
+        log.info("EVSE %s is reserved for another idToken: %s refused", evse, token["idToken"])
+        _result(st, evse, token, "NotAtThisTime", "reserved")
+        return
     # the local authorization list takes precedence over the cache (C14, D01); its entries are not cached
     listed = localauthlist.lookup(st, token, now)
     cached = listed if listed is not None else _cached(st, token, now)
@@ -150,10 +155,17 @@ def _decide(
                 st.tx.deauthorize(e, "StopAuthorized", now, token)
                 _result(st, e, token, "Accepted", "stop-group")
                 return
-    target = _pick_evse(st, evse)
+    target = _pick_evse(st, evse, lambda e: reservation.admits(st, e, token, group)[0])
+    if status == "Accepted" and target is None and evse is not None and evse in st.evses:
+        log.info("EVSE %d is reserved for another idToken: %s refused", evse, token["idToken"])
+        _result(st, evse, token, "NotAtThisTime", "reserved")  # H01/H03: a reserved EVSE refuses others
+        return
     if status != "Accepted" or target is None:
         _result(st, evse, token, status if status != "Accepted" else "NotAtThisLocation", how)
         return
+    rid = reservation.admits(st, target, token, group)[1]
+    if rid is not None:
+        reservation.consume(st, target, rid, now)
     _result(st, target, token, "Accepted", how)
     st.tx.authorized(target, token, group, now)
 
@@ -180,12 +192,14 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
     from josev.ocpp import availability
 
     evse = req.get("evseId")
-    target = _pick_evse(st, evse)
+    token, rid = req["idToken"], req["remoteStartId"]
+    group = (req.get("groupIdToken") or {}).get("idToken")
+    target = _pick_evse(st, evse, lambda e: reservation.admits(st, e, token, group)[0])
     if target is None or not availability.operative(st, target) or st.tx.live[target].token is not None:
         return {"status": "Rejected"}
     if availability.effective(st, target, st.tx.live[target].connector) == "Faulted":
         return {"status": "Rejected"}
-    token, rid = req["idToken"], req["remoteStartId"]
+    resv = reservation.admits(st, target, token, group)[1]
     out: dict[str, Any] = {"status": "Accepted"}
     rec = st.tx.current(target)
     if rec is not None:
@@ -199,6 +213,8 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
             def ok(s2: Station, p: dict[str, Any], t2: float) -> None:
                 _cache_store(s2, token, p["idTokenInfo"], t2)
                 if p["idTokenInfo"]["status"] == "Accepted":
+                    if resv is not None:
+                        reservation.consume(s2, target, resv, t2)
                     s2.emit(StationRequest("remote_start", grant))
                     s2.tx.authorized(target, token, None, t2, trigger="RemoteStart")
                 else:
@@ -207,8 +223,9 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
 
             s.send("Authorize", {"idToken": token}, t, on_result=ok)
         else:
+            if resv is not None:
+                reservation.consume(s, target, resv, t)
             s.emit(StationRequest("remote_start", grant))
-            group = (req.get("groupIdToken") or {}).get("idToken")
             s.tx.authorized(target, token, group, t, trigger="RemoteStart")
 
     out["_after"] = go

@@ -112,6 +112,11 @@ class Station:
         store.put("boot_reason", None)
         self.active_slot: int | None = None
         self.tx = transactions.Transactions(self)
+        self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
+        """Timer name prefix (before ``:``) -> the functional block that set it (default: transactions)."""
+        from josev.ocpp import reservation
+
+        reservation.attach(self)
         from josev.ocpp import security
 
         dm.validators["SecurityCtrlr/BasicAuthPassword"] = security.check_password
@@ -241,7 +246,7 @@ class Station:
         for name, at in list(self.timers.items()):
             if now >= at:
                 del self.timers[name]
-                self.tx.on_timer(name, now)
+                self.timer_handlers.get(name.partition(":")[0], self.tx.on_timer)(name, now)
         if (
             self.online
             and self.registration == "Accepted"

@@ -17,6 +17,7 @@ from josev.ocpp import (
     localauthlist,
     logs,
     provisioning,
+    reservation,
     security,
     transactions,
 )
@@ -48,6 +49,9 @@ TABLE: dict[str, Handler] = {
     "UnlockConnector": availability.unlock_connector,
     # G availability
     "ChangeAvailability": availability.change_availability,
+    # H reservation
+    "ReserveNow": reservation.reserve_now,
+    "CancelReservation": reservation.cancel_reservation,
     # L firmware
     "UpdateFirmware": firmware.update_firmware,
     # M certificates
