@@ -314,6 +314,22 @@ class SimChannel:
         )
 
 
+class SimDisplay:
+    """The simulator's display: records what each EVSE shows and prints every change."""
+
+    def __init__(self, echo: Callable[[str], object] | None = print) -> None:
+        self.shown: dict[int, list[str]] = {}
+        self.history: list[tuple[int, list[str]]] = []
+        self.echo = echo
+
+    def show(self, evse: int, lines: list[str]) -> None:
+        """Record (and print) the lines of EVSE ``evse``."""
+        self.shown[evse] = list(lines)
+        self.history.append((evse, list(lines)))
+        if self.echo is not None:
+            self.echo(f"[display evse{evse}] " + (" | ".join(lines) if lines else "(blank)"))
+
+
 class SimBoard:
     """A simulated board with ``len(caps.channels)`` EVSE channels and a small event scheduler."""
 
@@ -321,6 +337,7 @@ class SimBoard:
         self.caps = caps or BoardCapabilities(name="sim", channels=(ChannelCapabilities(has_meter=True),))
         self.clock: Clock = clock or MonotonicClock()
         self.channels = [SimChannel(c, self.clock) for c in self.caps.channels]
+        self.display = SimDisplay()
         self._script: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = 0
 

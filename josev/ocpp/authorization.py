@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from josev.ocpp import localauthlist, reservation
+from josev.ocpp import localauthlist, reservation, tariffcost
 from josev.ocpp.devmodel import TOKEN_TYPES
 from josev.ocpp.effects import StationRequest
 
@@ -166,12 +166,14 @@ def _decide(
     rid = reservation.admits(st, target, token, group)[1]
     if rid is not None:
         reservation.consume(st, target, rid, now)
+    tariffcost.on_authorized(st, target, info, now)
     _result(st, target, token, "Accepted", how)
     st.tx.authorized(target, token, group, now)
 
 
 def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], now: float) -> None:
     """A TransactionEvent was answered: an idTokenInfo that is not Accepted may stop the transaction."""
+    tariffcost.on_tx_response(st, sent, payload, now)
     info = payload.get("idTokenInfo")
     if info is None or "idToken" not in sent:
         return
@@ -215,6 +217,7 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
                 if p["idTokenInfo"]["status"] == "Accepted":
                     if resv is not None:
                         reservation.consume(s2, target, resv, t2)
+                    tariffcost.on_authorized(s2, target, p["idTokenInfo"], t2)
                     s2.emit(StationRequest("remote_start", grant))
                     s2.tx.authorized(target, token, None, t2, trigger="RemoteStart")
                 else:
@@ -225,6 +228,7 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
         else:
             if resv is not None:
                 reservation.consume(s, target, resv, t)
+            tariffcost.on_authorized(s, target, {}, t)
             s.emit(StationRequest("remote_start", grant))
             s.tx.authorized(target, token, group, t, trigger="RemoteStart")
 

@@ -114,9 +114,15 @@ class Station:
         self.tx = transactions.Transactions(self)
         self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
         """Timer name prefix (before ``:``) -> the functional block that set it (default: transactions)."""
-        from josev.ocpp import reservation
+        self.refreshers: list[Callable[[float], None]] = []
+        """Run before every pump (after any input): blocks that derive outputs from the state (display view)."""
+        self.blocks: dict[str, Any] = {}
+        """In-memory state of functional blocks, by name."""
+        self._refreshing = False
+        from josev.ocpp import display, reservation
 
         reservation.attach(self)
+        display.attach(self)
         from josev.ocpp import security
 
         dm.validators["SecurityCtrlr/BasicAuthPassword"] = security.check_password
@@ -282,6 +288,13 @@ class Station:
         return Outgoing(head.action, head.payload, queue_id=head.id, attempts=head.attempts)
 
     def _pump(self, now: float) -> None:
+        if self.refreshers and not self._refreshing:
+            self._refreshing = True
+            try:
+                for refresh in self.refreshers:
+                    refresh(now)
+            finally:
+                self._refreshing = False
         if not self.online or self.in_flight is not None:
             return
         while True:

@@ -13,12 +13,14 @@ from josev.ocpp import (
     authorization,
     availability,
     datatransfer,
+    display,
     firmware,
     localauthlist,
     logs,
     provisioning,
     reservation,
     security,
+    tariffcost,
     transactions,
 )
 
@@ -52,6 +54,8 @@ TABLE: dict[str, Handler] = {
     # H reservation
     "ReserveNow": reservation.reserve_now,
     "CancelReservation": reservation.cancel_reservation,
+    # I tariff and cost
+    "CostUpdated": tariffcost.cost_updated,
     # L firmware
     "UpdateFirmware": firmware.update_firmware,
     # M certificates
@@ -61,6 +65,10 @@ TABLE: dict[str, Handler] = {
     # N diagnostics
     "GetLog": logs.get_log,
     "CustomerInformation": datatransfer.customer_information,
+    # O display messages
+    "SetDisplayMessage": display.set_display_message,
+    "GetDisplayMessages": display.get_display_messages,
+    "ClearDisplayMessage": display.clear_display_message,
     # P data transfer
     "DataTransfer": datatransfer.data_transfer,
 }

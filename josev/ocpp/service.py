@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from josev.api import coordinator as co
+from josev.api import display as dapi
 from josev.api import ocpp as api
 from josev.api.base import CommandError
 from josev.bus import Bus
@@ -134,6 +135,10 @@ class OcppService:
                 evses = [d["evse"]] if "evse" in d else sorted(self.cfg.evses)
                 for e in evses:
                     await bus.request(co.SetAvailability(available=d["operative"]), e)
+            elif req.kind == "display":
+                await bus.publish(
+                    dapi.DisplayState.model_validate({k: v for k, v in d.items() if k != "evse"}), d["evse"]
+                )
             elif req.kind == "reservation":
                 if d.get("cancel"):
                     await bus.request(co.CancelReservation(), d["evse"])
