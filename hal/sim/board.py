@@ -180,6 +180,9 @@ class SimMeter:
     def __init__(self, ch: SimChannel) -> None:
         self._ch = ch
         self.lost = False
+        self.voltage_v: float | None = None
+        """Grid voltage the meter measures (None: the channel's nominal voltage); set it to simulate a sag or
+        an over-voltage."""
 
     def read(self) -> MeterReading:
         """Sample."""
@@ -197,7 +200,7 @@ class SimMeter:
             )
         amps = self._ch.current_a()
         ph = self._ch.phases_in_use()
-        volts = self._ch.caps.nominal_voltage_v
+        volts = self._ch.caps.nominal_voltage_v if self.voltage_v is None else self.voltage_v
         cur = tuple(amps if i < ph else 0.0 for i in range(self._ch.caps.phases))
         return MeterReading(
             energy_wh=self._ch.energy_wh,

@@ -119,10 +119,11 @@ class Station:
         self.blocks: dict[str, Any] = {}
         """In-memory state of functional blocks, by name."""
         self._refreshing = False
-        from josev.ocpp import display, reservation
+        from josev.ocpp import display, monitoring, reservation
 
         reservation.attach(self)
         display.attach(self)
+        monitoring.attach(self)
         from josev.ocpp import security
 
         dm.validators["SecurityCtrlr/BasicAuthPassword"] = security.check_password

@@ -100,3 +100,13 @@ def profile_variables() -> list[VarDef]:
         ),
         _i("MonitoringCtrlr", "ActiveMonitoringLevel", 9, mutability=RO, min=0, max=9),
     ]
+
+
+def evse_variables(evse: int) -> list[VarDef]:
+    """Measured variables of one EVSE that monitors may watch (besides EVSE.Power and the availability states):
+    the meter's voltage and current and the EVSE's Problem flag (any fault)."""
+    return [
+        VarDef("EVSE", "Voltage", "decimal", RO, "0", evse=evse, unit="V", monitorable=True),
+        VarDef("EVSE", "Current", "decimal", RO, "0", evse=evse, unit="A", monitorable=True),
+        VarDef("EVSE", "Problem", "boolean", RO, "false", evse=evse, monitorable=True),
+    ]

@@ -17,6 +17,7 @@ from josev.ocpp import (
     firmware,
     localauthlist,
     logs,
+    monitoring,
     provisioning,
     reservation,
     security,
@@ -65,6 +66,12 @@ TABLE: dict[str, Handler] = {
     # N diagnostics
     "GetLog": logs.get_log,
     "CustomerInformation": datatransfer.customer_information,
+    # N monitoring
+    "SetVariableMonitoring": monitoring.set_variable_monitoring,
+    "ClearVariableMonitoring": monitoring.clear_variable_monitoring,
+    "SetMonitoringBase": monitoring.set_monitoring_base,
+    "SetMonitoringLevel": monitoring.set_monitoring_level,
+    "GetMonitoringReport": monitoring.get_monitoring_report,
     # O display messages
     "SetDisplayMessage": display.set_display_message,
     "GetDisplayMessages": display.get_display_messages,
