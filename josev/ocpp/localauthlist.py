@@ -143,8 +143,9 @@ def send_local_list(st: Station, req: dict[str, Any], now: float) -> dict[str, A
                 else:
                     db.execute("DELETE FROM local_list WHERE token=?", (key,))
         st.store.put(VERSION_KEY, number)
-    st.dm.put("LocalAuthListCtrlr", "Entries", str(len(new)))
-    st.dm.put("LocalAuthListCtrlr", "Storage", str(used))
+        # the variables go in the same SQLite transaction: a kill -9 never leaves them out of step with the list
+        st.dm.put("LocalAuthListCtrlr", "Entries", str(len(new)))
+        st.dm.put("LocalAuthListCtrlr", "Storage", str(used))
     log.info("local list version %d: %d entries (%s)", number, len(new), req["updateType"])
     return {"status": "Accepted"}
 

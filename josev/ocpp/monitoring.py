@@ -143,7 +143,10 @@ def refresh(st: Station, now: float) -> None:
                 state[mid] = text
                 continue
             x, r = _number(text), _number(ref)
-            changed = (abs(x - r) >= m["value"]) if x is not None and r is not None else text != ref
+            if x is not None and r is not None:
+                changed = x != r and abs(x - r) >= m["value"]
+            else:
+                changed = text != ref
             if changed:
                 state[mid] = text
                 _event(st, m, "Delta", text, now)

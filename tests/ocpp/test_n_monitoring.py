@@ -157,6 +157,21 @@ async def test_periodic_and_fault_problem_monitor(csms: ScriptedCsms, station: S
     mid = res["setMonitoringResult"][0]["id"]
     ev = await csms.wait_for("NotifyEvent", lambda p: p["eventData"][0]["trigger"] == "Periodic", timeout=4)
     assert ev["eventData"][0]["actualValue"] == "3680" and ev["eventData"][0]["variableMonitoringId"] == mid
+    # the connection state: a Delta monitor on a connector's AvailabilityState reports the plug-in
+    conn = {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
+    res = await csms.call(
+        "SetVariableMonitoring",
+        {"setMonitoringData": [mon("Delta", 0, 4, var="AvailabilityState", comp=conn)]},
+    )
+    assert res["setMonitoringResult"][0]["status"] == "Accepted"
+    await station.feed("plug", 1, 1, True)
+    await station.feed("connector_status", 1, 1, "Occupied")
+    ev = await csms.wait_for(
+        "NotifyEvent", lambda p: p["eventData"][0]["variable"]["name"] == "AvailabilityState"
+    )
+    assert ev["eventData"][0]["actualValue"] == "Occupied" and ev["eventData"][0]["trigger"] == "Delta"
+    await station.feed("plug", 1, 1, False)
+    await station.feed("connector_status", 1, 1, "Available")
     # the preconfigured monitor reports a fault of EVSE 1 (Problem false -> true)
     await station.feed("connector_status", 1, 1, "Faulted")
     ev = await csms.wait_for("NotifyEvent", lambda p: p["eventData"][0]["variable"]["name"] == "Problem")
