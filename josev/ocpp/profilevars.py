@@ -15,7 +15,6 @@ LOCAL_LIST_MAX_ENTRIES = 10000
 LOCAL_LIST_MAX_BYTES = 2_000_000
 DISPLAY_MAX_MESSAGES = 50
 MONITORS_MAX = 200
-CURRENCIES = ("EUR", "CHF", "GBP", "USD", "DKK", "NOK", "SEK", "PLN", "CZK")
 
 
 def _i(component: str, variable: str, default: int, **kw: object) -> VarDef:
