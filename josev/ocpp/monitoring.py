@@ -142,14 +142,17 @@ def refresh(st: Station, now: float) -> None:
             if ref is None:
                 state[mid] = text
                 continue
-            x, r = _number(text), _number(ref)
-            if x is not None and r is not None:
-                changed = x != r and abs(x - r) >= m["value"]
-            else:
-                changed = text != ref
-            if changed:
+            if _delta_hit(text, ref, float(m["value"])):
                 state[mid] = text
                 _event(st, m, "Delta", text, now)
+
+
+def _delta_hit(text: str, ref: str, delta: float) -> bool:
+    """A numeric change of at least ``delta`` (and not none at all), or any change of a non-numeric value."""
+    x, r = _number(text), _number(ref)
+    if x is None or r is None:
+        return text != ref
+    return x != r and abs(x - r) >= delta
 
 
 def _is_measured(key: str) -> bool:
