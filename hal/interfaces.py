@@ -129,7 +129,6 @@ class Channel:
 
 
 @runtime_checkable
-@runtime_checkable
 class Display(Protocol):
     """A text display (per EVSE or shared): shows the lines the station wants the driver to read.
 
@@ -140,6 +139,7 @@ class Display(Protocol):
         """Show ``lines`` (display order; the first is the most important) for EVSE ``evse``."""
 
 
+@runtime_checkable
 class Board(Protocol):
     """A charging-station board: capabilities and one :class:`Channel` per EVSE (ids from 1)."""
 
