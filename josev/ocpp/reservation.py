@@ -267,7 +267,11 @@ def _remove(st: Station, rid: int, now: float, update: str | None) -> None:
     if r["evse"] is not None:
         st.emit(StationRequest("reservation", {"evse": r["evse"], "cancel": True, "reservationId": rid}))
     if update is not None:
-        st.send("ReservationStatusUpdate", {"reservationId": rid, "reservationUpdateStatus": update}, now)
+        payload = {"reservationId": rid, "reservationUpdateStatus": update}
+        if st.online:
+            st.send("ReservationStatusUpdate", payload, now)
+        else:  # the CSMS must learn that the reservation is gone: delivered with the queue after reconnecting
+            st.store.enqueue("ReservationStatusUpdate", payload, now)
     _report(st, now)
 
 

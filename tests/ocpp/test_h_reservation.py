@@ -172,6 +172,17 @@ async def test_tc_h_19_h_20_expired_and_removed(csms: ScriptedCsms, station: Sta
     assert upd == {"reservationId": 32, "reservationUpdateStatus": "Removed"}
     await wait_status(csms, 2, "Unavailable")
     assert station.st.store.get("reservations") is None
+    # a reservation that expires while the CSMS is unreachable is reported after reconnecting
+    assert (await csms.call("ReserveNow", reserve(33, evseId=1, expiry=later(0.6))))["status"] == "Accepted"
+    await csms.stop()
+    await asyncio.sleep(1.2)
+    await station.feed("tick")  # the core's timer while offline (the shell only ticks during a session today)
+    assert [m.payload for m in station.st.store.queued()] == [
+        {"reservationId": 33, "reservationUpdateStatus": "Expired"}
+    ]
+    await csms.start()
+    upd = await csms.wait_for("ReservationStatusUpdate", count=3, timeout=8)
+    assert upd == {"reservationId": 33, "reservationUpdateStatus": "Expired"}
 
 
 async def test_reservation_survives_restart_and_remote_start_consumes_it(
