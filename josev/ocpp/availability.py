@@ -108,11 +108,14 @@ def after_reconnect(st: Station, offline_for: float, now: float) -> None:
 
 def station_status(st: Station, evse: int, conn: int, status: str, now: float) -> None:
     """The station reports a connector status (Available, Occupied, Reserved, Unavailable, Faulted)."""
+    previous = hw_status(st).get((evse, conn))
     hw_status(st)[(evse, conn)] = status
-    if status == "Faulted":
-        from josev.ocpp import reservation
+    from josev.ocpp import reservation
 
+    if status == "Faulted":
         reservation.on_availability(st, now)
+    elif previous is not None and status != previous:
+        reservation.on_station_status(st, evse, status)
     if st.online:
         send_one(st, evse, conn, now)
 

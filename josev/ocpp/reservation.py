@@ -291,6 +291,14 @@ def expire(st: Station, now: float) -> None:
     _arm(st)
 
 
+def on_station_status(st: Station, evse: int, status: str) -> None:
+    """The station reports an EVSE Available while its reservation holds (e.g. the coordinator dropped its
+    mirror when another vehicle plugged in and left): mirror the reservation again."""
+    own = _specific(st, evse)
+    if status == "Available" and own is not None:
+        st.emit(StationRequest("reservation", _mirror(own[1], own[0])))
+
+
 def on_availability(st: Station, now: float) -> None:
     """An EVSE became Faulted or Inoperative: its reservation is removed (ReservationStatusUpdate Removed)."""
     for rid, r in sorted(_all(st).items()):
