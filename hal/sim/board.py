@@ -8,6 +8,7 @@ test with a :class:`~hal.sim.clock.FakeClock` is deterministic. Faults are injec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from hal.cp import PP_TABLE, CpClassifier
@@ -26,6 +27,8 @@ from hal.types import (
     PilotMode,
     PilotOutput,
 )
+
+_display_log = logging.getLogger("hal.sim.display")
 
 
 class SimControlPilot:
@@ -318,9 +321,10 @@ class SimChannel:
 
 
 class SimDisplay:
-    """The simulator's display: records what each EVSE shows and prints every change."""
+    """The simulator's display: records what each EVSE shows and prints every change (to the ``hal.sim.display``
+    log, so a live terminal view is not disturbed; ``echo=print`` prints to stdout)."""
 
-    def __init__(self, echo: Callable[[str], object] | None = print) -> None:
+    def __init__(self, echo: Callable[[str], object] | None = _display_log.info) -> None:
         self.shown: dict[int, list[str]] = {}
         self.history: list[tuple[int, list[str]]] = []
         self.echo = echo
