@@ -329,8 +329,10 @@ class Station:
             attempts = msg.attempts + 1
             limit = self.dm.get_int("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent")
             interval = self.dm.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent")
-            if msg.action == "TransactionEvent" and attempts >= limit:
-                log.error("TransactionEvent abandoned after %d attempts (%s)", attempts, reason)
+            # security events are retried without limit; every other queued message (TransactionEvent, and the
+            # NotifyEvent / ReservationStatusUpdate kept while offline) is abandoned after MessageAttempts
+            if msg.action != "SecurityEventNotification" and attempts >= limit:
+                log.error("%s abandoned after %d attempts (%s)", msg.action, attempts, reason)
                 self.store.dequeue(msg.queue_id)
                 self.stats["dropped"] += 1
                 self.retry_at = 0.0

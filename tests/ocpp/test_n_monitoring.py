@@ -14,7 +14,7 @@ from typing import Any
 from josev.ocpp.service import OcppService
 from tests.conftest import BusFactory
 from tests.ocpp.conftest import StationUnderTest, make_config
-from tests.ocpp.harness import CsmsCallError, ScriptedCsms
+from tests.ocpp.harness import CallErrorReply, CsmsCallError, ScriptedCsms
 
 EVSE1 = {"name": "EVSE", "evse": {"id": 1}}
 
@@ -290,3 +290,31 @@ async def test_seed_over_voltage_from_the_simulated_meter(
         stop.set()
         await asyncio.wait_for(task, 5)
         await rig.close()
+
+
+async def test_queued_event_refused_by_the_csms_does_not_block_the_queue(
+    tmp_path: Path, csms: ScriptedCsms
+) -> None:
+    """A CSMS that answers NotifyEvent with a CALLERROR: the queued event is abandoned after MessageAttempts and
+    the transaction events behind it are delivered."""
+    sut = StationUnderTest(make_config(tmp_path, csms.url))
+    await sut.start()
+    try:
+        await csms.wait_for("StatusNotification")
+        await csms.call("SetVariableMonitoring", {"setMonitoringData": [mon("UpperThreshold", 253.0, 0)]})
+        csms.responders["NotifyEvent"] = lambda p: CallErrorReply("NotImplemented", "no monitoring here")
+        await csms.stop()
+        await asyncio.sleep(0.1)
+        await sut.feed("meter", 1, {"Voltage": 270.0})
+        await sut.feed("plug", 1, 1, True)
+        await sut.feed(
+            "present_token", 1, {"idToken": "X1", "type": "ISO14443"}
+        )  # offline: unknown -> refused
+        sut.st.dm.put("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
+        await sut.feed("present_token", 1, {"idToken": "X1", "type": "ISO14443"})
+        assert [m.action for m in sut.st.store.queued()] == ["NotifyEvent", "TransactionEvent"]
+        await csms.start()
+        tx = await csms.wait_for("TransactionEvent", timeout=8)
+        assert tx["offline"] is True and len(csms.actions("NotifyEvent")) == 3  # MessageAttempts
+    finally:
+        await sut.close()
