@@ -129,6 +129,17 @@ class Channel:
 
 
 @runtime_checkable
+class Display(Protocol):
+    """A text display (per EVSE or shared): shows the lines the station wants the driver to read.
+
+    A board that has one exposes it as its ``display`` attribute; the HAL service feeds it the OCPP service's
+    display state (``josev.api.display.DisplayState``)."""
+
+    def show(self, evse: int, lines: list[str]) -> None:
+        """Show ``lines`` (display order; the first is the most important) for EVSE ``evse``."""
+
+
+@runtime_checkable
 class Board(Protocol):
     """A charging-station board: capabilities and one :class:`Channel` per EVSE (ids from 1)."""
 

@@ -8,6 +8,7 @@ test with a :class:`~hal.sim.clock.FakeClock` is deterministic. Faults are injec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from hal.cp import PP_TABLE, CpClassifier
@@ -26,6 +27,8 @@ from hal.types import (
     PilotMode,
     PilotOutput,
 )
+
+_display_log = logging.getLogger("hal.sim.display")
 
 
 class SimControlPilot:
@@ -180,6 +183,9 @@ class SimMeter:
     def __init__(self, ch: SimChannel) -> None:
         self._ch = ch
         self.lost = False
+        self.voltage_v: float | None = None
+        """Grid voltage the meter measures (None: the channel's nominal voltage); set it to simulate a sag or
+        an over-voltage."""
 
     def read(self) -> MeterReading:
         """Sample."""
@@ -197,7 +203,7 @@ class SimMeter:
             )
         amps = self._ch.current_a()
         ph = self._ch.phases_in_use()
-        volts = self._ch.caps.nominal_voltage_v
+        volts = self._ch.caps.nominal_voltage_v if self.voltage_v is None else self.voltage_v
         cur = tuple(amps if i < ph else 0.0 for i in range(self._ch.caps.phases))
         return MeterReading(
             energy_wh=self._ch.energy_wh,
@@ -314,6 +320,23 @@ class SimChannel:
         )
 
 
+class SimDisplay:
+    """The simulator's display: records what each EVSE shows and prints every change (to the ``hal.sim.display``
+    log, so a live terminal view is not disturbed; ``echo=print`` prints to stdout)."""
+
+    def __init__(self, echo: Callable[[str], object] | None = _display_log.info) -> None:
+        self.shown: dict[int, list[str]] = {}
+        self.history: list[tuple[int, list[str]]] = []
+        self.echo = echo
+
+    def show(self, evse: int, lines: list[str]) -> None:
+        """Record (and print) the lines of EVSE ``evse``."""
+        self.shown[evse] = list(lines)
+        self.history.append((evse, list(lines)))
+        if self.echo is not None:
+            self.echo(f"[display evse{evse}] " + (" | ".join(lines) if lines else "(blank)"))
+
+
 class SimBoard:
     """A simulated board with ``len(caps.channels)`` EVSE channels and a small event scheduler."""
 
@@ -321,6 +344,7 @@ class SimBoard:
         self.caps = caps or BoardCapabilities(name="sim", channels=(ChannelCapabilities(has_meter=True),))
         self.clock: Clock = clock or MonotonicClock()
         self.channels = [SimChannel(c, self.clock) for c in self.caps.channels]
+        self.display = SimDisplay()
         self._script: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = 0
 

@@ -183,7 +183,7 @@ def all_messages() -> list[type[Message]]:
     return sorted(REGISTRY.values(), key=lambda c: (c.service, c.kind, c.name))
 
 
-API_MODULES = ("system", "hal", "coordinator", "slac", "secc", "ocpp", "iso15118")
+API_MODULES = ("system", "hal", "coordinator", "slac", "secc", "ocpp", "iso15118", "display")
 """Modules of ``josev.api`` that define messages; imported by :func:`load_all`."""
 
 

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hal.interfaces import Board, Channel, safe_state
+from hal.interfaces import Board, Channel, Display, safe_state
 from hal.sim import SimBoard
 from hal.types import HardwareError, MeterError, PilotMode, PilotOutput
 from josev.api import hal as api
 from josev.api.base import Ack, CommandError
 from josev.api.coordinator import Heartbeat
+from josev.api.display import DisplayState
 from josev.bus import Bus
 from josev.halsvc.dc import DcPublisher, read_dc, set_dc_output, set_isolation
 from josev.halsvc.simcar import SimCars
@@ -157,6 +158,14 @@ class HalService:
         if self.watchdog.kick(self.clock()):
             log.warning("coordinator heartbeat back: safe state released (outputs stay safe until commanded)")
             self.safe.clear()
+
+    def _display(self, msg: DisplayState, evse: int | None) -> None:
+        display = getattr(self.board, "display", None)
+        if evse is not None and isinstance(display, Display):
+            try:
+                display.show(evse, [line.text for line in msg.lines])
+            except (OSError, ValueError, HardwareError) as exc:
+                log.warning("display of EVSE %d failed: %s", evse, exc)
 
     def enter_safe_state(self, reason: str) -> None:
         """Put every channel in the safe state (contactor first, then the pilot)."""
@@ -306,6 +315,7 @@ class HalService:
         bus.serve(api.SetIsolationMonitor, self._set_isolation)
         bus.serve(api.SimCarControl, self._sim_car)
         bus.subscribe(Heartbeat, self._heartbeat, None)
+        bus.subscribe(DisplayState, self._display)
         await bus.publish(self.board_info())
         self.watchdog.kick(self.clock())
         meters = asyncio.create_task(self._meters(bus, stop))

@@ -195,6 +195,22 @@ def _transaction(p: Payload) -> str:
     return f"transaction {tx}{' authorized' if p.get('authorized') else ''}" if tx else "no transaction"
 
 
+def _display(p: Payload) -> str:
+    """The first display line, the tariff and the cost."""
+    lines = p.get("lines") or []
+    parts = [repr(str(lines[0].get("text", ""))) if lines else "(blank)"]
+    if len(lines) > 1:
+        parts.append(f"+{len(lines) - 1} more")
+    cur = p.get("currency", "")
+    if p.get("tariff"):
+        parts.append(f"tariff {p['tariff']!r}")
+    if p.get("running_cost") is not None:
+        parts.append(f"cost so far {p['running_cost']:.2f} {cur}")
+    if p.get("total_cost") is not None:
+        parts.append(f"total {p['total_cost']:.2f} {cur}")
+    return "  ".join(parts)
+
+
 KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
     ("coordinator", "evse_status"): ("status", _evse_status),
     ("coordinator", "pilot"): ("pilot", _pilot),
@@ -210,6 +226,7 @@ KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
         lambda p: f"{p.get('energy_mode', '?')} max {_num(p.get('max_power_w'), ' W', '{:.0f}')}",
     ),
     ("ocpp", "transaction"): ("ocpp", _transaction),
+    ("ocpp", "display"): ("display", _display),
 }
 
 

@@ -4,8 +4,10 @@ LocalAuthorizeOffline, GroupId and master pass, RequestStart/StopTransaction, Cl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from josev.ocpp import localauthlist, reservation, tariffcost
 from josev.ocpp.devmodel import TOKEN_TYPES
 from josev.ocpp.effects import StationRequest
 
@@ -58,14 +60,14 @@ def _cached(st: Station, token: dict[str, Any], now: float) -> dict[str, Any] | 
     return st.store.cache_get(_tok_key(token), now)
 
 
-def _pick_evse(st: Station, evse: int | None) -> int | None:
+def _pick_evse(st: Station, evse: int | None, fits: Callable[[int], bool] = lambda e: True) -> int | None:
     if evse is not None:
-        return evse if evse in st.evses else None
+        return evse if evse in st.evses and fits(evse) else None
     for e in sorted(st.evses):
-        if st.tx.live[e].connected and st.tx.live[e].token is None:
+        if st.tx.live[e].connected and st.tx.live[e].token is None and fits(e):
             return e
     for e in sorted(st.evses):
-        if not st.tx.current(e) and st.tx.live[e].token is None:
+        if not st.tx.current(e) and st.tx.live[e].token is None and fits(e):
             return e
     return None
 
@@ -86,10 +88,17 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
             st.tx.deauthorize(e, "StopAuthorized", now, token)
             _result(st, e, token, "Accepted", "stop")
             return
-    cached = _cached(st, token, now)
+    if reservation.refuses(st, evse, token):
+        log.info("EVSE %s is reserved for another idToken: %s refused", evse, token["idToken"])
+        _result(st, evse, token, "NotAtThisTime", "reserved")
+        return
+    # the local authorization list takes precedence over the cache (C14, D01); its entries are not cached
+    listed = localauthlist.lookup(st, token, now)
+    cached = listed if listed is not None else _cached(st, token, now)
+    where = "local-list" if listed is not None else "cache"
     if not st.online:
         if st.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
-            _decide(st, evse, token, cached, now, "cache")
+            _decide(st, evse, token, cached, now, where)
         elif st.dm.get_bool("AuthCtrlr", "OfflineTxForUnknownIdEnabled") and cached is None:
             _decide(st, evse, token, {"status": "Accepted"}, now, "offline-unknown")
         else:
@@ -100,17 +109,25 @@ def id_token(st: Station, evse: int | None, token: dict[str, Any], now: float) -
         and cached is not None
         and cached["status"] == "Accepted"
     ):
-        _decide(st, evse, token, cached, now, "cache")
+        _decide(st, evse, token, cached, now, where)
+        return
+    if (
+        listed is not None
+        and listed["status"] != "Accepted"
+        and st.dm.get_bool("LocalAuthListCtrlr", "DisablePostAuthorize")
+    ):
+        _result(st, evse, token, listed["status"], "local-list")  # C14.FR.03: no Authorize for it
         return
 
     def on_result(s: Station, payload: dict[str, Any], t: float) -> None:
         info = payload["idTokenInfo"]
-        _cache_store(s, token, info, t)
+        if listed is None:
+            _cache_store(s, token, info, t)
         _decide(s, evse, token, info, t, "csms")
 
     def on_error(s: Station, reason: str, t: float) -> None:
         if s.dm.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and cached is not None:
-            _decide(s, evse, token, cached, t, "cache")
+            _decide(s, evse, token, cached, t, where)
         else:
             _result(s, evse, token, "Unknown", f"authorize failed: {reason}")
 
@@ -138,20 +155,30 @@ def _decide(
                 st.tx.deauthorize(e, "StopAuthorized", now, token)
                 _result(st, e, token, "Accepted", "stop-group")
                 return
-    target = _pick_evse(st, evse)
+    target = _pick_evse(st, evse, lambda e: reservation.admits(st, e, token, group)[0])
+    if status == "Accepted" and target is None and evse is not None and evse in st.evses:
+        log.info("EVSE %d is reserved for another idToken: %s refused", evse, token["idToken"])
+        _result(st, evse, token, "NotAtThisTime", "reserved")  # H01/H03: a reserved EVSE refuses others
+        return
     if status != "Accepted" or target is None:
         _result(st, evse, token, status if status != "Accepted" else "NotAtThisLocation", how)
         return
+    rid = reservation.admits(st, target, token, group)[1]
+    if rid is not None:
+        reservation.consume(st, target, rid, now)
+    tariffcost.on_authorized(st, target, info, now)
     _result(st, target, token, "Accepted", how)
     st.tx.authorized(target, token, group, now)
 
 
 def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], now: float) -> None:
     """A TransactionEvent was answered: an idTokenInfo that is not Accepted may stop the transaction."""
+    tariffcost.on_tx_response(st, sent, payload, now)
     info = payload.get("idTokenInfo")
     if info is None or "idToken" not in sent:
         return
-    _cache_store(st, sent["idToken"], info, now)
+    if localauthlist.lookup(st, sent["idToken"], now) is None:
+        _cache_store(st, sent["idToken"], info, now)
     if info["status"] == "Accepted" or sent["eventType"] == "Ended":
         return
     evse = sent["evse"]["id"]
@@ -167,12 +194,14 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
     from josev.ocpp import availability
 
     evse = req.get("evseId")
-    target = _pick_evse(st, evse)
+    token, rid = req["idToken"], req["remoteStartId"]
+    group = (req.get("groupIdToken") or {}).get("idToken")
+    target = _pick_evse(st, evse, lambda e: reservation.admits(st, e, token, group)[0])
     if target is None or not availability.operative(st, target) or st.tx.live[target].token is not None:
         return {"status": "Rejected"}
     if availability.effective(st, target, st.tx.live[target].connector) == "Faulted":
         return {"status": "Rejected"}
-    token, rid = req["idToken"], req["remoteStartId"]
+    resv = reservation.admits(st, target, token, group)[1]
     out: dict[str, Any] = {"status": "Accepted"}
     rec = st.tx.current(target)
     if rec is not None:
@@ -186,6 +215,9 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
             def ok(s2: Station, p: dict[str, Any], t2: float) -> None:
                 _cache_store(s2, token, p["idTokenInfo"], t2)
                 if p["idTokenInfo"]["status"] == "Accepted":
+                    if resv is not None:
+                        reservation.consume(s2, target, resv, t2)
+                    tariffcost.on_authorized(s2, target, p["idTokenInfo"], t2)
                     s2.emit(StationRequest("remote_start", grant))
                     s2.tx.authorized(target, token, None, t2, trigger="RemoteStart")
                 else:
@@ -194,8 +226,10 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
 
             s.send("Authorize", {"idToken": token}, t, on_result=ok)
         else:
+            if resv is not None:
+                reservation.consume(s, target, resv, t)
+            tariffcost.on_authorized(s, target, {}, t)
             s.emit(StationRequest("remote_start", grant))
-            group = (req.get("groupIdToken") or {}).get("idToken")
             s.tx.authorized(target, token, group, t, trigger="RemoteStart")
 
     out["_after"] = go

@@ -50,6 +50,11 @@ def effective(st: Station, evse: int, conn: int) -> str:
         return hw
     if not operative(st, evse, conn) and not st.tx.current(evse):
         return "Unavailable"
+    if hw == "Available":
+        from josev.ocpp import reservation
+
+        if reservation.reserved(st, evse):
+            return "Reserved"
     return hw
 
 
@@ -79,7 +84,7 @@ def _update_dm(st: Station, evse: int, conn: int, status: str) -> None:
     ev = (
         "Unavailable"
         if not operative(st, evse)
-        else ("Occupied" if "Occupied" in evse_states else "Available")
+        else next((x for x in ("Occupied", "Reserved") if x in evse_states), "Available")
     )
     st.dm.put("EVSE", "AvailabilityState", ev, evse=evse)
     st.dm.put("EVSE", "Available", "true" if ev != "Unavailable" else "false", evse=evse)
@@ -103,7 +108,14 @@ def after_reconnect(st: Station, offline_for: float, now: float) -> None:
 
 def station_status(st: Station, evse: int, conn: int, status: str, now: float) -> None:
     """The station reports a connector status (Available, Occupied, Reserved, Unavailable, Faulted)."""
+    previous = hw_status(st).get((evse, conn))
     hw_status(st)[(evse, conn)] = status
+    from josev.ocpp import reservation
+
+    if status == "Faulted":
+        reservation.on_availability(st, now)
+    elif previous is not None and status != previous:
+        reservation.on_station_status(st, evse, status)
     if st.online:
         send_one(st, evse, conn, now)
 
@@ -144,6 +156,9 @@ def apply(st: Station, key: str, want: str, now: float) -> None:
         if len(parts) > 1:
             data["connector"] = int(parts[1])
     st.emit(StationRequest("availability", data))
+    from josev.ocpp import reservation
+
+    reservation.on_availability(st, now)
     send_all(st, now, only_changed=True)
 
 

@@ -115,6 +115,21 @@ class Station:
         self.key_dir = Path(store.path).parent / "keys"
         """Where the station's own keys and certificates live (:mod:`josev.ocpp.certificates`)."""
         self.tx = transactions.Transactions(self)
+        self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
+        """Timer name prefix (before ``:``) -> the functional block that set it (default: transactions)."""
+        self.refreshers: list[Callable[[float], None]] = []
+        """Run before every pump (after any input): blocks that derive outputs from the state (display view)."""
+        self.blocks: dict[str, Any] = {}
+        """In-memory state of functional blocks, by name."""
+        self._refreshing = False
+        from josev.ocpp import display, monitoring, reservation
+
+        reservation.attach(self)
+        display.attach(self)
+        monitoring.attach(self)
+        from josev.ocpp import certificates
+
+        self.timer_handlers["cert"] = lambda name, now: certificates.on_timer(self, name, now)
         from josev.ocpp import security
 
         dm.validators["SecurityCtrlr/BasicAuthPassword"] = security.check_password
@@ -244,12 +259,7 @@ class Station:
         for name, at in list(self.timers.items()):
             if now >= at:
                 del self.timers[name]
-                if name.startswith("cert:"):
-                    from josev.ocpp import certificates
-
-                    certificates.on_timer(self, name, now)
-                else:
-                    self.tx.on_timer(name, now)
+                self.timer_handlers.get(name.partition(":")[0], self.tx.on_timer)(name, now)
         if (
             self.online
             and self.registration == "Accepted"
@@ -285,6 +295,13 @@ class Station:
         return Outgoing(head.action, head.payload, queue_id=head.id, attempts=head.attempts)
 
     def _pump(self, now: float) -> None:
+        if self.refreshers and not self._refreshing:
+            self._refreshing = True
+            try:
+                for refresh in self.refreshers:
+                    refresh(now)
+            finally:
+                self._refreshing = False
         if not self.online or self.in_flight is not None:
             return
         while True:
@@ -318,8 +335,10 @@ class Station:
             attempts = msg.attempts + 1
             limit = self.dm.get_int("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent")
             interval = self.dm.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent")
-            if msg.action == "TransactionEvent" and attempts >= limit:
-                log.error("TransactionEvent abandoned after %d attempts (%s)", attempts, reason)
+            # security events are retried without limit; every other queued message (TransactionEvent, and the
+            # NotifyEvent / ReservationStatusUpdate kept while offline) is abandoned after MessageAttempts
+            if msg.action != "SecurityEventNotification" and attempts >= limit:
+                log.error("%s abandoned after %d attempts (%s)", msg.action, attempts, reason)
                 self.store.dequeue(msg.queue_id)
                 self.stats["dropped"] += 1
                 self.retry_at = 0.0

@@ -60,6 +60,8 @@ class VarDef:
     reboot_required: bool = False
     max_len: int | None = None
     constant: bool = False
+    monitorable: bool = False
+    """A measured or state value the station updates itself; SetVariableMonitoring may watch it."""
 
     @property
     def key(self) -> str:
@@ -88,7 +90,7 @@ class VarDef:
 
     def characteristics_json(self) -> dict[str, Any]:
         """The VariableCharacteristicsType of this variable."""
-        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": False}
+        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": self.monitorable}
         if self.unit:
             out["unit"] = self.unit
         if self.min is not None:
@@ -259,7 +261,6 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
             default="LRU",
             values_list=("LRU", "LFU", "FIFO", "CUSTOM"),
         ),
-        _b("LocalAuthListCtrlr", "Enabled", False),
         VarDef(
             "ChargingStation", "AvailabilityState", "OptionList", ro, "Available", values_list=AVAILABILITY
         ),
@@ -271,7 +272,11 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
             "CustomizationCtrlr", "CustomImplementationEnabled", "boolean", ro, "false", v_instance="josev"
         ),
     ]
+    from josev.ocpp.profilevars import evse_variables, profile_variables
+
+    defs += profile_variables()
     for evse, connectors in sorted(evses.items()):
+        defs += evse_variables(evse)
         defs += [
             VarDef(
                 "EVSE",
@@ -281,9 +286,10 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
                 "Available",
                 evse=evse,
                 values_list=AVAILABILITY,
+                monitorable=True,
             ),
             _b("EVSE", "Available", True, mutability=ro, evse=evse),
-            VarDef("EVSE", "Power", "decimal", ro, "0", evse=evse, unit="W", max=22000),
+            VarDef("EVSE", "Power", "decimal", ro, "0", evse=evse, unit="W", max=22000, monitorable=True),
             _i("EVSE", "SupplyPhases", 3, mutability=ro, evse=evse),
         ]
         for conn in range(1, connectors + 1):
@@ -297,6 +303,7 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
                     evse=evse,
                     connector=conn,
                     values_list=AVAILABILITY,
+                    monitorable=True,
                 ),
                 _b("Connector", "Available", True, mutability=ro, evse=evse, connector=conn),
                 VarDef("Connector", "ConnectorType", "string", ro, "cType2", evse=evse, connector=conn),
@@ -369,6 +376,14 @@ class DeviceModel:
     def value(self, key: str) -> str:
         """A value by key."""
         return self._values[key]
+
+    def set_live(self, key: str, value: str) -> bool:
+        """Update a measured value (not persisted: the station measures it again after a restart); returns
+        whether it changed."""
+        if self._values.get(key) == value:
+            return False
+        self._values[key] = value
+        return True
 
     # -- CSMS access ---------------------------------------------------------------------------------
     def find(self, component: dict[str, Any], variable: dict[str, Any]) -> tuple[VarDef | None, str]:

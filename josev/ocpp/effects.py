@@ -23,7 +23,8 @@ class StationRequest(Effect):
     """Ask the station (the coordinator, over the bus) to do something.
 
     ``kind`` is one of ``authorization`` (an idToken's result), ``remote_start``, ``remote_stop``,
-    ``unlock``, ``availability``, ``reset_evse``. If ``token`` is set the core waits for
+    ``unlock``, ``availability``, ``reset_evse``, ``reservation`` (mirror an EVSE reservation, or ``cancel`` it),
+    ``display`` (the view of one EVSE's display changed). If ``token`` is set the core waits for
     :meth:`josev.ocpp.core.Station.complete` with that token before answering the CSMS.
     """
 

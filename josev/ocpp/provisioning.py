@@ -224,8 +224,13 @@ def get_report(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
                 break
         defs = keep
     criteria = req.get("componentCriteria")
-    if criteria and "Problem" in criteria and len(criteria) == 1:
-        defs = []
+    if criteria:  # components whose Active / Available / Enabled / Problem variable is true (any of them)
+        comps = {
+            (d.component, d.c_instance, d.evse, d.connector)
+            for d in st.dm.defs.values()
+            if d.variable in criteria and d.v_instance is None and _value(st, d, now) == "true"
+        }
+        defs = [d for d in defs if (d.component, d.c_instance, d.evse, d.connector) in comps]
     if not defs:
         return {"status": "EmptyResultSet"}
     rid = req["requestId"]

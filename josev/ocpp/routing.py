@@ -14,10 +14,15 @@ from josev.ocpp import (
     availability,
     certificates,
     datatransfer,
+    display,
     firmware,
+    localauthlist,
     logs,
+    monitoring,
     provisioning,
+    reservation,
     security,
+    tariffcost,
     transactions,
 )
 
@@ -36,6 +41,9 @@ TABLE: dict[str, Handler] = {
     "Reset": provisioning.reset,
     # C authorization
     "ClearCache": authorization.clear_cache,
+    # D local authorization list
+    "SendLocalList": localauthlist.send_local_list,
+    "GetLocalListVersion": localauthlist.get_local_list_version,
     # E transactions
     "GetTransactionStatus": transactions.get_transaction_status,
     # F remote control
@@ -45,6 +53,11 @@ TABLE: dict[str, Handler] = {
     "UnlockConnector": availability.unlock_connector,
     # G availability
     "ChangeAvailability": availability.change_availability,
+    # H reservation
+    "ReserveNow": reservation.reserve_now,
+    "CancelReservation": reservation.cancel_reservation,
+    # I tariff and cost
+    "CostUpdated": tariffcost.cost_updated,
     # L firmware
     "UpdateFirmware": firmware.update_firmware,
     # M certificates
@@ -56,6 +69,16 @@ TABLE: dict[str, Handler] = {
     # N diagnostics
     "GetLog": logs.get_log,
     "CustomerInformation": datatransfer.customer_information,
+    # N monitoring
+    "SetVariableMonitoring": monitoring.set_variable_monitoring,
+    "ClearVariableMonitoring": monitoring.clear_variable_monitoring,
+    "SetMonitoringBase": monitoring.set_monitoring_base,
+    "SetMonitoringLevel": monitoring.set_monitoring_level,
+    "GetMonitoringReport": monitoring.get_monitoring_report,
+    # O display messages
+    "SetDisplayMessage": display.set_display_message,
+    "GetDisplayMessages": display.get_display_messages,
+    "ClearDisplayMessage": display.clear_display_message,
     # P data transfer
     "DataTransfer": datatransfer.data_transfer,
 }

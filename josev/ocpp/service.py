@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
 from josev.api import coordinator as co
+from josev.api import display as dapi
 from josev.api import ocpp as api
 from josev.api.base import CommandError
 from josev.bus import Bus
@@ -137,6 +139,18 @@ class OcppService:
                 evses = [d["evse"]] if "evse" in d else sorted(self.cfg.evses)
                 for e in evses:
                     await bus.request(co.SetAvailability(available=d["operative"]), e)
+            elif req.kind == "display":
+                await bus.publish(
+                    dapi.DisplayState.model_validate({k: v for k, v in d.items() if k != "evse"}), d["evse"]
+                )
+            elif req.kind == "reservation":
+                if d.get("cancel"):
+                    await bus.request(co.CancelReservation(), d["evse"])
+                else:
+                    expires = datetime.fromisoformat(d["expiry"].replace("Z", "+00:00"))
+                    await bus.request(
+                        co.Reserve(id_token=d["idToken"]["idToken"], expires_at=expires), d["evse"]
+                    )
             elif req.kind == "reset_evse":
                 await bus.request(co.StopCharging(reason="reset"), d["evse"])
             elif req.kind == "unlock":

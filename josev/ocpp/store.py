@@ -68,6 +68,11 @@ class Store:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for functional blocks that keep their own tables (e.g. the local list)."""
+        return self._db
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()

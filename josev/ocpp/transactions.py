@@ -39,6 +39,8 @@ class EvseLive:
     group: str | None = None
     charging_state: str = "Idle"
     remote_start_id: int | None = None
+    reservation_id: int | None = None
+    """A reservation this EVSE's authorization consumed (sent once, with the idToken, as reservationId)."""
     readings: dict[str, float] = field(default_factory=dict)
 
 
@@ -233,6 +235,7 @@ class Transactions:
         st.timers.pop(f"ended:{evse}", None)
         lv.token = None
         lv.remote_start_id = None
+        lv.reservation_id = None
         from josev.ocpp import availability, provisioning
 
         availability.apply_pending(st, now)
@@ -286,6 +289,8 @@ class Transactions:
         if meter_values:
             payload["meterValue"] = meter_values
         payload.update(extra or {})
+        if lv.reservation_id is not None and "idToken" in payload and event_type != "Ended":
+            payload["reservationId"], lv.reservation_id = lv.reservation_id, None
         rec["seq"] += 1
         st.store.enqueue_and_put(
             "TransactionEvent", payload, now, f"tx:{evse}", None if event_type == "Ended" else rec

@@ -53,6 +53,10 @@ def default_responders() -> dict[str, Responder]:
         "LogStatusNotification": lambda p: {},
         "NotifyCustomerInformation": lambda p: {},
         "DataTransfer": lambda p: {"status": "UnknownVendorId"},
+        "ReservationStatusUpdate": lambda p: {},
+        "NotifyDisplayMessages": lambda p: {},
+        "NotifyEvent": lambda p: {},
+        "NotifyMonitoringReport": lambda p: {},
     }
 
 

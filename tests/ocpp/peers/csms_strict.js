@@ -54,8 +54,10 @@ server.on('client', (client) => {
   record('BootNotification', () => ({ status: 'Accepted', currentTime: now(), interval: 300 }));
   record('Heartbeat', () => ({ currentTime: now() }));
   record('StatusNotification', () => ({}));
-  record('Authorize', () => ({ idTokenInfo: { status: 'Accepted' } }));
-  record('TransactionEvent', () => ({}));
+  record('Authorize', () => ({
+    idTokenInfo: { status: 'Accepted', personalMessage: { format: 'UTF8', content: '0.39 EUR/kWh' } },
+  }));
+  record('TransactionEvent', (p) => (p.eventType === 'Ended' ? { totalCost: 4.2 } : {}));
   record('MeterValues', () => ({}));
   record('NotifyReport', () => ({}));
   record('SecurityEventNotification', () => ({}));
@@ -65,6 +67,10 @@ server.on('client', (client) => {
   record('SignCertificate', () => ({ status: 'Accepted' }));
   record('Get15118EVCertificate', () => ({ status: 'Failed', exiResponse: '' }));
   record('GetCertificateStatus', () => ({ status: 'Failed' }));
+  record('ReservationStatusUpdate', () => ({}));
+  record('NotifyDisplayMessages', () => ({}));
+  record('NotifyEvent', () => ({}));
+  record('NotifyMonitoringReport', () => ({}));
 });
 
 const rl = readline.createInterface({ input: process.stdin });
