@@ -35,6 +35,7 @@ SHELLS = {
     "josev/secc/refstation.py",
     "josev/secc/server.py",
     "josev/secc/service.py",
+    "josev/secc/pncshell.py",
     "josev/secc/simboard.py",
     "josev/secc/simcoordinator.py",
     "josev/secc/iso20/integration.py",
