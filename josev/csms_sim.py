@@ -15,8 +15,8 @@ side of Advanced Security and the ISO 15118 support profile:
   CertificateRevoked for serial numbers in ``revoked``;
 * GetCertificateStatus: a DER OCSP response (good, or revoked per ``revoked``) signed by the certificate's
   issuer, nextUpdate in one day; Failed for certificates the PKI does not know;
-* Get15118EVCertificate: the answer of ``ev_certificate`` (a function of the request) when given, else Failed
-  (building a CertificateInstallationRes is the SECC side's business).
+* Get15118EVCertificate: the answer of ``ev_certificate`` (a function of the request) when given, else the
+  CertificateInstallationRes of :mod:`josev.pnc.cps` built from the PKI (Failed when it cannot be built).
 """
 
 from __future__ import annotations
@@ -148,14 +148,23 @@ class CsmsSim:
         if action == "GetCertificateStatus":
             return lambda p: csms_sim_pki.certificate_status(self.pki, p, self.revoked)
         if action == "Get15118EVCertificate":
-            return self.ev_certificate or (
-                lambda p: {
-                    "status": "Failed",
-                    "exiResponse": "",
-                    "statusInfo": {"reasonCode": "NotSupported"},
-                }
-            )
+            return self.ev_certificate or self._ev_certificate
         return None
+
+    def _ev_certificate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Get15118EVCertificate (ISO 15118-2): the certificate provisioning service of :mod:`josev.pnc.cps`."""
+        import base64
+
+        from josev import exi
+        from josev.pnc import PncError, cps
+
+        try:
+            request = exi.decode("iso2", base64.b64decode(payload["exiRequest"]))
+            response = exi.encode("iso2", cps.answer_iso2(self.pki, request))
+        except (PncError, exi.ExiError, ValueError, KeyError) as exc:
+            log.warning("csms_sim: Get15118EVCertificate refused: %s", exc)
+            return {"status": "Failed", "exiResponse": "", "statusInfo": {"reasonCode": "InvalidRequest"}}
+        return {"status": "Accepted", "exiResponse": base64.b64encode(response).decode()}
 
     def _sign(self, identity: str, payload: dict[str, Any]) -> dict[str, Any]:
         from josev.pki import csms as csms_sim_pki

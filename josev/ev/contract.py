@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,33 @@ class ContractCredentials:
         if not isinstance(key, ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey):
             raise ValueError("the contract key is not an EC or Ed448 key")
         return cls(leaf, subs, key)
+
+
+@dataclass(frozen=True)
+class ProvisioningCredentials:
+    """What an EV without a contract holds for certificate installation: its OEM provisioning certificate and
+    key, and the V2G roots it trusts (to check the certificate provisioning service's chain)."""
+
+    oem_der: bytes
+    key: ec.EllipticCurvePrivateKey
+    v2g_roots_der: tuple[bytes, ...]
+
+    def root_ids(self) -> dict[str, Any]:
+        """``ListOfRootCertificateIDs`` (issuer and serial of every trusted V2G root)."""
+        ids = []
+        for der in self.v2g_roots_der:
+            cert = cc.load_der(der, "V2G root")
+            ids.append(
+                {"X509IssuerName": cert.issuer.rfc4514_string(), "X509SerialNumber": cert.serial_number}
+            )
+        return {"RootCertificateID": ids}
+
+    @classmethod
+    def from_pki(cls, folder: Path) -> ProvisioningCredentials:
+        """From a ``josev pki create`` profile folder (``certs/oem_prov_leaf.der``, ``keys/oem_prov_leaf.key``,
+        ``certs/v2g_root.der``)."""
+        certs = folder / "certs"
+        key = serialization.load_pem_private_key((folder / "keys" / "oem_prov_leaf.key").read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the OEM provisioning key is not an EC key")
+        return cls((certs / "oem_prov_leaf.der").read_bytes(), key, ((certs / "v2g_root.der").read_bytes(),))

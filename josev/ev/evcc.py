@@ -8,13 +8,15 @@ StopCharging notification. :class:`EvConnection` adds V2GTP framing and the EXI 
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from josev.ev import messages as m
 from josev.ev.battery import Battery, Behaviour
-from josev.ev.contract import ContractCredentials
-from josev.pnc import xmlsig
+from josev.ev.contract import ContractCredentials, ProvisioningCredentials
+from josev.pnc import PncError, contract, cps, keywrap, xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
 from josev.secc.physical import to_float
@@ -52,6 +54,8 @@ class Evcc:
         behaviour: Behaviour | None = None,
         resume_session: str | None = None,
         contract: ContractCredentials | None = None,
+        provisioning: ProvisioningCredentials | None = None,
+        wall: float | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -73,9 +77,16 @@ class Evcc:
         self._present_i = 0.0
         self._pd = "Start"
         self.contract = contract
+        #: without a contract, the EV installs one with these (ISO 15118-2 CertificateInstallation)
+        self.provisioning = provisioning
+        #: wall-clock time (seconds since the epoch) to check the provisioning service's certificates against
+        self.wall = wall
+        #: the contract was installed in this session
+        self.installed = False
         #: the payment option the EV selected (``Contract`` for Plug & Charge)
         self.payment = "ExternalPayment"
         self._challenge: str | None = None
+        self._last: dict[str, Any] = {}
 
     @property
     def schema(self) -> str:
@@ -120,9 +131,57 @@ class Evcc:
         code = str(res.get("ResponseCode", ""))
         if not code.startswith("OK"):
             self._fail(f"{name}: {code}")
+        self._last = msg
         return self._next(name, res, header_sid)
 
     # --- flow ---
+
+    def _certificate_installation(self) -> tuple[str, dict[str, Any]]:
+        """CertificateInstallationReq signed with the OEM provisioning key."""
+        prov = self.provisioning
+        assert prov is not None
+        body = {
+            "Id": "ID1",
+            "OEMProvisioningCert": base64.b64encode(prov.oem_der).decode(),
+            "ListOfRootCertificateIDs": prov.root_ids(),
+        }
+        signature = xmlsig.sign(
+            xmlsig.ISO2, prov.key, [("ID1", xmlsig.fragment("iso2", "CertificateInstallationReq", body))]
+        )
+        schema, msg = self._req("CertificateInstallationReq", body)
+        msg["V2G_Message"]["Header"]["Signature"] = signature
+        return schema, msg
+
+    def _install(self, msg: dict[str, Any]) -> None:
+        """Check the provisioning service's chain and signature, decrypt the contract key, keep the contract."""
+        prov = self.provisioning
+        assert prov is not None
+        body = msg["V2G_Message"]["Body"]["CertificateInstallationRes"]
+        try:
+            roots = [contract.load_der(d, "V2G root") for d in prov.v2g_roots_der]
+            at = (
+                datetime.fromtimestamp(self.wall, UTC)
+                if self.wall is not None
+                else roots[0].not_valid_before_utc
+            )
+            cps.verify_iso2_response(msg, roots, at)
+            key = keywrap.decrypt_iso2(
+                prov.key,
+                base64.b64decode(body["DHpublickey"]["value"]),
+                base64.b64decode(body["ContractSignatureEncryptedPrivateKey"]["value"]),
+            )
+            chain = body["ContractSignatureCertChain"]
+            leaf = base64.b64decode(chain["Certificate"])
+            subs = tuple(
+                base64.b64decode(c) for c in (chain.get("SubCertificates") or {}).get("Certificate", [])
+            )
+            if contract.load_der(leaf, "contract").public_key() != key.public_key():
+                raise PncError("FAILED", "the decrypted key does not belong to the contract certificate")
+        except (PncError, KeyError, ValueError) as e:
+            self._fail(f"certificate installation: {e}")
+            raise
+        self.contract = ContractCredentials(leaf, subs, key)
+        self.installed = True
 
     def _signed_authorization(self) -> tuple[str, dict[str, Any]]:
         """Plug & Charge AuthorizationReq: the challenge, signed with the contract key in the header."""
@@ -222,11 +281,17 @@ class Evcc:
             return self._req("ServiceDiscoveryReq", {})
         if name == "ServiceDiscoveryRes":
             offered = (res.get("PaymentOptionList") or {}).get("PaymentOption") or []
-            if self.dialect == "iso2" and self.contract is not None and "Contract" in offered:
-                self.payment = "Contract"
+            vas = [s.get("ServiceID") for s in (res.get("ServiceList") or {}).get("Service", [])]
+            selected: list[dict[str, Any]] = [{"ServiceID": 1}]
+            if self.dialect == "iso2" and "Contract" in offered:
+                if self.contract is not None:
+                    self.payment = "Contract"
+                elif self.provisioning is not None and 2 in vas:
+                    self.payment = "Contract"
+                    selected.append({"ServiceID": 2, "ParameterSetID": 1})  # certificate installation
             payment = {
                 "SelectedPaymentOption": self.payment,
-                "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]},
+                "SelectedServiceList": {"SelectedService": selected},
             }
             if self.dialect == "din":
                 return self._req("ServicePaymentSelectionReq", payment)
@@ -234,12 +299,21 @@ class Evcc:
         if name in ("ServicePaymentSelectionRes", "PaymentServiceSelectionRes"):
             if self.dialect == "din":
                 return self._req("ContractAuthenticationReq", {})
+            if self.payment == "Contract" and self.contract is None and self.provisioning is not None:
+                return self._certificate_installation()
             if self.payment == "Contract" and self.contract is not None:
                 chain = self.contract.chain()
                 return self._req(
                     "PaymentDetailsReq", {"eMAID": self.contract.emaid, "ContractSignatureCertChain": chain}
                 )
             return self._req("AuthorizationReq", {})
+        if name == "CertificateInstallationRes":
+            self._install(self._last)
+            assert self.contract is not None
+            chain = self.contract.chain()
+            return self._req(
+                "PaymentDetailsReq", {"eMAID": self.contract.emaid, "ContractSignatureCertChain": chain}
+            )
         if name == "PaymentDetailsRes":
             self._challenge = str(res["GenChallenge"])
             return self._signed_authorization()

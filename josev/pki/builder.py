@@ -34,6 +34,7 @@ class Override:
     not_after: dt.datetime | None = None
     common_name: str | None = None
     organization: str | None = None
+    serial: int | None = None
 
 
 @dataclasses.dataclass
@@ -134,7 +135,7 @@ def issue(
         .subject_name(subject)
         .issuer_name(issuer.cert.subject if issuer else subject)
         .public_key(pub)
-        .serial_number(serial if serial is not None else x509.random_serial_number())
+        .serial_number(serial if serial is not None else ov.serial or x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=spec.ca, path_length=spec.path_length), critical=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,17 @@ class ContractAuthorizationRequested:
 
     emaid: str
     hash_data: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRequested:
+    """Plug & Charge: the EV asks for a contract certificate (``Install``: CertificateInstallationReq, ``Update``:
+    CertificateUpdateReq; ``message`` is the whole request). The shell passes it to the CSMS and puts the answer
+    into ``EvseView.pnc_answers[ticket]``; the core answers the EV from there."""
+
+    ticket: str
+    action: str
+    message: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,7 @@ Event = (
     SessionStarted
     | AuthorizationRequested
     | ContractAuthorizationRequested
+    | CertificateRequested
     | SecurityIssue
     | EvChargeParameters
     | CableCheckRequested

@@ -59,6 +59,9 @@ class EvseView:
     #: Wall-clock seconds minus the cores' clock (set by the shell); certificates are checked against
     #: ``now + wall_offset``. None: no trustworthy clock, so contract certificates cannot be checked.
     wall_offset: float | None = None
+    #: answers of the CSMS to the cores' certificate requests, by ticket (``CertificateRequested.ticket``):
+    #: the response V2G_Message dict, or a string saying why there is none
+    pnc_answers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_dc(self) -> bool:

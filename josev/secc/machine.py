@@ -31,6 +31,16 @@ class HandlerError(Exception):
         self.detail = detail
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A handler's answer "not yet": the response waits for an input of the shell (e.g. the CSMS's answer to a
+    certificate installation), which the engine polls with :meth:`Engine.poll`. After ``limit`` seconds the
+    request is answered with ``timeout_code``."""
+
+    limit: float
+    timeout_code: str = "FAILED"
+
+
 class MalformedMessage(ValueError):
     """The message is not a V2G_Message with a header and exactly one body element."""
 
@@ -80,6 +90,10 @@ class Context:
     #: Plug & Charge: the validated contract chain (a :class:`josev.pnc.contract.Chain`) and the challenge sent
     contract: Any = None
     gen_challenge: str | None = None
+    #: extra header of the next response (a signature relayed from the certificate provisioning service)
+    response_signature: dict[str, Any] | None = None
+    #: a request waiting for the shell: the ticket the answer comes back under (``EvseView.pnc_answers``)
+    ticket: str | None = None
 
     def emit(self, ev: Event) -> None:
         """Emit an event to the shell."""
@@ -101,8 +115,10 @@ class Handler(Protocol):
     REQUEST: str
     RESPONSE: str
 
-    def handle(self, ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
-        """Return the response body and the next state."""
+    def handle(
+        self, ctx: Context, req: dict[str, Any], now: float, state: str
+    ) -> tuple[dict[str, Any] | Pending, str]:
+        """Return the response body (or :class:`Pending`: the answer waits for the shell) and the next state."""
         ...
 
     def negative(self, ctx: Context, code: str) -> dict[str, Any]:
@@ -185,6 +201,8 @@ class Engine:
         self.ctx = Context(spec.name, evse, timers, store or SessionStore(), new_session_id, tls=tls)
         self.ctx.limits_version_seen = evse.limits_version
         self.ctx.schedule_id = evse.schedule_tuple_id
+        #: the handler whose response waits for the shell, and until when (see :class:`Pending`)
+        self.pending: tuple[Any, Pending, float, frozenset[str]] | None = None
 
     @property
     def ended(self) -> bool:
@@ -193,7 +211,11 @@ class Engine:
 
     def _wrap(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         sid = self.ctx.session_id or ("00" if self.spec.name == "din" else "0" * 16)
-        return {"V2G_Message": {"Header": {"SessionID": sid}, "Body": {name: body}}}
+        header: dict[str, Any] = {"SessionID": sid}
+        if self.ctx.response_signature is not None:
+            header["Signature"] = self.ctx.response_signature
+            self.ctx.response_signature = None
+        return {"V2G_Message": {"Header": header, "Body": {name: body}}}
 
     def _fail(self, handler: Handler, code: str, detail: str) -> StepResult:
         self.ctx.emit(ProtocolViolation(handler.REQUEST, code, detail))
@@ -217,6 +239,10 @@ class Engine:
         handler = self.spec.handlers.get(name)
         if handler is None:
             return self.abort("unknown_message", f"{name} is not a {self.spec.name} request")
+        if self.pending is not None:  # the EV may not send before the response it waits for
+            return self._fail(
+                handler, "FAILED_SequenceError", f"{name} while {self.pending[0].REQUEST} is pending"
+            )
         allowed = self.spec.table.get((self.state, name))
         if allowed is None:
             return self._fail(handler, "FAILED_SequenceError", f"{name} not expected in state {self.state}")
@@ -233,6 +259,35 @@ class Engine:
         except (ParameterError, KeyError, TypeError, ValueError, AttributeError) as e:
             code = "FAILED_WrongChargeParameter" if isinstance(e, ParameterError) else "FAILED"
             return self._fail(handler, code, f"bad {name}: {e!r}")
+        if isinstance(res, Pending):
+            self.pending = (handler, res, now + res.limit, allowed)
+            return StepResult(None, False, self._drain())
+        return self._finish(handler, res, nxt, allowed)
+
+    def poll(self, now: float) -> StepResult | None:
+        """A pending response (see :class:`Pending`): the response once the shell's input is there, the timeout
+        answer after its limit, None while still waiting."""
+        if self.pending is None or self.ended:
+            return None
+        handler, pending, deadline, allowed = self.pending
+        try:
+            out = getattr(handler, "resume")(self.ctx, now)  # noqa: B009 - only handlers that return Pending have it
+        except HandlerError as e:
+            self.pending = None
+            return self._fail(handler, e.code, e.detail)
+        if out is None:
+            if now < deadline:
+                return None
+            self.pending = None
+            return self._fail(
+                handler, pending.timeout_code, f"{handler.REQUEST}: no answer within {pending.limit} s"
+            )
+        self.pending = None
+        res, nxt = out
+        return self._finish(handler, res, nxt, allowed)
+
+    def _finish(self, handler: Handler, res: dict[str, Any], nxt: str, allowed: frozenset[str]) -> StepResult:
+        name = handler.REQUEST
         if nxt not in allowed:  # our bug (LocalProtocolError): end cleanly instead of crashing the service
             return self._fail(
                 handler, "FAILED", f"internal: {name} chose {nxt}, table allows {sorted(allowed)}"
@@ -247,6 +302,7 @@ class Engine:
 
     def abort(self, reason: str, detail: str = "") -> StepResult:
         """End without a response (undecodable input, timeout, connection lost)."""
+        self.pending = None
         if not self.ended:
             self.ctx.emit(SessionEnded(reason, detail=detail))
             self.state = ENDED

@@ -11,6 +11,7 @@ session, which reaches the cores as ``EvseView.authorized`` like any other autho
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Iterable
@@ -131,6 +132,38 @@ class PncShell:
         )
         if answer.status != "Accepted" and view is not None:
             view.authorized = False
+
+    async def certificate(self, bus: Bus, evse: int, e: ev.CertificateRequested) -> None:
+        """Pass the EV's certificate request to the CSMS (Get15118EVCertificate through the OCPP service) and
+        hand its answer to the waiting core (``EvseView.pnc_answers``)."""
+        from josev import exi
+
+        view = self.views.get(evse)
+        if view is None:
+            return
+        try:
+            raw = exi.encode("iso2", e.message)
+        except exi.ExiError as err:  # our own limitation (see the codec's notes): the EV gets FAILED
+            view.pnc_answers[e.ticket] = f"the request cannot be re-encoded: {err}"
+            return
+        cmd = iso.InstallEvCertificate(
+            action="Install" if e.action == "Install" else "Update",
+            schema_version="urn:iso:15118:2:2013:MsgDef",
+            exi_request=base64.b64encode(raw).decode(),
+        )
+        try:
+            reply = await bus.request(cmd, evse)
+        except CommandError as err:
+            view.pnc_answers[e.ticket] = f"OCPP: {err}"
+            return
+        if reply.status != "Accepted":
+            view.pnc_answers[e.ticket] = f"CSMS: {reply.reason or reply.status}"
+            return
+        try:
+            view.pnc_answers[e.ticket] = exi.decode("iso2", base64.b64decode(reply.exi_response))
+        except (exi.ExiError, ValueError) as err:
+            view.pnc_answers[e.ticket] = f"the CSMS's EXI response does not decode: {err}"
+        log.info("secc: EVSE %d certificate %s answered by the CSMS", evse, e.action.lower())
 
     async def security_event(self, bus: Bus, evse: int, e: ev.SecurityIssue) -> None:
         """Forward a security issue of the cores to the CSMS (through the OCPP service)."""

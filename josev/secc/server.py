@@ -395,6 +395,11 @@ class EvseEndpoint:
                 except TimeoutError:
                     out = session.on_timer(self.clock())
                     self._emit(list(out.events))
+                    if out.send:  # a response that waited for the shell (e.g. certificate installation)
+                        self._record("tx", list(out.send), conn)
+                        for frame in out.send:
+                            writer.write(frame)
+                        await writer.drain()
                     if out.close:
                         break
                     continue

@@ -385,6 +385,8 @@ class SeccService:
                 self._spawn(bus.publish(msg, evse))
             if isinstance(e, ev.ContractAuthorizationRequested) and self.pnc is not None:
                 self._spawn(self.pnc.authorize(bus, evse, e))
+            elif isinstance(e, ev.CertificateRequested) and self.pnc is not None:
+                self._spawn(self.pnc.certificate(bus, evse, e))
             elif isinstance(e, ev.SecurityIssue) and self.pnc is not None:
                 self._spawn(self.pnc.security_event(bus, evse, e))
             if isinstance(e, ev.SessionEnded) and hlc_failed(e):

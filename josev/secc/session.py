@@ -88,11 +88,20 @@ class SeccSession:
         self.deadline: float | None = now + self.config.timers.communication_setup
         self._setup_done = False
         self._deframer = v2gtp.Deframer(self.config.max_payload)
+        self._last: float | None = now
+
+    #: how often a response waiting for the shell (certificate installation) is polled, seconds
+    POLL_S = 0.02
 
     @property
     def next_timer(self) -> float | None:
         """When :meth:`on_timer` must be called next (None when closed)."""
-        return None if self.closed else self.deadline
+        if self.closed:
+            return None
+        if self.engine is not None and self.engine.pending is not None and self._last is not None:
+            poll = self._last + self.POLL_S
+            return poll if self.deadline is None else min(poll, self.deadline)
+        return self.deadline
 
     @property
     def state(self) -> str:
@@ -148,6 +157,7 @@ class SeccSession:
     def receive(self, data: bytes, now: float) -> Output:
         """Feed bytes from the TCP stream."""
         out = Output()
+        self._last = now
         if self.closed:
             out.close = True
             return out
@@ -173,21 +183,55 @@ class SeccSession:
             out.trace.append((schema, msg))
             res = self.handle_message(msg, now)
             out.events += res.events
-            if res.response is not None:
-                try:
-                    payload = self.codec.encode(res.schema, res.response)
-                except CodecError as e:  # our own bug: report it, end the session cleanly
-                    out.events += self._end("encode_error", str(e))
-                    out.events.append(LocalError("encode", f"{res.schema}: {e}"))
-                    break
-                out.trace.append((res.schema, res.response))
-                out.send.append(v2gtp.frame(v2gtp.PayloadType.EXI, payload))
+            if res.response is not None and not self._send(res.response, out, res.schema):
+                break
         out.close = self.closed
         return out
 
+    def poll_message(self, now: float) -> MessageOutput | None:
+        """Dict-level :meth:`on_timer` for a pending request: its response once the shell's input is there."""
+        if self.closed or self.engine is None or self.engine.pending is None:
+            return None
+        step = self.engine.poll(now)
+        if step is None:
+            return None
+        if step.end:
+            self.closed = True
+            self.deadline = None
+        return MessageOutput(step.response, self.schema, step.events, step.end)
+
+    def _send(self, response: dict[str, Any], out: Output, schema: str | None = None) -> bool:
+        """Encode and frame ``response`` into ``out``; an encoding failure (our bug) ends the session."""
+        schema = schema or self.schema
+        assert self.codec is not None
+        try:
+            payload = self.codec.encode(schema, response)
+        except CodecError as e:  # our own bug: report it, end the session cleanly
+            out.events += self._end("encode_error", str(e))
+            out.events.append(LocalError("encode", f"{schema}: {e}"))
+            return False
+        out.trace.append((schema, response))
+        out.send.append(v2gtp.frame(v2gtp.PayloadType.EXI, payload))
+        return True
+
     def on_timer(self, now: float) -> Output:
-        """Check the communication-setup and sequence timeouts."""
+        """Check the communication-setup and sequence timeouts, and answer a pending request once its input
+        is there."""
         out = Output()
+        self._last = now
+        if not self.closed and self.engine is not None and self.engine.pending is not None:
+            step = self.engine.poll(now)
+            if step is not None:
+                out.events += step.events
+                if step.response is not None:
+                    self._send(step.response, out)
+                if step.end:
+                    self.closed = True
+                    self.deadline = None
+                else:
+                    self.deadline = now + self.config.timers.sequence
+                out.close = self.closed
+                return out
         if not self.closed and self.deadline is not None and now >= self.deadline:
             reason = "sequence_timeout" if self._setup_done else "communication_setup_timeout"
             out.events += self._end(reason)

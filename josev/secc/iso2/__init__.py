@@ -5,6 +5,8 @@ from __future__ import annotations
 from josev.secc.iso2 import (
     authorization,
     cable_check,
+    certificate_installation,
+    certificate_update,
     charge_parameter_discovery,
     charging_status,
     current_demand,
@@ -58,6 +60,8 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("PaymentServiceSelection", "ServiceDetailReq"): frozenset({"PaymentServiceSelection"}),
     ("PaymentServiceSelection", "PaymentServiceSelectionReq"): frozenset({"Authorization", "PaymentDetails"}),
     ("PaymentDetails", "PaymentDetailsReq"): frozenset({"Authorization"}),
+    ("PaymentDetails", "CertificateInstallationReq"): frozenset({"PaymentDetails"}),
+    ("PaymentDetails", "CertificateUpdateReq"): frozenset({"PaymentDetails"}),
     ("Authorization", "AuthorizationReq"): frozenset({"Authorization", "ChargeParameterDiscovery"}),
     ("ChargeParameterDiscovery", "ChargeParameterDiscoveryReq"): frozenset(
         {"ChargeParameterDiscovery", "CableCheck", "PowerDelivery", "Renegotiated"}
@@ -83,6 +87,8 @@ _MODULES: tuple[Handler, ...] = (
     service_detail,
     payment_service_selection,
     payment_details,
+    certificate_installation,
+    certificate_update,
     authorization,
     charge_parameter_discovery,
     cable_check,

@@ -10,9 +10,20 @@ REQUEST = "ServiceDetailReq"
 RESPONSE = "ServiceDetailRes"
 
 
+#: ServiceDetailRes of the Certificate service: parameter set 1 installation, 2 update
+CERTIFICATE_PARAMETERS = {
+    "ParameterSet": [
+        {"ParameterSetID": 1, "Parameter": [{"Name": "Service", "stringValue": "Installation"}]},
+        {"ParameterSetID": 2, "Parameter": [{"Name": "Service", "stringValue": "Update"}]},
+    ]
+}
+
+
 def offered_ids(ctx: Context) -> set[int]:
-    """ServiceIDs the SECC offers (1 = charge service)."""
-    return {1} | {int(s["ServiceID"]) for s in ctx.evse.extra_services}
+    """ServiceIDs the SECC offers on this connection (1 = charge service, 2 = Certificate with Contract)."""
+    from josev.secc.iso2.service_discovery import services
+
+    return {1} | {int(s["ServiceID"]) for s in services(ctx)}
 
 
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
@@ -21,7 +32,7 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
     if not isinstance(sid, int) or sid not in offered_ids(ctx):
         raise HandlerError("FAILED_ServiceIDInvalid", f"ServiceID {sid!r}")
     res: dict[str, Any] = {"ResponseCode": "OK", "ServiceID": sid}
-    params = ctx.evse.service_parameters.get(sid)
+    params = ctx.evse.service_parameters.get(sid) or (CERTIFICATE_PARAMETERS if sid == 2 else None)
     if params:
         res["ServiceParameterList"] = params
     return res, state

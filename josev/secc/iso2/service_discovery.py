@@ -29,6 +29,23 @@ def payment_options(ctx: Context) -> list[str]:
     return opts or ["ExternalPayment"]
 
 
+CERTIFICATE_SERVICE = {
+    "ServiceID": 2,
+    "ServiceName": "Certificate",
+    "ServiceCategory": "ContractCertificate",
+    "FreeService": True,
+}
+"""The value-added service for contract certificate installation and update (offered with Contract)."""
+
+
+def services(ctx: Context) -> list[dict[str, Any]]:
+    """Value-added services of this connection: the configured ones, and Certificate when Contract is offered."""
+    out = [dict(s) for s in ctx.evse.extra_services]
+    if "Contract" in payment_options(ctx) and all(s.get("ServiceID") != 2 for s in out):
+        out.append(dict(CERTIFICATE_SERVICE))
+    return out
+
+
 def _payment(ctx: Context) -> dict[str, Any]:
     return {"PaymentOption": payment_options(ctx)}
 
@@ -40,8 +57,8 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
         "PaymentOptionList": _payment(ctx),
         "ChargeService": _charge_service(ctx),
     }
-    if ctx.evse.extra_services:
-        res["ServiceList"] = {"Service": [dict(s) for s in ctx.evse.extra_services]}
+    if extra := services(ctx):
+        res["ServiceList"] = {"Service": extra}
     return res, "PaymentServiceSelection"
 
 

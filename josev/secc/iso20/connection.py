@@ -231,6 +231,8 @@ class Iso20Connection:
         if self.legacy is not None:
             res = self.legacy.on_timer(now)
             out.events, out.close = list(res.events), res.close
+            out.send += res.send
+            out.trace += res.trace
             self.closed = self.legacy.closed
             return out
         if not self.closed and self.deadline is not None and now >= self.deadline:
