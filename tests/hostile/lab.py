@@ -138,3 +138,93 @@ async def run_ev(
     assert proc.returncode == 0, (out.decode(), err.decode()[-3000:])
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+def add_addresses(ns: Netns, iface: str, n: int) -> list[str]:
+    """``n`` extra link-local addresses on ``iface`` in ``ns`` (an attacker posing as many hosts)."""
+    out = []
+    for i in range(n):
+        addr = f"fe80::bad:{i + 1:x}"
+        ns.run(["ip", "addr", "add", f"{addr}/64", "dev", iface, "nodad"])
+        out.append(addr)
+    return out
+
+
+def connect_many(
+    ns: Netns, iface: str, sources: list[str], addr: str, port: int, n: int, first: bytes = b""
+) -> list[socket.socket]:
+    """``n`` TCP connections to ``[addr]:port`` from ``sources`` in turn (blocking: run it in a thread);
+    ``first`` is sent on each (e.g. half a TLS ClientHello). Connections the server refuses at once are
+    kept too (they are closed by the peer)."""
+    socks = []
+    with ns.entered():
+        idx = socket.if_nametoindex(iface)
+        for i in range(n):
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.bind((sources[i % len(sources)], 0, 0, idx))
+            try:
+                s.connect((addr, port, 0, idx))
+                if first:
+                    s.send(first)
+            except OSError:
+                pass
+            socks.append(s)
+    return socks
+
+
+def bridge(lab: Any, *pairs: Any) -> str:
+    """A bridge in this namespace over the ``a`` ends of ``pairs`` (one PLC link shared by several hosts);
+    returns its name once it has a link-local address."""
+    import subprocess
+
+    name = f"{pairs[0].a[:-1]}br"
+    for cmd in (
+        ["ip", "link", "add", name, "type", "bridge", "mcast_snooping", "0"],
+        ["sysctl", "-q", "-w", f"net.ipv6.conf.{name}.accept_dad=0"],
+        *[["ip", "link", "set", p.a, "master", name] for p in pairs],
+        ["ip", "link", "set", name, "up"],
+    ):
+        subprocess.run(cmd, check=True, capture_output=True, timeout=10)
+    lab._root_links.append(name)
+    deadline = time.monotonic() + 5
+    while (
+        b"fe80" not in subprocess.run(["ip", "-6", "addr", "show", "dev", name], capture_output=True).stdout
+    ):
+        assert time.monotonic() < deadline, "no link-local address on the bridge"
+        time.sleep(0.02)
+    return name
+
+
+async def attacker(ns: Netns, iface: str, addr: str, *args: str) -> asyncio.subprocess.Process:
+    """Start :mod:`tests.hostile.attacker` in ``ns``; returns once its connections are open."""
+    proc = await asyncio.create_subprocess_exec(
+        "ip",
+        "netns",
+        "exec",
+        ns.name,
+        sys.executable,
+        "-m",
+        "tests.hostile.attacker",
+        iface,
+        addr,
+        *args,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert line.startswith(b"ready"), line
+    return proc
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """End an attacker (closing its stdin closes its connections)."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
