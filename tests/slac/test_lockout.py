@@ -42,7 +42,8 @@ async def test_stranger_parm_requests_do_not_lock_out_the_car(topology: Topology
         for i in range(t.C_conn_max_match + 1):
             stranger.send(encode_frame(b"\xff" * 6, STRANGER, CmSlacParmReq(bytes([i]) * 8)))
             await asyncio.sleep(t.TT_match_sequence + 0.2)  # ... then nothing
-        assert core.state is S.WAIT_PARM, core.state
+        waiting: S = core.state
+        assert waiting is S.WAIT_PARM, waiting
         assert core.attempts[STRANGER] == t.C_conn_max_match and STRANGER in core.blocked
         result = await run_ev(topo, 0)
         for _ in range(50):
