@@ -156,10 +156,11 @@ class _RxSplitter:
     def __init__(self) -> None:
         self.buf = bytearray()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes, max_frames: int = 1 << 30) -> list[bytes]:
+        """The complete frames so far, at most ``max_frames`` (the rest stays buffered)."""
         self.buf += data
         out: list[bytes] = []
-        while len(self.buf) >= HEADER_LEN:
+        while len(self.buf) >= HEADER_LEN and len(out) < max_frames:
             if self.buf[0] != 0x01 or self.buf[1] != 0xFE:
                 out.append(bytes(self.buf))  # not V2GTP: log the bytes as they came
                 self.buf.clear()
@@ -309,7 +310,8 @@ class EvseEndpoint:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(srv.wait_closed(), 2.0)
 
-    def _emit(self, events: list[Iso20Event]) -> None:
+    def _emit(self, events: list[Iso20Event], forward: bool = True) -> None:
+        """Count and log events; hand them to ``on_events`` unless ``forward`` is False."""
         if not events:
             return
         for ev in events:
@@ -324,7 +326,7 @@ class EvseEndpoint:
             elif type(ev).__name__ == "LocalError":
                 self.stats.errors += 1
                 log.error("EVSE %d: our error (%s): %s", self.evse_no, getattr(ev, "what", ""), ev)
-        if self.on_events is not None:
+        if forward and self.on_events is not None:
             try:
                 self.on_events(self.evse_no, events)
             except Exception:  # a broken consumer must not kill the session
@@ -427,6 +429,14 @@ class EvseEndpoint:
         self._tasks.add(task)
         self._conn_tasks[cid] = task
         try:
+            # a burst of connections is admitted one after the other within one loop iteration, each pushing
+            # out the previous; yield once so that only the survivors start a TLS handshake (each allocates
+            # large buffers: hundreds at once raised the memory for good)
+            if tls:
+                cast(asyncio.Transport, writer.transport).pause_reading()  # ClientHello stays in the kernel
+            await asyncio.sleep(0)
+            if cid not in self.admission.conns:
+                return
             version: str | None = None
             if tls:
                 from josev.tls import accept_tls
@@ -453,6 +463,10 @@ class EvseEndpoint:
             self._tasks.discard(task)
             if not writer.is_closing():
                 writer.transport.abort()
+
+    def _car_active(self, cid: int) -> bool:
+        """True when another connection of this EVSE is in a V2G session."""
+        return any(c.in_session for k, c in self.admission.conns.items() if k != cid)
 
     def _started(self, cid: int, conn: str, events: list[Any]) -> None:
         for e in events:
@@ -495,6 +509,16 @@ class EvseEndpoint:
         peer = writer.get_extra_info("peername")
         PEER_LOG.info("EVSE %d: %s connection %s from %s", self.evse_no, tls_version or "TCP", conn, peer)
         self._open_log(conn, writer)
+        started = False
+
+        def emit(events: list[Any]) -> None:
+            """A connection that has not started a session while another one charges on this EVSE (an EVSE
+            has one car) must not end or disturb the car's session at the coordinator: its events are only
+            counted and logged."""
+            nonlocal started
+            started = started or any(isinstance(e, SessionStarted) for e in events)
+            self._emit(events, forward=started or not self._car_active(cid))
+
         try:
             while not session.closed:
                 deadline = session.next_timer
@@ -503,14 +527,14 @@ class EvseEndpoint:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
                 except TimeoutError:
                     out = session.on_timer(self.clock())
-                    self._emit(list(out.events))
+                    emit(list(out.events))
                     if out.close:
                         break
                     continue
                 if not data:
-                    self._emit(list(session.connection_lost(self.clock())))
+                    emit(list(session.connection_lost(self.clock())))
                     break
-                frames = splitter.feed(data)
+                frames = splitter.feed(data, self.limits.frame_burst + 1)  # a flood costs no more than this
                 if not frames_allowed.take(len(frames), self.clock()):
                     self.stats.flood_closed += 1
                     PEER_LOG.warning(
@@ -520,7 +544,7 @@ class EvseEndpoint:
                         peer,
                         self.limits.frame_rate,
                     )
-                    self._emit(list(session.connection_lost(self.clock())))
+                    emit(list(session.connection_lost(self.clock())))
                     break
                 self._record("rx", frames, conn)
                 out = session.receive(data, self.clock())
@@ -532,22 +556,22 @@ class EvseEndpoint:
                     self.admission.progress(cid, self.clock())
                     await writer.drain()
                 self._started(cid, conn, list(out.events))
-                self._emit(list(out.events))
+                emit(list(out.events))
                 if failed:
-                    self._emit(list(session.connection_lost(self.clock())))
+                    emit(list(session.connection_lost(self.clock())))
                     break
                 if out.close:
                     break
         except (ConnectionError, OSError, ssl.SSLError) as e:
-            self._emit(list(session.connection_lost(self.clock())))
+            emit(list(session.connection_lost(self.clock())))
             PEER_LOG.info("EVSE %d: connection error %s", self.evse_no, e)
         except asyncio.CancelledError:
-            self._emit(list(session.connection_lost(self.clock())))
+            emit(list(session.connection_lost(self.clock())))
             raise
         except Exception:  # never let one broken session take the service down
             self.stats.errors += 1
             log.exception("EVSE %d: session crashed; closing the connection", self.evse_no)
-            self._emit(list(session.connection_lost(self.clock())))
+            emit(list(session.connection_lost(self.clock())))
         finally:
             self.sessions.discard(session)
             if self.recorder is not None:

@@ -173,27 +173,38 @@ def connect_many(
     return socks
 
 
-def bridge(lab: Any, *pairs: Any) -> str:
-    """A bridge in this namespace over the ``a`` ends of ``pairs`` (one PLC link shared by several hosts);
-    returns its name once it has a link-local address."""
+def bridge(lab: Any, *pairs: Any, ns: Netns | None = None) -> str:
+    """A bridge over the ``a`` ends of ``pairs`` (one PLC link shared by several hosts), in ``ns`` (None: this
+    namespace); returns its name once it has a link-local address."""
     import subprocess
 
     name = f"{pairs[0].a[:-1]}br"
+    pre = ["ip", "netns", "exec", ns.name] if ns is not None else []
     for cmd in (
         ["ip", "link", "add", name, "type", "bridge", "mcast_snooping", "0"],
         ["sysctl", "-q", "-w", f"net.ipv6.conf.{name}.accept_dad=0"],
         *[["ip", "link", "set", p.a, "master", name] for p in pairs],
         ["ip", "link", "set", name, "up"],
     ):
-        subprocess.run(cmd, check=True, capture_output=True, timeout=10)
-    lab._root_links.append(name)
+        subprocess.run([*pre, *cmd], check=True, capture_output=True, timeout=10)
+    if ns is None:
+        lab._root_links.append(name)
     deadline = time.monotonic() + 5
     while (
-        b"fe80" not in subprocess.run(["ip", "-6", "addr", "show", "dev", name], capture_output=True).stdout
+        b"fe80"
+        not in subprocess.run([*pre, "ip", "-6", "addr", "show", "dev", name], capture_output=True).stdout
     ):
         assert time.monotonic() < deadline, "no link-local address on the bridge"
         time.sleep(0.02)
     return name
+
+
+def pid_rss_kb(pid: int) -> int:
+    """Resident set size (kB) of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError("VmRSS")
 
 
 async def attacker(ns: Netns, iface: str, addr: str, *args: str) -> asyncio.subprocess.Process:
