@@ -9,7 +9,6 @@ the filter attached.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -20,7 +19,7 @@ class RateLimitFilter(logging.Filter):
     """At most ``burst`` records per kind and ``window`` seconds (see the module docstring)."""
 
     def __init__(
-        self, burst: int = 10, window: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self, burst: int = 10, window: float = 10.0, clock: Callable[[], float] | None = None
     ) -> None:
         super().__init__()
         self.burst = burst
@@ -31,7 +30,7 @@ class RateLimitFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, str(record.msg))
-        now = self.clock()
+        now = self.clock() if self.clock is not None else record.created  # the record's own time by default
         st = self._kinds.get(key)
         if st is None or now - st[0] >= self.window:
             suppressed = int(st[2]) if st is not None else 0

@@ -14,13 +14,13 @@ import struct
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from josev.secc import sdp
 from josev.secc.codec import Codec
 from josev.secc.events import SessionStarted
 from josev.secc.evse import EvseView
+from josev.secc.framelog import EndpointStats, RxSplitter
 from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
@@ -28,7 +28,6 @@ from josev.secc.netif import ifindex, wait_link_local
 from josev.secc.powergate import fail_response, power_delivery_request
 from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
-from josev.secc.v2gtp import HEADER_LEN
 
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
@@ -78,24 +77,6 @@ SDP_PEERS = 16
 """EV addresses whose last SDP exchange is kept until their TCP connection comes (for the V2G log)."""
 
 
-@dataclass
-class EndpointStats:
-    """Counters of one EVSE endpoint."""
-
-    sdp_answered: int = 0
-    sdp_dropped: int = 0
-    connections: int = 0
-    sessions_ended: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
-    """Connections refused by the limits, by reason (``peer_rate``, ``peer_connections``,
-    ``evse_connections``)."""
-    evicted: int = 0
-    """Connections closed to admit a newer one (pre-session or stalled)."""
-    flood_closed: int = 0
-    """Connections closed for sending frames faster than ``frame_rate``."""
-
-
 def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
     """A UDP socket bound to ``[::]:port`` on ``iface`` only, member of ff02::1 there."""
     idx = ifindex(iface)
@@ -114,7 +95,7 @@ def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
     return s
 
 
-def _iface_mac(iface: str) -> str:
+def iface_mac(iface: str) -> str:
     """The interface's MAC address (empty when unknown)."""
     try:
         with open(f"/sys/class/net/{iface}/address") as f:
@@ -123,7 +104,7 @@ def _iface_mac(iface: str) -> str:
         return ""
 
 
-class _SdpProtocol(asyncio.DatagramProtocol):
+class SdpProtocol(asyncio.DatagramProtocol):
     def __init__(
         self,
         server: sdp.SdpServer,
@@ -148,29 +129,6 @@ class _SdpProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(res, addr)
             if self.record is not None:
                 self.record("tx", res, addr)
-
-
-class _RxSplitter:
-    """Cuts the received byte stream into V2GTP frames for the message log (never raises)."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def feed(self, data: bytes, max_frames: int = 1 << 30) -> list[bytes]:
-        """The complete frames so far, at most ``max_frames`` (the rest stays buffered)."""
-        self.buf += data
-        out: list[bytes] = []
-        while len(self.buf) >= HEADER_LEN and len(out) < max_frames:
-            if self.buf[0] != 0x01 or self.buf[1] != 0xFE:
-                out.append(bytes(self.buf))  # not V2GTP: log the bytes as they came
-                self.buf.clear()
-                break
-            n = HEADER_LEN + int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < n:
-                break
-            out.append(bytes(self.buf[:n]))
-            del self.buf[:n]
-        return out
 
 
 class EvseEndpoint:
@@ -269,7 +227,7 @@ class EvseEndpoint:
     async def start(self, link_timeout: float = 10.0) -> None:
         """Bind the TCP server(s) and the SDP socket."""
         self.address = await wait_link_local(self.iface, link_timeout)
-        self._mac = _iface_mac(self.iface)
+        self._mac = iface_mac(self.iface)
         self._server = await self._listen(self.tcp_port, self._client)
         self.tcp_port = self._server.sockets[0].getsockname()[1]
         if self.tls is not None:
@@ -279,7 +237,7 @@ class EvseEndpoint:
         sock = make_sdp_socket(self.iface, self.sdp_port)
         server = sdp.SdpServer(self.address, self.tcp_port, self.tls_port, self.enforce_tls)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _SdpProtocol(server, self.stats, self._record_sdp if self.recorder else None), sock=sock
+            lambda: SdpProtocol(server, self.stats, self._record_sdp if self.recorder else None), sock=sock
         )
         self._udp = transport
         log.info(
@@ -504,7 +462,7 @@ class EvseEndpoint:
         conn = f"c{cid}"
         session = self._new_core(tls_version)
         self.sessions.add(session)
-        splitter = _RxSplitter()
+        splitter = RxSplitter()
         frames_allowed = TokenBucket(self.limits.frame_rate, self.limits.frame_burst, self.clock())
         peer = writer.get_extra_info("peername")
         PEER_LOG.info("EVSE %d: %s connection %s from %s", self.evse_no, tls_version or "TCP", conn, peer)

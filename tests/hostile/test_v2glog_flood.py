@@ -87,7 +87,8 @@ async def test_tiny_frame_flood_does_not_stall_a_charging_car(netns_lab: NetnsLa
         await car_evse.ep.close()
     r = res["results"][-1]
     assert r["outcome"] == "finished" and r["loops"] == 60, r
-    assert flood_lag < 0.25, f"event loop blocked {flood_lag * 1e3:.0f} ms by the flood"
+    # ~20 ms on a quiet machine, up to ~150 ms at load average 10 on 2 cores; the old log blocked 2-11 s
+    assert flood_lag < 1.0, f"event loop blocked {flood_lag * 1e3:.0f} ms by the flood"
     kept, size = rec.size
     assert kept <= rec.max_records and size <= rec.max_bytes
     # the log of the car's session is complete and its file is private
