@@ -140,6 +140,8 @@ class V2gMessage:
     data: bytes
     udp: bool = False
     comment: str = ""
+    link: bool = False
+    """``data`` is a whole Ethernet frame as captured (SLAC on the PLC interface): written as it is."""
 
 
 SDP_PORT = 15118
@@ -176,7 +178,10 @@ def v2g_capture(
 
     for msg in messages:
         last = max(last, msg.timestamp)  # time never goes back within a session (clock steps are clamped)
-        if msg.udp:
+        if msg.link:
+            if len(msg.data) >= 14:
+                out.append(Packet(last, msg.data, INBOUND if msg.from_ev else OUTBOUND, msg.comment))
+        elif msg.udp:
             frame = (
                 udp_frame(sdp_ev, multicast, msg.data)
                 if msg.from_ev

@@ -51,6 +51,8 @@ class V2gRecord:
     evse: int
     session: str
     udp: bool = False
+    link: bool = False
+    """``data`` is a whole Ethernet frame (SLAC captured on the PLC interface)."""
 
 
 @dataclass
@@ -198,13 +200,14 @@ class V2gRecorder:
         session: str,
         *,
         udp: bool = False,
+        link: bool = False,
     ) -> None:
-        """Log one V2GTP message (``udp``: an SDP datagram). O(1). Raises ValueError on a bad direction or
-        EVSE."""
+        """Log one V2GTP message (``udp``: an SDP datagram; ``link``: a whole Ethernet frame such as a SLAC
+        message, ``rx`` when the EV sent it). O(1). Raises ValueError on a bad direction or EVSE."""
         if direction != "rx" and direction != "tx":
             raise ValueError(f"direction must be 'rx' or 'tx', got {direction!r}")
         info = self._sessions.get((evse, session)) or self.open_session(evse, session)
-        rec = V2gRecord(timestamp, direction, bytes(v2gtp_bytes), evse, session, udp)
+        rec = V2gRecord(timestamp, direction, bytes(v2gtp_bytes), evse, session, udp, link)
         entry = _Entry(rec, info)
         self._ring.append(entry)
         info.kept.append(entry)
@@ -311,7 +314,7 @@ class V2gRecorder:
 
     @staticmethod
     def _message(r: V2gRecord, info: SessionInfo) -> V2gMessage:
-        return V2gMessage(r.timestamp, r.direction == "rx", r.data, r.udp, info.comment())
+        return V2gMessage(r.timestamp, r.direction == "rx", r.data, r.udp, info.comment(), r.link)
 
     def packets(self, evse: int | None = None, session: str | None = None) -> list[Packet]:
         """The rebuilt Ethernet/IPv6/TCP packets of the selected sessions, in time order."""

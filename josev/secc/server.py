@@ -30,6 +30,7 @@ from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
 
 if TYPE_CHECKING:
+    from josev.observability.slactap import SlacTap
     from josev.observability.v2glog import V2gRecorder
     from josev.secc.iso20.context import Iso20Config, Iso20Evse
     from josev.tls import TlsPolicy, TlsStats
@@ -74,6 +75,8 @@ CoreFactory = Callable[["EvseEndpoint", float], ConnectionCore]
 READ_SIZE = 65536
 DYN_PORT_MIN = 49152
 SDP_PEERS = 16
+SLAC_WINDOW = 120.0
+"""SLAC frames captured this many seconds before a connection are logged with it (``capture_slac``)."""
 """EV addresses whose last SDP exchange is kept until their TCP connection comes (for the V2G log)."""
 
 
@@ -167,6 +170,7 @@ class EvseEndpoint:
         wall_clock: Callable[[], float] = time.time,
         iso20_config: Iso20Config | None = None,
         limits: ConnectionLimits | None = None,
+        capture_slac: bool = False,
     ) -> None:
         from josev.tls import TlsStats, policy_for
 
@@ -210,6 +214,8 @@ class EvseEndpoint:
         self._conn_tasks: dict[int, asyncio.Task[None]] = {}
         self._sdp_seen: OrderedDict[str, deque[tuple[str, bytes, float, int]]] = OrderedDict()
         self._mac = ""
+        self.capture_slac = capture_slac
+        self._slac_tap: SlacTap | None = None
 
     async def _listen(self, port: int, handler: Callable[..., Awaitable[None]]) -> asyncio.Server:
         """A TCP server on the link-local address; without a fixed port, one in the dynamic range
@@ -228,6 +234,14 @@ class EvseEndpoint:
         """Bind the TCP server(s) and the SDP socket."""
         self.address = await wait_link_local(self.iface, link_timeout)
         self._mac = iface_mac(self.iface)
+        if self.recorder is not None and self.capture_slac:
+            from josev.observability.slactap import SlacTap
+
+            tap = SlacTap(self.iface)
+            if tap.open():
+                self._slac_tap = tap
+            else:
+                log.info("EVSE %d: no SLAC frames in the V2G log (needs CAP_NET_RAW)", self.evse_no)
         self._server = await self._listen(self.tcp_port, self._client)
         self.tcp_port = self._server.sockets[0].getsockname()[1]
         if self.tls is not None:
@@ -255,6 +269,8 @@ class EvseEndpoint:
         """Stop listening and end every open session."""
         if self._udp is not None:
             self._udp.close()
+        if self._slac_tap is not None:
+            self._slac_tap.close()
         for srv in (self._server, self._tls_server):
             if srv is not None:
                 srv.close()
@@ -353,6 +369,9 @@ class EvseEndpoint:
             sdp_msgs = self._sdp_seen.pop(ip, ())
             sdp_port = next((p for d, _, _, p in sdp_msgs if d == "rx"), None)
             rec.open_session(self.evse_no, conn, ev=ev, secc=secc, ev_sdp_port=sdp_port)
+            if self._slac_tap is not None:  # the SLAC matching that led to this connection
+                for t, frame, received in self._slac_tap.take(self.wall_clock() - SLAC_WINDOW):
+                    rec.record("rx" if received else "tx", frame, t, self.evse_no, conn, link=True)
             for d, data, t, _ in sdp_msgs:
                 rec.record("rx" if d == "rx" else "tx", data, t, self.evse_no, conn, udp=True)
         except Exception:  # the log must never break a session

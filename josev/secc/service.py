@@ -118,6 +118,7 @@ def from_config(cfg: Any) -> SeccService:
     return SeccService(
         evses,
         limits=limits,
+        capture_slac=opts.v2g_log_slac,
         codec=opts.codec,
         sim_supply=opts.sim_supply,
         auto_authorize=opts.auto_authorize,
@@ -149,9 +150,11 @@ class SeccService:
         contactor_timeout: float = 3.0,
         clamp_targets: bool = False,
         limits: ConnectionLimits | None = None,
+        capture_slac: bool = True,
     ) -> None:
         self.evses = evses
         self.limits = limits
+        self.capture_slac = capture_slac
         self.codec = codec
         self.config = config or SessionConfig()
         self.supply = SimPowerSupply(auto_authorize=auto_authorize) if sim_supply else None
@@ -435,6 +438,7 @@ class SeccService:
                 recorder=self.recorder,
                 power_gate=self._power_gate,
                 limits=self.limits,
+                capture_slac=self.capture_slac,
                 iso20_config=Iso20Config(
                     wall_offset=time.time() - time.monotonic(), clamp_targets=self.clamp_targets
                 ),

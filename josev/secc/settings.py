@@ -86,6 +86,8 @@ class SeccOptions(BaseModel):
     """Record every V2GTP frame in memory (bounded ring)."""
     v2g_log_dir: str | None = None
     """Write one pcapng file per session there (0600, the oldest deleted beyond the caps below)."""
+    v2g_log_slac: bool = True
+    """Log the SLAC frames of the PLC interface with the session they led to (needs CAP_NET_RAW)."""
     v2g_log_max_files: int = Field(200, ge=1)
     """pcapng files kept in ``v2g_log_dir`` at most."""
     v2g_log_max_mb: float = Field(64.0, gt=0)
