@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "station": ("josev.cli.station", "command"),
     "ocpp": ("josev.cli.ocpp", "group"),
     "status": ("josev.cli.status", "command"),
+    "v2g": ("josev.cli.v2g", "group"),
 }
 """Lazily loaded commands: name -> (module, kind); a ``group`` module has a Typer ``app``, a ``command`` module a
 function ``main``."""

@@ -12,8 +12,10 @@ dissector decodes the messages.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,10 +113,20 @@ def capture_bytes(packets: Iterable[Packet], interface_name: str = "", applicati
     return b"".join(out)
 
 
-def write_file(path: Path, packets: Iterable[Packet], interface_name: str = "") -> Path:
-    """Write ``packets`` as a pcapng file (atomically: a temporary file renamed into place)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(capture_bytes(packets, interface_name))
+def write_file(path: Path, packets: Iterable[Packet], interface_name: str = "", mode: int = 0o600) -> Path:
+    """Write ``packets`` as a pcapng file (atomically: a temporary file renamed into place), readable by its
+    owner only by default (V2G logs may hold decrypted TLS traffic)."""
+    data = capture_bytes(packets, interface_name)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; an old tmp file keeps its own
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     tmp.replace(path)
     return path
 
@@ -128,6 +140,8 @@ class V2gMessage:
     data: bytes
     udp: bool = False
     comment: str = ""
+    link: bool = False
+    """``data`` is a whole Ethernet frame as captured (SLAC on the PLC interface): written as it is."""
 
 
 SDP_PORT = 15118
@@ -164,7 +178,10 @@ def v2g_capture(
 
     for msg in messages:
         last = max(last, msg.timestamp)  # time never goes back within a session (clock steps are clamped)
-        if msg.udp:
+        if msg.link:
+            if len(msg.data) >= 14:
+                out.append(Packet(last, msg.data, INBOUND if msg.from_ev else OUTBOUND, msg.comment))
+        elif msg.udp:
             frame = (
                 udp_frame(sdp_ev, multicast, msg.data)
                 if msg.from_ev

@@ -3,19 +3,28 @@
 The SECC service calls :meth:`V2gRecorder.record` for every V2GTP message it receives (``"rx"``, from the EV)
 or sends (``"tx"``), with the wall-clock time, the EVSE and the session, and may announce the link-layer and
 IPv6 addresses and ports of a session with :meth:`V2gRecorder.open_session` (otherwise stable defaults per
-EVSE are used). The recorder keeps at most ``max_records`` messages and ``max_bytes`` payload bytes; the oldest
-go first (counted in ``dropped``). :meth:`V2gRecorder.export` writes a session (or everything kept) as a pcapng
-file for Wireshark; with a ``directory``, :meth:`V2gRecorder.end_session` writes one file per session.
+EVSE are used) and its V2G SessionID with :meth:`V2gRecorder.set_session_id` (written into the packet
+comments).
 
-No I/O happens except in the two methods that write files; no clock is read (timestamps are passed in).
+Costs and bounds (the log sits next to the charging path, so none of them may grow with what a peer sends):
+
+* :meth:`~V2gRecorder.record` is O(1): one append and a few counters; trimming pops from the front.
+* At most ``max_records`` messages and ``max_bytes`` payload bytes are kept in all (the oldest go first), and
+  at most ``max_session_records`` of one session (its oldest go first), so one flooding connection cannot push
+  the messages of a charging car out of the ring. Sessions whose messages are all gone are forgotten.
+* With a ``directory``, :meth:`~V2gRecorder.end_session` hands a copy of the session to a
+  :class:`~josev.observability.v2gfiles.PcapngWriter` thread, which builds and writes the pcapng file off the
+  event loop (files 0600: they may hold decrypted TLS traffic) and keeps the folder within ``max_files`` and
+  ``max_dir_bytes`` by deleting the oldest logs. :meth:`~V2gRecorder.flush` waits for pending files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +36,9 @@ Direction = Literal["rx", "tx"]
 
 DEFAULT_SECC_PORT = 15118
 DEFAULT_EV_PORT = 49152
+MAX_SESSIONS = 4096
+"""Sessions remembered at most (each has at least one message in the ring, so this is never reached in
+practice; a safety net against an unbounded table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,8 @@ class V2gRecord:
     evse: int
     session: str
     udp: bool = False
+    link: bool = False
+    """``data`` is a whole Ethernet frame (SLAC captured on the PLC interface)."""
 
 
 @dataclass
@@ -55,6 +69,27 @@ class SessionInfo:
     ended: bool = False
     ev_sdp_port: int | None = None
     """UDP port the EV sent its SDP request from (default: its TCP port)."""
+    session_id: str = ""
+    """The V2G SessionID (hex) once the SECC assigned it."""
+    dropped: int = 0
+    """Messages of this session discarded to stay within the bounds."""
+    kept: deque[_Entry] = field(default_factory=deque, repr=False)
+
+    def comment(self) -> str:
+        """The packet comment of this session's messages."""
+        sid = f" SessionID {self.session_id}" if self.session_id else ""
+        return f"evse{self.evse} {self.session}{sid}"
+
+
+class _Entry:
+    """A record in the global ring; ``alive`` turns False when its session's own bound dropped it."""
+
+    __slots__ = ("alive", "info", "rec")
+
+    def __init__(self, rec: V2gRecord, info: SessionInfo) -> None:
+        self.rec = rec
+        self.info = info
+        self.alive = True
 
 
 def default_endpoints(evse: int, connection: int = 0) -> tuple[Endpoint, Endpoint]:
@@ -69,6 +104,19 @@ def default_endpoints(evse: int, connection: int = 0) -> tuple[Endpoint, Endpoin
     return ev, secc
 
 
+def mac_from_link_local(ip: str) -> str | None:
+    """The MAC address inside an EUI-64 link-local address (``fe80::xxxx:xxff:fexx:xxxx``), else None (a
+    privacy or static address does not carry it)."""
+    try:
+        b = ipaddress.IPv6Address(ip.split("%", 1)[0]).packed
+    except ValueError:
+        return None
+    if b[:8] != b"\xfe\x80" + bytes(6) or b[11:13] != b"\xff\xfe":
+        return None
+    mac = bytes([b[8] ^ 0x02]) + b[9:11] + b[13:16]
+    return ":".join(f"{x:02x}" for x in mac)
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -76,19 +124,35 @@ class V2gRecorder:
     """Bounded log of V2GTP messages per (EVSE, session); see the module docstring."""
 
     def __init__(
-        self, *, max_records: int = 20_000, max_bytes: int = 16 * 1024 * 1024, directory: Path | None = None
+        self,
+        *,
+        max_records: int = 20_000,
+        max_bytes: int = 16 * 1024 * 1024,
+        directory: Path | None = None,
+        max_session_records: int | None = None,
+        max_files: int = 200,
+        max_dir_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         if max_records < 1 or max_bytes < 1:
             raise ValueError("max_records and max_bytes must be positive")
+        if max_files < 1 or max_dir_bytes < 1:
+            raise ValueError("max_files and max_dir_bytes must be positive")
         self.max_records = max_records
         self.max_bytes = max_bytes
+        self.max_session_records = max_session_records or max(1, max_records // 2)
         self.directory = directory
         self.dropped = 0
         """Messages discarded to stay within the bounds."""
-        self._ring: deque[V2gRecord] = deque()
+        self._ring: deque[_Entry] = deque()
+        self._live = 0
         self._bytes = 0
         self._sessions: dict[tuple[int, str], SessionInfo] = {}
         self._connections = 0
+        self._writer = None
+        if directory is not None:
+            from josev.observability.v2gfiles import PcapngWriter
+
+            self._writer = PcapngWriter(directory, max_files=max_files, max_bytes=max_dir_bytes)
 
     # ---------------------------------------------------------------- recording
 
@@ -108,9 +172,24 @@ class V2gRecorder:
                 mac_bytes(ep.mac)  # validate early: a bad address is the caller's error, not the export's
         default_ev, default_secc = default_endpoints(evse, self._connections)
         self._connections += 1
+        key = (evse, session)
+        old = self._sessions.get(key)
         info = SessionInfo(evse, session, ev or default_ev, secc or default_secc, ev_sdp_port=ev_sdp_port)
-        self._sessions[(evse, session)] = info
+        if old is not None:  # re-announced: keep what was logged so far
+            info.kept, info.first, info.last, info.messages = old.kept, old.first, old.last, old.messages
+            info.session_id = old.session_id
+            for e in info.kept:
+                e.info = info
+        self._sessions[key] = info
+        if len(self._sessions) > MAX_SESSIONS:
+            self._forget_oldest_session()
         return info
+
+    def set_session_id(self, evse: int, session: str, session_id: str) -> None:
+        """Attach the V2G SessionID to a logged session (shown in the export's packet comments)."""
+        info = self._sessions.get((evse, session))
+        if info is not None:
+            info.session_id = session_id
 
     def record(
         self,
@@ -121,79 +200,135 @@ class V2gRecorder:
         session: str,
         *,
         udp: bool = False,
+        link: bool = False,
     ) -> None:
-        """Log one V2GTP message (``udp``: an SDP datagram). Raises ValueError on a bad direction or EVSE."""
-        if direction not in ("rx", "tx"):
+        """Log one V2GTP message (``udp``: an SDP datagram; ``link``: a whole Ethernet frame such as a SLAC
+        message, ``rx`` when the EV sent it). O(1). Raises ValueError on a bad direction or EVSE."""
+        if direction != "rx" and direction != "tx":
             raise ValueError(f"direction must be 'rx' or 'tx', got {direction!r}")
         info = self._sessions.get((evse, session)) or self.open_session(evse, session)
-        rec = V2gRecord(timestamp, direction, bytes(v2gtp_bytes), evse, session, udp)
-        self._ring.append(rec)
+        rec = V2gRecord(timestamp, direction, bytes(v2gtp_bytes), evse, session, udp, link)
+        entry = _Entry(rec, info)
+        self._ring.append(entry)
+        info.kept.append(entry)
+        self._live += 1
         self._bytes += len(rec.data)
         info.messages += 1
-        info.first = timestamp if info.first is None else min(info.first, timestamp)
-        info.last = timestamp if info.last is None else max(info.last, timestamp)
+        if info.first is None or timestamp < info.first:
+            info.first = timestamp
+        if info.last is None or timestamp > info.last:
+            info.last = timestamp
+        if len(info.kept) > self.max_session_records:
+            self._kill(info.kept.popleft())
         self._trim()
 
+    def _kill(self, entry: _Entry) -> None:
+        """Drop a record that is still in the global ring (its entry stays there, dead, until it reaches the
+        front)."""
+        entry.alive = False
+        self._live -= 1
+        self._bytes -= len(entry.rec.data)
+        entry.info.dropped += 1
+        self.dropped += 1
+
     def _trim(self) -> None:
-        while self._ring and (len(self._ring) > self.max_records or self._bytes > self.max_bytes):
-            old = self._ring.popleft()
-            self._bytes -= len(old.data)
-            self.dropped += 1
-        live = {(r.evse, r.session) for r in self._ring}
-        if len(self._sessions) > len(live) + 64:  # forget sessions whose messages are all gone
-            for key in [k for k in self._sessions if k not in live]:
-                del self._sessions[key]
+        ring = self._ring
+        while ring and (
+            self._live > self.max_records or self._bytes > self.max_bytes or len(ring) > 2 * self.max_records
+        ):
+            old = ring.popleft()
+            if not old.alive:
+                continue
+            info = old.info
+            if info.kept and info.kept[0] is old:
+                info.kept.popleft()
+            self._kill(old)
+            if not info.kept:
+                self._forget(info)
+        while ring and not ring[0].alive:  # dead entries at the front cost nothing to remove
+            ring.popleft()
+
+    def _forget(self, info: SessionInfo) -> None:
+        key = (info.evse, info.session)
+        if self._sessions.get(key) is info:
+            del self._sessions[key]
+
+    def _forget_oldest_session(self) -> None:
+        key = next(iter(self._sessions))
+        info = self._sessions.pop(key)
+        for e in info.kept:
+            if e.alive:
+                self._kill(e)
+        info.kept.clear()
 
     def end_session(self, evse: int, session: str) -> Path | None:
-        """Mark a session ended; with a ``directory``, write its pcapng file there and return its path."""
+        """Mark a session ended; with a ``directory``, queue its pcapng file for writing (off the caller's
+        thread) and return the path it will have. Cheap: copies the session's records, builds nothing."""
         info = self._sessions.get((evse, session))
         if info is None:
             return None
         info.ended = True
-        if self.directory is None or not info.messages:
+        if self._writer is None or not info.kept:
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
-        return self.export(self.directory / self.file_name(info), evse=evse, session=session)
+        path = self._writer.directory / self.file_name(info)
+        msgs = [self._message(e.rec, info) for e in info.kept if e.alive]
+        ok = self._writer.submit(path, msgs, info.ev, info.secc, info.ev_sdp_port, f"evse{evse}", close=True)
+        return path if ok else None
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every queued pcapng file is written; False on timeout."""
+        return True if self._writer is None else self._writer.flush(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Write what is queued and stop the writer thread."""
+        if self._writer is not None:
+            self._writer.close(timeout)
+
+    @property
+    def files(self) -> tuple[int, int, int]:
+        """(files written, files dropped because the queue was full, old files deleted)."""
+        w = self._writer
+        return (0, 0, 0) if w is None else (w.written, w.dropped, w.deleted)
 
     # ---------------------------------------------------------------- reading
 
     @property
     def size(self) -> tuple[int, int]:
         """(messages, payload bytes) kept."""
-        return len(self._ring), self._bytes
+        return self._live, self._bytes
 
     def sessions(self) -> list[SessionInfo]:
         """Sessions with messages still in the ring, oldest first."""
-        live = {(r.evse, r.session) for r in self._ring}
-        found = [s for k, s in self._sessions.items() if k in live]
+        found = [s for s in self._sessions.values() if s.kept]
         return sorted(found, key=lambda s: (s.first or 0.0, s.evse))
 
     def records(self, evse: int | None = None, session: str | None = None) -> list[V2gRecord]:
         """Messages kept, optionally of one EVSE and/or session, in arrival order."""
         return [
-            r
-            for r in self._ring
-            if (evse is None or r.evse == evse) and (session is None or r.session == session)
+            e.rec
+            for e in self._ring
+            if e.alive
+            and (evse is None or e.rec.evse == evse)
+            and (session is None or e.rec.session == session)
         ]
+
+    @staticmethod
+    def _message(r: V2gRecord, info: SessionInfo) -> V2gMessage:
+        return V2gMessage(r.timestamp, r.direction == "rx", r.data, r.udp, info.comment(), r.link)
 
     def packets(self, evse: int | None = None, session: str | None = None) -> list[Packet]:
         """The rebuilt Ethernet/IPv6/TCP packets of the selected sessions, in time order."""
-        groups: dict[tuple[int, str], list[V2gMessage]] = {}
-        for r in self.records(evse, session):
-            groups.setdefault((r.evse, r.session), []).append(
-                V2gMessage(
-                    r.timestamp, r.direction == "rx", r.data, r.udp, f"evse{r.evse} session {r.session}"
-                )
-            )
         out: list[Packet] = []
-        for key, msgs in groups.items():
-            info = self._sessions[key]
+        for info in self.sessions():
+            if (evse is not None and info.evse != evse) or (session is not None and info.session != session):
+                continue
+            msgs = [self._message(e.rec, info) for e in info.kept if e.alive]
             out.extend(v2g_capture(msgs, info.ev, info.secc, close=info.ended, ev_sdp_port=info.ev_sdp_port))
         out.sort(key=lambda p: p.timestamp)  # stable: each session's packets keep their order
         return out
 
     def export(self, path: Path, *, evse: int | None = None, session: str | None = None) -> Path:
-        """Write the selected messages as a pcapng file; raises LookupError when nothing matches."""
+        """Write the selected messages as a pcapng file (0600); raises LookupError when nothing matches."""
         packets = self.packets(evse, session)
         if not packets:
             raise LookupError(f"no V2G messages logged for evse={evse} session={session}")

@@ -53,13 +53,42 @@ class PausedSession:
     protocol: str
     evcc_id: str
     payment: str | None
+    at: float = 0.0
+    """When it was paused (the cores' monotonic clock)."""
+
+
+MAX_PAUSE_S = 3600.0
+"""How long a paused session may be rejoined (``SessionStore.max_pause``)."""
+MAX_PAUSED = 2
+"""Paused sessions kept per EVSE (an EVSE has one car; the newest are kept)."""
 
 
 @dataclass(slots=True)
 class SessionStore:
-    """Per-EVSE memory of paused sessions (by SessionID)."""
+    """Per-EVSE memory of paused sessions (by SessionID), bounded in number and age, each bound to the EVCCID
+    of the EV that paused it."""
 
     paused: dict[str, PausedSession] = field(default_factory=dict)
+    max_pause: float = MAX_PAUSE_S
+
+    def pause(self, p: PausedSession) -> None:
+        """Remember a paused session (the oldest beyond :data:`MAX_PAUSED` are forgotten)."""
+        self.paused.pop(p.session_id, None)
+        self.paused[p.session_id] = p
+        while len(self.paused) > MAX_PAUSED:
+            del self.paused[next(iter(self.paused))]
+
+    def rejoin(self, session_id: str, protocol: str, evcc_id: str, now: float) -> PausedSession | None:
+        """The paused session ``session_id`` if the same EV (EVCCID) asks for it with the same protocol within
+        ``max_pause``; it is then taken out. A different EV gets None and leaves it to its owner; an expired
+        one is dropped."""
+        for sid in [k for k, v in self.paused.items() if now - v.at > self.max_pause]:
+            del self.paused[sid]
+        p = self.paused.get(session_id) if session_id.strip("0") else None
+        if p is None or p.protocol != protocol or p.evcc_id.upper() != evcc_id.upper():
+            return None
+        del self.paused[session_id]
+        return p
 
 
 @dataclass(slots=True)

@@ -12,21 +12,25 @@ import socket
 import ssl
 import struct
 import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from josev.secc import sdp
 from josev.secc.codec import Codec
+from josev.secc.events import SessionStarted
 from josev.secc.evse import EvseView
+from josev.secc.framelog import EndpointStats, RxSplitter
 from josev.secc.iso20.events import Iso20Event
+from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
 from josev.secc.netif import ifindex, wait_link_local
 from josev.secc.powergate import fail_response, power_delivery_request
+from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
-from josev.secc.v2gtp import HEADER_LEN
 
 if TYPE_CHECKING:
+    from josev.observability.slactap import SlacTap
     from josev.observability.v2glog import V2gRecorder
     from josev.secc.iso20.context import Iso20Config, Iso20Evse
     from josev.tls import TlsPolicy, TlsStats
@@ -70,17 +74,10 @@ class ConnectionCore(Protocol):
 CoreFactory = Callable[["EvseEndpoint", float], ConnectionCore]
 READ_SIZE = 65536
 DYN_PORT_MIN = 49152
-
-
-@dataclass
-class EndpointStats:
-    """Counters of one EVSE endpoint."""
-
-    sdp_answered: int = 0
-    sdp_dropped: int = 0
-    connections: int = 0
-    sessions_ended: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
+SDP_PEERS = 16
+SLAC_WINDOW = 120.0
+"""SLAC frames captured this many seconds before a connection are logged with it (``capture_slac``)."""
+"""EV addresses whose last SDP exchange is kept until their TCP connection comes (for the V2G log)."""
 
 
 def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
@@ -101,12 +98,21 @@ def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
     return s
 
 
-class _SdpProtocol(asyncio.DatagramProtocol):
+def iface_mac(iface: str) -> str:
+    """The interface's MAC address (empty when unknown)."""
+    try:
+        with open(f"/sys/class/net/{iface}/address") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+class SdpProtocol(asyncio.DatagramProtocol):
     def __init__(
         self,
         server: sdp.SdpServer,
         stats: EndpointStats,
-        record: Callable[[str, bytes], None] | None = None,
+        record: Callable[[str, bytes, Any], None] | None = None,
     ) -> None:
         self.server = server
         self.stats = stats
@@ -121,33 +127,11 @@ class _SdpProtocol(asyncio.DatagramProtocol):
         self.stats.sdp_answered = self.server.answered
         self.stats.sdp_dropped = self.server.dropped
         if self.record is not None:
-            self.record("rx", data)
+            self.record("rx", data, addr)
         if res is not None and self.transport is not None:
             self.transport.sendto(res, addr)
             if self.record is not None:
-                self.record("tx", res)
-
-
-class _RxSplitter:
-    """Cuts the received byte stream into V2GTP frames for the message log (never raises)."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self.buf += data
-        out: list[bytes] = []
-        while len(self.buf) >= HEADER_LEN:
-            if self.buf[0] != 0x01 or self.buf[1] != 0xFE:
-                out.append(bytes(self.buf))  # not V2GTP: log the bytes as they came
-                self.buf.clear()
-                break
-            n = HEADER_LEN + int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < n:
-                break
-            out.append(bytes(self.buf[:n]))
-            del self.buf[:n]
-        return out
+                self.record("tx", res, addr)
 
 
 class EvseEndpoint:
@@ -159,6 +143,8 @@ class EvseEndpoint:
     only that one. ``recorder``: every V2GTP frame in and out is logged per EVSE and connection, the session's
     pcapng written when it ends (if the recorder has a directory). ``power_gate``: awaited before a
     PowerDelivery Start/Stop response is sent; False answers with the contactor failure code and closes.
+    ``limits``: connections per EVSE and per address, connection and frame rates, TLS handshake timeout
+    (:mod:`josev.secc.limits`). ISO 15118-20 is offered only on connections that negotiated TLS 1.3.
     """
 
     def __init__(
@@ -183,6 +169,8 @@ class EvseEndpoint:
         power_gate: PowerGate | None = None,
         wall_clock: Callable[[], float] = time.time,
         iso20_config: Iso20Config | None = None,
+        limits: ConnectionLimits | None = None,
+        capture_slac: bool = False,
     ) -> None:
         from josev.tls import TlsStats, policy_for
 
@@ -221,6 +209,13 @@ class EvseEndpoint:
         self._udp: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._conn_no = 0
+        self.limits = limits or ConnectionLimits()
+        self.admission = Admission(self.limits)
+        self._conn_tasks: dict[int, asyncio.Task[None]] = {}
+        self._sdp_seen: OrderedDict[str, deque[tuple[str, bytes, float, int]]] = OrderedDict()
+        self._mac = ""
+        self.capture_slac = capture_slac
+        self._slac_tap: SlacTap | None = None
 
     async def _listen(self, port: int, handler: Callable[..., Awaitable[None]]) -> asyncio.Server:
         """A TCP server on the link-local address; without a fixed port, one in the dynamic range
@@ -238,6 +233,15 @@ class EvseEndpoint:
     async def start(self, link_timeout: float = 10.0) -> None:
         """Bind the TCP server(s) and the SDP socket."""
         self.address = await wait_link_local(self.iface, link_timeout)
+        self._mac = iface_mac(self.iface)
+        if self.recorder is not None and self.capture_slac:
+            from josev.observability.slactap import SlacTap
+
+            tap = SlacTap(self.iface)
+            if tap.open():
+                self._slac_tap = tap
+            else:
+                log.info("EVSE %d: no SLAC frames in the V2G log (needs CAP_NET_RAW)", self.evse_no)
         self._server = await self._listen(self.tcp_port, self._client)
         self.tcp_port = self._server.sockets[0].getsockname()[1]
         if self.tls is not None:
@@ -247,7 +251,7 @@ class EvseEndpoint:
         sock = make_sdp_socket(self.iface, self.sdp_port)
         server = sdp.SdpServer(self.address, self.tcp_port, self.tls_port, self.enforce_tls)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _SdpProtocol(server, self.stats, self._record_sdp if self.recorder else None), sock=sock
+            lambda: SdpProtocol(server, self.stats, self._record_sdp if self.recorder else None), sock=sock
         )
         self._udp = transport
         log.info(
@@ -265,6 +269,8 @@ class EvseEndpoint:
         """Stop listening and end every open session."""
         if self._udp is not None:
             self._udp.close()
+        if self._slac_tap is not None:
+            self._slac_tap.close()
         for srv in (self._server, self._tls_server):
             if srv is not None:
                 srv.close()
@@ -278,26 +284,30 @@ class EvseEndpoint:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(srv.wait_closed(), 2.0)
 
-    def _emit(self, events: list[Iso20Event]) -> None:
+    def _emit(self, events: list[Iso20Event], forward: bool = True) -> None:
+        """Count and log events; hand them to ``on_events`` unless ``forward`` is False."""
         if not events:
             return
         for ev in events:
             reason = getattr(ev, "reason", None)
             if type(ev).__name__ == "SessionEnded" and isinstance(reason, str):
                 self.stats.sessions_ended[reason] = self.stats.sessions_ended.get(reason, 0) + 1
-                log.info("EVSE %d: session ended: %s %s", self.evse_no, reason, getattr(ev, "detail", ""))
+                PEER_LOG.info(
+                    "EVSE %d: session ended: %s %s", self.evse_no, reason, getattr(ev, "detail", "")
+                )
             elif type(ev).__name__ == "SessionStarted":
-                log.info("EVSE %d: session started: %s", self.evse_no, ev)
+                PEER_LOG.info("EVSE %d: session started: %s", self.evse_no, ev)
             elif type(ev).__name__ == "LocalError":
                 self.stats.errors += 1
                 log.error("EVSE %d: our error (%s): %s", self.evse_no, getattr(ev, "what", ""), ev)
-        if self.on_events is not None:
+        if forward and self.on_events is not None:
             try:
                 self.on_events(self.evse_no, events)
             except Exception:  # a broken consumer must not kill the session
                 log.exception("EVSE %d: event consumer failed", self.evse_no)
 
-    def _new_core(self) -> ConnectionCore:
+    def _new_core(self, tls_version: str | None = None) -> ConnectionCore:
+        """The core of a new connection; -20 is offered only over TLS 1.3 (ISO 15118-20 clause 7.7.3)."""
         now = self.clock()
         if self.core_factory is not None:
             return self.core_factory(self, now)
@@ -314,6 +324,7 @@ class EvseEndpoint:
                 iso20=self.iso20_config,
                 store=self.store,
                 families=families,
+                iso20_allowed=tls_version == "TLSv1.3",
             )
         return SeccSession(self.view, now, codec=self.codec, config=self.config, store=self.store)
 
@@ -328,33 +339,118 @@ class EvseEndpoint:
             except Exception:  # the log must never break a session
                 log.exception("EVSE %d: V2G message log failed", self.evse_no)
 
-    def _record_sdp(self, direction: str, data: bytes) -> None:
+    def _record_sdp(self, direction: str, data: bytes, addr: Any) -> None:
+        """Keep the last SDP exchange of each EV address (bounded) until its TCP connection comes: the V2G log
+        then shows SDP with the real addresses, in the same file as the session."""
+        if not isinstance(addr, tuple) or len(addr) < 2:
+            return
+        ip = str(addr[0]).split("%", 1)[0]
+        seen = self._sdp_seen.get(ip)
+        if seen is None:
+            seen = self._sdp_seen[ip] = deque(maxlen=4)
+            while len(self._sdp_seen) > SDP_PEERS:
+                self._sdp_seen.popitem(last=False)
+        seen.append((direction, bytes(data), self.wall_clock(), int(addr[1])))
+
+    def _open_log(self, conn: str, writer: asyncio.StreamWriter) -> None:
+        """Announce a connection's real addresses to the V2G log, with the SDP exchange that led to it."""
         rec = self.recorder
         if rec is None:
             return
+        from josev.observability.packets import Endpoint
+        from josev.observability.v2glog import default_endpoints, mac_from_link_local
+
         try:
-            rec.record(
-                "rx" if direction == "rx" else "tx", data, self.wall_clock(), self.evse_no, "sdp", udp=True
-            )
-        except Exception:  # the log must never break SDP
+            peer, sock = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+            ip, port = str(peer[0]).split("%", 1)[0], int(peer[1])
+            default_ev, default_secc = default_endpoints(self.evse_no)
+            ev = Endpoint(mac_from_link_local(ip) or default_ev.mac, ip, port)
+            secc = Endpoint(self._mac or default_secc.mac, str(sock[0]).split("%", 1)[0], int(sock[1]))
+            sdp_msgs = self._sdp_seen.pop(ip, ())
+            sdp_port = next((p for d, _, _, p in sdp_msgs if d == "rx"), None)
+            rec.open_session(self.evse_no, conn, ev=ev, secc=secc, ev_sdp_port=sdp_port)
+            if self._slac_tap is not None:  # the SLAC matching that led to this connection
+                for t, frame, received in self._slac_tap.take(self.wall_clock() - SLAC_WINDOW):
+                    rec.record("rx" if received else "tx", frame, t, self.evse_no, conn, link=True)
+            for d, data, t, _ in sdp_msgs:
+                rec.record("rx" if d == "rx" else "tx", data, t, self.evse_no, conn, udp=True)
+        except Exception:  # the log must never break a session
             log.exception("EVSE %d: V2G message log failed", self.evse_no)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, tls=False)
+        await self._accept(reader, writer, tls=False)
 
     async def _tls_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        from josev.tls import accept_tls
+        await self._accept(reader, writer, tls=True)
 
-        assert self.tls is not None
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
+        """Admission (limits), then the TLS handshake (bounded in time), then the session."""
         task = asyncio.current_task()
         assert task is not None
+        self._conn_no += 1
+        cid = self._conn_no
+        peer = writer.get_extra_info("peername")
+        ip = str(peer[0]).split("%", 1)[0] if isinstance(peer, tuple) else str(peer)
+        decision = self.admission.admit(cid, ip, self.clock())
+        if not decision.admitted:
+            self.stats.refused[decision.reason] = self.stats.refused.get(decision.reason, 0) + 1
+            PEER_LOG.warning("EVSE %d: connection from %s refused: %s", self.evse_no, ip, decision.reason)
+            writer.transport.abort()
+            return
+        for victim in decision.evict:
+            self.stats.evicted += 1
+            PEER_LOG.info("EVSE %d: closing connection c%d to admit one from %s", self.evse_no, victim, ip)
+            vt = self._conn_tasks.get(victim)
+            if vt is not None:
+                vt.cancel()
         self._tasks.add(task)
+        self._conn_tasks[cid] = task
         try:
-            info = await accept_tls(reader, writer, self.tls, self.tls_policy, stats=self.tls_stats)
+            # a burst of connections is admitted one after the other within one loop iteration, each pushing
+            # out the previous; yield once so that only the survivors start a TLS handshake (each allocates
+            # large buffers: hundreds at once raised the memory for good)
+            if tls:
+                cast(asyncio.Transport, writer.transport).pause_reading()  # ClientHello stays in the kernel
+            await asyncio.sleep(0)
+            if cid not in self.admission.conns:
+                return
+            version: str | None = None
+            if tls:
+                from josev.tls import accept_tls
+
+                assert self.tls is not None
+                info = await accept_tls(
+                    reader,
+                    writer,
+                    self.tls,
+                    self.tls_policy,
+                    stats=self.tls_stats,
+                    handshake_timeout=self.limits.tls_handshake_timeout,
+                    logger=PEER_LOG,
+                )
+                if info is None:
+                    return
+                version = info.version
+            await self._serve(reader, writer, cid, version, tls=tls)
+        except asyncio.CancelledError:
+            pass  # pushed out by a newer connection, or the endpoint closes
         finally:
+            self.admission.closed(cid)
+            self._conn_tasks.pop(cid, None)
             self._tasks.discard(task)
-        if info is not None:
-            await self._serve(reader, writer, tls=True)
+            if not writer.is_closing():
+                writer.transport.abort()
+
+    def _car_active(self, cid: int) -> bool:
+        """True when another connection of this EVSE is in a V2G session."""
+        return any(c.in_session for k, c in self.admission.conns.items() if k != cid)
+
+    def _started(self, cid: int, conn: str, events: list[Any]) -> None:
+        for e in events:
+            if isinstance(e, SessionStarted):
+                self.admission.session_started(cid, self.clock())
+                if self.recorder is not None:
+                    self.recorder.set_session_id(self.evse_no, conn, e.session_id)
 
     async def _gate(self, out: CoreOutput) -> tuple[list[bytes], bool]:
         """Hold a PowerDelivery Start/Stop response until the contactor is confirmed (see ``power_gate``)."""
@@ -372,20 +468,36 @@ class EvseEndpoint:
         failed = fail_response(self.codec, out.send, out.trace)
         return (failed if failed is not None else out.send), True
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        cid: int,
+        tls_version: str | None,
+        *,
+        tls: bool,
+    ) -> None:
         self.stats.connections += 1
-        self._conn_no += 1
-        conn = f"c{self._conn_no}"
-        session = self._new_core()
+        conn = f"c{cid}"
+        session = self._new_core(tls_version)
         if hasattr(session, "tls"):
             session.tls = tls  # Plug & Charge (ISO 15118-2 Contract) is offered on TLS connections only
         self.sessions.add(session)
-        splitter = _RxSplitter()
+        splitter = RxSplitter()
+        frames_allowed = TokenBucket(self.limits.frame_rate, self.limits.frame_burst, self.clock())
         peer = writer.get_extra_info("peername")
-        log.info("EVSE %d: %s connection from %s", self.evse_no, "TLS" if tls else "TCP", peer)
+        PEER_LOG.info("EVSE %d: %s connection %s from %s", self.evse_no, tls_version or "TCP", conn, peer)
+        self._open_log(conn, writer)
+        started = False
+
+        def emit(events: list[Any]) -> None:
+            """A connection that has not started a session while another one charges on this EVSE (an EVSE
+            has one car) must not end or disturb the car's session at the coordinator: its events are only
+            counted and logged."""
+            nonlocal started
+            started = started or any(isinstance(e, SessionStarted) for e in events)
+            self._emit(events, forward=started or not self._car_active(cid))
+
         try:
             while not session.closed:
                 deadline = session.next_timer
@@ -394,7 +506,7 @@ class EvseEndpoint:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
                 except TimeoutError:
                     out = session.on_timer(self.clock())
-                    self._emit(list(out.events))
+                    emit(list(out.events))
                     if out.send:  # a response that waited for the shell (e.g. certificate installation)
                         self._record("tx", list(out.send), conn)
                         for frame in out.send:
@@ -404,40 +516,53 @@ class EvseEndpoint:
                         break
                     continue
                 if not data:
-                    self._emit(list(session.connection_lost(self.clock())))
+                    emit(list(session.connection_lost(self.clock())))
                     break
-                self._record("rx", splitter.feed(data), conn)
+                frames = splitter.feed(data, self.limits.frame_burst + 1)  # a flood costs no more than this
+                if not frames_allowed.take(len(frames), self.clock()):
+                    self.stats.flood_closed += 1
+                    PEER_LOG.warning(
+                        "EVSE %d: %s from %s sends frames faster than %.0f/s: closed",
+                        self.evse_no,
+                        conn,
+                        peer,
+                        self.limits.frame_rate,
+                    )
+                    emit(list(session.connection_lost(self.clock())))
+                    break
+                self._record("rx", frames, conn)
                 out = session.receive(data, self.clock())
                 send, failed = await self._gate(out)
                 for frame in send:
                     writer.write(frame)
                 self._record("tx", send, conn)
                 if send:
+                    self.admission.progress(cid, self.clock())
                     await writer.drain()
-                self._emit(list(out.events))
+                self._started(cid, conn, list(out.events))
+                emit(list(out.events))
                 if failed:
-                    self._emit(list(session.connection_lost(self.clock())))
+                    emit(list(session.connection_lost(self.clock())))
                     break
                 if out.close:
                     break
         except (ConnectionError, OSError, ssl.SSLError) as e:
-            self._emit(list(session.connection_lost(self.clock())))
-            log.info("EVSE %d: connection error %s", self.evse_no, e)
+            emit(list(session.connection_lost(self.clock())))
+            PEER_LOG.info("EVSE %d: connection error %s", self.evse_no, e)
         except asyncio.CancelledError:
-            self._emit(list(session.connection_lost(self.clock())))
+            emit(list(session.connection_lost(self.clock())))
             raise
         except Exception:  # never let one broken session take the service down
             self.stats.errors += 1
             log.exception("EVSE %d: session crashed; closing the connection", self.evse_no)
-            self._emit(list(session.connection_lost(self.clock())))
+            emit(list(session.connection_lost(self.clock())))
         finally:
             self.sessions.discard(session)
-            self._tasks.discard(task)
             if self.recorder is not None:
                 with contextlib.suppress(Exception):
                     path = self.recorder.end_session(self.evse_no, conn)
                     if path is not None:
-                        log.info("EVSE %d: V2G messages of %s written to %s", self.evse_no, conn, path)
+                        PEER_LOG.info("EVSE %d: V2G messages of %s go to %s", self.evse_no, conn, path)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)

@@ -31,6 +31,7 @@ from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.iso20.pnc import ContractVerifier
+from josev.secc.limits import ConnectionLimits
 from josev.secc.messages import hlc_failed, message_for
 from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
@@ -102,9 +103,24 @@ def from_config(cfg: Any) -> SeccService:
     if opts.v2g_log or opts.v2g_log_dir:
         from josev.observability.v2glog import V2gRecorder
 
-        recorder = V2gRecorder(directory=Path(opts.v2g_log_dir) if opts.v2g_log_dir else None)
+        recorder = V2gRecorder(
+            directory=Path(opts.v2g_log_dir) if opts.v2g_log_dir else None,
+            max_files=opts.v2g_log_max_files,
+            max_dir_bytes=int(opts.v2g_log_max_mb * 1024 * 1024),
+        )
+    limits = ConnectionLimits(
+        max_connections=opts.max_connections,
+        max_per_peer=opts.max_connections_per_peer,
+        peer_rate=opts.peer_connect_rate,
+        peer_burst=opts.peer_connect_burst,
+        frame_rate=opts.frame_rate,
+        frame_burst=max(1, int(2 * opts.frame_rate)),
+        tls_handshake_timeout=opts.tls_handshake_timeout_s,
+    )
     return SeccService(
         evses,
+        limits=limits,
+        capture_slac=opts.v2g_log_slac,
         codec=opts.codec,
         sim_supply=opts.sim_supply,
         auto_authorize=opts.auto_authorize,
@@ -137,9 +153,13 @@ class SeccService:
         contactor_timeout: float = 3.0,
         clamp_targets: bool = False,
         pnc: PncShell | None = None,
+        limits: ConnectionLimits | None = None,
+        capture_slac: bool = True,
     ) -> None:
         self.evses = evses
         self.pnc = pnc
+        self.limits = limits
+        self.capture_slac = capture_slac
         self.codec = codec
         self.config = config or SessionConfig()
         self.supply = SimPowerSupply(auto_authorize=auto_authorize) if sim_supply else None
@@ -430,6 +450,8 @@ class SeccService:
                 enforce_tls=self.tls.enforce if self.tls is not None else False,
                 recorder=self.recorder,
                 power_gate=self._power_gate,
+                limits=self.limits,
+                capture_slac=self.capture_slac,
                 iso20_config=Iso20Config(
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,
@@ -460,6 +482,8 @@ class SeccService:
         finally:
             for ep in self.endpoints.values():
                 await ep.close()
+            if self.recorder is not None:  # the last sessions' pcapng files
+                await asyncio.to_thread(self.recorder.flush, 5.0)
             for t in list(self._tasks):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -89,4 +89,22 @@ class SeccOptions(BaseModel):
     v2g_log: bool = True
     """Record every V2GTP frame in memory (bounded ring)."""
     v2g_log_dir: str | None = None
-    """Write one pcapng file per session there."""
+    """Write one pcapng file per session there (0600, the oldest deleted beyond the caps below)."""
+    v2g_log_slac: bool = True
+    """Log the SLAC frames of the PLC interface with the session they led to (needs CAP_NET_RAW)."""
+    v2g_log_max_files: int = Field(200, ge=1)
+    """pcapng files kept in ``v2g_log_dir`` at most."""
+    v2g_log_max_mb: float = Field(64.0, gt=0)
+    """Megabytes of pcapng files kept in ``v2g_log_dir`` at most."""
+    max_connections: int = Field(4, ge=1, le=64)
+    """V2GTP connections per EVSE at once (TLS handshakes included; see docs/security.md)."""
+    max_connections_per_peer: int = Field(2, ge=1, le=64)
+    """Connections of one EV address at once."""
+    peer_connect_rate: float = Field(2.0, gt=0)
+    """New connections per second and EV address (burst ``peer_connect_burst``)."""
+    peer_connect_burst: int = Field(10, ge=1)
+    """New connections one EV address may open at once."""
+    frame_rate: float = Field(200.0, gt=0)
+    """V2GTP frames per second a connection may send (burst ``2 x frame_rate``); faster ones are closed."""
+    tls_handshake_timeout_s: float = Field(5.0, gt=0, le=60)
+    """Seconds a TLS handshake may take."""

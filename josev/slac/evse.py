@@ -71,6 +71,12 @@ class EvseSlac:
         self.nid = nid_from_nmk(self.nmk, config.security_level)
         self.key_confirmed = False
         self.attempt = 0
+        """Failed matching attempts of the EV host with the most (per plug-in)."""
+        self.attempts: Counter[bytes] = Counter()
+        """Failed matching attempts per EV host MAC: a foreign or stale host uses up its own, not the car's."""
+        self.blocked: set[bytes] = set()
+        """Hosts that used up C_conn_max_match attempts without ever sounding (ignored until unplug)."""
+        self._sounded: set[bytes] = set()
         self._key_deadline: float | None = None
         self._key_retries = 0
         self._deadline: float | None = None
@@ -255,6 +261,9 @@ class EvseSlac:
 
     def _parm_req(self, src: bytes, msg: CmSlacParmReq, now: float) -> None:
         self._msg = msg
+        if src in self.blocked:
+            self.counters["blocked_ev"] += 1
+            return
         s = self.sessions.get(src)
         if s is not None:
             self._session(s, I.PARM_REQ, now)
@@ -291,6 +300,9 @@ class EvseSlac:
     def _a_start_matching(self, now: float) -> S | None:
         self.sessions.clear()
         self.attempt = 0
+        self.attempts.clear()
+        self.blocked.clear()
+        self._sounded.clear()
         self._install_new_key(now)  # a fresh NMK/NID for every session
         self._deadline = now + self.t.TT_EVSE_SLAC_init
         self._set_status(SlacStatus.MATCHING)
@@ -330,6 +342,7 @@ class EvseSlac:
         return None
 
     def _a_start_sounding(self, now: float) -> S | None:
+        self._sounded.add(self._s.ev_mac)
         self._s.deadline = now + self.t.mnbc_timeout_units / 10
         if isinstance(self._msg, CmAttenProfileInd):
             return self._a_record_profile(now)
@@ -464,9 +477,19 @@ class EvseSlac:
     def _a_attempt_failed(self, now: float, reason: str = "") -> S | None:
         s = self._s
         reason = reason or f"timeout in {s.state.value}"
-        self.attempt += 1
-        self._emit(AttemptFailed(self.attempt, reason))
-        if self.attempt >= self.t.C_conn_max_match:
+        self.attempts[s.ev_mac] += 1
+        n = self.attempts[s.ev_mac]
+        self.attempt = max(self.attempts.values())
+        self._emit(AttemptFailed(n, reason))
+        if n >= self.t.C_conn_max_match and s.ev_mac not in self._sounded:
+            # a host that asks (CM_SLAC_PARM.REQ) and never sounds: foreign or stale; it must not use up the
+            # attempts of the car on this cable, which may still be about to start
+            self.blocked.add(s.ev_mac)
+            self.counters["blocked_ev"] += 1
+            if len(self.sessions) <= 1:
+                self._deadline = now + self.t.TT_EVSE_SLAC_init
+            return S.WAIT_PARM
+        if n >= self.t.C_conn_max_match:
             self.sessions.clear()
             self._deadline = None
             self.top = S.FAILED

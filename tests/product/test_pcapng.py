@@ -148,6 +148,7 @@ def test_recorder_rejects_bad_input_and_stays_bounded(tmp_path: Path) -> None:
         big.record("rx", bytes(300), float(i), 1, "a")
     assert big.size == (3, 900)
     path = rec.end_session(1, "sess2")
+    assert rec.flush()
     assert path is not None and path.parent == tmp_path and path.name.startswith("v2g-evse1-sess2-")
     assert path.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
     with pytest.raises(LookupError):

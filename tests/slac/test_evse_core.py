@@ -202,12 +202,51 @@ def test_unknown_modem_reports_matched_after_match_cnf() -> None:
 
 
 def test_no_start_atten_char_within_match_sequence() -> None:
+    """A host that only ever asks (CM_SLAC_PARM.REQ, then nothing) uses up its own attempts and is then ignored;
+    the station fails when TT_EVSE_SLAC_init passes without another host matching (issue 22: before, it failed
+    at once, so a foreign host's requests locked the car out)."""
     h = make()
     plug(h)
     for attempt in range(1, T.C_conn_max_match + 1):
         h.rx(EV, CmSlacParmReq(RUN), dst=b"\xff" * 6)
         assert h.state() is S.WAIT_START_ATTEN
         h.advance(T.TT_match_sequence + 0.001)
+        assert h.of(AttemptFailed)[-1].attempt == attempt
+    assert h.state() is S.WAIT_PARM and EV in h.core.blocked
+    h.rx(EV, CmSlacParmReq(RUN), dst=b"\xff" * 6)
+    assert h.state() is S.WAIT_PARM and h.core.counters["blocked_ev"] == 2
+    h.advance(T.TT_EVSE_SLAC_init + 0.001)
+    assert h.state() is S.FAILED and h.of(StatusChanged)[-1].status is SlacStatus.FAILED
+
+
+def test_foreign_parm_requests_do_not_use_up_the_cars_attempts() -> None:
+    h = make()
+    plug(h)
+    stranger = bytes.fromhex("02bad0000001")
+    for _ in range(T.C_conn_max_match + 2):  # asks, then nothing, again and again
+        h.rx(stranger, CmSlacParmReq(bytes(8)), dst=b"\xff" * 6)
+        h.advance(T.TT_match_sequence + 0.001)
+    assert h.core.attempts[stranger] == T.C_conn_max_match and stranger in h.core.blocked
+    assert h.core.attempts[EV] == 0 and h.state() is S.WAIT_PARM
+    assert h.of(StatusChanged)[-1].status is SlacStatus.MATCHING
+    # the car on the cable now matches
+    h.rx(EV, CmSlacParmReq(RUN), dst=b"\xff" * 6)
+    h.rx(EV, CmStartAttenCharInd(forwarding_sta=EV, run_id=RUN), dst=b"\xff" * 6)
+    profiles(h, 10)
+    h.rx(EV, CmAttenCharRsp(source_address=EV, run_id=RUN))
+    h.rx(EV, match_req())
+    assert h.state() in (S.JOINING, S.MATCHED) and h.core.ev_mac == EV
+
+
+def test_a_car_that_sounds_and_fails_still_fails_the_station() -> None:
+    h = make()
+    for attempt in range(1, T.C_conn_max_match + 1):
+        if attempt == 1:
+            to_sounding(h)
+        else:
+            h.rx(EV, CmSlacParmReq(RUN), dst=b"\xff" * 6)
+            h.rx(EV, CmStartAttenCharInd(forwarding_sta=EV, run_id=RUN), dst=b"\xff" * 6)
+        h.advance(T.TT_EVSE_match_MNBC + 0.001)  # no profiles: the attempt fails
         assert h.of(AttemptFailed)[-1].attempt == attempt
     assert h.state() is S.FAILED and h.of(StatusChanged)[-1].status is SlacStatus.FAILED
 

@@ -19,8 +19,8 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
         raise ParameterError("EVCCID must be 1..8 bytes of hexBinary")
     ctx.evcc_id = evcc
     asked = ctx.session_id or ""
-    paused = ctx.store.paused.pop(asked, None) if asked.strip("0") else None
-    if paused is not None and paused.protocol == "iso2":
+    paused = ctx.store.rejoin(asked, "iso2", evcc, now)  # same EV (EVCCID), within the pause limit
+    if paused is not None:
         ctx.session_id = paused.session_id
         code = "OK_OldSessionJoined"
     else:

@@ -18,7 +18,7 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
         raise HandlerError("FAILED", f"ChargingSession {kind!r}")
     if kind == "Pause":
         assert ctx.session_id is not None
-        ctx.store.paused[ctx.session_id] = PausedSession(ctx.session_id, "iso2", ctx.evcc_id, ctx.payment)
+        ctx.store.pause(PausedSession(ctx.session_id, "iso2", ctx.evcc_id, ctx.payment, now))
         ctx.paused = True
     ctx.emit(SessionEnded(kind.lower(), paused=kind == "Pause"))
     return {"ResponseCode": "OK"}, ENDED

@@ -58,8 +58,12 @@ class Iso20Connection:
         iso20: Iso20Config | None = None,
         store: SessionStore | None = None,
         families: tuple[str, ...] = ("AC", "DC"),
+        iso20_allowed: bool = True,
     ) -> None:
         self.station = station
+        self.iso20_allowed = iso20_allowed
+        """False on a connection without TLS 1.3: -20 is not offered in supportedAppProtocol (ISO 15118-20
+        requires TLS 1.3), DIN / ISO 15118-2 still are."""
         self.codec = codec
         self.config = config or SessionConfig()
         self.iso20 = iso20 or Iso20Config()
@@ -111,6 +115,8 @@ class Iso20Connection:
         return [SessionEnded(reason, detail=detail)]
 
     def _supported(self) -> tuple[sap.Namespace, ...]:
+        if not self.iso20_allowed:
+            return sap.SUPPORTED
         mine = tuple(ns for ns in NAMESPACES if FAMILY_BY_URI[ns.uri] in self.families)
         return sap.SUPPORTED + mine
 
@@ -122,7 +128,10 @@ class Iso20Connection:
             return
         out.trace.append(("sap", msg))
         try:
-            neg = sap.negotiate(msg, (*self.config.enabled, sap.AppProtocol.ISO20), self._supported())
+            enabled = (
+                (*self.config.enabled, sap.AppProtocol.ISO20) if self.iso20_allowed else self.config.enabled
+            )
+            neg = sap.negotiate(msg, enabled, self._supported())
         except sap.SapError as e:
             out.events += self._end("malformed", str(e))
             return

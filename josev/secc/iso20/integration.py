@@ -45,10 +45,19 @@ def make_connection(
     iso20: Iso20Config | None = None,
     store: SessionStore | None = None,
     families: tuple[str, ...] = ("AC", "DC"),
+    iso20_allowed: bool = True,
 ) -> Iso20Connection:
-    """The connection core of an EVSE that offers -20 next to DIN / ISO 15118-2."""
+    """The connection core of an EVSE that offers -20 next to DIN / ISO 15118-2 (``iso20_allowed``: the
+    connection runs over TLS 1.3; without it only DIN / ISO 15118-2 are negotiated)."""
     return Iso20Connection(
-        station, now, codec=codec, config=config, iso20=iso20, store=store, families=families
+        station,
+        now,
+        codec=codec,
+        config=config,
+        iso20=iso20,
+        store=store,
+        families=families,
+        iso20_allowed=iso20_allowed,
     )
 
 
@@ -130,5 +139,8 @@ async def accept(
     )
     if info is None:
         return None
-    await serve_connection(reader, writer, conn_factory(info), on_events=on_events)
+    conn = conn_factory(info)
+    if info.version != "TLSv1.3":  # a policy that also admits TLS 1.2 (-2 EVs): never -20 on it
+        conn.iso20_allowed = False
+    await serve_connection(reader, writer, conn, on_events=on_events)
     return info

@@ -20,9 +20,8 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
         raise ParameterError("EVCCID must be a string of 1..255 characters")
     ctx.evcc_id = evcc
     asked = ctx.session_id or ""
-    paused = ctx.store.paused.get(asked) if asked.strip("0") else None
-    if paused is not None and paused.protocol == "iso20" and paused.evcc_id == evcc:
-        del ctx.store.paused[asked]
+    paused = ctx.store.rejoin(asked, "iso20", evcc, now)  # same EV (EVCCID), within the pause limit
+    if paused is not None:
         ctx.session_id = paused.session_id
         code = "OK_OldSessionJoined"
     else:

@@ -26,7 +26,7 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
         if state in BEFORE_AUTHORIZATION:
             raise HandlerError("FAILED_PauseNotAllowed", f"pause in state {state}")
         assert ctx.session_id is not None
-        ctx.store.paused[ctx.session_id] = PausedSession(ctx.session_id, "iso20", ctx.evcc_id, None)
+        ctx.store.pause(PausedSession(ctx.session_id, "iso20", ctx.evcc_id, None, now))
         ctx.emit(SessionEnded("pause", paused=True))
         return {"ResponseCode": "OK"}, ENDED
     if kind == "ServiceRenegotiation":

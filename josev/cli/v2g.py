@@ -1,0 +1,35 @@
+"""``josev v2g``: read V2G logs and PLC captures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="V2G message logs: show the decoded message sequence of a pcapng/pcap file.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.command()
+def show(
+    file: Annotated[Path, typer.Argument(help="a pcapng file of the V2G log, or a capture of the PLC link")],
+) -> None:
+    """Print the decoded SDP / SAP / DIN / ISO 15118-2 / -20 (and SLAC) messages with their timings."""
+    from josev.observability.pcapread import CaptureError
+    from josev.observability.v2gshow import show_file
+    from josev.secc.codec import exi_available, make_codec
+
+    why = exi_available()
+    if why:
+        typer.echo(f"error: the EXI codec is not available: {why}", err=True)
+        raise typer.Exit(2)
+    try:
+        text = show_file(file, make_codec("exi"))
+    except (CaptureError, OSError) as e:
+        typer.echo(f"error: {file}: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
