@@ -84,6 +84,8 @@ class EvseCore:
         self._pending_reason: str | None = None
         self._now = 0.0
         self._pending_auth: tuple[str | None, str] = (None, "ocpp")
+        self._powered: Session | None = None
+        """The session the contactor was last closed for (its final reading comes when it opens)."""
 
     # ---- inputs ----------------------------------------------------------------------------------
 
@@ -202,7 +204,9 @@ class EvseCore:
         self._energy = reading.energy_wh
         self._export = reading.energy_export_wh
         s = self.session
-        if s is not None:
+        # after the contactor opened, the reading taken then is final (a periodic sample read just before it
+        # may still arrive): no energy flows until the contactor closes again
+        if s is not None and (s.energy_at_open is None or self._powered is s):
             if s.energy_start is None:
                 s.energy_start = reading.energy_wh
             s.energy_now = reading.energy_wh
@@ -210,6 +214,23 @@ class EvseCore:
                 if s.export_start is None:
                     s.export_start = reading.energy_export_wh
                 s.export_now = reading.energy_export_wh
+        return self._flush()
+
+    def contactor_opened(self, energy_wh: float, export_wh: float | None, now: float) -> list[Out]:
+        """The meter reading the HAL took right after the contactor opened: the final energy of the session it
+        was closed for (even when that session has already ended in the same step, e.g. by unplugging)."""
+        self._energy = energy_wh
+        if export_wh is not None:
+            self._export = export_wh
+        s, self._powered = self._powered, None
+        if s is not None:
+            if s.energy_start is None:
+                s.energy_start = energy_wh
+            s.energy_now = s.energy_at_open = energy_wh
+            if export_wh is not None:
+                if s.export_start is None:
+                    s.export_start = export_wh
+                s.export_now = export_wh
         return self._flush()
 
     def set_available(self, available: bool, now: float) -> list[Out]:
@@ -275,6 +296,10 @@ class EvseCore:
     def cp_state(self) -> CpState | None:
         """Last pilot reading valid under the current pilot output."""
         return self._cp
+
+    def powers(self, s: Session) -> bool:
+        """The contactor was closed for ``s`` and its reading at opening has not come yet."""
+        return self._powered is s
 
     def guard(self, name: str) -> bool:
         """Evaluate a guard of the table."""
@@ -413,7 +438,15 @@ class EvseCore:
 
     def _session_out(self, kind: str, s: Session, reason: str = "") -> SessionOut:
         return SessionOut(
-            kind, s.id, reason, s.id_token, s.auth_source, s.energy_wh(), s.unmetered, s.energy_export_wh()
+            kind,
+            s.id,
+            reason,
+            s.id_token,
+            s.auth_source,
+            s.energy_wh(),
+            s.unmetered,
+            s.energy_export_wh(),
+            session=s,
         )
 
     def _enter(self, prev: St, nxt: St, now: float) -> None:
@@ -490,6 +523,7 @@ class EvseCore:
             self._pilot = pilot
             self._out.append(PilotCmd(pilot))
         if closed and not self._contactor:
+            self._powered = self.session
             self._contactor = True
             self._out.append(ContactorCmd(True))
             if self.cfg.contactor_feedback:

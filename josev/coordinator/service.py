@@ -167,7 +167,9 @@ class CoordinatorService:
         elif isinstance(out, api.PilotState):
             await bus.publish(out, evse)
         elif isinstance(out, ContactorCmd):
-            await bus.request(halapi.SetContactor(closed=out.closed), evse)
+            reply = await bus.request(halapi.SetContactor(closed=out.closed), evse)
+            if not out.closed and isinstance(reply, halapi.ContactorReply) and reply.energy_wh is not None:
+                self._emit(evse, core.contactor_opened(reply.energy_wh, reply.energy_export_wh, self.clock()))
         elif isinstance(out, LockCmd):
             await bus.request(halapi.SetLock(locked=out.locked), evse)
         elif isinstance(out, DcCmd):
@@ -180,19 +182,29 @@ class CoordinatorService:
         elif isinstance(out, StatusOut):
             await bus.publish(self._status(core, out), evse)
         elif isinstance(out, SessionOut):
-            await bus.publish(
-                api.SessionEvent(
-                    step=out.kind,
-                    session_id=out.session_id,
-                    reason=out.reason,
-                    id_token=out.id_token,
-                    auth_source=out.auth_source,
-                    energy_wh=out.energy_wh,
-                    energy_export_wh=out.energy_export_wh,
-                    unmetered=out.unmetered,
-                ),
-                evse,
-            )
+            await bus.publish(self._session_event(core, out), evse)
+
+    @staticmethod
+    def _session_event(core: EvseCore, out: SessionOut) -> api.SessionEvent:
+        """The bus event of a session step. Steps at or after the end of energy transfer carry the energy as it
+        is when they leave: the contactor-open command queued before them has brought the final reading."""
+        energy, export, register = out.energy_wh, out.energy_export_wh, None
+        s = out.session
+        if s is not None and out.kind in ("charging_stopped", "stopped", "ended", "forced_open"):
+            energy, export = s.energy_wh(), s.energy_export_wh()
+            if not core.powers(s):
+                register = s.energy_at_open
+        return api.SessionEvent(
+            step=out.kind,
+            session_id=out.session_id,
+            reason=out.reason,
+            id_token=out.id_token,
+            auth_source=out.auth_source,
+            energy_wh=energy,
+            energy_export_wh=export,
+            unmetered=out.unmetered,
+            energy_register_wh=register,
+        )
 
     def _status(self, core: EvseCore, st: StatusOut) -> api.EvseStatus:
         cfg = core.cfg

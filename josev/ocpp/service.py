@@ -73,7 +73,13 @@ class OcppService:
         st = self.client.station
         if msg.step == "started":
             await self.client.feed(st.plug, evse, 1, True)
+        elif msg.step == "charging_started":
+            await self.client.feed(lambda e, now: _power(st, e, True, None, now), evse)
+        elif msg.step == "charging_stopped":
+            await self.client.feed(lambda e, now: _power(st, e, False, msg.energy_register_wh, now), evse)
         elif msg.step == "ended":
+            # the reading at contactor open first: the transaction ends with it
+            await self.client.feed(lambda e, now: _power(st, e, False, msg.energy_register_wh, now), evse)
             await self.client.feed(st.plug, evse, 1, False)
         elif (
             msg.step == "authorized"
@@ -210,6 +216,13 @@ class OcppService:
                         await stop.wait()
         finally:
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _power(st: Any, evse: int, closed: bool, register_wh: float | None, now: float) -> list[Any]:
+    """The coordinator closed / opened the contactor (opening: with the meter's register read then)."""
+    st.tx.power(evse, closed, now, register_wh)
+    st._pump(now)
+    return list(st.take())
 
 
 def _authorized(st: Any, evse: int, token: dict[str, Any], now: float) -> list[Any]:

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
 
+END_WAIT_S = 15.0
+"""How long a transaction's end waits for the meter reading taken when the contactor opens (the station stops
+energy transfer first: the EV has a few seconds to stop drawing current)."""
 MAX_ENDED_SAMPLES = 200
 """TxEndedInterval samples kept per transaction for its Ended event."""
 UNITS = {"Energy": "Wh", "Power": "W", "Current": "A", "Voltage": "V", "SoC": "Percent"}
@@ -40,6 +43,8 @@ class EvseLive:
     charging_state: str = "Idle"
     remote_start_id: int | None = None
     readings: dict[str, float] = field(default_factory=dict)
+    powered: bool = False
+    """The station reported the power path closed (energy transfer) and not yet its reading at opening."""
 
 
 def sampled_values(readings: dict[str, float], measurands: list[str], context: str) -> list[dict[str, Any]]:
@@ -147,6 +152,19 @@ class Transactions:
         """Latest meter readings of an EVSE (measurand -> value)."""
         self.live[evse].readings.update(readings)
 
+    def power(self, evse: int, closed: bool, now: float, register_wh: float | None = None) -> None:
+        """The station closed / opened the power path; at opening with the import register read then (the
+        final reading: a transaction whose end waited for it ends now, with it)."""
+        lv = self.live[evse]
+        if register_wh is not None:
+            lv.readings["Energy.Active.Import.Register"] = register_wh
+        lv.powered = closed
+        if closed:
+            return
+        rec = self.current(evse)
+        if rec is not None and rec.get("ending"):
+            self._finish_end(evse, rec, now)
+
     # -- the rules -----------------------------------------------------------------------------------
     def _evaluate(
         self, evse: int, trigger: str, now: float, stop_token: dict[str, Any] | None = None
@@ -216,9 +234,27 @@ class Transactions:
         reason: str,
         now: float,
         stop_token: dict[str, Any] | None = None,
+        wait: bool = True,
     ) -> None:
         st = self.st
         lv = self.live[evse]
+        if rec.get("ending") and wait:
+            return  # already ending: waits for the reading at contactor open
+        rec["ending"] = {"trigger": trigger, "reason": reason, "token": stop_token}
+        if lv.powered and wait:
+            # energy still flows until the station opens the contactor: the Ended event carries the reading
+            # taken then (what the operator bills), or the latest one after END_WAIT_S
+            st.store.put(f"tx:{evse}", rec)
+            st.timers[f"endwait:{evse}"] = now + END_WAIT_S
+            return
+        self._finish_end(evse, rec, now)
+
+    def _finish_end(self, evse: int, rec: dict[str, Any], now: float) -> None:
+        st = self.st
+        lv = self.live[evse]
+        st.timers.pop(f"endwait:{evse}", None)
+        ending = rec.pop("ending")
+        trigger, reason, stop_token = ending["trigger"], ending["reason"], ending["token"]
         extra: dict[str, Any] = {}
         if stop_token is not None:
             extra["idToken"] = stop_token
@@ -377,6 +413,12 @@ class Transactions:
         elif kind == "aligned":
             self._aligned(now)
             self._schedule_aligned(now + 0.5)
+        elif kind == "endwait":
+            evse = int(arg)
+            rec = self.current(evse)
+            if rec is not None and rec.get("ending"):
+                self.live[evse].powered = False
+                self._finish_end(evse, rec, now)
         elif kind == "evconn":
             evse = int(arg)
             if not self.live[evse].connected and self.live[evse].token is not None:
@@ -437,7 +479,7 @@ class Transactions:
         """End the transaction of ``evse`` because of a reset."""
         rec = self.current(evse)
         if rec is not None:
-            self._end(evse, rec, "ResetCommand", "ImmediateReset", now)
+            self._end(evse, rec, "ResetCommand", "ImmediateReset", now, wait=False)
 
 
 def get_transaction_status(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
