@@ -216,6 +216,13 @@ class EvseCore:
                 s.export_now = reading.energy_export_wh
         return self._flush()
 
+    def hal_confirmed(self, now: float) -> list[Out]:
+        """The HAL of this run answered a command: contactor feedback is judged from now on (what came before
+        may be retained history from before a restart)."""
+        if self.cfg.contactor_feedback:
+            self._sup.recheck(self._contactor, now)
+        return self._flush()
+
     def contactor_opened(self, energy_wh: float, export_wh: float | None, now: float) -> list[Out]:
         """The meter reading the HAL took right after the contactor opened: the final energy of the session it
         was closed for (even when that session has already ended in the same step, e.g. by unplugging)."""

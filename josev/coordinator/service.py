@@ -39,6 +39,7 @@ from josev.coordinator.states import POWER_STATES, St
 from josev.coordinator.status import connector_statuses
 
 log = logging.getLogger("josev.coordinator")
+_HW = PilotCmd | ContactorCmd | LockCmd | DcCmd | ImdCmd
 
 _CHARGING_STATE: dict[St, str] = {
     St.CHARGING: "Charging",
@@ -91,7 +92,10 @@ class CoordinatorService:
         self._pilot_info: dict[int, api.PilotState] = {}
         self.balancer = StationBalancer(self.station.ev_adapt_s)
         self.hal_errors = 0
+        self.hal_retries = 0
         self.hal = HalLink()
+        self._held_cp: dict[int, halapi.CpReadingState] = {}
+        self._held_channel: dict[int, halapi.ChannelState] = {}
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -143,20 +147,47 @@ class CoordinatorService:
         q = self._queues[evse]
         while True:
             out = await q.get()
+            await self._run_one(bus, evse, out)
+
+    async def _run_one(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
+        """Execute one output; a HAL command that times out is sent again (bounded) before it faults."""
+        attempt = 0
+        while True:
             hal_was_up = self.hal.ready
             try:
                 await self._execute(bus, evse, out)
             except CommandError as exc:
-                if self.hal.excused(exc, hal_was_up):
-                    log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
+                if hal_was_up and isinstance(out, _HW) and self.hal.retry(exc, attempt):
+                    attempt += 1
+                    self.hal_retries += 1
+                    log.warning("EVSE %d: no reply from the HAL to %s, sending it again (%d)", evse, out, attempt)
                     continue
+                if self.hal.excused(exc, hal_was_up, evse):
+                    log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
+                    return
                 self.hal_errors += 1
                 log.error("EVSE %d: HAL refused %s: %s", evse, out, exc)
                 if isinstance(out, ContactorCmd | PilotCmd | DcCmd) and exc.code != "unavailable":
                     self._emit(evse, self.cores[evse].hw_fault(f"hal_{exc.code}", self.clock()))
+                return
             except Exception:
                 self.hal_errors += 1
                 log.exception("EVSE %d: executing %s failed", evse, out)
+                return
+            if isinstance(out, _HW) and self.hal.confirm(evse):
+                self._hal_confirmed(evse)
+            return
+
+    def _hal_confirmed(self, evse: int) -> None:
+        """The HAL of this run answered for ``evse``: its inputs count from now on (the latest held ones
+        first)."""
+        self._emit(evse, self.cores[evse].hal_confirmed(self.clock()))
+        ch = self._held_channel.pop(evse, None)
+        if ch is not None:
+            self._on_channel(ch, evse)
+        cp = self._held_cp.pop(evse, None)
+        if cp is not None:
+            self._on_cp(cp, evse)
 
     async def _execute(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
         core = self.cores[evse]
@@ -261,6 +292,9 @@ class CoordinatorService:
     def _on_cp(self, msg: halapi.CpReadingState, evse: int | None) -> None:
         if evse in self.cores:
             assert evse is not None
+            if evse not in self.hal.confirmed:
+                self._held_cp[evse] = msg  # maybe history from before a restart: see HalLink
+                return
             core = self.cores[evse]
             if msg.pilot_mode in ("e", "f") and msg.state in ("E", "F"):
                 return  # our own E/F output read back: says nothing about the vehicle
@@ -276,6 +310,9 @@ class CoordinatorService:
         if evse not in self.cores:
             return
         assert evse is not None
+        if evse not in self.hal.confirmed:
+            self._held_channel[evse] = msg  # maybe history from before a restart: see HalLink
+            return
         core, now = self.cores[evse], self.clock()
         outs: list[Out] = []
         # the HAL holds the safe state (its watchdog fired): mirror it first, so the open contactor it reports

@@ -328,6 +328,10 @@ class HalService:
         self.enter_safe_state("starting")
         self.safe.clear()
         self._bus = bus
+        # what the hardware reports now goes out before any command is answered: a coordinator takes HAL
+        # inputs as present truth once we answered it (what the broker kept may be from before a power cut)
+        self.watchdog.kick(self.clock())
+        await self._poll_once(bus)
         bus.serve(api.SetPilot, self._set_pilot)
         bus.serve(api.SetContactor, self._set_contactor)
         bus.serve(api.SetLock, self._set_lock)

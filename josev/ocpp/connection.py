@@ -86,7 +86,40 @@ def build_station(cfg: OcppConfig) -> Station:
         boot["serialNumber"] = cfg.serial_number
     if cfg.firmware_version:
         boot["firmwareVersion"] = cfg.firmware_version
-    return Station(store, dm, evses=cfg.evses, boot_info=boot)
+    died = _note_start(store)
+    st = Station(store, dm, evses=cfg.evses, boot_info=boot)
+    now = time.time()
+    st.tx.reschedule(now)  # sampling runs from the start, also when the CSMS cannot be reached
+    if died:
+        st.tx.after_crash(now)
+    return st
+
+
+def system_boot_id() -> str | None:
+    """This system boot's identity (Linux ``boot_id``), None where the platform has none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _note_start(store: Store) -> bool:
+    """Record this start; set the BootNotification reason unless a reset set it (RemoteReset...): PowerUp when
+    the system booted since the last run (or we cannot tell), ApplicationReset when only josev restarted.
+    Returns True when the last run died without stopping (power cut, kill -9): its transactions were cut."""
+    last = store.get("run")
+    boot_id = system_boot_id()
+    if store.get("boot_reason") is None:
+        same_boot = last is not None and boot_id is not None and last.get("boot_id") == boot_id
+        store.put("boot_reason", "ApplicationReset" if same_boot else "PowerUp")
+    store.put("run", {"boot_id": boot_id, "clean": False})
+    return last is not None and not last.get("clean", False)
+
+
+def note_clean_stop(store: Store) -> None:
+    """The run stops in order: its open transactions go on after the restart."""
+    last = store.get("run") or {}
+    store.put("run", {"boot_id": last.get("boot_id"), "clean": True})
 
 
 class OcppClient:
@@ -109,6 +142,9 @@ class OcppClient:
         self.reboots = 0
         self.connect_attempts = 0
         self._wake = asyncio.Event()
+        self._leave = asyncio.Event()
+        """Set when the websocket session must end (reboot, reconnect)."""
+        self._rebooting = False
         self._reboot: Reboot | None = None
         self._reconnect = False
         self._jobs: set[asyncio.Task[None]] = set()
@@ -173,6 +209,9 @@ class OcppClient:
             self.station.dm.get_int("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")
         )
         attempt = 0
+        # timers run whether or not the CSMS is reachable: meter values, clock-aligned samples and
+        # EVConnectionTimeOut are due offline too (their messages queue, flagged offline)
+        ticker = asyncio.create_task(self._ticker(stop))
         try:
             while not stop.is_set():
                 priority = self._priority()
@@ -202,10 +241,13 @@ class OcppClient:
                 if self._reboot is not None:
                     await self._do_reboot()
         finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
             for task in self._jobs:
                 task.cancel()
             if self._request_worker is not None:
                 self._request_worker.cancel()
+            note_clean_stop(self.station.store)
             self.station.store.close()
 
     def _connect_failed(self, exc: Exception) -> None:
@@ -223,19 +265,22 @@ class OcppClient:
         self.connected.set()
         self._reconnect = False
         await self._dispatch(self.station.connected(time.time(), slot))
+        self._wake.set()
+        self._leave.clear()
         reader = asyncio.create_task(self._reader(ws))
-        timer = asyncio.create_task(self._timer())
+        leave = asyncio.create_task(self._leave.wait())
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({reader, timer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, leave, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for t in (reader, timer, stopper):
+            for t in (reader, leave, stopper):
                 t.cancel()
-            await asyncio.gather(reader, timer, stopper, return_exceptions=True)
+            await asyncio.gather(reader, leave, stopper, return_exceptions=True)
             self.connected.clear()
             with contextlib.suppress(Exception):
                 await ws.close()
             await self._dispatch(self.station.disconnected(time.time()))
+            self._wake.set()
 
     async def _reader(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -245,16 +290,21 @@ class OcppClient:
                 if self._reboot is not None or self._reconnect:
                     return
 
-    async def _timer(self) -> None:
-        while self._reboot is None and not self._reconnect:
-            deadline = self.station.next_deadline()
+    async def _ticker(self, stop: asyncio.Event) -> None:
+        """Feed the core's timers for the client's whole life (online and offline)."""
+        while not stop.is_set():
+            deadline = None if self._rebooting else self.station.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.time())
             self._wake.clear()
             # asyncio.timeout, not wait_for: wait_for of 3.11 can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
-            await self._dispatch(self.station.tick(time.time()))
+            if not self._rebooting and self._reboot is None:
+                try:
+                    await self._dispatch(self.station.tick(time.time()))
+                except Exception:  # a failing timer must not stop the others
+                    log.exception("timer processing failed")
 
     async def _dispatch(self, effects: list[Effect]) -> None:
         for eff in effects:
@@ -269,9 +319,11 @@ class OcppClient:
                     self._request_worker = asyncio.create_task(self._serve_requests())
             elif isinstance(eff, Reboot):
                 self._reboot = eff
+                self._leave.set()
                 self._wake.set()
             elif isinstance(eff, Reconnect):
                 self._reconnect = True
+                self._leave.set()
                 self._wake.set()
             elif isinstance(eff, StartJob):
                 previous = self._current_job.get(eff.kind)
@@ -337,10 +389,16 @@ class OcppClient:
         log.warning("rebooting (%s)", reason)
         self._reboot = None
         self.reboots += 1
-        self.station.store.close()
-        if self.cfg.reboot_command:
-            await run_reboot_hook(self.cfg.reboot_command, reason)
-        self.station = build_station(self.cfg)
+        self._rebooting = True
+        try:
+            note_clean_stop(self.station.store)
+            self.station.store.close()
+            if self.cfg.reboot_command:
+                await run_reboot_hook(self.cfg.reboot_command, reason)
+            self.station = build_station(self.cfg)
+        finally:
+            self._rebooting = False
+            self._wake.set()
 
 
 async def run_reboot_hook(cmd: list[str], reason: str, timeout: float = 60.0) -> bool:

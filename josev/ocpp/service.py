@@ -52,6 +52,7 @@ class OcppService:
         if self.client is None or evse is None or evse not in self.cfg.evses:
             return
         st = self.client.station
+        await self.client.feed(lambda e, sid, now: _session_seen(st, e, sid, now), evse, msg.session_id)
         known = self.cfg.evses[evse]
         conns = [c for c in msg.connectors if c.connector_id <= known] or [
             co.ConnectorStatus(
@@ -216,6 +217,13 @@ class OcppService:
                         await stop.wait()
         finally:
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _session_seen(st: Any, evse: int, session_id: str | None, now: float) -> list[Any]:
+    """The coordinator's session on ``evse`` (ends a transaction its crash cut, see Transactions.after_crash)."""
+    st.tx.session_seen(evse, session_id, now)
+    st._pump(now)
+    return list(st.take())
 
 
 def _power(st: Any, evse: int, closed: bool, register_wh: float | None, now: float) -> list[Any]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
 
+CUT_GRACE_S = 60.0
+"""After a crash, how long an open transaction waits for the station to show whether its session survived."""
 END_WAIT_S = 15.0
 """How long a transaction's end waits for the meter reading taken when the contactor opens (the station stops
 energy transfer first: the EV has a few seconds to stop drawing current)."""
@@ -45,6 +47,8 @@ class EvseLive:
     readings: dict[str, float] = field(default_factory=dict)
     powered: bool = False
     """The station reported the power path closed (energy transfer) and not yet its reading at opening."""
+    session: str | None = None
+    """The station's session on this EVSE (the coordinator's session id), as last reported."""
 
 
 def sampled_values(readings: dict[str, float], measurands: list[str], context: str) -> list[dict[str, Any]]:
@@ -68,6 +72,8 @@ class Transactions:
         self.st = st
         self.live = {e: EvseLive() for e in st.evses}
         self.pending_evse_reset: set[int] = set()
+        self.cut: set[int] = set()
+        """EVSEs whose transaction was open when the last run died: does its session still run?"""
         for e in st.evses:
             rec = self.current(e)
             if rec is not None:
@@ -75,6 +81,9 @@ class Transactions:
                 self.live[e].connector = rec["connector"]
                 self.live[e].token = rec.get("token") if rec.get("authorized") else None
                 self.live[e].charging_state = rec.get("charging_state", "Idle")
+            last = st.store.get(f"meter:{e}")
+            if last:
+                self.live[e].readings.update(last)
 
     # -- queries -------------------------------------------------------------------------------------
     def current(self, evse: int) -> dict[str, Any] | None:
@@ -149,8 +158,57 @@ class Transactions:
         self._evaluate(evse, "ChargingStateChanged", now)
 
     def meter(self, evse: int, readings: dict[str, float]) -> None:
-        """Latest meter readings of an EVSE (measurand -> value)."""
-        self.live[evse].readings.update(readings)
+        """Latest meter readings of an EVSE (measurand -> value); persisted while a transaction is open and the
+        import register moved (a transaction cut by a power loss ends with the last one)."""
+        lv = self.live[evse]
+        key = "Energy.Active.Import.Register"
+        moved = key in readings and readings[key] != lv.readings.get(key)
+        lv.readings.update(readings)
+        if moved and self.current(evse) is not None:
+            self.st.store.put(f"meter:{evse}", lv.readings)
+
+    def after_crash(self, now: float) -> None:
+        """The last run died without stopping (power cut, kill -9). Whether its open transactions were cut
+        shows when the station reports its sessions: the session a transaction belongs to gone (the station
+        restarted too) ends it with PowerLoss; the same session still there (only this service restarted)
+        continues it. Without word within CUT_GRACE_S, it continues."""
+        for e in self.st.evses:
+            if self.current(e) is not None:
+                self.cut.add(e)
+                self.st.timers[f"cut:{e}"] = now + CUT_GRACE_S
+
+    def session_seen(self, evse: int, session_id: str | None, now: float) -> None:
+        """The station's current session on ``evse`` (None: no vehicle session)."""
+        lv = self.live[evse]
+        lv.session = session_id
+        rec = self.current(evse)
+        if rec is None:
+            return
+        if evse in self.cut:
+            if rec.get("session") is not None and session_id != rec["session"]:
+                self.cut.discard(evse)
+                self.st.timers.pop(f"cut:{evse}", None)
+                self.power_loss(evse, now)
+            return
+        if rec.get("session") is None and session_id is not None:
+            rec["session"] = session_id
+            self.st.store.put(f"tx:{evse}", rec)
+
+    def power_loss(self, evse: int, now: float) -> None:
+        """The station restarts after it died without stopping (power cut, kill): the transaction that was open
+        ends now, stoppedReason PowerLoss, with the last meter reading persisted before (an end that was
+        already waiting for the contactor-open reading ends with its own reason)."""
+        rec = self.current(evse)
+        if rec is None:
+            return
+        lv = self.live[evse]
+        lv.powered = False
+        if rec.get("ending"):
+            self._finish_end(evse, rec, now)
+        else:
+            self._end(evse, rec, "AbnormalCondition", "PowerLoss", now, wait=False)
+        lv.connected = False
+        lv.charging_state = "Idle"
 
     def power(self, evse: int, closed: bool, now: float, register_wh: float | None = None) -> None:
         """The station closed / opened the power path; at opening with the import register read then (the
@@ -213,6 +271,7 @@ class Transactions:
             "token": lv.token,
             "charging_state": None,
             "remote_start_id": lv.remote_start_id,
+            "session": lv.session,
         }
         extra: dict[str, Any] = {}
         if lv.token is not None:
@@ -413,6 +472,8 @@ class Transactions:
         elif kind == "aligned":
             self._aligned(now)
             self._schedule_aligned(now + 0.5)
+        elif kind == "cut":
+            self.cut.discard(int(arg))
         elif kind == "endwait":
             evse = int(arg)
             rec = self.current(evse)
