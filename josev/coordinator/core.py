@@ -216,6 +216,22 @@ class EvseCore:
                 s.export_now = reading.energy_export_wh
         return self._flush()
 
+    def shutdown(self, now: float) -> list[Out]:
+        """The station stops: open the contactor (its reading then is the session's final energy) and end the
+        running session with reason ``station_stop``. The last outputs of this core."""
+        s = self.session
+        powered = self.state in CONTACTOR_CLOSED_STATES
+        if s is not None:
+            self._stop(s, "station_stop")
+        self.session = None
+        self.state = St.UNAVAILABLE
+        self._sync(now)  # contactor open (first), pilot F, status Unavailable without a session
+        if s is not None:
+            if powered:
+                self._out.append(self._session_out("charging_stopped", s, "station_stop"))
+            self._out.append(self._session_out("ended", s, "station_stop"))
+        return self._flush()
+
     def hal_confirmed(self, now: float) -> list[Out]:
         """The HAL of this run answered a command: contactor feedback is judged from now on (what came before
         may be retained history from before a restart)."""

@@ -94,6 +94,7 @@ class CoordinatorService:
         self.hal_errors = 0
         self.hal_retries = 0
         self.hal = HalLink()
+        self._stopping = False
         self._held_cp: dict[int, halapi.CpReadingState] = {}
         self._held_channel: dict[int, halapi.ChannelState] = {}
 
@@ -147,7 +148,10 @@ class CoordinatorService:
         q = self._queues[evse]
         while True:
             out = await q.get()
-            await self._run_one(bus, evse, out)
+            try:
+                await self._run_one(bus, evse, out)
+            finally:
+                q.task_done()
 
     async def _run_one(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
         """Execute one output; a HAL command that times out is sent again (bounded) before it faults."""
@@ -160,7 +164,9 @@ class CoordinatorService:
                 if hal_was_up and isinstance(out, _HW) and self.hal.retry(exc, attempt):
                     attempt += 1
                     self.hal_retries += 1
-                    log.warning("EVSE %d: no reply from the HAL to %s, sending it again (%d)", evse, out, attempt)
+                    log.warning(
+                        "EVSE %d: no reply from the HAL to %s, sending it again (%d)", evse, out, attempt
+                    )
                     continue
                 if self.hal.excused(exc, hal_was_up, evse):
                     log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
@@ -290,7 +296,7 @@ class CoordinatorService:
     # ---- inputs from the HAL and SLAC ---------------------------------------------------------------
 
     def _on_cp(self, msg: halapi.CpReadingState, evse: int | None) -> None:
-        if evse in self.cores:
+        if evse in self.cores and not self._stopping:
             assert evse is not None
             if evse not in self.hal.confirmed:
                 self._held_cp[evse] = msg  # maybe history from before a restart: see HalLink
@@ -307,7 +313,7 @@ class CoordinatorService:
                 self._emit(evse, self.hal.resend(evse))
 
     def _on_channel(self, msg: halapi.ChannelState, evse: int | None) -> None:
-        if evse not in self.cores:
+        if evse not in self.cores or self._stopping:
             return
         assert evse is not None
         if evse not in self.hal.confirmed:
@@ -502,6 +508,15 @@ class CoordinatorService:
                 for w in waiters:
                     w.cancel()
         finally:
+            # the last word: end running sessions (contactor open with its reading, session events) while the
+            # HAL and OCPP still run (they stop after us); HAL inputs no longer count
+            self._stopping = True
+            for evse, core in self.cores.items():
+                self._emit(evse, core.shutdown(self.clock()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(3.0):
+                    for q in self._queues.values():
+                        await q.join()
             hb.cancel()
             dcpub.cancel()
             for evse, core in self.cores.items():

@@ -19,6 +19,8 @@ from josev.ocpp.effects import StationRequest
 
 log = logging.getLogger(__name__)
 
+SETTLE_S = 3.0
+"""How long a stopping OCPP service waits for the coordinator's last session events."""
 STOP_TRIGGER = {"local": "StopAuthorized", "deauthorized": "Deauthorized", "remote": "RemoteStop"}
 """SessionEvent ``stopped`` reasons -> OCPP triggerReason (other reasons: StopAuthorized)."""
 
@@ -46,6 +48,7 @@ class OcppService:
         self.client: OcppClient | None = None
         self.sessions: dict[int, str | None] = {}
         self._published: dict[str, Any] = {}
+        self._status_seen = asyncio.Event()
 
     # -- coordinator -> core --------------------------------------------------------------------------
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
@@ -67,6 +70,7 @@ class OcppService:
         await self.client.feed(st.plug, evse, in_use, msg.session_id is not None)
         await self.client.feed(st.charging_state, evse, msg.charging_state)
         self.sessions[evse] = msg.session_id
+        self._status_seen.set()
 
     async def _on_session(self, msg: co.SessionEvent, evse: int | None) -> None:
         if self.client is None or evse is None or evse not in self.cfg.evses:
@@ -95,6 +99,9 @@ class OcppService:
             if msg.auth_source == "free":
                 token = {"idToken": "", "type": "NoAuthorization"}
             await self.client.feed(lambda e, t, now: _authorized(st, e, t, now), evse, token)
+        elif msg.step == "stopped" and msg.reason == "station_stop":
+            # the station stops (SIGTERM, shutdown): a locally initiated reboot ends the transaction
+            await self.client.feed(lambda e, now: _station_stop(st, e, now), evse)
         elif msg.step == "stopped" and msg.reason != "remote":
             await self.client.feed(st.stop_local, evse, STOP_TRIGGER.get(msg.reason, "StopAuthorized"))
 
@@ -207,7 +214,8 @@ class OcppService:
         bus.subscribe(co.SessionMeter, self._on_meter)
         bus.subscribe(co.AuthorizationRequest, self._on_auth_request)
         bus.serve(api.GetOcppStatus, self._status)
-        task = asyncio.create_task(self.client.run(stop))
+        client_stop = asyncio.Event()
+        task = asyncio.create_task(self.client.run(client_stop))
         await bus.set_status("ready")
         try:
             while not stop.is_set() and not task.done():
@@ -215,8 +223,27 @@ class OcppService:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await stop.wait()
+            await self._settle()
         finally:
+            client_stop.set()
             await asyncio.gather(task, return_exceptions=True)
+
+    async def _settle(self) -> None:
+        """Stopping (after the coordinator, which ends its sessions): record the sessions' last events before
+        the client flushes and closes its database (bounded by SETTLE_S)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SETTLE_S):
+                while any(self.sessions.get(e) for e in self.cfg.evses):
+                    self._status_seen.clear()
+                    await self._status_seen.wait()
+        await asyncio.sleep(0.1)  # the handlers of the last messages received run as tasks
+
+
+def _station_stop(st: Any, evse: int, now: float) -> list[Any]:
+    """The station is stopping: end the transaction (ResetCommand / Reboot) with the contactor-open reading."""
+    st.tx.stop(evse, "ResetCommand", "Reboot", now)
+    st._pump(now)
+    return list(st.take())
 
 
 def _session_seen(st: Any, evse: int, session_id: str | None, now: float) -> list[Any]:

@@ -123,6 +123,12 @@ class Transactions:
             return  # the station may report the same cable state twice (status and session events)
         lv.connected = connected
         lv.connector = connector
+        # ChargingStateEnumType: EVConnected as soon as there is a connection (the Started event of a
+        # plug-in carries it), Idle when there is none
+        if connected and lv.charging_state == "Idle":
+            lv.charging_state = "EVConnected"
+        elif not connected:
+            lv.charging_state = "Idle"
         if connected:
             self.st.timers.pop(f"evconn:{evse}", None)
         self._evaluate(evse, "CablePluggedIn" if connected else "EVDeparted", now)
@@ -166,6 +172,15 @@ class Transactions:
         lv.readings.update(readings)
         if moved and self.current(evse) is not None:
             self.st.store.put(f"meter:{evse}", lv.readings)
+
+    def stop(self, evse: int, trigger: str, reason: str, now: float) -> None:
+        """End the transaction of ``evse`` for the station's own reason (e.g. ResetCommand / Reboot when it
+        stops); like every end, it waits for the reading at contactor open while the power path is closed."""
+        rec = self.current(evse)
+        self.live[evse].token = None
+        self.st.timers.pop(f"evconn:{evse}", None)
+        if rec is not None:
+            self._end(evse, rec, trigger, reason, now)
 
     def after_crash(self, now: float) -> None:
         """The last run died without stopping (power cut, kill -9). Whether its open transactions were cut

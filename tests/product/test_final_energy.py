@@ -70,9 +70,11 @@ async def test_ended_carries_the_reading_at_contactor_open(tmp_path: Path, end: 
         await obs.until("a meter reading", lambda: bool(obs.meter))
         await csms.wait_for("BootNotification", timeout=15)
         before = obs.meter[-1].energy_wh
-        await obs.bus.request(halapi.SimCarControl(action="plug", auto_ready=True, max_current_a=16.0), 1)
+        await obs.bus.request(
+            halapi.SimCarControl(action="plug", auto_ready=True, max_current_a=16.0), 1, timeout=5
+        )
         await obs.until("session started", lambda: any(s.step == "started" for s in obs.sessions))
-        await obs.bus.request(capi.PresentToken(id_token="TAG-ENERGY"), 1)
+        await obs.bus.request(capi.PresentToken(id_token="TAG-ENERGY"), 1, timeout=5)
         await obs.until(
             "contactor closed", lambda: bool(obs.channel) and obs.channel[-1][1].contactor_feedback
         )
@@ -83,9 +85,9 @@ async def test_ended_carries_the_reading_at_contactor_open(tmp_path: Path, end: 
         )
         await asyncio.sleep(2.6)  # between two meter polls (1 s): the last sample lags behind the register
         if end == "unplug":
-            await obs.bus.request(halapi.SimCarControl(action="unplug"), 1)
+            await obs.bus.request(halapi.SimCarControl(action="unplug"), 1, timeout=5)
         else:
-            await obs.bus.request(capi.StopCharging(reason="local"), 1)
+            await obs.bus.request(capi.StopCharging(reason="local"), 1, timeout=5)
         ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=20)
         await obs.until("contactor open", lambda: not obs.channel[-1][1].contactor_feedback)
         await asyncio.sleep(2.5)  # two more meter polls: the register stands still now
@@ -100,7 +102,7 @@ async def test_ended_carries_the_reading_at_contactor_open(tmp_path: Path, end: 
 
         # the coordinator's session: the same reading, minus the register before the session
         if end == "local-stop":
-            await obs.bus.request(halapi.SimCarControl(action="unplug"), 1)
+            await obs.bus.request(halapi.SimCarControl(action="unplug"), 1, timeout=5)
         await obs.until("session ended", lambda: any(s.step == "ended" for s in obs.sessions))
         last = next(s for s in obs.sessions if s.step == "ended")
         assert last.energy_wh == pytest.approx(final - before, abs=1e-6), (last.energy_wh, final, before)

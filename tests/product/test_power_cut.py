@@ -67,9 +67,9 @@ async def test_power_cut_while_charging(tmp_path: Path) -> None:
     try:
         boot1 = await csms.wait_for("BootNotification", timeout=15)
         assert boot1["reason"] == "PowerUp", boot1
-        await obs.bus.request(halapi.SimCarControl(action="plug", auto_ready=True), 1)
+        await obs.bus.request(halapi.SimCarControl(action="plug", auto_ready=True), 1, timeout=5)
         await obs.until("session started", lambda: any(s.step == "started" for s in obs.sessions))
-        await obs.bus.request(capi.PresentToken(id_token="TAG-CUT"), 1)
+        await obs.bus.request(capi.PresentToken(id_token="TAG-CUT"), 1, timeout=5)
         await obs.until(
             "contactor closed", lambda: bool(obs.channel) and obs.channel[-1][1].contactor_feedback
         )
@@ -122,9 +122,9 @@ async def test_power_cut_while_charging(tmp_path: Path) -> None:
         assert now.state != "faulted" and not now.faults, now
         assert all("contactor_welded" not in s.faults for s in obs.evse), [s.faults for s in obs.evse]
         n_sessions = len(obs.sessions)
-        await obs.bus.request(halapi.SimCarControl(action="plug", auto_ready=True), 1)
+        await obs.bus.request(halapi.SimCarControl(action="plug", auto_ready=True), 1, timeout=5)
         await obs.until("new session", lambda: any(s.step == "started" for s in obs.sessions[n_sessions:]))
-        await obs.bus.request(capi.PresentToken(id_token="TAG-AFTER"), 1)
+        await obs.bus.request(capi.PresentToken(id_token="TAG-AFTER"), 1, timeout=5)
         await obs.until(
             "contactor closed again", lambda: bool(obs.channel) and obs.channel[-1][1].contactor_feedback
         )
