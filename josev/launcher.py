@@ -3,8 +3,10 @@
 The main process starts the managed broker (unless ``[broker] manage = false``), runs every enabled service
 whose ``process`` is ``main`` in-process, and starts one child process per service configured
 ``process = "separate"`` (``josev run --config F --service NAME``), restarting a child that dies. SIGTERM or
-SIGINT stops everything cleanly: services get their stop event (EVSEs to the safe state, queues flushed),
-children get SIGTERM, then the broker stops.
+SIGINT stops everything cleanly, in dependency order (:data:`josev.services.registry.STOP_ORDER`): each stage's
+services get their stop event (children SIGTERM) and the next stage waits until they have finished (the
+coordinator's last session events reach a still-running OCPP, which flushes before closing its database; the HAL
+stops last), then the broker stops.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from pathlib import Path
 from josev import config as config_mod
 from josev import logs, sdnotify
 from josev.broker import BrokerError, PrivateBroker
+from josev.bus.client import Bus
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.services import registry
+
+STAGE_TIMEOUT_S = 12.0
+"""How long one stop stage may take before the next one starts anyway."""
 
 log = logging.getLogger("josev.launcher")
 
@@ -57,7 +63,56 @@ def build_services(cfg: JosevConfig, names: list[str]) -> list[Service]:
     return out
 
 
-async def _child(name: str, config_path: Path, env: dict[str, str], stop: asyncio.Event) -> None:
+class _Staged:
+    """A service that stops on its stage's event instead of the station's (see :func:`_stop_in_order`)."""
+
+    def __init__(self, svc: Service, stage_stop: asyncio.Event) -> None:
+        self.svc = svc
+        self.name = svc.name
+        self.stage_stop = stage_stop
+        self.done = asyncio.Event()
+        if hasattr(svc, "reports_ready"):
+            self.reports_ready = svc.reports_ready
+
+    async def run(self, bus: Bus, stop: asyncio.Event) -> None:
+        try:
+            await self.svc.run(bus, self.stage_stop)
+        finally:
+            if self.stage_stop.is_set():
+                self.done.set()
+
+
+async def _stop_in_order(
+    stop: asyncio.Event, stages: dict[str, asyncio.Event], finished: dict[str, asyncio.Event]
+) -> None:
+    """When ``stop`` is set, stop the services stage by stage (each waits for the previous one)."""
+    await stop.wait()
+    by_stage: dict[int, list[str]] = {}
+    for name in stages:
+        by_stage.setdefault(registry.stop_stage(name), []).append(name)
+    for stage in sorted(by_stage):
+        names = by_stage[stage]
+        for name in names:
+            stages[name].set()
+        try:
+            async with asyncio.timeout(STAGE_TIMEOUT_S):
+                for name in names:
+                    await finished[name].wait()
+        except TimeoutError:
+            log.error("stopping %s took longer than %.0f s; going on", names, STAGE_TIMEOUT_S)
+
+
+async def _child(
+    name: str, config_path: Path, env: dict[str, str], stop: asyncio.Event, done: asyncio.Event | None = None
+) -> None:
+    try:
+        await _run_child(name, config_path, env, stop)
+    finally:
+        if done is not None:
+            done.set()
+
+
+async def _run_child(name: str, config_path: Path, env: dict[str, str], stop: asyncio.Event) -> None:
     """Run ``josev run --service NAME`` and restart it when it dies (back-off up to 10 s)."""
     delay = 0.5
     while not stop.is_set():
@@ -94,8 +149,12 @@ async def run_station(
     """Run the station until ``stop`` (or SIGTERM/SIGINT); returns the exit code."""
     only = only or []
     in_process, separate = plan(cfg, only)
-    services = build_services(cfg, in_process)
     stop = stop or asyncio.Event()
+    stages = {name: asyncio.Event() for name in [*in_process, *separate]}
+    staged = [_Staged(svc, stages[svc.name]) for svc in build_services(cfg, in_process)]
+    finished = {s.name: s.done for s in staged}
+    finished.update({name: asyncio.Event() for name in separate})
+    services: list[Service] = list(staged)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -128,17 +187,32 @@ async def run_station(
         env = dict(os.environ)
         if broker is not None:
             env["JOSEV_BROKER__PORT"] = str(broker.port)
-        children = [asyncio.create_task(_child(n, config_path, env, stop)) for n in separate]
+        children = [
+            asyncio.create_task(_child(n, config_path, env, stages[n], finished[n])) for n in separate
+        ]
+    stopper = asyncio.create_task(_stop_in_order(stop, stages, finished))
     runner = ServiceRunner(services, settings_for)
     watch_ready = asyncio.create_task(_signal_ready(runner, ready, [s.name for s in services]))
     watchdog = asyncio.create_task(sdnotify.watchdog_loop())
-    try:
-        await runner.run(stop)
-    finally:
+    all_stopped = asyncio.Event()
+
+    async def until_all_stopped() -> None:
+        await stop.wait()
         sdnotify.notify("STOPPING=1")
+        await stopper
+        all_stopped.set()
+
+    waiter = asyncio.create_task(until_all_stopped())
+    try:
+        await runner.run(all_stopped)
+    finally:
         watch_ready.cancel()
         watchdog.cancel()
         stop.set()
+        for s in stages.values():
+            s.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(stopper, waiter, return_exceptions=True), STAGE_TIMEOUT_S)
         if children:
             await asyncio.gather(*children, return_exceptions=True)
         if broker is not None:

@@ -232,6 +232,9 @@ class SessionEvent(Event):
     """Energy the vehicle returned in this session so far (bidirectional power transfer; meter)."""
     unmetered: bool = False
     """The meter was lost during the session: ``energy_wh`` is incomplete."""
+    energy_register_wh: float | None = None
+    """The meter's import register at the end of energy transfer: for ``charging_stopped`` and the steps after
+    it, the reading the HAL took when the contactor opened (what OCPP's ``Ended`` carries); None otherwise."""
     at: _dt.datetime = Field(default_factory=lambda: _dt.datetime.now(_dt.UTC))
     """When (UTC)."""
 

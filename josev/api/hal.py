@@ -207,8 +207,19 @@ class SetPilot(Command[Ack]):
         return self
 
 
-class SetContactor(Command[Ack]):
-    """Open or close the contactor."""
+class ContactorReply(Ack):
+    """The contactor switched; when it opened, the meter's registers read right after (what a session's energy
+    ends with: the value a transaction is billed by)."""
+
+    energy_wh: float | None = None
+    """Imported active energy register read after the contactor opened (None: closing, no meter, or the meter
+    did not answer in time)."""
+    energy_export_wh: float | None = None
+    """Exported active energy register read at the same moment (None: none)."""
+
+
+class SetContactor(Command[ContactorReply]):
+    """Open or close the contactor (opening: the reply carries the meter reading taken right after)."""
 
     service: ClassVar[str] = "hal"
     name: ClassVar[str] = "set_contactor"

@@ -14,6 +14,9 @@ lines to run.
 
 from __future__ import annotations
 
+import contextlib
+import grp
+import os
 import shutil
 import sys
 from importlib import resources
@@ -29,6 +32,14 @@ Mode = Literal["all-in-one", "per-service"]
 MODES: tuple[Mode, ...] = ("all-in-one", "per-service")
 UNIT_DIR = Path("lib/systemd/system")
 SYSUSERS_DIR = Path("lib/sysusers.d")
+TMPFILES_DIR = Path("lib/tmpfiles.d")
+CONFIG_MODE = 0o640
+"""station.toml holds the OCPP password: readable by root and the josev group only."""
+TMPFILES = (
+    "# tmpfiles.d(5) entry for josev (installed by `josev systemd install`): the station configuration holds\n"
+    "# secrets (OCPP password); only root and the josev group may read it.\n"
+    "z /etc/josev/station.toml 0640 root josev -\n"
+)
 CONFIG = Path("etc/josev/station.toml")
 
 app = typer.Typer(help="systemd units for a josev station.", no_args_is_help=True)
@@ -123,14 +134,33 @@ def install(
         sysusers.mkdir(parents=True, exist_ok=True)
         (sysusers / "josev.conf").write_text(templates().joinpath("josev.sysusers").read_text())
         written.append(sysusers / "josev.conf")
+        tmpfiles = prefix / TMPFILES_DIR
+        tmpfiles.mkdir(parents=True, exist_ok=True)
+        (tmpfiles / "josev.conf").write_text(TMPFILES)
+        written.append(tmpfiles / "josev.conf")
         cfg = prefix / CONFIG
         if force_config or not cfg.exists():
             cfg.parent.mkdir(parents=True, exist_ok=True)
-            cfg.write_text(render_config(mode))
+            write_private(cfg, render_config(mode))
             written.append(cfg)
     except OSError as exc:
         raise InstallError(f"cannot write under {prefix}: {exc.strerror or exc}") from exc
     return written
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` 0640 from the start (never world-readable, not even for a moment), group ``josev`` when
+    that group exists already (else tmpfiles.d sets it at boot, after systemd-sysusers created it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, CONFIG_MODE)
+    try:
+        os.fchmod(fd, CONFIG_MODE)  # whatever the umask
+        with contextlib.suppress(KeyError, PermissionError):
+            os.fchown(fd, -1, grp.getgrnam("josev").gr_gid)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 @app.command("install")
@@ -170,7 +200,10 @@ def install_cmd(
             f"warning: {used} does not exist here (fine for a staging prefix; else pass --josev-bin)",
             err=True,
         )
-    typer.echo("then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now josev.target")
+    typer.echo(
+        "then: systemd-sysusers && systemd-tmpfiles --create josev.conf && systemctl daemon-reload"
+        " && systemctl enable --now josev.target"
+    )
 
 
 @app.command("show")

@@ -84,6 +84,13 @@ class ContactorSupervisor:
         self.state = nxt
         return fault
 
+    def recheck(self, closed: bool, now: float) -> None:
+        """Judge the contactor afresh from now on, as if ``closed`` had just been commanded: earlier feedback
+        reports are forgotten (after a restart they may describe the hardware before the power cut)."""
+        self.state = CSt.CLOSING if closed else CSt.OPENING
+        self.deadline = now + self.timeout_s
+        self._fb = None
+
     def command(self, closed: bool, now: float) -> str | None:
         """The contactor was commanded."""
         return self.feed(CIn.CMD_CLOSE if closed else CIn.CMD_OPEN, now)

@@ -84,6 +84,8 @@ class EvseCore:
         self._pending_reason: str | None = None
         self._now = 0.0
         self._pending_auth: tuple[str | None, str] = (None, "ocpp")
+        self._powered: Session | None = None
+        """The session the contactor was last closed for (its final reading comes when it opens)."""
 
     # ---- inputs ----------------------------------------------------------------------------------
 
@@ -202,7 +204,9 @@ class EvseCore:
         self._energy = reading.energy_wh
         self._export = reading.energy_export_wh
         s = self.session
-        if s is not None:
+        # after the contactor opened, the reading taken then is final (a periodic sample read just before it
+        # may still arrive): no energy flows until the contactor closes again
+        if s is not None and (s.energy_at_open is None or self._powered is s):
             if s.energy_start is None:
                 s.energy_start = reading.energy_wh
             s.energy_now = reading.energy_wh
@@ -210,6 +214,46 @@ class EvseCore:
                 if s.export_start is None:
                     s.export_start = reading.energy_export_wh
                 s.export_now = reading.energy_export_wh
+        return self._flush()
+
+    def shutdown(self, now: float) -> list[Out]:
+        """The station stops: open the contactor (its reading then is the session's final energy) and end the
+        running session with reason ``station_stop``. The last outputs of this core."""
+        s = self.session
+        powered = self.state in CONTACTOR_CLOSED_STATES
+        if s is not None:
+            self._stop(s, "station_stop")
+        self.session = None
+        self.state = St.UNAVAILABLE
+        self._sync(now)  # contactor open (first), pilot F, status Unavailable without a session
+        if s is not None:
+            if powered:
+                self._out.append(self._session_out("charging_stopped", s, "station_stop"))
+            self._out.append(self._session_out("ended", s, "station_stop"))
+        return self._flush()
+
+    def hal_confirmed(self, now: float) -> list[Out]:
+        """The HAL of this run answered a command: contactor feedback is judged from now on (what came before
+        may be retained history from before a restart)."""
+        if self.cfg.contactor_feedback:
+            self._sup.recheck(self._contactor, now)
+        return self._flush()
+
+    def contactor_opened(self, energy_wh: float, export_wh: float | None, now: float) -> list[Out]:
+        """The meter reading the HAL took right after the contactor opened: the final energy of the session it
+        was closed for (even when that session has already ended in the same step, e.g. by unplugging)."""
+        self._energy = energy_wh
+        if export_wh is not None:
+            self._export = export_wh
+        s, self._powered = self._powered, None
+        if s is not None:
+            if s.energy_start is None:
+                s.energy_start = energy_wh
+            s.energy_now = s.energy_at_open = energy_wh
+            if export_wh is not None:
+                if s.export_start is None:
+                    s.export_start = export_wh
+                s.export_now = export_wh
         return self._flush()
 
     def set_available(self, available: bool, now: float) -> list[Out]:
@@ -275,6 +319,10 @@ class EvseCore:
     def cp_state(self) -> CpState | None:
         """Last pilot reading valid under the current pilot output."""
         return self._cp
+
+    def powers(self, s: Session) -> bool:
+        """The contactor was closed for ``s`` and its reading at opening has not come yet."""
+        return self._powered is s
 
     def guard(self, name: str) -> bool:
         """Evaluate a guard of the table."""
@@ -413,7 +461,15 @@ class EvseCore:
 
     def _session_out(self, kind: str, s: Session, reason: str = "") -> SessionOut:
         return SessionOut(
-            kind, s.id, reason, s.id_token, s.auth_source, s.energy_wh(), s.unmetered, s.energy_export_wh()
+            kind,
+            s.id,
+            reason,
+            s.id_token,
+            s.auth_source,
+            s.energy_wh(),
+            s.unmetered,
+            s.energy_export_wh(),
+            session=s,
         )
 
     def _enter(self, prev: St, nxt: St, now: float) -> None:
@@ -490,6 +546,7 @@ class EvseCore:
             self._pilot = pilot
             self._out.append(PilotCmd(pilot))
         if closed and not self._contactor:
+            self._powered = self.session
             self._contactor = True
             self._out.append(ContactorCmd(True))
             if self.cfg.contactor_feedback:

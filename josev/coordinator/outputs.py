@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hal.types import PilotOutput
 from josev.coordinator.states import St
@@ -57,7 +57,9 @@ class SessionOut:
     unmetered: bool = False
     energy_export_wh: float = 0.0
     """Energy the vehicle returned in this session so far (from the meter's export register)."""
-    """The meter was lost during the session: energy is incomplete."""
+    session: Session | None = field(default=None, compare=False, repr=False)
+    """The session itself: the service publishes its energy as it is when the event leaves (after the
+    contactor-open reading that a stop or unplug waits for in the HAL command queue)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Session:
     unmetered: bool = False
     export_start: float | None = None
     export_now: float | None = None
+    energy_at_open: float | None = None
+    """Import register read when the contactor last opened (the final reading; None: not yet)."""
 
     def energy_wh(self) -> float:
         """Energy delivered so far."""

@@ -39,6 +39,7 @@ from josev.coordinator.states import POWER_STATES, St
 from josev.coordinator.status import connector_statuses
 
 log = logging.getLogger("josev.coordinator")
+_HW = PilotCmd | ContactorCmd | LockCmd | DcCmd | ImdCmd
 
 _CHARGING_STATE: dict[St, str] = {
     St.CHARGING: "Charging",
@@ -91,7 +92,11 @@ class CoordinatorService:
         self._pilot_info: dict[int, api.PilotState] = {}
         self.balancer = StationBalancer(self.station.ev_adapt_s)
         self.hal_errors = 0
+        self.hal_retries = 0
         self.hal = HalLink()
+        self._stopping = False
+        self._held_cp: dict[int, halapi.CpReadingState] = {}
+        self._held_channel: dict[int, halapi.ChannelState] = {}
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -143,20 +148,52 @@ class CoordinatorService:
         q = self._queues[evse]
         while True:
             out = await q.get()
+            try:
+                await self._run_one(bus, evse, out)
+            finally:
+                q.task_done()
+
+    async def _run_one(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
+        """Execute one output; a HAL command that times out is sent again (bounded) before it faults."""
+        attempt = 0
+        while True:
             hal_was_up = self.hal.ready
             try:
                 await self._execute(bus, evse, out)
             except CommandError as exc:
-                if self.hal.excused(exc, hal_was_up):
-                    log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
+                if hal_was_up and isinstance(out, _HW) and self.hal.retry(exc, attempt):
+                    attempt += 1
+                    self.hal_retries += 1
+                    log.warning(
+                        "EVSE %d: no reply from the HAL to %s, sending it again (%d)", evse, out, attempt
+                    )
                     continue
+                if self.hal.excused(exc, hal_was_up, evse):
+                    log.warning("EVSE %d: HAL not up yet, %s sent again when it is", evse, out)
+                    return
                 self.hal_errors += 1
                 log.error("EVSE %d: HAL refused %s: %s", evse, out, exc)
                 if isinstance(out, ContactorCmd | PilotCmd | DcCmd) and exc.code != "unavailable":
                     self._emit(evse, self.cores[evse].hw_fault(f"hal_{exc.code}", self.clock()))
+                return
             except Exception:
                 self.hal_errors += 1
                 log.exception("EVSE %d: executing %s failed", evse, out)
+                return
+            if isinstance(out, _HW) and self.hal.confirm(evse):
+                self._hal_confirmed(evse)
+            return
+
+    def _hal_confirmed(self, evse: int) -> None:
+        """The HAL of this run answered for ``evse``: its inputs count from now on (the latest held ones
+        first)."""
+        self._emit(evse, self.cores[evse].hal_confirmed(self.clock()))
+        ch = self._held_channel.pop(evse, None)
+        if ch is not None:
+            self._on_channel(ch, evse)
+        cp = self._held_cp.pop(evse, None)
+        if cp is not None:
+            self._on_cp(cp, evse)
 
     async def _execute(self, bus: Bus, evse: int, out: Out | api.PilotState) -> None:
         core = self.cores[evse]
@@ -167,7 +204,9 @@ class CoordinatorService:
         elif isinstance(out, api.PilotState):
             await bus.publish(out, evse)
         elif isinstance(out, ContactorCmd):
-            await bus.request(halapi.SetContactor(closed=out.closed), evse)
+            reply = await bus.request(halapi.SetContactor(closed=out.closed), evse)
+            if not out.closed and isinstance(reply, halapi.ContactorReply) and reply.energy_wh is not None:
+                self._emit(evse, core.contactor_opened(reply.energy_wh, reply.energy_export_wh, self.clock()))
         elif isinstance(out, LockCmd):
             await bus.request(halapi.SetLock(locked=out.locked), evse)
         elif isinstance(out, DcCmd):
@@ -180,19 +219,29 @@ class CoordinatorService:
         elif isinstance(out, StatusOut):
             await bus.publish(self._status(core, out), evse)
         elif isinstance(out, SessionOut):
-            await bus.publish(
-                api.SessionEvent(
-                    step=out.kind,
-                    session_id=out.session_id,
-                    reason=out.reason,
-                    id_token=out.id_token,
-                    auth_source=out.auth_source,
-                    energy_wh=out.energy_wh,
-                    energy_export_wh=out.energy_export_wh,
-                    unmetered=out.unmetered,
-                ),
-                evse,
-            )
+            await bus.publish(self._session_event(core, out), evse)
+
+    @staticmethod
+    def _session_event(core: EvseCore, out: SessionOut) -> api.SessionEvent:
+        """The bus event of a session step. Steps at or after the end of energy transfer carry the energy as it
+        is when they leave: the contactor-open command queued before them has brought the final reading."""
+        energy, export, register = out.energy_wh, out.energy_export_wh, None
+        s = out.session
+        if s is not None and out.kind in ("charging_stopped", "stopped", "ended", "forced_open"):
+            energy, export = s.energy_wh(), s.energy_export_wh()
+            if not core.powers(s):
+                register = s.energy_at_open
+        return api.SessionEvent(
+            step=out.kind,
+            session_id=out.session_id,
+            reason=out.reason,
+            id_token=out.id_token,
+            auth_source=out.auth_source,
+            energy_wh=energy,
+            energy_export_wh=export,
+            unmetered=out.unmetered,
+            energy_register_wh=register,
+        )
 
     def _status(self, core: EvseCore, st: StatusOut) -> api.EvseStatus:
         cfg = core.cfg
@@ -247,8 +296,11 @@ class CoordinatorService:
     # ---- inputs from the HAL and SLAC ---------------------------------------------------------------
 
     def _on_cp(self, msg: halapi.CpReadingState, evse: int | None) -> None:
-        if evse in self.cores:
+        if evse in self.cores and not self._stopping:
             assert evse is not None
+            if evse not in self.hal.confirmed:
+                self._held_cp[evse] = msg  # maybe history from before a restart: see HalLink
+                return
             core = self.cores[evse]
             if msg.pilot_mode in ("e", "f") and msg.state in ("E", "F"):
                 return  # our own E/F output read back: says nothing about the vehicle
@@ -261,9 +313,12 @@ class CoordinatorService:
                 self._emit(evse, self.hal.resend(evse))
 
     def _on_channel(self, msg: halapi.ChannelState, evse: int | None) -> None:
-        if evse not in self.cores:
+        if evse not in self.cores or self._stopping:
             return
         assert evse is not None
+        if evse not in self.hal.confirmed:
+            self._held_channel[evse] = msg  # maybe history from before a restart: see HalLink
+            return
         core, now = self.cores[evse], self.clock()
         outs: list[Out] = []
         # the HAL holds the safe state (its watchdog fired): mirror it first, so the open contactor it reports
@@ -453,6 +508,15 @@ class CoordinatorService:
                 for w in waiters:
                     w.cancel()
         finally:
+            # the last word: end running sessions (contactor open with its reading, session events) while the
+            # HAL and OCPP still run (they stop after us); HAL inputs no longer count
+            self._stopping = True
+            for evse, core in self.cores.items():
+                self._emit(evse, core.shutdown(self.clock()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(3.0):
+                    for q in self._queues.values():
+                        await q.join()
             hb.cancel()
             dcpub.cancel()
             for evse, core in self.cores.items():

@@ -130,6 +130,13 @@ async def _present_card(lane: Lane, since: int) -> None:
     )
 
 
+def _register(lane: Lane) -> float:
+    """The simulated meter's import register now (it stands still while the contactor is open)."""
+    ch = lane.board.sim(lane.evse)
+    ch.settle()
+    return ch.energy_wh
+
+
 async def _unplug_and_end(lane: Lane, since: int) -> capi.SessionEvent:
     lane.board.sim(lane.evse).unplug()
     ended = await lane.tracker.wait(lane.evse, "ended", since, 20)
@@ -142,6 +149,7 @@ async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
     t0 = time.monotonic()
     tx0 = lane.ocpp_events()
     since = lane.tracker.mark(lane.evse)
+    register0 = _register(lane)
     ev = _plug(lane, hlc=False)
     try:
         await _present_card(lane, since)
@@ -154,13 +162,15 @@ async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
     except (TimeoutError, OSError, RuntimeError) as exc:
         lane.board.sim(lane.evse).unplug()
         return SessionResult(sc.name, lane.evse, sc.label, False, str(exc), time.monotonic() - t0)
-    ok = ended.energy_wh > 0
+    delivered = _register(lane) - register0
+    ok = ended.energy_wh > 0 and abs(ended.energy_wh - delivered) < 0.01
+    detail = "" if ok else f"session energy {ended.energy_wh:.3f} Wh, the meter counted {delivered:.3f} Wh"
     return SessionResult(
         sc.name,
         lane.evse,
         sc.label,
         ok,
-        "" if ok else "no energy metered",
+        detail,
         time.monotonic() - t0,
         ended.energy_wh,
         ocpp_seq=lane.ocpp_events() - tx0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class HalServiceConfig:
     """DC: ... or the measured current moved more than this."""
     dc_min_interval_s: float = 0.02
     """DC: at most this often for measurement-only changes."""
+    open_reading_s: float = 0.25
+    """How long opening a contactor waits for the meter reading it returns (the final reading of a session);
+    a slower meter leaves the reply without it (the next periodic sample follows)."""
 
 
 class HalService:
@@ -83,6 +87,10 @@ class HalService:
         session's energy ends or starts with)."""
         self.cars = SimCars(board, list(self.channels)) if isinstance(board, SimBoard) else None
         """The simulated cars (simulator board only)."""
+        self._meter_locks = {e: threading.Lock() for e in self.channels}
+        """One meter read at a time per channel (the periodic poll and the reading at contactor open share
+        the meter's serial line)."""
+        self._bus: Bus | None = None
 
     # ---- commands ---------------------------------------------------------------------------------
 
@@ -109,7 +117,7 @@ class HalService:
         self._done(evse, cmd)
         return Ack()
 
-    async def _set_contactor(self, cmd: api.SetContactor, evse: int | None) -> Ack:
+    async def _set_contactor(self, cmd: api.SetContactor, evse: int | None) -> api.ContactorReply:
         ch = self._channel(evse)
         assert evse is not None
         if cmd.closed and evse in self.safe:
@@ -117,7 +125,22 @@ class HalService:
         self._hw("contactor", lambda: ch.contactor.set_closed(cmd.closed))
         self._done(evse, cmd)
         self._meter_now.set()
-        return Ack()
+        if cmd.closed or ch.meter is None:
+            return api.ContactorReply()
+        # the register right after the contactor opened is the session's final energy: read it now, publish
+        # it, and hand it back (bounded: a slow meter must not turn a contactor command into a timeout)
+        try:
+            msg = await asyncio.wait_for(
+                asyncio.to_thread(self._read_meter, evse, ch), self.cfg.open_reading_s
+            )
+        except TimeoutError:
+            log.warning("EVSE %d: meter slower than %.2f s at contactor open", evse, self.cfg.open_reading_s)
+            return api.ContactorReply()
+        if self._bus is not None:
+            await self._bus.publish(msg, evse)
+        if not msg.ok:
+            return api.ContactorReply()
+        return api.ContactorReply(energy_wh=msg.energy_wh, energy_export_wh=msg.energy_export_wh)
 
     async def _set_lock(self, cmd: api.SetLock, evse: int | None) -> Ack:
         ch = self._channel(evse)
@@ -250,25 +273,31 @@ class HalService:
             except (OSError, ValueError, HardwareError) as exc:
                 log.error("EVSE %d: read failed: %s", evse, exc)
 
+    def _read_meter(self, evse: int, ch: Channel) -> api.MeterState:
+        """One meter reading (in a worker thread), or the error."""
+        meter = ch.meter
+        assert meter is not None
+        with self._meter_locks[evse]:
+            try:
+                r = meter.read()
+            except (MeterError, OSError, HardwareError) as exc:
+                return api.MeterState(ok=False, error=str(exc))
+        return api.MeterState(
+            ok=True,
+            energy_wh=r.energy_wh,
+            power_w=r.power_w,
+            voltage_v=list(r.voltage_v),
+            current_a=list(r.current_a),
+            frequency_hz=r.frequency_hz,
+            energy_export_wh=r.energy_export_wh,
+        )
+
     async def _meters(self, bus: Bus, stop: asyncio.Event) -> None:
         while not stop.is_set():
             for evse, ch in self.channels.items():
-                meter = ch.meter
-                if meter is None:
+                if ch.meter is None:
                     continue
-                try:
-                    r = await asyncio.to_thread(meter.read)
-                    msg = api.MeterState(
-                        ok=True,
-                        energy_wh=r.energy_wh,
-                        power_w=r.power_w,
-                        voltage_v=list(r.voltage_v),
-                        current_a=list(r.current_a),
-                        frequency_hz=r.frequency_hz,
-                        energy_export_wh=r.energy_export_wh,
-                    )
-                except (MeterError, OSError, HardwareError) as exc:
-                    msg = api.MeterState(ok=False, error=str(exc))
+                msg = await asyncio.to_thread(self._read_meter, evse, ch)
                 await bus.publish(msg, evse)
             self._meter_now.clear()
             waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._meter_now.wait())}
@@ -307,6 +336,11 @@ class HalService:
         """Serve until ``stop``; leaves every channel in the safe state."""
         self.enter_safe_state("starting")
         self.safe.clear()
+        self._bus = bus
+        # what the hardware reports now goes out before any command is answered: a coordinator takes HAL
+        # inputs as present truth once we answered it (what the broker kept may be from before a power cut)
+        self.watchdog.kick(self.clock())
+        await self._poll_once(bus)
         bus.serve(api.SetPilot, self._set_pilot)
         bus.serve(api.SetContactor, self._set_contactor)
         bus.serve(api.SetLock, self._set_lock)

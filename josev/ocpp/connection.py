@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import random
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from cryptography import x509
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
@@ -36,6 +39,10 @@ OCPP_TLS12_CIPHERS = (
 )
 """TLS 1.2 suites OCPP 2.0.1 requires (part 2, A00.FR.318/319); TLS 1.3 suites are always allowed."""
 
+DRAIN_S = 5.0
+"""How long a reconnect or reboot waits for the answer to the CALL in flight."""
+FLUSH_S = 3.0
+"""How long a stopping client keeps delivering its queue while the CSMS is connected."""
 RequestHandler = Callable[[StationRequest], Awaitable[dict[str, Any] | None]]
 
 
@@ -116,9 +123,66 @@ def build_station(cfg: OcppConfig) -> Station:
         boot["serialNumber"] = cfg.serial_number
     if cfg.firmware_version:
         boot["firmwareVersion"] = cfg.firmware_version
+    died = _note_start(store)
     st = Station(store, dm, evses=cfg.evses, boot_info=boot)
     st.key_dir = cfg.key_dir or cfg.workdir / "keys"
+    _import_config_roots(cfg, store, dm)
+    now = time.time()
+    st.tx.reschedule(now)  # sampling runs from the start, also when the CSMS cannot be reached
+    if died:
+        st.tx.after_crash(now)
     return st
+
+
+def _import_config_roots(cfg: OcppConfig, store: Store, dm: DeviceModel) -> None:
+    """The CSMS roots of the configuration (``csms_root_certificates``) are installed certificates like those
+    the CSMS installs: GetInstalledCertificateIds lists them, DeleteCertificate removes them (each file is
+    imported once: a root the CSMS deleted stays deleted until the file changes)."""
+    imported = list(store.get("config_roots_imported", []))
+    changed = False
+    for path in cfg.csms_root_certificates:
+        try:
+            pem = path.read_text()
+            cert = x509.load_pem_x509_certificate(pem.encode())
+        except (OSError, ValueError) as exc:
+            log.error("csms_root_certificates: %s is not a readable PEM certificate: %s", path, exc)
+            continue
+        digest = hashlib.sha256(pem.encode()).hexdigest()
+        if digest in imported:
+            continue
+        store.cert_put(security.hash_data(cert), "CSMSRootCertificate", pem)
+        imported.append(digest)
+        changed = True
+    if changed:
+        store.put("config_roots_imported", imported)
+        dm.put("SecurityCtrlr", "CertificateEntries", str(len(store.certs())))
+
+
+def system_boot_id() -> str | None:
+    """This system boot's identity (Linux ``boot_id``), None where the platform has none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _note_start(store: Store) -> bool:
+    """Record this start; set the BootNotification reason unless a reset set it (RemoteReset...): PowerUp when
+    the system booted since the last run (or we cannot tell), ApplicationReset when only josev restarted.
+    Returns True when the last run died without stopping (power cut, kill -9): its transactions were cut."""
+    last = store.get("run")
+    boot_id = system_boot_id()
+    if store.get("boot_reason") is None:
+        same_boot = last is not None and boot_id is not None and last.get("boot_id") == boot_id
+        store.put("boot_reason", "ApplicationReset" if same_boot else "PowerUp")
+    store.put("run", {"boot_id": boot_id, "clean": False})
+    return last is not None and not last.get("clean", False)
+
+
+def note_clean_stop(store: Store) -> None:
+    """The run stops in order: its open transactions go on after the restart."""
+    last = store.get("run") or {}
+    store.put("run", {"boot_id": last.get("boot_id"), "clean": True})
 
 
 class OcppClient:
@@ -142,6 +206,13 @@ class OcppClient:
         self.connect_attempts = 0
         self._level = 1
         self._wake = asyncio.Event()
+        self._leave = asyncio.Event()
+        """Set when the websocket session must end (reboot, reconnect)."""
+        self._answered = asyncio.Event()
+        self._last_call_sent: str | None = None
+        self._rebooting = False
+        self.closed = False
+        """The client has stopped and closed its database."""
         self._reboot: Reboot | None = None
         self._reconnect = False
         self._jobs: set[asyncio.Task[None]] = set()
@@ -152,6 +223,11 @@ class OcppClient:
     # -- inputs from the station side ----------------------------------------------------------------
     async def feed(self, fn: Callable[..., list[Effect]], *args: Any) -> None:
         """Call a station-side input of the core (e.g. ``client.station.plug``) with ``now`` appended."""
+        if self.closed:
+            log.error(
+                "station input %s after the OCPP client stopped: not recorded", getattr(fn, "__name__", fn)
+            )
+            return
         await self._dispatch(fn(*args, time.time()))
         self._wake.set()
 
@@ -213,6 +289,9 @@ class OcppClient:
             self.station.dm.get_int("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")
         )
         attempt = 0
+        # timers run whether or not the CSMS is reachable: meter values, clock-aligned samples and
+        # EVConnectionTimeOut are due offline too (their messages queue, flagged offline)
+        ticker = asyncio.create_task(self._ticker(stop))
         try:
             while not stop.is_set():
                 priority = self._priority()
@@ -248,10 +327,14 @@ class OcppClient:
                 if self._reboot is not None:
                     await self._do_reboot()
         finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
             for task in self._jobs:
                 task.cancel()
             if self._request_worker is not None:
                 self._request_worker.cancel()
+            note_clean_stop(self.station.store)
+            self.closed = True
             self.station.store.close()
 
     def _connect_failed(self, exc: Exception) -> None:
@@ -276,43 +359,84 @@ class OcppClient:
     async def _session(self, ws: ClientConnection, slot: int, stop: asyncio.Event) -> None:
         self.connected.set()
         self._reconnect = False
+        self._leave.clear()
         await self._dispatch(self.station.connected(time.time(), slot))
+        self._wake.set()
         reader = asyncio.create_task(self._reader(ws))
-        timer = asyncio.create_task(self._timer())
+        leave = asyncio.create_task(self._until_leave())
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({reader, timer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, leave, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set() and not reader.done():
+                await self._flush()
         finally:
-            for t in (reader, timer, stopper):
+            for t in (reader, leave, stopper):
                 t.cancel()
-            await asyncio.gather(reader, timer, stopper, return_exceptions=True)
+            await asyncio.gather(reader, leave, stopper, return_exceptions=True)
             self.connected.clear()
             with contextlib.suppress(Exception):
                 await ws.close()
             await self._dispatch(self.station.disconnected(time.time()))
+            self._wake.set()
+
+    async def _flush(self) -> None:
+        """Stopping while connected: deliver what is queued (transaction events first of all) for up to
+        FLUSH_S before the connection and the database close; what remains is sent after the restart."""
+        st = self.station
+        deadline = time.monotonic() + FLUSH_S
+        while (
+            (st.store.queue_length() or st.in_flight is not None)
+            and st.online
+            and time.monotonic() < deadline
+        ):
+            self._wake.set()
+            await asyncio.sleep(0.02)
+
+    async def _until_leave(self) -> None:
+        """Return when the session must end (reconnect, reboot), once the CALL in flight is answered (or
+        DRAIN_S passed): closing under it would send it again on the next connection (the CSMS would get
+        e.g. a security event twice). Nothing new is sent meanwhile (:meth:`_dispatch`)."""
+        await self._leave.wait()
+        first = self.station.in_flight
+        if first is None or first.unique_id != self._last_call_sent:
+            return  # nothing sent is waiting for an answer (a CALL made after the decision was held back)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_S):
+                while first is not None and self.station.in_flight is first:
+                    self._answered.clear()
+                    await self._answered.wait()
 
     async def _reader(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for message in ws:
                 await self._dispatch(self.station.receive(message, time.time()))
                 self._wake.set()
-                if self._reboot is not None or self._reconnect:
-                    return
+                self._answered.set()
 
-    async def _timer(self) -> None:
-        while self._reboot is None and not self._reconnect:
-            deadline = self.station.next_deadline()
+    async def _ticker(self, stop: asyncio.Event) -> None:
+        """Feed the core's timers for the client's whole life (online and offline)."""
+        while not stop.is_set():
+            deadline = None if self._rebooting else self.station.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.time())
             self._wake.clear()
             # asyncio.timeout, not wait_for: wait_for of 3.11 can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
-            await self._dispatch(self.station.tick(time.time()))
+            if not self._rebooting and self._reboot is None:
+                try:
+                    await self._dispatch(self.station.tick(time.time()))
+                except Exception:  # a failing timer must not stop the others
+                    log.exception("timer processing failed")
 
     async def _dispatch(self, effects: list[Effect]) -> None:
         for eff in effects:
             if isinstance(eff, SendFrame):
+                is_call = eff.text.startswith("[2,")
+                if self._leave.is_set() and is_call:
+                    continue  # leaving: a new CALL waits for the next connection (see _until_leave)
+                if is_call:
+                    self._last_call_sent = str(json.loads(eff.text)[1])
                 if self.ws is not None:
                     with contextlib.suppress(ConnectionClosed):
                         await self.ws.send(eff.text)
@@ -323,9 +447,11 @@ class OcppClient:
                     self._request_worker = asyncio.create_task(self._serve_requests())
             elif isinstance(eff, Reboot):
                 self._reboot = eff
+                self._leave.set()
                 self._wake.set()
             elif isinstance(eff, Reconnect):
                 self._reconnect = True
+                self._leave.set()
                 self._wake.set()
             elif isinstance(eff, StartJob):
                 previous = self._current_job.get(eff.kind)
@@ -391,10 +517,16 @@ class OcppClient:
         log.warning("rebooting (%s)", reason)
         self._reboot = None
         self.reboots += 1
-        self.station.store.close()
-        if self.cfg.reboot_command:
-            await run_reboot_hook(self.cfg.reboot_command, reason)
-        self.station = build_station(self.cfg)
+        self._rebooting = True
+        try:
+            note_clean_stop(self.station.store)
+            self.station.store.close()
+            if self.cfg.reboot_command:
+                await run_reboot_hook(self.cfg.reboot_command, reason)
+            self.station = build_station(self.cfg)
+        finally:
+            self._rebooting = False
+            self._wake.set()
 
 
 async def run_reboot_hook(cmd: list[str], reason: str, timeout: float = 60.0) -> bool:

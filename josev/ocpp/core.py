@@ -257,7 +257,7 @@ class Station:
                 del self.deferred[token]
                 self._respond(uid, action, payload, now)
         for name, at in list(self.timers.items()):
-            if now >= at:
+            if now >= at and self.timers.get(name) == at:  # an earlier timer's handler may have cancelled it
                 del self.timers[name]
                 self.timer_handlers.get(name.partition(":")[0], self.tx.on_timer)(name, now)
         if (

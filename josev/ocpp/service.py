@@ -21,6 +21,8 @@ from josev.ocpp.effects import StationRequest
 
 log = logging.getLogger(__name__)
 
+SETTLE_S = 3.0
+"""How long a stopping OCPP service waits for the coordinator's last session events."""
 STOP_TRIGGER = {"local": "StopAuthorized", "deauthorized": "Deauthorized", "remote": "RemoteStop"}
 """SessionEvent ``stopped`` reasons -> OCPP triggerReason (other reasons: StopAuthorized)."""
 
@@ -49,12 +51,14 @@ class OcppService:
         self.sessions: dict[int, str | None] = {}
         self._published: dict[str, Any] = {}
         self.pnc: pnc_bus.PncBridge | None = None
+        self._status_seen = asyncio.Event()
 
     # -- coordinator -> core --------------------------------------------------------------------------
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
         if self.client is None or evse is None or evse not in self.cfg.evses:
             return
         st = self.client.station
+        await self.client.feed(lambda e, sid, now: _session_seen(st, e, sid, now), evse, msg.session_id)
         known = self.cfg.evses[evse]
         conns = [c for c in msg.connectors if c.connector_id <= known] or [
             co.ConnectorStatus(
@@ -69,6 +73,7 @@ class OcppService:
         await self.client.feed(st.plug, evse, in_use, msg.session_id is not None)
         await self.client.feed(st.charging_state, evse, msg.charging_state)
         self.sessions[evse] = msg.session_id
+        self._status_seen.set()
 
     async def _on_session(self, msg: co.SessionEvent, evse: int | None) -> None:
         if self.client is None or evse is None or evse not in self.cfg.evses:
@@ -76,7 +81,13 @@ class OcppService:
         st = self.client.station
         if msg.step == "started":
             await self.client.feed(st.plug, evse, 1, True)
+        elif msg.step == "charging_started":
+            await self.client.feed(lambda e, now: _power(st, e, True, None, now), evse)
+        elif msg.step == "charging_stopped":
+            await self.client.feed(lambda e, now: _power(st, e, False, msg.energy_register_wh, now), evse)
         elif msg.step == "ended":
+            # the reading at contactor open first: the transaction ends with it
+            await self.client.feed(lambda e, now: _power(st, e, False, msg.energy_register_wh, now), evse)
             await self.client.feed(st.plug, evse, 1, False)
         elif (
             msg.step == "authorized"
@@ -91,6 +102,9 @@ class OcppService:
             if msg.auth_source == "free":
                 token = {"idToken": "", "type": "NoAuthorization"}
             await self.client.feed(lambda e, t, now: _authorized(st, e, t, now), evse, token)
+        elif msg.step == "stopped" and msg.reason == "station_stop":
+            # the station stops (SIGTERM, shutdown): a locally initiated reboot ends the transaction
+            await self.client.feed(lambda e, now: _station_stop(st, e, now), evse)
         elif msg.step == "stopped" and msg.reason != "remote":
             await self.client.feed(st.stop_local, evse, STOP_TRIGGER.get(msg.reason, "StopAuthorized"))
 
@@ -221,7 +235,8 @@ class OcppService:
         self.pnc = pnc_bus.PncBridge(bus, lambda: self.client)
         self.pnc.register()
         await self.pnc.publish_certificates()
-        task = asyncio.create_task(self.client.run(stop))
+        client_stop = asyncio.Event()
+        task = asyncio.create_task(self.client.run(client_stop))
         await bus.set_status("ready")
         try:
             while not stop.is_set() and not task.done():
@@ -229,8 +244,41 @@ class OcppService:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await stop.wait()
+            await self._settle()
         finally:
+            client_stop.set()
             await asyncio.gather(task, return_exceptions=True)
+
+    async def _settle(self) -> None:
+        """Stopping (after the coordinator, which ends its sessions): record the sessions' last events before
+        the client flushes and closes its database (bounded by SETTLE_S)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SETTLE_S):
+                while any(self.sessions.get(e) for e in self.cfg.evses):
+                    self._status_seen.clear()
+                    await self._status_seen.wait()
+        await asyncio.sleep(0.1)  # the handlers of the last messages received run as tasks
+
+
+def _station_stop(st: Any, evse: int, now: float) -> list[Any]:
+    """The station is stopping: end the transaction (ResetCommand / Reboot) with the contactor-open reading."""
+    st.tx.stop(evse, "ResetCommand", "Reboot", now)
+    st._pump(now)
+    return list(st.take())
+
+
+def _session_seen(st: Any, evse: int, session_id: str | None, now: float) -> list[Any]:
+    """The coordinator's session on ``evse`` (ends a transaction its crash cut, see Transactions.after_crash)."""
+    st.tx.session_seen(evse, session_id, now)
+    st._pump(now)
+    return list(st.take())
+
+
+def _power(st: Any, evse: int, closed: bool, register_wh: float | None, now: float) -> list[Any]:
+    """The coordinator closed / opened the contactor (opening: with the meter's register read then)."""
+    st.tx.power(evse, closed, now, register_wh)
+    st._pump(now)
+    return list(st.take())
 
 
 def _authorized(st: Any, evse: int, token: dict[str, Any], now: float) -> list[Any]:

@@ -3,15 +3,33 @@
 
 WAL journal; every write is its own committed transaction, so a ``kill -9`` loses nothing that a method
 returned from. ``durable=True`` (default) uses ``synchronous=FULL`` so a power cut does not either.
+
+On disk: the database (and SQLite's ``-wal`` / ``-shm`` files, which take its mode) is created 0600 and
+tightened to 0600 if found looser. Secret device-model values (:data:`SECRET_VARIABLES`, the BasicAuthPassword
+the CSMS sets) are stored encrypted (Fernet: AES-128-CBC + HMAC-SHA256) with a key kept in a separate 0600
+file beside the database (``<database>.key``), and ``secure_delete`` overwrites freed pages, so a copy of the
+database alone does not reveal them. Whoever can read both files (root, the service user) can decrypt: the
+key file is no hardware key store.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+log = logging.getLogger(__name__)
+
+SECRET_VARIABLES = frozenset({"SecurityCtrlr/BasicAuthPassword"})
+"""Device-model values stored encrypted."""
+_ENC = "enc:v1:"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,10 +81,23 @@ class Store:
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self.durable = durable
+        _private_file(Path(self.path))
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
+        self._fernet = Fernet(_secret_key(Path(self.path + ".key")))
+        self._encrypt_plain_secrets()
+
+    def _encrypt_plain_secrets(self) -> None:
+        """Secrets written in clear by an older version: encrypt them now (freed pages are overwritten)."""
+        rows = self._db.execute("SELECT key, value FROM variables").fetchall()
+        plain = [(k, v) for k, v in rows if k in SECRET_VARIABLES and not v.startswith(_ENC)]
+        for key, value in plain:
+            self.set_variable(key, value)
+        if plain:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -100,11 +131,22 @@ class Store:
 
     # -- device model values -------------------------------------------------------------------------
     def variables(self) -> dict[str, str]:
-        """All persisted device-model values."""
-        return dict(self._db.execute("SELECT key, value FROM variables").fetchall())
+        """All persisted device-model values (secrets decrypted; one that cannot be is left out)."""
+        out: dict[str, str] = {}
+        for key, value in self._db.execute("SELECT key, value FROM variables").fetchall():
+            if value.startswith(_ENC):
+                try:
+                    value = self._fernet.decrypt(value[len(_ENC) :].encode()).decode()
+                except InvalidToken:
+                    log.error("%s: stored value cannot be decrypted with %s.key; ignored", key, self.path)
+                    continue
+            out[key] = value
+        return out
 
     def set_variable(self, key: str, value: str) -> None:
-        """Persist one device-model value."""
+        """Persist one device-model value (secrets encrypted)."""
+        if key in SECRET_VARIABLES:
+            value = _ENC + self._fernet.encrypt(value.encode()).decode()
         self._db.execute("INSERT OR REPLACE INTO variables VALUES (?,?)", (key, value))
 
     # -- message queue -------------------------------------------------------------------------------
@@ -258,3 +300,33 @@ class Store:
             ),
         )
         return cur.rowcount > 0
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` 0600 (owner only) if absent; tighten it to 0600 if group or others may read it."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            os.fchmod(fd, 0o600)
+            log.warning("%s was mode %03o; now 0600", path, mode)
+    finally:
+        os.close(fd)
+
+
+def _secret_key(path: Path) -> bytes:
+    """The key that encrypts secret values: read from ``path`` (0600), created there on first use."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        _private_file(path)
+        key = path.read_bytes().strip()
+        Fernet(key)  # ValueError names a damaged key file
+        return key
+    key = Fernet.generate_key()
+    try:
+        os.write(fd, key + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key

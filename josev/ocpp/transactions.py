@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
 
+CUT_GRACE_S = 60.0
+"""After a crash, how long an open transaction waits for the station to show whether its session survived."""
+END_WAIT_S = 15.0
+"""How long a transaction's end waits for the meter reading taken when the contactor opens (the station stops
+energy transfer first: the EV has a few seconds to stop drawing current)."""
 MAX_ENDED_SAMPLES = 200
 """TxEndedInterval samples kept per transaction for its Ended event."""
 UNITS = {"Energy": "Wh", "Power": "W", "Current": "A", "Voltage": "V", "SoC": "Percent"}
@@ -42,6 +47,10 @@ class EvseLive:
     reservation_id: int | None = None
     """A reservation this EVSE's authorization consumed (sent once, with the idToken, as reservationId)."""
     readings: dict[str, float] = field(default_factory=dict)
+    powered: bool = False
+    """The station reported the power path closed (energy transfer) and not yet its reading at opening."""
+    session: str | None = None
+    """The station's session on this EVSE (the coordinator's session id), as last reported."""
 
 
 def sampled_values(readings: dict[str, float], measurands: list[str], context: str) -> list[dict[str, Any]]:
@@ -65,6 +74,8 @@ class Transactions:
         self.st = st
         self.live = {e: EvseLive() for e in st.evses}
         self.pending_evse_reset: set[int] = set()
+        self.cut: set[int] = set()
+        """EVSEs whose transaction was open when the last run died: does its session still run?"""
         for e in st.evses:
             rec = self.current(e)
             if rec is not None:
@@ -72,6 +83,9 @@ class Transactions:
                 self.live[e].connector = rec["connector"]
                 self.live[e].token = rec.get("token") if rec.get("authorized") else None
                 self.live[e].charging_state = rec.get("charging_state", "Idle")
+            last = st.store.get(f"meter:{e}")
+            if last:
+                self.live[e].readings.update(last)
 
     # -- queries -------------------------------------------------------------------------------------
     def current(self, evse: int) -> dict[str, Any] | None:
@@ -111,6 +125,12 @@ class Transactions:
             return  # the station may report the same cable state twice (status and session events)
         lv.connected = connected
         lv.connector = connector
+        # ChargingStateEnumType: EVConnected as soon as there is a connection (the Started event of a
+        # plug-in carries it), Idle when there is none
+        if connected and lv.charging_state == "Idle":
+            lv.charging_state = "EVConnected"
+        elif not connected:
+            lv.charging_state = "Idle"
         if connected:
             self.st.timers.pop(f"evconn:{evse}", None)
         self._evaluate(evse, "CablePluggedIn" if connected else "EVDeparted", now)
@@ -146,8 +166,79 @@ class Transactions:
         self._evaluate(evse, "ChargingStateChanged", now)
 
     def meter(self, evse: int, readings: dict[str, float]) -> None:
-        """Latest meter readings of an EVSE (measurand -> value)."""
-        self.live[evse].readings.update(readings)
+        """Latest meter readings of an EVSE (measurand -> value); persisted while a transaction is open and the
+        import register moved (a transaction cut by a power loss ends with the last one)."""
+        lv = self.live[evse]
+        key = "Energy.Active.Import.Register"
+        moved = key in readings and readings[key] != lv.readings.get(key)
+        lv.readings.update(readings)
+        if moved and self.current(evse) is not None:
+            self.st.store.put(f"meter:{evse}", lv.readings)
+
+    def stop(self, evse: int, trigger: str, reason: str, now: float) -> None:
+        """End the transaction of ``evse`` for the station's own reason (e.g. ResetCommand / Reboot when it
+        stops); like every end, it waits for the reading at contactor open while the power path is closed."""
+        rec = self.current(evse)
+        self.live[evse].token = None
+        self.st.timers.pop(f"evconn:{evse}", None)
+        if rec is not None:
+            self._end(evse, rec, trigger, reason, now)
+
+    def after_crash(self, now: float) -> None:
+        """The last run died without stopping (power cut, kill -9). Whether its open transactions were cut
+        shows when the station reports its sessions: the session a transaction belongs to gone (the station
+        restarted too) ends it with PowerLoss; the same session still there (only this service restarted)
+        continues it. Without word within CUT_GRACE_S, it continues."""
+        for e in self.st.evses:
+            if self.current(e) is not None:
+                self.cut.add(e)
+                self.st.timers[f"cut:{e}"] = now + CUT_GRACE_S
+
+    def session_seen(self, evse: int, session_id: str | None, now: float) -> None:
+        """The station's current session on ``evse`` (None: no vehicle session)."""
+        lv = self.live[evse]
+        lv.session = session_id
+        rec = self.current(evse)
+        if rec is None:
+            return
+        if evse in self.cut:
+            if rec.get("session") is not None and session_id != rec["session"]:
+                self.cut.discard(evse)
+                self.st.timers.pop(f"cut:{evse}", None)
+                self.power_loss(evse, now)
+            return
+        if rec.get("session") is None and session_id is not None:
+            rec["session"] = session_id
+            self.st.store.put(f"tx:{evse}", rec)
+
+    def power_loss(self, evse: int, now: float) -> None:
+        """The station restarts after it died without stopping (power cut, kill): the transaction that was open
+        ends now, stoppedReason PowerLoss, with the last meter reading persisted before (an end that was
+        already waiting for the contactor-open reading ends with its own reason)."""
+        rec = self.current(evse)
+        if rec is None:
+            return
+        lv = self.live[evse]
+        lv.powered = False
+        if rec.get("ending"):
+            self._finish_end(evse, rec, now)
+        else:
+            self._end(evse, rec, "AbnormalCondition", "PowerLoss", now, wait=False)
+        lv.connected = False
+        lv.charging_state = "Idle"
+
+    def power(self, evse: int, closed: bool, now: float, register_wh: float | None = None) -> None:
+        """The station closed / opened the power path; at opening with the import register read then (the
+        final reading: a transaction whose end waited for it ends now, with it)."""
+        lv = self.live[evse]
+        if register_wh is not None:
+            lv.readings["Energy.Active.Import.Register"] = register_wh
+        lv.powered = closed
+        if closed:
+            return
+        rec = self.current(evse)
+        if rec is not None and rec.get("ending"):
+            self._finish_end(evse, rec, now)
 
     # -- the rules -----------------------------------------------------------------------------------
     def _evaluate(
@@ -197,6 +288,7 @@ class Transactions:
             "token": lv.token,
             "charging_state": None,
             "remote_start_id": lv.remote_start_id,
+            "session": lv.session,
         }
         extra: dict[str, Any] = {}
         if lv.token is not None:
@@ -218,9 +310,27 @@ class Transactions:
         reason: str,
         now: float,
         stop_token: dict[str, Any] | None = None,
+        wait: bool = True,
     ) -> None:
         st = self.st
         lv = self.live[evse]
+        if rec.get("ending") and wait:
+            return  # already ending: waits for the reading at contactor open
+        rec["ending"] = {"trigger": trigger, "reason": reason, "token": stop_token}
+        if lv.powered and wait:
+            # energy still flows until the station opens the contactor: the Ended event carries the reading
+            # taken then (what the operator bills), or the latest one after END_WAIT_S
+            st.store.put(f"tx:{evse}", rec)
+            st.timers[f"endwait:{evse}"] = now + END_WAIT_S
+            return
+        self._finish_end(evse, rec, now)
+
+    def _finish_end(self, evse: int, rec: dict[str, Any], now: float) -> None:
+        st = self.st
+        lv = self.live[evse]
+        st.timers.pop(f"endwait:{evse}", None)
+        ending = rec.pop("ending")
+        trigger, reason, stop_token = ending["trigger"], ending["reason"], ending["token"]
         extra: dict[str, Any] = {}
         if stop_token is not None:
             extra["idToken"] = stop_token
@@ -382,6 +492,14 @@ class Transactions:
         elif kind == "aligned":
             self._aligned(now)
             self._schedule_aligned(now + 0.5)
+        elif kind == "cut":
+            self.cut.discard(int(arg))
+        elif kind == "endwait":
+            evse = int(arg)
+            rec = self.current(evse)
+            if rec is not None and rec.get("ending"):
+                self.live[evse].powered = False
+                self._finish_end(evse, rec, now)
         elif kind == "evconn":
             evse = int(arg)
             if not self.live[evse].connected and self.live[evse].token is not None:
@@ -442,7 +560,7 @@ class Transactions:
         """End the transaction of ``evse`` because of a reset."""
         rec = self.current(evse)
         if rec is not None:
-            self._end(evse, rec, "ResetCommand", "ImmediateReset", now)
+            self._end(evse, rec, "ResetCommand", "ImmediateReset", now, wait=False)
 
 
 def get_transaction_status(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:

@@ -22,6 +22,20 @@ FACTORIES: dict[str, str] = {
 """``module:function`` of each service's factory."""
 
 
+STOP_ORDER: tuple[tuple[str, ...], ...] = (("secc", "slac"), ("coordinator",), ("ocpp",), ("hal", "system"))
+"""The order services stop in (each stage after the previous one has finished): the EV side first; the
+coordinator ends its sessions (contactors open through the HAL, final readings) while OCPP still records
+what it says; OCPP flushes and closes its database; the HAL leaves every channel in the safe state last."""
+
+
+def stop_stage(name: str) -> int:
+    """The stop stage of service ``name`` (see :data:`STOP_ORDER`)."""
+    for i, names in enumerate(STOP_ORDER):
+        if name in names:
+            return i
+    return len(STOP_ORDER)
+
+
 class UnknownService(LookupError):
     """No such service, or its implementation is not installed."""
 
