@@ -23,7 +23,7 @@ def test_topic_round_trip() -> None:
     assert p == topics.ParsedTopic("hal", "state", "cp", 3)
     assert topics.parse("josev/v1/hal/station/event/x") == topics.ParsedTopic("hal", "event", "x", None)
     assert topics.parse("josev/v1/hal/status") == topics.ParsedTopic("hal", "status", None, None)
-    assert topics.parse("josev/v1/cli/reply/abc") == topics.ParsedTopic("cli", "reply", "abc", None)
+    assert topics.parse("josev/v1/cli/reply/abc/hal") == topics.ParsedTopic("cli", "reply", "abc", None, "hal")
     for bad in (
         "josev/v2/hal/evse1/state/cp",
         "other/v1/hal/evse1/state/cp",
@@ -87,9 +87,22 @@ def test_acl_grants_only_own_topics_and_declared_commands() -> None:
     blocks = {b.splitlines()[0].split()[1]: b for b in text.split("\n\n") if b.startswith("user ")}
     assert "topic write josev/v1/hal/+/state/#" in blocks["hal"]
     assert "josev/v1/ocpp/+/state/#" not in blocks["hal"]
-    # Ping may be issued by every service, so every service may write its topic.
-    for user in ("hal", "ocpp", "cli"):
-        assert "topic write josev/v1/system/+/cmd/ping" in blocks[user]
+    # Ping is for the tools only: no service's code sends it.
+    for user in ("hal", "ocpp"):
+        assert "josev/v1/system/+/cmd/ping" not in blocks[user]
+    assert "topic write josev/v1/system/+/cmd/ping" in blocks["cli"]
+    # Replies: each user writes only reply topics that name it as the responder (no reply/# for everyone).
+    assert "topic write josev/v1/+/reply/+/hal" in blocks["hal"]
+    assert all("reply/#" not in line for b in blocks.values() for line in b.splitlines() if "write" in line)
+    # Exactly what the code calls (issue 22): ocpp has no clear_fault/present_token/set_station_limit, secc no
+    # stop_charging.
+    for user, absent in (
+        ("ocpp", ("clear_fault", "present_token", "set_station_limit")),
+        ("secc", ("stop_charging",)),
+    ):
+        for name in absent:
+            assert f"cmd/{name}" not in blocks[user]
+    assert "topic write josev/v1/coordinator/+/cmd/authorize" in blocks["ocpp"]
     assert all("anonymous" not in b for b in blocks.values())
 
 
