@@ -209,7 +209,8 @@ def write_users(
         known.pop(name, None)
     known.update(passwords or {})
     integrations = load_integrations(directory)
-    own = known_services(services)
+    names = {s.name for s in integrations}
+    own = known_services([*services, *(u for u in known if u not in names)])  # keep earlier extra users
     users = sorted({*own, *(s.name for s in integrations)})
     for user in users:
         known.setdefault(user, secrets.token_urlsafe(18))

@@ -132,6 +132,10 @@ class Bus:
     LOG_EVERY_S = 1.0
     """Dropped-message log lines are rate limited to one per kind per this interval."""
     MAX_BUCKETS = 256
+    STABLE_S = 10.0
+    """A connection that lasted this long resets the reconnect back-off."""
+    SHORT_S = 2.0
+    """A connection closed by the broker within this time counts as taken over (see ``_on_disconnect``)."""
 
     def __init__(self, service: str, settings: BusSettings, *, client_id: str | None = None) -> None:
         topics.check_name(service, "service")
@@ -159,6 +163,7 @@ class Bus:
         self._supervisor: asyncio.Task[None] | None = None
         self._status: base.ServiceStatus | None = None
         self._taken_over = False
+        self._connected_at = 0.0
         self._client = self._make_client()
 
     # ------------------------------------------------------------------ connection
@@ -248,12 +253,13 @@ class Bus:
             # Serve housekeeping (keep-alive, retries) until the connection drops.
             while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS and not self._closing:
                 if self._connected.is_set():
-                    delay = self.settings.reconnect_min_s
+                    if time.monotonic() - self._connected_at > self.STABLE_S:
+                        delay = self.settings.reconnect_min_s  # back-off resets only on a lasting connection
                     self._refresh_status()
                 await asyncio.sleep(0.5)
             if self._taken_over:
-                # Another connection with our credentials took the session: do not fight it every 100 ms.
-                delay = self.settings.reconnect_max_s
+                # Another connection with our credentials holds the session: do not fight it every 100 ms.
+                delay = max(delay, 1.0)
                 self._taken_over = False
             if not self._closing:
                 await asyncio.sleep(delay)
@@ -306,17 +312,22 @@ class Bus:
             client.subscribe(filt, qos=1)
         for topic, (payload, p) in self._retained.items():
             client.publish(topic, payload, qos=1, retain=True, properties=p)
+        self._connected_at = time.monotonic()
         self._connected.set()
         log.debug("%s: connected (%d subscriptions)", self.service, len(self._filters))
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if getattr(reason, "value", None) == 0x8E:  # Session taken over
+        # The broker binds a service's session to its user: a second connection with the same credentials takes
+        # it over (MQTT 5 reason 0x8E; mosquitto 2.0 just closes the socket, seconds after the connect).
+        short = self._connected.is_set() and time.monotonic() - self._connected_at < self.SHORT_S
+        if not self._closing and (getattr(reason, "value", None) == 0x8E or short):
             self.stats.taken_over += 1
             self._taken_over = True
-            log.error(
-                "%s: another connection with this service's credentials took the session over; retrying in %.0f s",
-                self.service,
-                self.settings.reconnect_max_s,
+            self._log_drop(
+                "takeover",
+                f"{self.service}: the connection was closed {time.monotonic() - self._connected_at:.1f} s after"
+                f" connecting ({reason}): is another client connected with the credentials of"
+                f" {self.settings.username or self.service!r}? Backing off.",
             )
         if self._connected.is_set():
             self.stats.disconnects += 1
@@ -493,11 +504,12 @@ class Bus:
         if bucket is None:
             if len(self._buckets) >= self.MAX_BUCKETS:
                 self._buckets.clear()
-            bucket = self._buckets[sender] = _Bucket(self.settings.max_rate, 2 * self.settings.max_rate)
+            rate = self.settings.max_command_rate if sender.startswith("cmd:") else self.settings.max_rate
+            bucket = self._buckets[sender] = _Bucket(rate, 2 * rate)
         if not bucket.take():
             self.stats.rate_limited += 1
             self._log_drop(
-                "rate", f"{self.service}: {sender} exceeds {self.settings.max_rate:.0f} messages/s; dropping"
+                "rate", f"{self.service}: {sender} exceeds {bucket.rate:.0f} messages/s; dropping the excess"
             )
             return False
         return True

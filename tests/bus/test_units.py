@@ -23,7 +23,9 @@ def test_topic_round_trip() -> None:
     assert p == topics.ParsedTopic("hal", "state", "cp", 3)
     assert topics.parse("josev/v1/hal/station/event/x") == topics.ParsedTopic("hal", "event", "x", None)
     assert topics.parse("josev/v1/hal/status") == topics.ParsedTopic("hal", "status", None, None)
-    assert topics.parse("josev/v1/cli/reply/abc/hal") == topics.ParsedTopic("cli", "reply", "abc", None, "hal")
+    assert topics.parse("josev/v1/cli/reply/abc/hal") == topics.ParsedTopic(
+        "cli", "reply", "abc", None, "hal"
+    )
     for bad in (
         "josev/v2/hal/evse1/state/cp",
         "other/v1/hal/evse1/state/cp",
