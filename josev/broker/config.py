@@ -244,7 +244,7 @@ class BrokerFiles:
 
 LIMITS: dict[str, int] = {
     "max_packet_size": 256 * 1024,
-    "max_queued_messages": 1000,
+    "max_queued_messages": 200,
     "max_queued_bytes": 4 * 1024 * 1024,
     "max_inflight_messages": 100,
     "memory_limit": 128 * 1024 * 1024,

@@ -73,6 +73,8 @@ class BusStats:
     """Own publishes the broker refused (not authorized)."""
     taken_over: int = 0
     """Times another connection took this client's session over."""
+    read_pauses: int = 0
+    """Times reading was paused because it used more than its share of the event loop."""
 
     def counters(self) -> base.BusCounters:
         """The published form."""
@@ -132,6 +134,8 @@ class Bus:
     LOG_EVERY_S = 1.0
     """Dropped-message log lines are rate limited to one per kind per this interval."""
     MAX_BUCKETS = 256
+    READ_WINDOW_S = 0.05
+    READ_SHARE = 0.5
     STABLE_S = 10.0
     """A connection that lasted this long resets the reconnect back-off."""
     SHORT_S = 2.0
@@ -164,6 +168,9 @@ class Bus:
         self._status: base.ServiceStatus | None = None
         self._taken_over = False
         self._connected_at = 0.0
+        self._window_start = 0.0
+        self._window_busy = 0.0
+        self._reading_paused = False
         self._client = self._make_client()
 
     # ------------------------------------------------------------------ connection
@@ -270,6 +277,10 @@ class Bus:
         with contextlib.suppress(OSError, AttributeError):
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A bounded receive buffer (no autotuning up to tcp_rmem's 32 MB): a flood from one insider can
+            # then only queue that much ahead of a legitimate reply; the rest waits at (and is dropped by) the
+            # broker, whose per-client queue is bounded too (max_queued_messages).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.settings.receive_buffer)
         self._loop.add_reader(sock, self._read)
 
     def _read(self) -> None:
@@ -280,15 +291,44 @@ class Bus:
         if packet_read is None:  # pragma: no cover - paho internals changed: one packet per wake-up
             client.loop_read()
             return
-        for _ in range(self.READ_BURST):
-            if client.socket() is None:
-                return
-            rc = packet_read()
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                client._loop_rc_handle(rc)
-                return
+        t0 = time.perf_counter()
+        try:
+            for _ in range(self.READ_BURST):
+                if client.socket() is None:
+                    return
+                rc = packet_read()
+                if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                    return
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    client._loop_rc_handle(rc)
+                    return
+        finally:
+            self._read_budget(time.perf_counter() - t0)
+
+    def _read_budget(self, spent: float) -> None:
+        """Reading may take at most ``READ_SHARE`` of the event loop's time (per ``READ_WINDOW_S``): under a
+        flood the socket is left alone for the rest of the window, so timers, heartbeats and the other services
+        on this loop keep running; the backlog waits in the (bounded) socket buffer and broker queue."""
+        now = time.monotonic()
+        if now - self._window_start >= self.READ_WINDOW_S:
+            self._window_start, self._window_busy = now, 0.0
+        self._window_busy += spent
+        if self._window_busy <= self.READ_SHARE * self.READ_WINDOW_S or self._reading_paused:
+            return
+        sock = self._client.socket()
+        if sock is None or self._loop is None:
+            return
+        self._reading_paused = True
+        self.stats.read_pauses += 1
+        self._loop.remove_reader(sock)
+        self._loop.call_later(
+            max(0.0, self._window_start + self.READ_WINDOW_S - now), self._resume_reading, sock
+        )
+
+    def _resume_reading(self, sock: Any) -> None:
+        self._reading_paused = False
+        if self._loop is not None and self._client.socket() is sock:
+            self._loop.add_reader(sock, self._read)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         assert self._loop is not None
@@ -588,7 +628,8 @@ class Bus:
     def _refuse(self, message: mqtt.MQTTMessage, code: base.ErrorCode, text: str) -> None:
         self.stats.commands_refused += 1
         self._log_drop(f"refused-{code}", f"{self.service}: refused command on {message.topic[:200]}: {text}")
-        self._send_reply(message, base.ErrorReply(code=code, message=text))
+        # QoS 0: refusals (possibly of a flood) must not take the in-flight window our own messages need.
+        self._send_reply(message, base.ErrorReply(code=code, message=text), qos=0)
 
     def _dispatch_command(self, message: mqtt.MQTTMessage, level: str, name: str) -> None:
         """A command addressed to this service: served, or answered with a typed error (never silence)."""
@@ -635,7 +676,7 @@ class Bus:
         except codec.PayloadError as exc:
             self._reject(message.topic, str(exc))
             self.stats.commands_refused += 1
-            self._send_reply(message, base.ErrorReply(code="invalid_request", message=str(exc)))
+            self._send_reply(message, base.ErrorReply(code="invalid_request", message=str(exc)), qos=0)
             return
         self._spawn(self._serve_one(subs[0], msg, evse, message), message.topic)
 
@@ -660,9 +701,11 @@ class Bus:
             log.exception("%s: command handler for %s failed", self.service, message.topic)
             reply = base.ErrorReply(code="internal", message=f"{type(exc).__name__}: {exc}")
         self.stats.commands_served += 1
-        self._send_reply(message, reply)
+        # QoS 0: a reply must not wait for an in-flight slot (whose PUBACK may sit behind a flood on our
+        # inbound stream); the broker is local and the caller times out if the connection dies.
+        self._send_reply(message, reply, qos=0)
 
-    def _send_reply(self, message: mqtt.MQTTMessage, reply: BaseModel) -> None:
+    def _send_reply(self, message: mqtt.MQTTMessage, reply: BaseModel, *, qos: int = 1) -> None:
         props_in = message.properties
         response_topic = getattr(props_in, "ResponseTopic", None) if props_in else None
         if not response_topic:
@@ -681,7 +724,7 @@ class Bus:
         props.CorrelationData = getattr(props_in, "CorrelationData", b"")
         status = "error" if isinstance(reply, base.ErrorReply) else "ok"
         props.UserProperty = [*getattr(props, "UserProperty", []), ("status", status)]
-        self._publish_raw(response_topic, codec.encode(reply, fmt), props, retain=False)
+        self._publish_raw(response_topic, codec.encode(reply, fmt), props, retain=False, qos=qos)
 
     # ------------------------------------------------------------------ commands
 

@@ -66,6 +66,8 @@ class BusSettings(BaseModel):
     max_rate: float = Field(2000.0, gt=0)
     """Messages per second accepted from one publishing service (token bucket, burst ``2 x``); the rest are
     dropped and counted, so a flooding credential cannot starve the event loop."""
+    receive_buffer: int = Field(64 * 1024, ge=4096)
+    """Socket receive buffer (bytes): bounds how much a flood can queue ahead of a legitimate message."""
     max_command_rate: float = Field(200.0, gt=0)
     """Commands per second accepted from one caller (burst ``2 x``); the rest are dropped unanswered."""
 
