@@ -68,7 +68,7 @@ class BusSettings(BaseModel):
     dropped and counted, so a flooding credential cannot starve the event loop."""
     receive_buffer: int = Field(64 * 1024, ge=4096)
     """Socket receive buffer (bytes): bounds how much a flood can queue ahead of a legitimate message."""
-    max_command_rate: float = Field(200.0, gt=0)
+    max_command_rate: float = Field(1000.0, gt=0)
     """Commands per second accepted from one caller (burst ``2 x``); the rest are dropped unanswered."""
 
     @model_validator(mode="after")
