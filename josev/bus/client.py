@@ -327,7 +327,8 @@ class Bus:
 
     def _resume_reading(self, sock: Any) -> None:
         self._reading_paused = False
-        if self._loop is not None and self._client.socket() is sock:
+        still_open = self._client.socket() is sock
+        if self._loop is not None and still_open:
             self._loop.add_reader(sock, self._read)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:

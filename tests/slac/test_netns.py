@@ -191,7 +191,8 @@ async def test_service_with_several_evse_interfaces_on_the_bus(
             await asyncio.sleep(0.05)
         # EVSE 1 gets its CP from the coordinator's retained PilotState, the others by command
         await coordinator.publish(PilotState(cp="B", pilot_mode="pwm", duty_percent=5.0), evse=1)
-        cli = await bus_factory("cli")  # CpStateInput is a tool's command: the coordinator publishes PilotState
+        # CpStateInput is a tool's command (the coordinator publishes PilotState)
+        cli = await bus_factory("cli")
         for i in range(1, n):
             await cli.request(CpStateInput(state="B"), evse=i + 1)
         results = await asyncio.gather(*(run_ev(topo, i) for i in range(n)))
