@@ -145,6 +145,10 @@ class Bus:
         topics.check_name(service, "service")
         self.service = service
         self.settings = settings
+        if client_id is not None and not client_id.startswith(CLIENT_ID_PREFIX):
+            raise ValueError(
+                f"client id {client_id!r} must start with {CLIENT_ID_PREFIX!r} (broker clientid_prefixes)"
+            )
         self.client_id = client_id or f"{CLIENT_ID_PREFIX}{service}-{uuid.uuid4().hex[:8]}"
         self.stats = BusStats()
         self._reply_client = self.client_id.replace("/", "_").replace("+", "_").replace("#", "_")
@@ -346,7 +350,12 @@ class Bus:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            log.error("%s: broker refused the connection: %s", self.service, reason)
+            log.error(
+                "%s: broker refused the connection: %s (wrong password, or a service user on the tools listener"
+                " or the reverse: cli and bench connect to port + 1)",
+                self.service,
+                reason,
+            )
             return
         self.stats.connects += 1
         for filt in sorted(self._filters):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -129,3 +130,34 @@ def test_tail_render_and_filter() -> None:
     assert TailFilter(service="hal", evse=2).matches(p)
     assert not TailFilter(evse=1).matches(p)
     assert not TailFilter(kind="event").matches(p)
+
+
+def test_broker_config_binds_client_ids_and_sets_limits(tmp_path: Path) -> None:
+    from josev.broker.config import LIMITS, write_config
+
+    files = write_config(tmp_path, port=18830, socket_path=tmp_path / "m.sock")
+    conf = files.config.read_text()
+    head, *listeners = conf.split("\nlistener ")
+    assert "per_listener_settings true" in head and "clientid_prefixes josev-" in head
+    for key, value in LIMITS.items():
+        assert f"\n{key} {value}\n" in head
+    by_spec = {block.splitlines()[0]: block for block in listeners}
+    assert set(by_spec) == {
+        "18830 127.0.0.1",
+        f"0 {tmp_path / 'm.sock'}",
+        "18831 127.0.0.1",
+        f"0 {tmp_path / 'm-tools.sock'}",
+    }
+    for spec, block in by_spec.items():
+        tools = "18831" in spec or "tools" in spec
+        assert ("use_username_as_clientid true" in block) is not tools
+        assert f"password_file {tmp_path / ('passwd-tools' if tools else 'passwd')}" in block
+        assert "allow_anonymous false" in block
+    assert {line.split(":")[0] for line in (tmp_path / "passwd-tools").read_text().splitlines()} == {
+        "cli",
+        "bench",
+    }
+    assert (
+        "cli:" not in (tmp_path / "passwd").read_text()
+        and "coordinator:" in (tmp_path / "passwd").read_text()
+    )
