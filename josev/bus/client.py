@@ -550,19 +550,31 @@ class Bus:
             )
             return False
         sender = self._sender(message)
-        bucket = self._buckets.get(sender)
-        if bucket is None:
-            if len(self._buckets) >= self.MAX_BUCKETS:
-                self._buckets.clear()
-            rate = self.settings.max_command_rate if sender.startswith("cmd:") else self.settings.max_rate
-            bucket = self._buckets[sender] = _Bucket(rate, 2 * rate)
-        if not bucket.take():
+        bucket = self._bucket(sender)
+        # Commands also share one budget per service (2x the per-caller rate): the caller named in a response
+        # topic is not vouched for by the broker, so inventing callers must not multiply the budget.
+        shared = self._bucket("cmd:*") if sender.startswith("cmd:") else None
+        if not bucket.take() or (shared is not None and not shared.take()):
             self.stats.rate_limited += 1
             self._log_drop(
                 "rate", f"{self.service}: {sender} exceeds {bucket.rate:.0f} messages/s; dropping the excess"
             )
             return False
         return True
+
+    def _bucket(self, key: str) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.MAX_BUCKETS:  # many invented senders share one bucket
+                key = "cmd:?" if key.startswith("cmd:") else "?"
+                bucket = self._buckets.get(key)
+                if bucket is not None:
+                    return bucket
+            rate = self.settings.max_command_rate if key.startswith("cmd:") else self.settings.max_rate
+            if key == "cmd:*":
+                rate *= 2
+            bucket = self._buckets[key] = _Bucket(rate, 2 * rate)
+        return bucket
 
     def _log_drop(self, kind: str, text: str) -> None:
         """Log a dropped message, at most once per ``LOG_EVERY_S`` per kind (a flood must not flood the log)."""

@@ -161,3 +161,34 @@ def test_broker_config_binds_client_ids_and_sets_limits(tmp_path: Path) -> None:
         "cli:" not in (tmp_path / "passwd").read_text()
         and "coordinator:" in (tmp_path / "passwd").read_text()
     )
+
+
+def test_rate_limits_per_sender_and_invented_callers_share_one_budget() -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from josev.bus import Bus, BusSettings
+
+    bus = Bus("coordinator", BusSettings(password="x", max_rate=100.0, max_command_rate=10.0))
+
+    def msg(topic: str, caller: str | None = None, size: int = 10) -> mqtt.MQTTMessage:
+        m = mqtt.MQTTMessage(topic=topic.encode())
+        m.payload = b"x" * size
+        if caller is not None:
+            m.properties = Properties(PacketTypes.PUBLISH)
+            m.properties.ResponseTopic = f"josev/v1/{caller}/reply/c/coordinator"
+        return m
+
+    # events from one publisher: burst 2 x rate, then dropped; another publisher has its own budget
+    a = sum(bus._admit(msg("josev/v1/hal/evse1/event/x")) for _ in range(1000))
+    b = sum(bus._admit(msg("josev/v1/slac/evse1/event/x")) for _ in range(1000))
+    assert 200 <= a <= 205 and 200 <= b <= 205  # (plus what refills while the loop runs)
+    # commands: 10/s per caller (burst 20), but inventing callers does not go past the shared 20/s (burst 40)
+    cmd = "josev/v1/coordinator/evse1/cmd/authorize"
+    admitted = sum(bus._admit(msg(cmd, f"caller{i}")) for i in range(1000))
+    assert 40 <= admitted <= 42
+    assert bus.stats.rate_limited == 3000 - a - b - admitted
+    # size: dropped unread, counted apart
+    assert not bus._admit(msg("josev/v1/secc/evse1/event/x", size=bus.settings.max_payload + 1))
+    assert bus.stats.oversize == 1
