@@ -135,7 +135,7 @@ class Bus:
     """Dropped-message log lines are rate limited to one per kind per this interval."""
     MAX_BUCKETS = 256
     READ_WINDOW_S = 0.05
-    READ_SHARE = 0.5
+    READ_SHARE = 0.8
     STABLE_S = 10.0
     """A connection that lasted this long resets the reconnect back-off."""
     SHORT_S = 2.0
