@@ -100,7 +100,9 @@ def run_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"mosquitto: services on 127.0.0.1:{broker.port} and {broker.files.socket}")
-    typer.echo(f"           tools (cli, bench) on 127.0.0.1:{broker.tools_port} and {broker.files.tools_socket}")
+    typer.echo(
+        f"           tools (cli, bench) on 127.0.0.1:{broker.tools_port} and {broker.files.tools_socket}"
+    )
     typer.echo(f"credentials: {broker.files.credentials}")
     stop = False
 
