@@ -55,7 +55,7 @@ async def _run(broker: PrivateBroker) -> dict[str, list[float]]:
     coord = CoordinatorService(
         [EvseConfig(evse=1, hlc_offered=True, dc=DcConfig())], StationConfig(heartbeat_s=0.2)
     )
-    buses = {n: Bus(n, broker.settings(n)) for n in ("hal", "coordinator", "secc", "slac")}
+    buses = {n: Bus(n, broker.settings(n)) for n in ("hal", "coordinator", "secc", "slac", "bench")}
     for b in buses.values():
         await b.connect()
     stop = asyncio.Event()
@@ -79,7 +79,7 @@ async def _run(broker: PrivateBroker) -> dict[str, list[float]]:
         await _wait(lambda: core.state.value == "hlc_wait")
         await buses["slac"].publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
         await _wait(lambda: core.state.value == "hlc")
-        await secc.request(capi.Authorize(id_token="BENCH", source="eim"), 1)
+        await buses["bench"].request(capi.Authorize(id_token="BENCH", source="eim"), 1)  # secc never sends it
         ev.requested = CpState.C
         await _wait(lambda: core.cp_state is CpState.C)
         t0 = time.monotonic()

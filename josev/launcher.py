@@ -165,7 +165,9 @@ async def run_station(
             broker = PrivateBroker(
                 cfg.broker.directory,
                 port=cfg.broker.port or None,
-                unix_socket=cfg.broker.socket or False,
+                # The services connect over a unix socket: its buffers do not autotune like TCP's (to ~1 MB), so
+                # a flood from one bus credential queues little ahead of the HAL's replies (docs/security.md).
+                unix_socket=cfg.broker.socket or len(str(cfg.broker.directory)) < 80,
             )
             broker.start()
         except (BrokerError, OSError) as exc:
@@ -175,8 +177,8 @@ async def run_station(
     def settings_for(name: str) -> BusSettings:
         if broker is not None:
             extra: dict[str, object] = {"payload_format": cfg.broker.payload_format}
-            if cfg.broker.socket:
-                extra["socket"] = str(cfg.broker.socket)
+            if broker.files.socket is not None:
+                extra["socket"] = str(broker.files.socket)
             return broker.settings(name, **extra)
         return cfg.broker.bus_settings(name)
 
@@ -187,6 +189,8 @@ async def run_station(
         env = dict(os.environ)
         if broker is not None:
             env["JOSEV_BROKER__PORT"] = str(broker.port)
+            if broker.files.socket is not None:
+                env["JOSEV_BROKER__SOCKET"] = str(broker.files.socket)
         children = [
             asyncio.create_task(_child(n, config_path, env, stages[n], finished[n])) for n in separate
         ]

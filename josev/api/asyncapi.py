@@ -110,7 +110,11 @@ def build() -> dict[str, Any]:
             }
             channels[reply_key] = {
                 "address": None,
-                "summary": f"Reply to {cls.__name__}, sent to the command's MQTT 5 response topic.",
+                "summary": (
+                    f"Reply to {cls.__name__}, sent to the command's MQTT 5 response topic, which must be "
+                    f"{topics.reply_topic('<caller>', '<client>', cls.service)} (only {cls.service} may write "
+                    "it; other response topics get no reply)."
+                ),
                 "messages": {
                     cls.reply.__name__: {"$ref": f"#/components/messages/{reply_key}"},
                     "ErrorReply": {"$ref": "#/components/messages/ErrorReply"},
@@ -153,7 +157,11 @@ def build() -> dict[str, Any]:
                 "host": "localhost:1883",
                 "protocol": "mqtt",
                 "protocolVersion": "5",
-                "description": "The station's private mosquitto (localhost / unix socket, one user per service).",
+                "description": (
+                    "The station's private mosquitto (localhost / unix socket, one user per service). Client "
+                    "ids must start with 'josev-'; on this (services) listener the broker replaces them by the "
+                    "user name. The tools listener (port + 1) serves the users cli and bench."
+                ),
             }
         },
         "channels": channels,

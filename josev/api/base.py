@@ -24,6 +24,17 @@ from josev.api import topics
 SCHEMA_VERSION = 1
 """Version of the message schemas; carried in every MQTT message as the user property ``schema``."""
 
+TOOLS = frozenset({"cli", "bench"})
+"""The operator's CLI and the benchmarks: they may issue every command."""
+
+
+def callers(*services: str) -> frozenset[str]:
+    """The ``callers`` of a command: the services whose code really issues it, plus the tools.
+
+    Grant only what a service's code calls: ``tests/bus/test_least_privilege.py`` scans every service's code for
+    the commands it builds and fails on a call that is not granted and on a grant that is never used."""
+    return TOOLS | frozenset(services)
+
 
 class Message(BaseModel):
     """Base of every bus message."""
@@ -91,6 +102,9 @@ class Command(Message, Generic[R]):
     kind: ClassVar[topics.Kind] = "cmd"
     callers: ClassVar[frozenset[str]] = frozenset()
     """Services allowed to issue this command (enforced by the broker ACL)."""
+    grantable: ClassVar[bool] = True
+    """Whether ``josev broker add-service --call`` may grant it to an integrator's service; False for the
+    commands that move the contactor, the pilot, the lock or the power electronics."""
     reply: ClassVar[type[Reply]]
     timeout_s: ClassVar[float] = 2.0
     """Default time the caller waits for the reply."""
@@ -105,7 +119,22 @@ class Command(Message, Generic[R]):
         super().__pydantic_init_subclass__(**kwargs)
 
 
-ErrorCode = Literal["invalid_request", "rejected", "unavailable", "internal", "timeout", "unknown_command"]
+ErrorCode = Literal[
+    "invalid_request",
+    "rejected",
+    "unavailable",
+    "internal",
+    "timeout",
+    "unknown_command",
+    "invalid_scope",
+    "unsupported_schema",
+    "forbidden",
+]
+"""``invalid_request``: the payload is empty, undecodable or invalid; ``unknown_command``: the service has no
+such command; ``invalid_scope``: station-wide vs per-EVSE mismatch, or an EVSE the service does not serve;
+``unsupported_schema``: the ``schema`` user property names another schema version; ``forbidden``: the broker
+refused to deliver the command (the caller is not granted it); ``timeout``: no reply in time (raised by the
+caller). Commands dropped by a service's rate limit are not answered (answering a flood would amplify it)."""
 
 
 class ErrorReply(BaseModel):
@@ -138,6 +167,32 @@ class CommandTimeout(CommandError):
 ServiceState = Literal["starting", "ready", "degraded", "stopped"]
 
 
+class BusCounters(BaseModel):
+    """What a service's bus client dropped (published in its :class:`ServiceStatus`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    received: int = 0
+    """Messages received."""
+    invalid: int = 0
+    """Undecodable or invalid payloads (dropped)."""
+    oversize: int = 0
+    """Payloads larger than the service's ``max_payload`` (dropped unread)."""
+    rate_limited: int = 0
+    """Messages over the per-publisher rate limit (dropped)."""
+    forged_replies: int = 0
+    """Replies that came from another service than the one asked (dropped)."""
+    commands_refused: int = 0
+    """Commands answered with an error before reaching a handler (unknown, wrong scope, schema, invalid)."""
+    taken_over: int = 0
+    """Times another connection took this service's session over."""
+
+    @property
+    def bad(self) -> int:
+        """Every dropped message."""
+        return self.invalid + self.oversize + self.rate_limited + self.forged_replies + self.commands_refused
+
+
 class ServiceStatus(BaseModel):
     """Retained liveness of a service on ``josev/v1/<service>/status``; the broker publishes
     ``stopped`` (the MQTT last will) when the service's connection dies."""
@@ -156,6 +211,8 @@ class ServiceStatus(BaseModel):
     """Process id, when known."""
     version: str = ""
     """josev version of the service."""
+    bus: BusCounters | None = None
+    """What the service's bus client dropped so far (refreshed every few seconds while it changes)."""
 
 
 REGISTRY: dict[tuple[str, str, str], type[Message]] = {}

@@ -48,7 +48,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from josev.api.base import Ack, Command, Event, Reply, State
+from josev.api.base import Ack, Command, Event, Reply, State, callers
 
 OcppStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]
 DetailedStatus = Literal[
@@ -69,8 +69,6 @@ SessionStep = Literal[
 ]
 LimitSource = Literal["ocpp", "hlc", "operator"]
 CpLetter = Literal["A", "B", "C", "D", "E", "F"]
-CALLERS_AUTH = frozenset({"ocpp", "secc", "cli", "bench"})
-CALLERS_OPERATOR = frozenset({"ocpp", "cli", "bench"})
 
 
 class ConnectorStatus(BaseModel):
@@ -297,7 +295,7 @@ class Authorize(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "authorize"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_AUTH
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
     id_token: str | None = None
     """The token (None for a remote start without token)."""
@@ -311,7 +309,7 @@ class Deauthorize(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "deauthorize"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_AUTH
+    callers: ClassVar[frozenset[str]] = callers()
 
     reason: str = "deauthorized"
     """Reported as the stop reason."""
@@ -323,7 +321,7 @@ class PresentToken(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "present_token"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"hal", "cli", "bench", "ocpp"})
+    callers: ClassVar[frozenset[str]] = callers()
 
     id_token: str = Field(min_length=1, max_length=255)
     """The token."""
@@ -338,7 +336,7 @@ class UnlockConnector(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "unlock_connector"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
 
 class StopCharging(Command[Ack]):
@@ -347,7 +345,7 @@ class StopCharging(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "stop_charging"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
     reason: str = "remote"
     """Stop reason (OCPP: Remote, Local, EVDisconnected...)."""
@@ -359,7 +357,7 @@ class SetLimit(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "set_limit"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"ocpp", "secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers()
 
     source: LimitSource
     """Which limit."""
@@ -380,7 +378,7 @@ class SetStationLimit(Command[Ack]):
 
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "set_station_limit"
-    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+    callers: ClassVar[frozenset[str]] = callers()
 
     amps: float | None = Field(None, ge=0)
     """Current per phase (A)."""
@@ -401,7 +399,8 @@ class HlcPowerDelivery(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "hlc_power_delivery"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers("secc")
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 2.5
 
     on: bool
@@ -414,7 +413,8 @@ class HlcFailed(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "hlc_failed"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers("secc")
+    grantable: ClassVar[bool] = False
 
     reason: str = "hlc_failed"
     """What failed."""
@@ -445,7 +445,8 @@ class StartCableCheck(Command[CableCheckResult]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "start_cable_check"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers("secc")
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 30.0
 
     voltage_v: float | None = Field(None, gt=0)
@@ -458,7 +459,7 @@ class SetAvailability(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "set_availability"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
     available: bool
     """True: operative."""
@@ -470,7 +471,7 @@ class Reserve(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "reserve"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+    callers: ClassVar[frozenset[str]] = callers()
 
     id_token: str
     """Only this token may start."""
@@ -484,7 +485,7 @@ class CancelReservation(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "cancel_reservation"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+    callers: ClassVar[frozenset[str]] = callers()
 
 
 class ClearFault(Command[Ack]):
@@ -493,7 +494,7 @@ class ClearFault(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "clear_fault"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = CALLERS_OPERATOR
+    callers: ClassVar[frozenset[str]] = callers()
 
     reason: str | None = None
     """Fault to clear."""

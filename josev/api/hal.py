@@ -21,12 +21,12 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from josev.api.base import Ack, Command, State
+from josev.api.base import Ack, Command, State, callers
 
 CpLetter = Literal["A", "B", "C", "D", "E", "F"]
 PilotModeName = Literal["x1", "pwm", "e", "f"]
 LockName = Literal["unlocked", "locked", "moving", "fault"]
-HAL_CALLERS = frozenset({"coordinator", "cli", "bench"})
+HAL_CALLERS = callers("coordinator")
 
 
 class ChannelInfo(BaseModel):
@@ -191,6 +191,7 @@ class SetPilot(Command[Ack]):
     name: ClassVar[str] = "set_pilot"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 0.5
 
     mode: PilotModeName
@@ -225,6 +226,7 @@ class SetContactor(Command[ContactorReply]):
     name: ClassVar[str] = "set_contactor"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 0.5
 
     closed: bool
@@ -238,6 +240,7 @@ class SetLock(Command[Ack]):
     name: ClassVar[str] = "set_lock"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    grantable: ClassVar[bool] = False
 
     locked: bool
     """True: lock."""
@@ -249,7 +252,8 @@ class ResetRcd(Command[Ack]):
     service: ClassVar[str] = "hal"
     name: ClassVar[str] = "reset_rcd"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    callers: ClassVar[frozenset[str]] = callers()
+    grantable: ClassVar[bool] = False
 
 
 class SetDcOutput(Command[Ack]):
@@ -260,6 +264,7 @@ class SetDcOutput(Command[Ack]):
     name: ClassVar[str] = "set_dc_output"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 0.5
 
     enabled: bool
@@ -277,6 +282,7 @@ class SetIsolationMonitor(Command[Ack]):
     name: ClassVar[str] = "set_isolation_monitor"
     per_evse: ClassVar[bool] = True
     callers: ClassVar[frozenset[str]] = HAL_CALLERS
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 0.5
 
     running: bool
@@ -314,7 +320,8 @@ class SimCarControl(Command[Ack]):
     service: ClassVar[str] = "hal"
     name: ClassVar[str] = "sim_car_control"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers()
+    grantable: ClassVar[bool] = False
     timeout_s: ClassVar[float] = 0.5
 
     action: Literal["plug", "unplug", "cp"]

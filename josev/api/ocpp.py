@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from josev.api.base import Command, Event, Reply, State
+from josev.api.base import Command, Event, Reply, State, callers
 
 
 class OcppConnection(State):
@@ -107,4 +107,4 @@ class GetOcppStatus(Command[OcppStatusReply]):
 
     service: ClassVar[str] = "ocpp"
     name: ClassVar[str] = "get_status"
-    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers()

@@ -18,8 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from josev.api.base import Ack, Command, Event, Reply, State
-from josev.api.system import ANY_SERVICE
+from josev.api.base import Ack, Command, Event, Reply, State, callers
 
 SeccStatusName = Literal["idle", "session", "paused", "ended", "failed"]
 IsolationName = Literal["Invalid", "Valid", "Warning", "Fault", "No_IMD"]
@@ -150,7 +149,8 @@ class SetDcSupply(Command[Ack]):
     service: ClassVar[str] = "secc"
     name: ClassVar[str] = "set_dc_supply"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"coordinator", "hal", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers()
+    grantable: ClassVar[bool] = False
 
     present_voltage_v: float | None = Field(None, ge=0)
     """Measured output voltage."""
@@ -201,7 +201,7 @@ class GetSeccDiagnostics(Command[EndpointDiagnostics]):
     service: ClassVar[str] = "secc"
     name: ClassVar[str] = "diagnostics"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = ANY_SERVICE
+    callers: ClassVar[frozenset[str]] = callers()
 
 
 class CertificateInfo(BaseModel):

@@ -12,8 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from josev.api.base import Ack, Command, Event, Reply, State
-from josev.api.system import ANY_SERVICE
+from josev.api.base import Ack, Command, Event, Reply, State, callers
 
 SlacStatusName = Literal["unmatched", "matching", "matched", "failed"]
 ModemName = Literal["unknown", "qualcomm", "lumissil"]
@@ -65,7 +64,8 @@ class CpStateInput(Command[Ack]):
     service: ClassVar[str] = "slac"
     name: ClassVar[str] = "cp_state"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = frozenset({"coordinator", "hal", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = callers()
+    grantable: ClassVar[bool] = False
 
     state: CpLetter
     """IEC 61851-1 state letter."""
@@ -94,4 +94,4 @@ class GetSlacDiagnostics(Command[SlacDiagnostics]):
     service: ClassVar[str] = "slac"
     name: ClassVar[str] = "diagnostics"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = ANY_SERVICE
+    callers: ClassVar[frozenset[str]] = callers()

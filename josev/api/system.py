@@ -6,9 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from josev.api.base import Command, Reply, State
-
-ANY_SERVICE = frozenset({"cli", "hal", "coordinator", "slac", "secc", "ocpp", "bench", "system"})
+from josev.api.base import Command, Reply, State, callers
 
 
 class StationInfo(State):
@@ -43,7 +41,7 @@ class Ping(Command[Pong]):
 
     service: ClassVar[str] = "system"
     name: ClassVar[str] = "ping"
-    callers: ClassVar[frozenset[str]] = ANY_SERVICE
+    callers: ClassVar[frozenset[str]] = callers()
 
     seq: int
     """Sequence number, echoed."""

@@ -6,9 +6,12 @@ Topics (``v1`` is the bus schema version, bumped on incompatible changes)::
     josev/v1/<service>/<scope>/state/<name>           retained state, last value wins
     josev/v1/<service>/<scope>/event/<name>           events
     josev/v1/<service>/<scope>/cmd/<name>             commands addressed to <service>
-    josev/v1/<caller>/reply/<client>                  replies to commands issued by <caller>
+    josev/v1/<caller>/reply/<client>/<responder>      replies of <responder> to commands issued by <caller>
 
 ``<scope>`` is ``station`` for station-wide messages or ``evse<N>`` (N >= 1) for per-EVSE ones.
+
+The broker's ACL lets a service write only topics that name it in the ``<service>`` level, and reply topics
+that name it in the ``<responder>`` level: a reply is known to come from the service it names.
 """
 
 from __future__ import annotations
@@ -60,9 +63,14 @@ def status_topic(service: str) -> str:
     return f"{ROOT}/{service}/status"
 
 
-def reply_topic(caller: str, client: str) -> str:
-    """Topic a caller receives its command replies on."""
-    return f"{ROOT}/{caller}/reply/{client}"
+def reply_topic(caller: str, client: str, responder: str) -> str:
+    """Topic a caller receives ``responder``'s replies on (only ``responder`` may write it)."""
+    return f"{ROOT}/{caller}/reply/{client}/{responder}"
+
+
+def reply_filter(caller: str, client: str) -> str:
+    """Subscription filter for every reply to one client."""
+    return f"{ROOT}/{caller}/reply/{client}/+"
 
 
 ALL = f"{ROOT}/#"
@@ -70,12 +78,14 @@ ALL = f"{ROOT}/#"
 
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
-    """A topic taken apart. ``kind`` is one of state/event/cmd/status/reply."""
+    """A topic taken apart. ``kind`` is one of state/event/cmd/status/reply (for a reply, ``name`` is the
+    caller's client and ``responder`` the answering service)."""
 
     service: str
     kind: str
     name: str | None
     evse: int | None
+    responder: str | None = None
 
 
 def parse(topic: str) -> ParsedTopic | None:
@@ -86,8 +96,8 @@ def parse(topic: str) -> ParsedTopic | None:
     service = parts[2]
     if len(parts) == 4 and parts[3] == "status":
         return ParsedTopic(service, "status", None, None)
-    if len(parts) == 5 and parts[3] == "reply":
-        return ParsedTopic(service, "reply", parts[4], None)
+    if len(parts) == 6 and parts[3] == "reply":
+        return ParsedTopic(service, "reply", parts[4], None, parts[5])
     if len(parts) != 6 or parts[4] not in KINDS:
         return None
     level = parts[3]

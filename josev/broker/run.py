@@ -64,6 +64,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A free TCP port on 127.0.0.1 whose successor is free too (services and tools listeners)."""
+    for _ in range(100):
+        port = free_port()
+        if port < 65535:
+            with contextlib.suppress(OSError), socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+                return port
+    raise BrokerError("no two adjacent free TCP ports on 127.0.0.1")
+
+
 class PrivateBroker:
     """A mosquitto process with a generated configuration in its own directory.
 
@@ -85,7 +96,8 @@ class PrivateBroker:
             self._tmp = tempfile.TemporaryDirectory(prefix="josev-broker-")
             directory = Path(self._tmp.name)
         self.directory = directory
-        self.port = port if port is not None else free_port()
+        self.port = port if port is not None else free_port_pair()
+        self.tools_port = self.port + 1  # the tools listener: where BusSettings.endpoint looks for it
         sock: Path | None = None
         if isinstance(unix_socket, Path):
             sock = unix_socket
@@ -99,6 +111,7 @@ class PrivateBroker:
             persistence=persistence,
             log_file=directory / "mosquitto.log",
             run_as=pwd.getpwuid(os.geteuid()).pw_name,  # the user we are (in a user namespace too)
+            tools_port=self.tools_port,
         )
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -114,8 +127,11 @@ class PrivateBroker:
         values: dict[str, object] = {
             "host": self.host,
             "port": self.port,
+            "tools_port": self.tools_port,
             "credentials_file": self.files.credentials,
         }
+        if self.files.tools_socket is not None:
+            values["tools_socket"] = self.files.tools_socket
         values.update(overrides)
         return BusSettings.model_validate(values)
 
@@ -134,11 +150,16 @@ class PrivateBroker:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
                 raise BrokerError(f"mosquitto exited with {self.proc.returncode}: {err}{self.log}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
+            if self._listening(self.port) and self._listening(self.tools_port):
                 return
             time.sleep(0.02)
         self.stop()
         raise BrokerError(f"mosquitto did not listen on {self.port} within {timeout} s")
+
+    def _listening(self, port: int) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((self.host, port), timeout=0.2):
+            return True
+        return False
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop gracefully (SIGTERM: mosquitto saves its persistence database)."""

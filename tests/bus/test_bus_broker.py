@@ -96,12 +96,17 @@ async def test_error_reply_and_timeout(bus_factory: BusFactory) -> None:
     with pytest.raises(CommandError) as err:
         await coord.request(ProbeCommand(x=1), evse=1)
     assert err.value.code == "internal" and "boom" in err.value.message
-    # Nobody serves EVSE 3: the caller gets a timeout, not a hang.
+    # Nobody serves EVSE 3: the caller gets a typed error at once, not a timeout.
+    with pytest.raises(CommandError) as err:
+        await coord.request(ProbeCommand(x=1), evse=3, timeout=2.0)
+    assert err.value.code == "invalid_scope" and "evse3" in err.value.message
+    # With the service gone, the caller gets a timeout, not a hang.
+    await hal.close()
     with pytest.raises(CommandTimeout):
-        await coord.request(ProbeCommand(x=1), evse=3, timeout=0.3)
+        await coord.request(ProbeCommand(x=1), evse=1, timeout=0.3)
     assert coord.stats.timeouts == 1
     # The serving side survived its handler's crash.
-    assert hal.connected and hal.stats.handler_errors == 1
+    assert hal.stats.handler_errors == 1
 
 
 async def test_retained_state_reaches_late_subscriber(bus_factory: BusFactory) -> None:
@@ -140,14 +145,17 @@ async def test_invalid_payload_rejected_and_counted(broker: PrivateBroker, bus_f
     coord = await bus_factory("coordinator")
     got: list[int] = []
     coord.subscribe(ProbeHappened, lambda m, e: got.append(m.n))
-    hal = await bus_factory("hal")
-    hal.serve(ProbeCommand, lambda c, e: ProbeReply(doubled=c.x * 2))
     await asyncio.sleep(0.05)
-    raw = _raw_client(broker, "hal")
+    raw = _raw_client(broker, "hal")  # hal's one session (the broker binds it to the user): before hal's bus
     topic = ProbeHappened.topic()
     for bad in (b"not json", b'{"n": "seven"}', b'{"n": 1, "extra": 2}', b"\xff\xfe"):
         raw.publish(topic, bad, qos=1, properties=properties("json")).wait_for_publish(2)
     raw.publish(topic, b"\x01\x02", qos=1, properties=properties("cbor")).wait_for_publish(2)
+    raw.loop_stop()
+    raw.disconnect()
+    hal = await bus_factory("hal")
+    hal.serve(ProbeCommand, lambda c, e: ProbeReply(doubled=c.x * 2))
+    await asyncio.sleep(0.05)
     await hal.publish(ProbeHappened(n=5))
     await _until(lambda: got == [5])
     assert coord.stats.invalid == 5
@@ -156,9 +164,9 @@ async def test_invalid_payload_rejected_and_counted(broker: PrivateBroker, bus_f
     raw_coord = _raw_client(broker, "coordinator")
     replies: list[mqtt.MQTTMessage] = []
     raw_coord.on_message = lambda c, u, m: replies.append(m)
-    raw_coord.subscribe("josev/v1/coordinator/reply/raw", qos=1)
+    raw_coord.subscribe("josev/v1/coordinator/reply/raw/+", qos=1)
     props = properties("json")
-    props.ResponseTopic = "josev/v1/coordinator/reply/raw"
+    props.ResponseTopic = "josev/v1/coordinator/reply/raw/hal"
     props.CorrelationData = b"c1"
     await asyncio.sleep(0.1)
     raw_coord.publish(ProbeCommand.topic(1), b'{"x": "nope"}', qos=1, properties=props).wait_for_publish(2)
@@ -167,9 +175,8 @@ async def test_invalid_payload_rejected_and_counted(broker: PrivateBroker, bus_f
     assert body["code"] == "invalid_request"
     assert dict(replies[0].properties.UserProperty)["status"] == "error"
     assert hal.stats.invalid == 1
-    for c in (raw, raw_coord):
-        c.loop_stop()
-        c.disconnect()
+    raw_coord.loop_stop()
+    raw_coord.disconnect()
 
 
 async def test_acl_denies_foreign_command_and_state(broker: PrivateBroker, bus_factory: BusFactory) -> None:
@@ -179,8 +186,9 @@ async def test_acl_denies_foreign_command_and_state(broker: PrivateBroker, bus_f
     ocpp = await bus_factory("ocpp")
     coord = await bus_factory("coordinator")
     await asyncio.sleep(0.05)
-    with pytest.raises(CommandTimeout):  # ocpp may not command the HAL: the broker drops it
-        await ocpp.request(ProbeCommand(x=1), evse=1, timeout=0.5)
+    with pytest.raises(CommandError) as err:  # ocpp may not command the HAL: the broker refuses, at once
+        await ocpp.request(ProbeCommand(x=1), evse=1, timeout=5.0)
+    assert err.value.code == "forbidden" and "test_probe_command" in err.value.message
     assert (await coord.request(ProbeCommand(x=2), evse=1)).doubled == 0
     assert calls == [2]
     # ocpp cannot forge hal's state either.
@@ -249,7 +257,7 @@ async def test_reconnect_after_broker_restart_loses_nothing(
 
 
 def _raw_client(broker: PrivateBroker, user: str) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{user}", protocol=mqtt.MQTTv5)
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"josev-raw-{user}", protocol=mqtt.MQTTv5)
     c.username_pw_set(user, broker.settings(user).password_for(user))
     c.connect(broker.host, broker.port)
     c.loop_start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -23,7 +24,9 @@ def test_topic_round_trip() -> None:
     assert p == topics.ParsedTopic("hal", "state", "cp", 3)
     assert topics.parse("josev/v1/hal/station/event/x") == topics.ParsedTopic("hal", "event", "x", None)
     assert topics.parse("josev/v1/hal/status") == topics.ParsedTopic("hal", "status", None, None)
-    assert topics.parse("josev/v1/cli/reply/abc") == topics.ParsedTopic("cli", "reply", "abc", None)
+    assert topics.parse("josev/v1/cli/reply/abc/hal") == topics.ParsedTopic(
+        "cli", "reply", "abc", None, "hal"
+    )
     for bad in (
         "josev/v2/hal/evse1/state/cp",
         "other/v1/hal/evse1/state/cp",
@@ -87,9 +90,22 @@ def test_acl_grants_only_own_topics_and_declared_commands() -> None:
     blocks = {b.splitlines()[0].split()[1]: b for b in text.split("\n\n") if b.startswith("user ")}
     assert "topic write josev/v1/hal/+/state/#" in blocks["hal"]
     assert "josev/v1/ocpp/+/state/#" not in blocks["hal"]
-    # Ping may be issued by every service, so every service may write its topic.
-    for user in ("hal", "ocpp", "cli"):
-        assert "topic write josev/v1/system/+/cmd/ping" in blocks[user]
+    # Ping is for the tools only: no service's code sends it.
+    for user in ("hal", "ocpp"):
+        assert "josev/v1/system/+/cmd/ping" not in blocks[user]
+    assert "topic write josev/v1/system/+/cmd/ping" in blocks["cli"]
+    # Replies: each user writes only reply topics that name it as the responder (no reply/# for everyone).
+    assert "topic write josev/v1/+/reply/+/hal" in blocks["hal"]
+    assert all("reply/#" not in line for b in blocks.values() for line in b.splitlines() if "write" in line)
+    # Exactly what the code calls (issue 22): ocpp has no clear_fault/present_token/set_station_limit, secc no
+    # stop_charging.
+    for user, absent in (
+        ("ocpp", ("clear_fault", "present_token", "set_station_limit")),
+        ("secc", ("stop_charging",)),
+    ):
+        for name in absent:
+            assert f"cmd/{name}" not in blocks[user]
+    assert "topic write josev/v1/coordinator/+/cmd/authorize" in blocks["ocpp"]
     assert all("anonymous" not in b for b in blocks.values())
 
 
@@ -114,3 +130,65 @@ def test_tail_render_and_filter() -> None:
     assert TailFilter(service="hal", evse=2).matches(p)
     assert not TailFilter(evse=1).matches(p)
     assert not TailFilter(kind="event").matches(p)
+
+
+def test_broker_config_binds_client_ids_and_sets_limits(tmp_path: Path) -> None:
+    from josev.broker.config import LIMITS, write_config
+
+    files = write_config(tmp_path, port=18830, socket_path=tmp_path / "m.sock")
+    conf = files.config.read_text()
+    head, *listeners = conf.split("\nlistener ")
+    assert "per_listener_settings true" in head and "clientid_prefixes josev-" in head
+    for key, value in LIMITS.items():
+        assert f"\n{key} {value}\n" in head
+    by_spec = {block.splitlines()[0]: block for block in listeners}
+    assert set(by_spec) == {
+        "18830 127.0.0.1",
+        f"0 {tmp_path / 'm.sock'}",
+        "18831 127.0.0.1",
+        f"0 {tmp_path / 'm-tools.sock'}",
+    }
+    for spec, block in by_spec.items():
+        tools = "18831" in spec or "tools" in spec
+        assert ("use_username_as_clientid true" in block) is not tools
+        assert f"password_file {tmp_path / ('passwd-tools' if tools else 'passwd')}" in block
+        assert "allow_anonymous false" in block
+    assert {line.split(":")[0] for line in (tmp_path / "passwd-tools").read_text().splitlines()} == {
+        "cli",
+        "bench",
+    }
+    assert (
+        "cli:" not in (tmp_path / "passwd").read_text()
+        and "coordinator:" in (tmp_path / "passwd").read_text()
+    )
+
+
+def test_rate_limits_per_sender_and_invented_callers_share_one_budget() -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from josev.bus import Bus, BusSettings
+
+    bus = Bus("coordinator", BusSettings(password="x", max_rate=100.0, max_command_rate=10.0))
+
+    def msg(topic: str, caller: str | None = None, size: int = 10) -> mqtt.MQTTMessage:
+        m = mqtt.MQTTMessage(topic=topic.encode())
+        m.payload = b"x" * size
+        if caller is not None:
+            m.properties = Properties(PacketTypes.PUBLISH)
+            m.properties.ResponseTopic = f"josev/v1/{caller}/reply/c/coordinator"
+        return m
+
+    # events from one publisher: burst 2 x rate, then dropped; another publisher has its own budget
+    a = sum(bus._admit(msg("josev/v1/hal/evse1/event/x")) for _ in range(1000))
+    b = sum(bus._admit(msg("josev/v1/slac/evse1/event/x")) for _ in range(1000))
+    assert 200 <= a <= 205 and 200 <= b <= 205  # (plus what refills while the loop runs)
+    # commands: 10/s per caller (burst 20), but inventing callers does not go past the shared 20/s (burst 40)
+    cmd = "josev/v1/coordinator/evse1/cmd/authorize"
+    admitted = sum(bus._admit(msg(cmd, f"caller{i}")) for i in range(1000))
+    assert 40 <= admitted <= 42
+    assert bus.stats.rate_limited == 3000 - a - b - admitted
+    # size: dropped unread, counted apart
+    assert not bus._admit(msg("josev/v1/secc/evse1/event/x", size=bus.settings.max_payload + 1))
+    assert bus.stats.oversize == 1

@@ -62,7 +62,7 @@ async def to_precharged(
     await secc.publish(
         sapi.EvChargeParameters(energy_mode="DC_extended", max_voltage_v=420.0, max_current_a=150.0), 1
     )
-    await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+    await st.cli.request(capi.Authorize(id_token="EMAID", source="eim"), 1)  # secc code never sends it
     ev.requested = CpState.C
     assert st.coordinator is not None
     core = st.coordinator.cores[1]
@@ -226,7 +226,7 @@ async def test_cable_check_waits_for_c_and_refusals(bus_factory: BusFactory) -> 
         with pytest.raises(CommandError) as err:
             await secc.request(capi.StartCableCheck(), 1, timeout=5.0)
         assert err.value.code == "rejected" and "not authorized" in err.value.message
-        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        await st.cli.request(capi.Authorize(id_token="EMAID", source="eim"), 1)  # secc code never sends it
         with pytest.raises(CommandError) as err:
             await secc.request(capi.HlcPowerDelivery(on=True), 1)  # no cable check / precharge yet
         assert err.value.code == "rejected"
@@ -271,7 +271,7 @@ async def test_power_delivery_times_out_when_contactor_never_confirms(bus_factor
         await until(lambda: st.obs.status[1].state == "hlc_wait", what="5 %")
         await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
         await until(lambda: st.obs.status[1].state == "hlc", what="hlc")
-        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        await st.cli.request(capi.Authorize(id_token="EMAID", source="eim"), 1)  # secc code never sends it
         t0 = time.monotonic()
         with pytest.raises(CommandError) as err:
             await secc.request(capi.HlcPowerDelivery(on=True), 1)
@@ -315,7 +315,7 @@ async def test_over_voltage_during_precharge_faults(bus_factory: BusFactory) -> 
         await until(lambda: st.obs.status[1].state == "hlc_wait", what="5 %")
         await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
         await secc.publish(sapi.EvChargeParameters(energy_mode="DC_extended", max_voltage_v=420.0), 1)
-        await secc.request(capi.Authorize(id_token="EMAID", source="eim"), 1)
+        await st.cli.request(capi.Authorize(id_token="EMAID", source="eim"), 1)  # secc code never sends it
         ev.requested = CpState.C
         await secc.request(capi.StartCableCheck(), 1, timeout=5.0)
         sim.dc.overshoot_v = 80.0  # the module runs away above its target

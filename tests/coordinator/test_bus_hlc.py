@@ -29,7 +29,7 @@ async def test_hlc_session_over_the_bus(bus_factory: BusFactory) -> None:
         assert st.obs.status[1].hlc
         await slac.publish(SlacState(status="matched", ev_mac="02:00:00:00:00:01"), 1)
         await until(lambda: st.obs.status[1].state == "hlc", what="hlc")
-        await secc.request(capi.Authorize(id_token="EMAID1", source="pnc"), 1)
+        await st.cli.request(capi.Authorize(id_token="EMAID1", source="pnc"), 1)  # secc code never sends it
         await secc.request(capi.HlcPowerDelivery(on=True), 1)
         assert not sim.contactor.feedback()  # EV still in B
         ev.requested = CpState.C

@@ -192,3 +192,106 @@ def test_bus_tail_without_broker_fails_clearly(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert "no broker connection" in out.stderr
+
+
+def test_broker_add_service_grants_exactly_what_was_asked(tmp_path: Path) -> None:
+    """Issue 19: an integrator's own service gets a user and ACL (borrowing `cli` granted contactor control)."""
+    import json
+    import signal
+
+    from josev.api import coordinator as capi
+    from josev.api import hal as halapi
+    from josev.api.base import Ack, CommandError
+
+    d = tmp_path / "broker"
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    add = [
+        "broker", "add-service", "acme", "--dir", str(d), "--user", me,
+        "--publish", "reading", "--subscribe", "josev/v1/coordinator/+/state/#", "--call", "coordinator.authorize",
+    ]  # fmt: skip
+    r = runner.invoke(app, add)
+    assert r.exit_code == 0, r.output
+    assert stat.S_IMODE((d / "acme.credentials").stat().st_mode) == 0o600
+    for bad, why in (
+        (["--call", "coordinator.hlc_power_delivery"], "contactor"),
+        (["--call", "hal.set_contactor"], "contactor"),
+        (["--call", "coordinator.nope"], "unknown command"),
+        (["--subscribe", "other/#"], "invalid subscription"),
+    ):
+        r = runner.invoke(app, ["broker", "add-service", "evil", "--dir", str(d), "--user", me, *bad])
+        assert r.exit_code == 2 and why in r.output, (bad, r.output)
+    r = runner.invoke(app, ["broker", "add-service", "coordinator", "--dir", str(d), "--user", me])
+    assert r.exit_code == 2 and "josev's own" in r.output
+    assert json.loads((d / "services.json").read_text()).keys() == {"acme"}
+
+    async def check(broker: PrivateBroker) -> None:
+        coord = Bus("coordinator", broker.settings("coordinator"))
+        watcher = Bus("cli", broker.settings("cli"))
+        acme = Bus("acme", broker.settings("acme"))
+        for b in (coord, watcher, acme):
+            await b.connect()
+        seen: list[str] = []
+        watcher.subscribe_raw("josev/v1/#", lambda t, o, m: seen.append(t))
+        got_states: list[str] = []
+        acme.subscribe_raw("josev/v1/#", lambda t, o, m: got_states.append(t))
+        coord.serve(capi.Authorize, lambda c, e: Ack())
+        await asyncio.sleep(0.2)
+        # It may call what it was granted, and nothing else (no contactor, no HAL).
+        assert await acme.request(capi.Authorize(id_token="acme-1"), 1) == Ack()
+        for cmd in (capi.HlcPowerDelivery(on=True), halapi.SetContactor(closed=True), capi.ClearFault()):
+            with pytest.raises(CommandError) as err:
+                await acme.request(cmd, 1)  # type: ignore[arg-type]
+            assert err.value.code == "forbidden"
+        # It publishes its own `reading` (state or event), nothing else.
+        for topic in (
+            "josev/v1/acme/station/state/reading",
+            "josev/v1/acme/evse1/event/reading",
+            "josev/v1/acme/station/state/other",
+            "josev/v1/hal/evse1/state/cp",
+            "josev/v1/coordinator/evse1/state/evse_status",
+        ):
+            acme._client.publish(topic, b"{}", qos=1)
+        # It reads what it subscribed to (coordinator state), not the rest of the bus.
+        await coord.publish(capi.EvseStatus.model_validate(_evse_status()), 1)
+        await asyncio.sleep(0.5)
+        acme_pubs = [t for t in seen if t.startswith("josev/v1/acme/") and "/reply/" not in t]
+        assert sorted(acme_pubs) == [
+            "josev/v1/acme/evse1/event/reading",
+            "josev/v1/acme/station/state/reading",
+        ]
+        assert "josev/v1/hal/evse1/state/cp" not in seen
+        assert "josev/v1/coordinator/evse1/state/evse_status" in got_states
+        assert not [
+            t for t in got_states if t.startswith(("josev/v1/hal/", "josev/v1/cli/", "josev/v1/system/"))
+        ]
+        for b in (coord, watcher, acme):
+            await b.close()
+
+    with PrivateBroker(d) as broker:  # regenerates the configuration: the integration is kept
+        asyncio.run(check(broker))
+        # Removed, and the running broker reloads: the user is gone.
+        r = runner.invoke(app, ["broker", "remove-service", "acme", "--dir", str(d), "--user", me])
+        assert r.exit_code == 0, r.output
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGHUP)
+
+        async def refused() -> None:
+            await asyncio.sleep(0.5)
+            gone = Bus("acme", BusSettings(port=broker.port, password="x"))
+            with pytest.raises(ConnectionError):
+                await gone.connect(timeout=1.0)
+
+        asyncio.run(refused())
+        assert "acme" not in (d / "passwd").read_text()
+
+
+def _evse_status() -> dict[str, object]:
+    return {
+        "state": "idle",
+        "ocpp_status": "Available",
+        "detailed_status": "Available",
+        "charging_state": "Idle",
+        "limit_a": None,
+        "pilot_mode": "x1",
+        "contactor_closed": False,
+    }

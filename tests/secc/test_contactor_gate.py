@@ -121,6 +121,7 @@ async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_f
     )
     secc_bus = await bus_factory("secc")
     coord_bus = await bus_factory("coordinator")
+    cli_bus = await bus_factory("cli")  # diagnostics and SetDcSupply: the coordinator's code sends neither
     mode = {"delay": 0.6, "refuse": False}
     seen: list[bool] = []
 
@@ -159,7 +160,7 @@ async def test_power_delivery_waits_for_the_contactor(netns_lab: NetnsLab, bus_f
         ended = svc.endpoints[1].stats.sessions_ended
         assert ended.get("connection_lost", 0) >= 2, ended
         assert svc.endpoints[1].stats.errors == 0
-        diag = await coord_bus.request(api.GetSeccDiagnostics(), 1)
+        diag = await cli_bus.request(api.GetSeccDiagnostics(), 1)
         assert diag.iso20 and diag.tls_port is None and diag.connections == 4
         # every V2GTP frame of the four sessions is in the message log, both directions, per connection
         assert diag.v2g_messages == recorder.size[0] > 40

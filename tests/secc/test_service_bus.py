@@ -22,6 +22,7 @@ async def test_secc_service_on_the_bus(netns_lab: NetnsLab, bus_factory: Any) ->
     svc = SeccService([SeccEvseConfig(evse=1, iface=pair.a)], codec="json")
     secc_bus = await bus_factory("secc")
     coord_bus = await bus_factory("coordinator")
+    cli_bus = await bus_factory("cli")  # diagnostics and SetDcSupply: the coordinator's code sends neither
     seen: list[tuple[str, Any]] = []
     power: list[bool] = []
 
@@ -63,9 +64,9 @@ async def test_secc_service_on_the_bus(netns_lab: NetnsLab, bus_factory: Any) ->
             ev_ns.name, pair.b, "iso2-dc", "json", "--loops", "300", "--seconds-per-loop", "0.1"
         )
         await asyncio.wait_for(changer, 5)
-        ack = await coord_bus.request(api.SetDcSupply(present_voltage_v=12.5, isolation="Valid"), 1)
+        ack = await cli_bus.request(api.SetDcSupply(present_voltage_v=12.5, isolation="Valid"), 1)
         assert isinstance(ack, Ack)
-        diag = await coord_bus.request(api.GetSeccDiagnostics(), 1)
+        diag = await cli_bus.request(api.GetSeccDiagnostics(), 1)
         await asyncio.sleep(0.3)
     finally:
         stop.set()

@@ -191,14 +191,16 @@ async def test_service_with_several_evse_interfaces_on_the_bus(
             await asyncio.sleep(0.05)
         # EVSE 1 gets its CP from the coordinator's retained PilotState, the others by command
         await coordinator.publish(PilotState(cp="B", pilot_mode="pwm", duty_percent=5.0), evse=1)
+        # CpStateInput is a tool's command (the coordinator publishes PilotState)
+        cli = await bus_factory("cli")
         for i in range(1, n):
-            await coordinator.request(CpStateInput(state="B"), evse=i + 1)
+            await cli.request(CpStateInput(state="B"), evse=i + 1)
         results = await asyncio.gather(*(run_ev(topo, i) for i in range(n)))
         for _ in range(60):
             if all(s and s[-1].status == "matched" for s in seen.values()):
                 break
             await asyncio.sleep(0.05)
-        diag = await coordinator.request(GetSlacDiagnostics(), evse=1)
+        diag = await cli.request(GetSlacDiagnostics(), evse=1)
         await coordinator.publish(PilotState(cp="A", pilot_mode="x1"), evse=1)
         for _ in range(40):
             if seen[1][-1].status == "unmatched":
