@@ -471,7 +471,7 @@ class Reserve(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "reserve"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = callers()
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
     id_token: str
     """Only this token may start."""
@@ -485,7 +485,7 @@ class CancelReservation(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "cancel_reservation"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = callers()
+    callers: ClassVar[frozenset[str]] = callers("ocpp")
 
 
 class ClearFault(Command[Ack]):

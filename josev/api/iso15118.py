@@ -157,7 +157,7 @@ class GetOcspStatus(Command[OcspStatusReply]):
 
     service: ClassVar[str] = "ocpp"
     name: ClassVar[str] = "get_ocsp_status"
-    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})  # the SECC does not ask (yet)
     timeout_s: ClassVar[float] = 40.0
 
     request: OcspRequestData
@@ -169,7 +169,7 @@ class RenewV2GCertificate(Command[Ack]):
 
     service: ClassVar[str] = "ocpp"
     name: ClassVar[str] = "renew_v2g_certificate"
-    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
+    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})  # the SECC does not ask (yet)
 
 
 class V2GCertificates(State):
