@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from josev.ocpp import backoff, firmware, logs, security
+from josev.ocpp import backoff, firmware, logs, reprovision, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
 from josev.ocpp.devmodel import DeviceModel, core_variables
@@ -81,6 +81,8 @@ def build_station(cfg: OcppConfig) -> Station:
                 }
             },
         )
+    for warning in reprovision.check(store, cfg):  # a CSMS setting edited after the first start
+        log.warning(warning)
     boot: dict[str, Any] = {"model": cfg.model, "vendorName": cfg.vendor}
     if cfg.serial_number:
         boot["serialNumber"] = cfg.serial_number
