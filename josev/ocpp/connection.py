@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
+from josev.observability import oplog
 from josev.ocpp import backoff, firmware, logs, reprovision, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
@@ -194,11 +195,12 @@ class OcppClient:
                         self.rand(),
                     )
                     attempt += 1
-                    log.info("connect to slot %d failed (%s); retry in %.1fs", slot, exc, wait)
+                    oplog.csms_failed(log, slot, exc, wait)
                     await self._sleep(stop, wait)
                     continue
                 attempt = 0
                 cycler.succeeded()
+                oplog.csms_connected(log, security.profiles(self.station).get(slot, {}), slot)
                 await self._session(self.ws, slot, stop)
                 self.ws = None
                 if self._reboot is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from josev.observability import oplog
 from josev.ocpp import rpc, schemas
 from josev.ocpp.devmodel import DeviceModel
 from josev.ocpp.effects import Effect, SendFrame, StationRequest
@@ -471,6 +472,7 @@ class Station:
     def security_event(self, type_: str, now: float, tech_info: str | None = None) -> None:
         """Log a security event in the rolling log and queue its (guaranteed) notification."""
         ts = self.timestamp(now)
+        oplog.security_event(log, type_, tech_info)
         keep = self.dm.get_int("SecurityCtrlr", "SecurityLogEntries")
         self.store.log_security(ts, type_, tech_info, keep)
         payload: dict[str, Any] = {"type": type_, "timestamp": ts}

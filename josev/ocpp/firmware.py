@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from josev.observability import oplog
 from josev.ocpp.effects import Reboot, StartJob
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def report(st: Station, request_id: int, status: str, now: float) -> None:
         if not st.online:
             reboot(st)
         return
+    oplog.firmware_status(log, status, request_id)
     st.send("FirmwareStatusNotification", {"status": status, "requestId": request_id}, now)
 
 
@@ -151,6 +153,7 @@ def after_boot(st: Station, now: float) -> None:
         st.store.put("firmware_installed", None)
         st.firmware_status = "Installed"
         st.firmware_request_id = int(rid)
+        oplog.firmware_status(log, "Installed", int(rid))
         st.send("FirmwareStatusNotification", {"status": "Installed", "requestId": int(rid)}, now)
 
 
