@@ -58,7 +58,7 @@ def _headers(kind: str) -> dict[str, Any]:
     props: dict[str, Any] = {
         "schema": {
             "type": "string",
-            "const": base.SCHEMA_VERSION,
+            "const": str(base.SCHEMA_VERSION),
             "description": "User property: the payload schema version; other versions are refused.",
         }
     }
