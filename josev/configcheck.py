@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from josev import config as config_mod
 from josev import tomllines
 from josev.config import ConfigError, JosevConfig, Problem
 
+PASSWORD_CHARS = re.compile(r"[A-Za-z0-9*\-_=:+|@.]+")
+"""OCPP 2.0.1 passwordString characters."""
 PASSWORD_MIN = 16
 PASSWORD_MAX = 40
 """OCPP 2.0.1 BasicAuthPassword: passwordString[16..40]."""
@@ -203,6 +206,12 @@ class _Checker:
             self.add(
                 ("ocpp", "basic_auth_password"),
                 f"OCPP requires {PASSWORD_MIN}-{PASSWORD_MAX} characters, this one has {len(pw)}",
+            )
+        elif pw is not None and occ.password_encoding == "text" and not PASSWORD_CHARS.fullmatch(pw):
+            bad = sorted({c for c in pw if not PASSWORD_CHARS.fullmatch(c)})
+            self.add(
+                ("ocpp", "basic_auth_password"),
+                f"OCPP passwordString allows only A-Z a-z 0-9 *-_=:+|@. (found {' '.join(map(repr, bad))})",
             )
         for i, cert in enumerate(occ.csms_root_certificates):
             if not cert.is_file():

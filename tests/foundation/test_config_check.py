@@ -83,6 +83,14 @@ MISTAKES = [
         "ocpp.basic_auth_password",
         "this one has 41",
     ),
+    (
+        "password characters",
+        '"change-me-to-16-40-chars"',
+        '"change me to 16-40 chars!"',
+        "basic_auth_password",
+        "ocpp.basic_auth_password",
+        "allows only A-Z a-z 0-9 *-_=:+|@. (found ' ' '!')",
+    ),
     ("unknown board", 'board = "ccc"', 'board = "cc"', "board =", "hal.board", "unknown board 'cc'"),
     ("hal key typo", "poll_s = 0.01", "pol_s = 0.01", "pol_s", "hal.pol_s", "did you mean 'poll_s'"),
     (
