@@ -174,17 +174,13 @@ async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, name
 
 def run_from_cli(config_path: Path, only: list[str]) -> int:
     """Entry of ``josev run``: the configuration is checked first (every section, as ``josev config check``;
-    a service process started with ``--service`` was checked by its parent); a bad one is refused with one
-    line per error and exit code 2."""
+    a process started with ``--service`` checks the core sections and its services' own); a bad one is
+    refused with one line per error and exit code 2. Unreadable bus credentials are refused the same way."""
     from josev.configcheck import check_file
 
-    notes: list[str] = []
     try:
-        if only:
-            cfg = config_mod.load(config_path)
-        else:
-            report = check_file(config_path)
-            cfg, notes = report.config, report.notes
+        report = check_file(config_path, only or None)  # a service process checks its own sections
+        cfg, notes = report.config, ([] if only else report.notes)
     except config_mod.ConfigError as exc:
         print(exc.explain(), file=sys.stderr)
         print("josev run: configuration refused; nothing started", file=sys.stderr)
@@ -195,6 +191,17 @@ def run_from_cli(config_path: Path, only: list[str]) -> int:
     )
     for note in notes:
         log.info("note: %s", note)
+    if only or not cfg.broker.manage:  # the credentials file must already be there
+        from josev.cli.busopts import credentials_problem
+
+        problem = credentials_problem(
+            cfg.broker.bus_settings(only[0] if only else "system"),
+            only[0] if only else "system",
+            "start the station (or `josev broker config`) first, or set [broker] directory.",
+        )
+        if problem:
+            print(f"josev run: {problem}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(run_station(cfg, config_path=config_path, only=only))
     except LaunchError as exc:

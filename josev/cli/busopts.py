@@ -60,23 +60,28 @@ def cli_settings_or_exit(
     return settings
 
 
-def credentials_problem(settings: BusSettings) -> str | None:
-    """Why the ``cli`` user cannot log in to the broker with these settings (None: it can try)."""
+def credentials_problem(
+    settings: BusSettings,
+    user: str = "cli",
+    hint: str = "give the station's configuration with --config FILE (its [broker] directory), "
+    "or --credentials FILE.",
+) -> str | None:
+    """Why ``user`` cannot log in to the broker with these settings (None: it can try)."""
     path = settings.credentials_file
     if settings.password or path is None:
         return None
+    user = settings.username or user
     try:
-        settings.password_for(settings.username or "cli")
+        settings.password_for(user)
     except FileNotFoundError:
         return (
             f"no bus credentials file {path}. The managed broker writes it when the station starts "
-            "(`josev run`); give the station's configuration with --config FILE (its [broker] directory), "
-            "or --credentials FILE."
+            f"(`josev run`); {hint}"
         )
     except PermissionError:
         return f"cannot read the bus credentials {path}: run as root or as a member of the josev group"
     except KeyError:
-        return f"{path} has no credentials for the 'cli' user (`josev broker config` writes them)"
+        return f"{path} has no credentials for the {user!r} user (`josev broker config` writes them)"
     except OSError as exc:
         return f"cannot read the bus credentials {path}: {exc.strerror or exc}"
     return None

@@ -144,3 +144,36 @@ def test_missing_csms_url_is_refused_not_a_traceback(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert f"{cfg}:1: ocpp: csms_url is missing" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_service_process_checks_its_sections_and_the_credentials(tmp_path: Path) -> None:
+    """``josev run --service NAME`` (one systemd unit per service): its own section is checked with lines, and a
+    missing credentials file is one line, not a traceback from the bus client."""
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(
+        f'[[evse]]\nid = 1\n\n[ocpp]\ncsms_url = "https://csms/ocpp"\n\n[broker]\nport = {free_port()}\n'
+        f'directory = "{tmp_path / "broker"}"\n'
+    )
+
+    def run(service: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "josev", "run", "--config", str(cfg), "--service", service],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    ocpp = run("ocpp")
+    assert ocpp.returncode == 2 and "Traceback" not in ocpp.stderr
+    assert ocpp.stderr.splitlines()[0] == (
+        f"{cfg}:5: ocpp.csms_url: the CSMS URL must start with ws:// (security profile 1) or wss:// "
+        "(profiles 2 and 3), not https://"
+    )
+    hal = run("hal")  # its sections are fine; the broker never ran, so there are no credentials
+    assert hal.returncode == 2 and "Traceback" not in hal.stderr
+    assert hal.stderr.strip() == (
+        f"josev run: no bus credentials file {tmp_path / 'broker' / 'credentials'}. The managed broker writes it "
+        "when the station starts (`josev run`); start the station (or `josev broker config`) first, or set "
+        "[broker] directory."
+    )
