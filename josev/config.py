@@ -8,13 +8,16 @@ owns them; here they are kept as tables.
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from josev import tomllines
 from josev.bus.settings import BusSettings
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -211,19 +214,34 @@ class JosevConfig(BaseSettings):
         return env_settings, init_settings
 
 
-class ConfigError(ValueError):
-    """The configuration file is unreadable or invalid; ``problems`` lists (location, message)."""
+class Problem(NamedTuple):
+    """One configuration error: where (``ocpp.csms_url``), what, and the line of the file (None: not in it)."""
 
-    def __init__(self, path: Path | None, problems: list[tuple[str, str]]) -> None:
+    loc: str
+    msg: str
+    line: int | None = None
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or invalid; ``problems`` lists every :class:`Problem`."""
+
+    def __init__(self, path: Path | None, problems: list[Problem] | list[tuple[str, str]]) -> None:
         self.path = path
-        self.problems = problems
-        where = f"{path}: " if path else ""
-        super().__init__(where + "; ".join(f"{loc}: {msg}" for loc, msg in problems))
+        self.problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        super().__init__("; ".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line per problem: ``FILE:LINE: key: message`` (the line when the key is in the file)."""
+        where = str(self.path) if self.path else "configuration"
+        return [
+            f"{where}:{p.line}: {p.loc}: {p.msg}" if p.line else f"{where}: {p.loc}: {p.msg}"
+            for p in self.problems
+        ]
 
     def explain(self) -> str:
-        """One line per problem, with its location in the file."""
-        head = f"{self.path}: {len(self.problems)} problem(s)" if self.path else "configuration problems"
-        return "\n".join([head, *(f"  {loc}: {msg}" for loc, msg in self.problems)])
+        """One line per problem with the key and its line, then how many there are."""
+        where = str(self.path) if self.path else "configuration"
+        return "\n".join([*self.lines(), f"{where}: {len(self.problems)} problem(s)"])
 
 
 def _location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
@@ -244,23 +262,103 @@ def _location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
     return out or "<file>"
 
 
-def parse(data: dict[str, Any], path: Path | None = None) -> JosevConfig:
-    """Validate configuration data (as read from TOML)."""
+def location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    """The key path of ``loc`` as a person reads it: ``evse[1](id=2).phases``."""
+    return _location(loc, data)
+
+
+def message(err: Any, model: type[BaseModel] | None = None) -> str:
+    """A pydantic error's message, clearer for unknown keys (with the closest known one) and choices."""
+    kind = err.get("type")
+    if kind == "extra_forbidden" and err.get("loc"):
+        key = str(err["loc"][-1])
+        if model is JosevConfig and len(err["loc"]) == 1:
+            sections = ", ".join(f"[{k}]" for k in JosevConfig.model_fields)
+            return f"unknown section [{key}]; known: {sections}"
+        known = sorted(_fields_at(model, tuple(err["loc"][:-1]))) if model is not None else []
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; known: {', '.join(known)}" if known else "")
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> set[str]:
+    """Field names of the (nested) model at ``loc`` under ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return set()
+        current = _model_of(fields[part].annotation)
+    fields = getattr(current, "model_fields", None)
+    return set(fields) if fields else set()
+
+
+def _model_of(annotation: Any) -> Any:
+    """The BaseModel inside ``X``, ``list[X]``, ``dict[str, X]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse(
+    data: dict[str, Any], path: Path | None = None, lines: dict[tomllines.Path_, int] | None = None
+) -> JosevConfig:
+    """Validate configuration data (as read from TOML); ``lines`` (:func:`josev.tomllines.key_lines`) adds
+    the line of each offending key."""
     try:
         return JosevConfig(**data)
     except ValidationError as exc:
-        problems = [(_location(tuple(e["loc"]), data), e["msg"]) for e in exc.errors()]
+        problems = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            services = data.get("services")
+            if loc == ("services",) and isinstance(services, dict):
+                # One error per unknown service, at its own table.
+                unknown = sorted(set(services) - set(SERVICE_NAMES))
+                if unknown:
+                    problems += [
+                        Problem(
+                            f"services.{name}",
+                            f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}",
+                            tomllines.line_of(lines or {}, ("services", name)),
+                        )
+                        for name in unknown
+                    ]
+                    continue
+            problems.append(
+                Problem(_location(loc, data), message(e, JosevConfig), tomllines.line_of(lines or {}, loc))
+            )
         raise ConfigError(path, problems) from None
+
+
+def read(path: Path) -> tuple[dict[str, Any], dict[tomllines.Path_, int]]:
+    """The TOML data of ``path`` and the line of each key (ConfigError when unreadable or not TOML)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(path, [Problem("<file>", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"at line (\d+)", str(exc))
+        raise ConfigError(
+            path, [Problem("<file>", f"not valid TOML: {exc}", int(m.group(1)) if m else None)]
+        ) from None
+    return data, tomllines.key_lines(text)
 
 
 def load(path: Path | None) -> JosevConfig:
     """Read and validate a TOML configuration file (None: defaults plus environment)."""
     if path is None:
         return parse({})
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(path, [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [("<file>", f"not valid TOML: {exc}")]) from None
-    return parse(data, path)
+    data, lines = read(path)
+    return parse(data, path, lines)

@@ -45,21 +45,38 @@ def plan(cfg: JosevConfig, only: list[str]) -> tuple[list[str], list[str]]:
         if unknown:
             raise LaunchError(f"unknown service(s) {unknown}; known: {list(SERVICE_NAMES)}")
         return list(only), []
-    enabled = [n for n in SERVICE_NAMES if cfg.service(n).enabled]
+    enabled = [n for n in SERVICE_NAMES if cfg.service(n).enabled and n not in left_out(cfg)]
     return (
         [n for n in enabled if cfg.service(n).process == "main"],
         [n for n in enabled if cfg.service(n).process == "separate"],
     )
 
 
+def left_out(cfg: JosevConfig) -> set[str]:
+    """Services the configuration leaves nothing to do: SLAC and SECC without a PLC interface (basic charging
+    only), OCPP without an ``[ocpp]`` table (no CSMS). :func:`josev.configcheck.notes` says why."""
+    from josev.configcheck import has_csms, hlc_evses
+
+    out = set()
+    if not hlc_evses(cfg):
+        out |= {"slac", "secc"}
+    if not has_csms(cfg):
+        out.add("ocpp")
+    return out
+
+
 def build_services(cfg: JosevConfig, names: list[str]) -> list[Service]:
-    """Instantiate the named services (clear error when one is missing)."""
+    """Instantiate the named services (clear error when one is missing or its section is wrong)."""
+    from pydantic import ValidationError
+
     out = []
     for name in names:
         try:
             out.append(registry.build(name, cfg))
         except registry.UnknownService as exc:
             raise LaunchError(str(exc)) from exc
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise LaunchError(f"service {name}: {' '.join(str(exc).split())}") from exc
     return out
 
 
@@ -234,16 +251,35 @@ async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, name
 
 
 def run_from_cli(config_path: Path, only: list[str]) -> int:
-    """Entry of ``josev run``."""
+    """Entry of ``josev run``: the configuration is checked first (every section, as ``josev config check``;
+    a process started with ``--service`` checks the core sections and its services' own); a bad one is
+    refused with one line per error and exit code 2. Unreadable bus credentials are refused the same way."""
+    from josev.configcheck import check_file
+
     try:
-        cfg = config_mod.load(config_path)
+        report = check_file(config_path, only or None)  # a service process checks its own sections
+        cfg, notes = report.config, ([] if only else report.notes)
     except config_mod.ConfigError as exc:
         print(exc.explain(), file=sys.stderr)
+        print("josev run: configuration refused; nothing started", file=sys.stderr)
         return 2
     per_service = {n: c.log_level for n, c in cfg.services.items() if c.log_level}
     logs.setup(
         cfg.logging.level, json_lines=cfg.logging.json_lines, file=cfg.logging.file, per_service=per_service
     )
+    for note in notes:
+        log.info("note: %s", note)
+    if only or not cfg.broker.manage:  # the credentials file must already be there
+        from josev.cli.busopts import credentials_problem
+
+        problem = credentials_problem(
+            cfg.broker.bus_settings(only[0] if only else "system"),
+            only[0] if only else "system",
+            "start the station (or `josev broker config`) first, or set [broker] directory.",
+        )
+        if problem:
+            print(f"josev run: {problem}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(run_station(cfg, config_path=config_path, only=only))
     except LaunchError as exc:

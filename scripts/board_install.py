@@ -15,6 +15,9 @@ which is what the embedded build systems do by default:
    Buildroot's default (``BR2_PACKAGE_PYTHON3_PYC_ONLY``). The bytecode is compiled at optimisation level 0,
    so docstrings (the CLI's help texts) and asserts stay. Type stubs (``.pyi``) are left out.
 
+The board extras (``josev[board]``: ``gpiod``, without which the Charge Control C driver cannot switch a
+relay) are installed with it.
+
 The result is a self-contained venv (``--without-pip``) under ``--prefix`` whose ``bin/josev`` runs the station.
 The figure printed is every byte under the prefix; the Python interpreter and its standard library are
 outside it (the venv links to them), which is what "besides Python itself" means.
@@ -126,6 +129,15 @@ def size_table(sizes: dict[str, int], top: int = 12) -> str:
     return "\n".join(f"  {name:<26} {size / MB:6.2f} MB" for name, size in rows)
 
 
+BOARD_EXTRAS = ("board",)
+"""The pyproject extras a board needs besides the core (``board``: gpiod for the Charge Control C)."""
+
+
+def requirement(wheel: Path) -> str:
+    """What pip installs: the wheel with the board extras (``josev-*.whl[board]``)."""
+    return f"{wheel}[{','.join(BOARD_EXTRAS)}]"
+
+
 def install(prefix: Path, wheel: Path | None = None, python: Path | None = None) -> dict[str, object]:
     """Build the board install under ``prefix`` (which must not exist yet) for the interpreter ``python``
     (default: the one running this); return its figures."""
@@ -152,7 +164,7 @@ def install(prefix: Path, wheel: Path | None = None, python: Path | None = None)
                 "--no-compile",
                 "--no-binary",
                 "cryptography",
-                str(wheel),
+                requirement(wheel),
             ],
             check=True,
             timeout=3600,

@@ -2,6 +2,8 @@
 # Independent peers used only by the tests (never imported by josev):
 #   .venv-peers: PyPI `iso15118` (the open-source Josev EVCC/SECC with its EXIficient jar; needs Java 17)
 #   tests/ocpp/peers/node_modules: npm `ocpp-rpc` (strict schema-checking OCPP server)
+#   tests/product/asyncapi/node_modules: npm `@asyncapi/parser` (validates the bus's AsyncAPI document)
+#   examples/c-client/node_modules: npm `quicktype` (generates the C example's message types)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[peers]\033[0m %s\n' "$*"; }
@@ -20,6 +22,18 @@ if command -v npm >/dev/null 2>&1 && [ -f tests/ocpp/peers/package.json ]; then
     if [ ! -d tests/ocpp/peers/node_modules ]; then
         say "installing ocpp-rpc (npm)"
         (cd tests/ocpp/peers && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+    fi
+fi
+if command -v npm >/dev/null 2>&1 && [ -f tests/product/asyncapi/package.json ]; then
+    if [ ! -d tests/product/asyncapi/node_modules ]; then
+        say "installing @asyncapi/parser (npm) to validate docs/api/asyncapi.json"
+        (cd tests/product/asyncapi && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+    fi
+fi
+if command -v npm >/dev/null 2>&1 && [ -f examples/c-client/package.json ]; then
+    if [ ! -d examples/c-client/node_modules ]; then
+        say "installing quicktype (npm) for the C client example"
+        (cd examples/c-client && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
     fi
 fi
 # tshark reads back the pcapng exports in the tests (they skip without it).

@@ -17,6 +17,11 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v strip >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || missing+=(libssl-dev)
+# the C client example (examples/c-client): a C compiler, make, libmosquitto (MQTT 5) and cJSON
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v make >/dev/null 2>&1 || missing+=(make)
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libmosquitto; } || missing+=(libmosquitto-dev)
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libcjson; } || missing+=(libcjson-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get"
@@ -51,7 +56,7 @@ fi
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || die "Rust (cargo) is required to build the EXI codec: install it with rustup (https://rustup.rs)"
 say "building the native EXI codec and installing josev (editable) with its dependencies"
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --extras dev -q 2>&1 | grep -v '^\s*$' | tail -n 3
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --extras dev,board -q 2>&1 | grep -v '^\s*$' | tail -n 3
 
 if [ "${1:-}" = "--peers" ]; then
     scripts/setup-peers.sh

@@ -17,6 +17,63 @@ import josev
 from josev.api import base, topics
 
 REF = "#/components/schemas/{model}"
+MQTT_BINDING_VERSION = "0.2.0"
+
+FAULT_CODES = (
+    "pilot_short", "pilot_fault", "diode_fault", "rcd_trip", "meter_lost", "lock_failed", "hal_safe_state",
+    "contactor_welded", "contactor_failed_to_close", "contactor_dropped",
+    "isolation_timeout", "isolation_fault", "over_voltage", "dc_voltage_persists",
+)  # fmt: skip
+"""Fault reasons the coordinator reports in ``EvseStatus.faults``; a HAL error adds ``hal_<code>``."""
+
+
+def enumerations() -> dict[tuple[str, str], dict[str, Any]]:
+    """(model, field) -> the JSON Schema that makes an open string field of the models an enumeration."""
+    from josev.coordinator.states import St
+
+    fault = {
+        "anyOf": [
+            {"type": "string", "enum": list(FAULT_CODES)},
+            {"type": "string", "pattern": "^hal_[a-z0-9_]+$", "description": "A HAL error: hal_<code>."},
+        ]
+    }
+    return {
+        ("EvseStatus", "state"): {"type": "string", "enum": [s.value for s in St]},
+        ("EvseStatus", "faults"): {"type": "array", "items": fault},
+    }
+
+
+def _enums(schema: dict[str, Any], model: str) -> None:
+    """Apply :func:`enumerations` to the schema of ``model`` (in place, keeping title and description)."""
+    for (m, field), enum in enumerations().items():
+        prop = schema.get("properties", {}).get(field) if m == model else None
+        if prop is not None:
+            keep = {k: v for k, v in prop.items() if k in ("title", "description", "default")}
+            prop.clear()
+            prop.update(enum | keep)
+
+
+def _headers(kind: str) -> dict[str, Any]:
+    """The MQTT 5 user properties of a message, as AsyncAPI message headers."""
+    props: dict[str, Any] = {
+        "schema": {
+            "type": "string",
+            "const": str(base.SCHEMA_VERSION),
+            "description": "User property: the payload schema version; other versions are refused.",
+        }
+    }
+    if kind == "reply":
+        props["status"] = {
+            "type": "string",
+            "enum": ["ok", "error"],
+            "description": "User property: ok (the reply payload) or error (an ErrorReply payload).",
+        }
+    return {"type": "object", "properties": props, "required": sorted(props)}
+
+
+def _operation_binding(kind: str) -> dict[str, Any]:
+    """QoS and retain of the publishes of an operation (MQTT binding of the operation, not the message)."""
+    return {"mqtt": {"qos": 1, "retain": kind in ("state", "status"), "bindingVersion": MQTT_BINDING_VERSION}}
 
 
 def api_messages() -> list[type[base.Message]]:
@@ -42,6 +99,8 @@ def build() -> dict[str, Any]:
     unique = list(dict.fromkeys(models))
     key_map, schema = models_json_schema([(m, "validation") for m in unique], ref_template=REF)
     schemas: dict[str, Any] = dict(sorted(schema.get("$defs", {}).items()))
+    for name, sch in schemas.items():
+        _enums(sch, name)
 
     def ref(model: type[BaseModel]) -> dict[str, str]:
         return dict(key_map[(model, "validation")])
@@ -54,13 +113,19 @@ def build() -> dict[str, Any]:
             "title": "Service liveness",
             "summary": _doc(base.ServiceStatus),
             "payload": ref(base.ServiceStatus),
-            "bindings": {"mqtt": {"qos": 1, "retain": True}},
+            "headers": _headers("status"),
+            "bindings": {"mqtt": {"payloadFormatIndicator": 1, "bindingVersion": MQTT_BINDING_VERSION}},
         },
         "ErrorReply": {
             "name": "ErrorReply",
             "summary": _doc(base.ErrorReply),
             "payload": ref(base.ErrorReply),
-            "headers": {"type": "object", "properties": {"status": {"const": "error"}}},
+            "headers": _headers("reply")
+            | {
+                "properties": _headers("reply")["properties"]
+                | {"status": {"type": "string", "const": "error"}}
+            },
+            "correlationId": {"location": "$message.header#/correlationData"},
         },
     }
     for svc in sorted({c.service for c in msgs} | {"system"}):
@@ -73,6 +138,7 @@ def build() -> dict[str, Any]:
             "action": "send",
             "channel": {"$ref": f"#/channels/{svc}.status"},
             "summary": f"{svc} publishes its status.",
+            "bindings": _operation_binding("status"),
         }
     for cls in msgs:
         key = _key(cls)
@@ -87,13 +153,20 @@ def build() -> dict[str, Any]:
         if cls.per_evse:
             channel["parameters"] = {"evse": {"description": "EVSE scope: evse1, evse2, ..."}}
         channels[key] = channel
-        mqtt_binding: dict[str, Any] = {"qos": 1, "retain": cls.kind == "state"}
+        mqtt_binding: dict[str, Any] = {"payloadFormatIndicator": 1, "bindingVersion": MQTT_BINDING_VERSION}
+        if issubclass(cls, base.Command):
+            mqtt_binding["correlationData"] = {"type": "string", "format": "binary"}
+            mqtt_binding["responseTopic"] = {
+                "type": "string",
+                "description": "Where the reply goes: josev/v1/<caller>/reply/<id>.",
+            }
         message: dict[str, Any] = {
             "name": cls.__name__,
             "title": cls.__name__,
             "summary": _doc(cls),
             "contentType": "application/json",
             "payload": ref(cls),
+            "headers": _headers(cls.kind),
             "bindings": {"mqtt": mqtt_binding},
             "x-josev-kind": cls.kind,
             "x-josev-per-evse": cls.per_evse,
@@ -106,6 +179,7 @@ def build() -> dict[str, Any]:
                 "name": cls.reply.__name__,
                 "summary": _doc(cls.reply),
                 "payload": ref(cls.reply),
+                "headers": _headers("reply"),
                 "correlationId": {"location": "$message.header#/correlationData"},
             }
             channels[reply_key] = {
@@ -124,6 +198,7 @@ def build() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{key}"},
                 "summary": f"{cls.service} executes {cls.__name__} (callers: {', '.join(sorted(cls.callers))}).",
+                "bindings": _operation_binding(cls.kind),
                 "reply": {
                     "address": {"location": "$message.header#/responseTopic"},
                     "channel": {"$ref": f"#/channels/{reply_key}"},
@@ -134,6 +209,7 @@ def build() -> dict[str, Any]:
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{key}"},
                 "summary": f"{cls.service} publishes {cls.__name__}.",
+                "bindings": _operation_binding(cls.kind),
             }
         messages[key] = message
     return {
@@ -162,11 +238,26 @@ def build() -> dict[str, Any]:
                     "ids must start with 'josev-'; on this (services) listener the broker replaces them by the "
                     "user name. The tools listener (port + 1) serves the users cli and bench."
                 ),
+                "security": [{"$ref": "#/components/securitySchemes/userPassword"}],
             }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": schemas,
+            "securitySchemes": {
+                "userPassword": {
+                    "type": "userPassword",
+                    "description": (
+                        "One MQTT user per service with its password in the broker's credentials file "
+                        "(<broker directory>/credentials, written by `josev run` / `josev broker config`); "
+                        "an ACL lets each user publish only its own topics and send only the commands it may "
+                        "call (x-josev-callers). Anonymous access is refused."
+                    ),
+                }
+            },
+        },
     }
 
 
@@ -176,6 +267,7 @@ def render_files() -> dict[str, str]:
     files = {"asyncapi.json": json.dumps(doc, indent=2, sort_keys=False) + "\n"}
     for cls in api_messages():
         schema = cls.model_json_schema()
+        _enums(schema, cls.__name__)
         schema["title"] = cls.__name__
         schema["x-josev-topic"] = f"{topics.ROOT}/{cls.service}/{{scope}}/{cls.kind}/{cls.name}"
         files[f"schemas/{_key(cls)}.json"] = json.dumps(schema, indent=2) + "\n"

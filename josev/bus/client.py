@@ -36,6 +36,7 @@ import josev
 from josev.api import base, topics
 from josev.bus import codec
 from josev.bus.settings import CLIENT_ID_PREFIX, BusSettings
+from josev.observability import oplog
 
 log = logging.getLogger("josev.bus")
 
@@ -454,6 +455,8 @@ class Bus:
 
     async def set_status(self, state: base.ServiceState, detail: str = "") -> None:
         """Publish this service's retained liveness status."""
+        if self._status is None or (self._status.state, self._status.detail) != (state, detail):
+            oplog.service_state(logging.getLogger(f"josev.{self.service}"), self.service, state, detail)
         self._status = base.ServiceStatus(
             service=self.service, state=state, detail=detail, pid=os.getpid(), version=josev.__version__
         )

@@ -12,7 +12,7 @@ import typer
 from josev.api import base, topics
 from josev.bus import Bus, BusSettings
 from josev.bus.tail import TailFilter, render
-from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings
+from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings_or_exit
 
 app = typer.Typer(help="Watch the bus and send it commands.", no_args_is_help=True)
 
@@ -29,17 +29,34 @@ def tail(
     kind: str | None = typer.Option(None, "--kind", "-k", help="state, event, cmd, status or reply."),
     name: str | None = typer.Option(None, "--name", "-n", help="Only this message name."),
     as_json: bool = typer.Option(False, "--json", help="Payloads as JSON instead of key=value."),
+    heartbeats: bool = typer.Option(
+        False,
+        "--heartbeats",
+        help="Also show the coordinator's heartbeats (several a second; hidden by default).",
+    ),
     count: int = typer.Option(0, help="Stop after this many messages (0: run until interrupted)."),
     seconds: float = typer.Option(0.0, help="Stop after this many seconds (0: no limit)."),
 ) -> None:
     """Print live bus traffic, decoded and validated, one line per message (retained state first)."""
     base.load_all()
-    settings = cli_settings(config_file, host, port, credentials, socket)
+    settings = cli_settings_or_exit("bus tail", config_file, host, port, credentials, socket)
     filt = TailFilter(service, evse, kind, name)
-    asyncio.run(_tail(settings, filt, as_json, count, seconds))
+    asyncio.run(_tail(settings, filt, as_json, count, seconds, heartbeats or name == "heartbeat"))
 
 
-async def _tail(settings: BusSettings, filt: TailFilter, as_json: bool, count: int, seconds: float) -> None:
+def is_heartbeat(parsed: topics.ParsedTopic) -> bool:
+    """The coordinator's liveness heartbeat (``coordinator/.../event/heartbeat``)."""
+    return parsed.kind == "event" and parsed.name == "heartbeat"
+
+
+async def _tail(
+    settings: BusSettings,
+    filt: TailFilter,
+    as_json: bool,
+    count: int,
+    seconds: float,
+    heartbeats: bool = False,
+) -> None:
     bus = Bus("cli", settings)
     done = asyncio.Event()
     shown = 0
@@ -47,7 +64,7 @@ async def _tail(settings: BusSettings, filt: TailFilter, as_json: bool, count: i
     def on_msg(topic: str, obj: Any, msg: mqtt.MQTTMessage) -> None:
         nonlocal shown
         parsed = topics.parse(topic)
-        if parsed is None or not filt.matches(parsed):
+        if parsed is None or not filt.matches(parsed) or (is_heartbeat(parsed) and not heartbeats):
             return
         line = render(topic, obj, as_json=as_json)
         if line:
@@ -126,7 +143,7 @@ def request(
         lines = [f"  {'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()]
         typer.echo(f"error: invalid {service} {name} payload:\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
-    settings = cli_settings(config_file, host, port, credentials, socket)
+    settings = cli_settings_or_exit("bus request", config_file, host, port, credentials, socket)
     code, out = asyncio.run(_request(settings, cmd, evse, timeout))
     typer.echo(json.dumps(out, indent=2, default=str), err=code != 0)
     raise typer.Exit(code)

@@ -52,3 +52,38 @@ def queue(db: Path = typer.Argument(..., help="The OCPP SQLite database."), full
     for m in items:
         text = json.dumps(m.payload) if full else json.dumps(m.payload)[:100]
         typer.echo(f"{m.id:8} {m.action:26} attempts={m.attempts} {text}")
+
+
+@app.command("reprovision")
+def reprovision_cmd(
+    config_file: Path = typer.Option(..., "--config", "-c", help="Station configuration (TOML)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what differs."),
+) -> None:
+    """Apply the configuration's [ocpp] csms_url, security_profile and password to the OCPP store, where
+    the first start persisted them (network profile slot 1). Run it with the station stopped."""
+    from josev import config
+    from josev.ocpp import reprovision
+    from josev.ocpp.service import config_from_station
+    from josev.ocpp.store import Store
+
+    try:
+        cfg = config_from_station(config.load(config_file))
+    except (config.ConfigError, ValueError) as exc:
+        typer.echo(f"{config_file}: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(2) from None
+    if not cfg.database.exists():
+        typer.echo(f"{cfg.database}: no OCPP store yet; the first start takes the configuration as it is")
+        return
+    store = Store(cfg.database, durable=cfg.durable)
+    try:
+        changed = reprovision.changes(store, cfg) if dry_run else reprovision.reprovision(store, cfg)
+    finally:
+        store.close()
+    if not changed:
+        typer.echo(
+            f"{cfg.database}: already provisioned with {cfg.csms_url} (security profile "
+            f"{cfg.security_profile})"
+        )
+        return
+    for line in changed:
+        typer.echo(("would change " if dry_run else "changed ") + line)

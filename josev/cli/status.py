@@ -14,8 +14,7 @@ import typer
 
 from josev.api import base, topics
 from josev.bus import Bus, BusSettings
-from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings
-from josev.config import ConfigError
+from josev.cli.busopts import ConfigFile, Credentials, Host, Port, Socket, cli_settings_or_exit
 from josev.observability.status import Snapshot, render
 
 CLEAR = "\x1b[H\x1b[2J"
@@ -37,14 +36,7 @@ def main(
 ) -> None:
     """Show services, EVSEs, sessions and the CSMS connection from the retained bus state."""
     base.load_all()
-    try:
-        settings = cli_settings(config_file, host, port, credentials, socket)
-    except ConfigError as exc:
-        typer.echo(exc.explain(), err=True)
-        raise typer.Exit(2) from None
-    except (OSError, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = cli_settings_or_exit("status", config_file, host, port, credentials, socket)
     code = asyncio.run(
         _status(settings, watch=watch, interval=interval, wait=wait, seconds=seconds, as_json=as_json)
     )

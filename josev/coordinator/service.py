@@ -37,6 +37,7 @@ from josev.coordinator.limits import Demand, StationBalancer
 from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd
 from josev.coordinator.states import POWER_STATES, St
 from josev.coordinator.status import connector_statuses
+from josev.observability import oplog
 
 log = logging.getLogger("josev.coordinator")
 _HW = PilotCmd | ContactorCmd | LockCmd | DcCmd | ImdCmd
@@ -217,8 +218,10 @@ class CoordinatorService:
         elif isinstance(out, DcReport) and isinstance(core, DcEvseCore):
             await bus.publish(self.dc.supply_state(core), evse)
         elif isinstance(out, StatusOut):
+            oplog.faults(log, evse, list(out.faults), str(out.state.value))
             await bus.publish(self._status(core, out), evse)
         elif isinstance(out, SessionOut):
+            oplog.session_step(log, evse, out)
             await bus.publish(self._session_event(core, out), evse)
 
     @staticmethod

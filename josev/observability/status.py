@@ -24,6 +24,11 @@ Payload = dict[str, Any]
 Key = tuple[str, str]  # (service, message name)
 
 
+TOOLS = frozenset({"cli"})
+"""Bus users that are command-line tools (``josev status``, ``bus tail``...): no row in the services list; a
+tool killed while connected leaves its retained "connection lost" status behind."""
+
+
 @dataclass
 class Snapshot:
     """What is known about the station from the bus."""
@@ -65,6 +70,8 @@ class Snapshot:
         return True
 
     def _status(self, topic: str, service: str, payload: Any) -> bool:
+        if service in TOOLS:  # a command-line tool, not a station service: its (will) status is noise
+            return False
         if payload is None or payload == "":
             return self.services.pop(service, None) is not None
         try:

@@ -24,7 +24,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from josev.ocpp import backoff, certificates, security, transfers
+from josev.observability import oplog
+from josev.ocpp import backoff, certificates, reprovision, security, transfers
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
 from josev.ocpp.devmodel import DeviceModel, core_variables
@@ -118,6 +119,8 @@ def build_station(cfg: OcppConfig) -> Station:
                 }
             },
         )
+    for warning in reprovision.check(store, cfg):  # a CSMS setting edited after the first start
+        log.warning(warning)
     boot: dict[str, Any] = {"model": cfg.model, "vendorName": cfg.vendor}
     if cfg.serial_number:
         boot["serialNumber"] = cfg.serial_number
@@ -311,17 +314,12 @@ class OcppClient:
                         self.rand(),
                     )
                     attempt += 1
-                    log.info(
-                        "connect to slot %d failed (%s: %s); retry in %.1fs",
-                        slot,
-                        type(exc).__name__,
-                        exc,
-                        wait,
-                    )
+                    oplog.csms_failed(log, slot, exc, wait)
                     await self._sleep(stop, wait)
                     continue
                 attempt = 0
                 cycler.succeeded()
+                oplog.csms_connected(log, security.profiles(self.station).get(slot, {}), slot)
                 await self._session(self.ws, slot, stop)
                 self.ws = None
                 if self._reboot is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from josev.observability import oplog
 from josev.ocpp import rpc, schemas
 from josev.ocpp.devmodel import DeviceModel
 from josev.ocpp.effects import Effect, SendFrame, StationRequest
@@ -498,6 +499,7 @@ class Station:
     def security_event(self, type_: str, now: float, tech_info: str | None = None) -> None:
         """Log a security event in the rolling log and queue its (guaranteed) notification."""
         ts = self.timestamp(now)
+        oplog.security_event(log, type_, tech_info)
         keep = self.dm.get_int("SecurityCtrlr", "SecurityLogEntries")
         self.store.log_security(ts, type_, tech_info, keep)
         payload: dict[str, Any] = {"type": type_, "timestamp": ts}

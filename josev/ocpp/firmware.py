@@ -10,6 +10,7 @@ which reports every status back through :func:`report`.
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +19,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from josev.observability import oplog
 from josev.ocpp.effects import Reboot, StartJob
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
+
+
+log = logging.getLogger(__name__)
 
 
 def check_signing_certificate(pem: str, roots: list[str], at: datetime) -> str | None:
@@ -129,6 +134,7 @@ def report(st: Station, request_id: int, status: str, now: float) -> None:
         if not st.online:
             reboot(st)
         return
+    oplog.firmware_status(log, status, request_id)
     st.send("FirmwareStatusNotification", {"status": status, "requestId": request_id}, now)
 
 
@@ -139,4 +145,5 @@ def after_boot(st: Station, now: float) -> None:
         st.store.put("firmware_installed", None)
         st.firmware_status = "Installed"
         st.firmware_request_id = int(rid)
+        oplog.firmware_status(log, "Installed", int(rid))
         st.send("FirmwareStatusNotification", {"status": "Installed", "requestId": int(rid)}, now)

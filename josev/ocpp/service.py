@@ -9,11 +9,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from josev import logs
 from josev.api import coordinator as co
 from josev.api import display as dapi
 from josev.api import ocpp as api
 from josev.api.base import CommandError
 from josev.bus import Bus
+from josev.observability import oplog
 from josev.ocpp import pnc_bus, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.connection import OcppClient
@@ -130,6 +132,7 @@ class OcppService:
         try:
             if req.kind == "authorization":
                 tok = d["idToken"]
+                oplog.authorization(log, d["evse"] or 0, tok["idToken"], d["status"], d["source"])
                 if d["evse"] is not None:
                     await bus.publish(
                         api.OcppAuthorization(
@@ -308,4 +311,6 @@ def config_from_station(cfg: Any) -> OcppConfig:
 
 def from_config(cfg: Any) -> OcppService:
     """Service factory used by :mod:`josev.services.registry`."""
-    return OcppService(config_from_station(cfg))
+    occ = config_from_station(cfg)
+    logs.secret(occ.basic_auth_password, occ.identity)  # never in a log line, at any level
+    return OcppService(occ)

@@ -16,6 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from josev.observability import oplog
 from josev.secc import sdp
 from josev.secc.codec import Codec
 from josev.secc.events import SessionStarted
@@ -289,6 +290,7 @@ class EvseEndpoint:
         if not events:
             return
         for ev in events:
+            oplog.secc_event(log, self.evse_no, ev)
             reason = getattr(ev, "reason", None)
             if type(ev).__name__ == "SessionEnded" and isinstance(reason, str):
                 self.stats.sessions_ended[reason] = self.stats.sessions_ended.get(reason, 0) + 1
@@ -296,7 +298,7 @@ class EvseEndpoint:
                     "EVSE %d: session ended: %s %s", self.evse_no, reason, getattr(ev, "detail", "")
                 )
             elif type(ev).__name__ == "SessionStarted":
-                PEER_LOG.info("EVSE %d: session started: %s", self.evse_no, ev)
+                PEER_LOG.debug("EVSE %d: session started: %s", self.evse_no, ev)
             elif type(ev).__name__ == "LocalError":
                 self.stats.errors += 1
                 log.error("EVSE %d: our error (%s): %s", self.evse_no, getattr(ev, "what", ""), ev)

@@ -24,6 +24,7 @@ from josev.api.base import Ack, CommandError
 from josev.api.coordinator import PilotState
 from josev.api.slac import CpStateInput, GetSlacDiagnostics, SlacDiagnostics, SlacState, ValidationWindow
 from josev.bus.client import Bus
+from josev.observability import oplog
 from josev.slac import events as ev
 from josev.slac.driver import CoreDriver
 from josev.slac.evse import EvseSlac, EvseSlacConfig
@@ -116,7 +117,7 @@ class SlacService:
         async def handle(event: ev.SlacEvent) -> None:
             if isinstance(event, ev.StatusChanged):
                 self.evses[evse].ev_mac = event.ev_mac
-                log.info("EVSE %d SLAC %s %s", evse, event.status.value, event.reason)
+                oplog.slac_status(log, evse, event.status.value, event.reason, event.ev_mac)
                 await self._publish(bus, evse, event.reason)
             elif isinstance(event, ev.ValidationWindow):
                 await bus.publish(

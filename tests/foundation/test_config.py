@@ -77,12 +77,12 @@ def test_every_error_has_its_location(tmp_path: Path) -> None:
     f.write_text(BAD)
     with pytest.raises(config.ConfigError) as err:
         config.load(f)
-    locs = [loc for loc, _ in err.value.problems]
+    locs = [p.loc for p in err.value.problems]
     assert locs == [
         "station.id",
         "evse[0](id=1).phases",
         "evse[1](id=2).connectors",
-        "services",
+        "services.nope",
         "broker.port",
     ]
     text = err.value.explain()

@@ -74,7 +74,12 @@ async def test_runner_restarts_a_crashed_service(broker: PrivateBroker) -> None:
 
 
 def test_plan_splits_processes() -> None:
-    cfg = parse({"services": {"ocpp": {"process": "separate"}, "slac": {"enabled": False}}})
+    cfg = parse(
+        {
+            "services": {"ocpp": {"process": "separate"}, "slac": {"enabled": False}},
+            "ocpp": {"csms_url": "ws://127.0.0.1/ocpp"},
+        }
+    )
     main, separate = plan(cfg, [])
     assert "ocpp" not in main and separate == ["ocpp"]
     assert "slac" not in main

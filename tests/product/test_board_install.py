@@ -92,6 +92,20 @@ def test_size_is_under_the_target(board: dict[str, object]) -> None:
         assert heavy not in per, f"{heavy} is in the board install"
 
 
+def test_the_board_extras_are_installed(board: dict[str, object]) -> None:
+    """gpiod (josev[board]): without it the Charge Control C driver cannot switch a relay."""
+    assert board_install.requirement(Path("josev.whl")) == "josev.whl[board]"
+    python = Path(str(board["prefix"])) / "bin" / "python"
+    out = subprocess.run(
+        [str(python), "-c", "import gpiod; print(gpiod.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split(".")[0]) >= 2
+
+
 def test_the_demo_runs_from_the_board_install_without_root(board: dict[str, object]) -> None:
     josev = Path(str(board["prefix"])) / "bin" / "josev"
     env = {

@@ -91,6 +91,14 @@ def test_recipe_variables_and_references() -> None:
     assert len(deps) >= 10
     for dep in (d.replace("typer-slim", "typer") for d in deps):
         assert f"python3-{dep}" in rdepends, dep
+    # and so is every dependency of the board extras (gpiod: the Charge Control C driver needs it)
+    board = [
+        re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0].lower()
+        for d in pyproject["project"]["optional-dependencies"]["board"]
+    ]
+    assert "gpiod" in board
+    for dep in board:
+        assert f"python3-{dep}" in rdepends, dep
     # the license checksum matches the line of pyproject.toml it names
     m = re.match(
         r"file://([^;]+);beginline=(\d+);endline=(\d+);md5=([0-9a-f]{32})", variables["LIC_FILES_CHKSUM"]

@@ -43,6 +43,7 @@ RDEPENDS:${PN} += "\
     python3-ocpp \
     python3-pymodbus \
     python3-jsonschema \
+    python3-gpiod \
 "
 
 USERADD_PACKAGES = "${PN}"
