@@ -1,7 +1,7 @@
 /* josev C client example: joins the station bus (MQTT 5, libmosquitto), follows one EVSE's status and presents
  * an RFID token to the coordinator as an MQTT 5 request/response command.
  *
- *   josev-c-client --host 127.0.0.1 --port 1883 --user cli --credentials /var/lib/josev/broker/credentials \
+ *   josev-c-client --host 127.0.0.1 --port 1884 --user cli --credentials /var/lib/josev/broker/credentials \
  *                  --evse 1 --token 04C0FFEE [--seconds 10] [--updates 1]
  *
  * Prints one line per EvseStatus received ("status evse=1 state=plugged ocpp=Occupied ...") and one for the
@@ -198,13 +198,14 @@ int main(int argc, char **argv) {
     struct client c = {.user = user, .evse = evse, .token = token};
     char scope[16], client_id[64];
     snprintf(scope, sizeof scope, "evse%d", evse);
-    snprintf(client_id, sizeof client_id, "c-client-%ld", (long)getpid());
+    snprintf(client_id, sizeof client_id, JOSEV_CLIENT_ID_PREFIX "c-client-%ld", (long)getpid());
     snprintf(c.correlation, sizeof c.correlation, "%s-%ld", client_id, (long)time(NULL));
     expand(c.status_topic, sizeof c.status_topic, JOSEV_EVSE_STATUS_ADDRESS, "{evse}", scope);
     expand(c.command_topic, sizeof c.command_topic, JOSEV_PRESENT_TOKEN_ADDRESS, "{evse}", scope);
-    char tmp[256];
+    char tmp[256], tmp2[256];
     expand(tmp, sizeof tmp, JOSEV_REPLY_ADDRESS, "{user}", user);
-    expand(c.reply_topic, sizeof c.reply_topic, tmp, "{client}", client_id);
+    expand(tmp2, sizeof tmp2, tmp, "{client}", client_id);
+    expand(c.reply_topic, sizeof c.reply_topic, tmp2, "{service}", "coordinator");
 
     mosquitto_lib_init();
     struct mosquitto *mosq = mosquitto_new(client_id, true, &c);

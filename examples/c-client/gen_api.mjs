@@ -20,8 +20,10 @@ const lines = [
   `/* ${doc.channels['coordinator.state.evse_status'].summary.slice(0, 100)} */`,
   `#define JOSEV_EVSE_STATUS_ADDRESS "${address('coordinator.state.evse_status')}"`,
   `#define JOSEV_PRESENT_TOKEN_ADDRESS "${address('coordinator.cmd.present_token')}"`,
-  '/* Replies go to the response topic josev/v1/<user>/reply/<client> (MQTT 5 response topic). */',
-  '#define JOSEV_REPLY_ADDRESS "josev/v1/{user}/reply/{client}"',
+  '/* Replies come from the service asked, on josev/v1/<user>/reply/<client>/<service> (MQTT 5 response topic); */',
+  '/* client ids start with josev- (the broker refuses others). */',
+  '#define JOSEV_REPLY_ADDRESS "josev/v1/{user}/reply/{client}/{service}"',
+  '#define JOSEV_CLIENT_ID_PREFIX "josev-"',
   '#endif',
 ];
 console.log(lines.join('\n'));

@@ -66,7 +66,8 @@ directory = "{tmp_path / "broker"}"
         assert plug.returncode == 0, plug.stderr
         assert st.wait_for(lambda: "EVSE 1: EV plugged in" in st.text()), st.text()
         out = subprocess.run(
-            [str(binary), "--host", "127.0.0.1", "--port", str(port), "--user", "cli",
+            # the cli user is a tool: it connects on the tools listener (port + 1)
+            [str(binary), "--host", "127.0.0.1", "--port", str(port + 1), "--user", "cli",
              "--credentials", str(tmp_path / "broker" / "credentials"), "--evse", "1", "--token", TOKEN,
              "--seconds", "20", "--updates", "2"],
             capture_output=True, text=True, timeout=60,
