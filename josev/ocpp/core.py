@@ -248,6 +248,10 @@ class Station:
                     from josev.ocpp import certificates
 
                     certificates.on_timer(self, name, now)
+                elif name.startswith("sc:"):
+                    from josev.ocpp.smartcharging import messages as smart
+
+                    smart.on_timer(self, name, now)
                 else:
                     self.tx.on_timer(name, now)
         if (

@@ -20,6 +20,7 @@ from josev.ocpp import (
     security,
     transactions,
 )
+from josev.ocpp.smartcharging import messages as smartcharging
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Deferred, Station
@@ -45,6 +46,11 @@ TABLE: dict[str, Handler] = {
     "UnlockConnector": availability.unlock_connector,
     # G availability
     "ChangeAvailability": availability.change_availability,
+    # K smart charging
+    "SetChargingProfile": smartcharging.set_charging_profile,
+    "ClearChargingProfile": smartcharging.clear_charging_profile,
+    "GetChargingProfiles": smartcharging.get_charging_profiles,
+    "GetCompositeSchedule": smartcharging.get_composite_schedule,
     # L firmware
     "UpdateFirmware": firmware.update_firmware,
     # M certificates
