@@ -195,6 +195,16 @@ def _transaction(p: Payload) -> str:
     return f"transaction {tx}{' authorized' if p.get('authorized') else ''}" if tx else "no transaction"
 
 
+def _schedule(p: Payload) -> str:
+    limit = p.get("limit_a")
+    out = "OCPP limit " + ("none" if limit is None else _num(limit, " A"))
+    periods = p.get("periods") or []
+    if len(periods) > 1:
+        nxt = periods[1]
+        out += f", next {_num(nxt.get('limit'), ' A')} in {int(nxt.get('start_s', 0))} s"
+    return out
+
+
 KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
     ("coordinator", "evse_status"): ("status", _evse_status),
     ("coordinator", "pilot"): ("pilot", _pilot),
@@ -210,6 +220,7 @@ KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
         lambda p: f"{p.get('energy_mode', '?')} max {_num(p.get('max_power_w'), ' W', '{:.0f}')}",
     ),
     ("ocpp", "transaction"): ("ocpp", _transaction),
+    ("ocpp", "charging_schedule"): ("schedule", _schedule),
 }
 
 

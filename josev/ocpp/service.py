@@ -16,6 +16,7 @@ from josev.ocpp import pnc_bus, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.connection import OcppClient
 from josev.ocpp.effects import StationRequest
+from josev.ocpp.smartcharging import bus as smart_bus
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ class OcppService:
         d = req.data
         if self.pnc is not None and req.kind in pnc_bus.KINDS:
             await self.pnc.on_request(req)
+            return None
+        if req.kind in smart_bus.KINDS:
+            await smart_bus.on_request(bus, req)
             return None
         try:
             if req.kind == "authorization":
@@ -206,12 +210,14 @@ class OcppService:
         bus.serve(api.GetOcppStatus, self._status)
         self.pnc = pnc_bus.PncBridge(bus, lambda: self.client)
         self.pnc.register()
+        smart_bus.register(bus, lambda: self.client)
         await self.pnc.publish_certificates()
         task = asyncio.create_task(self.client.run(stop))
         await bus.set_status("ready")
         try:
             while not stop.is_set() and not task.done():
                 await self._publish_states()
+                await smart_bus.refresh(self.client)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await stop.wait()

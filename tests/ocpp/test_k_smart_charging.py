@@ -381,3 +381,20 @@ async def test_daily_boundary_of_the_station_clock(csms: ScriptedCsms, tmp_path:
         ]
     finally:
         await sut.close()
+
+
+def test_status_screen_shows_the_applied_limit_and_the_next_period() -> None:
+    import datetime as dt
+
+    from josev.api import ocpp as api
+    from josev.observability.status import Snapshot, render
+
+    state = api.ChargingSchedule(
+        limit_a=28.9,
+        schedule_start=dt.datetime(2026, 1, 5, 5, 0, tzinfo=dt.UTC),
+        duration_s=86400,
+        periods=[api.SchedulePeriod(start_s=0, limit=28.9), api.SchedulePeriod(start_s=3600, limit=14.4)],
+    )
+    snap = Snapshot()
+    assert snap.feed(api.ChargingSchedule.topic(1), state.model_dump(mode="json"))
+    assert "schedule   OCPP limit 28.9 A, next 14.4 A in 3600 s" in render(snap)
