@@ -65,6 +65,9 @@ server.on('client', (client) => {
   record('SignCertificate', () => ({ status: 'Accepted' }));
   record('Get15118EVCertificate', () => ({ status: 'Failed', exiResponse: '' }));
   record('GetCertificateStatus', () => ({ status: 'Failed' }));
+  record('ReportChargingProfiles', () => ({}));
+  record('NotifyChargingLimit', () => ({}));
+  record('ClearedChargingLimit', () => ({}));
 });
 
 const rl = readline.createInterface({ input: process.stdin });
