@@ -24,6 +24,7 @@ others exist for ISO 15118 schedule choice). Rules:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ WEEK = 7 * DAY
 RECURRENCE = {"Daily": DAY, "Weekly": WEEK}
 
 
+@functools.lru_cache(maxsize=4096)
 def ts(text: str) -> float:
-    """UNIX seconds of an RFC 3339 date-time."""
+    """UNIX seconds of an RFC 3339 date-time (cached: profiles are evaluated many times)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -225,15 +227,6 @@ def _to_unit(v: float, unit: str, out_unit: str, phases: int, voltage: float) ->
     return v * phases * voltage if out_unit == "W" else v / (phases * voltage)
 
 
-def _pick(cands: Iterable[Installed], t: float, tx_start: float | None, window_start: float) -> Value | None:
-    best: tuple[int, Value] | None = None
-    for c in cands:
-        v = value_at(c.profile, t, tx_start, window_start)
-        if v is not None and (best is None or c.stack > best[0]):
-            best = (c.stack, v)
-    return None if best is None else best[1]
-
-
 def floor1(x: float) -> float:
     """Round down to one fraction digit (never above ``x``)."""
     return math.floor(x * 10 + 1e-6) / 10
@@ -247,44 +240,53 @@ class Tx:
     start: float
 
 
-def limit_at(
-    profiles: Sequence[Installed],
-    evse: int,
-    t: float,
-    unit: str,
-    info: EvseInfo,
-    tx: Tx | None = None,
-    local: Sequence[Limit] = (),
-    window_start: float | None = None,
+@dataclass(frozen=True, slots=True)
+class _Stacks:
+    """The profiles that can apply to one EVSE, by role, each from the highest stack level down."""
+
+    cs_max: list[Installed]
+    ext: list[Installed]
+    tx: list[Installed]
+    default_evse: list[Installed]
+    default_0: list[Installed]
+
+    @staticmethod
+    def of(profiles: Sequence[Installed], evse: int, tx: Tx | None) -> _Stacks:
+        mine = sorted((p for p in profiles if p.evse in (0, evse)), key=lambda p: -p.stack)
+
+        def by(purpose: str) -> list[Installed]:
+            return [p for p in mine if p.purpose == purpose]
+
+        tx_id = tx.id if tx is not None and evse > 0 else None
+        defaults = by("TxDefaultProfile") if evse > 0 else []
+        return _Stacks(
+            cs_max=by("ChargingStationMaxProfile"),
+            ext=by("ChargingStationExternalConstraints"),
+            tx=[p for p in by("TxProfile") if tx_id is not None and p.profile.get("transactionId") == tx_id],
+            default_evse=[p for p in defaults if p.evse == evse],
+            default_0=[p for p in defaults if p.evse == 0],
+        )
+
+
+def _first(cands: list[Installed], t: float, tx_start: float | None, window_start: float) -> Value | None:
+    for c in cands:
+        v = value_at(c.profile, t, tx_start, window_start)
+        if v is not None:
+            return v
+    return None
+
+
+def _limit(
+    stacks: _Stacks, t: float, unit: str, info: EvseInfo, tx: Tx | None, local: Sequence[Limit], ws: float
 ) -> tuple[float | None, int]:
-    """The combined limit at ``t`` in ``unit`` (None: nothing limits) and the number of phases it assumes."""
-    ws = t if window_start is None else window_start
     tx_start = tx.start if tx is not None else None
-    cs_max = _pick((p for p in profiles if p.purpose == "ChargingStationMaxProfile"), t, tx_start, ws)
-    ext = _pick(
-        (p for p in profiles if p.purpose == "ChargingStationExternalConstraints" and p.evse in (0, evse)),
-        t,
-        tx_start,
-        ws,
+    cs_max = _first(stacks.cs_max, t, tx_start, ws)
+    ext = _first(stacks.ext, t, tx_start, ws)
+    txv = (
+        _first(stacks.tx, t, tx_start, ws)
+        or _first(stacks.default_evse, t, tx_start, ws)
+        or _first(stacks.default_0, t, tx_start, ws)
     )
-    txv: Value | None = None
-    if evse > 0:
-        if tx is not None:
-            txv = _pick(
-                (
-                    p
-                    for p in profiles
-                    if p.purpose == "TxProfile" and p.evse == evse and p.profile.get("transactionId") == tx.id
-                ),
-                t,
-                tx_start,
-                ws,
-            )
-        if txv is None:
-            defaults = [p for p in profiles if p.purpose == "TxDefaultProfile"]
-            txv = _pick((p for p in defaults if p.evse == evse), t, tx_start, ws)
-            if txv is None:
-                txv = _pick((p for p in defaults if p.evse == 0), t, tx_start, ws)
     phases = info.phases
     for v in (txv, cs_max, ext):
         if v is not None and v.phases is not None:
@@ -303,6 +305,21 @@ def limit_at(
     return floor1(max(0.0, min(vals))), phases
 
 
+def limit_at(
+    profiles: Sequence[Installed],
+    evse: int,
+    t: float,
+    unit: str,
+    info: EvseInfo,
+    tx: Tx | None = None,
+    local: Sequence[Limit] = (),
+    window_start: float | None = None,
+) -> tuple[float | None, int]:
+    """The combined limit at ``t`` in ``unit`` (None: nothing limits) and the number of phases it assumes."""
+    ws = t if window_start is None else window_start
+    return _limit(_Stacks.of(profiles, evse, tx), t, unit, info, tx, local, ws)
+
+
 def composite(
     profiles: Sequence[Installed],
     evse: int,
@@ -319,12 +336,14 @@ def composite(
     report to the CSMS always pass a hardware limit). Consecutive equal periods are merged."""
     end = start + duration
     tx_start = tx.start if tx is not None else None
+    profiles = [p for p in profiles if p.evse in (0, evse)]
     points = {start}
     for p in profiles:
         points |= breaks(p.profile, start, end, tx_start, start)
     out = Composite(evse, start, duration, unit)
+    stacks = _Stacks.of(profiles, evse, tx)
     for t in sorted(points):
-        limit, phases = limit_at(profiles, evse, t, unit, info, tx, local, window_start=start)
+        limit, phases = _limit(stacks, t, unit, info, tx, local, start)
         value = -1.0 if limit is None else limit
         if out.periods and out.periods[-1].limit == value and out.periods[-1].phases == phases:
             continue
