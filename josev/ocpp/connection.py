@@ -26,7 +26,6 @@ from josev.ocpp.config import OcppConfig
 from josev.ocpp.core import Station
 from josev.ocpp.devmodel import DeviceModel, core_variables
 from josev.ocpp.effects import Effect, Reboot, Reconnect, SendFrame, StartJob, StationRequest
-from josev.ocpp.smartcharging.messages import variables as smart_variables
 from josev.ocpp.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ def build_station(cfg: OcppConfig) -> Station:
     initial.setdefault("SecurityCtrlr/SecurityProfile", str(cfg.security_profile))
     if cfg.basic_auth_password:
         initial.setdefault("SecurityCtrlr/BasicAuthPassword", cfg.basic_auth_password)
-    dm = DeviceModel(store, core_variables(cfg.evses, cfg.model, cfg.vendor) + smart_variables(), initial)
+    dm = DeviceModel(store, core_variables(cfg.evses, cfg.model, cfg.vendor), initial)
     if not store.get("network_profiles"):
         security.save_profiles(
             store,

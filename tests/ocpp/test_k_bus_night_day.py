@@ -76,6 +76,8 @@ async def test_night_day_profile_drives_the_pwm_duty(
             lambda: st.obs.status[1].limit_source == "ocpp" and st.obs.status[1].limit_a == 28.9,
             what="EvseStatus limit 28.9 A by ocpp",
         )
+        # what the SECC reads as the EVSE maximum for HLC: 28.9 A x 3 x 230 V
+        assert abs((st.obs.status[1].max_power_w or 0) - 19941.0) < 1.0
         await until(lambda: bool(schedules) and schedules[-1].limit_a == 28.9, what="retained schedule")
         first = schedules[-1]
         # the published composite carries both periods: 20 kW until 06:00, then 10 kW (in A)

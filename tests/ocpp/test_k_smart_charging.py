@@ -398,3 +398,41 @@ def test_status_screen_shows_the_applied_limit_and_the_next_period() -> None:
     snap = Snapshot()
     assert snap.feed(api.ChargingSchedule.topic(1), state.model_dump(mode="json"))
     assert "schedule   OCPP limit 28.9 A, next 14.4 A in 3600 s" in render(snap)
+
+
+def test_sans_io_core_wakes_at_each_boundary_with_a_fake_clock(tmp_path: Path) -> None:
+    """The core alone (no socket), driven by a fake clock: the accepted profile yields the limit at once, and
+    next_deadline() is the next period boundary, where tick() yields the new limit."""
+    import json
+
+    from josev.ocpp.connection import build_station
+    from josev.ocpp.effects import SendFrame, StationRequest
+
+    st = build_station(make_config(tmp_path, "ws://127.0.0.1:9", evses={1: 1}))
+    t = C.ts("2026-01-05T05:59:00Z")
+    night_day = profile(
+        7,
+        kind="Recurring",
+        recurrencyKind="Daily",
+        unit="W",
+        startSchedule="2026-01-01T00:00:00Z",
+        periods=[(0, 20000.0), (6 * 3600, 10000.0)],
+    )
+    frame = json.dumps([2, "c1", "SetChargingProfile", {"evseId": 0, "chargingProfile": night_day}])
+    out = st.receive(frame, t)
+    assert json.loads(next(e.text for e in out if isinstance(e, SendFrame))) == [
+        3,
+        "c1",
+        {"status": "Accepted"},
+    ]
+    reqs = [e for e in out if isinstance(e, StationRequest) and e.kind == "charging_limit"]
+    assert [(r.data["evse"], r.data["amps"]) for r in reqs] == [(1, 28.9)]
+    boundary = C.ts("2026-01-05T06:00:00Z")
+    assert abs(st.next_deadline() - boundary) < 0.01
+    assert st.tick(boundary - 0.5) == []  # nothing before the boundary
+    out = st.tick(boundary + 0.001)
+    assert [(e.data["evse"], e.data["amps"]) for e in out if isinstance(e, StationRequest)] == [(1, 14.4)]
+    assert abs(st.next_deadline() - C.ts("2026-01-06T00:00:00Z")) < 0.01  # then next midnight
+    out = st.tick(C.ts("2026-01-06T00:00:00Z") + 0.001)
+    assert [e.data["amps"] for e in out if isinstance(e, StationRequest)] == [28.9]
+    st.store.close()

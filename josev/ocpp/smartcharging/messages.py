@@ -67,6 +67,13 @@ class State:
     """Bumped on every change of profiles or local limits (the published schedules are then renewed)."""
 
 
+def synced(st: Station) -> State:
+    """The state with TxProfiles bound to / expired with their transactions (before answering the CSMS)."""
+    s = state(st)
+    _bind_and_expire(st, s)
+    return s
+
+
 def state(st: Station) -> State:
     """The smart-charging state attached to ``st`` (loaded from the store on first use)."""
     s: State | None = getattr(st, "_smart", None)
@@ -163,7 +170,7 @@ def set_charging_profile(st: Station, req: dict[str, Any], now: float) -> dict[s
     """SetChargingProfile (K01-K03)."""
     if not _enabled(st):
         return {"status": "Rejected", "statusInfo": {"reasonCode": "NotEnabled"}}
-    s = state(st)
+    s = synced(st)
     evse, prof = int(req["evseId"]), dict(req["chargingProfile"])
     bad = P.validate(evse, prof, _context(st, s, now))
     if bad is not None:
@@ -176,7 +183,7 @@ def set_charging_profile(st: Station, req: dict[str, Any], now: float) -> dict[s
 
 def clear_charging_profile(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
     """ClearChargingProfile (K10): by id, or by EVSE / purpose / stack level; station-set profiles stay."""
-    s = state(st)
+    s = synced(st)
     cso = [p for p in s.installed if p.source == "CSO"]
     if "chargingProfileId" in req:
         gone = [p for p in cso if p.id == req["chargingProfileId"]]
@@ -201,7 +208,7 @@ def clear_charging_profile(st: Station, req: dict[str, Any], now: float) -> dict
 
 def get_charging_profiles(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
     """GetChargingProfiles (K09): Accepted and ReportChargingProfiles per EVSE and source, or NoProfiles."""
-    s = state(st)
+    s = synced(st)
     crit = req["chargingProfile"]
     ids = crit.get("chargingProfileId")
     found = [
@@ -241,7 +248,7 @@ def get_charging_profiles(st: Station, req: dict[str, Any], now: float) -> dict[
 
 def composite_for(st: Station, evse: int, duration: int, unit: str, now: float) -> C.Composite:
     """The composite schedule of ``evse`` from the station's time ``now`` on, with local and hardware limits."""
-    s = state(st)
+    s = synced(st)
     txs = transactions(st)
     return C.composite(
         s.installed,
