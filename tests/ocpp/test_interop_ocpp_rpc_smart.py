@@ -26,7 +26,6 @@ def prof(pid: int, purpose: str, kind: str, unit: str = "A", **kw: Any) -> dict[
                 "startPeriod": 3600,
                 "limit": 10.0 if unit == "A" else 6900.0,
                 "numberPhases": 1,
-                "phaseToUse": 2,
             },
         ],
         "duration": 7200,
@@ -75,6 +74,7 @@ async def test_ocpp_rpc_strict_smart_charging(tmp_path: Path) -> None:
             (3, prof(5, "TxDefaultProfile", "Relative")),
             (1, prof(6, "TxProfile", "Relative", transactionId="none")),
             (0, prof(7, "TxDefaultProfile", "Recurring")),
+            (0, prof(9, "ChargingStationMaxProfile", "Relative", stackLevel=9)),
             (0, prof(2, "ChargingStationMaxProfile", "Absolute", stackLevel=1)),  # stack 1 already used
         ]
         for evse, p in rejected:

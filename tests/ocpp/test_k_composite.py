@@ -196,7 +196,7 @@ def test_valid_profiles_pass() -> None:
         is None
     )
     assert reject(1, prof(2, "TxProfile", kind="Relative", transactionId="tx-1")) is None
-    assert reject(0, prof(3, "ChargingStationMaxProfile", kind="Relative")) is None
+    assert reject(0, prof(3, "ChargingStationMaxProfile")) is None
 
 
 @pytest.mark.parametrize(
@@ -204,6 +204,7 @@ def test_valid_profiles_pass() -> None:
     [
         (3, prof(1), "UnknownEvse", "EVSE 3 does not exist"),
         (1, prof(1, "ChargingStationMaxProfile"), "InvalidProfile", "only on evseId 0"),
+        (0, prof(1, "ChargingStationMaxProfile", kind="Relative"), "InvalidProfile", "cannot be Relative"),
         (0, prof(1, "ChargingStationExternalConstraints"), "InvalidProfile", "station only"),
         (0, prof(1, "TxProfile", transactionId="tx-1"), "InvalidProfile", "evseId > 0"),
         (1, prof(1, "TxProfile"), "TxNotFound", "without transactionId"),
@@ -249,10 +250,20 @@ def test_invalid_profiles_are_rejected_with_reason(
 
 def test_phase_rules() -> None:
     p = prof(1)
-    p["chargingSchedule"][0]["chargingSchedulePeriod"][0].update(numberPhases=3, phaseToUse=1)
-    assert reject(1, p) == ("InvalidValue", "chargingSchedule[0]: period 0 phaseToUse needs numberPhases 1")
+    switching = ctx(phase_switching=True)
     p["chargingSchedule"][0]["chargingSchedulePeriod"][0].update(numberPhases=1, phaseToUse=2)
-    assert reject(1, p) is None
+    # this EVSE cannot switch AC phases: phaseToUse is refused
+    assert reject(1, p) == (
+        "InvalidValue",
+        "chargingSchedule[0]: period 0 phaseToUse, but the EVSE cannot switch AC phases",
+    )
+    assert reject(1, p, switching) is None
+    p["chargingSchedule"][0]["chargingSchedulePeriod"][0].update(numberPhases=3, phaseToUse=1)
+    assert reject(1, p, switching) == (
+        "InvalidValue",
+        "chargingSchedule[0]: period 0 phaseToUse needs numberPhases 1",
+    )
+    del p["chargingSchedule"][0]["chargingSchedulePeriod"][0]["phaseToUse"]
     p["chargingSchedule"][0]["chargingSchedulePeriod"][0].update(numberPhases=4)
     assert reject(1, p) is not None and reject(1, p)[0] == "InvalidValue"  # type: ignore[index]
 

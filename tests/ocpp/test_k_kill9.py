@@ -29,9 +29,14 @@ MAX = {
     "id": 4,
     "stackLevel": 0,
     "chargingProfilePurpose": "ChargingStationMaxProfile",
-    "chargingProfileKind": "Relative",
+    "chargingProfileKind": "Absolute",
     "chargingSchedule": [
-        {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6900.0}]}
+        {
+            "id": 1,
+            "startSchedule": "2026-01-01T00:00:00Z",
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6900.0}],
+        }
     ],
 }
 

@@ -18,6 +18,9 @@ from tests.ocpp.conftest import StationUnderTest, make_config
 from tests.ocpp.harness import ScriptedCsms
 
 TOK = {"idToken": "REMOTE1", "type": "Central"}
+PAST = (
+    "2026-01-01T00:00:00Z"  # startSchedule of absolute profiles that run from before the test (no duration)
+)
 
 
 def profile(
@@ -151,6 +154,19 @@ async def test_tc_k_03_station_max_profile_caps_every_evse(
     res = await set_profile(
         csms, 0, profile(2, "ChargingStationMaxProfile", unit="W", periods=[(0, 11000.0)])
     )
+    assert res["status"] == "Rejected" and "cannot be Relative" in res["statusInfo"]["additionalInfo"]
+    res = await set_profile(
+        csms,
+        0,
+        profile(
+            2,
+            "ChargingStationMaxProfile",
+            kind="Absolute",
+            unit="W",
+            periods=[(0, 11000.0)],
+            startSchedule=PAST,
+        ),
+    )
     assert res == {"status": "Accepted"}
     # 11000 W / (3 x 230 V) = 15.94 -> 15.9 A on each EVSE
     await wait_limit(station, 1, 15.9)
@@ -201,7 +217,11 @@ async def test_invalid_profiles_refused_with_status_and_reason(
 async def test_tc_k_08_get_composite_schedule(csms: ScriptedCsms, station: StationUnderTest) -> None:
     await csms.wait_for("StatusNotification", count=2)
     await set_profile(csms, 0, profile(1, periods=[(0, 20.0), (600, 10.0)]))
-    await set_profile(csms, 0, profile(2, "ChargingStationMaxProfile", periods=[(0, 16.0)]))
+    await set_profile(
+        csms,
+        0,
+        profile(2, "ChargingStationMaxProfile", kind="Absolute", periods=[(0, 16.0)], startSchedule=PAST),
+    )
     res = await csms.call("GetCompositeSchedule", {"duration": 1200, "evseId": 1, "chargingRateUnit": "A"})
     assert res["status"] == "Accepted"
     sched = res["schedule"]
@@ -233,7 +253,10 @@ async def test_tc_k_10_clear_charging_profile(csms: ScriptedCsms, station: Stati
         (4, 0, 0, "ChargingStationMaxProfile"),
         (5, 2, 5, "TxDefaultProfile"),
     ]:
-        assert (await set_profile(csms, evse, profile(pid, purpose, stack=stack)))["status"] == "Accepted"
+        kind = "Absolute" if purpose == "ChargingStationMaxProfile" else "Relative"
+        extra = {"startSchedule": PAST} if kind == "Absolute" else {}
+        res = await set_profile(csms, evse, profile(pid, purpose, stack=stack, kind=kind, **extra))
+        assert res["status"] == "Accepted", res
 
     def ids() -> list[int]:
         return sorted(p.id for p in smart.state(station.st).installed)

@@ -3,7 +3,7 @@
 :func:`validate` returns None for an acceptable profile, else a :class:`Rejection` with the reasonCode and
 the text the CSMS reads in ``statusInfo.additionalInfo``. The checks, in order:
 
-* the EVSE exists; ``ChargingStationMaxProfile`` only on EVSE 0; ``TxProfile`` only on an EVSE > 0 with the
+* the EVSE exists; ``ChargingStationMaxProfile`` only on EVSE 0 and not ``Relative``; ``TxProfile`` only on an EVSE > 0 with the
   ``transactionId`` of the transaction running there; ``transactionId`` only on a TxProfile;
   ``ChargingStationExternalConstraints`` is set by the station only (never by the CSMS);
 * ``Recurring`` needs ``recurrencyKind`` (Daily / Weekly) and ``startSchedule``; ``recurrencyKind`` only with
@@ -11,8 +11,8 @@ the text the CSMS reads in ``statusInfo.additionalInfo``. The checks, in order:
 * ``validTo`` after ``validFrom``, and not already past;
 * the unit is one of ``SmartChargingCtrlr.RateUnit``; the first period starts at 0 and the periods are in
   strictly increasing order, at most ``PeriodsPerSchedule`` of them, each before the schedule's ``duration``
-  (which fits in one recurrence); limits are >= 0 with at most one fraction digit; ``numberPhases`` 1..3 and
-  ``phaseToUse`` (1..3) only with ``numberPhases`` = 1; ``minChargingRate`` >= 0;
+  (which fits in one recurrence); limits are >= 0 with at most one fraction digit; ``numberPhases`` 1..3;
+  ``phaseToUse`` (1..3) only with ``numberPhases`` = 1 on an EVSE that can switch phases; ``minChargingRate`` >= 0;
 * ``stackLevel`` from 0 to ``ProfileStackLevel``; no other profile (another id) of the same purpose, EVSE
   and stack level with an overlapping validity (for TxProfiles: of the same transaction);
 * at most ``Entries`` profiles installed (a profile with an installed id replaces it).
@@ -60,6 +60,8 @@ class Context:
     max_entries: int = 100
     max_stack_level: int = 100
     from_csms: bool = True
+    phase_switching: bool = False
+    """The EVSE can switch AC phases (ACPhaseSwitchingSupported): only then ``phaseToUse`` is accepted."""
 
 
 def _window(p: dict[str, Any]) -> tuple[float, float]:
@@ -114,6 +116,11 @@ def _bad_schedule(prof: dict[str, Any], ctx: Context) -> Rejection | None:
             if phases is not None and phases not in (1, 2, 3):
                 return Rejection("InvalidValue", f"{where}: period {i} numberPhases {phases} (1..3)")
             if "phaseToUse" in p:
+                if not ctx.phase_switching:
+                    return Rejection(
+                        "InvalidValue",
+                        f"{where}: period {i} phaseToUse, but the EVSE cannot switch AC phases",
+                    )
                 if phases != 1:
                     return Rejection("InvalidValue", f"{where}: period {i} phaseToUse needs numberPhases 1")
                 if p["phaseToUse"] not in (1, 2, 3):
@@ -134,6 +141,8 @@ def validate(evse: int, prof: dict[str, Any], ctx: Context) -> Rejection | None:
         return Rejection("InvalidProfile", "ChargingStationExternalConstraints is set by the station only")
     if purpose == "ChargingStationMaxProfile" and evse != 0:
         return Rejection("InvalidProfile", "ChargingStationMaxProfile only on evseId 0")
+    if purpose == "ChargingStationMaxProfile" and kind == "Relative":
+        return Rejection("InvalidProfile", "ChargingStationMaxProfile cannot be Relative")
     tx_id = prof.get("transactionId")
     if purpose == "TxProfile":
         if evse == 0:
