@@ -179,10 +179,11 @@ def _profiles_8x10(t0: float) -> list[C.Installed]:
                 "id": 999,
                 "stackLevel": 0,
                 "chargingProfilePurpose": "ChargingStationMaxProfile",
-                "chargingProfileKind": "Relative",
+                "chargingProfileKind": "Absolute",
                 "chargingSchedule": [
                     {
                         "id": 1,
+                        "startSchedule": C.iso(t0 - 86400),
                         "chargingRateUnit": "A",
                         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 63.0}],
                     }
