@@ -48,6 +48,7 @@ class OcppService:
         self.sessions: dict[int, str | None] = {}
         self._published: dict[str, Any] = {}
         self.pnc: pnc_bus.PncBridge | None = None
+        self.smart: smart_bus.SmartBus | None = None
 
     # -- coordinator -> core --------------------------------------------------------------------------
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
@@ -112,8 +113,8 @@ class OcppService:
         if self.pnc is not None and req.kind in pnc_bus.KINDS:
             await self.pnc.on_request(req)
             return None
-        if req.kind in smart_bus.KINDS:
-            await smart_bus.on_request(bus, req)
+        if self.smart is not None and req.kind in smart_bus.KINDS:
+            await self.smart.on_request(req)
             return None
         try:
             if req.kind == "authorization":
@@ -210,7 +211,8 @@ class OcppService:
         bus.serve(api.GetOcppStatus, self._status)
         self.pnc = pnc_bus.PncBridge(bus, lambda: self.client)
         self.pnc.register()
-        smart_bus.register(bus, lambda: self.client)
+        self.smart = smart_bus.SmartBus(bus, lambda: self.client)
+        self.smart.register()
         await self.pnc.publish_certificates()
         task = asyncio.create_task(self.client.run(stop))
         await bus.set_status("ready")

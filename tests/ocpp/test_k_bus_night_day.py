@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from hal.sim import SimEv
+from josev.api import coordinator as capi
 from josev.api import ocpp as api
 from josev.api.base import CommandError
 from josev.ocpp.service import OcppService
@@ -114,6 +115,15 @@ async def test_night_day_profile_drives_the_pwm_duty(
         await st.cli.request(api.SetExternalLimit(evse_id=1), None)
         await csms.wait_for("ClearedChargingLimit")
         await until(lambda: sim.cp.output().duty_percent == 24.0, timeout=1.0, what="back to 24 %")
+        # a coordinator that lost the OCPP limit (here: cleared behind the OCPP service's back) gets it again
+        seen: list[float | None] = []
+        st.cli.subscribe(capi.EvseStatus, lambda m, e: seen.append(m.limit_a))
+        await asyncio.sleep(0.2)
+        n_writes = len(sim.cp.writes)
+        await st.cli.request(capi.SetLimit(source="ocpp"), 1)
+        await until(lambda: 32.0 in seen, timeout=1.0, what="limit lost")
+        await until(lambda: seen[-1] == 14.4, timeout=1.5, what="limit re-asserted")
+        assert [w.duty_percent for w in sim.cp.writes[n_writes:]] == [53.3, 24.0]
         # clearing the profile lifts the OCPP limit
         assert (await csms.call("ClearChargingProfile", {"chargingProfileId": 7}))["status"] == "Accepted"
         await until(lambda: sim.cp.output().duty_percent == 53.3, timeout=1.0, what="back to 32 A")
