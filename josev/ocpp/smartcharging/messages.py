@@ -370,7 +370,10 @@ def _bind_and_expire(st: Station, s: State) -> bool:
     changed = False
     for evse, prof in list(s.pending.items()):
         tx = txs.get(evse)
-        if tx is not None:
+        if evse not in st.evses:
+            del s.pending[evse]  # the EVSE left the configuration
+            changed = True
+        elif tx is not None:
             del s.pending[evse]
             s.installed = P.install(s.installed, C.Installed(evse, {**prof, "transactionId": tx.id}))
             changed = True
