@@ -59,6 +59,9 @@ ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "FirmwareStatusNotification": lambda p: {},
     "LogStatusNotification": lambda p: {},
     "NotifyEVChargingNeeds": lambda p: {"status": "Accepted"},
+    "ReportChargingProfiles": lambda p: {},
+    "NotifyChargingLimit": lambda p: {},
+    "ClearedChargingLimit": lambda p: {},
     "DataTransfer": lambda p: {"status": "UnknownVendorId"},
 }
 """The answer to each action the stand-in accepts."""

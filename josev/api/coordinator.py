@@ -357,7 +357,7 @@ class SetLimit(Command[Ack]):
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "set_limit"
     per_evse: ClassVar[bool] = True
-    callers: ClassVar[frozenset[str]] = callers()
+    callers: ClassVar[frozenset[str]] = callers("ocpp")  # smart charging: the OCPP composite limit
 
     source: LimitSource
     """Which limit."""

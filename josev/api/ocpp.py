@@ -7,22 +7,31 @@
 * :class:`OcppTransaction` (retained, per EVSE) - the OCPP transaction of an EVSE (id, next seqNo).
 * :class:`OcppAuthorization` (per EVSE) - the CSMS / cache decision on a presented idToken.
 * :class:`FirmwareStatus` (retained, station) - progress of an UpdateFirmware request.
+* :class:`ChargingSchedule` (retained, per EVSE) - the smart-charging composite schedule of the EVSE (OCPP
+  profiles, external EMS limits and the EVSE's hardware limit) for the next 24 h, and the OCPP limit applied
+  now. Published within a second of every change and at every period boundary; the SECC can build its
+  SAScheduleList / -20 schedules from it.
 
 **In** (commands the ocpp service serves):
 
 * :class:`GetOcppStatus` - counters of the client (for the CLI and monitoring).
+* :class:`SetExternalLimit` - an external energy manager (EMS) sets or clears a local limit on an EVSE or the
+  whole station; it joins the composite schedule and is reported to the CSMS (NotifyChargingLimit /
+  ClearedChargingLimit).
 
 The service consumes :mod:`josev.api.coordinator` (EvseStatus, SessionEvent, SessionMeter,
-AuthorizationRequest) and calls its Authorize / StopCharging / SetAvailability commands.
+AuthorizationRequest) and calls its Authorize / StopCharging / SetAvailability commands, and SetLimit
+(source ``ocpp``) with the composite limit of each EVSE.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import datetime as _dt
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from josev.api.base import Command, Event, Reply, State, callers
+from josev.api.base import Ack, Command, Event, Reply, State, callers
 
 
 class OcppConnection(State):
@@ -108,3 +117,60 @@ class GetOcppStatus(Command[OcppStatusReply]):
     service: ClassVar[str] = "ocpp"
     name: ClassVar[str] = "get_status"
     callers: ClassVar[frozenset[str]] = callers()
+
+
+class SchedulePeriod(BaseModel):
+    """One period of a composite schedule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_s: int = Field(ge=0)
+    """Start, in seconds from ``schedule_start``."""
+    limit: float
+    """Limit in the schedule's unit (A per phase)."""
+    number_phases: int = Field(3, ge=1, le=3)
+    """Phases the limit assumes."""
+
+
+class ChargingSchedule(State):
+    """The smart-charging composite schedule of one EVSE and the OCPP limit applied now."""
+
+    service: ClassVar[str] = "ocpp"
+    name: ClassVar[str] = "charging_schedule"
+    per_evse: ClassVar[bool] = True
+
+    limit_a: float | None
+    """The limit OCPP puts on the EVSE now (A per phase): min(ChargingStationMaxProfile, TxProfile or
+    TxDefaultProfile, external limits); None when none of them limits (the coordinator's own limits apply)."""
+    unit: Literal["A"] = "A"
+    """Unit of the periods."""
+    schedule_start: _dt.datetime
+    """Start of the schedule (station clock, UTC)."""
+    duration_s: int
+    """Length of the schedule (s)."""
+    periods: list[SchedulePeriod]
+    """The composite, including the EVSE's hardware limit."""
+
+
+class SetExternalLimit(Command[Ack]):
+    """An external energy manager sets (``amps`` or ``watts``) or clears (neither) its local limit."""
+
+    service: ClassVar[str] = "ocpp"
+    name: ClassVar[str] = "set_external_limit"
+    # an energy manager is an integrator's service: `josev broker add-service ems --call ocpp.set_external_limit`
+    callers: ClassVar[frozenset[str]] = callers()
+
+    evse_id: int = Field(0, ge=0)
+    """The EVSE (0: the whole station)."""
+    amps: float | None = Field(None, ge=0)
+    """Current per phase (A)."""
+    watts: float | None = Field(None, ge=0)
+    """Power (W)."""
+    source: Literal["EMS", "SO", "Other"] = "EMS"
+    """OCPP chargingLimitSource reported to the CSMS."""
+
+    @model_validator(mode="after")
+    def _one(self) -> SetExternalLimit:
+        if self.amps is not None and self.watts is not None:
+            raise ValueError("give amps or watts, not both")
+        return self

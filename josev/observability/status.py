@@ -218,6 +218,16 @@ def _display(p: Payload) -> str:
     return "  ".join(parts)
 
 
+def _schedule(p: Payload) -> str:
+    limit = p.get("limit_a")
+    out = "OCPP limit " + ("none" if limit is None else _num(limit, " A"))
+    periods = p.get("periods") or []
+    if len(periods) > 1:
+        nxt = periods[1]
+        out += f", next {_num(nxt.get('limit'), ' A')} in {int(nxt.get('start_s', 0))} s"
+    return out
+
+
 KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
     ("coordinator", "evse_status"): ("status", _evse_status),
     ("coordinator", "pilot"): ("pilot", _pilot),
@@ -234,6 +244,7 @@ KNOWN_EVSE: dict[Key, tuple[str, Callable[[Payload], str]]] = {
     ),
     ("ocpp", "transaction"): ("ocpp", _transaction),
     ("ocpp", "display"): ("display", _display),
+    ("ocpp", "charging_schedule"): ("schedule", _schedule),
 }
 
 

@@ -190,8 +190,13 @@ def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], n
 
 
 def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
-    """RequestStartTransaction (F01/F02)."""
+    """RequestStartTransaction (F01/F02); with a chargingProfile see the smart-charging module (K05)."""
     from josev.ocpp import availability
+
+    if "chargingProfile" in req:
+        from josev.ocpp.smartcharging import messages as smart
+
+        return smart.request_start(st, req, now)
 
     evse = req.get("evseId")
     token, rid = req["idToken"], req["remoteStartId"]

@@ -131,6 +131,9 @@ class Station:
         from josev.ocpp import certificates
 
         self.timer_handlers["cert"] = lambda name, now: certificates.on_timer(self, name, now)
+        from josev.ocpp.smartcharging import messages as smart
+
+        self.timer_handlers["sc"] = lambda name, now: smart.on_timer(self, name, now)
         from josev.ocpp import security
 
         dm.validators["SecurityCtrlr/BasicAuthPassword"] = security.check_password

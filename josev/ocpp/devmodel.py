@@ -309,7 +309,9 @@ def core_variables(evses: dict[int, int], model: str = "josev", vendor: str = "j
                 VarDef("Connector", "ConnectorType", "string", ro, "cType2", evse=evse, connector=conn),
                 _i("Connector", "SupplyPhases", 3, mutability=ro, evse=evse, connector=conn),
             ]
-    return defs
+    from josev.ocpp.smartcharging.messages import variables as smart_charging_variables
+
+    return defs + smart_charging_variables()
 
 
 class DeviceModel:

@@ -25,6 +25,7 @@ from josev.ocpp import (
     tariffcost,
     transactions,
 )
+from josev.ocpp.smartcharging import messages as smartcharging
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Deferred, Station
@@ -58,6 +59,11 @@ TABLE: dict[str, Handler] = {
     "CancelReservation": reservation.cancel_reservation,
     # I tariff and cost
     "CostUpdated": tariffcost.cost_updated,
+    # K smart charging
+    "SetChargingProfile": smartcharging.set_charging_profile,
+    "ClearChargingProfile": smartcharging.clear_charging_profile,
+    "GetChargingProfiles": smartcharging.get_charging_profiles,
+    "GetCompositeSchedule": smartcharging.get_composite_schedule,
     # L firmware
     "UpdateFirmware": firmware.update_firmware,
     # M certificates

@@ -20,6 +20,7 @@ from josev.ocpp import pnc_bus, security
 from josev.ocpp.config import OcppConfig
 from josev.ocpp.connection import OcppClient
 from josev.ocpp.effects import StationRequest
+from josev.ocpp.smartcharging import bus as smart_bus
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class OcppService:
         self._published: dict[str, Any] = {}
         self.pnc: pnc_bus.PncBridge | None = None
         self._status_seen = asyncio.Event()
+        self.smart: smart_bus.SmartBus | None = None
 
     # -- coordinator -> core --------------------------------------------------------------------------
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
@@ -128,6 +130,9 @@ class OcppService:
         d = req.data
         if self.pnc is not None and req.kind in pnc_bus.KINDS:
             await self.pnc.on_request(req)
+            return None
+        if self.smart is not None and req.kind in smart_bus.KINDS:
+            await self.smart.on_request(req)
             return None
         try:
             if req.kind == "authorization":
@@ -237,6 +242,8 @@ class OcppService:
         bus.serve(api.GetOcppStatus, self._status)
         self.pnc = pnc_bus.PncBridge(bus, lambda: self.client)
         self.pnc.register()
+        self.smart = smart_bus.SmartBus(bus, lambda: self.client)
+        self.smart.register()
         await self.pnc.publish_certificates()
         client_stop = asyncio.Event()
         task = asyncio.create_task(self.client.run(client_stop))
@@ -244,6 +251,7 @@ class OcppService:
         try:
             while not stop.is_set() and not task.done():
                 await self._publish_states()
+                await smart_bus.refresh(self.client)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await stop.wait()

@@ -71,6 +71,9 @@ server.on('client', (client) => {
   record('NotifyDisplayMessages', () => ({}));
   record('NotifyEvent', () => ({}));
   record('NotifyMonitoringReport', () => ({}));
+  record('ReportChargingProfiles', () => ({}));
+  record('NotifyChargingLimit', () => ({}));
+  record('ClearedChargingLimit', () => ({}));
 });
 
 const rl = readline.createInterface({ input: process.stdin });

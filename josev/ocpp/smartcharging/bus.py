@@ -1,0 +1,117 @@
+"""The smart-charging side of the OCPP bus service: ``charging_limit`` station requests become the
+coordinator's ``SetLimit(source="ocpp")`` and the retained :class:`~josev.api.ocpp.ChargingSchedule`; the
+:class:`~josev.api.ocpp.SetExternalLimit` command of an external EMS becomes a local limit of the core.
+
+A coordinator that lost the OCPP limit (restarted, or someone cleared it) shows an effective limit above it in
+its ``EvseStatus``; the limit is then sent again (at most once a second per EVSE)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from josev.api import coordinator as co
+from josev.api import ocpp as api
+from josev.api.base import Ack, CommandError
+from josev.ocpp.effects import Effect, StationRequest
+from josev.ocpp.smartcharging import composite as C
+from josev.ocpp.smartcharging import messages
+
+if TYPE_CHECKING:
+    from josev.bus import Bus
+    from josev.ocpp.connection import OcppClient
+
+KINDS = frozenset({"charging_limit"})
+"""Station requests handled here."""
+
+
+def schedule_state(data: dict[str, Any]) -> api.ChargingSchedule:
+    """The bus state of a ``charging_limit`` request."""
+    sched = data["schedule"]
+    return api.ChargingSchedule(
+        limit_a=data["amps"],
+        schedule_start=_dt.datetime.fromisoformat(sched["scheduleStart"].replace("Z", "+00:00")),
+        duration_s=sched["duration"],
+        periods=[
+            api.SchedulePeriod(
+                start_s=p["startPeriod"], limit=p["limit"], number_phases=p.get("numberPhases", 3)
+            )
+            for p in sched["chargingSchedulePeriod"]
+        ],
+    )
+
+
+class SmartBus:
+    """The smart-charging bus bridge of one OCPP service."""
+
+    def __init__(self, bus: Bus, client: Callable[[], OcppClient | None]) -> None:
+        self.bus = bus
+        self.client = client
+        self.applied: dict[int, float | None] = {}
+        """The OCPP limit last handed to the coordinator, per EVSE."""
+        self._reasserted: dict[int, float] = {}
+
+    async def on_request(self, req: StationRequest) -> None:
+        """Apply a ``charging_limit`` request: the coordinator's OCPP limit first, then the retained schedule."""
+        evse = int(req.data["evse"])
+        self.applied[evse] = req.data["amps"]
+        await self.bus.request(co.SetLimit(source="ocpp", amps=req.data["amps"]), evse)
+        await self.bus.publish(schedule_state(req.data), evse)
+
+    async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
+        if evse is None:
+            return
+        amps = self.applied.get(evse)
+        if amps is None or (msg.limit_a is not None and msg.limit_a <= amps + 0.05):
+            return
+        now = time.monotonic()
+        if now - self._reasserted.get(evse, 0.0) < 1.0:
+            return
+        self._reasserted[evse] = now
+        with contextlib.suppress(CommandError):
+            await self.bus.request(co.SetLimit(source="ocpp", amps=amps), evse)
+
+    async def _external(self, cmd: api.SetExternalLimit, evse: int | None) -> Ack:
+        c = self.client()
+        if c is None:
+            raise CommandError("unavailable", "the OCPP client is not running")
+        limit = None
+        if cmd.amps is not None:
+            limit = C.Limit(cmd.amps, "A", cmd.source)
+        elif cmd.watts is not None:
+            limit = C.Limit(cmd.watts, "W", cmd.source)
+        problem: list[str] = []
+
+        def apply(now: float) -> list[Effect]:
+            st = c.station
+            why = messages.set_local_limit(st, cmd.evse_id, limit, now)
+            if why is not None:
+                problem.append(why)
+            st._pump(now)
+            return st.take()
+
+        await c.feed(apply)
+        if problem:
+            raise CommandError("rejected", problem[0])
+        return Ack()
+
+    def register(self) -> None:
+        """Serve :class:`~josev.api.ocpp.SetExternalLimit`; watch the coordinator's applied limit."""
+        self.bus.serve(api.SetExternalLimit, self._external)
+        self.bus.subscribe(co.EvseStatus, self._on_status)
+
+
+async def refresh(client: OcppClient | None) -> None:
+    """Re-evaluate the limits (transactions started/ended, period boundaries while offline)."""
+    if client is None:
+        return
+    st = client.station
+
+    def go(now: float) -> list[Effect]:
+        messages.refresh(st, now)
+        return st.take()
+
+    await client.feed(go)
