@@ -199,7 +199,7 @@ MALFORMED = [
     ('{"a": 1}', "-1", "RpcFrameworkError"),
     ('[7, "m1", "Heartbeat", {}]', "m1", "MessageTypeNotSupported"),
     ('[2, "m2", "FooBar", {}]', "m2", "NotImplemented"),
-    ('[2, "m3", "SetChargingProfile", {"evseId": 1}]', "m3", "NotSupported"),
+    ('[2, "m3", "PublishFirmware", {"location": "x"}]', "m3", "NotSupported"),  # local controller only
     ('[2, "m4", "Reset", {}]', "m4", "OccurrenceConstraintViolation"),
     ('[2, "m5", "Reset", {"type": 5}]', "m5", "TypeConstraintViolation"),
     ('[2, "m6", "Reset", {"type": "Sometimes"}]', "m6", "PropertyConstraintViolation"),
