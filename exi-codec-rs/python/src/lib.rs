@@ -283,6 +283,34 @@ fn to_xml(schema: &str, message: &Bound<'_, PyAny>, fragment: bool) -> PyResult<
     exi_codec::xml::to_xml(s, &v, fragment).map_err(exi_err)
 }
 
+/// Benchmark helper: nanoseconds for `n` decodes of `data` by the Rust core alone (no Python objects).
+#[pyfunction]
+fn bench_decode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
+    let s = schema_of(schema)?;
+    exi_codec::decode(s, data).map_err(exi_err)?;
+    Ok(py.allow_threads(|| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = std::hint::black_box(exi_codec::decode(s, std::hint::black_box(data)));
+        }
+        t.elapsed().as_nanos() as u64
+    }))
+}
+
+/// Benchmark helper: nanoseconds for `n` encodes by the Rust core alone of the document `data` decodes to.
+#[pyfunction]
+fn bench_encode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
+    let s = schema_of(schema)?;
+    let v = exi_codec::decode(s, data).map_err(exi_err)?;
+    Ok(py.allow_threads(|| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = std::hint::black_box(exi_codec::encode(s, std::hint::black_box(&v)));
+        }
+        t.elapsed().as_nanos() as u64
+    }))
+}
+
 /// Schema names and their namespaces.
 #[pyfunction]
 fn schemas() -> Vec<(&'static str, &'static str)> {
@@ -312,5 +340,7 @@ fn _exi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_fragment, m)?)?;
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_encode, m)?)?;
     Ok(())
 }
