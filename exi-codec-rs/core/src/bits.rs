@@ -122,6 +122,16 @@ impl BitWriter {
         }
     }
 
+    /// An empty writer that appends to `buf` (cleared first; its capacity is reused).
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        BitWriter {
+            buf,
+            acc: 0,
+            nacc: 0,
+        }
+    }
+
     /// Bits written so far.
     pub fn pos(&self) -> usize {
         self.buf.len() * 8 + self.nacc as usize

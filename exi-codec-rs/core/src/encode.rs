@@ -1,43 +1,142 @@
 //! Grammar-driven EXI encoder: walks the grammar and picks, in each state, the first declared production
 //! whose element/attribute is still pending in the value map (schema order), else EE.
+//!
+//! The encoder reads the message through the [`Src`] trait, so it encodes straight from whatever holds the
+//! message: the [`Value`] tree here, Python dicts in the binding (no intermediate tree).
 
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
 use crate::tables::{kind, shape, simple, Prod, Schema};
-use crate::text::{b64_decode, hex_decode};
+use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
 
-struct Enc {
-    w: BitWriter,
-    t: StringTable,
-    s: &'static Schema,
-    depth: usize,
-    path: Vec<u16>,
+/// A simple value as the encoder sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Scal<'a> {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// Text (strings, enumerations, hex or base64 text).
+    Str(&'a str),
+    /// Octets (binary content given as bytes).
+    Bytes(&'a [u8]),
+    /// A map or list where a simple value was expected.
+    Compound,
+}
+
+/// The present entries of a map: key id (or the name the schema does not know) and value.
+pub type Entries<V> = Vec<(Result<u16, String>, V)>;
+
+/// A message to encode, as the encoder reads it. Keys are local-name ids ([`VALUE_KEY`] = `value`).
+pub trait Src: Sized + Clone {
+    /// Whether this is a map (an object).
+    fn is_map(&self) -> bool;
+    /// The entry `key` of a map, `None` when absent (or given as null).
+    fn get(&self, key: u16) -> Result<Option<Self>, Error>;
+    /// Number of entries of a map (including null ones).
+    fn len(&self) -> usize;
+    /// Whether a map has no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The length of a list, `None` for anything else.
+    fn list_len(&self) -> Option<usize>;
+    /// Item `i` of a list.
+    fn item(&self, i: usize) -> Result<Self, Error>;
+    /// The simple value.
+    fn scalar(&self) -> Result<Scal<'_>, Error>;
+    /// The present (non-null) entries of a map, in order: key id, or the name that the schema does not know.
+    fn entries(&self, s: &Schema) -> Result<Entries<Self>, Error>;
+    /// A short description for error messages.
+    fn describe(&self) -> String;
+}
+
+impl Src for &Value {
+    #[inline]
+    fn is_map(&self) -> bool {
+        matches!(self, Value::Map(_))
+    }
+    #[inline]
+    fn get(&self, key: u16) -> Result<Option<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+    fn len(&self) -> usize {
+        match self {
+            Value::Map(m) => m.len(),
+            _ => 0,
+        }
+    }
+    #[inline]
+    fn list_len(&self) -> Option<usize> {
+        match self {
+            Value::List(l) => Some(l.len()),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn item(&self, i: usize) -> Result<Self, Error> {
+        match self {
+            Value::List(l) => Ok(&l[i]),
+            _ => Ok(self),
+        }
+    }
+    #[inline]
+    fn scalar(&self) -> Result<Scal<'_>, Error> {
+        Ok(match self {
+            Value::Bool(b) => Scal::Bool(*b),
+            Value::Int(n) => Scal::Int(*n),
+            Value::Str(s) => Scal::Str(s),
+            Value::Enum(s) => Scal::Str(s),
+            Value::Bytes(b, _) => Scal::Bytes(b),
+            Value::List(_) | Value::Map(_) => Scal::Compound,
+        })
+    }
+    fn entries(&self, _s: &Schema) -> Result<Entries<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.iter().map(|(k, v)| (Ok(*k), v)).collect(),
+            _ => Vec::new(),
+        })
+    }
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
 }
 
 /// Encode a document: `root` is a map with exactly one entry, the root element.
 pub fn encode(schema: &'static Schema, root: &Value) -> Result<Vec<u8>, Error> {
-    encode_with(schema, root, false)
+    let mut out = Vec::with_capacity(64);
+    encode_from(schema, &root, false, &mut out)?;
+    Ok(out)
 }
 
 /// Encode an EXI fragment: `root` is a map of one or more elements (any element declared in the schema).
 pub fn encode_fragment(schema: &'static Schema, root: &Value) -> Result<Vec<u8>, Error> {
-    encode_with(schema, root, true)
+    let mut out = Vec::with_capacity(64);
+    encode_from(schema, &root, true, &mut out)?;
+    Ok(out)
 }
 
-fn encode_with(schema: &'static Schema, root: &Value, fragment: bool) -> Result<Vec<u8>, Error> {
-    let entries = match root {
-        Value::Map(m) => m,
-        _ => {
-            return Err(Error::new(
-                0,
-                "the message must be an object",
-                "{\"<root element>\": {...}}",
-            ))
-        }
-    };
+/// Encode from any [`Src`] into `out` (cleared first; its capacity is reused).
+pub fn encode_from<V: Src>(
+    schema: &'static Schema,
+    root: &V,
+    fragment: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if !root.is_map() {
+        return Err(Error::new(
+            0,
+            "the message must be an object",
+            "{\"<root element>\": {...}}",
+        ));
+    }
+    let entries = root.entries(schema)?;
     if entries.is_empty() || (!fragment && entries.len() != 1) {
         return Err(Error::new(
             0,
@@ -45,37 +144,52 @@ fn encode_with(schema: &'static Schema, root: &Value, fragment: bool) -> Result<
             "{\"<root element>\": {...}}",
         ));
     }
+    out.clear();
     let mut e = Enc {
-        w: BitWriter::with_capacity(64),
+        w: BitWriter::with_buffer(std::mem::take(out)),
         t: StringTable::default(),
         s: schema,
         depth: 0,
-        path: Vec::new(),
+        path: [0; MAX_DEPTH + 2],
+        bbuf: Vec::new(),
     };
     e.w.bits(8, 0x80);
     let st = &schema.states[(if fragment { schema.frag } else { schema.doc }) as usize];
     for (k, v) in entries {
-        let items: Vec<&Value> = match v {
-            Value::List(l) if fragment => l.iter().collect(),
-            _ => vec![v],
+        let k = k.map_err(|n| {
+            Error::new(
+                0,
+                format!("unknown name {n} in schema {}", schema.name),
+                "a global element of the schema",
+            )
+        })?;
+        let n = match v.list_len() {
+            Some(n) if fragment => n,
+            _ => 1,
         };
-        for item in items {
+        for j in 0..n {
+            let item = if fragment && v.list_len().is_some() {
+                v.item(j)?
+            } else {
+                v.clone()
+            };
             let prods = &schema.prods[st.first as usize..(st.first + st.n as u32) as usize];
-            let i = prods.iter().position(|p| p.lname == *k).ok_or_else(|| {
+            let i = prods.iter().position(|p| p.lname == k).ok_or_else(|| {
                 Error::new(
                     e.w.pos(),
-                    format!("unknown root element {:?}", name(schema, *k)),
+                    format!("unknown root element {:?}", name(schema, k)),
                     "a global element of the schema",
                 )
             })?;
             e.w.bits(st.width as u32, i as u64);
-            e.element(&prods[i], item)?;
+            e.element(&prods[i], &item)?;
         }
     }
     if fragment {
         e.w.bits(st.width as u32, st.n as u64 + 1);
     }
-    Ok(e.w.finish())
+    *out = e.w.finish();
+    Ok(())
 }
 
 fn name(s: &Schema, k: u16) -> &'static str {
@@ -86,21 +200,88 @@ fn name(s: &Schema, k: u16) -> &'static str {
     }
 }
 
-fn pending(v: &Value, c: u32) -> bool {
-    match v {
-        Value::List(l) => (c as usize) < l.len(),
-        _ => c == 0,
+/// How many items of each key of one map have been written (few keys: a small inline table).
+struct Cursors {
+    inline: [(u16, u32); 16],
+    n: usize,
+    more: Vec<(u16, u32)>,
+}
+
+impl Cursors {
+    #[inline]
+    fn new() -> Self {
+        Cursors {
+            inline: [(0, 0); 16],
+            n: 0,
+            more: Vec::new(),
+        }
+    }
+    #[inline]
+    fn get(&self, key: u16) -> u32 {
+        for (k, c) in &self.inline[..self.n] {
+            if *k == key {
+                return *c;
+            }
+        }
+        self.more
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, c)| *c)
+    }
+    #[inline]
+    fn bump(&mut self, key: u16) {
+        for (k, c) in &mut self.inline[..self.n] {
+            if *k == key {
+                *c += 1;
+                return;
+            }
+        }
+        if let Some((_, c)) = self.more.iter_mut().find(|(k, _)| *k == key) {
+            *c += 1;
+            return;
+        }
+        if self.n < self.inline.len() {
+            self.inline[self.n] = (key, 1);
+            self.n += 1;
+        } else {
+            self.more.push((key, 1));
+        }
+    }
+    fn keys(&self) -> usize {
+        self.n + self.more.len()
     }
 }
 
+struct Enc {
+    w: BitWriter,
+    t: StringTable,
+    s: &'static Schema,
+    depth: usize,
+    path: [u16; MAX_DEPTH + 2],
+    bbuf: Vec<u8>,
+}
+
 impl Enc {
+    #[cold]
     fn err(&self, msg: String, expected: String) -> Error {
-        let path: Vec<&str> = self.path.iter().map(|k| name(self.s, *k)).collect();
+        let path: Vec<&str> = self.path[..self.depth.min(self.path.len())]
+            .iter()
+            .map(|k| name(self.s, *k))
+            .collect();
         Error::new(
             self.w.pos(),
             format!("{} (at {})", msg, path.join("/")),
             expected,
         )
+    }
+
+    #[cold]
+    fn err_in(&mut self, key: u16, msg: String, expected: String) -> Error {
+        self.path[self.depth] = key;
+        self.depth += 1;
+        let e = self.err(msg, expected);
+        self.depth -= 1;
+        e
     }
 
     fn expected(&self, state: u32) -> String {
@@ -116,44 +297,43 @@ impl Enc {
         names.join(" | ")
     }
 
-    fn element(&mut self, p: &Prod, v: &Value) -> Result<(), Error> {
+    fn element<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
         if p.arg == u32::MAX {
             return Err(self.err(
                 "element with ambiguous declarations in a fragment".into(),
                 String::new(),
             ));
         }
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
         }
-        self.path.push(p.lname);
+        self.path[self.depth] = p.lname;
+        self.depth += 1;
         let shp = (p.flags >> 1) & 3;
         if shp == shape::SCALAR {
+            let sv = v.scalar()?;
+            if matches!(sv, Scal::Compound) {
+                return Err(self.err(
+                    "expected a simple value, got an object or list".into(),
+                    "a simple value".into(),
+                ));
+            }
             let st0 = &self.s.states[p.arg as usize];
             let ch = &self.s.prods[st0.first as usize];
-            if st0.n == 1 && ch.kind == kind::CH && !matches!(v, Value::Map(_) | Value::List(_)) {
-                if st0.ee2 > 0 && self.empty_lexical(ch.arg, v)? {
+            if st0.n == 1 && ch.kind == kind::CH {
+                if st0.ee2 > 0 && self.empty_lexical(ch.arg, sv)? {
                     // empty value: escape + second-level EE, as EXIficient writes it
                     self.w.bits(st0.width as u32, st0.n as u64);
                     self.w.bits(st0.ee2 as u32, 0);
-                    self.path.pop();
                     self.depth -= 1;
                     return Ok(());
                 }
                 // fast path: CH (code 0) then EE (code 0)
                 self.w.bits(st0.width as u32, 0);
-                self.value(ch.arg, p.qname, v)?;
+                self.value(ch.arg, p.qname, sv)?;
                 self.w.bits(self.s.states[ch.next as usize].width as u32, 0);
-                self.path.pop();
                 self.depth -= 1;
                 return Ok(());
-            }
-            if matches!(v, Value::Map(_) | Value::List(_)) {
-                return Err(self.err(
-                    "expected a simple value, got an object or list".into(),
-                    "a simple value".into(),
-                ));
             }
             let mut state = p.arg;
             let mut done_value = false;
@@ -168,35 +348,22 @@ impl Enc {
                 if want == kind::EE {
                     break;
                 }
-                self.value(prods[i].arg, p.qname, v)?;
+                self.value(prods[i].arg, p.qname, sv)?;
                 done_value = true;
                 state = prods[i].next;
             }
-            self.path.pop();
             self.depth -= 1;
             return Ok(());
         }
-        let entries: &[(u16, Value)] = match v {
-            Value::Map(m) => m,
-            _ => return Err(self.err("expected an object".into(), "an object".into())),
-        };
-        let mut cursor = [0u32; 64];
-        let mut big_cursor: Vec<u32>;
-        let cur: &mut [u32] = if entries.len() <= 64 {
-            &mut cursor[..entries.len()]
-        } else {
-            big_cursor = vec![0; entries.len()];
-            &mut big_cursor
-        };
+        if !v.is_map() {
+            return Err(self.err("expected an object".into(), "an object".into()));
+        }
+        let mut cur = Cursors::new();
         let mut state = p.arg;
-        let mut lo = 0usize; // entries before `lo` are fully consumed
         loop {
-            while lo < entries.len() && !pending(&entries[lo].1, cur[lo]) {
-                lo += 1;
-            }
             let st = &self.s.states[state as usize];
             let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
-            let mut chosen: Option<(usize, usize)> = None;
+            let mut chosen: Option<(usize, V)> = None;
             let mut ee: Option<usize> = None;
             for (i, q) in prods.iter().enumerate() {
                 let key = match q.kind {
@@ -208,19 +375,22 @@ impl Enc {
                     }
                     _ => continue,
                 };
-                let mut j = lo;
-                while j < entries.len() {
-                    if entries[j].0 == key && pending(&entries[j].1, cur[j]) {
+                if let Some(x) = v.get(key)? {
+                    let c = cur.get(key);
+                    let item = match x.list_len() {
+                        Some(n) if (c as usize) < n => Some(x.item(c as usize)?),
+                        Some(_) => None,
+                        None if c == 0 => Some(x),
+                        None => None,
+                    };
+                    if let Some(item) = item {
+                        cur.bump(key);
+                        chosen = Some((i, item));
                         break;
                     }
-                    j += 1;
-                }
-                if j < entries.len() {
-                    chosen = Some((i, j));
-                    break;
                 }
             }
-            let (i, j) = match chosen {
+            let (i, item) = match chosen {
                 Some(c) => c,
                 None => match ee {
                     Some(i) => {
@@ -234,52 +404,113 @@ impl Enc {
                 },
             };
             let q = &prods[i];
-            let ev = &entries[j].1;
-            let item = match ev {
-                Value::List(l) => &l[cur[j] as usize],
-                _ => ev,
-            };
-            cur[j] += 1;
-            if q.kind == kind::CH && st.ee2 > 0 && self.empty_lexical(q.arg, item)? {
-                // empty value: escape + second-level EE ends the element (EXIficient's form)
-                self.w.bits(st.width as u32, st.n as u64);
-                self.w.bits(st.ee2 as u32, 0);
-                break;
+            if q.kind == kind::CH && st.ee2 > 0 {
+                let sv = item.scalar()?;
+                if self.empty_lexical(q.arg, sv)? {
+                    // empty value: escape + second-level EE ends the element (EXIficient's form)
+                    self.w.bits(st.width as u32, st.n as u64);
+                    self.w.bits(st.ee2 as u32, 0);
+                    break;
+                }
             }
             self.w.bits(st.width as u32, i as u64);
             match q.kind {
                 kind::AT => {
-                    self.path.push(q.lname);
-                    self.value(q.arg, q.qname, item)?;
-                    self.path.pop();
+                    let sv = item.scalar()?;
+                    if matches!(sv, Scal::Compound) {
+                        return Err(self.err_in(
+                            q.lname,
+                            format!("expected a simple value, got {}", item.describe()),
+                            "a simple value".into(),
+                        ));
+                    }
+                    self.path[self.depth] = q.lname;
+                    self.depth += 1;
+                    self.value(q.arg, q.qname, sv)?;
+                    self.depth -= 1;
                 }
-                kind::SE => self.element(q, item)?,
-                _ => self.value(q.arg, p.qname, item)?,
+                kind::SE => self.element(q, &item)?,
+                _ => {
+                    let sv = item.scalar()?;
+                    self.value(q.arg, p.qname, sv)?;
+                }
             }
             state = q.next;
         }
-        for (j, (k, ev)) in entries.iter().enumerate() {
-            if pending(ev, cur[j]) {
-                return Err(self.err(
-                    format!(
-                        "unexpected {:?}: not allowed here, out of order or too many",
-                        name(self.s, *k)
-                    ),
-                    "content allowed by the schema".into(),
-                ));
+        if cur.keys() != v.len() {
+            self.leftover(v, &cur)?;
+        } else {
+            // every key was used; a list may still have items left
+            for (k, c) in cur.inline[..cur.n].iter().chain(cur.more.iter()) {
+                if let Some(x) = v.get(*k)? {
+                    if x.list_len().is_some_and(|n| n > *c as usize) {
+                        return Err(self.unexpected(*k));
+                    }
+                }
             }
         }
-        self.path.pop();
         self.depth -= 1;
         Ok(())
     }
 
+    #[cold]
+    fn unexpected(&self, k: u16) -> Error {
+        self.err(
+            format!(
+                "unexpected {:?}: not allowed here, out of order or too many",
+                name(self.s, k)
+            ),
+            "content allowed by the schema".into(),
+        )
+    }
+
+    #[cold]
+    fn leftover<V: Src>(&self, v: &V, cur: &Cursors) -> Result<(), Error> {
+        for (k, x) in v.entries(self.s)? {
+            let k = match k {
+                Ok(k) => k,
+                Err(n) => {
+                    return Err(self.err(
+                        format!("unknown name {n} in schema {}", self.s.name),
+                        "a name the schema declares".into(),
+                    ))
+                }
+            };
+            let c = cur.get(k) as usize;
+            let left = match x.list_len() {
+                Some(n) => n > c,
+                None => c == 0,
+            };
+            if left {
+                return Err(self.unexpected(k));
+            }
+        }
+        // duplicate keys (a JSON object with a repeated name)
+        if let Some((k, _)) = v
+            .entries(self.s)?
+            .iter()
+            .enumerate()
+            .find_map(|(i, (k, _))| {
+                let k = k.as_ref().ok()?;
+                v.entries(self.s)
+                    .ok()?
+                    .iter()
+                    .skip(i + 1)
+                    .any(|(k2, _)| k2.as_ref().ok() == Some(k))
+                    .then_some((*k, ()))
+            })
+        {
+            return Err(self.unexpected(k));
+        }
+        Ok(())
+    }
+
     /// Whether `v` is an empty lexical value of a string or binary type (which has no character events).
-    fn empty_lexical(&self, si: u32, v: &Value) -> Result<bool, Error> {
+    fn empty_lexical(&self, si: u32, v: Scal<'_>) -> Result<bool, Error> {
         let t = &self.s.simples[si as usize];
         let empty = match (t.kind, v) {
-            (simple::STRING | simple::HEX | simple::B64, Value::Str(s)) => s.is_empty(),
-            (simple::HEX | simple::B64, Value::Bytes(b, _)) => b.is_empty(),
+            (simple::STRING | simple::HEX | simple::B64, Scal::Str(s)) => s.is_empty(),
+            (simple::HEX | simple::B64, Scal::Bytes(b)) => b.is_empty(),
             _ => false,
         };
         if empty && t.min_len > 0 {
@@ -291,27 +522,29 @@ impl Enc {
         Ok(empty)
     }
 
-    fn value(&mut self, si: u32, qname: u16, v: &Value) -> Result<(), Error> {
+    #[cold]
+    fn wrong(&self, what: &str, v: Scal<'_>, expected: &str) -> Error {
+        let got = match v {
+            Scal::Bool(b) => format!("Bool({b})"),
+            Scal::Int(n) => format!("Int({n})"),
+            Scal::Str(s) => format!("Str({s:?})"),
+            Scal::Bytes(b) => format!("Bytes({b:?})"),
+            Scal::Compound => "an object or list".into(),
+        };
+        self.err(format!("expected {what}, got {got}"), expected.into())
+    }
+
+    fn value(&mut self, si: u32, qname: u16, v: Scal<'_>) -> Result<(), Error> {
         let t = &self.s.simples[si as usize];
         match t.kind {
             simple::BOOL => match v {
-                Value::Bool(b) => self.w.bits(1, *b as u64),
-                _ => {
-                    return Err(self.err(
-                        format!("expected a boolean, got {v:?}"),
-                        "true | false".into(),
-                    ))
-                }
+                Scal::Bool(b) => self.w.bits(1, b as u64),
+                _ => return Err(self.wrong("a boolean", v, "true | false")),
             },
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => {
                 let n = match v {
-                    Value::Int(n) => *n,
-                    _ => {
-                        return Err(self.err(
-                            format!("expected an integer, got {v:?}"),
-                            "an integer".into(),
-                        ))
-                    }
+                    Scal::Int(n) => n,
+                    _ => return Err(self.wrong("an integer", v, "an integer")),
                 };
                 if n < t.lo || n > t.hi {
                     return Err(self.err(
@@ -334,12 +567,10 @@ impl Enc {
                 }
             }
             simple::ENUM => {
-                let s = v.as_str().ok_or_else(|| {
-                    self.err(
-                        format!("expected a string, got {v:?}"),
-                        "an enumeration value".into(),
-                    )
-                })?;
+                let s = match v {
+                    Scal::Str(s) => s,
+                    _ => return Err(self.wrong("a string", v, "an enumeration value")),
+                };
                 let vals = &self.s.enums[t.enum_first as usize..(t.enum_first + t.enum_n) as usize];
                 let i = vals.iter().position(|x| *x == s).ok_or_else(|| {
                     self.err(format!("{s:?} is not an allowed value"), vals.join(" | "))
@@ -347,10 +578,16 @@ impl Enc {
                 self.w.bits(t.bits as u32, i as u64);
             }
             simple::STRING => {
-                let s = v.as_str().ok_or_else(|| {
-                    self.err(format!("expected a string, got {v:?}"), "a string".into())
-                })?;
-                let n = s.chars().count() as u64;
+                let s = match v {
+                    Scal::Str(s) => s,
+                    _ => return Err(self.wrong("a string", v, "a string")),
+                };
+                let ascii = s.is_ascii();
+                let n = if ascii {
+                    s.len() as u64
+                } else {
+                    s.chars().count() as u64
+                };
                 if n < t.min_len as u64 || n > t.max_len as u64 {
                     return Err(self.err(
                         format!("string length {n} violates the schema"),
@@ -365,24 +602,29 @@ impl Enc {
                     self.w.bits(id_bits(self.t.global_len()), id as u64);
                 } else {
                     self.w.uint(n as u128 + 2);
-                    for c in s.chars() {
-                        self.w.uint(c as u128);
+                    if ascii {
+                        // every character is one 7-bit group: one octet each
+                        self.w.octets(s.as_bytes());
+                    } else {
+                        for c in s.chars() {
+                            self.w.uint(c as u128);
+                        }
                     }
                     self.t.add(qname, s);
                 }
             }
             _ => {
-                let owned;
+                let mut buf = std::mem::take(&mut self.bbuf);
                 let bytes: &[u8] = match v {
-                    Value::Bytes(b, _) => b,
-                    Value::Str(s) => {
-                        owned = if t.kind == simple::HEX {
-                            hex_decode(s)
+                    Scal::Bytes(b) => b,
+                    Scal::Str(s) => {
+                        let ok = if t.kind == simple::HEX {
+                            hex_decode_into(s, &mut buf)
                         } else {
-                            b64_decode(s)
-                        }
-                        .ok_or_else(|| {
-                            self.err(
+                            b64_decode_into(s, &mut buf)
+                        };
+                        if !ok {
+                            return Err(self.err(
                                 format!(
                                     "invalid {} text {s:?}",
                                     if t.kind == simple::HEX {
@@ -392,16 +634,11 @@ impl Enc {
                                     }
                                 ),
                                 "binary text".into(),
-                            )
-                        })?;
-                        &owned
+                            ));
+                        }
+                        &buf
                     }
-                    _ => {
-                        return Err(self.err(
-                            format!("expected binary text, got {v:?}"),
-                            "a hex or base64 string".into(),
-                        ))
-                    }
+                    _ => return Err(self.wrong("binary text", v, "a hex or base64 string")),
                 };
                 let n = bytes.len() as u64;
                 if n < t.min_len as u64 || n > t.max_len as u64 {
@@ -412,6 +649,7 @@ impl Enc {
                 }
                 self.w.uint(n as u128);
                 self.w.octets(bytes);
+                self.bbuf = buf;
             }
         }
         Ok(())

@@ -1,5 +1,8 @@
 //! Thin PyO3 binding: `josev._exi`. All work happens in the pure `exi-codec` crate; this layer converts
 //! between Python objects and the document tree and maps errors to `josev._exi.ExiError`.
+use exi_codec::decode::Val;
+use exi_codec::encode::Src;
+use exi_codec::encode::{Entries, Scal};
 use exi_codec::{Bin, Schema, Value};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -185,14 +188,317 @@ fn from_py_t(
     )))
 }
 
+/// Interned key, enumeration and `value` strings of one schema, built once.
+struct Names {
+    keys: Vec<Py<PyString>>,
+    enums: Vec<Py<PyString>>,
+    value: Py<PyString>,
+}
+
+static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
+
+fn names(py: Python<'_>, s: &Schema) -> &'static Names {
+    let all = NAMES.get_or_init(py, || {
+        exi_codec::generated::ALL
+            .iter()
+            .map(|sc| Names {
+                keys: sc
+                    .lnames
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                enums: sc
+                    .enums
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
+            })
+            .collect()
+    });
+    let i = exi_codec::generated::ALL
+        .iter()
+        .position(|x| std::ptr::eq(*x, s))
+        .unwrap_or(0);
+    &all[i]
+}
+
+fn py_error(e: PyErr) -> exi_codec::Error {
+    exi_codec::Error::new(0, format!("Python error: {e}"), "")
+}
+
+/// Builds the Python dicts straight from the decoder's events (no intermediate tree).
+struct PySink<'py> {
+    py: Python<'py>,
+    n: &'static Names,
+    stack: Vec<Bound<'py, PyDict>>,
+    text: String,
+}
+
+impl<'py> PySink<'py> {
+    fn new(py: Python<'py>, s: &Schema) -> Self {
+        let mut stack = Vec::with_capacity(12);
+        stack.push(PyDict::new(py));
+        PySink {
+            py,
+            n: names(py, s),
+            stack,
+            text: String::new(),
+        }
+    }
+
+    #[inline]
+    fn key(&self, key: u16) -> &Bound<'py, PyString> {
+        if key == exi_codec::VALUE_KEY {
+            self.n.value.bind(self.py)
+        } else {
+            self.n.keys[key as usize].bind(self.py)
+        }
+    }
+
+    #[inline]
+    fn put(&self, key: u16, list: bool, obj: Bound<'py, PyAny>) -> PyResult<()> {
+        let d = self.stack.last().expect("root dict");
+        let k = self.key(key);
+        if list {
+            if let Some(x) = d.get_item(k)? {
+                if let Ok(l) = x.downcast::<PyList>() {
+                    return l.append(obj);
+                }
+            }
+            d.set_item(k, PyList::new(self.py, [obj])?)
+        } else {
+            d.set_item(k, obj)
+        }
+    }
+
+    fn finish(mut self) -> Bound<'py, PyDict> {
+        self.stack.swap_remove(0)
+    }
+}
+
+impl exi_codec::decode::Sink for PySink<'_> {
+    #[inline]
+    fn start(&mut self, key: u16, list: bool, _fields: u8) -> Result<(), exi_codec::Error> {
+        let d = PyDict::new(self.py);
+        self.put(key, list, d.clone().into_any())
+            .map_err(py_error)?;
+        self.stack.push(d);
+        Ok(())
+    }
+    #[inline]
+    fn end(&mut self) -> Result<(), exi_codec::Error> {
+        self.stack.pop();
+        Ok(())
+    }
+    #[inline]
+    fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), exi_codec::Error> {
+        let py = self.py;
+        let obj = match v {
+            Val::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            Val::Int(n) => match i64::try_from(n) {
+                Ok(small) => small
+                    .into_pyobject(py)
+                    .unwrap_or_else(|e| match e {})
+                    .into_any(),
+                Err(_) => n
+                    .into_pyobject(py)
+                    .unwrap_or_else(|e| match e {})
+                    .into_any(),
+            },
+            Val::Str(x) => PyString::new(py, x).into_any(),
+            Val::Enum(_, i) => self.n.enums[i as usize].bind(py).clone().into_any(),
+            Val::Bytes(b, k) => {
+                self.text.clear();
+                match k {
+                    Bin::Hex => hex_into(b, &mut self.text),
+                    Bin::B64 => self.text.push_str(&exi_codec::text::b64_encode(b)),
+                }
+                PyString::new(py, &self.text).into_any()
+            }
+        };
+        self.put(key, list, obj).map_err(py_error)
+    }
+}
+
+fn hex_into(b: &[u8], out: &mut String) {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(b.len() * 2);
+    for x in b {
+        out.push(H[(x >> 4) as usize] as char);
+        out.push(H[(x & 15) as usize] as char);
+    }
+}
+
+fn decode_py<'py>(
+    py: Python<'py>,
+    schema: &str,
+    data: &[u8],
+    fragment: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let s = schema_of(schema)?;
+    let mut sink = PySink::new(py, s);
+    exi_codec::decode::decode_to(s, data, fragment, &mut sink).map_err(exi_err)?;
+    Ok(sink.finish().into_any())
+}
+
+/// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
+#[derive(Clone)]
+struct PySrc<'py> {
+    o: Bound<'py, PyAny>,
+    n: &'static Names,
+    s: &'static Schema,
+}
+
+impl<'py> PySrc<'py> {
+    #[inline]
+    fn wrap(&self, o: Bound<'py, PyAny>) -> Self {
+        PySrc {
+            o,
+            n: self.n,
+            s: self.s,
+        }
+    }
+}
+
+impl Src for PySrc<'_> {
+    #[inline]
+    fn is_map(&self) -> bool {
+        self.o.is_instance_of::<PyDict>()
+    }
+    #[inline]
+    fn get(&self, key: u16) -> Result<Option<Self>, exi_codec::Error> {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
+            return Ok(None);
+        };
+        let k = if key == exi_codec::VALUE_KEY {
+            self.n.value.bind(self.o.py())
+        } else {
+            self.n.keys[key as usize].bind(self.o.py())
+        };
+        match d.get_item(k).map_err(py_error)? {
+            Some(v) if !v.is_none() => Ok(Some(self.wrap(v))),
+            _ => Ok(None),
+        }
+    }
+    fn len(&self) -> usize {
+        self.o.downcast::<PyDict>().map_or(0, |d| d.len())
+    }
+    #[inline]
+    fn list_len(&self) -> Option<usize> {
+        if let Ok(l) = self.o.downcast::<PyList>() {
+            Some(l.len())
+        } else if let Ok(t) = self.o.downcast::<PyTuple>() {
+            Some(t.len())
+        } else {
+            None
+        }
+    }
+    #[inline]
+    fn item(&self, i: usize) -> Result<Self, exi_codec::Error> {
+        if let Ok(l) = self.o.downcast::<PyList>() {
+            l.get_item(i).map(|x| self.wrap(x)).map_err(py_error)
+        } else if let Ok(t) = self.o.downcast::<PyTuple>() {
+            t.get_item(i).map(|x| self.wrap(x)).map_err(py_error)
+        } else {
+            Ok(self.clone())
+        }
+    }
+    #[inline]
+    fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
+        let o = &self.o;
+        if let Ok(x) = o.downcast::<PyString>() {
+            return Ok(Scal::Str(x.to_str().map_err(py_error)?));
+        }
+        if let Ok(b) = o.downcast::<PyBool>() {
+            return Ok(Scal::Bool(b.is_true()));
+        }
+        if o.is_instance_of::<PyInt>() {
+            if let Ok(n) = o.extract::<i64>() {
+                return Ok(Scal::Int(n as i128));
+            }
+            let n: i128 = o.extract().map_err(|_| {
+                exi_codec::Error::new(0, "integer out of range", "a smaller integer")
+            })?;
+            return Ok(Scal::Int(n));
+        }
+        if let Ok(b) = o.downcast::<PyBytes>() {
+            return Ok(Scal::Bytes(b.as_bytes()));
+        }
+        if o.is_instance_of::<PyDict>()
+            || o.is_instance_of::<PyList>()
+            || o.is_instance_of::<PyTuple>()
+        {
+            return Ok(Scal::Compound);
+        }
+        Err(exi_codec::Error::new(
+            0,
+            format!(
+                "unsupported value type {}",
+                o.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
+            "",
+        ))
+    }
+    fn entries(&self, _s: &Schema) -> Result<Entries<Self>, exi_codec::Error> {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
+            return Ok(Vec::new());
+        };
+        let table = ids(d.py(), self.s).map_err(py_error)?;
+        let mut out = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            if v.is_none() {
+                continue;
+            }
+            let id = match table.get_item(&k).map_err(py_error)? {
+                Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
+                None => Err(k
+                    .repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| "?".into())),
+            };
+            out.push((id, self.wrap(v)));
+        }
+        Ok(out)
+    }
+    fn describe(&self) -> String {
+        self.o
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into())
+    }
+}
+
+thread_local! {
+    static OUT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
+}
+
+fn encode_py<'py>(
+    py: Python<'py>,
+    schema: &str,
+    message: &Bound<'py, PyAny>,
+    fragment: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let s = schema_of(schema)?;
+    let src = PySrc {
+        o: message.clone(),
+        n: names(py, s),
+        s,
+    };
+    OUT.with(|out| {
+        let mut out = out.borrow_mut();
+        exi_codec::encode::encode_from(s, &src, fragment, &mut out).map_err(exi_err)?;
+        Ok(PyBytes::new(py, &out))
+    })
+}
+
 /// Decode EXI bytes with schema `schema` into a dict.
 #[pyfunction]
 fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let s = schema_of(schema)?;
-    let v = py
-        .allow_threads(|| exi_codec::decode(s, data))
-        .map_err(exi_err)?;
-    to_py(py, s, &v)
+    decode_py(py, schema, data, false)
 }
 
 /// Encode a dict with schema `schema` into EXI bytes.
@@ -202,18 +508,13 @@ fn encode<'py>(
     schema: &str,
     message: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = schema_of(schema)?;
-    let v = from_py(s, message, 0)?;
-    let b = exi_codec::encode(s, &v).map_err(exi_err)?;
-    Ok(PyBytes::new(py, &b))
+    encode_py(py, schema, message, false)
 }
 
 /// Decode an EXI fragment (signed elements) into a dict of elements.
 #[pyfunction]
 fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let s = schema_of(schema)?;
-    let v = exi_codec::decode::decode_fragment(s, data).map_err(exi_err)?;
-    to_py(py, s, &v)
+    decode_py(py, schema, data, true)
 }
 
 /// Encode a dict of elements as an EXI fragment (signed elements).
@@ -223,10 +524,7 @@ fn encode_fragment<'py>(
     schema: &str,
     message: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = schema_of(schema)?;
-    let v = from_py(s, message, 0)?;
-    let b = exi_codec::encode::encode_fragment(s, &v).map_err(exi_err)?;
-    Ok(PyBytes::new(py, &b))
+    encode_py(py, schema, message, true)
 }
 
 /// Decode EXI bytes to the JSON dialect (string).
@@ -283,29 +581,38 @@ fn to_xml(schema: &str, message: &Bound<'_, PyAny>, fragment: bool) -> PyResult<
     exi_codec::xml::to_xml(s, &v, fragment).map_err(exi_err)
 }
 
-/// Benchmark helper: nanoseconds for `n` decodes of `data` by the Rust core alone (no Python objects).
+/// Benchmark helper: nanoseconds for `n` decodes of `data` by the Rust core alone (no Python objects),
+/// into a reused flat document ([`exi_codec::Doc`], the counterpart of libcbv2g's fixed structs).
 #[pyfunction]
 fn bench_decode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
     let s = schema_of(schema)?;
-    exi_codec::decode(s, data).map_err(exi_err)?;
+    let mut doc = exi_codec::Doc::default();
+    doc.decode(s, data, false).map_err(exi_err)?;
     Ok(py.allow_threads(|| {
         let t = std::time::Instant::now();
         for _ in 0..n {
-            let _ = std::hint::black_box(exi_codec::decode(s, std::hint::black_box(data)));
+            let _ = std::hint::black_box(doc.decode(s, std::hint::black_box(data), false));
         }
         t.elapsed().as_nanos() as u64
     }))
 }
 
-/// Benchmark helper: nanoseconds for `n` encodes by the Rust core alone of the document `data` decodes to.
+/// Benchmark helper: nanoseconds for `n` encodes by the Rust core alone of the document `data` decodes to
+/// (from the tree, into a reused output buffer).
 #[pyfunction]
 fn bench_encode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
     let s = schema_of(schema)?;
     let v = exi_codec::decode(s, data).map_err(exi_err)?;
+    let mut out = Vec::with_capacity(data.len() + 16);
     Ok(py.allow_threads(|| {
         let t = std::time::Instant::now();
         for _ in 0..n {
-            let _ = std::hint::black_box(exi_codec::encode(s, std::hint::black_box(&v)));
+            let _ = std::hint::black_box(exi_codec::encode::encode_from(
+                s,
+                &std::hint::black_box(&v),
+                false,
+                &mut out,
+            ));
         }
         t.elapsed().as_nanos() as u64
     }))
