@@ -5,13 +5,29 @@ use crate::error::Error;
 /// Reads bits from a byte slice.
 pub struct BitReader<'a> {
     data: &'a [u8],
+    /// Bits of the stream (`data` may hold zero padding after them).
+    end: usize,
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
     /// A reader at bit 0.
     pub fn new(data: &'a [u8]) -> Self {
-        BitReader { data, pos: 0 }
+        BitReader {
+            data,
+            end: data.len() * 8,
+            pos: 0,
+        }
+    }
+
+    /// A reader of the first `len` bytes of `data`; the bytes after them (zeros) only let the reader load
+    /// whole words near the end of the stream.
+    pub fn padded(data: &'a [u8], len: usize) -> Self {
+        BitReader {
+            data,
+            end: len.min(data.len()) * 8,
+            pos: 0,
+        }
     }
 
     /// Current bit position.
@@ -23,7 +39,7 @@ impl<'a> BitReader<'a> {
     /// Bits left.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.data.len() * 8 - self.pos
+        self.end - self.pos
     }
 
     /// Read `n` (<= 64) bits as an unsigned number.
@@ -43,6 +59,11 @@ impl<'a> BitReader<'a> {
             self.pos += n as usize;
             return Ok(word >> (64 - n));
         }
+        self.bits_slow(n)
+    }
+
+    #[inline(never)]
+    fn bits_slow(&mut self, n: u32) -> Result<u64, Error> {
         let mut v: u64 = 0;
         let mut left = n;
         while left > 0 {

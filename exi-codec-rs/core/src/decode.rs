@@ -128,8 +128,16 @@ pub fn decode_to<S: Sink>(
     fragment: bool,
     sink: &mut S,
 ) -> Result<(), Error> {
+    // short streams are read from a zero-padded copy: every read loads a whole word
+    let mut padded = [0u8; 264];
+    let r = if data.len() <= 256 {
+        padded[..data.len()].copy_from_slice(data);
+        BitReader::padded(&padded[..data.len() + 8], data.len())
+    } else {
+        BitReader::new(data)
+    };
     let mut d = Dec {
-        r: BitReader::new(data),
+        r,
         t: StringTable::default(),
         s: schema,
         depth: 0,

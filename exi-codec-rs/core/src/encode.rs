@@ -52,6 +52,14 @@ pub trait Src: Sized + Clone {
     fn entries(&self, s: &Schema) -> Result<Entries<Self>, Error>;
     /// A short description for error messages.
     fn describe(&self) -> String;
+    /// The first present entry of a map (for a document root, which has one).
+    fn first_entry(&self, s: &Schema) -> Result<Option<(Result<u16, String>, Self)>, Error> {
+        Ok(self.entries(s)?.into_iter().next())
+    }
+    /// Of a map: bit `key % 64` set for every key that may be present (a quick absence test).
+    fn presence(&self) -> u64 {
+        u64::MAX
+    }
 }
 
 impl Src for &Value {
@@ -106,6 +114,19 @@ impl Src for &Value {
     fn describe(&self) -> String {
         format!("{self:?}")
     }
+    fn first_entry(&self, _s: &Schema) -> Result<Option<(Result<u16, String>, Self)>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.first().map(|(k, v)| (Ok(*k), v)),
+            _ => None,
+        })
+    }
+    #[inline]
+    fn presence(&self) -> u64 {
+        match self {
+            Value::Map(m) => m.iter().fold(0, |a, (k, _)| a | 1u64 << (k & 63)),
+            _ => 0,
+        }
+    }
 }
 
 /// Encode a document: `root` is a map with exactly one entry, the root element.
@@ -136,8 +157,16 @@ pub fn encode_from<V: Src>(
             "{\"<root element>\": {...}}",
         ));
     }
-    let entries = root.entries(schema)?;
-    if entries.is_empty() || (!fragment && entries.len() != 1) {
+    let single = if !fragment && root.len() == 1 {
+        root.first_entry(schema)?
+    } else {
+        None
+    };
+    let entries = match single {
+        Some(_) => Vec::new(),
+        None => root.entries(schema)?,
+    };
+    if single.is_none() && (entries.is_empty() || (!fragment && entries.len() != 1)) {
         return Err(Error::new(
             0,
             "a document has exactly one root element",
@@ -154,8 +183,9 @@ pub fn encode_from<V: Src>(
         bbuf: Vec::new(),
     };
     e.w.bits(8, 0x80);
-    let st = &schema.states[(if fragment { schema.frag } else { schema.doc }) as usize];
-    for (k, v) in entries {
+    let start = if fragment { schema.frag } else { schema.doc };
+    let st = &schema.states[start as usize];
+    for (k, v) in single.into_iter().chain(entries) {
         let k = k.map_err(|n| {
             Error::new(
                 0,
@@ -163,26 +193,25 @@ pub fn encode_from<V: Src>(
                 "a global element of the schema",
             )
         })?;
-        let n = match v.list_len() {
-            Some(n) if fragment => n,
-            _ => 1,
-        };
-        for j in 0..n {
-            let item = if fragment && v.list_len().is_some() {
-                v.item(j)?
-            } else {
-                v.clone()
-            };
-            let prods = &schema.prods[st.first as usize..(st.first + st.n as u32) as usize];
-            let i = prods.iter().position(|p| p.lname == k).ok_or_else(|| {
-                Error::new(
-                    e.w.pos(),
-                    format!("unknown root element {:?}", name(schema, k)),
-                    "a global element of the schema",
-                )
-            })?;
-            e.w.bits(st.width as u32, i as u64);
-            e.element(&prods[i], &item)?;
+        let i = schema.root_prod(fragment, k).ok_or_else(|| {
+            Error::new(
+                e.w.pos(),
+                format!("unknown root element {:?}", name(schema, k)),
+                "a global element of the schema",
+            )
+        })?;
+        let p = &schema.prods[st.first as usize + i];
+        match v.list_len() {
+            Some(n) if fragment => {
+                for j in 0..n {
+                    e.w.bits(st.width as u32, i as u64);
+                    e.element(p, &v.item(j)?)?;
+                }
+            }
+            _ => {
+                e.w.bits(st.width as u32, i as u64);
+                e.element(p, &v)?;
+            }
         }
     }
     if fragment {
@@ -202,49 +231,50 @@ fn name(s: &Schema, k: u16) -> &'static str {
 
 /// How many items of each key of one map have been written (few keys: a small inline table).
 struct Cursors {
-    inline: [(u16, u32); 16],
+    inline: [(u16, u32, u32); 8],
     n: usize,
-    more: Vec<(u16, u32)>,
+    more: Vec<(u16, u32, u32)>,
 }
 
 impl Cursors {
     #[inline]
     fn new() -> Self {
         Cursors {
-            inline: [(0, 0); 16],
+            inline: [(0, 0, 0); 8],
             n: 0,
             more: Vec::new(),
         }
     }
     #[inline]
     fn get(&self, key: u16) -> u32 {
-        for (k, c) in &self.inline[..self.n] {
+        for (k, c, _) in &self.inline[..self.n] {
             if *k == key {
                 return *c;
             }
         }
         self.more
             .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(0, |(_, c)| *c)
+            .find(|(k, _, _)| *k == key)
+            .map_or(0, |(_, c, _)| *c)
     }
+    /// One more item of `key` written; `total` = items it has (1 unless a list).
     #[inline]
-    fn bump(&mut self, key: u16) {
-        for (k, c) in &mut self.inline[..self.n] {
+    fn bump(&mut self, key: u16, total: u32) {
+        for (k, c, _) in &mut self.inline[..self.n] {
             if *k == key {
                 *c += 1;
                 return;
             }
         }
-        if let Some((_, c)) = self.more.iter_mut().find(|(k, _)| *k == key) {
+        if let Some((_, c, _)) = self.more.iter_mut().find(|(k, _, _)| *k == key) {
             *c += 1;
             return;
         }
         if self.n < self.inline.len() {
-            self.inline[self.n] = (key, 1);
+            self.inline[self.n] = (key, 1, total);
             self.n += 1;
         } else {
-            self.more.push((key, 1));
+            self.more.push((key, 1, total));
         }
     }
     fn keys(&self) -> usize {
@@ -321,7 +351,7 @@ impl Enc {
             let st0 = &self.s.states[p.arg as usize];
             let ch = &self.s.prods[st0.first as usize];
             if st0.n == 1 && ch.kind == kind::CH {
-                if st0.ee2 > 0 && self.empty_lexical(ch.arg, sv)? {
+                if st0.ee2 > 0 && self.maybe_empty(ch.arg) && self.empty_lexical(ch.arg, sv)? {
                     // empty value: escape + second-level EE, as EXIficient writes it
                     self.w.bits(st0.width as u32, st0.n as u64);
                     self.w.bits(st0.ee2 as u32, 0);
@@ -359,6 +389,7 @@ impl Enc {
             return Err(self.err("expected an object".into(), "an object".into()));
         }
         let mut cur = Cursors::new();
+        let present = v.presence();
         let mut state = p.arg;
         loop {
             let st = &self.s.states[state as usize];
@@ -375,16 +406,19 @@ impl Enc {
                     }
                     _ => continue,
                 };
+                if present & (1u64 << (key & 63)) == 0 {
+                    continue;
+                }
                 if let Some(x) = v.get(key)? {
                     let c = cur.get(key);
-                    let item = match x.list_len() {
-                        Some(n) if (c as usize) < n => Some(x.item(c as usize)?),
-                        Some(_) => None,
-                        None if c == 0 => Some(x),
-                        None => None,
+                    let (item, total) = match x.list_len() {
+                        Some(n) if (c as usize) < n => (Some(x.item(c as usize)?), n as u32),
+                        Some(_) => (None, 0),
+                        None if c == 0 => (Some(x), 1),
+                        None => (None, 0),
                     };
                     if let Some(item) = item {
-                        cur.bump(key);
+                        cur.bump(key, total);
                         chosen = Some((i, item));
                         break;
                     }
@@ -404,7 +438,7 @@ impl Enc {
                 },
             };
             let q = &prods[i];
-            if q.kind == kind::CH && st.ee2 > 0 {
+            if q.kind == kind::CH && st.ee2 > 0 && self.maybe_empty(q.arg) {
                 let sv = item.scalar()?;
                 if self.empty_lexical(q.arg, sv)? {
                     // empty value: escape + second-level EE ends the element (EXIficient's form)
@@ -441,11 +475,9 @@ impl Enc {
             self.leftover(v, &cur)?;
         } else {
             // every key was used; a list may still have items left
-            for (k, c) in cur.inline[..cur.n].iter().chain(cur.more.iter()) {
-                if let Some(x) = v.get(*k)? {
-                    if x.list_len().is_some_and(|n| n > *c as usize) {
-                        return Err(self.unexpected(*k));
-                    }
+            for (k, c, total) in cur.inline[..cur.n].iter().chain(cur.more.iter()) {
+                if c < total {
+                    return Err(self.unexpected(*k));
                 }
             }
         }
@@ -503,6 +535,15 @@ impl Enc {
             return Err(self.unexpected(k));
         }
         Ok(())
+    }
+
+    /// Whether values of simple type `si` can be empty text (strings and binary).
+    #[inline]
+    fn maybe_empty(&self, si: u32) -> bool {
+        matches!(
+            self.s.simples[si as usize].kind,
+            simple::STRING | simple::HEX | simple::B64
+        )
     }
 
     /// Whether `v` is an empty lexical value of a string or binary type (which has no character events).

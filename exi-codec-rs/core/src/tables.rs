@@ -177,3 +177,43 @@ impl Schema {
         }
     }
 }
+
+/// Per schema: for the document and the fragment content state, local-name id -> index of the first
+/// production with that name (`u16::MAX` = none).
+static ROOTS: std::sync::OnceLock<Vec<[Vec<u16>; 2]>> = std::sync::OnceLock::new();
+
+impl Schema {
+    /// Index (in the DocContent or FragmentContent state) of the first production of root element `k`.
+    pub fn root_prod(&self, fragment: bool, k: u16) -> Option<usize> {
+        let all = &crate::generated::ALL;
+        let tables = ROOTS.get_or_init(|| {
+            all.iter()
+                .map(|s| {
+                    [s.doc, s.frag].map(|start| {
+                        let st = &s.states[start as usize];
+                        let mut t = vec![u16::MAX; s.lnames.len()];
+                        let prods = &s.prods[st.first as usize..(st.first + st.n as u32) as usize];
+                        for (i, p) in prods.iter().enumerate().rev() {
+                            if let Some(x) = t.get_mut(p.lname as usize) {
+                                *x = i as u16;
+                            }
+                        }
+                        t
+                    })
+                })
+                .collect()
+        });
+        match all.iter().position(|s| std::ptr::eq(*s, self)) {
+            Some(i) => match tables[i][fragment as usize].get(k as usize) {
+                Some(&x) if x != u16::MAX => Some(x as usize),
+                _ => None,
+            },
+            None => {
+                let st = &self.states[(if fragment { self.frag } else { self.doc }) as usize];
+                self.prods[st.first as usize..(st.first + st.n as u32) as usize]
+                    .iter()
+                    .position(|p| p.lname == k)
+            }
+        }
+    }
+}
