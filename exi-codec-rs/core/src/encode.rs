@@ -28,7 +28,10 @@ pub enum Scal<'a> {
 }
 
 /// The present entries of a map: key id (or the name the schema does not know) and value.
-pub type Entries<V> = Vec<(Result<u16, String>, V)>;
+pub type Entries<V> = Vec<Entry<V>>;
+
+/// One map entry: key id (or the name the schema does not know) and value.
+pub type Entry<V> = (Result<u16, String>, V);
 
 /// A message to encode, as the encoder reads it. Keys are local-name ids ([`VALUE_KEY`] = `value`).
 pub trait Src: Sized + Clone {
@@ -53,7 +56,7 @@ pub trait Src: Sized + Clone {
     /// A short description for error messages.
     fn describe(&self) -> String;
     /// The first present entry of a map (for a document root, which has one).
-    fn first_entry(&self, s: &Schema) -> Result<Option<(Result<u16, String>, Self)>, Error> {
+    fn first_entry(&self, s: &Schema) -> Result<Option<Entry<Self>>, Error> {
         Ok(self.entries(s)?.into_iter().next())
     }
     /// Of a map: bit `key % 64` set for every key that may be present (a quick absence test).
@@ -114,7 +117,7 @@ impl Src for &Value {
     fn describe(&self) -> String {
         format!("{self:?}")
     }
-    fn first_entry(&self, _s: &Schema) -> Result<Option<(Result<u16, String>, Self)>, Error> {
+    fn first_entry(&self, _s: &Schema) -> Result<Option<Entry<Self>>, Error> {
         Ok(match self {
             Value::Map(m) => m.first().map(|(k, v)| (Ok(*k), v)),
             _ => None,

@@ -5,6 +5,7 @@ use exi_codec::encode::Src;
 use exi_codec::encode::{Entries, Scal};
 use exi_codec::{Bin, Schema, Value};
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
@@ -25,8 +26,25 @@ fn schema_of(name: &str) -> PyResult<&'static Schema> {
     })
 }
 
+/// The exception type raised for codec errors: `josev.exi.ExiError` once `josev.exi` has registered it
+/// (so that its functions can be the native ones, with no Python wrapper), else this module's `ExiError`.
+static ERROR_TYPE: GILOnceCell<Py<pyo3::types::PyType>> = GILOnceCell::new();
+
+#[cold]
 fn exi_err(e: exi_codec::Error) -> PyErr {
-    ExiError::new_err((e.to_string(), e.bit(), e.expected().to_string()))
+    let args = (e.to_string(), e.bit(), e.expected().to_string());
+    Python::with_gil(|py| match ERROR_TYPE.get(py) {
+        Some(t) => PyErr::from_type(t.bind(py).clone(), args),
+        None => ExiError::new_err(args),
+    })
+}
+
+/// Register the exception type that codec errors raise (called once by `josev.exi`); it is called with
+/// (message, bit, expected).
+#[pyfunction]
+fn set_error_type(py: Python<'_>, cls: Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    let _ = ERROR_TYPE.set(py, cls.unbind());
+    Ok(())
 }
 
 /// Interned Python strings of every schema's local names (dict keys), built once.
@@ -227,62 +245,120 @@ fn py_error(e: PyErr) -> exi_codec::Error {
     exi_codec::Error::new(0, format!("Python error: {e}"), "")
 }
 
-/// Builds the Python dicts straight from the decoder's events (no intermediate tree).
+/// Builds the Python dicts straight from the decoder's events (no intermediate tree). Works on raw
+/// CPython references (stable ABI calls) for speed: `root` is owned, the dicts on `stack` are borrowed from
+/// their parents.
 struct PySink<'py> {
     py: Python<'py>,
     n: &'static Names,
-    stack: Vec<Bound<'py, PyDict>>,
+    root: *mut ffi::PyObject,
+    stack: Vec<*mut ffi::PyObject>,
     text: String,
 }
 
 impl<'py> PySink<'py> {
-    fn new(py: Python<'py>, s: &Schema) -> Self {
+    fn new(py: Python<'py>, s: &Schema) -> PyResult<Self> {
+        // SAFETY: the GIL is held (`py`); a null result is turned into the pending Python error.
+        let root = unsafe { ffi::PyDict_New() };
+        if root.is_null() {
+            return Err(PyErr::fetch(py));
+        }
         let mut stack = Vec::with_capacity(12);
-        stack.push(PyDict::new(py));
-        PySink {
+        stack.push(root);
+        Ok(PySink {
             py,
             n: names(py, s),
+            root,
             stack,
             text: String::new(),
-        }
+        })
     }
 
     #[inline]
-    fn key(&self, key: u16) -> &Bound<'py, PyString> {
+    fn key(&self, key: u16) -> *mut ffi::PyObject {
         if key == exi_codec::VALUE_KEY {
-            self.n.value.bind(self.py)
+            self.n.value.as_ptr()
         } else {
-            self.n.keys[key as usize].bind(self.py)
+            self.n.keys[key as usize].as_ptr()
         }
     }
 
+    #[cold]
+    fn fail(&self) -> exi_codec::Error {
+        py_error(PyErr::fetch(self.py))
+    }
+
+    /// Store `obj` (an owned reference, consumed; null = a failed constructor) under `key` in the open dict.
     #[inline]
-    fn put(&self, key: u16, list: bool, obj: Bound<'py, PyAny>) -> PyResult<()> {
-        let d = self.stack.last().expect("root dict");
-        let k = self.key(key);
-        if list {
-            if let Some(x) = d.get_item(k)? {
-                if let Ok(l) = x.downcast::<PyList>() {
-                    return l.append(obj);
-                }
-            }
-            d.set_item(k, PyList::new(self.py, [obj])?)
-        } else {
-            d.set_item(k, obj)
+    fn put(&self, key: u16, list: bool, obj: *mut ffi::PyObject) -> Result<(), exi_codec::Error> {
+        if obj.is_null() {
+            return Err(self.fail());
         }
+        let d = *self.stack.last().expect("root dict");
+        let k = self.key(key);
+        // SAFETY: GIL held; `d` is a live dict (owned by `root` or a parent), `k` a live interned string,
+        // `obj` an owned reference that is released exactly once.
+        let rc = unsafe {
+            if list {
+                let x = ffi::PyDict_GetItemWithError(d, k);
+                if !x.is_null() && ffi::PyList_Check(x) != 0 {
+                    let rc = ffi::PyList_Append(x, obj);
+                    ffi::Py_DECREF(obj);
+                    rc
+                } else {
+                    let l = ffi::PyList_New(1);
+                    if l.is_null() {
+                        ffi::Py_DECREF(obj);
+                        -1
+                    } else {
+                        ffi::PyList_SetItem(l, 0, obj); // steals obj
+                        let rc = ffi::PyDict_SetItem(d, k, l);
+                        ffi::Py_DECREF(l);
+                        rc
+                    }
+                }
+            } else {
+                let rc = ffi::PyDict_SetItem(d, k, obj);
+                ffi::Py_DECREF(obj);
+                rc
+            }
+        };
+        if rc != 0 {
+            return Err(self.fail());
+        }
+        Ok(())
     }
 
-    fn finish(mut self) -> Bound<'py, PyDict> {
-        self.stack.swap_remove(0)
+    fn finish(mut self) -> Bound<'py, PyAny> {
+        let root = std::mem::replace(&mut self.root, std::ptr::null_mut());
+        // SAFETY: `root` is our owned, non-null reference to the result dict.
+        unsafe { Bound::from_owned_ptr(self.py, root) }
+    }
+}
+
+impl Drop for PySink<'_> {
+    fn drop(&mut self) {
+        if !self.root.is_null() {
+            // SAFETY: GIL held for 'py; the partial result is released once.
+            unsafe { ffi::Py_DECREF(self.root) }
+        }
     }
 }
 
 impl exi_codec::decode::Sink for PySink<'_> {
     #[inline]
     fn start(&mut self, key: u16, list: bool, _fields: u8) -> Result<(), exi_codec::Error> {
-        let d = PyDict::new(self.py);
-        self.put(key, list, d.clone().into_any())
-            .map_err(py_error)?;
+        // SAFETY: GIL held.
+        let d = unsafe { ffi::PyDict_New() };
+        if d.is_null() {
+            return Err(self.fail());
+        }
+        // SAFETY: keep `d` alive while `put` consumes one reference; the parent then owns it.
+        unsafe { ffi::Py_INCREF(d) };
+        let r = self.put(key, list, d);
+        // SAFETY: drop our extra reference; the parent dict (or list) keeps `d` alive.
+        unsafe { ffi::Py_DECREF(d) };
+        r?;
         self.stack.push(d);
         Ok(())
     }
@@ -293,31 +369,43 @@ impl exi_codec::decode::Sink for PySink<'_> {
     }
     #[inline]
     fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), exi_codec::Error> {
-        let py = self.py;
-        let obj = match v {
-            Val::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
-            Val::Int(n) => match i64::try_from(n) {
-                Ok(small) => small
-                    .into_pyobject(py)
-                    .unwrap_or_else(|e| match e {})
-                    .into_any(),
-                Err(_) => n
-                    .into_pyobject(py)
-                    .unwrap_or_else(|e| match e {})
-                    .into_any(),
-            },
-            Val::Str(x) => PyString::new(py, x).into_any(),
-            Val::Enum(_, i) => self.n.enums[i as usize].bind(py).clone().into_any(),
-            Val::Bytes(b, k) => {
-                self.text.clear();
-                match k {
-                    Bin::Hex => hex_into(b, &mut self.text),
-                    Bin::B64 => self.text.push_str(&exi_codec::text::b64_encode(b)),
+        // SAFETY: GIL held; every constructor returns a new reference or null (checked in `put`).
+        let obj = unsafe {
+            match v {
+                Val::Bool(b) => {
+                    let o = if b { ffi::Py_True() } else { ffi::Py_False() };
+                    ffi::Py_INCREF(o);
+                    o
                 }
-                PyString::new(py, &self.text).into_any()
+                Val::Int(n) => match i64::try_from(n) {
+                    Ok(small) => ffi::PyLong_FromLongLong(small),
+                    Err(_) => n
+                        .into_pyobject(self.py)
+                        .unwrap_or_else(|e| match e {})
+                        .into_ptr(),
+                },
+                Val::Str(x) => {
+                    ffi::PyUnicode_FromStringAndSize(x.as_ptr().cast(), x.len() as ffi::Py_ssize_t)
+                }
+                Val::Enum(_, i) => {
+                    let o = self.n.enums[i as usize].as_ptr();
+                    ffi::Py_INCREF(o);
+                    o
+                }
+                Val::Bytes(b, k) => {
+                    self.text.clear();
+                    match k {
+                        Bin::Hex => hex_into(b, &mut self.text),
+                        Bin::B64 => self.text.push_str(&exi_codec::text::b64_encode(b)),
+                    }
+                    ffi::PyUnicode_FromStringAndSize(
+                        self.text.as_ptr().cast(),
+                        self.text.len() as ffi::Py_ssize_t,
+                    )
+                }
             }
         };
-        self.put(key, list, obj).map_err(py_error)
+        self.put(key, list, obj)
     }
 }
 
@@ -337,9 +425,9 @@ fn decode_py<'py>(
     fragment: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let s = schema_of(schema)?;
-    let mut sink = PySink::new(py, s);
+    let mut sink = PySink::new(py, s)?;
     exi_codec::decode::decode_to(s, data, fragment, &mut sink).map_err(exi_err)?;
-    Ok(sink.finish().into_any())
+    Ok(sink.finish())
 }
 
 /// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
@@ -407,20 +495,27 @@ impl Src for PySrc<'_> {
     #[inline]
     fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
         let o = &self.o;
+        let p = o.as_ptr();
+        // SAFETY: GIL held; `p` is a live object; type checks and PyLong_AsLongLongAndOverflow do not fail.
+        unsafe {
+            if ffi::PyBool_Check(p) != 0 {
+                return Ok(Scal::Bool(p == ffi::Py_True()));
+            }
+            if ffi::PyLong_Check(p) != 0 {
+                let mut overflow = 0;
+                let n = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
+                if overflow == 0 && !(n == -1 && !ffi::PyErr_Occurred().is_null()) {
+                    return Ok(Scal::Int(n as i128));
+                }
+                ffi::PyErr_Clear();
+                let n: i128 = o.extract().map_err(|_| {
+                    exi_codec::Error::new(0, "integer out of range", "a smaller integer")
+                })?;
+                return Ok(Scal::Int(n));
+            }
+        }
         if let Ok(x) = o.downcast::<PyString>() {
             return Ok(Scal::Str(x.to_str().map_err(py_error)?));
-        }
-        if let Ok(b) = o.downcast::<PyBool>() {
-            return Ok(Scal::Bool(b.is_true()));
-        }
-        if o.is_instance_of::<PyInt>() {
-            if let Ok(n) = o.extract::<i64>() {
-                return Ok(Scal::Int(n as i128));
-            }
-            let n: i128 = o.extract().map_err(|_| {
-                exi_codec::Error::new(0, "integer out of range", "a smaller integer")
-            })?;
-            return Ok(Scal::Int(n));
         }
         if let Ok(b) = o.downcast::<PyBytes>() {
             return Ok(Scal::Bytes(b.as_bytes()));
@@ -463,6 +558,29 @@ impl Src for PySrc<'_> {
             out.push((id, self.wrap(v)));
         }
         Ok(out)
+    }
+    fn first_entry(
+        &self,
+        _s: &Schema,
+    ) -> Result<Option<exi_codec::encode::Entry<Self>>, exi_codec::Error> {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
+            return Ok(None);
+        };
+        let Some((k, v)) = d.iter().find(|(_, v)| !v.is_none()) else {
+            return Ok(None);
+        };
+        let id = match ids(d.py(), self.s)
+            .map_err(py_error)?
+            .get_item(&k)
+            .map_err(py_error)?
+        {
+            Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
+            None => Err(k
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into())),
+        };
+        Ok(Some((id, self.wrap(v))))
     }
     fn describe(&self) -> String {
         self.o
@@ -522,9 +640,9 @@ fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<
 fn encode_fragment<'py>(
     py: Python<'py>,
     schema: &str,
-    message: &Bound<'py, PyAny>,
+    elements: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    encode_py(py, schema, message, true)
+    encode_py(py, schema, elements, true)
 }
 
 /// Decode EXI bytes to the JSON dialect (string).
@@ -648,6 +766,7 @@ fn _exi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(bench_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(set_error_type, m)?)?;
     m.add_function(wrap_pyfunction!(bench_encode, m)?)?;
     Ok(())
 }
