@@ -430,66 +430,119 @@ fn decode_py<'py>(
     Ok(sink.finish())
 }
 
+/// Kinds of [`PySrc`] objects.
+const DICT: u8 = 0;
+const LIST: u8 = 1;
+const TUPLE: u8 = 2;
+const OTHER: u8 = 3;
+
 /// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
 #[derive(Clone)]
 struct PySrc<'py> {
     o: Bound<'py, PyAny>,
+    t: u8,
     n: &'static Names,
     s: &'static Schema,
 }
 
 impl<'py> PySrc<'py> {
+    fn new(o: Bound<'py, PyAny>, n: &'static Names, s: &'static Schema) -> Self {
+        let p = o.as_ptr();
+        // SAFETY: GIL held; flag checks on a live object.
+        let t = unsafe {
+            if ffi::PyDict_Check(p) != 0 {
+                DICT
+            } else if ffi::PyList_Check(p) != 0 {
+                LIST
+            } else if ffi::PyTuple_Check(p) != 0 {
+                TUPLE
+            } else {
+                OTHER
+            }
+        };
+        PySrc { o, t, n, s }
+    }
+
     #[inline]
     fn wrap(&self, o: Bound<'py, PyAny>) -> Self {
-        PySrc {
-            o,
-            n: self.n,
-            s: self.s,
+        PySrc::new(o, self.n, self.s)
+    }
+
+    /// Wrap a borrowed reference (null = the pending Python error).
+    #[inline]
+    fn wrap_borrowed(&self, p: *mut ffi::PyObject) -> Result<Self, exi_codec::Error> {
+        let py = self.o.py();
+        if p.is_null() {
+            return Err(py_error(PyErr::fetch(py)));
         }
+        // SAFETY: GIL held; `p` is a live borrowed reference, which Bound takes a new reference to.
+        Ok(self.wrap(unsafe { Bound::from_borrowed_ptr(py, p) }))
     }
 }
 
 impl Src for PySrc<'_> {
     #[inline]
     fn is_map(&self) -> bool {
-        self.o.is_instance_of::<PyDict>()
+        self.t == DICT
     }
     #[inline]
     fn get(&self, key: u16) -> Result<Option<Self>, exi_codec::Error> {
-        let Ok(d) = self.o.downcast::<PyDict>() else {
+        if self.t != DICT {
             return Ok(None);
-        };
+        }
         let k = if key == exi_codec::VALUE_KEY {
-            self.n.value.bind(self.o.py())
+            self.n.value.as_ptr()
         } else {
-            self.n.keys[key as usize].bind(self.o.py())
+            self.n.keys[key as usize].as_ptr()
         };
-        match d.get_item(k).map_err(py_error)? {
-            Some(v) if !v.is_none() => Ok(Some(self.wrap(v))),
-            _ => Ok(None),
+        // SAFETY: GIL held; `o` is a dict, `k` an interned str; the result is borrowed or null.
+        unsafe {
+            let v = ffi::PyDict_GetItemWithError(self.o.as_ptr(), k);
+            if v.is_null() {
+                if ffi::PyErr_Occurred().is_null() {
+                    return Ok(None);
+                }
+                return Err(py_error(PyErr::fetch(self.o.py())));
+            }
+            if v == ffi::Py_None() {
+                return Ok(None);
+            }
+            self.wrap_borrowed(v).map(Some)
         }
     }
     fn len(&self) -> usize {
-        self.o.downcast::<PyDict>().map_or(0, |d| d.len())
+        if self.t != DICT {
+            return 0;
+        }
+        // SAFETY: GIL held; `o` is a dict.
+        unsafe { ffi::PyDict_Size(self.o.as_ptr()) as usize }
     }
     #[inline]
     fn list_len(&self) -> Option<usize> {
-        if let Ok(l) = self.o.downcast::<PyList>() {
-            Some(l.len())
-        } else if let Ok(t) = self.o.downcast::<PyTuple>() {
-            Some(t.len())
-        } else {
-            None
+        // SAFETY: GIL held; the sizes of a list / tuple.
+        unsafe {
+            match self.t {
+                LIST => Some(ffi::PyList_Size(self.o.as_ptr()) as usize),
+                TUPLE => Some(ffi::PyTuple_Size(self.o.as_ptr()) as usize),
+                _ => None,
+            }
         }
     }
     #[inline]
     fn item(&self, i: usize) -> Result<Self, exi_codec::Error> {
-        if let Ok(l) = self.o.downcast::<PyList>() {
-            l.get_item(i).map(|x| self.wrap(x)).map_err(py_error)
-        } else if let Ok(t) = self.o.downcast::<PyTuple>() {
-            t.get_item(i).map(|x| self.wrap(x)).map_err(py_error)
-        } else {
-            Ok(self.clone())
+        // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
+        unsafe {
+            match self.t {
+                LIST => self.wrap_borrowed(ffi::PyList_GetItem(
+                    self.o.as_ptr(),
+                    i as ffi::Py_ssize_t,
+                )),
+                TUPLE => self.wrap_borrowed(ffi::PyTuple_GetItem(
+                    self.o.as_ptr(),
+                    i as ffi::Py_ssize_t,
+                )),
+                _ => Ok(self.clone()),
+            }
         }
     }
     #[inline]
@@ -504,7 +557,7 @@ impl Src for PySrc<'_> {
             if ffi::PyLong_Check(p) != 0 {
                 let mut overflow = 0;
                 let n = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
-                if overflow == 0 && !(n == -1 && !ffi::PyErr_Occurred().is_null()) {
+                if overflow == 0 && (n != -1 || ffi::PyErr_Occurred().is_null()) {
                     return Ok(Scal::Int(n as i128));
                 }
                 ffi::PyErr_Clear();
@@ -520,10 +573,7 @@ impl Src for PySrc<'_> {
         if let Ok(b) = o.downcast::<PyBytes>() {
             return Ok(Scal::Bytes(b.as_bytes()));
         }
-        if o.is_instance_of::<PyDict>()
-            || o.is_instance_of::<PyList>()
-            || o.is_instance_of::<PyTuple>()
-        {
+        if self.t != OTHER {
             return Ok(Scal::Compound);
         }
         Err(exi_codec::Error::new(
@@ -601,11 +651,7 @@ fn encode_py<'py>(
     fragment: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let s = schema_of(schema)?;
-    let src = PySrc {
-        o: message.clone(),
-        n: names(py, s),
-        s,
-    };
+    let src = PySrc::new(message.clone(), names(py, s), s);
     OUT.with(|out| {
         let mut out = out.borrow_mut();
         exi_codec::encode::encode_from(s, &src, fragment, &mut out).map_err(exi_err)?;
