@@ -8,7 +8,7 @@
 use crate::bits::BitReader;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Prod, Schema};
+use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE};
 use crate::value::{Bin, Value};
 use crate::{MAX_DEPTH, VALUE_KEY};
 
@@ -144,6 +144,7 @@ pub fn decode_to<S: Sink>(
         sink,
         sbuf: String::new(),
         bbuf: Vec::new(),
+        fast: schema.fast(),
     };
     let start = if fragment { schema.frag } else { schema.doc };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
@@ -212,6 +213,7 @@ struct Dec<'a, 's, S: Sink> {
     sink: &'s mut S,
     sbuf: String,
     bbuf: Vec<u8>,
+    fast: &'static [Fast],
 }
 
 impl<'a, 's, S: Sink> Dec<'a, 's, S> {
@@ -296,7 +298,8 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             if code >= st.n as usize {
                 return Err(self.undeclared(pos, p, state));
             }
-            let q = &self.s.prods[st.first as usize + code];
+            let qi = st.first as usize + code;
+            let q = &self.s.prods[qi];
             match q.kind {
                 kind::AT => {
                     let v = self.value(q.arg, q.qname)?;
@@ -305,7 +308,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                 kind::SE => {
                     let ql = q.flags & 1 != 0;
                     if (q.flags >> 1) & 3 == shape::SCALAR {
-                        self.scalar_element(q, ql)?;
+                        self.scalar_element(q, qi, ql)?;
                     } else {
                         self.element(q, ql)?;
                     }
@@ -349,15 +352,14 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     /// Fast path of a simple-typed element: its grammar is `CH` (one declared production, 1-bit code) then
     /// `EE` (1-bit code).
     #[inline]
-    fn scalar_element(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
-        let st0 = &self.s.states[p.arg as usize];
-        let ch = &self.s.prods[st0.first as usize];
-        if st0.n != 1 || ch.kind != kind::CH {
+    fn scalar_element(&mut self, p: &Prod, pi: usize, list: bool) -> Result<(), Error> {
+        let f = self.fast[pi];
+        if f.flags & FAST_CH == 0 {
             return self.element(p, list);
         }
         let pos = self.r.pos();
-        let code = self.r.bits(st0.width as u32, "event code")?;
-        if code == 1 && st0.ee2 > 0 {
+        let code = self.r.bits(f.w0 as u32, "event code")?;
+        if code == 1 && f.ee2 > 0 {
             if let Some(v) = self.empty_value(p.arg, p)? {
                 return self.emit(p.lname, list, v);
             }
@@ -372,10 +374,9 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                 "value",
             ));
         }
-        let v = self.value(ch.arg, p.qname)?;
-        let st1 = &self.s.states[ch.next as usize];
+        let v = self.value(f.si, p.qname)?;
         let pos = self.r.pos();
-        if self.r.bits(st1.width as u32, "event code")? != 0 || st1.n != 1 {
+        if self.r.bits(f.w1 as u32, "event code")? != 0 || f.flags & FAST_EE == 0 {
             return Err(Error::new(
                 pos,
                 format!(

@@ -7,7 +7,7 @@
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Prod, Schema};
+use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EMPTY};
 use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
@@ -184,6 +184,7 @@ pub fn encode_from<V: Src>(
         depth: 0,
         path: [0; MAX_DEPTH + 2],
         bbuf: Vec::new(),
+        fast: schema.fast(),
     };
     e.w.bits(8, 0x80);
     let start = if fragment { schema.frag } else { schema.doc };
@@ -203,17 +204,18 @@ pub fn encode_from<V: Src>(
                 "a global element of the schema",
             )
         })?;
-        let p = &schema.prods[st.first as usize + i];
+        let pi = st.first as usize + i;
+        let p = &schema.prods[pi];
         match v.list_len() {
             Some(n) if fragment => {
                 for j in 0..n {
                     e.w.bits(st.width as u32, i as u64);
-                    e.element(p, &v.item(j)?)?;
+                    e.element(p, pi, &v.item(j)?)?;
                 }
             }
             _ => {
                 e.w.bits(st.width as u32, i as u64);
-                e.element(p, &v)?;
+                e.element(p, pi, &v)?;
             }
         }
     }
@@ -292,6 +294,7 @@ struct Enc {
     depth: usize,
     path: [u16; MAX_DEPTH + 2],
     bbuf: Vec<u8>,
+    fast: &'static [Fast],
 }
 
 impl Enc {
@@ -330,7 +333,7 @@ impl Enc {
         names.join(" | ")
     }
 
-    fn element<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
+    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
         if p.arg == u32::MAX {
             return Err(self.err(
                 "element with ambiguous declarations in a fragment".into(),
@@ -351,20 +354,20 @@ impl Enc {
                     "a simple value".into(),
                 ));
             }
-            let st0 = &self.s.states[p.arg as usize];
-            let ch = &self.s.prods[st0.first as usize];
-            if st0.n == 1 && ch.kind == kind::CH {
-                if st0.ee2 > 0 && self.maybe_empty(ch.arg) && self.empty_lexical(ch.arg, sv)? {
-                    // empty value: escape + second-level EE, as EXIficient writes it
-                    self.w.bits(st0.width as u32, st0.n as u64);
-                    self.w.bits(st0.ee2 as u32, 0);
+            let f = self.fast[pi];
+            if f.flags & FAST_CH != 0 {
+                if f.ee2 > 0 && f.flags & FAST_EMPTY != 0 && self.empty_lexical(f.si, sv)? {
+                    // empty value: escape (code 1: one declared production) + second-level EE, as
+                    // EXIficient writes it
+                    self.w.bits(f.w0 as u32, 1);
+                    self.w.bits(f.ee2 as u32, 0);
                     self.depth -= 1;
                     return Ok(());
                 }
                 // fast path: CH (code 0) then EE (code 0)
-                self.w.bits(st0.width as u32, 0);
-                self.value(ch.arg, p.qname, sv)?;
-                self.w.bits(self.s.states[ch.next as usize].width as u32, 0);
+                self.w.bits(f.w0 as u32, 0);
+                self.value(f.si, p.qname, sv)?;
+                self.w.bits(f.w1 as u32, 0);
                 self.depth -= 1;
                 return Ok(());
             }
@@ -466,7 +469,7 @@ impl Enc {
                     self.value(q.arg, q.qname, sv)?;
                     self.depth -= 1;
                 }
-                kind::SE => self.element(q, &item)?,
+                kind::SE => self.element(q, st.first as usize + i, &item)?,
                 _ => {
                     let sv = item.scalar()?;
                     self.value(q.arg, p.qname, sv)?;

@@ -217,3 +217,80 @@ impl Schema {
         }
     }
 }
+
+/// Precomputed grammar facts of one production (for a simple-typed element: its `CH` then `EE` grammar),
+/// so that the hot paths read one small entry instead of three table rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fast {
+    /// Simple type of the element's `CH`.
+    pub si: u32,
+    /// Event-code width of the element's first state.
+    pub w0: u8,
+    /// Second-level code width of that state (empty values), 0 = none.
+    pub ee2: u8,
+    /// Event-code width of the state after `CH`.
+    pub w1: u8,
+    /// [`FAST_CH`], [`FAST_EE`], [`FAST_EMPTY`].
+    pub flags: u8,
+}
+
+/// The element's first state declares exactly one production, a `CH`.
+pub const FAST_CH: u8 = 1;
+/// The state after `CH` declares exactly one production (`EE`).
+pub const FAST_EE: u8 = 2;
+/// The `CH` type can have an empty lexical value (string or binary).
+pub const FAST_EMPTY: u8 = 4;
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FAST_INIT: std::sync::OnceLock<Vec<Fast>> = std::sync::OnceLock::new();
+static FAST: [std::sync::OnceLock<Vec<Fast>>; 16] = [FAST_INIT; 16];
+
+impl Schema {
+    /// One [`Fast`] per production (built on first use).
+    pub fn fast(&'static self) -> &'static [Fast] {
+        let build = || {
+            self.prods
+                .iter()
+                .map(|p| {
+                    let mut f = Fast::default();
+                    if p.kind != kind::SE || p.arg as usize >= self.states.len() {
+                        return f;
+                    }
+                    let st0 = &self.states[p.arg as usize];
+                    let Some(ch) = self.prods.get(st0.first as usize) else {
+                        return f;
+                    };
+                    if st0.n != 1 || ch.kind != kind::CH {
+                        return f;
+                    }
+                    let Some(st1) = self.states.get(ch.next as usize) else {
+                        return f;
+                    };
+                    f.si = ch.arg;
+                    f.w0 = st0.width;
+                    f.ee2 = st0.ee2;
+                    f.w1 = st1.width;
+                    f.flags = FAST_CH;
+                    if st1.n == 1 {
+                        f.flags |= FAST_EE;
+                    }
+                    if matches!(
+                        self.simples.get(ch.arg as usize).map(|t| t.kind),
+                        Some(simple::STRING | simple::HEX | simple::B64)
+                    ) {
+                        f.flags |= FAST_EMPTY;
+                    }
+                    f
+                })
+                .collect()
+        };
+        match crate::generated::ALL
+            .iter()
+            .position(|s| std::ptr::eq(*s, self))
+            .filter(|i| *i < FAST.len())
+        {
+            Some(i) => FAST[i].get_or_init(build),
+            None => Box::leak(build().into_boxed_slice()),
+        }
+    }
+}
