@@ -158,31 +158,45 @@ impl BitWriter {
         self.buf.len() * 8 + self.nacc as usize
     }
 
-    /// Write the low `n` (<= 56) bits of `v`.
+    /// Write the low `n` (<= 64) bits of `v`.
     #[inline]
     pub fn bits(&mut self, n: u32, v: u64) {
+        if n > 32 {
+            self.put(n - 32, v >> 32);
+            self.put(32, v & 0xffff_ffff);
+        } else {
+            self.put(n, v);
+        }
+    }
+
+    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
+    #[inline]
+    fn put(&mut self, n: u32, v: u64) {
         if n == 0 {
             return;
         }
-        debug_assert!(n <= 56);
         self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
         self.nacc += n;
-        while self.nacc >= 8 {
-            self.nacc -= 8;
-            self.buf.push((self.acc >> self.nacc) as u8);
+        if self.nacc >= 32 {
+            self.nacc -= 32;
+            self.buf
+                .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
+            self.acc &= (1u64 << self.nacc) - 1;
         }
-        self.acc &= (1u64 << self.nacc) - 1;
     }
 
     /// Write whole octets.
     pub fn octets(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(6);
+        if self.nacc == 0 {
+            self.buf.extend_from_slice(b);
+            return;
+        }
+        let mut chunks = b.chunks_exact(4);
         for c in &mut chunks {
-            let v = u64::from_be_bytes([0, 0, c[0], c[1], c[2], c[3], c[4], c[5]]);
-            self.bits(48, v);
+            self.put(32, u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64);
         }
         for x in chunks.remainder() {
-            self.bits(8, *x as u64);
+            self.put(8, *x as u64);
         }
     }
 
@@ -201,9 +215,12 @@ impl BitWriter {
 
     /// Pad with zero bits to a byte boundary and return the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        if self.nacc > 0 {
-            let pad = 8 - self.nacc;
-            self.bits(pad, 0);
+        let pad = (8 - self.nacc % 8) % 8;
+        self.acc <<= pad;
+        self.nacc += pad;
+        while self.nacc >= 8 {
+            self.nacc -= 8;
+            self.buf.push((self.acc >> self.nacc) as u8);
         }
         self.buf
     }
