@@ -202,6 +202,14 @@ impl BitWriter {
 
     /// Write an EXI unsigned integer.
     pub fn uint(&mut self, mut v: u128) {
+        if v < 0x80 {
+            self.put(8, v as u64);
+            return;
+        }
+        if v < 0x4000 {
+            self.put(16, ((v as u64 & 0x7f) | 0x80) << 8 | (v as u64 >> 7));
+            return;
+        }
         loop {
             let b = (v & 0x7f) as u64;
             v >>= 7;

@@ -39,6 +39,13 @@ pub trait Src: Sized + Clone {
     fn is_map(&self) -> bool;
     /// The entry `key` of a map, `None` when absent (or given as null).
     fn get(&self, key: u16) -> Result<Option<Self>, Error>;
+    /// Like [`Src::get`]; `hint` is where the previous lookup of this map found its key (a map in schema
+    /// order is then read front to back with one comparison per key).
+    #[inline]
+    fn get_near(&self, key: u16, hint: &mut usize) -> Result<Option<Self>, Error> {
+        let _ = hint;
+        self.get(key)
+    }
     /// Number of entries of a map (including null ones).
     fn len(&self) -> usize;
     /// Whether a map has no entries.
@@ -74,6 +81,27 @@ impl Src for &Value {
     fn get(&self, key: u16) -> Result<Option<Self>, Error> {
         Ok(match self {
             Value::Map(m) => m.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+    #[inline]
+    fn get_near(&self, key: u16, hint: &mut usize) -> Result<Option<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => {
+                if let Some((k, v)) = m.get(*hint) {
+                    if *k == key {
+                        *hint += 1;
+                        return Ok(Some(v));
+                    }
+                }
+                match m.iter().position(|(k, _)| *k == key) {
+                    Some(i) => {
+                        *hint = i + 1;
+                        Some(&m[i].1)
+                    }
+                    None => None,
+                }
+            }
             _ => None,
         })
     }
@@ -396,6 +424,7 @@ impl Enc {
         }
         let mut cur = Cursors::new();
         let present = v.presence();
+        let mut hint = 0usize;
         let mut state = p.arg;
         loop {
             let st = &self.s.states[state as usize];
@@ -415,7 +444,7 @@ impl Enc {
                 if present & (1u64 << (key & 63)) == 0 {
                     continue;
                 }
-                if let Some(x) = v.get(key)? {
+                if let Some(x) = v.get_near(key, &mut hint)? {
                     let c = cur.get(key);
                     let (item, total) = match x.list_len() {
                         Some(n) if (c as usize) < n => (Some(x.item(c as usize)?), n as u32),
