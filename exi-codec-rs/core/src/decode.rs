@@ -217,7 +217,7 @@ struct Dec<'a, 's, S: Sink> {
 }
 
 impl<'a, 's, S: Sink> Dec<'a, 's, S> {
-    #[inline]
+    #[inline(always)]
     fn emit(&mut self, key: u16, list: bool, v: Dv) -> Result<(), Error> {
         let v = match v {
             Dv::Bool(b) => Val::Bool(b),
@@ -431,7 +431,17 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         Ok(Some(v))
     }
 
+    #[inline(always)]
     fn value(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
+        match self.s.simples[si as usize].kind {
+            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
+            _ => self.value_small(si),
+        }
+    }
+
+    /// Booleans, integers and enumerations.
+    #[inline(always)]
+    fn value_small(&mut self, si: u32) -> Result<Dv, Error> {
         let t = &self.s.simples[si as usize];
         let pos = self.r.pos();
         match t.kind {
@@ -476,6 +486,16 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                     t.enum_first + i,
                 ))
             }
+            _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+        }
+    }
+
+    /// Strings and binary content.
+    #[inline(never)]
+    fn value_text(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
+        let t = &self.s.simples[si as usize];
+        let pos = self.r.pos();
+        match t.kind {
             simple::STRING => {
                 let l = self.r.uint32("string length or table hit")?;
                 self.sbuf.clear();

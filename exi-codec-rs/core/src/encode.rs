@@ -290,19 +290,36 @@ impl Cursors {
             .find(|(k, _, _)| *k == key)
             .map_or(0, |(_, c, _)| *c)
     }
-    /// One more item of `key` written; `total` = items it has (1 unless a list).
+    /// Slot of `key` (inline slots first, then the overflow ones).
     #[inline]
-    fn bump(&mut self, key: u16, total: u32) {
-        for (k, c, _) in &mut self.inline[..self.n] {
-            if *k == key {
-                *c += 1;
-                return;
-            }
+    fn find(&self, key: u16) -> Option<usize> {
+        if let Some(j) = self.inline[..self.n].iter().position(|(k, _, _)| *k == key) {
+            return Some(j);
         }
-        if let Some((_, c, _)) = self.more.iter_mut().find(|(k, _, _)| *k == key) {
-            *c += 1;
-            return;
+        self.more
+            .iter()
+            .position(|(k, _, _)| *k == key)
+            .map(|j| j + self.inline.len())
+    }
+    #[inline]
+    fn count(&self, j: usize) -> u32 {
+        if j < self.inline.len() {
+            self.inline[j].1
+        } else {
+            self.more[j - self.inline.len()].1
         }
+    }
+    #[inline]
+    fn inc(&mut self, j: usize) {
+        if j < self.inline.len() {
+            self.inline[j].1 += 1;
+        } else {
+            self.more[j - self.inline.len()].1 += 1;
+        }
+    }
+    /// A first item of `key` written; `total` = items it has (1 unless a list).
+    #[inline]
+    fn add(&mut self, key: u16, total: u32) {
         if self.n < self.inline.len() {
             self.inline[self.n] = (key, 1, total);
             self.n += 1;
@@ -310,6 +327,7 @@ impl Cursors {
             self.more.push((key, 1, total));
         }
     }
+
     fn keys(&self) -> usize {
         self.n + self.more.len()
     }
@@ -445,7 +463,8 @@ impl Enc {
                     continue;
                 }
                 if let Some(x) = v.get_near(key, &mut hint)? {
-                    let c = cur.get(key);
+                    let slot = cur.find(key);
+                    let c = slot.map_or(0, |j| cur.count(j));
                     let (item, total) = match x.list_len() {
                         Some(n) if (c as usize) < n => (Some(x.item(c as usize)?), n as u32),
                         Some(_) => (None, 0),
@@ -453,7 +472,10 @@ impl Enc {
                         None => (None, 0),
                     };
                     if let Some(item) = item {
-                        cur.bump(key, total);
+                        match slot {
+                            Some(j) => cur.inc(j),
+                            None => cur.add(key, total),
+                        }
                         chosen = Some((i, item));
                         break;
                     }
@@ -648,7 +670,11 @@ impl Enc {
                     _ => return Err(self.wrong("a string", v, "an enumeration value")),
                 };
                 let vals = &self.s.enums[t.enum_first as usize..(t.enum_first + t.enum_n) as usize];
-                let i = vals.iter().position(|x| *x == s).ok_or_else(|| {
+                let i = vals
+                    .iter()
+                    .position(|x| std::ptr::eq(x.as_ptr(), s.as_ptr()) && x.len() == s.len())
+                    .or_else(|| vals.iter().position(|x| *x == s));
+                let i = i.ok_or_else(|| {
                     self.err(format!("{s:?} is not an allowed value"), vals.join(" | "))
                 })?;
                 self.w.bits(t.bits as u32, i as u64);
