@@ -7,7 +7,7 @@
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EMPTY};
+use crate::tables::{kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, WIDE_MIN};
 use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
@@ -65,6 +65,12 @@ pub trait Src: Sized + Clone {
     /// The first present entry of a map (for a document root, which has one).
     fn first_entry(&self, s: &Schema) -> Result<Option<Entry<Self>>, Error> {
         Ok(self.entries(s)?.into_iter().next())
+    }
+    /// The keys of a map's present entries into `out`; `None` when there are more than `out` holds, a name
+    /// the schema does not know, or it is not a map (the encoder then scans the grammar instead).
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        let _ = out;
+        None
     }
     /// Of a map: bit `key % 64` set for every key that may be present (a quick absence test).
     fn presence(&self) -> u64 {
@@ -151,6 +157,17 @@ impl Src for &Value {
             _ => None,
         })
     }
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        match self {
+            Value::Map(m) if m.len() <= out.len() => {
+                for (o, (k, _)) in out.iter_mut().zip(m) {
+                    *o = *k;
+                }
+                Some(m.len())
+            }
+            _ => None,
+        }
+    }
     #[inline]
     fn presence(&self) -> u64 {
         match self {
@@ -205,6 +222,7 @@ pub fn encode_from<V: Src>(
         ));
     }
     out.clear();
+    let derived = schema.derived();
     let mut e = Enc {
         w: BitWriter::with_buffer(std::mem::take(out)),
         t: StringTable::default(),
@@ -212,7 +230,8 @@ pub fn encode_from<V: Src>(
         depth: 0,
         path: [0; MAX_DEPTH + 2],
         bbuf: Vec::new(),
-        fast: schema.fast(),
+        fast: &derived.fast,
+        wide: &derived.wide,
     };
     e.w.bits(8, 0x80);
     let start = if fragment { schema.frag } else { schema.doc };
@@ -225,7 +244,11 @@ pub fn encode_from<V: Src>(
                 "a global element of the schema",
             )
         })?;
-        let i = schema.root_prod(fragment, k).ok_or_else(|| {
+        let i = match derived.roots[fragment as usize].get(k as usize) {
+            Some(&x) if x != u16::MAX => Some(x as usize),
+            _ => None,
+        };
+        let i = i.ok_or_else(|| {
             Error::new(
                 e.w.pos(),
                 format!("unknown root element {:?}", name(schema, k)),
@@ -341,6 +364,7 @@ struct Enc {
     path: [u16; MAX_DEPTH + 2],
     bbuf: Vec<u8>,
     fast: &'static [Fast],
+    wide: &'static Wide,
 }
 
 impl Enc {
@@ -444,12 +468,54 @@ impl Enc {
         let present = v.presence();
         let mut hint = 0usize;
         let mut state = p.arg;
+        // the map's keys, fetched when a wide state is met: (count or None = scan, keys)
+        let mut keys: Option<Option<usize>> = None;
+        let mut kbuf = [0u16; 8];
         loop {
             let st = &self.s.states[state as usize];
             let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
             let mut chosen: Option<(usize, V)> = None;
             let mut ee: Option<usize> = None;
-            for (i, q) in prods.iter().enumerate() {
+            // In a wide state only the productions of the map's keys (and EE) can be chosen: visit those,
+            // in production order.
+            let mut only = [0u16; 9];
+            let mut nonly = usize::MAX;
+            let (ws, wn, wee) = if st.n > WIDE_MIN {
+                self.wide
+                    .at
+                    .get(state as usize)
+                    .copied()
+                    .unwrap_or((0, 0, u16::MAX))
+            } else {
+                (0, 0, u16::MAX)
+            };
+            if wn > 0 {
+                let nk = *keys.get_or_insert_with(|| v.keys_into(&mut kbuf));
+                if let Some(nk) = nk {
+                    let pairs = &self.wide.pairs[ws as usize..ws as usize + wn as usize];
+                    let mut n = 0;
+                    for k in &kbuf[..nk] {
+                        let from = pairs.partition_point(|(pk, _)| pk < k);
+                        if let Some((pk, i)) = pairs.get(from) {
+                            if pk == k {
+                                only[n] = *i;
+                                n += 1;
+                            }
+                        }
+                    }
+                    if wee != u16::MAX {
+                        only[n] = wee;
+                        n += 1;
+                    }
+                    only[..n].sort_unstable();
+                    nonly = n;
+                }
+            }
+            let wide = nonly != usize::MAX;
+            #[allow(clippy::needless_range_loop)] // one loop for both the wide and the plain visit
+            for t in 0..if wide { nonly } else { prods.len() } {
+                let i = if wide { only[t] as usize } else { t };
+                let q = &prods[i];
                 let key = match q.kind {
                     kind::AT | kind::SE => q.lname,
                     kind::CH => VALUE_KEY,

@@ -533,14 +533,12 @@ impl Src for PySrc<'_> {
         // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
         unsafe {
             match self.t {
-                LIST => self.wrap_borrowed(ffi::PyList_GetItem(
-                    self.o.as_ptr(),
-                    i as ffi::Py_ssize_t,
-                )),
-                TUPLE => self.wrap_borrowed(ffi::PyTuple_GetItem(
-                    self.o.as_ptr(),
-                    i as ffi::Py_ssize_t,
-                )),
+                LIST => {
+                    self.wrap_borrowed(ffi::PyList_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
+                TUPLE => {
+                    self.wrap_borrowed(ffi::PyTuple_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
                 _ => Ok(self.clone()),
             }
         }
@@ -608,6 +606,25 @@ impl Src for PySrc<'_> {
             out.push((id, self.wrap(v)));
         }
         Ok(out)
+    }
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        if self.t != DICT {
+            return None;
+        }
+        let d = self.o.downcast::<PyDict>().ok()?;
+        if d.len() > out.len() {
+            return None;
+        }
+        let table = ids(d.py(), self.s).ok()?;
+        let mut n = 0;
+        for (k, v) in d.iter() {
+            if v.is_none() {
+                continue;
+            }
+            out[n] = table.get_item(&k).ok()??.extract::<u16>().ok()?;
+            n += 1;
+        }
+        Some(n)
     }
     fn first_entry(
         &self,
