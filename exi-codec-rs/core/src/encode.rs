@@ -72,9 +72,14 @@ pub trait Src: Sized + Clone {
         let _ = out;
         None
     }
-    /// Of a map: bit `key % 64` set for every key that may be present (a quick absence test).
+    /// Of a map: [`Src::presence_bit`] of every key that may be present, or-ed (a quick absence test).
     fn presence(&self) -> u64 {
         u64::MAX
+    }
+    /// The bit of `key` in [`Src::presence`].
+    #[inline]
+    fn presence_bit(&self, key: u16) -> u64 {
+        1u64 << (key & 63)
     }
 }
 
@@ -525,7 +530,7 @@ impl Enc {
                     }
                     _ => continue,
                 };
-                if present & (1u64 << (key & 63)) == 0 {
+                if present & v.presence_bit(key) == 0 {
                     continue;
                 }
                 if let Some(x) = v.get_near(key, &mut hint)? {

@@ -209,8 +209,16 @@ fn from_py_t(
 /// Interned key, enumeration and `value` strings of one schema, built once.
 struct Names {
     keys: Vec<Py<PyString>>,
+    /// Presence bit of each key (from its string hash, so a dict's keys give the same bits).
+    bits: Vec<u64>,
     enums: Vec<Py<PyString>>,
     value: Py<PyString>,
+}
+
+/// The presence bit of a string with Python hash `h`.
+#[inline]
+fn hash_bit(h: ffi::Py_hash_t) -> u64 {
+    1u64 << ((h as u64 >> 7) & 63)
 }
 
 static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
@@ -224,6 +232,13 @@ fn names(py: Python<'_>, s: &Schema) -> &'static Names {
                     .lnames
                     .iter()
                     .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                bits: sc
+                    .lnames
+                    .iter()
+                    .map(
+                        |n| hash_bit(PyString::intern(py, n).hash().unwrap_or(0) as ffi::Py_hash_t),
+                    )
                     .collect(),
                 enums: sc
                     .enums
@@ -606,6 +621,40 @@ impl Src for PySrc<'_> {
             out.push((id, self.wrap(v)));
         }
         Ok(out)
+    }
+    fn presence(&self) -> u64 {
+        if self.t != DICT {
+            return 0;
+        }
+        let mut bits = 0u64;
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: GIL held; PyDict_Next yields borrowed references of a dict we do not mutate; the hash of
+        // a str is cached (a key that cannot be hashed would not be in the dict).
+        unsafe {
+            while ffi::PyDict_Next(self.o.as_ptr(), &mut pos, &mut k, &mut v) != 0 {
+                if v == ffi::Py_None() {
+                    continue;
+                }
+                let h = ffi::PyObject_Hash(k);
+                if h == -1 {
+                    ffi::PyErr_Clear();
+                    return u64::MAX;
+                }
+                bits |= hash_bit(h);
+            }
+        }
+        // the text of an element with attributes is under "value"
+        bits
+    }
+    #[inline]
+    fn presence_bit(&self, key: u16) -> u64 {
+        if key == exi_codec::VALUE_KEY {
+            hash_bit(self.n.value.bind(self.o.py()).hash().unwrap_or(0) as ffi::Py_hash_t)
+        } else {
+            self.n.bits[key as usize]
+        }
     }
     fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
         if self.t != DICT {
