@@ -290,9 +290,14 @@ fn name(s: &Schema, k: u16) -> &'static str {
     }
 }
 
+/// Inline slots of [`Cursors`] (a CurrentDemandReq has up to 13 keys).
+const SLOTS: usize = 16;
+
 /// How many items of each key of one map have been written (few keys: a small inline table).
 struct Cursors {
-    inline: [(u16, u32, u32); 8],
+    keys: [u16; SLOTS],
+    counts: [u32; SLOTS],
+    totals: [u32; SLOTS],
     n: usize,
     more: Vec<(u16, u32, u32)>,
 }
@@ -301,55 +306,51 @@ impl Cursors {
     #[inline]
     fn new() -> Self {
         Cursors {
-            inline: [(0, 0, 0); 8],
+            keys: [0; SLOTS],
+            counts: [0; SLOTS],
+            totals: [0; SLOTS],
             n: 0,
             more: Vec::new(),
         }
     }
     #[inline]
     fn get(&self, key: u16) -> u32 {
-        for (k, c, _) in &self.inline[..self.n] {
-            if *k == key {
-                return *c;
-            }
-        }
-        self.more
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map_or(0, |(_, c, _)| *c)
+        self.find(key).map_or(0, |j| self.count(j))
     }
     /// Slot of `key` (inline slots first, then the overflow ones).
     #[inline]
     fn find(&self, key: u16) -> Option<usize> {
-        if let Some(j) = self.inline[..self.n].iter().position(|(k, _, _)| *k == key) {
+        if let Some(j) = self.keys[..self.n].iter().position(|k| *k == key) {
             return Some(j);
         }
         self.more
             .iter()
             .position(|(k, _, _)| *k == key)
-            .map(|j| j + self.inline.len())
+            .map(|j| j + SLOTS)
     }
     #[inline]
     fn count(&self, j: usize) -> u32 {
-        if j < self.inline.len() {
-            self.inline[j].1
+        if j < SLOTS {
+            self.counts[j]
         } else {
-            self.more[j - self.inline.len()].1
+            self.more[j - SLOTS].1
         }
     }
     #[inline]
     fn inc(&mut self, j: usize) {
-        if j < self.inline.len() {
-            self.inline[j].1 += 1;
+        if j < SLOTS {
+            self.counts[j] += 1;
         } else {
-            self.more[j - self.inline.len()].1 += 1;
+            self.more[j - SLOTS].1 += 1;
         }
     }
     /// A first item of `key` written; `total` = items it has (1 unless a list).
     #[inline]
     fn add(&mut self, key: u16, total: u32) {
-        if self.n < self.inline.len() {
-            self.inline[self.n] = (key, 1, total);
+        if self.n < SLOTS {
+            self.keys[self.n] = key;
+            self.counts[self.n] = 1;
+            self.totals[self.n] = total;
             self.n += 1;
         } else {
             self.more.push((key, 1, total));
@@ -358,6 +359,14 @@ impl Cursors {
 
     fn keys(&self) -> usize {
         self.n + self.more.len()
+    }
+
+    /// A key with items left to write, if any.
+    fn unfinished(&self) -> Option<u16> {
+        (0..self.n)
+            .find(|&j| self.counts[j] < self.totals[j])
+            .map(|j| self.keys[j])
+            .or_else(|| self.more.iter().find(|(_, c, t)| c < t).map(|(k, _, _)| *k))
     }
 }
 
@@ -603,10 +612,8 @@ impl Enc {
             self.leftover(v, &cur)?;
         } else {
             // every key was used; a list may still have items left
-            for (k, c, total) in cur.inline[..cur.n].iter().chain(cur.more.iter()) {
-                if c < total {
-                    return Err(self.unexpected(*k));
-                }
+            if let Some(k) = cur.unfinished() {
+                return Err(self.unexpected(k));
             }
         }
         self.depth -= 1;
