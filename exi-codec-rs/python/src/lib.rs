@@ -450,6 +450,8 @@ const DICT: u8 = 0;
 const LIST: u8 = 1;
 const TUPLE: u8 = 2;
 const OTHER: u8 = 3;
+const STR: u8 = 4;
+const INT: u8 = 5;
 
 /// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
 #[derive(Clone)]
@@ -463,9 +465,19 @@ struct PySrc<'py> {
 impl<'py> PySrc<'py> {
     fn new(o: Bound<'py, PyAny>, n: &'static Names, s: &'static Schema) -> Self {
         let p = o.as_ptr();
-        // SAFETY: GIL held; flag checks on a live object.
+        // SAFETY: GIL held; type identity and flag checks on a live object. The exact types (the usual
+        // case) are recognized by their type object, without a call.
         let t = unsafe {
-            if ffi::PyDict_Check(p) != 0 {
+            let ty = ffi::Py_TYPE(p);
+            if ty == std::ptr::addr_of_mut!(ffi::PyUnicode_Type) {
+                STR
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
+                INT
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyDict_Type) {
+                DICT
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyList_Type) {
+                LIST
+            } else if ffi::PyDict_Check(p) != 0 {
                 DICT
             } else if ffi::PyList_Check(p) != 0 {
                 LIST
@@ -562,12 +574,25 @@ impl Src for PySrc<'_> {
     fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
         let o = &self.o;
         let p = o.as_ptr();
+        if self.t == STR {
+            // SAFETY: GIL held; `p` is an exact str; the UTF-8 buffer lives as long as the object, which
+            // `self` holds.
+            unsafe {
+                let mut len: ffi::Py_ssize_t = 0;
+                let u = ffi::PyUnicode_AsUTF8AndSize(p, &mut len);
+                if u.is_null() {
+                    return Err(py_error(PyErr::fetch(o.py())));
+                }
+                let b = std::slice::from_raw_parts(u.cast::<u8>(), len as usize);
+                return Ok(Scal::Str(std::str::from_utf8_unchecked(b)));
+            }
+        }
         // SAFETY: GIL held; `p` is a live object; type checks and PyLong_AsLongLongAndOverflow do not fail.
         unsafe {
-            if ffi::PyBool_Check(p) != 0 {
+            if self.t != INT && ffi::PyBool_Check(p) != 0 {
                 return Ok(Scal::Bool(p == ffi::Py_True()));
             }
-            if ffi::PyLong_Check(p) != 0 {
+            if self.t == INT || ffi::PyLong_Check(p) != 0 {
                 let mut overflow = 0;
                 let n = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
                 if overflow == 0 && (n != -1 || ffi::PyErr_Occurred().is_null()) {
@@ -586,7 +611,7 @@ impl Src for PySrc<'_> {
         if let Ok(b) = o.downcast::<PyBytes>() {
             return Ok(Scal::Bytes(b.as_bytes()));
         }
-        if self.t != OTHER {
+        if self.t <= TUPLE {
             return Ok(Scal::Compound);
         }
         Err(exi_codec::Error::new(
