@@ -1,6 +1,7 @@
 """EXI codec benchmark: Rust core, through Python, and the EXIficient path of PyPI ``iso15118``, side by side.
 
-``python -m bench exi`` (or ``python bench/exi_bench.py``). Messages: DIN CurrentDemandReq/Res, ISO-2
+``python -m bench exi`` (or ``python bench/exi_bench.py``); ``python -m bench exi --vs-cbv2g`` instead
+compares with EVerest's libcbv2g (``bench/exi/cbv2g.py``). Messages: DIN CurrentDemandReq/Res, ISO-2
 ChargeParameterDiscoveryRes, -20 DC_ChargeLoopReq/Res (from ../shared/vectors/public_vectors.md) and a
 -20 CertificateInstallationRes with realistic certificate sizes (built here). Prints per-message figures,
 the stripped native module size and the largest in-memory document tree. Figures are best-of-N timings on
@@ -217,6 +218,11 @@ def stripped_size() -> int | None:
 
 
 def main() -> None:
+    if "--vs-cbv2g" in sys.argv:
+        from bench.exi import cbv2g
+
+        cbv2g.main([a for a in sys.argv[1:] if a != "--vs-cbv2g"])
+        return
     msgs = messages()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

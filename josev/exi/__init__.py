@@ -15,7 +15,7 @@ as bools; an element with attributes and simple content carries its text under `
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from josev import _exi
 
@@ -56,11 +56,6 @@ class ExiError(ValueError):
         self.expected = expected
 
 
-def _wrap(err: _exi.ExiError) -> ExiError:
-    message, bit, expected = err.args
-    return ExiError(str(message), int(bit), str(expected))
-
-
 def schema_for_namespace(namespace: str) -> str:
     """Schema name (``din``, ``iso2``, ...) of a message-set namespace; ``ValueError`` if unknown."""
     for name, ns in NAMESPACES.items():
@@ -69,36 +64,17 @@ def schema_for_namespace(namespace: str) -> str:
     raise ValueError(f"no EXI schema for namespace {namespace!r}")
 
 
-def decode(schema: str, data: bytes) -> dict[str, Any]:
-    """Decode one EXI document (``data`` starts with the 0x80 header byte) into a dict."""
-    try:
-        return _exi.decode(schema, data)
-    except _exi.ExiError as e:
-        raise _wrap(e) from None
+# The codec raises ExiError itself, so the functions are the native ones (no Python frame per call).
+_exi.set_error_type(ExiError)
 
-
-def encode(schema: str, message: dict[str, Any]) -> bytes:
-    """Encode a message dict (one root element) into an EXI document."""
-    try:
-        return _exi.encode(schema, message)
-    except _exi.ExiError as e:
-        raise _wrap(e) from None
-
-
-def decode_fragment(schema: str, data: bytes) -> dict[str, Any]:
-    """Decode an EXI fragment (the form Plug & Charge signs) into a dict of its elements."""
-    try:
-        return _exi.decode_fragment(schema, data)
-    except _exi.ExiError as e:
-        raise _wrap(e) from None
-
-
-def encode_fragment(schema: str, elements: dict[str, Any]) -> bytes:
-    """Encode elements (e.g. ``{"SignedInfo": {...}}`` or a signed body) as an EXI fragment."""
-    try:
-        return _exi.encode_fragment(schema, elements)
-    except _exi.ExiError as e:
-        raise _wrap(e) from None
+#: Decode one EXI document (``data`` starts with the 0x80 header byte) into a dict.
+decode = _exi.decode
+#: Encode a message dict (one root element) into an EXI document.
+encode = _exi.encode
+#: Decode an EXI fragment (the form Plug & Charge signs) into a dict of its elements.
+decode_fragment = _exi.decode_fragment
+#: Encode elements (e.g. ``{"SignedInfo": {...}}`` or a signed body) as an EXI fragment.
+encode_fragment = _exi.encode_fragment
 
 
 def version() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from josev import _exi
-from josev.exi import ExiError, _wrap, schema_for_namespace
+from josev.exi import ExiError, schema_for_namespace
 
 
 class JosevExiCodec:
@@ -17,17 +17,11 @@ class JosevExiCodec:
 
     def encode(self, message: str, namespace: str) -> bytes:
         """Encode a JSON message to EXI."""
-        try:
-            return _exi.encode_json(schema_for_namespace(namespace), message)
-        except _exi.ExiError as e:
-            raise _wrap(e) from None
+        return _exi.encode_json(schema_for_namespace(namespace), message)
 
     def decode(self, stream: bytes, namespace: str) -> str:
         """Decode an EXI stream to a JSON message."""
-        try:
-            return _exi.decode_json(schema_for_namespace(namespace), bytes(stream))
-        except _exi.ExiError as e:
-            raise _wrap(e) from None
+        return _exi.decode_json(schema_for_namespace(namespace), bytes(stream))
 
     def get_version(self) -> str:
         """Version of the codec."""

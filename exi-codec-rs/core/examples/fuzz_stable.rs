@@ -16,8 +16,15 @@ fn hex(b: &[u8]) -> String {
 fn check(schema: &'static exi_codec::Schema, data: &[u8]) -> bool {
     let r = std::panic::catch_unwind(|| {
         let _ = exi_codec::decode::decode_fragment(schema, data);
+        let mut doc = exi_codec::Doc::default();
+        let flat = doc.decode(schema, data, false);
         match exi_codec::decode(schema, data) {
             Ok(tree) => {
+                assert!(
+                    flat.is_ok(),
+                    "the flat decoder rejects what the tree decoder accepts"
+                );
+                assert_eq!(doc.to_value(), tree, "flat and tree decoders differ");
                 let bytes = exi_codec::encode(schema, &tree).expect("a decoded tree must encode");
                 let again = exi_codec::decode(schema, &bytes).expect("an encoded tree must decode");
                 assert!(
@@ -26,7 +33,14 @@ fn check(schema: &'static exi_codec::Schema, data: &[u8]) -> bool {
                 );
                 true
             }
-            Err(_) => false,
+            Err(e) => {
+                assert_eq!(
+                    flat.err(),
+                    Some(e),
+                    "flat and tree decoders fail differently"
+                );
+                false
+            }
         }
     });
     match r {

@@ -5,13 +5,29 @@ use crate::error::Error;
 /// Reads bits from a byte slice.
 pub struct BitReader<'a> {
     data: &'a [u8],
+    /// Bits of the stream (`data` may hold zero padding after them).
+    end: usize,
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
     /// A reader at bit 0.
     pub fn new(data: &'a [u8]) -> Self {
-        BitReader { data, pos: 0 }
+        BitReader {
+            data,
+            end: data.len() * 8,
+            pos: 0,
+        }
+    }
+
+    /// A reader of the first `len` bytes of `data`; the bytes after them (zeros) only let the reader load
+    /// whole words near the end of the stream.
+    pub fn padded(data: &'a [u8], len: usize) -> Self {
+        BitReader {
+            data,
+            end: len.min(data.len()) * 8,
+            pos: 0,
+        }
     }
 
     /// Current bit position.
@@ -23,7 +39,7 @@ impl<'a> BitReader<'a> {
     /// Bits left.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.data.len() * 8 - self.pos
+        self.end - self.pos
     }
 
     /// Read `n` (<= 64) bits as an unsigned number.
@@ -43,6 +59,11 @@ impl<'a> BitReader<'a> {
             self.pos += n as usize;
             return Ok(word >> (64 - n));
         }
+        self.bits_slow(n)
+    }
+
+    #[inline(never)]
+    fn bits_slow(&mut self, n: u32) -> Result<u64, Error> {
         let mut v: u64 = 0;
         let mut left = n;
         while left > 0 {
@@ -122,41 +143,73 @@ impl BitWriter {
         }
     }
 
+    /// An empty writer that appends to `buf` (cleared first; its capacity is reused).
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        BitWriter {
+            buf,
+            acc: 0,
+            nacc: 0,
+        }
+    }
+
     /// Bits written so far.
     pub fn pos(&self) -> usize {
         self.buf.len() * 8 + self.nacc as usize
     }
 
-    /// Write the low `n` (<= 56) bits of `v`.
+    /// Write the low `n` (<= 64) bits of `v`.
     #[inline]
     pub fn bits(&mut self, n: u32, v: u64) {
+        if n > 32 {
+            self.put(n - 32, v >> 32);
+            self.put(32, v & 0xffff_ffff);
+        } else {
+            self.put(n, v);
+        }
+    }
+
+    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
+    #[inline]
+    fn put(&mut self, n: u32, v: u64) {
         if n == 0 {
             return;
         }
-        debug_assert!(n <= 56);
         self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
         self.nacc += n;
-        while self.nacc >= 8 {
-            self.nacc -= 8;
-            self.buf.push((self.acc >> self.nacc) as u8);
+        if self.nacc >= 32 {
+            self.nacc -= 32;
+            self.buf
+                .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
+            self.acc &= (1u64 << self.nacc) - 1;
         }
-        self.acc &= (1u64 << self.nacc) - 1;
     }
 
     /// Write whole octets.
     pub fn octets(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(6);
+        if self.nacc == 0 {
+            self.buf.extend_from_slice(b);
+            return;
+        }
+        let mut chunks = b.chunks_exact(4);
         for c in &mut chunks {
-            let v = u64::from_be_bytes([0, 0, c[0], c[1], c[2], c[3], c[4], c[5]]);
-            self.bits(48, v);
+            self.put(32, u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64);
         }
         for x in chunks.remainder() {
-            self.bits(8, *x as u64);
+            self.put(8, *x as u64);
         }
     }
 
     /// Write an EXI unsigned integer.
     pub fn uint(&mut self, mut v: u128) {
+        if v < 0x80 {
+            self.put(8, v as u64);
+            return;
+        }
+        if v < 0x4000 {
+            self.put(16, ((v as u64 & 0x7f) | 0x80) << 8 | (v as u64 >> 7));
+            return;
+        }
         loop {
             let b = (v & 0x7f) as u64;
             v >>= 7;
@@ -170,9 +223,12 @@ impl BitWriter {
 
     /// Pad with zero bits to a byte boundary and return the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        if self.nacc > 0 {
-            let pad = 8 - self.nacc;
-            self.bits(pad, 0);
+        let pad = (8 - self.nacc % 8) % 8;
+        self.acc <<= pad;
+        self.nacc += pad;
+        while self.nacc >= 8 {
+            self.nacc -= 8;
+            self.buf.push((self.acc >> self.nacc) as u8);
         }
         self.buf
     }

@@ -1,41 +1,152 @@
 //! Grammar-driven EXI decoder (bit-packed, schema-informed, non-strict grammars, no options header).
+//!
+//! The decoder walks the grammar tables and reports the document to a [`Sink`] as it reads it (start of an
+//! element with children or attributes, a simple value, end of element), without building anything itself:
+//! [`ValueSink`] builds the [`Value`] tree, [`crate::doc::Doc`] a flat reusable document (no allocation once
+//! warm), and the Python binding builds dicts straight from these events.
 
 use crate::bits::BitReader;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Prod, Schema};
+use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE};
 use crate::value::{Bin, Value};
 use crate::{MAX_DEPTH, VALUE_KEY};
 
-struct Dec<'a> {
-    r: BitReader<'a>,
-    t: StringTable,
-    s: &'static Schema,
-    depth: usize,
+/// A decoded simple value, borrowed from the decoder's buffers until the sink call returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val<'a> {
+    /// xs:boolean.
+    Bool(bool),
+    /// Any integer type.
+    Int(i128),
+    /// A string.
+    Str(&'a str),
+    /// An enumeration value and its index in the schema's `enums` table.
+    Enum(&'static str, u32),
+    /// Binary content.
+    Bytes(&'a [u8], Bin),
+}
+
+impl Val<'_> {
+    /// The owned tree value.
+    pub fn to_value(self) -> Value {
+        match self {
+            Val::Bool(b) => Value::Bool(b),
+            Val::Int(n) => Value::Int(n),
+            Val::Str(s) => Value::Str(s.to_owned()),
+            Val::Enum(s, _) => Value::Enum(s),
+            Val::Bytes(b, k) => Value::Bytes(b.to_vec(), k),
+        }
+    }
+}
+
+/// Receives the document as the decoder reads it. `key` is the local-name id ([`VALUE_KEY`] for the text
+/// of an element with attributes); `list` says the element may repeat (it belongs in a list).
+pub trait Sink {
+    /// An element with attributes and/or children begins; `fields` is a capacity hint.
+    fn start(&mut self, key: u16, list: bool, fields: u8) -> Result<(), Error>;
+    /// The element begun last ends.
+    fn end(&mut self) -> Result<(), Error>;
+    /// A simple-typed element or attribute (or the text of an element with attributes).
+    fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), Error>;
+}
+
+/// An open element of [`ValueSink`]: key, repeated, entries so far.
+type Frame = (u16, bool, Vec<(u16, Value)>);
+
+/// Builds the [`Value`] tree (the root is a map of the root element(s)).
+pub struct ValueSink {
+    stack: Vec<Frame>,
+}
+
+impl Default for ValueSink {
+    fn default() -> Self {
+        ValueSink {
+            stack: vec![(0, false, Vec::new())],
+        }
+    }
+}
+
+impl ValueSink {
+    fn put(&mut self, key: u16, list: bool, v: Value) {
+        let map = &mut self.stack.last_mut().expect("root frame").2;
+        if list {
+            match map.last_mut() {
+                Some((k, Value::List(l))) if *k == key => l.push(v),
+                _ => match map.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, Value::List(l))) => l.push(v),
+                    _ => map.push((key, Value::List(vec![v]))),
+                },
+            }
+        } else {
+            map.push((key, v));
+        }
+    }
+
+    /// The finished tree.
+    pub fn finish(mut self) -> Value {
+        Value::Map(self.stack.pop().map(|f| f.2).unwrap_or_default())
+    }
+}
+
+impl Sink for ValueSink {
+    fn start(&mut self, key: u16, list: bool, fields: u8) -> Result<(), Error> {
+        self.stack
+            .push((key, list, Vec::with_capacity(fields as usize)));
+        Ok(())
+    }
+    fn end(&mut self) -> Result<(), Error> {
+        let (k, l, m) = self.stack.pop().expect("balanced");
+        self.put(k, l, Value::Map(m));
+        Ok(())
+    }
+    fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), Error> {
+        self.put(key, list, v.to_value());
+        Ok(())
+    }
 }
 
 /// Decode a whole EXI document; returns a map with the single root element.
 pub fn decode(schema: &'static Schema, data: &[u8]) -> Result<Value, Error> {
-    decode_with(schema, data, schema.doc, false)
+    let mut s = ValueSink::default();
+    decode_to(schema, data, false, &mut s)?;
+    Ok(s.finish())
 }
 
 /// Decode an EXI fragment (used for the signed elements of Plug & Charge); returns a map of its elements.
 pub fn decode_fragment(schema: &'static Schema, data: &[u8]) -> Result<Value, Error> {
-    decode_with(schema, data, schema.frag, true)
+    let mut s = ValueSink::default();
+    decode_to(schema, data, true, &mut s)?;
+    Ok(s.finish())
 }
 
-fn decode_with(
+/// Decode a document (or with `fragment` a fragment) into `sink`. On error the sink holds a partial
+/// document.
+pub fn decode_to<S: Sink>(
     schema: &'static Schema,
     data: &[u8],
-    start: u32,
     fragment: bool,
-) -> Result<Value, Error> {
+    sink: &mut S,
+) -> Result<(), Error> {
+    // short streams are read from a zero-padded copy: every read loads a whole word
+    let mut padded = [0u8; 264];
+    let r = if data.len() <= 256 {
+        padded[..data.len()].copy_from_slice(data);
+        BitReader::padded(&padded[..data.len() + 8], data.len())
+    } else {
+        BitReader::new(data)
+    };
     let mut d = Dec {
-        r: BitReader::new(data),
+        r,
         t: StringTable::default(),
         s: schema,
         depth: 0,
+        sink,
+        sbuf: String::new(),
+        bbuf: Vec::new(),
+        fast: schema.fast(),
     };
+    let start = if fragment { schema.frag } else { schema.doc };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
     if hdr != 0x80 {
         return Err(Error::new(
@@ -45,7 +156,6 @@ fn decode_with(
         ));
     }
     let st = &schema.states[start as usize];
-    let mut out: Vec<(u16, Value)> = Vec::new();
     loop {
         let pos = d.r.pos();
         let code =
@@ -61,8 +171,7 @@ fn decode_with(
             ));
         }
         let p = &schema.prods[st.first as usize + code];
-        let v = d.element(p)?;
-        out.push((p.lname, v));
+        d.element(p, false)?;
         if !fragment {
             break; // DocEnd: ED has a zero-width code
         }
@@ -83,10 +192,43 @@ fn decode_with(
             "zero padding",
         ));
     }
-    Ok(Value::Map(out))
+    Ok(())
 }
 
-impl<'a> Dec<'a> {
+/// A decoded value whose text or octets are in the decoder's buffers.
+#[derive(Clone, Copy)]
+enum Dv {
+    Bool(bool),
+    Int(i128),
+    Enum(&'static str, u32),
+    Str,
+    Bytes(Bin),
+}
+
+struct Dec<'a, 's, S: Sink> {
+    r: BitReader<'a>,
+    t: StringTable,
+    s: &'static Schema,
+    depth: usize,
+    sink: &'s mut S,
+    sbuf: String,
+    bbuf: Vec<u8>,
+    fast: &'static [Fast],
+}
+
+impl<'a, 's, S: Sink> Dec<'a, 's, S> {
+    #[inline(always)]
+    fn emit(&mut self, key: u16, list: bool, v: Dv) -> Result<(), Error> {
+        let v = match v {
+            Dv::Bool(b) => Val::Bool(b),
+            Dv::Int(n) => Val::Int(n),
+            Dv::Enum(e, i) => Val::Enum(e, i),
+            Dv::Str => Val::Str(&self.sbuf),
+            Dv::Bytes(k) => Val::Bytes(&self.bbuf, k),
+        };
+        self.sink.value(key, list, v)
+    }
+
     fn expected(&self, state: u32) -> String {
         let st = &self.s.states[state as usize];
         let mut names = Vec::new();
@@ -102,7 +244,19 @@ impl<'a> Dec<'a> {
         names.join(" | ")
     }
 
-    fn element(&mut self, p: &Prod) -> Result<Value, Error> {
+    #[cold]
+    fn undeclared(&self, pos: usize, p: &Prod, state: u32) -> Error {
+        Error::new(
+            pos,
+            format!(
+                "undeclared (second-level) event in <{}>",
+                self.s.lnames[p.lname as usize]
+            ),
+            self.expected(state),
+        )
+    }
+
+    fn element(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
         if p.arg == u32::MAX {
             return Err(Error::new(
                 self.r.pos(),
@@ -120,68 +274,53 @@ impl<'a> Dec<'a> {
         }
         let shp = (p.flags >> 1) & 3;
         let mut state = p.arg;
-        let mut map: Vec<(u16, Value)> = if shp == shape::SCALAR {
-            Vec::new()
-        } else {
-            Vec::with_capacity(self.s.states[state as usize].fields as usize)
-        };
-        let mut scalar: Option<Value> = None;
+        let scalar = shp == shape::SCALAR;
+        if !scalar {
+            self.sink
+                .start(p.lname, list, self.s.states[state as usize].fields)?;
+        }
+        let mut got = false;
         loop {
             let st = &self.s.states[state as usize];
             let pos = self.r.pos();
             let code = self.r.bits(st.width as u32, "event code")? as usize;
             if code == st.n as usize && st.ee2 > 0 {
                 if let Some(v) = self.empty_value(state, p)? {
-                    if shp == shape::SCALAR {
-                        scalar = Some(v);
+                    if scalar {
+                        self.emit(p.lname, list, v)?;
                     } else {
-                        map.push((VALUE_KEY, v));
+                        self.emit(VALUE_KEY, false, v)?;
                     }
+                    got = true;
                     break;
                 }
             }
             if code >= st.n as usize {
-                let exp = self.expected(state);
-                return Err(Error::new(
-                    pos,
-                    format!(
-                        "undeclared (second-level) event in <{}>",
-                        self.s.lnames[p.lname as usize]
-                    ),
-                    exp,
-                ));
+                return Err(self.undeclared(pos, p, state));
             }
-            let q = &self.s.prods[st.first as usize + code];
+            let qi = st.first as usize + code;
+            let q = &self.s.prods[qi];
             match q.kind {
                 kind::AT => {
                     let v = self.value(q.arg, q.qname)?;
-                    map.push((q.lname, v));
+                    self.emit(q.lname, false, v)?;
                 }
                 kind::SE => {
-                    let v = if (q.flags >> 1) & 3 == shape::SCALAR {
-                        self.scalar_element(q)?
+                    let ql = q.flags & 1 != 0;
+                    if (q.flags >> 1) & 3 == shape::SCALAR {
+                        self.scalar_element(q, qi, ql)?;
                     } else {
-                        self.element(q)?
-                    };
-                    if q.flags & 1 != 0 {
-                        match map.last_mut() {
-                            Some((k, Value::List(l))) if *k == q.lname => l.push(v),
-                            _ => match map.iter_mut().find(|(k, _)| *k == q.lname) {
-                                Some((_, Value::List(l))) => l.push(v),
-                                _ => map.push((q.lname, Value::List(vec![v]))),
-                            },
-                        }
-                    } else {
-                        map.push((q.lname, v));
+                        self.element(q, ql)?;
                     }
                 }
                 kind::CH => {
                     let v = self.value(q.arg, p.qname)?;
-                    if shp == shape::SCALAR {
-                        scalar = Some(v);
+                    if scalar {
+                        self.emit(p.lname, list, v)?;
                     } else {
-                        map.push((VALUE_KEY, v));
+                        self.emit(VALUE_KEY, false, v)?;
                     }
+                    got = true;
                 }
                 kind::EE => break,
                 _ => {
@@ -196,27 +335,33 @@ impl<'a> Dec<'a> {
             state = q.next;
         }
         self.depth -= 1;
-        if shp == shape::SCALAR {
-            scalar.ok_or_else(|| Error::new(self.r.pos(), "simple element without value", "value"))
+        if scalar {
+            if !got {
+                return Err(Error::new(
+                    self.r.pos(),
+                    "simple element without value",
+                    "value",
+                ));
+            }
+            Ok(())
         } else {
-            Ok(Value::Map(map))
+            self.sink.end()
         }
     }
 
     /// Fast path of a simple-typed element: its grammar is `CH` (one declared production, 1-bit code) then
     /// `EE` (1-bit code).
     #[inline]
-    fn scalar_element(&mut self, p: &Prod) -> Result<Value, Error> {
-        let st0 = &self.s.states[p.arg as usize];
-        let ch = &self.s.prods[st0.first as usize];
-        if st0.n != 1 || ch.kind != kind::CH {
-            return self.element(p);
+    fn scalar_element(&mut self, p: &Prod, pi: usize, list: bool) -> Result<(), Error> {
+        let f = self.fast[pi];
+        if f.flags & FAST_CH == 0 {
+            return self.element(p, list);
         }
         let pos = self.r.pos();
-        let code = self.r.bits(st0.width as u32, "event code")?;
-        if code == 1 && st0.ee2 > 0 {
+        let code = self.r.bits(f.w0 as u32, "event code")?;
+        if code == 1 && f.ee2 > 0 {
             if let Some(v) = self.empty_value(p.arg, p)? {
-                return Ok(v);
+                return self.emit(p.lname, list, v);
             }
         }
         if code != 0 {
@@ -229,10 +374,9 @@ impl<'a> Dec<'a> {
                 "value",
             ));
         }
-        let v = self.value(ch.arg, p.qname)?;
-        let st1 = &self.s.states[ch.next as usize];
+        let v = self.value(f.si, p.qname)?;
         let pos = self.r.pos();
-        if self.r.bits(st1.width as u32, "event code")? != 0 || st1.n != 1 {
+        if self.r.bits(f.w1 as u32, "event code")? != 0 || f.flags & FAST_EE == 0 {
             return Err(Error::new(
                 pos,
                 format!(
@@ -242,13 +386,13 @@ impl<'a> Dec<'a> {
                 "end of element",
             ));
         }
-        Ok(v)
+        self.emit(p.lname, list, v)
     }
 
     /// After the escape code in a state expecting simple content: a second-level EE (code 0) is an element
     /// with an empty value (EXIficient's encoding of empty content). Returns None for other second-level
     /// codes (the caller reports them as unsupported).
-    fn empty_value(&mut self, state: u32, p: &Prod) -> Result<Option<Value>, Error> {
+    fn empty_value(&mut self, state: u32, p: &Prod) -> Result<Option<Dv>, Error> {
         let st = &self.s.states[state as usize];
         let pos = self.r.pos();
         if self.r.bits(st.ee2 as u32, "second-level event code")? != 0 {
@@ -261,9 +405,18 @@ impl<'a> Dec<'a> {
             .ok_or_else(|| Error::new(pos, "end of element without content", "content"))?;
         let t = &self.s.simples[ch.arg as usize];
         let v = match t.kind {
-            simple::STRING if t.min_len == 0 => Value::Str(String::new()),
-            simple::HEX if t.min_len == 0 => Value::Bytes(Vec::new(), Bin::Hex),
-            simple::B64 if t.min_len == 0 => Value::Bytes(Vec::new(), Bin::B64),
+            simple::STRING if t.min_len == 0 => {
+                self.sbuf.clear();
+                Dv::Str
+            }
+            simple::HEX if t.min_len == 0 => {
+                self.bbuf.clear();
+                Dv::Bytes(Bin::Hex)
+            }
+            simple::B64 if t.min_len == 0 => {
+                self.bbuf.clear();
+                Dv::Bytes(Bin::B64)
+            }
             _ => {
                 return Err(Error::new(
                     pos,
@@ -278,11 +431,21 @@ impl<'a> Dec<'a> {
         Ok(Some(v))
     }
 
-    fn value(&mut self, si: u32, qname: u16) -> Result<Value, Error> {
+    #[inline(always)]
+    fn value(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
+        match self.s.simples[si as usize].kind {
+            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
+            _ => self.value_small(si),
+        }
+    }
+
+    /// Booleans, integers and enumerations.
+    #[inline(always)]
+    fn value_small(&mut self, si: u32) -> Result<Dv, Error> {
         let t = &self.s.simples[si as usize];
         let pos = self.r.pos();
         match t.kind {
-            simple::BOOL => Ok(Value::Bool(self.r.bits(1, "boolean")? == 1)),
+            simple::BOOL => Ok(Dv::Bool(self.r.bits(1, "boolean")? == 1)),
             simple::NBIT => {
                 let v = t.lo + self.r.bits(t.bits as u32, "n-bit integer")? as i128;
                 if v > t.hi {
@@ -292,7 +455,7 @@ impl<'a> Dec<'a> {
                         format!("<= {}", t.hi),
                     ));
                 }
-                Ok(Value::Int(v))
+                Ok(Dv::Int(v))
             }
             simple::UNSIGNED | simple::SIGNED => {
                 let neg = t.kind == simple::SIGNED && self.r.bits(1, "integer sign")? == 1;
@@ -307,7 +470,7 @@ impl<'a> Dec<'a> {
                         format!("{}..={}", t.lo, t.hi),
                     ));
                 }
-                Ok(Value::Int(v))
+                Ok(Dv::Int(v))
             }
             simple::ENUM => {
                 let i = self.r.bits(t.bits as u32, "enumeration index")? as u32;
@@ -318,30 +481,40 @@ impl<'a> Dec<'a> {
                         format!("< {}", t.enum_n),
                     ));
                 }
-                Ok(Value::Enum(self.s.enums[(t.enum_first + i) as usize]))
+                Ok(Dv::Enum(
+                    self.s.enums[(t.enum_first + i) as usize],
+                    t.enum_first + i,
+                ))
             }
+            _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+        }
+    }
+
+    /// Strings and binary content.
+    #[inline(never)]
+    fn value_text(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
+        let t = &self.s.simples[si as usize];
+        let pos = self.r.pos();
+        match t.kind {
             simple::STRING => {
                 let l = self.r.uint32("string length or table hit")?;
-                let s: String = match l {
+                self.sbuf.clear();
+                match l {
                     0 => {
                         let n = self.t.local_len(qname);
                         let id = self.r.bits(id_bits(n), "local string table id")? as usize;
-                        self.t
-                            .local_get(qname, id)
-                            .ok_or_else(|| {
-                                Error::new(pos, "local string table miss", format!("id < {n}"))
-                            })?
-                            .to_owned()
+                        let s = self.t.local_get(qname, id).ok_or_else(|| {
+                            Error::new(pos, "local string table miss", format!("id < {n}"))
+                        })?;
+                        self.sbuf.push_str(s);
                     }
                     1 => {
                         let n = self.t.global_len();
                         let id = self.r.bits(id_bits(n), "global string table id")? as usize;
-                        self.t
-                            .global_get(id)
-                            .ok_or_else(|| {
-                                Error::new(pos, "global string table miss", format!("id < {n}"))
-                            })?
-                            .to_owned()
+                        let s = self.t.global_get(id).ok_or_else(|| {
+                            Error::new(pos, "global string table miss", format!("id < {n}"))
+                        })?;
+                        self.sbuf.push_str(s);
                     }
                     _ => {
                         let len = (l - 2) as usize;
@@ -352,7 +525,6 @@ impl<'a> Dec<'a> {
                                 "shorter string",
                             ));
                         }
-                        let mut s = String::with_capacity(len);
                         for _ in 0..len {
                             let cpos = self.r.pos();
                             let c = self.r.uint32("character")?;
@@ -363,13 +535,16 @@ impl<'a> Dec<'a> {
                                     "a Unicode scalar value",
                                 )
                             })?;
-                            s.push(ch);
+                            self.sbuf.push(ch);
                         }
-                        self.t.add(qname, &s);
-                        s
+                        self.t.add(qname, &self.sbuf);
                     }
                 };
-                let n = s.chars().count() as u64;
+                let n = if self.sbuf.is_ascii() {
+                    self.sbuf.len() as u64
+                } else {
+                    self.sbuf.chars().count() as u64
+                };
                 if n < t.min_len as u64 || n > t.max_len as u64 {
                     return Err(Error::new(
                         pos,
@@ -377,7 +552,7 @@ impl<'a> Dec<'a> {
                         format!("{}..={} characters", t.min_len, t.max_len),
                     ));
                 }
-                Ok(Value::Str(s))
+                Ok(Dv::Str)
             }
             _ => {
                 let len = self.r.uint32("binary length")? as usize;
@@ -395,16 +570,13 @@ impl<'a> Dec<'a> {
                         format!("{}..={} octets", t.min_len, t.max_len),
                     ));
                 }
-                let mut b = Vec::with_capacity(len);
-                self.r.octets(len, &mut b, "binary octet")?;
-                Ok(Value::Bytes(
-                    b,
-                    if t.kind == simple::HEX {
-                        Bin::Hex
-                    } else {
-                        Bin::B64
-                    },
-                ))
+                self.bbuf.clear();
+                self.r.octets(len, &mut self.bbuf, "binary octet")?;
+                Ok(Dv::Bytes(if t.kind == simple::HEX {
+                    Bin::Hex
+                } else {
+                    Bin::B64
+                }))
             }
         }
     }

@@ -1,81 +1,285 @@
 //! Grammar-driven EXI encoder: walks the grammar and picks, in each state, the first declared production
 //! whose element/attribute is still pending in the value map (schema order), else EE.
+//!
+//! The encoder reads the message through the [`Src`] trait, so it encodes straight from whatever holds the
+//! message: the [`Value`] tree here, Python dicts in the binding (no intermediate tree).
 
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Prod, Schema};
-use crate::text::{b64_decode, hex_decode};
+use crate::tables::{kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, WIDE_MIN};
+use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
 
-struct Enc {
-    w: BitWriter,
-    t: StringTable,
-    s: &'static Schema,
-    depth: usize,
-    path: Vec<u16>,
+/// A simple value as the encoder sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Scal<'a> {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// Text (strings, enumerations, hex or base64 text).
+    Str(&'a str),
+    /// Octets (binary content given as bytes).
+    Bytes(&'a [u8]),
+    /// A map or list where a simple value was expected.
+    Compound,
+}
+
+/// The present entries of a map: key id (or the name the schema does not know) and value.
+pub type Entries<V> = Vec<Entry<V>>;
+
+/// One map entry: key id (or the name the schema does not know) and value.
+pub type Entry<V> = (Result<u16, String>, V);
+
+/// A message to encode, as the encoder reads it. Keys are local-name ids ([`VALUE_KEY`] = `value`).
+pub trait Src: Sized + Clone {
+    /// Whether this is a map (an object).
+    fn is_map(&self) -> bool;
+    /// The entry `key` of a map, `None` when absent (or given as null).
+    fn get(&self, key: u16) -> Result<Option<Self>, Error>;
+    /// Like [`Src::get`]; `hint` is where the previous lookup of this map found its key (a map in schema
+    /// order is then read front to back with one comparison per key).
+    #[inline]
+    fn get_near(&self, key: u16, hint: &mut usize) -> Result<Option<Self>, Error> {
+        let _ = hint;
+        self.get(key)
+    }
+    /// Number of entries of a map (including null ones).
+    fn len(&self) -> usize;
+    /// Whether a map has no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The length of a list, `None` for anything else.
+    fn list_len(&self) -> Option<usize>;
+    /// Item `i` of a list.
+    fn item(&self, i: usize) -> Result<Self, Error>;
+    /// The simple value.
+    fn scalar(&self) -> Result<Scal<'_>, Error>;
+    /// The present (non-null) entries of a map, in order: key id, or the name that the schema does not know.
+    fn entries(&self, s: &Schema) -> Result<Entries<Self>, Error>;
+    /// A short description for error messages.
+    fn describe(&self) -> String;
+    /// The first present entry of a map (for a document root, which has one).
+    fn first_entry(&self, s: &Schema) -> Result<Option<Entry<Self>>, Error> {
+        Ok(self.entries(s)?.into_iter().next())
+    }
+    /// The keys of a map's present entries into `out`; `None` when there are more than `out` holds, a name
+    /// the schema does not know, or it is not a map (the encoder then scans the grammar instead).
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        let _ = out;
+        None
+    }
+    /// Of a map: [`Src::presence_bit`] of every key that may be present, or-ed (a quick absence test).
+    fn presence(&self) -> u64 {
+        u64::MAX
+    }
+    /// The bit of `key` in [`Src::presence`].
+    #[inline]
+    fn presence_bit(&self, key: u16) -> u64 {
+        1u64 << (key & 63)
+    }
+}
+
+impl Src for &Value {
+    #[inline]
+    fn is_map(&self) -> bool {
+        matches!(self, Value::Map(_))
+    }
+    #[inline]
+    fn get(&self, key: u16) -> Result<Option<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+    #[inline]
+    fn get_near(&self, key: u16, hint: &mut usize) -> Result<Option<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => {
+                if let Some((k, v)) = m.get(*hint) {
+                    if *k == key {
+                        *hint += 1;
+                        return Ok(Some(v));
+                    }
+                }
+                match m.iter().position(|(k, _)| *k == key) {
+                    Some(i) => {
+                        *hint = i + 1;
+                        Some(&m[i].1)
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        })
+    }
+    fn len(&self) -> usize {
+        match self {
+            Value::Map(m) => m.len(),
+            _ => 0,
+        }
+    }
+    #[inline]
+    fn list_len(&self) -> Option<usize> {
+        match self {
+            Value::List(l) => Some(l.len()),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn item(&self, i: usize) -> Result<Self, Error> {
+        match self {
+            Value::List(l) => Ok(&l[i]),
+            _ => Ok(self),
+        }
+    }
+    #[inline]
+    fn scalar(&self) -> Result<Scal<'_>, Error> {
+        Ok(match self {
+            Value::Bool(b) => Scal::Bool(*b),
+            Value::Int(n) => Scal::Int(*n),
+            Value::Str(s) => Scal::Str(s),
+            Value::Enum(s) => Scal::Str(s),
+            Value::Bytes(b, _) => Scal::Bytes(b),
+            Value::List(_) | Value::Map(_) => Scal::Compound,
+        })
+    }
+    fn entries(&self, _s: &Schema) -> Result<Entries<Self>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.iter().map(|(k, v)| (Ok(*k), v)).collect(),
+            _ => Vec::new(),
+        })
+    }
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+    fn first_entry(&self, _s: &Schema) -> Result<Option<Entry<Self>>, Error> {
+        Ok(match self {
+            Value::Map(m) => m.first().map(|(k, v)| (Ok(*k), v)),
+            _ => None,
+        })
+    }
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        match self {
+            Value::Map(m) if m.len() <= out.len() => {
+                for (o, (k, _)) in out.iter_mut().zip(m) {
+                    *o = *k;
+                }
+                Some(m.len())
+            }
+            _ => None,
+        }
+    }
+    #[inline]
+    fn presence(&self) -> u64 {
+        match self {
+            Value::Map(m) => m.iter().fold(0, |a, (k, _)| a | 1u64 << (k & 63)),
+            _ => 0,
+        }
+    }
 }
 
 /// Encode a document: `root` is a map with exactly one entry, the root element.
 pub fn encode(schema: &'static Schema, root: &Value) -> Result<Vec<u8>, Error> {
-    encode_with(schema, root, false)
+    let mut out = Vec::with_capacity(64);
+    encode_from(schema, &root, false, &mut out)?;
+    Ok(out)
 }
 
 /// Encode an EXI fragment: `root` is a map of one or more elements (any element declared in the schema).
 pub fn encode_fragment(schema: &'static Schema, root: &Value) -> Result<Vec<u8>, Error> {
-    encode_with(schema, root, true)
+    let mut out = Vec::with_capacity(64);
+    encode_from(schema, &root, true, &mut out)?;
+    Ok(out)
 }
 
-fn encode_with(schema: &'static Schema, root: &Value, fragment: bool) -> Result<Vec<u8>, Error> {
-    let entries = match root {
-        Value::Map(m) => m,
-        _ => {
-            return Err(Error::new(
-                0,
-                "the message must be an object",
-                "{\"<root element>\": {...}}",
-            ))
-        }
+/// Encode from any [`Src`] into `out` (cleared first; its capacity is reused).
+pub fn encode_from<V: Src>(
+    schema: &'static Schema,
+    root: &V,
+    fragment: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if !root.is_map() {
+        return Err(Error::new(
+            0,
+            "the message must be an object",
+            "{\"<root element>\": {...}}",
+        ));
+    }
+    let single = if !fragment && root.len() == 1 {
+        root.first_entry(schema)?
+    } else {
+        None
     };
-    if entries.is_empty() || (!fragment && entries.len() != 1) {
+    let entries = match single {
+        Some(_) => Vec::new(),
+        None => root.entries(schema)?,
+    };
+    if single.is_none() && (entries.is_empty() || (!fragment && entries.len() != 1)) {
         return Err(Error::new(
             0,
             "a document has exactly one root element",
             "{\"<root element>\": {...}}",
         ));
     }
+    out.clear();
+    let derived = schema.derived();
     let mut e = Enc {
-        w: BitWriter::with_capacity(64),
+        w: BitWriter::with_buffer(std::mem::take(out)),
         t: StringTable::default(),
         s: schema,
         depth: 0,
-        path: Vec::new(),
+        path: [0; MAX_DEPTH + 2],
+        bbuf: Vec::new(),
+        fast: &derived.fast,
+        wide: &derived.wide,
     };
     e.w.bits(8, 0x80);
-    let st = &schema.states[(if fragment { schema.frag } else { schema.doc }) as usize];
-    for (k, v) in entries {
-        let items: Vec<&Value> = match v {
-            Value::List(l) if fragment => l.iter().collect(),
-            _ => vec![v],
+    let start = if fragment { schema.frag } else { schema.doc };
+    let st = &schema.states[start as usize];
+    for (k, v) in single.into_iter().chain(entries) {
+        let k = k.map_err(|n| {
+            Error::new(
+                0,
+                format!("unknown name {n} in schema {}", schema.name),
+                "a global element of the schema",
+            )
+        })?;
+        let i = match derived.roots[fragment as usize].get(k as usize) {
+            Some(&x) if x != u16::MAX => Some(x as usize),
+            _ => None,
         };
-        for item in items {
-            let prods = &schema.prods[st.first as usize..(st.first + st.n as u32) as usize];
-            let i = prods.iter().position(|p| p.lname == *k).ok_or_else(|| {
-                Error::new(
-                    e.w.pos(),
-                    format!("unknown root element {:?}", name(schema, *k)),
-                    "a global element of the schema",
-                )
-            })?;
-            e.w.bits(st.width as u32, i as u64);
-            e.element(&prods[i], item)?;
+        let i = i.ok_or_else(|| {
+            Error::new(
+                e.w.pos(),
+                format!("unknown root element {:?}", name(schema, k)),
+                "a global element of the schema",
+            )
+        })?;
+        let pi = st.first as usize + i;
+        let p = &schema.prods[pi];
+        match v.list_len() {
+            Some(n) if fragment => {
+                for j in 0..n {
+                    e.w.bits(st.width as u32, i as u64);
+                    e.element(p, pi, &v.item(j)?)?;
+                }
+            }
+            _ => {
+                e.w.bits(st.width as u32, i as u64);
+                e.element(p, pi, &v)?;
+            }
         }
     }
     if fragment {
         e.w.bits(st.width as u32, st.n as u64 + 1);
     }
-    Ok(e.w.finish())
+    *out = e.w.finish();
+    Ok(())
 }
 
 fn name(s: &Schema, k: u16) -> &'static str {
@@ -86,21 +290,118 @@ fn name(s: &Schema, k: u16) -> &'static str {
     }
 }
 
-fn pending(v: &Value, c: u32) -> bool {
-    match v {
-        Value::List(l) => (c as usize) < l.len(),
-        _ => c == 0,
+/// Inline slots of [`Cursors`] (a CurrentDemandReq has up to 13 keys).
+const SLOTS: usize = 16;
+
+/// How many items of each key of one map have been written (few keys: a small inline table).
+struct Cursors {
+    keys: [u16; SLOTS],
+    counts: [u32; SLOTS],
+    totals: [u32; SLOTS],
+    n: usize,
+    more: Vec<(u16, u32, u32)>,
+}
+
+impl Cursors {
+    #[inline]
+    fn new() -> Self {
+        Cursors {
+            keys: [0; SLOTS],
+            counts: [0; SLOTS],
+            totals: [0; SLOTS],
+            n: 0,
+            more: Vec::new(),
+        }
+    }
+    #[inline]
+    fn get(&self, key: u16) -> u32 {
+        self.find(key).map_or(0, |j| self.count(j))
+    }
+    /// Slot of `key` (inline slots first, then the overflow ones).
+    #[inline]
+    fn find(&self, key: u16) -> Option<usize> {
+        if let Some(j) = self.keys[..self.n].iter().position(|k| *k == key) {
+            return Some(j);
+        }
+        self.more
+            .iter()
+            .position(|(k, _, _)| *k == key)
+            .map(|j| j + SLOTS)
+    }
+    #[inline]
+    fn count(&self, j: usize) -> u32 {
+        if j < SLOTS {
+            self.counts[j]
+        } else {
+            self.more[j - SLOTS].1
+        }
+    }
+    #[inline]
+    fn inc(&mut self, j: usize) {
+        if j < SLOTS {
+            self.counts[j] += 1;
+        } else {
+            self.more[j - SLOTS].1 += 1;
+        }
+    }
+    /// A first item of `key` written; `total` = items it has (1 unless a list).
+    #[inline]
+    fn add(&mut self, key: u16, total: u32) {
+        if self.n < SLOTS {
+            self.keys[self.n] = key;
+            self.counts[self.n] = 1;
+            self.totals[self.n] = total;
+            self.n += 1;
+        } else {
+            self.more.push((key, 1, total));
+        }
+    }
+
+    fn keys(&self) -> usize {
+        self.n + self.more.len()
+    }
+
+    /// A key with items left to write, if any.
+    fn unfinished(&self) -> Option<u16> {
+        (0..self.n)
+            .find(|&j| self.counts[j] < self.totals[j])
+            .map(|j| self.keys[j])
+            .or_else(|| self.more.iter().find(|(_, c, t)| c < t).map(|(k, _, _)| *k))
     }
 }
 
+struct Enc {
+    w: BitWriter,
+    t: StringTable,
+    s: &'static Schema,
+    depth: usize,
+    path: [u16; MAX_DEPTH + 2],
+    bbuf: Vec<u8>,
+    fast: &'static [Fast],
+    wide: &'static Wide,
+}
+
 impl Enc {
+    #[cold]
     fn err(&self, msg: String, expected: String) -> Error {
-        let path: Vec<&str> = self.path.iter().map(|k| name(self.s, *k)).collect();
+        let path: Vec<&str> = self.path[..self.depth.min(self.path.len())]
+            .iter()
+            .map(|k| name(self.s, *k))
+            .collect();
         Error::new(
             self.w.pos(),
             format!("{} (at {})", msg, path.join("/")),
             expected,
         )
+    }
+
+    #[cold]
+    fn err_in(&mut self, key: u16, msg: String, expected: String) -> Error {
+        self.path[self.depth] = key;
+        self.depth += 1;
+        let e = self.err(msg, expected);
+        self.depth -= 1;
+        e
     }
 
     fn expected(&self, state: u32) -> String {
@@ -116,44 +417,43 @@ impl Enc {
         names.join(" | ")
     }
 
-    fn element(&mut self, p: &Prod, v: &Value) -> Result<(), Error> {
+    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
         if p.arg == u32::MAX {
             return Err(self.err(
                 "element with ambiguous declarations in a fragment".into(),
                 String::new(),
             ));
         }
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
         }
-        self.path.push(p.lname);
+        self.path[self.depth] = p.lname;
+        self.depth += 1;
         let shp = (p.flags >> 1) & 3;
         if shp == shape::SCALAR {
-            let st0 = &self.s.states[p.arg as usize];
-            let ch = &self.s.prods[st0.first as usize];
-            if st0.n == 1 && ch.kind == kind::CH && !matches!(v, Value::Map(_) | Value::List(_)) {
-                if st0.ee2 > 0 && self.empty_lexical(ch.arg, v)? {
-                    // empty value: escape + second-level EE, as EXIficient writes it
-                    self.w.bits(st0.width as u32, st0.n as u64);
-                    self.w.bits(st0.ee2 as u32, 0);
-                    self.path.pop();
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                // fast path: CH (code 0) then EE (code 0)
-                self.w.bits(st0.width as u32, 0);
-                self.value(ch.arg, p.qname, v)?;
-                self.w.bits(self.s.states[ch.next as usize].width as u32, 0);
-                self.path.pop();
-                self.depth -= 1;
-                return Ok(());
-            }
-            if matches!(v, Value::Map(_) | Value::List(_)) {
+            let sv = v.scalar()?;
+            if matches!(sv, Scal::Compound) {
                 return Err(self.err(
                     "expected a simple value, got an object or list".into(),
                     "a simple value".into(),
                 ));
+            }
+            let f = self.fast[pi];
+            if f.flags & FAST_CH != 0 {
+                if f.ee2 > 0 && f.flags & FAST_EMPTY != 0 && self.empty_lexical(f.si, sv)? {
+                    // empty value: escape (code 1: one declared production) + second-level EE, as
+                    // EXIficient writes it
+                    self.w.bits(f.w0 as u32, 1);
+                    self.w.bits(f.ee2 as u32, 0);
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                // fast path: CH (code 0) then EE (code 0)
+                self.w.bits(f.w0 as u32, 0);
+                self.value(f.si, p.qname, sv)?;
+                self.w.bits(f.w1 as u32, 0);
+                self.depth -= 1;
+                return Ok(());
             }
             let mut state = p.arg;
             let mut done_value = false;
@@ -168,37 +468,68 @@ impl Enc {
                 if want == kind::EE {
                     break;
                 }
-                self.value(prods[i].arg, p.qname, v)?;
+                self.value(prods[i].arg, p.qname, sv)?;
                 done_value = true;
                 state = prods[i].next;
             }
-            self.path.pop();
             self.depth -= 1;
             return Ok(());
         }
-        let entries: &[(u16, Value)] = match v {
-            Value::Map(m) => m,
-            _ => return Err(self.err("expected an object".into(), "an object".into())),
-        };
-        let mut cursor = [0u32; 64];
-        let mut big_cursor: Vec<u32>;
-        let cur: &mut [u32] = if entries.len() <= 64 {
-            &mut cursor[..entries.len()]
-        } else {
-            big_cursor = vec![0; entries.len()];
-            &mut big_cursor
-        };
+        if !v.is_map() {
+            return Err(self.err("expected an object".into(), "an object".into()));
+        }
+        let mut cur = Cursors::new();
+        let present = v.presence();
+        let mut hint = 0usize;
         let mut state = p.arg;
-        let mut lo = 0usize; // entries before `lo` are fully consumed
+        // the map's keys, fetched when a wide state is met: (count or None = scan, keys)
+        let mut keys: Option<Option<usize>> = None;
+        let mut kbuf = [0u16; 8];
         loop {
-            while lo < entries.len() && !pending(&entries[lo].1, cur[lo]) {
-                lo += 1;
-            }
             let st = &self.s.states[state as usize];
             let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
-            let mut chosen: Option<(usize, usize)> = None;
+            let mut chosen: Option<(usize, V)> = None;
             let mut ee: Option<usize> = None;
-            for (i, q) in prods.iter().enumerate() {
+            // In a wide state only the productions of the map's keys (and EE) can be chosen: visit those,
+            // in production order.
+            let mut only = [0u16; 9];
+            let mut nonly = usize::MAX;
+            let (ws, wn, wee) = if st.n > WIDE_MIN {
+                self.wide
+                    .at
+                    .get(state as usize)
+                    .copied()
+                    .unwrap_or((0, 0, u16::MAX))
+            } else {
+                (0, 0, u16::MAX)
+            };
+            if wn > 0 {
+                let nk = *keys.get_or_insert_with(|| v.keys_into(&mut kbuf));
+                if let Some(nk) = nk {
+                    let pairs = &self.wide.pairs[ws as usize..ws as usize + wn as usize];
+                    let mut n = 0;
+                    for k in &kbuf[..nk] {
+                        let from = pairs.partition_point(|(pk, _)| pk < k);
+                        if let Some((pk, i)) = pairs.get(from) {
+                            if pk == k {
+                                only[n] = *i;
+                                n += 1;
+                            }
+                        }
+                    }
+                    if wee != u16::MAX {
+                        only[n] = wee;
+                        n += 1;
+                    }
+                    only[..n].sort_unstable();
+                    nonly = n;
+                }
+            }
+            let wide = nonly != usize::MAX;
+            #[allow(clippy::needless_range_loop)] // one loop for both the wide and the plain visit
+            for t in 0..if wide { nonly } else { prods.len() } {
+                let i = if wide { only[t] as usize } else { t };
+                let q = &prods[i];
                 let key = match q.kind {
                     kind::AT | kind::SE => q.lname,
                     kind::CH => VALUE_KEY,
@@ -208,19 +539,29 @@ impl Enc {
                     }
                     _ => continue,
                 };
-                let mut j = lo;
-                while j < entries.len() {
-                    if entries[j].0 == key && pending(&entries[j].1, cur[j]) {
+                if present & v.presence_bit(key) == 0 {
+                    continue;
+                }
+                if let Some(x) = v.get_near(key, &mut hint)? {
+                    let slot = cur.find(key);
+                    let c = slot.map_or(0, |j| cur.count(j));
+                    let (item, total) = match x.list_len() {
+                        Some(n) if (c as usize) < n => (Some(x.item(c as usize)?), n as u32),
+                        Some(_) => (None, 0),
+                        None if c == 0 => (Some(x), 1),
+                        None => (None, 0),
+                    };
+                    if let Some(item) = item {
+                        match slot {
+                            Some(j) => cur.inc(j),
+                            None => cur.add(key, total),
+                        }
+                        chosen = Some((i, item));
                         break;
                     }
-                    j += 1;
-                }
-                if j < entries.len() {
-                    chosen = Some((i, j));
-                    break;
                 }
             }
-            let (i, j) = match chosen {
+            let (i, item) = match chosen {
                 Some(c) => c,
                 None => match ee {
                     Some(i) => {
@@ -234,52 +575,118 @@ impl Enc {
                 },
             };
             let q = &prods[i];
-            let ev = &entries[j].1;
-            let item = match ev {
-                Value::List(l) => &l[cur[j] as usize],
-                _ => ev,
-            };
-            cur[j] += 1;
-            if q.kind == kind::CH && st.ee2 > 0 && self.empty_lexical(q.arg, item)? {
-                // empty value: escape + second-level EE ends the element (EXIficient's form)
-                self.w.bits(st.width as u32, st.n as u64);
-                self.w.bits(st.ee2 as u32, 0);
-                break;
+            if q.kind == kind::CH && st.ee2 > 0 && self.maybe_empty(q.arg) {
+                let sv = item.scalar()?;
+                if self.empty_lexical(q.arg, sv)? {
+                    // empty value: escape + second-level EE ends the element (EXIficient's form)
+                    self.w.bits(st.width as u32, st.n as u64);
+                    self.w.bits(st.ee2 as u32, 0);
+                    break;
+                }
             }
             self.w.bits(st.width as u32, i as u64);
             match q.kind {
                 kind::AT => {
-                    self.path.push(q.lname);
-                    self.value(q.arg, q.qname, item)?;
-                    self.path.pop();
+                    let sv = item.scalar()?;
+                    if matches!(sv, Scal::Compound) {
+                        return Err(self.err_in(
+                            q.lname,
+                            format!("expected a simple value, got {}", item.describe()),
+                            "a simple value".into(),
+                        ));
+                    }
+                    self.path[self.depth] = q.lname;
+                    self.depth += 1;
+                    self.value(q.arg, q.qname, sv)?;
+                    self.depth -= 1;
                 }
-                kind::SE => self.element(q, item)?,
-                _ => self.value(q.arg, p.qname, item)?,
+                kind::SE => self.element(q, st.first as usize + i, &item)?,
+                _ => {
+                    let sv = item.scalar()?;
+                    self.value(q.arg, p.qname, sv)?;
+                }
             }
             state = q.next;
         }
-        for (j, (k, ev)) in entries.iter().enumerate() {
-            if pending(ev, cur[j]) {
-                return Err(self.err(
-                    format!(
-                        "unexpected {:?}: not allowed here, out of order or too many",
-                        name(self.s, *k)
-                    ),
-                    "content allowed by the schema".into(),
-                ));
+        if cur.keys() != v.len() {
+            self.leftover(v, &cur)?;
+        } else {
+            // every key was used; a list may still have items left
+            if let Some(k) = cur.unfinished() {
+                return Err(self.unexpected(k));
             }
         }
-        self.path.pop();
         self.depth -= 1;
         Ok(())
     }
 
+    #[cold]
+    fn unexpected(&self, k: u16) -> Error {
+        self.err(
+            format!(
+                "unexpected {:?}: not allowed here, out of order or too many",
+                name(self.s, k)
+            ),
+            "content allowed by the schema".into(),
+        )
+    }
+
+    #[cold]
+    fn leftover<V: Src>(&self, v: &V, cur: &Cursors) -> Result<(), Error> {
+        for (k, x) in v.entries(self.s)? {
+            let k = match k {
+                Ok(k) => k,
+                Err(n) => {
+                    return Err(self.err(
+                        format!("unknown name {n} in schema {}", self.s.name),
+                        "a name the schema declares".into(),
+                    ))
+                }
+            };
+            let c = cur.get(k) as usize;
+            let left = match x.list_len() {
+                Some(n) => n > c,
+                None => c == 0,
+            };
+            if left {
+                return Err(self.unexpected(k));
+            }
+        }
+        // duplicate keys (a JSON object with a repeated name)
+        if let Some((k, _)) = v
+            .entries(self.s)?
+            .iter()
+            .enumerate()
+            .find_map(|(i, (k, _))| {
+                let k = k.as_ref().ok()?;
+                v.entries(self.s)
+                    .ok()?
+                    .iter()
+                    .skip(i + 1)
+                    .any(|(k2, _)| k2.as_ref().ok() == Some(k))
+                    .then_some((*k, ()))
+            })
+        {
+            return Err(self.unexpected(k));
+        }
+        Ok(())
+    }
+
+    /// Whether values of simple type `si` can be empty text (strings and binary).
+    #[inline]
+    fn maybe_empty(&self, si: u32) -> bool {
+        matches!(
+            self.s.simples[si as usize].kind,
+            simple::STRING | simple::HEX | simple::B64
+        )
+    }
+
     /// Whether `v` is an empty lexical value of a string or binary type (which has no character events).
-    fn empty_lexical(&self, si: u32, v: &Value) -> Result<bool, Error> {
+    fn empty_lexical(&self, si: u32, v: Scal<'_>) -> Result<bool, Error> {
         let t = &self.s.simples[si as usize];
         let empty = match (t.kind, v) {
-            (simple::STRING | simple::HEX | simple::B64, Value::Str(s)) => s.is_empty(),
-            (simple::HEX | simple::B64, Value::Bytes(b, _)) => b.is_empty(),
+            (simple::STRING | simple::HEX | simple::B64, Scal::Str(s)) => s.is_empty(),
+            (simple::HEX | simple::B64, Scal::Bytes(b)) => b.is_empty(),
             _ => false,
         };
         if empty && t.min_len > 0 {
@@ -291,27 +698,29 @@ impl Enc {
         Ok(empty)
     }
 
-    fn value(&mut self, si: u32, qname: u16, v: &Value) -> Result<(), Error> {
+    #[cold]
+    fn wrong(&self, what: &str, v: Scal<'_>, expected: &str) -> Error {
+        let got = match v {
+            Scal::Bool(b) => format!("Bool({b})"),
+            Scal::Int(n) => format!("Int({n})"),
+            Scal::Str(s) => format!("Str({s:?})"),
+            Scal::Bytes(b) => format!("Bytes({b:?})"),
+            Scal::Compound => "an object or list".into(),
+        };
+        self.err(format!("expected {what}, got {got}"), expected.into())
+    }
+
+    fn value(&mut self, si: u32, qname: u16, v: Scal<'_>) -> Result<(), Error> {
         let t = &self.s.simples[si as usize];
         match t.kind {
             simple::BOOL => match v {
-                Value::Bool(b) => self.w.bits(1, *b as u64),
-                _ => {
-                    return Err(self.err(
-                        format!("expected a boolean, got {v:?}"),
-                        "true | false".into(),
-                    ))
-                }
+                Scal::Bool(b) => self.w.bits(1, b as u64),
+                _ => return Err(self.wrong("a boolean", v, "true | false")),
             },
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => {
                 let n = match v {
-                    Value::Int(n) => *n,
-                    _ => {
-                        return Err(self.err(
-                            format!("expected an integer, got {v:?}"),
-                            "an integer".into(),
-                        ))
-                    }
+                    Scal::Int(n) => n,
+                    _ => return Err(self.wrong("an integer", v, "an integer")),
                 };
                 if n < t.lo || n > t.hi {
                     return Err(self.err(
@@ -334,23 +743,31 @@ impl Enc {
                 }
             }
             simple::ENUM => {
-                let s = v.as_str().ok_or_else(|| {
-                    self.err(
-                        format!("expected a string, got {v:?}"),
-                        "an enumeration value".into(),
-                    )
-                })?;
+                let s = match v {
+                    Scal::Str(s) => s,
+                    _ => return Err(self.wrong("a string", v, "an enumeration value")),
+                };
                 let vals = &self.s.enums[t.enum_first as usize..(t.enum_first + t.enum_n) as usize];
-                let i = vals.iter().position(|x| *x == s).ok_or_else(|| {
+                let i = vals
+                    .iter()
+                    .position(|x| std::ptr::eq(x.as_ptr(), s.as_ptr()) && x.len() == s.len())
+                    .or_else(|| vals.iter().position(|x| *x == s));
+                let i = i.ok_or_else(|| {
                     self.err(format!("{s:?} is not an allowed value"), vals.join(" | "))
                 })?;
                 self.w.bits(t.bits as u32, i as u64);
             }
             simple::STRING => {
-                let s = v.as_str().ok_or_else(|| {
-                    self.err(format!("expected a string, got {v:?}"), "a string".into())
-                })?;
-                let n = s.chars().count() as u64;
+                let s = match v {
+                    Scal::Str(s) => s,
+                    _ => return Err(self.wrong("a string", v, "a string")),
+                };
+                let ascii = s.is_ascii();
+                let n = if ascii {
+                    s.len() as u64
+                } else {
+                    s.chars().count() as u64
+                };
                 if n < t.min_len as u64 || n > t.max_len as u64 {
                     return Err(self.err(
                         format!("string length {n} violates the schema"),
@@ -365,24 +782,29 @@ impl Enc {
                     self.w.bits(id_bits(self.t.global_len()), id as u64);
                 } else {
                     self.w.uint(n as u128 + 2);
-                    for c in s.chars() {
-                        self.w.uint(c as u128);
+                    if ascii {
+                        // every character is one 7-bit group: one octet each
+                        self.w.octets(s.as_bytes());
+                    } else {
+                        for c in s.chars() {
+                            self.w.uint(c as u128);
+                        }
                     }
                     self.t.add(qname, s);
                 }
             }
             _ => {
-                let owned;
+                let mut buf = std::mem::take(&mut self.bbuf);
                 let bytes: &[u8] = match v {
-                    Value::Bytes(b, _) => b,
-                    Value::Str(s) => {
-                        owned = if t.kind == simple::HEX {
-                            hex_decode(s)
+                    Scal::Bytes(b) => b,
+                    Scal::Str(s) => {
+                        let ok = if t.kind == simple::HEX {
+                            hex_decode_into(s, &mut buf)
                         } else {
-                            b64_decode(s)
-                        }
-                        .ok_or_else(|| {
-                            self.err(
+                            b64_decode_into(s, &mut buf)
+                        };
+                        if !ok {
+                            return Err(self.err(
                                 format!(
                                     "invalid {} text {s:?}",
                                     if t.kind == simple::HEX {
@@ -392,16 +814,11 @@ impl Enc {
                                     }
                                 ),
                                 "binary text".into(),
-                            )
-                        })?;
-                        &owned
+                            ));
+                        }
+                        &buf
                     }
-                    _ => {
-                        return Err(self.err(
-                            format!("expected binary text, got {v:?}"),
-                            "a hex or base64 string".into(),
-                        ))
-                    }
+                    _ => return Err(self.wrong("binary text", v, "a hex or base64 string")),
                 };
                 let n = bytes.len() as u64;
                 if n < t.min_len as u64 || n > t.max_len as u64 {
@@ -412,6 +829,7 @@ impl Enc {
                 }
                 self.w.uint(n as u128);
                 self.w.octets(bytes);
+                self.bbuf = buf;
             }
         }
         Ok(())

@@ -8,6 +8,7 @@
 
 pub mod bits;
 pub mod decode;
+pub mod doc;
 pub mod encode;
 pub mod error;
 #[rustfmt::skip]
@@ -19,6 +20,7 @@ pub mod text;
 pub mod value;
 pub mod xml;
 
+pub use doc::Doc;
 pub use error::Error;
 pub use tables::Schema;
 pub use value::{Bin, Value};

@@ -177,3 +177,195 @@ impl Schema {
         }
     }
 }
+
+impl Schema {
+    /// Index (in the DocContent or FragmentContent state) of the first production of root element `k`.
+    pub fn root_prod(&'static self, fragment: bool, k: u16) -> Option<usize> {
+        match self.derived().roots[fragment as usize].get(k as usize) {
+            Some(&x) if x != u16::MAX => Some(x as usize),
+            _ => None,
+        }
+    }
+
+    fn build_roots(&self) -> [Vec<u16>; 2] {
+        [self.doc, self.frag].map(|start| {
+            let mut t = vec![u16::MAX; self.lnames.len()];
+            let Some(st) = self.states.get(start as usize) else {
+                return t;
+            };
+            let prods = self
+                .prods
+                .get(st.first as usize..(st.first + st.n as u32) as usize)
+                .unwrap_or(&[]);
+            for (i, p) in prods.iter().enumerate().rev() {
+                if let Some(x) = t.get_mut(p.lname as usize) {
+                    *x = i as u16;
+                }
+            }
+            t
+        })
+    }
+}
+
+/// Tables derived from a schema's grammar when it is first used (see [`Schema::derived`]).
+#[derive(Debug)]
+pub struct Derived {
+    /// One [`Fast`] per production.
+    pub fast: Vec<Fast>,
+    /// The index of the wide states.
+    pub wide: Wide,
+    /// For the document and the fragment content state: local-name id -> index of the first production
+    /// with that name (`u16::MAX` = none).
+    pub roots: [Vec<u16>; 2],
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const DERIVED_INIT: std::sync::OnceLock<Derived> = std::sync::OnceLock::new();
+static DERIVED: [std::sync::OnceLock<Derived>; 16] = [DERIVED_INIT; 16];
+
+impl Schema {
+    /// The derived tables of this schema (built on first use; one lookup per encode or decode).
+    pub fn derived(&'static self) -> &'static Derived {
+        let build = || Derived {
+            fast: self.build_fast(),
+            wide: self.build_wide(),
+            roots: self.build_roots(),
+        };
+        match crate::generated::ALL
+            .iter()
+            .position(|s| std::ptr::eq(*s, self))
+            .filter(|i| *i < DERIVED.len())
+        {
+            Some(i) => DERIVED[i].get_or_init(build),
+            None => Box::leak(Box::new(build())),
+        }
+    }
+}
+
+/// Precomputed grammar facts of one production (for a simple-typed element: its `CH` then `EE` grammar),
+/// so that the hot paths read one small entry instead of three table rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fast {
+    /// Simple type of the element's `CH`.
+    pub si: u32,
+    /// Event-code width of the element's first state.
+    pub w0: u8,
+    /// Second-level code width of that state (empty values), 0 = none.
+    pub ee2: u8,
+    /// Event-code width of the state after `CH`.
+    pub w1: u8,
+    /// [`FAST_CH`], [`FAST_EE`], [`FAST_EMPTY`].
+    pub flags: u8,
+}
+
+/// The element's first state declares exactly one production, a `CH`.
+pub const FAST_CH: u8 = 1;
+/// The state after `CH` declares exactly one production (`EE`).
+pub const FAST_EE: u8 = 2;
+/// The `CH` type can have an empty lexical value (string or binary).
+pub const FAST_EMPTY: u8 = 4;
+
+impl Schema {
+    /// One [`Fast`] per production.
+    pub fn fast(&'static self) -> &'static [Fast] {
+        &self.derived().fast
+    }
+
+    fn build_fast(&self) -> Vec<Fast> {
+        {
+            self.prods
+                .iter()
+                .map(|p| {
+                    let mut f = Fast::default();
+                    if p.kind != kind::SE || p.arg as usize >= self.states.len() {
+                        return f;
+                    }
+                    let st0 = &self.states[p.arg as usize];
+                    let Some(ch) = self.prods.get(st0.first as usize) else {
+                        return f;
+                    };
+                    if st0.n != 1 || ch.kind != kind::CH {
+                        return f;
+                    }
+                    let Some(st1) = self.states.get(ch.next as usize) else {
+                        return f;
+                    };
+                    f.si = ch.arg;
+                    f.w0 = st0.width;
+                    f.ee2 = st0.ee2;
+                    f.w1 = st1.width;
+                    f.flags = FAST_CH;
+                    if st1.n == 1 {
+                        f.flags |= FAST_EE;
+                    }
+                    if matches!(
+                        self.simples.get(ch.arg as usize).map(|t| t.kind),
+                        Some(simple::STRING | simple::HEX | simple::B64)
+                    ) {
+                        f.flags |= FAST_EMPTY;
+                    }
+                    f
+                })
+                .collect()
+        }
+    }
+}
+
+/// For the states with many productions (the message choice of a `Body`, the global elements): the
+/// productions sorted by key, so the encoder finds the few keys a map has instead of scanning them all.
+#[derive(Debug, Default)]
+pub struct Wide {
+    /// Per state: (start in `pairs`, count, index of its `EE` or `u16::MAX`) — count 0 for a state that is
+    /// not indexed.
+    pub at: Vec<(u32, u16, u16)>,
+    /// (key, production index in the state), sorted by key then index; keys as the encoder sees them
+    /// (`VALUE_KEY` for `CH`).
+    pub pairs: Vec<(u16, u16)>,
+}
+
+/// States with more declared productions than this are indexed in [`Wide`].
+pub const WIDE_MIN: u16 = 12;
+
+impl Schema {
+    /// The [`Wide`] index.
+    pub fn wide(&'static self) -> &'static Wide {
+        &self.derived().wide
+    }
+
+    fn build_wide(&self) -> Wide {
+        {
+            let mut w = Wide {
+                at: vec![(0, 0, u16::MAX); self.states.len()],
+                pairs: Vec::new(),
+            };
+            for (si, st) in self.states.iter().enumerate() {
+                if st.n <= WIDE_MIN {
+                    continue;
+                }
+                let start = w.pairs.len();
+                let Some(prods) = self
+                    .prods
+                    .get(st.first as usize..(st.first + st.n as u32) as usize)
+                else {
+                    continue;
+                };
+                let mut ee = u16::MAX;
+                for (i, q) in prods.iter().enumerate() {
+                    let key = match q.kind {
+                        kind::AT | kind::SE => q.lname,
+                        kind::CH => crate::VALUE_KEY,
+                        kind::EE => {
+                            ee = ee.min(i as u16);
+                            continue;
+                        }
+                        _ => continue,
+                    };
+                    w.pairs.push((key, i as u16));
+                }
+                w.pairs[start..].sort_unstable();
+                w.at[si] = (start as u32, (w.pairs.len() - start) as u16, ee);
+            }
+            w
+        }
+    }
+}

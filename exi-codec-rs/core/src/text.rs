@@ -38,6 +38,44 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Hex (either case) into `out` (cleared first); false if `s` is not hex.
+pub fn hex_decode_into(s: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let b = s.as_bytes();
+    if b.len() & 1 == 1 {
+        return false;
+    }
+    #[inline]
+    fn nib(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0xff,
+        }
+    }
+    out.reserve(b.len() / 2);
+    let mut bad = 0u8;
+    for p in b.chunks_exact(2) {
+        let (h, l) = (nib(p[0]), nib(p[1]));
+        bad |= (h | l) & 0xf0;
+        out.push(h << 4 | (l & 15));
+    }
+    bad == 0
+}
+
+/// Base64 into `out` (cleared first); false if `s` is not base64.
+pub fn b64_decode_into(s: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    match b64_decode(s) {
+        Some(v) => {
+            out.extend_from_slice(&v);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Standard base64 with padding.
 pub fn b64_encode(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len().div_ceil(3) * 4);

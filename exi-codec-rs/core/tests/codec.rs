@@ -78,6 +78,8 @@ fn random_documents_of_every_root_round_trip() {
 
 #[test]
 fn shared_vectors_round_trip_when_present() {
+    let mut doc = exi_codec::Doc::default();
+    let mut out = Vec::new();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/vectors/captured_exi.jsonl"
@@ -111,6 +113,11 @@ fn shared_vectors_round_trip_when_present() {
         let data = hex_decode(hex).unwrap();
         let tree = decode(s, &data).unwrap();
         assert_eq!(encode(s, &tree).unwrap(), data);
+        // the flat, reusable document holds the same content, and encoding into a reused buffer is exact
+        doc.decode(s, &data, false).unwrap();
+        assert_eq!(doc.to_value(), tree);
+        exi_codec::encode::encode_from(s, &&tree, false, &mut out).unwrap();
+        assert_eq!(out, data);
         n += 1;
     }
     assert_eq!(n, 786);
@@ -167,4 +174,24 @@ fn interleaved_repeated_children_round_trip_with_the_same_content() {
         panic!("a map")
     };
     assert_eq!(a.len(), b.len());
+}
+
+/// The flat document decoder rejects what the tree decoder rejects (same error), and a failed decode leaves
+/// a reusable document behind.
+#[test]
+fn flat_document_errors_match_the_tree_decoder() {
+    let sap = schema("sap").unwrap();
+    let mut doc = exi_codec::Doc::default();
+    for bad in ["8040004000", "00400040", "8040", "80"] {
+        let data = hex_decode(bad).unwrap();
+        let a = decode(sap, &data).unwrap_err();
+        let b = doc.decode(sap, &data, false).unwrap_err();
+        assert_eq!(a, b, "{bad}");
+    }
+    doc.decode(sap, &hex_decode("80400040").unwrap(), false)
+        .unwrap();
+    assert_eq!(
+        doc.to_value(),
+        decode(sap, &hex_decode("80400040").unwrap()).unwrap()
+    );
 }

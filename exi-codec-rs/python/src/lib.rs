@@ -1,7 +1,11 @@
 //! Thin PyO3 binding: `josev._exi`. All work happens in the pure `exi-codec` crate; this layer converts
 //! between Python objects and the document tree and maps errors to `josev._exi.ExiError`.
+use exi_codec::decode::Val;
+use exi_codec::encode::Src;
+use exi_codec::encode::{Entries, Scal};
 use exi_codec::{Bin, Schema, Value};
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
@@ -22,8 +26,25 @@ fn schema_of(name: &str) -> PyResult<&'static Schema> {
     })
 }
 
+/// The exception type raised for codec errors: `josev.exi.ExiError` once `josev.exi` has registered it
+/// (so that its functions can be the native ones, with no Python wrapper), else this module's `ExiError`.
+static ERROR_TYPE: GILOnceCell<Py<pyo3::types::PyType>> = GILOnceCell::new();
+
+#[cold]
 fn exi_err(e: exi_codec::Error) -> PyErr {
-    ExiError::new_err((e.to_string(), e.bit(), e.expected().to_string()))
+    let args = (e.to_string(), e.bit(), e.expected().to_string());
+    Python::with_gil(|py| match ERROR_TYPE.get(py) {
+        Some(t) => PyErr::from_type(t.bind(py).clone(), args),
+        None => ExiError::new_err(args),
+    })
+}
+
+/// Register the exception type that codec errors raise (called once by `josev.exi`); it is called with
+/// (message, bit, expected).
+#[pyfunction]
+fn set_error_type(py: Python<'_>, cls: Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    let _ = ERROR_TYPE.set(py, cls.unbind());
+    Ok(())
 }
 
 /// Interned Python strings of every schema's local names (dict keys), built once.
@@ -185,14 +206,554 @@ fn from_py_t(
     )))
 }
 
+/// Interned key, enumeration and `value` strings of one schema, built once.
+struct Names {
+    keys: Vec<Py<PyString>>,
+    /// Presence bit of each key (from its string hash, so a dict's keys give the same bits).
+    bits: Vec<u64>,
+    enums: Vec<Py<PyString>>,
+    value: Py<PyString>,
+}
+
+/// The presence bit of a string with Python hash `h`.
+#[inline]
+fn hash_bit(h: ffi::Py_hash_t) -> u64 {
+    1u64 << ((h as u64 >> 7) & 63)
+}
+
+static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
+
+fn names(py: Python<'_>, s: &Schema) -> &'static Names {
+    let all = NAMES.get_or_init(py, || {
+        exi_codec::generated::ALL
+            .iter()
+            .map(|sc| Names {
+                keys: sc
+                    .lnames
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                bits: sc
+                    .lnames
+                    .iter()
+                    .map(
+                        |n| hash_bit(PyString::intern(py, n).hash().unwrap_or(0) as ffi::Py_hash_t),
+                    )
+                    .collect(),
+                enums: sc
+                    .enums
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
+            })
+            .collect()
+    });
+    let i = exi_codec::generated::ALL
+        .iter()
+        .position(|x| std::ptr::eq(*x, s))
+        .unwrap_or(0);
+    &all[i]
+}
+
+fn py_error(e: PyErr) -> exi_codec::Error {
+    exi_codec::Error::new(0, format!("Python error: {e}"), "")
+}
+
+/// Builds the Python dicts straight from the decoder's events (no intermediate tree). Works on raw
+/// CPython references (stable ABI calls) for speed: `root` is owned, the dicts on `stack` are borrowed from
+/// their parents.
+struct PySink<'py> {
+    py: Python<'py>,
+    n: &'static Names,
+    root: *mut ffi::PyObject,
+    stack: Vec<*mut ffi::PyObject>,
+    text: String,
+}
+
+impl<'py> PySink<'py> {
+    fn new(py: Python<'py>, s: &Schema) -> PyResult<Self> {
+        // SAFETY: the GIL is held (`py`); a null result is turned into the pending Python error.
+        let root = unsafe { ffi::PyDict_New() };
+        if root.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let mut stack = Vec::with_capacity(12);
+        stack.push(root);
+        Ok(PySink {
+            py,
+            n: names(py, s),
+            root,
+            stack,
+            text: String::new(),
+        })
+    }
+
+    #[inline]
+    fn key(&self, key: u16) -> *mut ffi::PyObject {
+        if key == exi_codec::VALUE_KEY {
+            self.n.value.as_ptr()
+        } else {
+            self.n.keys[key as usize].as_ptr()
+        }
+    }
+
+    #[cold]
+    fn fail(&self) -> exi_codec::Error {
+        py_error(PyErr::fetch(self.py))
+    }
+
+    /// Store `obj` (an owned reference, consumed; null = a failed constructor) under `key` in the open dict.
+    #[inline]
+    fn put(&self, key: u16, list: bool, obj: *mut ffi::PyObject) -> Result<(), exi_codec::Error> {
+        if obj.is_null() {
+            return Err(self.fail());
+        }
+        let d = *self.stack.last().expect("root dict");
+        let k = self.key(key);
+        // SAFETY: GIL held; `d` is a live dict (owned by `root` or a parent), `k` a live interned string,
+        // `obj` an owned reference that is released exactly once.
+        let rc = unsafe {
+            if list {
+                let x = ffi::PyDict_GetItemWithError(d, k);
+                if !x.is_null() && ffi::PyList_Check(x) != 0 {
+                    let rc = ffi::PyList_Append(x, obj);
+                    ffi::Py_DECREF(obj);
+                    rc
+                } else {
+                    let l = ffi::PyList_New(1);
+                    if l.is_null() {
+                        ffi::Py_DECREF(obj);
+                        -1
+                    } else {
+                        ffi::PyList_SetItem(l, 0, obj); // steals obj
+                        let rc = ffi::PyDict_SetItem(d, k, l);
+                        ffi::Py_DECREF(l);
+                        rc
+                    }
+                }
+            } else {
+                let rc = ffi::PyDict_SetItem(d, k, obj);
+                ffi::Py_DECREF(obj);
+                rc
+            }
+        };
+        if rc != 0 {
+            return Err(self.fail());
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Bound<'py, PyAny> {
+        let root = std::mem::replace(&mut self.root, std::ptr::null_mut());
+        // SAFETY: `root` is our owned, non-null reference to the result dict.
+        unsafe { Bound::from_owned_ptr(self.py, root) }
+    }
+}
+
+impl Drop for PySink<'_> {
+    fn drop(&mut self) {
+        if !self.root.is_null() {
+            // SAFETY: GIL held for 'py; the partial result is released once.
+            unsafe { ffi::Py_DECREF(self.root) }
+        }
+    }
+}
+
+impl exi_codec::decode::Sink for PySink<'_> {
+    #[inline]
+    fn start(&mut self, key: u16, list: bool, _fields: u8) -> Result<(), exi_codec::Error> {
+        // SAFETY: GIL held.
+        let d = unsafe { ffi::PyDict_New() };
+        if d.is_null() {
+            return Err(self.fail());
+        }
+        // SAFETY: keep `d` alive while `put` consumes one reference; the parent then owns it.
+        unsafe { ffi::Py_INCREF(d) };
+        let r = self.put(key, list, d);
+        // SAFETY: drop our extra reference; the parent dict (or list) keeps `d` alive.
+        unsafe { ffi::Py_DECREF(d) };
+        r?;
+        self.stack.push(d);
+        Ok(())
+    }
+    #[inline]
+    fn end(&mut self) -> Result<(), exi_codec::Error> {
+        self.stack.pop();
+        Ok(())
+    }
+    #[inline]
+    fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), exi_codec::Error> {
+        // SAFETY: GIL held; every constructor returns a new reference or null (checked in `put`).
+        let obj = unsafe {
+            match v {
+                Val::Bool(b) => {
+                    let o = if b { ffi::Py_True() } else { ffi::Py_False() };
+                    ffi::Py_INCREF(o);
+                    o
+                }
+                Val::Int(n) => match i64::try_from(n) {
+                    Ok(small) => ffi::PyLong_FromLongLong(small),
+                    Err(_) => n
+                        .into_pyobject(self.py)
+                        .unwrap_or_else(|e| match e {})
+                        .into_ptr(),
+                },
+                Val::Str(x) => {
+                    ffi::PyUnicode_FromStringAndSize(x.as_ptr().cast(), x.len() as ffi::Py_ssize_t)
+                }
+                Val::Enum(_, i) => {
+                    let o = self.n.enums[i as usize].as_ptr();
+                    ffi::Py_INCREF(o);
+                    o
+                }
+                Val::Bytes(b, k) => {
+                    self.text.clear();
+                    match k {
+                        Bin::Hex => hex_into(b, &mut self.text),
+                        Bin::B64 => self.text.push_str(&exi_codec::text::b64_encode(b)),
+                    }
+                    ffi::PyUnicode_FromStringAndSize(
+                        self.text.as_ptr().cast(),
+                        self.text.len() as ffi::Py_ssize_t,
+                    )
+                }
+            }
+        };
+        self.put(key, list, obj)
+    }
+}
+
+fn hex_into(b: &[u8], out: &mut String) {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(b.len() * 2);
+    for x in b {
+        out.push(H[(x >> 4) as usize] as char);
+        out.push(H[(x & 15) as usize] as char);
+    }
+}
+
+fn decode_py<'py>(
+    py: Python<'py>,
+    schema: &str,
+    data: &[u8],
+    fragment: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let s = schema_of(schema)?;
+    let mut sink = PySink::new(py, s)?;
+    exi_codec::decode::decode_to(s, data, fragment, &mut sink).map_err(exi_err)?;
+    Ok(sink.finish())
+}
+
+/// Kinds of [`PySrc`] objects.
+const DICT: u8 = 0;
+const LIST: u8 = 1;
+const TUPLE: u8 = 2;
+const OTHER: u8 = 3;
+const STR: u8 = 4;
+const INT: u8 = 5;
+
+/// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
+#[derive(Clone)]
+struct PySrc<'py> {
+    o: Bound<'py, PyAny>,
+    t: u8,
+    n: &'static Names,
+    s: &'static Schema,
+}
+
+impl<'py> PySrc<'py> {
+    fn new(o: Bound<'py, PyAny>, n: &'static Names, s: &'static Schema) -> Self {
+        let p = o.as_ptr();
+        // SAFETY: GIL held; type identity and flag checks on a live object. The exact types (the usual
+        // case) are recognized by their type object, without a call.
+        let t = unsafe {
+            let ty = ffi::Py_TYPE(p);
+            if ty == std::ptr::addr_of_mut!(ffi::PyUnicode_Type) {
+                STR
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
+                INT
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyDict_Type) {
+                DICT
+            } else if ty == std::ptr::addr_of_mut!(ffi::PyList_Type) {
+                LIST
+            } else if ffi::PyDict_Check(p) != 0 {
+                DICT
+            } else if ffi::PyList_Check(p) != 0 {
+                LIST
+            } else if ffi::PyTuple_Check(p) != 0 {
+                TUPLE
+            } else {
+                OTHER
+            }
+        };
+        PySrc { o, t, n, s }
+    }
+
+    #[inline]
+    fn wrap(&self, o: Bound<'py, PyAny>) -> Self {
+        PySrc::new(o, self.n, self.s)
+    }
+
+    /// Wrap a borrowed reference (null = the pending Python error).
+    #[inline]
+    fn wrap_borrowed(&self, p: *mut ffi::PyObject) -> Result<Self, exi_codec::Error> {
+        let py = self.o.py();
+        if p.is_null() {
+            return Err(py_error(PyErr::fetch(py)));
+        }
+        // SAFETY: GIL held; `p` is a live borrowed reference, which Bound takes a new reference to.
+        Ok(self.wrap(unsafe { Bound::from_borrowed_ptr(py, p) }))
+    }
+}
+
+impl Src for PySrc<'_> {
+    #[inline]
+    fn is_map(&self) -> bool {
+        self.t == DICT
+    }
+    #[inline]
+    fn get(&self, key: u16) -> Result<Option<Self>, exi_codec::Error> {
+        if self.t != DICT {
+            return Ok(None);
+        }
+        let k = if key == exi_codec::VALUE_KEY {
+            self.n.value.as_ptr()
+        } else {
+            self.n.keys[key as usize].as_ptr()
+        };
+        // SAFETY: GIL held; `o` is a dict, `k` an interned str; the result is borrowed or null.
+        unsafe {
+            let v = ffi::PyDict_GetItemWithError(self.o.as_ptr(), k);
+            if v.is_null() {
+                if ffi::PyErr_Occurred().is_null() {
+                    return Ok(None);
+                }
+                return Err(py_error(PyErr::fetch(self.o.py())));
+            }
+            if v == ffi::Py_None() {
+                return Ok(None);
+            }
+            self.wrap_borrowed(v).map(Some)
+        }
+    }
+    fn len(&self) -> usize {
+        if self.t != DICT {
+            return 0;
+        }
+        // SAFETY: GIL held; `o` is a dict.
+        unsafe { ffi::PyDict_Size(self.o.as_ptr()) as usize }
+    }
+    #[inline]
+    fn list_len(&self) -> Option<usize> {
+        // SAFETY: GIL held; the sizes of a list / tuple.
+        unsafe {
+            match self.t {
+                LIST => Some(ffi::PyList_Size(self.o.as_ptr()) as usize),
+                TUPLE => Some(ffi::PyTuple_Size(self.o.as_ptr()) as usize),
+                _ => None,
+            }
+        }
+    }
+    #[inline]
+    fn item(&self, i: usize) -> Result<Self, exi_codec::Error> {
+        // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
+        unsafe {
+            match self.t {
+                LIST => {
+                    self.wrap_borrowed(ffi::PyList_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
+                TUPLE => {
+                    self.wrap_borrowed(ffi::PyTuple_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
+                _ => Ok(self.clone()),
+            }
+        }
+    }
+    #[inline]
+    fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
+        let o = &self.o;
+        let p = o.as_ptr();
+        if self.t == STR {
+            // SAFETY: GIL held; `p` is an exact str; the UTF-8 buffer lives as long as the object, which
+            // `self` holds.
+            unsafe {
+                let mut len: ffi::Py_ssize_t = 0;
+                let u = ffi::PyUnicode_AsUTF8AndSize(p, &mut len);
+                if u.is_null() {
+                    return Err(py_error(PyErr::fetch(o.py())));
+                }
+                let b = std::slice::from_raw_parts(u.cast::<u8>(), len as usize);
+                return Ok(Scal::Str(std::str::from_utf8_unchecked(b)));
+            }
+        }
+        // SAFETY: GIL held; `p` is a live object; type checks and PyLong_AsLongLongAndOverflow do not fail.
+        unsafe {
+            if self.t != INT && ffi::PyBool_Check(p) != 0 {
+                return Ok(Scal::Bool(p == ffi::Py_True()));
+            }
+            if self.t == INT || ffi::PyLong_Check(p) != 0 {
+                let mut overflow = 0;
+                let n = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
+                if overflow == 0 && (n != -1 || ffi::PyErr_Occurred().is_null()) {
+                    return Ok(Scal::Int(n as i128));
+                }
+                ffi::PyErr_Clear();
+                let n: i128 = o.extract().map_err(|_| {
+                    exi_codec::Error::new(0, "integer out of range", "a smaller integer")
+                })?;
+                return Ok(Scal::Int(n));
+            }
+        }
+        if let Ok(x) = o.downcast::<PyString>() {
+            return Ok(Scal::Str(x.to_str().map_err(py_error)?));
+        }
+        if let Ok(b) = o.downcast::<PyBytes>() {
+            return Ok(Scal::Bytes(b.as_bytes()));
+        }
+        if self.t <= TUPLE {
+            return Ok(Scal::Compound);
+        }
+        Err(exi_codec::Error::new(
+            0,
+            format!(
+                "unsupported value type {}",
+                o.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
+            "",
+        ))
+    }
+    fn entries(&self, _s: &Schema) -> Result<Entries<Self>, exi_codec::Error> {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
+            return Ok(Vec::new());
+        };
+        let table = ids(d.py(), self.s).map_err(py_error)?;
+        let mut out = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            if v.is_none() {
+                continue;
+            }
+            let id = match table.get_item(&k).map_err(py_error)? {
+                Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
+                None => Err(k
+                    .repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| "?".into())),
+            };
+            out.push((id, self.wrap(v)));
+        }
+        Ok(out)
+    }
+    fn presence(&self) -> u64 {
+        if self.t != DICT {
+            return 0;
+        }
+        let mut bits = 0u64;
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: GIL held; PyDict_Next yields borrowed references of a dict we do not mutate; the hash of
+        // a str is cached (a key that cannot be hashed would not be in the dict).
+        unsafe {
+            while ffi::PyDict_Next(self.o.as_ptr(), &mut pos, &mut k, &mut v) != 0 {
+                if v == ffi::Py_None() {
+                    continue;
+                }
+                let h = ffi::PyObject_Hash(k);
+                if h == -1 {
+                    ffi::PyErr_Clear();
+                    return u64::MAX;
+                }
+                bits |= hash_bit(h);
+            }
+        }
+        // the text of an element with attributes is under "value"
+        bits
+    }
+    #[inline]
+    fn presence_bit(&self, key: u16) -> u64 {
+        if key == exi_codec::VALUE_KEY {
+            hash_bit(self.n.value.bind(self.o.py()).hash().unwrap_or(0) as ffi::Py_hash_t)
+        } else {
+            self.n.bits[key as usize]
+        }
+    }
+    fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
+        if self.t != DICT {
+            return None;
+        }
+        let d = self.o.downcast::<PyDict>().ok()?;
+        if d.len() > out.len() {
+            return None;
+        }
+        let table = ids(d.py(), self.s).ok()?;
+        let mut n = 0;
+        for (k, v) in d.iter() {
+            if v.is_none() {
+                continue;
+            }
+            out[n] = table.get_item(&k).ok()??.extract::<u16>().ok()?;
+            n += 1;
+        }
+        Some(n)
+    }
+    fn first_entry(
+        &self,
+        _s: &Schema,
+    ) -> Result<Option<exi_codec::encode::Entry<Self>>, exi_codec::Error> {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
+            return Ok(None);
+        };
+        let Some((k, v)) = d.iter().find(|(_, v)| !v.is_none()) else {
+            return Ok(None);
+        };
+        let id = match ids(d.py(), self.s)
+            .map_err(py_error)?
+            .get_item(&k)
+            .map_err(py_error)?
+        {
+            Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
+            None => Err(k
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into())),
+        };
+        Ok(Some((id, self.wrap(v))))
+    }
+    fn describe(&self) -> String {
+        self.o
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into())
+    }
+}
+
+thread_local! {
+    static OUT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
+}
+
+fn encode_py<'py>(
+    py: Python<'py>,
+    schema: &str,
+    message: &Bound<'py, PyAny>,
+    fragment: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let s = schema_of(schema)?;
+    let src = PySrc::new(message.clone(), names(py, s), s);
+    OUT.with(|out| {
+        let mut out = out.borrow_mut();
+        exi_codec::encode::encode_from(s, &src, fragment, &mut out).map_err(exi_err)?;
+        Ok(PyBytes::new(py, &out))
+    })
+}
+
 /// Decode EXI bytes with schema `schema` into a dict.
 #[pyfunction]
 fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let s = schema_of(schema)?;
-    let v = py
-        .allow_threads(|| exi_codec::decode(s, data))
-        .map_err(exi_err)?;
-    to_py(py, s, &v)
+    decode_py(py, schema, data, false)
 }
 
 /// Encode a dict with schema `schema` into EXI bytes.
@@ -202,18 +763,13 @@ fn encode<'py>(
     schema: &str,
     message: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = schema_of(schema)?;
-    let v = from_py(s, message, 0)?;
-    let b = exi_codec::encode(s, &v).map_err(exi_err)?;
-    Ok(PyBytes::new(py, &b))
+    encode_py(py, schema, message, false)
 }
 
 /// Decode an EXI fragment (signed elements) into a dict of elements.
 #[pyfunction]
 fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let s = schema_of(schema)?;
-    let v = exi_codec::decode::decode_fragment(s, data).map_err(exi_err)?;
-    to_py(py, s, &v)
+    decode_py(py, schema, data, true)
 }
 
 /// Encode a dict of elements as an EXI fragment (signed elements).
@@ -221,12 +777,9 @@ fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<
 fn encode_fragment<'py>(
     py: Python<'py>,
     schema: &str,
-    message: &Bound<'py, PyAny>,
+    elements: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = schema_of(schema)?;
-    let v = from_py(s, message, 0)?;
-    let b = exi_codec::encode::encode_fragment(s, &v).map_err(exi_err)?;
-    Ok(PyBytes::new(py, &b))
+    encode_py(py, schema, elements, true)
 }
 
 /// Decode EXI bytes to the JSON dialect (string).
@@ -283,6 +836,43 @@ fn to_xml(schema: &str, message: &Bound<'_, PyAny>, fragment: bool) -> PyResult<
     exi_codec::xml::to_xml(s, &v, fragment).map_err(exi_err)
 }
 
+/// Benchmark helper: nanoseconds for `n` decodes of `data` by the Rust core alone (no Python objects),
+/// into a reused flat document ([`exi_codec::Doc`], the counterpart of libcbv2g's fixed structs).
+#[pyfunction]
+fn bench_decode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
+    let s = schema_of(schema)?;
+    let mut doc = exi_codec::Doc::default();
+    doc.decode(s, data, false).map_err(exi_err)?;
+    Ok(py.allow_threads(|| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = std::hint::black_box(doc.decode(s, std::hint::black_box(data), false));
+        }
+        t.elapsed().as_nanos() as u64
+    }))
+}
+
+/// Benchmark helper: nanoseconds for `n` encodes by the Rust core alone of the document `data` decodes to
+/// (from the tree, into a reused output buffer).
+#[pyfunction]
+fn bench_encode(py: Python<'_>, schema: &str, data: &[u8], n: u32) -> PyResult<u64> {
+    let s = schema_of(schema)?;
+    let v = exi_codec::decode(s, data).map_err(exi_err)?;
+    let mut out = Vec::with_capacity(data.len() + 16);
+    Ok(py.allow_threads(|| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = std::hint::black_box(exi_codec::encode::encode_from(
+                s,
+                &std::hint::black_box(&v),
+                false,
+                &mut out,
+            ));
+        }
+        t.elapsed().as_nanos() as u64
+    }))
+}
+
 /// Schema names and their namespaces.
 #[pyfunction]
 fn schemas() -> Vec<(&'static str, &'static str)> {
@@ -312,5 +902,8 @@ fn _exi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_fragment, m)?)?;
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(set_error_type, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_encode, m)?)?;
     Ok(())
 }
