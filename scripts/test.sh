@@ -21,6 +21,7 @@ step "bus API documents up to date" .venv/bin/josev api asyncapi --out docs/api 
 if [ -x scripts/check-generated.sh ]; then step "generated EXI code up to date" scripts/check-generated.sh; fi
 step "docs (mkdocs --strict)" .venv/bin/mkdocs build --strict -q -d "$(mktemp -d)"
 step "rust tests" cargo test --workspace --release -q
+step "yocto layer (oelint-adv, bitbake -g josev for qemuarm, qemuarm64)" scripts/yocto-check.sh
 if [ -x scripts/fuzz-ci.sh ]; then step "bounded fuzzing" scripts/fuzz-ci.sh; fi
 step "python tests" .venv/bin/python -m pytest -p no:cacheprovider
 if [ ${#failed[@]} -gt 0 ]; then
