@@ -23,6 +23,12 @@ step "docs (mkdocs --strict)" .venv/bin/mkdocs build --strict -q -d "$(mktemp -d
 step "rust tests" cargo test --workspace --release -q
 step "yocto layer (oelint-adv, bitbake -g josev for qemuarm, qemuarm64)" scripts/yocto-check.sh
 if [ -x scripts/fuzz-ci.sh ]; then step "bounded fuzzing" scripts/fuzz-ci.sh; fi
+step "dist: cross-built wheels (armv7, aarch64, i686, x86_64; glibc 2.17)" scripts/dist.sh
+if [ "$(id -u)" -eq 0 ]; then
+    step "dist-test: each wheel in a Debian root of its architecture (qemu-user; i386 natively)" scripts/dist-test.sh
+else
+    printf '\n== dist-test skipped: needs root (debootstrap, chroot)\n'
+fi
 step "python tests" .venv/bin/python -m pytest -p no:cacheprovider
 if [ ${#failed[@]} -gt 0 ]; then
     printf '\n\033[31mFAILED: %s\033[0m\n' "${failed[*]}"

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `make dist-test`: each cross-built wheel of dist/ tested in a Debian root of its architecture (debootstrap,
+# Debian trixie: Python 3.13, cryptography 43 and cffi from the archive, as a Debian board has them), armhf
+# and arm64 under qemu-user (binfmt), i386 natively. Per architecture: the wheel installed with its
+# dependencies into a venv of the root, `josev version`, the EXI corpus round trip with the cross-built
+# native module (compared with the host's decode), `josev config check`, and `josev run` on the simulator
+# board coming up, answering `josev status` and stopping cleanly on SIGTERM.
+# Roots are cached outside the repository (JOSEV_ROOTS, default /var/cache/josev-roots), with pip's cache
+# inside them: a warm run only reinstalls the josev wheel. Needs root (chroot, debootstrap).
+# Usage: scripts/dist-test.sh [armhf|arm64|i386 ...]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+say() { printf '\033[1m[dist-test]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[dist-test] error:\033[0m %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
+ARCHES=("$@")
+[ ${#ARCHES[@]} -gt 0 ] || ARCHES=(armhf arm64 i386)
+ROOTS=${JOSEV_ROOTS:-/var/cache/josev-roots}
+SUITE=trixie
+MIRROR=${JOSEV_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CORPUS=${JOSEV_SHARED:-$REPO/../shared}/vectors/captured_exi.jsonl
+scripts/setup-cross.sh >/dev/null
+# qemu-user through binfmt_misc (the F flag: the interpreter works inside a chroot)
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc"
+fi
+for q in qemu-arm qemu-aarch64; do
+    [ -e /proc/sys/fs/binfmt_misc/$q ] || update-binfmts --enable $q >/dev/null
+done
+
+wheel_arch() { case $1 in armhf) echo armv7l;; arm64) echo aarch64;; i386) echo i686;; esac; }
+declare -A RESULT
+host_digest=""
+if [ -f "$CORPUS" ]; then
+    host_digest=$(.venv/bin/python scripts/dist_roundtrip.py "$CORPUS" | sed -n 's/.*decoded sha256 //p')
+fi
+
+in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and the host's DNS
+    local root=$1; shift
+    cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+    mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+    chroot "$root" /usr/bin/env -i PATH=/opt/josev/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+}
+release_root() {
+    local root=$1
+    umount "$root/dev" 2>/dev/null || true
+    umount "$root/proc" 2>/dev/null || true
+}
+
+test_arch() {
+    local arch=$1 root=$ROOTS/$SUITE-$1 t0=$SECONDS whl
+    whl=$(ls dist/josev-*"_$(wheel_arch "$arch").whl" 2>/dev/null | head -n1) || true
+    [ -n "$whl" ] || { say "$arch: no wheel in dist/ (make dist)"; return 1; }
+    if [ ! -x "$root/usr/bin/python3" ]; then
+        say "$arch: debootstrap $SUITE into $root"
+        rm -rf "$root.tmp"
+        debootstrap --arch="$arch" --variant=minbase \
+            --include=python3,python3-venv,python3-cryptography,python3-cffi,mosquitto,iproute2,ca-certificates \
+            "$SUITE" "$root.tmp" "$MIRROR" >/dev/null || die "debootstrap $arch failed"
+        mv "$root.tmp" "$root"
+    fi
+    trap "release_root '$root'" RETURN
+    say "$arch: $(basename "$whl") ($(stat -c %s "$whl") bytes) into a venv of the root ($(in_root "$root" python3 --version))"
+    mkdir -p "$root/tmp/dist" && rm -f "$root"/tmp/dist/*.whl && cp "$whl" "$root/tmp/dist/"
+    cp scripts/dist_roundtrip.py "$root/tmp/dist/"
+    [ -f "$CORPUS" ] && cp "$CORPUS" "$root/tmp/dist/"
+    [ -x "$root/opt/josev/bin/python" ] || in_root "$root" python3 -m venv --system-site-packages /opt/josev
+    # pure-Python cbor2 where PyPI has no wheel for the architecture (no compiler in the root)
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev/bin/pip install -q --cache-dir /var/cache/pip \
+        --force-reinstall --no-deps "/tmp/dist/$(basename "$whl")"
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev/bin/pip install -q --cache-dir /var/cache/pip \
+        "/tmp/dist/$(basename "$whl")"
+    local ok=0 fail=0 line
+    check() {  # check NAME CMD...: run in the root, print its last line
+        local name=$1; shift
+        if line=$(in_root "$root" "$@" 2>&1); then
+            ok=$((ok + 1)); printf '  %-12s ok    %s\n' "$name" "$(printf '%s' "$line" | tail -n1)"
+        else
+            fail=$((fail + 1)); printf '  %-12s FAIL  %s\n' "$name" "$(printf '%s' "$line" | tail -n5)"
+        fi
+    }
+    check version josev version
+    if [ -f "$CORPUS" ]; then
+        check exi python3 /tmp/dist/dist_roundtrip.py /tmp/dist/captured_exi.jsonl
+        if ! printf '%s' "$line" | grep -q "decoded sha256 $host_digest"; then
+            fail=$((fail + 1)); printf '  %-12s FAIL  decoded JSON differs from the host (%s)\n' exi-vs-host "$host_digest"
+        fi
+    fi
+    cat >"$root/tmp/dist/station.toml" <<'EOF'
+[station]
+id = "dist-test"
+max_current_a = 32.0
+
+[[evse]]
+id = 1
+kind = "ac"
+phases = 3
+max_current_a = 32.0
+
+[broker]
+manage = true
+host = "127.0.0.1"
+port = 18831
+directory = "/tmp/dist/broker"
+EOF
+    check config josev config check /tmp/dist/station.toml
+    # josev run on the simulator board: up, answering `josev status`, stopping cleanly on SIGTERM
+    check run sh -c '
+        josev run --config /tmp/dist/station.toml >/tmp/dist/run.log 2>&1 & pid=$!
+        for i in $(seq 1 120); do
+            if josev status --config /tmp/dist/station.toml --json >/tmp/dist/status.json 2>/dev/null &&
+               grep -q "\"hal\"" /tmp/dist/status.json && grep -q "ready" /tmp/dist/status.json; then break; fi
+            kill -0 $pid 2>/dev/null || { tail -n 20 /tmp/dist/run.log; exit 1; }
+            sleep 1
+        done
+        grep -q "ready" /tmp/dist/status.json || { echo "no ready service after 120 s"; tail -n 20 /tmp/dist/run.log; kill $pid; exit 1; }
+        up=$i; kill -TERM $pid; wait $pid; rc=$?
+        [ $rc -eq 0 ] || { echo "josev run exited $rc"; tail -n 20 /tmp/dist/run.log; exit 1; }
+        echo "up and answering josev status after ~${up} s, stopped cleanly (exit 0)"'
+    RESULT[$arch]="$ok ok, $fail failed, $((SECONDS - t0)) s"
+    say "$arch: ${RESULT[$arch]}"
+    [ $fail -eq 0 ]
+}
+
+rc=0
+for arch in "${ARCHES[@]}"; do test_arch "$arch" || rc=1; done
+printf '\n%-8s %s\n' arch result
+for arch in "${ARCHES[@]}"; do printf '%-8s %s\n' "$arch" "${RESULT[$arch]:-not run}"; done
+exit $rc
