@@ -102,7 +102,24 @@ BBLAYERS ?= " \\
   $CACHE/src/meta-openembedded/meta-python \\
   $CACHE/src/meta-openembedded/meta-networking \\
   $LAYER \\
+  $CACHE/layers/meta-josev-ci \\
 "
+EOF
+# As an OEM does (recipes-yocto/README.md): josev from a git repository at a pinned commit, in a bbappend of a
+# small CI layer (in local.conf the commit would change the configuration's hash: a full reparse each commit).
+mkdir -p "$CACHE/layers/meta-josev-ci/conf" "$CACHE/layers/meta-josev-ci/recipes-josev/josev"
+cat >"$CACHE/layers/meta-josev-ci/conf/layer.conf" <<'EOF'
+BBPATH .= ":${LAYERDIR}"
+BBFILES += "${LAYERDIR}/recipes-*/*/*.bbappend"
+BBFILE_COLLECTIONS += "josev-ci"
+BBFILE_PATTERN_josev-ci = "^${LAYERDIR}/"
+BBFILE_PRIORITY_josev-ci = "11"
+LAYERDEPENDS_josev-ci = "josev"
+LAYERSERIES_COMPAT_josev-ci = "scarthgap"
+EOF
+cat >"$CACHE/layers/meta-josev-ci/recipes-josev/josev/josev_git.bbappend" <<EOF
+JOSEV_GIT_URI = "git://$REPO;protocol=file;nobranch=1"
+SRCREV = "$(git -C "$REPO" rev-parse HEAD)"
 EOF
 cat >"$BUILD/conf/local.conf" <<EOF
 # Written by josev's scripts/yocto-check.sh: parse only (bitbake -g), nothing is fetched or built.
@@ -118,9 +135,6 @@ BB_NUMBER_THREADS = "2"
 DL_DIR = "$CACHE/downloads"
 SSTATE_DIR = "$CACHE/sstate"
 TMPDIR = "$CACHE/tmp"
-# As an OEM does (recipes-yocto/README.md): josev from a git repository at a pinned commit.
-JOSEV_GIT_URI = "git://$REPO;protocol=file;nobranch=1"
-SRCREV:pn-josev = "$(git -C "$REPO" rev-parse HEAD)"
 EOF
 run_bitbake() {  # run_bitbake MACHINE: bitbake -g josev in $BUILD/graph-MACHINE
     local machine=$1 out=$BUILD/graph-$1

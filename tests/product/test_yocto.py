@@ -88,6 +88,7 @@ def test_layer_conf() -> None:
     assert "${LAYERDIR}/recipes-*/*/*.bb" in variables["BBFILES"]
     assert "meta-python" in variables["LAYERDEPENDS_josev"]
     assert variables["LAYERSERIES_COMPAT_josev"].split()
+    assert variables["FEATURE_PACKAGES_josev"] == "josev"  # IMAGE_FEATURES += "josev"
 
 
 def test_recipe_variables_and_references() -> None:
