@@ -19,6 +19,7 @@ ARCHES=("$@")
 ROOTS=${JOSEV_ROOTS:-/var/cache/josev-roots}
 SUITE=trixie
 MIRROR=${JOSEV_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ROOT_PACKAGES="python3-cryptography python3-cffi python3-cbor2 python3-rpds-py"
 CORPUS=${JOSEV_SHARED:-$REPO/../shared}/vectors/captured_exi.jsonl
 scripts/setup-cross.sh >/dev/null
 # qemu-user through binfmt_misc (the F flag: the interpreter works inside a chroot)
@@ -39,9 +40,13 @@ fi
 in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and the host's DNS
     local root=$1; shift
     cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    # the host's CA bundle (it may hold the CA of a TLS-inspecting proxy in front of the registries)
+    cp -L "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$root/etc/ssl/host-ca.crt"
     mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
     mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
-    chroot "$root" /usr/bin/env -i PATH=/opt/josev/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root
+    $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
 release_root() {
     local root=$1
@@ -57,21 +62,26 @@ test_arch() {
         say "$arch: debootstrap $SUITE into $root"
         rm -rf "$root.tmp"
         debootstrap --arch="$arch" --variant=minbase \
-            --include=python3,python3-venv,python3-cryptography,python3-cffi,mosquitto,iproute2,ca-certificates \
+            --include=python3,python3-venv,python3-ply,mosquitto,iproute2,ca-certificates \
             "$SUITE" "$root.tmp" "$MIRROR" >/dev/null || die "debootstrap $arch failed"
         mv "$root.tmp" "$root"
     fi
     trap "release_root '$root'" RETURN
+    # Debian's builds of the dependencies that PyPI has no wheel of for every architecture (compiled with
+    # Rust or C: no compiler in the root); a venv with system site packages uses them
+    in_root "$root" sh -c "dpkg -s $ROOT_PACKAGES >/dev/null 2>&1 ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $ROOT_PACKAGES >/dev/null; }" ||
+        { RESULT[$arch]="apt-get install failed"; return 1; }
     say "$arch: $(basename "$whl") ($(stat -c %s "$whl") bytes) into a venv of the root ($(in_root "$root" python3 --version))"
     mkdir -p "$root/tmp/dist" && rm -f "$root"/tmp/dist/*.whl && cp "$whl" "$root/tmp/dist/"
     cp scripts/dist_roundtrip.py "$root/tmp/dist/"
     [ -f "$CORPUS" ] && cp "$CORPUS" "$root/tmp/dist/"
-    [ -x "$root/opt/josev/bin/python" ] || in_root "$root" python3 -m venv --system-site-packages /opt/josev
+    [ -x "$root/opt/josev-wheel/bin/python" ] || in_root "$root" python3 -m venv --system-site-packages /opt/josev-wheel
     # pure-Python cbor2 where PyPI has no wheel for the architecture (no compiler in the root)
-    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev/bin/pip install -q --cache-dir /var/cache/pip \
-        --force-reinstall --no-deps "/tmp/dist/$(basename "$whl")"
-    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev/bin/pip install -q --cache-dir /var/cache/pip \
-        "/tmp/dist/$(basename "$whl")"
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
+        --force-reinstall --no-deps "/tmp/dist/$(basename "$whl")" || return 1
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
+        "/tmp/dist/$(basename "$whl")" || { RESULT[$arch]="pip install failed"; return 1; }
     local ok=0 fail=0 line
     check() {  # check NAME CMD...: run in the root, print its last line
         local name=$1; shift
@@ -104,6 +114,16 @@ manage = true
 host = "127.0.0.1"
 port = 18831
 directory = "/tmp/dist/broker"
+
+# no PLC modem and no CSMS in the root: the simulator board with the system, HAL and coordinator services
+[services.slac]
+enabled = false
+
+[services.secc]
+enabled = false
+
+[services.ocpp]
+enabled = false
 EOF
     check config josev config check /tmp/dist/station.toml
     # josev run on the simulator board: up, answering `josev status`, stopping cleanly on SIGTERM
@@ -119,6 +139,19 @@ EOF
         up=$i; kill -TERM $pid; wait $pid; rc=$?
         [ $rc -eq 0 ] || { echo "josev run exited $rc"; tail -n 20 /tmp/dist/run.log; exit 1; }
         echo "up and answering josev status after ~${up} s, stopped cleanly (exit 0)"'
+    # the .deb, built in the root from the same wheel, installed with dpkg and run from /usr/bin/josev
+    local deb
+    if deb=$(scripts/dist-deb.sh "$root" "$whl" dist); then
+        cp "$deb" "$root/tmp/dist/"
+        printf '  %-12s       %s (%s bytes)\n' deb "$(basename "$deb")" "$(stat -c %s "$deb")"
+        check deb-install dpkg -i "/tmp/dist/$(basename "$deb")"
+        check deb-version /usr/bin/josev version
+        check deb-config /usr/bin/josev config check /etc/josev/station.toml
+        check deb-unit grep -q "ExecStart=/opt/josev/bin/josev run" /usr/lib/systemd/system/josev.service
+        in_root "$root" dpkg -r josev >/dev/null 2>&1 || true
+    else
+        fail=$((fail + 1)); printf '  %-12s FAIL  building the .deb\n' deb
+    fi
     RESULT[$arch]="$ok ok, $fail failed, $((SECONDS - t0)) s"
     say "$arch: ${RESULT[$arch]}"
     [ $fail -eq 0 ]
