@@ -143,7 +143,8 @@ EOF
     local deb
     if deb=$(scripts/dist-deb.sh "$root" "$whl" dist); then
         cp "$deb" "$root/tmp/dist/"
-        printf '  %-12s       %s (%s bytes)\n' deb "$(basename "$deb")" "$(stat -c %s "$deb")"
+        printf '  %-12s       %s (%s bytes; installed %s kB besides Python and Debian packages)\n' deb \
+            "$(basename "$deb")" "$(stat -c %s "$deb")" "$(dpkg-deb -f "$deb" Installed-Size)"
         check deb-install dpkg -i "/tmp/dist/$(basename "$deb")"
         check deb-version /usr/bin/josev version
         check deb-config /usr/bin/josev config check /etc/josev/station.toml
@@ -151,6 +152,32 @@ EOF
         in_root "$root" dpkg -r josev >/dev/null 2>&1 || true
     else
         fail=$((fail + 1)); printf '  %-12s FAIL  building the .deb\n' deb
+    fi
+    # the self-contained bundle (PyInstaller, built in the root), run from a folder outside any Python path;
+    # its coordinator in a separate process: the launcher re-executes the bundle (josev.reexec)
+    local bundle
+    if [ -z "${JOSEV_NO_BUNDLE:-}" ] && bundle=$(scripts/dist-bundle.sh "$root" "$whl" dist | tail -n1) && [ -f "$bundle" ]; then
+        printf '  %-12s       %s (%s bytes; %s unpacked)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
+            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')"
+        rm -rf "$root/tmp/b" && mkdir -p "$root/tmp/b" && tar -C "$root/tmp/b" -xzf "$bundle"
+        sed -e 's,/tmp/dist/broker,/tmp/b/broker,' -e 's,18831,18832,' "$root/tmp/dist/station.toml" >"$root/tmp/b/station.toml"
+        printf '\n[services.coordinator]\nprocess = "separate"\n' >>"$root/tmp/b/station.toml"
+        check bundle-ver /tmp/b/josev/josev version
+        check bundle-run sh -c '
+            J=/tmp/b/josev/josev; t0=$(date +%s)
+            $J run --config /tmp/b/station.toml >/tmp/b/run.log 2>&1 & pid=$!
+            for i in $(seq 1 120); do
+                if $J status --config /tmp/b/station.toml --json >/tmp/b/status.json 2>/dev/null &&
+                   grep -q "\"coordinator\"" /tmp/b/status.json && grep -q "ready" /tmp/b/status.json; then break; fi
+                kill -0 $pid 2>/dev/null || { tail -n 20 /tmp/b/run.log; exit 1; }
+                sleep 1
+            done
+            grep -q "\"coordinator\"" /tmp/b/status.json || { echo "coordinator not up"; tail -n 20 /tmp/b/run.log; kill $pid; exit 1; }
+            up=$(( $(date +%s) - t0 )); kill -TERM $pid; wait $pid; rc=$?
+            [ $rc -eq 0 ] || { echo "exit $rc"; tail -n 20 /tmp/b/run.log; exit 1; }
+            echo "bundle up with its coordinator in a re-executed bundle process after ${up} s, stopped cleanly"'
+    elif [ -z "${JOSEV_NO_BUNDLE:-}" ]; then
+        fail=$((fail + 1)); printf '  %-12s FAIL  building the bundle\n' bundle
     fi
     RESULT[$arch]="$ok ok, $fail failed, $((SECONDS - t0)) s"
     say "$arch: ${RESULT[$arch]}"
