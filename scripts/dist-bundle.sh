@@ -13,8 +13,12 @@ in_root() {
 arch=$(in_root dpkg --print-architecture)
 rm -rf "$root/tmp/bundle" && mkdir -p "$root/tmp/bundle"
 cp "$whl" scripts/bundle/josev_main.py "$root/tmp/bundle/"
-in_root sh -c '{ command -v objdump && ls /usr/lib/*/libpython3*.so.1.0; } >/dev/null 2>&1 || { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binutils libpython3-dev >/dev/null; }'
+# objdump and libpython for PyInstaller; on armhf also a compiler: PyPI has no PyInstaller wheel (bootloader)
+# for armv7, pip builds it from source
+tools="binutils libpython3-dev"
+[ "$arch" != armhf ] || tools="$tools gcc libc6-dev zlib1g-dev"
+in_root sh -c "dpkg -s $tools >/dev/null 2>&1 || { apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $tools >/dev/null; }"
 [ -x "$root/opt/josev-bundler/bin/pyinstaller" ] || {
     in_root python3 -m venv /opt/josev-bundler
     in_root /opt/josev-bundler/bin/pip install -q --cache-dir /var/cache/pip "pyinstaller>=6.10,<7"

@@ -51,6 +51,6 @@ fi
 POST
 chmod 0755 "$root$stage/DEBIAN/postinst"
 deb=josev_${version}_$arch.deb
-in_root dpkg-deb --root-owner-group -Zxz --build "$stage" "/tmp/deb/$deb" >/dev/null
-mkdir -p "$out" && cp "$root/tmp/deb/$deb" "$out/"
+# the host's dpkg-deb (any architecture; xz under qemu-user takes minutes)
+mkdir -p "$out" && dpkg-deb --root-owner-group -Zxz --build "$root$stage" "$out/$deb" >/dev/null
 echo "$out/$deb"
