@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help setup peers demo test test-fast test-py test-rust lint fmt docs api bench clean
+.PHONY: help setup peers demo test test-fast test-py test-rust lint fmt docs api bench clean dist dist-test yocto-check
 
 help:
 	@echo "make demo   - set everything up, then run the full simulated charging demo"
@@ -15,6 +15,9 @@ help:
 	@echo "make docs   - build the documentation site (mkdocs --strict)"
 	@echo "make bench  - run the benchmarks and print figures"
 	@echo "make api    - regenerate the AsyncAPI document and JSON Schemas"
+	@echo "make dist   - cross-built abi3 wheels for armv7, aarch64, i686, x86_64 (glibc 2.17) in dist/"
+	@echo "make dist-test - test each wheel in a Debian root of its architecture (qemu-user; i386 natively)"
+	@echo "make yocto-check - oelint-adv + bitbake -g josev of the Yocto layer (needs ../shared/yocto)"
 
 setup:
 	@scripts/setup.sh
@@ -58,5 +61,14 @@ api: setup
 bench: setup
 	$(PY) -m bench
 
+dist:
+	@scripts/dist.sh
+
+dist-test: dist
+	@scripts/dist-test.sh
+
+yocto-check:
+	@scripts/yocto-check.sh
+
 clean:
-	rm -rf target site .venv .venv-peers .mypy_cache .ruff_cache .pytest_cache
+	rm -rf target site dist .venv .venv-peers .venv-dist .mypy_cache .ruff_cache .pytest_cache

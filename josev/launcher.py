@@ -26,6 +26,7 @@ from josev.bus.client import Bus
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
+from josev.reexec import module_command
 from josev.services import registry
 
 STAGE_TIMEOUT_S = 12.0
@@ -134,7 +135,7 @@ async def _run_child(name: str, config_path: Path, env: dict[str, str], stop: as
     delay = 0.5
     while not stop.is_set():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "josev", "run", "--config", str(config_path), "--service", name, env=env
+            *module_command("josev"), "run", "--config", str(config_path), "--service", name, env=env
         )
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(stop.wait())

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -21,9 +22,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from josev.reexec import module_command
+
 CLONE_NEWNET = 0x40000000
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
+
+
+IP_MISSING = (
+    "the `ip` command (iproute2) is not installed: network namespaces need it (apt-get install iproute2)"
+)
 
 
 class NetlabError(RuntimeError):
@@ -33,7 +41,10 @@ class NetlabError(RuntimeError):
 def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``ip`` (inside ``netns`` when given)."""
     cmd = ["ip", *(["-n", netns] if netns else []), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise NetlabError(IP_MISSING) from exc
     if check and out.returncode != 0:
         raise NetlabError(f"{' '.join(cmd)}: {out.stderr.strip()}")
     return out
@@ -77,14 +88,20 @@ class Netns:
 
     def run(self, cmd: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a command inside the namespace."""
-        out = subprocess.run(self.exec_args(cmd), capture_output=True, text=True)
+        try:
+            out = subprocess.run(self.exec_args(cmd), capture_output=True, text=True)
+        except FileNotFoundError as exc:
+            raise NetlabError(IP_MISSING) from exc
         if check and out.returncode != 0:
             raise NetlabError(f"in {self.name}: {' '.join(cmd)}: {out.stderr.strip()}")
         return out
 
     def popen(self, cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start a process inside the namespace."""
-        return subprocess.Popen(self.exec_args(cmd), **kwargs)
+        try:
+            return subprocess.Popen(self.exec_args(cmd), **kwargs)
+        except FileNotFoundError as exc:
+            raise NetlabError(IP_MISSING) from exc
 
     def link_local(self, iface: str, timeout: float = 10.0) -> str:
         """The IPv6 link-local address of ``iface`` (waits until it is usable)."""
@@ -123,7 +140,7 @@ class Lab:
             ip("link", "set", tmp, "name", name, netns=ns.name)
             ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{name}.accept_dad=0"])
             ip("link", "set", name, "up", netns=ns.name)
-            ns.run([sys.executable, "-m", "josev.netlab", "offload", name])
+            ns.run([*module_command("josev.netlab"), "offload", name])
 
     def close(self) -> None:
         """Delete every namespace (and with them their veth ends)."""
@@ -149,7 +166,10 @@ def lab(prefix: str | None = None) -> Iterator[Lab]:
 
 
 def can_create_namespaces() -> bool:
-    """Whether this process may create network namespaces here (root, or root of a user namespace)."""
+    """Whether this process may create network namespaces here (root, or root of a user namespace, and the
+    ``ip`` command installed)."""
+    if shutil.which("ip") is None:
+        return False
     probe = f"jlprobe{os.getpid()}"
     ok = ip("netns", "add", probe, check=False).returncode == 0
     if ok:

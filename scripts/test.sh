@@ -21,7 +21,23 @@ step "bus API documents up to date" .venv/bin/josev api asyncapi --out docs/api 
 if [ -x scripts/check-generated.sh ]; then step "generated EXI code up to date" scripts/check-generated.sh; fi
 step "docs (mkdocs --strict)" .venv/bin/mkdocs build --strict -q -d "$(mktemp -d)"
 step "rust tests" cargo test --workspace --release -q
+step "yocto layer (oelint-adv, bitbake -g josev for qemuarm, qemuarm64)" scripts/yocto-check.sh
 if [ -x scripts/fuzz-ci.sh ]; then step "bounded fuzzing" scripts/fuzz-ci.sh; fi
+step "dist: cross-built wheels (armv7, aarch64, i686, x86_64; glibc 2.17)" scripts/dist.sh
+if [ "$(id -u)" -eq 0 ]; then
+    # i386 always (natively, ~5 min cold). The emulated roots are tested when cached: a cold debootstrap under
+    # qemu takes 25-35 min each, which a fresh machine cannot add to the CI time (make dist-test does it).
+    # The arm64 bundle (PyInstaller's analysis under qemu takes over 20 min) is built by make dist-test only.
+    arches=(i386)
+    for a in armhf arm64; do
+        if [ -d "${JOSEV_ROOTS:-/var/cache/josev-roots}/trixie-$a" ]; then arches+=("$a")
+        else printf '\n== dist-test %s skipped: no cached Debian root (make dist-test builds it, 25-35 min)\n' "$a"; fi
+    done
+    step "dist-test: each wheel in a Debian root of its architecture (${arches[*]})" \
+        env JOSEV_NO_BUNDLE_ARCHES="${JOSEV_NO_BUNDLE_ARCHES-arm64}" scripts/dist-test.sh "${arches[@]}"
+else
+    printf '\n== dist-test skipped: needs root (debootstrap, chroot)\n'
+fi
 step "python tests" .venv/bin/python -m pytest -p no:cacheprovider
 if [ ${#failed[@]} -gt 0 ]; then
     printf '\n\033[31mFAILED: %s\033[0m\n' "${failed[*]}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from josev.bus import Bus
 from josev.demo.station import demo_token
 from josev.demo.view import LiveView, SessionResult
 from josev.netlab import Netns
+from josev.reexec import module_command
 
 LOOP_REQUESTS = frozenset({"CurrentDemandReq", "ChargingStatusReq", "AC_ChargeLoopReq", "DC_ChargeLoopReq"})
 """The charge-loop requests (ISO 15118-2 gives the SECC 25 ms to answer them)."""
@@ -181,7 +181,7 @@ async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
 def _ev_command(lane: Lane, sc: Scenario) -> list[str]:
     assert sc.protocol is not None
     args = [
-        sys.executable, "-m", "josev", "ev",
+        *module_command("josev"), "ev",
         "--iface", "eth0",
         "--protocol", sc.protocol,
         "--slac", "on",

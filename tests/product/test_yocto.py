@@ -8,6 +8,11 @@ import re
 import subprocess
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from josev.config import SERVICE_NAMES
 from tests.conftest import ROOT
@@ -34,6 +39,13 @@ def parse_bb(path: Path) -> tuple[dict[str, str], dict[str, str]]:
             variables.setdefault(line.split()[0], "")
             variables[line.split()[0]] += " " + " ".join(line.split()[1:])
             continue
+        if line.startswith("def "):  # a Python function: its indented body
+            body = [line]
+            while i < len(lines) and (lines[i].startswith((" ", "\t")) or not lines[i].strip()):
+                body.append(lines[i])
+                i += 1
+            functions[line[4:].split("(")[0]] = "\n".join(body)
+            continue
         fn = re.match(r"^([A-Za-z0-9_:\-]+)\(\)\s*\{\s*$", line)
         if fn:
             body = []
@@ -58,12 +70,25 @@ def parse_bb(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     return variables, functions
 
 
+def runtime_requirements() -> list[Requirement]:
+    """pyproject's runtime dependencies and those of the `board` extra (gpiod), if it has one."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"]) + list(project.get("optional-dependencies", {}).get("board", []))
+    return [Requirement(r) for r in reqs]
+
+
+def recipe_name(req: Requirement) -> str:
+    """The Yocto recipe / package of a PyPI requirement (python3-<name>)."""
+    return "python3-" + req.name.lower().replace("_", "-")
+
+
 def test_layer_conf() -> None:
     variables, _ = parse_bb(LAYER / "conf" / "layer.conf")
     assert variables["BBFILE_COLLECTIONS"].strip() == "josev"
     assert "${LAYERDIR}/recipes-*/*/*.bb" in variables["BBFILES"]
     assert "meta-python" in variables["LAYERDEPENDS_josev"]
     assert variables["LAYERSERIES_COMPAT_josev"].split()
+    assert variables["FEATURE_PACKAGES_josev"] == "josev"  # IMAGE_FEATURES += "josev"
 
 
 def test_recipe_variables_and_references() -> None:
@@ -84,21 +109,10 @@ def test_recipe_variables_and_references() -> None:
     assert {"python_maturin", "systemd", "useradd"} <= set(inherits)
     rdepends = variables["RDEPENDS:${PN}"].split()
     assert "mosquitto" in rdepends
-    # every runtime dependency of the package is a runtime dependency of the recipe (Yocto's python3-typer
-    # stands for typer-slim: the same project and import name)
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    deps = [re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0].lower() for d in pyproject["project"]["dependencies"]]
-    assert len(deps) >= 10
-    for dep in (d.replace("typer-slim", "typer") for d in deps):
-        assert f"python3-{dep}" in rdepends, dep
-    # and so is every dependency of the board extras (gpiod: the Charge Control C driver needs it)
-    board = [
-        re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0].lower()
-        for d in pyproject["project"]["optional-dependencies"]["board"]
-    ]
-    assert "gpiod" in board
-    for dep in board:
-        assert f"python3-{dep}" in rdepends, dep
+    # every runtime dependency of the package (and of the board extra) is a runtime dependency of the recipe
+    assert len(runtime_requirements()) >= 10
+    for req in runtime_requirements():
+        assert recipe_name(req) in rdepends, req
     # the license checksum matches the line of pyproject.toml it names
     m = re.match(
         r"file://([^;]+);beginline=(\d+);endline=(\d+);md5=([0-9a-f]{32})", variables["LIC_FILES_CHKSUM"]
@@ -120,7 +134,15 @@ def test_recipe_variables_and_references() -> None:
         assert svc in SERVICE_NAMES and (units / f"josev-{svc}.service").is_file()
     for placeholder in ("@JOSEV@", "@MOSQUITTO@", "@WANTS@", "@BROKER_MANAGE@", "@MODE_NOTE@"):
         assert placeholder in body, f"do_install does not replace {placeholder}"
-    assert "josev.service" in variables["SYSTEMD_SERVICE:${PN}"]
+    assert variables["SYSTEMD_SERVICE:${PN}"] == "josev.target ${@josev_units(d)}"
+    namespace: dict[str, Any] = {}
+    exec(functions["josev_units"], namespace)
+    for mode, units_of_mode in (
+        ("all-in-one", "josev.service"),
+        ("per-service", " ".join(["josev-broker.service", *(f"josev-{s}.service" for s in SERVICE_NAMES)])),
+    ):
+        fake_d = {"JOSEV_MODE": mode, "JOSEV_SERVICES": " ".join(SERVICE_NAMES)}
+        assert namespace["josev_units"](SimpleNamespace(getVar=fake_d.get)) == units_of_mode
 
 
 def test_do_install_shell_is_valid_and_installs_the_units(tmp_path: Path) -> None:
@@ -166,3 +188,130 @@ def test_do_install_shell_is_valid_and_installs_the_units(tmp_path: Path) -> Non
 def test_readme_explains_adding_the_layer() -> None:
     text = (ROOT / "recipes-yocto" / "README.md").read_text()
     assert "bitbake-layers add-layer" in text and "IMAGE_INSTALL" in text and "update_crates" in text
+
+
+# Versions in Yocto scarthgap (5.0 LTS) of the runtime dependencies josev takes from oe-core / meta-python
+# (poky 1d54d1c, meta-openembedded bec7550, as in ../shared/yocto; checked by scripts/yocto-check.sh).
+SCARTHGAP = {
+    "python3-pydantic": "2.7.4",
+    "python3-click": "8.1.7",
+    "python3-websockets": "12.0",
+    "python3-pyserial": "3.5",
+    "python3-cryptography": "42.0.5",
+    "python3-cbor2": "5.6.4",
+    "python3-pymodbus": "3.6.7",
+    "python3-jsonschema": "4.21.1",
+    "python3-gpiod": "2.1.3",
+}
+
+
+def layer_recipes() -> dict[str, tuple[str, Path]]:
+    """{recipe name: (version, file)} of the recipes in our layer with a version in their file name."""
+    found = {}
+    for bb in LAYER.glob("recipes-*/*/*_*.bb"):
+        name, version = bb.stem.rsplit("_", 1)
+        found[name] = (version, bb)
+    return found
+
+
+def test_every_python_dependency_has_a_recipe_of_a_version_pyproject_accepts() -> None:
+    """Each runtime requirement is met either by scarthgap's version or by a recipe of this layer (no release
+    has ocpp or pydantic-settings; typer-slim is in none; scarthgap's paho-mqtt is 2.0), with a pinned
+    sdist checksum and a license checksum."""
+    ours = layer_recipes()
+    for req in runtime_requirements():
+        name = recipe_name(req)
+        if name in ours:
+            version, bb = ours[name]
+            variables, _ = parse_bb(bb)
+            assert re.fullmatch(r"[0-9a-f]{64}", variables["SRC_URI[sha256sum]"]), bb.name
+            assert "md5=" in variables["LIC_FILES_CHKSUM"] and variables["LICENSE"], bb.name
+            assert "pypi" in variables["inherit"].split(), bb.name
+        else:
+            assert name in SCARTHGAP, f"{req}: neither in scarthgap nor a recipe of meta-josev"
+            version = SCARTHGAP[name]
+        assert req.specifier.contains(Version(version), prereleases=False), (
+            f"{req}: the layer's {name} is {version}, which pyproject does not accept"
+        )
+    # pydantic-settings needs python-dotenv, which meta-python scarthgap lacks too
+    variables, _ = parse_bb(ours["python3-pydantic-settings"][1])
+    assert "python3-dotenv" in variables["RDEPENDS:${PN}"].split() and "python3-dotenv" in ours
+
+
+def test_recipe_unpacks_where_styhead_and_scarthgap_put_the_sources() -> None:
+    variables, _ = parse_bb(RECIPE)
+    assert variables["UNPACKDIR"] == "${WORKDIR}"  # a ??= default: styhead+ define UNPACKDIR themselves
+    assert variables["S"] == "${UNPACKDIR}/git"
+    assert re.search(r"^UNPACKDIR \?\?= ", RECIPE.read_text(), re.M)
+
+
+def test_native_build_works_with_scarthgaps_rust_and_maturin() -> None:
+    """scarthgap ships cargo/rustc 1.75 and maturin 1.4: Cargo.lock must be a format cargo 1.75 reads
+    (version 3; version 4 needs cargo 1.78), every locked crate must declare no newer Rust nor edition 2024,
+    and pyproject's build requirement must admit maturin 1.4."""
+    lock = tomllib.loads((ROOT / "Cargo.lock").read_text())
+    assert lock["version"] <= 3
+    build = [
+        Requirement(r)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    ]
+    maturin = next(r for r in build if r.name == "maturin")
+    assert maturin.specifier.contains("1.4.0"), maturin
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert meta.returncode == 0, meta.stderr
+    import json
+
+    for pkg in json.loads(meta.stdout)["packages"]:
+        assert pkg["edition"] in ("2015", "2018", "2021"), (pkg["name"], pkg["edition"])
+        if pkg.get("rust_version"):
+            assert Version(pkg["rust_version"]) <= Version("1.75"), (pkg["name"], pkg["rust_version"])
+
+
+def test_crates_inc_lists_every_locked_crate() -> None:
+    out = subprocess.run(
+        ["python3", "scripts/yocto_crates.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    text = (RECIPE.parent / "josev-crates.inc").read_text()
+    lock = tomllib.loads((ROOT / "Cargo.lock").read_text())
+    for pkg in lock["package"]:
+        if pkg.get("source", "").startswith("registry+"):
+            assert f"crate://crates.io/{pkg['name']}/{pkg['version']} " in text
+            assert f'SRC_URI[{pkg["name"]}-{pkg["version"]}.sha256sum] = "{pkg["checksum"]}"' in text
+
+
+DOT = """digraph depends {
+"josev.do_build" [label="josev do_build\\n:0.1.0+git-r0\\n/c/layers/meta-josev/recipes-josev/josev/josev_git.bb"]
+"josev.do_build" -> "josev.do_package_write_rpm"
+"josev.do_build" -> "python3-ocpp.do_package_write_rpm"
+"josev.do_compile" -> "cargo-native.do_populate_sysroot"
+"python3-ocpp.do_build" [label="python3-ocpp do_build\\n:2.1.0-r0\\n/c/layers/meta-josev/recipes-python/python3-ocpp/python3-ocpp_2.1.0.bb"]
+}
+"""
+
+
+def test_yocto_graph_reports_dependencies_and_what_is_missing(tmp_path: Path) -> None:
+    dot = tmp_path / "task-depends.dot"
+    dot.write_text(DOT)
+    out = subprocess.run(
+        ["python3", "scripts/yocto_graph.py", str(dot), "josev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 1  # mosquitto, gpiod, ... are not in this graph
+    assert "josev 0.1.0+git-r0 (meta-josev)" in out.stdout
+    assert re.search(r"python3-ocpp\s+2.1.0-r0\s+meta-josev", out.stdout)
+    assert "build: cargo-native" in out.stdout
+    assert "MISSING from the graph: mosquitto python3 python3-gpiod" in out.stderr

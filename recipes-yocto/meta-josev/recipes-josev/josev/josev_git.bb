@@ -1,6 +1,7 @@
 SUMMARY = "josev: open embedded EV charging-station stack (SLAC, SECC, OCPP 2.0.1, HAL)"
 DESCRIPTION = "ISO 15118 / DIN SPEC 70121 SECC, SLAC, OCPP 2.0.1 client and the hardware abstraction of a \
-charging station, as services on a local MQTT 5 bus (mosquitto). Python with a Rust (PyO3) EXI codec."
+               charging station, as services on a local MQTT 5 bus (mosquitto). Python with a Rust (PyO3) EXI codec."
+HOMEPAGE = "https://github.com/josev-project/josev"
 SECTION = "net"
 LICENSE = "Apache-2.0"
 # The license is declared in pyproject.toml ([project] license); update the md5 when that line moves.
@@ -8,10 +9,14 @@ LIC_FILES_CHKSUM = "file://pyproject.toml;beginline=10;endline=10;md5=3358005787
 
 # OEMs point JOSEV_GIT_URI at their mirror and pin SRCREV in a bbappend or local.conf.
 JOSEV_GIT_URI ?= "git://git.example.com/josev.git;protocol=https;branch=main"
+PV = "0.1.0+git"
 SRC_URI = "${JOSEV_GIT_URI}"
+# The newest commit of the branch is only a default for development: pin SRCREV for a reproducible image.
+# nooelint: oelint.vars.autorev
 SRCREV ?= "${AUTOREV}"
-PV = "0.1.0+git${SRCPV}"
-S = "${WORKDIR}/git"
+# styhead and later unpack into UNPACKDIR; scarthgap has no UNPACKDIR and unpacks into WORKDIR.
+UNPACKDIR ??= "${WORKDIR}"
+S = "${UNPACKDIR}/git"
 
 # The Rust crates of exi-codec-rs, generated with `bitbake -c update_crates josev` (cargo-update-recipe-crates).
 require josev-crates.inc
@@ -28,32 +33,38 @@ CARGO_SRC_DIR = "exi-codec-rs/python"
 JOSEV_MODE ?= "all-in-one"
 JOSEV_SERVICES ?= "system hal coordinator slac secc ocpp"
 
+FILES:${PN} += "${systemd_system_unitdir} ${sysconfdir}/josev"
+CONFFILES:${PN} = "${sysconfdir}/josev/station.toml"
+
 RDEPENDS:${PN} += "\
     mosquitto \
+    python3-cbor2 \
+    python3-click \
+    python3-cryptography \
+    python3-gpiod \
+    python3-jsonschema \
     python3-modules \
+    python3-ocpp \
     python3-paho-mqtt \
     python3-pydantic \
     python3-pydantic-settings \
-    python3-typer \
-    python3-click \
-    python3-websockets \
-    python3-pyserial \
-    python3-cryptography \
-    python3-cbor2 \
-    python3-ocpp \
     python3-pymodbus \
-    python3-jsonschema \
-    python3-gpiod \
+    python3-pyserial \
+    python3-typer-slim \
+    python3-websockets \
 "
 
 USERADD_PACKAGES = "${PN}"
-USERADD_PARAM:${PN} = "--system --home-dir /var/lib/josev --no-create-home --shell /sbin/nologin \
-                       --user-group --groups dialout josev"
+USERADD_PARAM:${PN} = "--system --home-dir ${localstatedir}/lib/josev --no-create-home \
+                       --shell ${base_sbindir}/nologin --user-group --groups dialout josev"
+
+def josev_units(d):
+    if d.getVar('JOSEV_MODE') == 'all-in-one':
+        return 'josev.service'
+    return ' '.join(['josev-broker.service'] + ['josev-%s.service' % s for s in d.getVar('JOSEV_SERVICES').split()])
 
 SYSTEMD_PACKAGES = "${PN}"
-SYSTEMD_SERVICE:${PN} = "josev.target \
-    ${@'josev.service' if d.getVar('JOSEV_MODE') == 'all-in-one' else \
-       ' '.join(['josev-broker.service'] + ['josev-%s.service' % s for s in d.getVar('JOSEV_SERVICES').split()])}"
+SYSTEMD_SERVICE:${PN} = "josev.target ${@josev_units(d)}"
 SYSTEMD_AUTO_ENABLE = "enable"
 
 do_install:append() {
@@ -78,6 +89,3 @@ do_install:append() {
         ${S}/josev/data/systemd/station.toml > ${D}${sysconfdir}/josev/station.toml
     chmod 0644 ${D}${sysconfdir}/josev/station.toml
 }
-
-FILES:${PN} += "${systemd_system_unitdir} ${sysconfdir}/josev"
-CONFFILES:${PN} = "${sysconfdir}/josev/station.toml"

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# `make dist-test`: each cross-built wheel of dist/ tested in a Debian root of its architecture (debootstrap,
+# Debian trixie: Python 3.13, cryptography 43 and cffi from the archive, as a Debian board has them), armhf
+# and arm64 under qemu-user (binfmt), i386 natively. Per architecture: the wheel installed with its
+# dependencies into a venv of the root, `josev version`, the EXI corpus round trip with the cross-built
+# native module (compared with the host's decode), `josev config check`, and `josev run` on the simulator
+# board coming up, answering `josev status` and stopping cleanly on SIGTERM.
+# Roots are cached outside the repository (JOSEV_ROOTS, default /var/cache/josev-roots), with pip's cache
+# inside them: a warm run only reinstalls the josev wheel. Needs root (chroot, debootstrap).
+# Usage: scripts/dist-test.sh [armhf|arm64|i386 ...]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+say() { printf '\033[1m[dist-test]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[dist-test] error:\033[0m %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
+ARCHES=("$@")
+[ ${#ARCHES[@]} -gt 0 ] || ARCHES=(armhf arm64 i386)
+ROOTS=${JOSEV_ROOTS:-/var/cache/josev-roots}
+SUITE=trixie
+MIRROR=${JOSEV_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ROOT_PACKAGES="python3-cryptography python3-cffi python3-cbor2 python3-rpds-py"
+CORPUS=${JOSEV_SHARED:-$REPO/../shared}/vectors/captured_exi.jsonl
+scripts/setup-cross.sh >/dev/null
+# qemu-user through binfmt_misc (the F flag: the interpreter works inside a chroot)
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc"
+fi
+for q in qemu-arm qemu-aarch64; do
+    [ -e /proc/sys/fs/binfmt_misc/$q ] || update-binfmts --enable $q >/dev/null
+done
+
+wheel_arch() { case $1 in armhf) echo armv7l;; arm64) echo aarch64;; i386) echo i686;; esac; }
+declare -A RESULT
+host_digest=""
+if [ -f "$CORPUS" ]; then
+    host_digest=$(.venv/bin/python scripts/dist_roundtrip.py "$CORPUS" | sed -n 's/.*decoded sha256 //p')
+fi
+
+in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and the host's DNS
+    local root=$1; shift
+    cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    # the host's CA bundle (it may hold the CA of a TLS-inspecting proxy in front of the registries)
+    cp -L "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$root/etc/ssl/host-ca.crt"
+    mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+    mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root
+    $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
+}
+release_root() {
+    local root=$1
+    umount "$root/dev" 2>/dev/null || true
+    umount "$root/proc" 2>/dev/null || true
+}
+
+test_arch() {
+    local arch=$1 root=$ROOTS/$SUITE-$1 t0=$SECONDS whl
+    whl=$(ls dist/josev-*"_$(wheel_arch "$arch").whl" 2>/dev/null | head -n1) || true
+    [ -n "$whl" ] || { say "$arch: no wheel in dist/ (make dist)"; return 1; }
+    if [ ! -x "$root/usr/bin/python3" ]; then
+        say "$arch: debootstrap $SUITE into $root"
+        rm -rf "$root.tmp"
+        debootstrap --arch="$arch" --variant=minbase \
+            --include=python3,python3-venv,python3-ply,mosquitto,iproute2,ca-certificates \
+            "$SUITE" "$root.tmp" "$MIRROR" >/dev/null || die "debootstrap $arch failed"
+        mv "$root.tmp" "$root"
+    fi
+    trap "release_root '$root'" RETURN
+    # Debian's builds of the dependencies that PyPI has no wheel of for every architecture (compiled with
+    # Rust or C: no compiler in the root); a venv with system site packages uses them
+    in_root "$root" sh -c "dpkg -s $ROOT_PACKAGES >/dev/null 2>&1 ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $ROOT_PACKAGES >/dev/null; }" ||
+        { RESULT[$arch]="apt-get install failed"; return 1; }
+    say "$arch: $(basename "$whl") ($(stat -c %s "$whl") bytes) into a venv of the root ($(in_root "$root" python3 --version))"
+    mkdir -p "$root/tmp/dist" && rm -f "$root"/tmp/dist/*.whl && cp "$whl" "$root/tmp/dist/"
+    cp scripts/dist_roundtrip.py "$root/tmp/dist/"
+    [ -f "$CORPUS" ] && cp "$CORPUS" "$root/tmp/dist/"
+    [ -x "$root/opt/josev-wheel/bin/python" ] || in_root "$root" python3 -m venv --system-site-packages /opt/josev-wheel
+    # pure-Python cbor2 where PyPI has no wheel for the architecture (no compiler in the root)
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
+        --force-reinstall --no-deps "/tmp/dist/$(basename "$whl")" || return 1
+    in_root "$root" env CBOR2_BUILD_C_EXTENSION=0 /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
+        "/tmp/dist/$(basename "$whl")" || { RESULT[$arch]="pip install failed"; return 1; }
+    local ok=0 fail=0 line
+    check() {  # check NAME CMD...: run in the root, print its last line
+        local name=$1; shift
+        if line=$(in_root "$root" "$@" 2>&1); then
+            ok=$((ok + 1)); printf '  %-12s ok    %s\n' "$name" "$(printf '%s' "$line" | tail -n1)"
+        else
+            fail=$((fail + 1)); printf '  %-12s FAIL  %s\n' "$name" "$(printf '%s' "$line" | tail -n5)"
+        fi
+    }
+    check version josev version
+    if [ -f "$CORPUS" ]; then
+        check exi python3 /tmp/dist/dist_roundtrip.py /tmp/dist/captured_exi.jsonl
+        if ! printf '%s' "$line" | grep -q "decoded sha256 $host_digest"; then
+            fail=$((fail + 1)); printf '  %-12s FAIL  decoded JSON differs from the host (%s)\n' exi-vs-host "$host_digest"
+        fi
+    fi
+    cat >"$root/tmp/dist/station.toml" <<'EOF'
+[station]
+id = "dist-test"
+max_current_a = 32.0
+
+[[evse]]
+id = 1
+kind = "ac"
+phases = 3
+max_current_a = 32.0
+
+[broker]
+manage = true
+host = "127.0.0.1"
+port = 18831
+directory = "/tmp/dist/broker"
+
+# no PLC modem and no CSMS in the root: the simulator board with the system, HAL and coordinator services
+[services.slac]
+enabled = false
+
+[services.secc]
+enabled = false
+
+[services.ocpp]
+enabled = false
+EOF
+    check config josev config check /tmp/dist/station.toml
+    # josev run on the simulator board: up, answering `josev status`, stopping cleanly on SIGTERM
+    check run sh -c '
+        t0=$(date +%s); josev run --config /tmp/dist/station.toml >/tmp/dist/run.log 2>&1 & pid=$!
+        for i in $(seq 1 120); do
+            if josev status --config /tmp/dist/station.toml --json >/tmp/dist/status.json 2>/dev/null &&
+               grep -q "\"hal\"" /tmp/dist/status.json && grep -q "ready" /tmp/dist/status.json; then break; fi
+            kill -0 $pid 2>/dev/null || { tail -n 20 /tmp/dist/run.log; exit 1; }
+            sleep 1
+        done
+        grep -q "ready" /tmp/dist/status.json || { echo "no ready service after 120 s"; tail -n 20 /tmp/dist/run.log; kill $pid; exit 1; }
+        up=$(( $(date +%s) - t0 )); kill -TERM $pid; wait $pid; rc=$?
+        [ $rc -eq 0 ] || { echo "josev run exited $rc"; tail -n 20 /tmp/dist/run.log; exit 1; }
+        echo "up and answering josev status after ${up} s, stopped cleanly (exit 0)"'
+    # the .deb, built in the root from the same wheel, installed with dpkg and run from /usr/bin/josev
+    local deb
+    if deb=$(scripts/dist-deb.sh "$root" "$whl" dist); then
+        cp "$deb" "$root/tmp/dist/"
+        printf '  %-12s       %s (%s bytes; installed %s kB besides Python and Debian packages)\n' deb \
+            "$(basename "$deb")" "$(stat -c %s "$deb")" "$(dpkg-deb -f "$deb" Installed-Size)"
+        check deb-install dpkg -i "/tmp/dist/$(basename "$deb")"
+        check deb-version /usr/bin/josev version
+        check deb-config /usr/bin/josev config check /etc/josev/station.toml
+        check deb-unit grep -q "ExecStart=/opt/josev/bin/josev run" /usr/lib/systemd/system/josev.service
+        in_root "$root" dpkg -r josev >/dev/null 2>&1 || true
+    else
+        fail=$((fail + 1)); printf '  %-12s FAIL  building the .deb\n' deb
+    fi
+    # the self-contained bundle (PyInstaller, built in the root), run from a folder outside any Python path;
+    # its coordinator in a separate process: the launcher re-executes the bundle (josev.reexec)
+    local bundle no_bundle="${JOSEV_NO_BUNDLE:-}"
+    case " ${JOSEV_NO_BUNDLE_ARCHES:-} " in *" $arch "*) no_bundle=1; printf '  %-12s skip  (JOSEV_NO_BUNDLE_ARCHES)\n' bundle ;; esac
+    if [ -z "$no_bundle" ] && bundle=$(scripts/dist-bundle.sh "$root" "$whl" dist | tail -n1) && [ -f "$bundle" ]; then
+        printf '  %-12s       %s (%s bytes; %s unpacked)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
+            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')"
+        rm -rf "$root/tmp/b" && mkdir -p "$root/tmp/b" && tar -C "$root/tmp/b" -xzf "$bundle"
+        sed -e 's,/tmp/dist/broker,/tmp/b/broker,' -e 's,18831,18832,' "$root/tmp/dist/station.toml" >"$root/tmp/b/station.toml"
+        printf '\n[services.coordinator]\nprocess = "separate"\n' >>"$root/tmp/b/station.toml"
+        check bundle-ver /tmp/b/josev/josev version
+        check bundle-run sh -c '
+            J=/tmp/b/josev/josev; t0=$(date +%s)
+            $J run --config /tmp/b/station.toml >/tmp/b/run.log 2>&1 & pid=$!
+            for i in $(seq 1 120); do
+                if $J status --config /tmp/b/station.toml --json >/tmp/b/status.json 2>/dev/null &&
+                   grep -q "\"coordinator\"" /tmp/b/status.json && grep -q "ready" /tmp/b/status.json; then break; fi
+                kill -0 $pid 2>/dev/null || { tail -n 20 /tmp/b/run.log; exit 1; }
+                sleep 1
+            done
+            grep -q "\"coordinator\"" /tmp/b/status.json || { echo "coordinator not up"; tail -n 20 /tmp/b/run.log; kill $pid; exit 1; }
+            up=$(( $(date +%s) - t0 )); kill -TERM $pid; wait $pid; rc=$?
+            [ $rc -eq 0 ] || { echo "exit $rc"; tail -n 20 /tmp/b/run.log; exit 1; }
+            echo "bundle up with its coordinator in a re-executed bundle process after ${up} s, stopped cleanly"'
+    elif [ -z "$no_bundle" ]; then
+        fail=$((fail + 1)); printf '  %-12s FAIL  building the bundle\n' bundle
+    fi
+    RESULT[$arch]="$ok ok, $fail failed, $((SECONDS - t0)) s"
+    say "$arch: ${RESULT[$arch]}"
+    [ $fail -eq 0 ]
+}
+
+rc=0
+for arch in "${ARCHES[@]}"; do test_arch "$arch" || rc=1; done
+printf '\n%-8s %s\n' arch result
+for arch in "${ARCHES[@]}"; do printf '%-8s %s\n' "$arch" "${RESULT[$arch]:-not run}"; done
+exit $rc
