@@ -26,13 +26,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-import josev.exi as exi
 import tests.ocpp.test_interop_ocpp_rpc as base
 from josev.ocpp import iso15118
 from josev.ocpp.security import hash_data
 from josev.pki import build_pki
 from josev.pki.signing import sign_csr
 from tests.ocpp.conftest import StationUnderTest, make_config
+from tests.ocpp.exi_samples import installation_res
 
 pytestmark = base.pytestmark
 
@@ -78,28 +78,6 @@ def write(path: Path, text: str) -> Path:
 
 def pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def installation_res() -> str:
-    def b64(n: int, c: int) -> str:
-        return base64.b64encode(bytes([c]) * n).decode()
-
-    msg = {
-        "V2G_Message": {
-            "Header": {"SessionID": "0899A6647929A1B0"},
-            "Body": {
-                "CertificateInstallationRes": {
-                    "ResponseCode": "OK",
-                    "SAProvisioningCertificateChain": {"Certificate": b64(40, 0)},
-                    "ContractSignatureCertChain": {"Id": "id1", "Certificate": b64(40, 1)},
-                    "ContractSignatureEncryptedPrivateKey": {"Id": "id2", "value": b64(48, 2)},
-                    "DHpublickey": {"Id": "id3", "value": b64(65, 4)},
-                    "eMAID": {"Id": "id4", "value": "DEJOSC00000001"},
-                }
-            },
-        }
-    }
-    return base64.b64encode(exi.encode("iso2", msg)).decode()
 
 
 async def reply_of(sut: StationUnderTest, fn: Any, ref: int) -> dict[str, Any]:

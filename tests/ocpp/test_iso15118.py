@@ -29,12 +29,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-import josev.exi as exi
 from josev.ocpp import iso15118
 from josev.ocpp.security import hash_data
 from josev.pki import Pki, build_pki
 from josev.pki.signing import sign_csr
 from tests.ocpp.conftest import StationUnderTest, make_config
+from tests.ocpp.exi_samples import installation_res
 from tests.ocpp.harness import ScriptedCsms
 
 REFS = itertools.count(1000)
@@ -130,28 +130,6 @@ def ocsp_der(v2g: Pki, status: ocsp.OCSPCertStatus, next_update: dt.datetime) ->
         .sign(v2g.key("mo_sub_ca2"), hashes.SHA256())
     )
     return base64.b64encode(resp.public_bytes(serialization.Encoding.DER)).decode()
-
-
-def installation_res() -> str:
-    def b64(n: int, c: int) -> str:
-        return base64.b64encode(bytes([c]) * n).decode()
-
-    msg = {
-        "V2G_Message": {
-            "Header": {"SessionID": "0899A6647929A1B0"},
-            "Body": {
-                "CertificateInstallationRes": {
-                    "ResponseCode": "OK",
-                    "SAProvisioningCertificateChain": {"Certificate": b64(40, 0)},
-                    "ContractSignatureCertChain": {"Id": "id1", "Certificate": b64(40, 1)},
-                    "ContractSignatureEncryptedPrivateKey": {"Id": "id2", "value": b64(48, 2)},
-                    "DHpublickey": {"Id": "id3", "value": b64(65, 4)},
-                    "eMAID": {"Id": "id4", "value": "DEJOSC00000001"},
-                }
-            },
-        }
-    }
-    return base64.b64encode(exi.encode("iso2", msg)).decode()
 
 
 async def test_tc_m_v2g_and_mo_roots_install_get_delete(

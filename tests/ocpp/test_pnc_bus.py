@@ -12,7 +12,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-import josev.exi as exi
 from josev.api import coordinator as co
 from josev.api import iso15118 as iso
 from josev.api.base import Ack
@@ -20,31 +19,10 @@ from josev.ocpp.service import OcppService
 from josev.pki import build_pki
 from tests.conftest import BusFactory
 from tests.ocpp.conftest import make_config
+from tests.ocpp.exi_samples import installation_res
 from tests.ocpp.harness import ScriptedCsms
 
 ISO2_NS = "urn:iso:15118:2:2013:MsgDef"
-
-
-def installation_res() -> str:
-    def b64(n: int, c: int) -> str:
-        return base64.b64encode(bytes([c]) * n).decode()
-
-    msg = {
-        "V2G_Message": {
-            "Header": {"SessionID": "0899A6647929A1B0"},
-            "Body": {
-                "CertificateInstallationRes": {
-                    "ResponseCode": "OK",
-                    "SAProvisioningCertificateChain": {"Certificate": b64(40, 0)},
-                    "ContractSignatureCertChain": {"Id": "id1", "Certificate": b64(40, 1)},
-                    "ContractSignatureEncryptedPrivateKey": {"Id": "id2", "value": b64(48, 2)},
-                    "DHpublickey": {"Id": "id3", "value": b64(65, 4)},
-                    "eMAID": {"Id": "id4", "value": "DEJOSC00000001"},
-                }
-            },
-        }
-    }
-    return base64.b64encode(exi.encode("iso2", msg)).decode()
 
 
 async def test_pnc_contract_over_the_bus(tmp_path: Path, csms: ScriptedCsms, bus_factory: BusFactory) -> None:
