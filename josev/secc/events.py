@@ -52,6 +52,13 @@ class SecurityIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterReceipted:
+    """ISO 15118-2 MeteringReceipt: the EV signed the station's meter reading (``meter_info`` as sent)."""
+
+    meter_info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class EvChargeParameters:
     """ChargeParameterDiscovery: what the EV wants and can take."""
 
@@ -126,6 +133,7 @@ Event = (
     | ContractAuthorizationRequested
     | CertificateRequested
     | SecurityIssue
+    | MeterReceipted
     | EvChargeParameters
     | CableCheckRequested
     | EvTargets

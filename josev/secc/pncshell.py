@@ -30,7 +30,11 @@ log = logging.getLogger("josev.secc.pnc")
 
 ROOT_FILES = ("mo_root.der", "v2g_root.der")
 #: SecurityIssue.kind -> OCPP security event type
-EVENT_TYPES = {"signature_error": "InvalidMessages", "challenge_invalid": "InvalidMessages"}
+EVENT_TYPES = {
+    "signature_error": "InvalidMessages",
+    "challenge_invalid": "InvalidMessages",
+    "metering_signature": "InvalidMessages",
+}
 
 
 def roots_from_pki(pki_dir: Path | None) -> list[x509.Certificate]:
@@ -63,11 +67,17 @@ def roots_from_pem(pems: Iterable[str]) -> list[x509.Certificate]:
 class PncShell:
     """Plug & Charge for the SECC service (``[secc] pnc = true``)."""
 
-    def __init__(self, pki_dir: Path | None) -> None:
+    def __init__(
+        self, pki_dir: Path | None, *, metering_receipt_interval: float | None = None, ocsp: str = "soft"
+    ) -> None:
         self.file_roots = roots_from_pki(pki_dir)
         self.installed: list[x509.Certificate] = []
         self.views: dict[int, EvseView] = {}
         self.authorizations = 0
+        self.metering_receipt_interval = metering_receipt_interval
+        self.ocsp = ocsp
+        #: metering receipts signed by EVs, per EVSE
+        self.receipts: dict[int, int] = {}
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:
@@ -92,6 +102,9 @@ class PncShell:
             view.payment_options = (*view.payment_options, "Contract")
         view.wall_offset = time.time() - time.monotonic()
         view.pnc_roots = self.roots
+        view.metering_receipt_interval = self.metering_receipt_interval
+        if not view.meter_id:
+            view.meter_id = view.evse_id
         if not view.pnc_roots:
             log.warning("secc: Plug & Charge is on but no MO/V2G root is installed: Contract is not offered")
 
@@ -164,6 +177,17 @@ class PncShell:
         except (exi.ExiError, ValueError) as err:
             view.pnc_answers[e.ticket] = f"the CSMS's EXI response does not decode: {err}"
         log.info("secc: EVSE %d certificate %s answered by the CSMS", evse, e.action.lower())
+
+    def receipted(self, evse: int, e: ev.MeterReceipted) -> None:
+        """An EV signed the station's meter reading (ISO 15118-2 MeteringReceipt)."""
+        self.receipts[evse] = self.receipts.get(evse, 0) + 1
+        info = e.meter_info
+        log.info(
+            "secc: EVSE %d metering receipt signed: meter %s reading %s Wh",
+            evse,
+            info.get("MeterID"),
+            info.get("MeterReading"),
+        )
 
     async def security_event(self, bus: Bus, evse: int, e: ev.SecurityIssue) -> None:
         """Forward a security issue of the cores to the CSMS (through the OCPP service)."""
