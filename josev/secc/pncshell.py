@@ -11,6 +11,7 @@ session, which reaches the cores as ``EvseView.authorized`` like any other autho
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -29,6 +30,8 @@ from josev.secc.evse import EvseView
 log = logging.getLogger("josev.secc.pnc")
 
 ROOT_FILES = ("mo_root.der", "v2g_root.der")
+#: how long one OCSP fetch through the OCPP service may take (the core waits 4 s, the EV 5 s)
+OCSP_FETCH_S = 3.5
 #: SecurityIssue.kind -> OCPP security event type
 EVENT_TYPES = {
     "signature_error": "InvalidMessages",
@@ -76,6 +79,7 @@ class PncShell:
         self.authorizations = 0
         self.metering_receipt_interval = metering_receipt_interval
         self.ocsp = ocsp
+        self.ocsp_fetches = 0
         #: metering receipts signed by EVs, per EVSE
         self.receipts: dict[int, int] = {}
 
@@ -103,6 +107,7 @@ class PncShell:
         view.wall_offset = time.time() - time.monotonic()
         view.pnc_roots = self.roots
         view.metering_receipt_interval = self.metering_receipt_interval
+        view.ocsp_policy = self.ocsp
         if not view.meter_id:
             view.meter_id = view.evse_id
         if not view.pnc_roots:
@@ -177,6 +182,38 @@ class PncShell:
         except (exi.ExiError, ValueError) as err:
             view.pnc_answers[e.ticket] = f"the CSMS's EXI response does not decode: {err}"
         log.info("secc: EVSE %d certificate %s answered by the CSMS", evse, e.action.lower())
+
+    async def ocsp_status(self, bus: Bus, evse: int, e: ev.OcspStatusRequested) -> None:
+        """Fetch the OCSP answers the core wants through the OCPP service (GetCertificateStatus, or its cache), all
+        at once; the core checks them. A failed or late fetch leaves None (the core's policy decides)."""
+        view = self.views.get(evse)
+        if view is None:
+            return
+
+        async def one(h: dict[str, str]) -> str | None:
+            data = iso.OcspRequestData(
+                hash_algorithm="SHA256",
+                issuer_name_hash=h["issuerNameHash"],
+                issuer_key_hash=h["issuerKeyHash"],
+                serial_number=h["serialNumber"][:40],
+                responder_url=h.get("responderURL", "")[:512],
+            )
+            try:
+                reply = await bus.request(iso.GetOcspStatus(request=data), timeout=OCSP_FETCH_S)
+            except CommandError as err:
+                log.warning(
+                    "secc: EVSE %d OCSP status of serial %s not fetched: %s", evse, h["serialNumber"], err
+                )
+                return None
+            if reply.status != "Accepted" or not reply.ocsp_result:
+                log.warning(
+                    "secc: EVSE %d OCSP status of serial %s: the CSMS has none", evse, h["serialNumber"]
+                )
+                return None
+            return reply.ocsp_result
+
+        self.ocsp_fetches += len(e.hash_data)
+        view.pnc_answers[e.ticket] = list(await asyncio.gather(*(one(h) for h in e.hash_data)))
 
     def receipted(self, evse: int, e: ev.MeterReceipted) -> None:
         """An EV signed the station's meter reading (ISO 15118-2 MeteringReceipt)."""

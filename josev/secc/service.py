@@ -418,6 +418,8 @@ class SeccService:
                 self._spawn(self.pnc.certificate(bus, evse, e))
             elif isinstance(e, ev.SecurityIssue) and self.pnc is not None:
                 self._spawn(self.pnc.security_event(bus, evse, e))
+            elif isinstance(e, ev.OcspStatusRequested) and self.pnc is not None:
+                self._spawn(self.pnc.ocsp_status(bus, evse, e))
             elif isinstance(e, ev.MeterReceipted) and self.pnc is not None:
                 self.pnc.receipted(evse, e)
             if isinstance(e, ev.SessionEnded) and hlc_failed(e):

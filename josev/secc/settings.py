@@ -85,8 +85,8 @@ class SeccOptions(BaseModel):
     ocsp: Literal["off", "soft", "hard"] = "soft"
     """Plug & Charge: OCSP status of contract chains that name an OCSP responder, fetched through the OCPP service
     (GetCertificateStatus) during PaymentDetails. A revoked certificate is refused (FAILED_CertificateRevoked) with
-    ``soft`` and ``hard``; when no answer comes in time, or the status is unknown, ``soft`` goes on (the CSMS's
-    Authorize still decides) and ``hard`` refuses (FAILED_CertificateRevoked). ``off`` does not ask."""
+    ``soft`` and ``hard``; when no valid answer comes within 4 s, or the status is unknown, ``soft`` goes on (the
+    CSMS's Authorize still decides) and ``hard`` refuses (FAILED). ``off`` does not ask."""
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None
