@@ -297,3 +297,18 @@ def test_receipt_without_being_asked_is_a_sequence_error(pki: Pki) -> None:
     """A Contract session with receipts off: an unasked MeteringReceiptReq is refused by the state table."""
     s = run(pki, interval=None, tamper=_receipt_on_eim)
     assert s.codes("MeteringReceiptReq") == ["FAILED_SequenceError"]
+
+
+def test_settings_are_validated() -> None:
+    from pydantic import ValidationError
+
+    from josev.secc.settings import SeccOptions
+
+    with pytest.raises(ValidationError, match="metering_receipt needs pnc = true"):
+        SeccOptions(metering_receipt=True)
+    with pytest.raises(ValidationError, match="metering_receipt_interval_s"):
+        SeccOptions(pnc=True, metering_receipt=True, metering_receipt_interval_s=-1)
+    with pytest.raises(ValidationError, match="ocsp"):
+        SeccOptions.model_validate({"ocsp": "sometimes"})
+    opts = SeccOptions(pnc=True, metering_receipt=True, metering_receipt_interval_s=0)
+    assert opts.metering_receipt_interval_s == 0 and opts.ocsp == "soft"
