@@ -1,9 +1,10 @@
-"""Plug & Charge in the SECC core: the cost the station adds to PaymentDetailsReq (contract chain checked
-against the roots) and to the signed AuthorizationReq (challenge and XML signature over the EXI fragment), with
-the EXI codec, per protocol and key type. ``python -m bench pnc``.
+"""Plug & Charge in the SECC: ``python -m bench pnc``.
 
-The CSMS's part (Authorize through the OCPP service) is not included: it is a bus round trip (see
-``python -m bench bus``) plus the CSMS's own answer time."""
+1. The core's cost: PaymentDetailsReq (contract chain checked against the roots) and the signed AuthorizationReq
+   (challenge and XML signature over the EXI fragment), with the EXI codec, per protocol and key type.
+2. Through the real bus (:mod:`bench._pnc_bus`): PaymentDetailsReq to AuthorizationRes ``Finished`` with a CSMS that
+   answers at once (real mosquitto, the real OCPP service, the CSMS stand-in on a real WebSocket), the
+   certificate installation round trip, and the OCSP fetch."""
 
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ def main() -> None:
     run("iso2", xmlsig.ISO2, "iso2")
     run("iso20-p521", xmlsig.ISO20_P521, "iso20")
     run("iso20-ed448", xmlsig.ISO20_ED448, "iso20")
+    from bench import _pnc_bus
+
+    _pnc_bus.main()
 
 
 if __name__ == "__main__":

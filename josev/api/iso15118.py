@@ -157,7 +157,7 @@ class GetOcspStatus(Command[OcspStatusReply]):
 
     service: ClassVar[str] = "ocpp"
     name: ClassVar[str] = "get_ocsp_status"
-    callers: ClassVar[frozenset[str]] = frozenset({"cli", "bench"})  # the SECC does not ask (yet)
+    callers: ClassVar[frozenset[str]] = frozenset({"secc", "cli", "bench"})
     timeout_s: ClassVar[float] = 40.0
 
     request: OcspRequestData

@@ -151,6 +151,14 @@ def station(
             help="Plug & Charge: on | off (on: needs --tls; the CSMS stand-in authorizes contracts of the PKI)"
         ),
     ] = "off",
+    metering_receipt: Annotated[
+        float | None,
+        typer.Option(
+            help="with --pnc on: ISO 15118-2 EVs sign the meter reading every SECONDS (0: every loop message)",
+            metavar="SECONDS",
+            min=0,
+        ),
+    ] = None,
     tls_keylog: Annotated[
         Path | None, typer.Option(help="write TLS secrets there (NSS key log, for Wireshark; debugging only)")
     ] = None,
@@ -189,6 +197,10 @@ def station(
         raise typer.BadParameter("--tls off|iso2|iso20|both")
     if pnc not in ("on", "off") or (pnc == "on" and (tls == "off" or stack != "real")):
         raise typer.BadParameter("--pnc on|off; Plug & Charge needs --tls and the real stack")
+    if metering_receipt is not None and pnc != "on":
+        raise typer.BadParameter(
+            "--metering-receipt needs --pnc on (only Plug & Charge sessions sign receipts)"
+        )
     if stack not in ("real", "lite") or (stack == "real" and modes == "both"):
         raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
@@ -236,6 +248,7 @@ def station(
                 workdir=Path(workdir.name),
                 bpt=bpt == "on",
                 pnc_pki=pki if pnc == "on" else None,
+                metering_receipt=metering_receipt,
             )
             services, secc, csms = real.services, real.secc, real.csms
         if secc.tls is not None:

@@ -42,6 +42,8 @@ class EvResult:
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
     #: TLS version and cipher of the connection ("" over plain TCP).
     tls: str = ""
+    #: ISO 15118-2 MeteringReceipt: the MeterInfo of every receipt the EV signed (as the station sent it).
+    receipts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Evcc:
@@ -87,6 +89,8 @@ class Evcc:
         self.payment = "ExternalPayment"
         self._challenge: str | None = None
         self._last: dict[str, Any] = {}
+        #: the loop response that asked for a metering receipt (handled once the receipt is answered)
+        self._receipt_for: tuple[str, dict[str, Any]] | None = None
 
     @property
     def schema(self) -> str:
@@ -191,6 +195,25 @@ class Evcc:
             xmlsig.ISO2, [("ID1", xmlsig.fragment("iso2", "AuthorizationReq", body))]
         )
         schema, msg = self._req("AuthorizationReq", body)
+        msg["V2G_Message"]["Header"]["Signature"] = signature
+        return schema, msg
+
+    def _metering_receipt(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """MeteringReceiptReq: the station's MeterInfo, copied unchanged, signed with the contract key."""
+        assert self.contract is not None
+        ref = f"ID{len(self.result.receipts) + 2}"
+        info = dict(res["MeterInfo"])
+        body = {
+            "Id": ref,
+            "SessionID": self.session_id,
+            "SAScheduleTupleID": res["SAScheduleTupleID"],
+            "MeterInfo": info,
+        }
+        signature = self.contract.sign(
+            xmlsig.ISO2, [(ref, xmlsig.fragment("iso2", "MeteringReceiptReq", body))]
+        )
+        self.result.receipts.append(info)
+        schema, msg = self._req("MeteringReceiptReq", body)
         msg["V2G_Message"]["Header"]["Signature"] = signature
         return schema, msg
 
@@ -355,29 +378,20 @@ class Evcc:
                 self.result.renegotiations += 1
                 return self._cpd()
             return self._after_stop()
+        if name == "MeteringReceiptRes":
+            assert self._receipt_for is not None
+            loop_name, loop_res = self._receipt_for
+            self._receipt_for = None
+            return self._after_loop(loop_name, loop_res)
         if name in ("CurrentDemandRes", "ChargingStatusRes"):
-            self.result.loops += 1
-            if name == "CurrentDemandRes":
-                self._present_v = to_float(res["EVSEPresentVoltage"])
-                self._present_i = to_float(res["EVSEPresentCurrent"])
-                b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
-            else:
-                b.charge(
-                    230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0}),
-                    beh.seconds_per_loop,
-                )
-            note = self._status_note(res)
-            n = self.result.loops
-            if note == "StopCharging":
-                return self._power_delivery("Stop")
-            if self.dialect == "iso2" and (note == "ReNegotiation" or n == beh.renegotiate_after):
-                return self._power_delivery("Renegotiate")
-            if self.dialect == "iso2" and n == beh.pause_after:
-                self._stop_kind = "Pause"
-                return self._power_delivery("Stop")
-            if (beh.loops and n >= beh.loops) or b.full:
-                return self._power_delivery("Stop")
-            return self._loop()
+            if (
+                res.get("ReceiptRequired") is True
+                and self.payment == "Contract"
+                and self.contract is not None
+            ):
+                self._receipt_for = (name, res)
+                return self._metering_receipt(res)
+            return self._after_loop(name, res)
         if name == "WeldingDetectionRes":
             return self._stop_session()
         if name == "SessionStopRes":
@@ -385,6 +399,32 @@ class Evcc:
             return None
         self._fail(f"unexpected {name}")
         return None
+
+    def _after_loop(self, name: str, res: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """The charging loop after ChargingStatusRes / CurrentDemandRes (and its metering receipt, if any)."""
+        b, beh = self.battery, self.behaviour
+        self.result.loops += 1
+        if name == "CurrentDemandRes":
+            self._present_v = to_float(res["EVSEPresentVoltage"])
+            self._present_i = to_float(res["EVSEPresentCurrent"])
+            b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
+        else:
+            b.charge(
+                230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0}),
+                beh.seconds_per_loop,
+            )
+        note = self._status_note(res)
+        n = self.result.loops
+        if note == "StopCharging":
+            return self._power_delivery("Stop")
+        if self.dialect == "iso2" and (note == "ReNegotiation" or n == beh.renegotiate_after):
+            return self._power_delivery("Renegotiate")
+        if self.dialect == "iso2" and n == beh.pause_after:
+            self._stop_kind = "Pause"
+            return self._power_delivery("Stop")
+        if (beh.loops and n >= beh.loops) or b.full:
+            return self._power_delivery("Stop")
+        return self._loop()
 
 
 @dataclass(slots=True)

@@ -52,6 +52,23 @@ class SecurityIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class OcspStatusRequested:
+    """Plug & Charge: the OCSP answers for these certificates (OCPP ``OCSPRequestDataType`` dicts with
+    ``responderURL``) are wanted; the shell fetches them through the OCPP service and puts the list of base64 DER
+    OCSPResponses (None where there is none), in the same order, into ``EvseView.pnc_answers[ticket]``."""
+
+    ticket: str
+    hash_data: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReceipted:
+    """ISO 15118-2 MeteringReceipt: the EV signed the station's meter reading (``meter_info`` as sent)."""
+
+    meter_info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class EvChargeParameters:
     """ChargeParameterDiscovery: what the EV wants and can take."""
 
@@ -126,6 +143,8 @@ Event = (
     | ContractAuthorizationRequested
     | CertificateRequested
     | SecurityIssue
+    | MeterReceipted
+    | OcspStatusRequested
     | EvChargeParameters
     | CableCheckRequested
     | EvTargets

@@ -62,6 +62,15 @@ class EvseView:
     #: answers of the CSMS to the cores' certificate requests, by ticket (``CertificateRequested.ticket``):
     #: the response V2G_Message dict, or a string saying why there is none
     pnc_answers: dict[str, Any] = field(default_factory=dict)
+    #: OCSP for contract chains naming a responder (ISO 15118-2 PaymentDetails): off, soft (go on without an
+    #: answer) or hard (no answer: refuse); a revoked certificate is refused with both
+    ocsp_policy: str = "off"
+    #: ISO 15118-2 MeteringReceipt on Contract sessions: None never asks the EV to sign the meter reading; 0
+    #: asks in every ChargingStatusRes / CurrentDemandRes; N asks at most every N seconds
+    metering_receipt_interval: float | None = None
+    #: the station meter: its ID (MeterInfo.MeterID) and import register in Wh (None: no valid reading)
+    meter_id: str = ""
+    meter_wh: float | None = None
 
     @property
     def is_dc(self) -> bool:

@@ -123,6 +123,10 @@ class Context:
     response_signature: dict[str, Any] | None = None
     #: a request waiting for the shell: the ticket the answer comes back under (``EvseView.pnc_answers``)
     ticket: str | None = None
+    #: ISO 15118-2 MeteringReceipt: the MeterInfo sent with ReceiptRequired (the EV must sign exactly this) and
+    #: when the last receipt was asked for
+    meter_info: dict[str, Any] | None = None
+    receipt_asked_at: float | None = None
 
     def emit(self, ev: Event) -> None:
         """Emit an event to the shell."""

@@ -11,6 +11,7 @@ session, which reaches the cores as ``EvseView.authorized`` like any other autho
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -29,8 +30,14 @@ from josev.secc.evse import EvseView
 log = logging.getLogger("josev.secc.pnc")
 
 ROOT_FILES = ("mo_root.der", "v2g_root.der")
+#: how long one OCSP fetch through the OCPP service may take (the core waits 4 s, the EV 5 s)
+OCSP_FETCH_S = 3.5
 #: SecurityIssue.kind -> OCPP security event type
-EVENT_TYPES = {"signature_error": "InvalidMessages", "challenge_invalid": "InvalidMessages"}
+EVENT_TYPES = {
+    "signature_error": "InvalidMessages",
+    "challenge_invalid": "InvalidMessages",
+    "metering_signature": "InvalidMessages",
+}
 
 
 def roots_from_pki(pki_dir: Path | None) -> list[x509.Certificate]:
@@ -63,11 +70,18 @@ def roots_from_pem(pems: Iterable[str]) -> list[x509.Certificate]:
 class PncShell:
     """Plug & Charge for the SECC service (``[secc] pnc = true``)."""
 
-    def __init__(self, pki_dir: Path | None) -> None:
+    def __init__(
+        self, pki_dir: Path | None, *, metering_receipt_interval: float | None = None, ocsp: str = "soft"
+    ) -> None:
         self.file_roots = roots_from_pki(pki_dir)
         self.installed: list[x509.Certificate] = []
         self.views: dict[int, EvseView] = {}
         self.authorizations = 0
+        self.metering_receipt_interval = metering_receipt_interval
+        self.ocsp = ocsp
+        self.ocsp_fetches = 0
+        #: metering receipts signed by EVs, per EVSE
+        self.receipts: dict[int, int] = {}
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:
@@ -92,6 +106,10 @@ class PncShell:
             view.payment_options = (*view.payment_options, "Contract")
         view.wall_offset = time.time() - time.monotonic()
         view.pnc_roots = self.roots
+        view.metering_receipt_interval = self.metering_receipt_interval
+        view.ocsp_policy = self.ocsp
+        if not view.meter_id:
+            view.meter_id = view.evse_id
         if not view.pnc_roots:
             log.warning("secc: Plug & Charge is on but no MO/V2G root is installed: Contract is not offered")
 
@@ -164,6 +182,49 @@ class PncShell:
         except (exi.ExiError, ValueError) as err:
             view.pnc_answers[e.ticket] = f"the CSMS's EXI response does not decode: {err}"
         log.info("secc: EVSE %d certificate %s answered by the CSMS", evse, e.action.lower())
+
+    async def ocsp_status(self, bus: Bus, evse: int, e: ev.OcspStatusRequested) -> None:
+        """Fetch the OCSP answers the core wants through the OCPP service (GetCertificateStatus, or its cache), all
+        at once; the core checks them. A failed or late fetch leaves None (the core's policy decides)."""
+        view = self.views.get(evse)
+        if view is None:
+            return
+
+        async def one(h: dict[str, str]) -> str | None:
+            data = iso.OcspRequestData(
+                hash_algorithm="SHA256",
+                issuer_name_hash=h["issuerNameHash"],
+                issuer_key_hash=h["issuerKeyHash"],
+                serial_number=h["serialNumber"][:40],
+                responder_url=h.get("responderURL", "")[:512],
+            )
+            try:
+                reply = await bus.request(iso.GetOcspStatus(request=data), timeout=OCSP_FETCH_S)
+            except CommandError as err:
+                log.warning(
+                    "secc: EVSE %d OCSP status of serial %s not fetched: %s", evse, h["serialNumber"], err
+                )
+                return None
+            if reply.status != "Accepted" or not reply.ocsp_result:
+                log.warning(
+                    "secc: EVSE %d OCSP status of serial %s: the CSMS has none", evse, h["serialNumber"]
+                )
+                return None
+            return reply.ocsp_result
+
+        self.ocsp_fetches += len(e.hash_data)
+        view.pnc_answers[e.ticket] = list(await asyncio.gather(*(one(h) for h in e.hash_data)))
+
+    def receipted(self, evse: int, e: ev.MeterReceipted) -> None:
+        """An EV signed the station's meter reading (ISO 15118-2 MeteringReceipt)."""
+        self.receipts[evse] = self.receipts.get(evse, 0) + 1
+        info = e.meter_info
+        log.info(
+            "secc: EVSE %d metering receipt signed: meter %s reading %s Wh",
+            evse,
+            info.get("MeterID"),
+            info.get("MeterReading"),
+        )
 
     async def security_event(self, bus: Bus, evse: int, e: ev.SecurityIssue) -> None:
         """Forward a security issue of the cores to the CSMS (through the OCPP service)."""

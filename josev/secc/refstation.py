@@ -102,11 +102,13 @@ def build_real(
     evse: int = 1,
     bpt: bool = True,
     pnc_pki: Path | None = None,
+    metering_receipt: float | None = None,
 ) -> RealStation:
     """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car.
 
     ``pnc_pki`` (a ``josev pki create`` folder): Plug & Charge on; the SECC trusts its MO / V2G roots and the
-    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI."""
+    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI;
+    ``metering_receipt``: ISO 15118-2 metering receipts every so many seconds (``[secc] metering_receipt``)."""
     from josev.secc.service import SeccEvseConfig, SeccService
     from josev.secc.simboard import SimEvBridge, SlacLinkUp
     from josev.services import registry
@@ -117,7 +119,7 @@ def build_real(
         from josev.secc.pncshell import PncShell
 
         pki_obj = load_pki(pnc_pki / "iso2")
-        secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki)}
+        secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki, metering_receipt_interval=metering_receipt)}
     csms = CsmsSim(port=free_port(), pki=pki_obj)
     cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
     hal = registry.build("hal", cfg)

@@ -130,7 +130,13 @@ def from_config(cfg: Any) -> SeccService:
         await_contactor=opts.await_contactor,
         contactor_timeout=opts.contactor_timeout_s,
         clamp_targets=opts.clamp_targets,
-        pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
+        pnc=PncShell(
+            Path(opts.pki_dir) if opts.pki_dir else None,
+            metering_receipt_interval=opts.metering_receipt_interval_s if opts.metering_receipt else None,
+            ocsp=opts.ocsp,
+        )
+        if opts.pnc
+        else None,
     )
 
 
@@ -281,6 +287,9 @@ class SeccService:
         self._cc_done.add(evse)
 
     def _on_meter(self, msg: Any, evse: int | None) -> None:
+        view = self.views.get(evse or 0)
+        if view is not None:  # the reading an ISO 15118-2 metering receipt signs for
+            view.meter_wh = float(msg.energy_register_wh) if msg.ok else None
         st20 = self.iso20.get(evse or 0)
         if st20 is not None and msg.ok:
             st20.present_power = float(msg.power_w)
@@ -409,6 +418,10 @@ class SeccService:
                 self._spawn(self.pnc.certificate(bus, evse, e))
             elif isinstance(e, ev.SecurityIssue) and self.pnc is not None:
                 self._spawn(self.pnc.security_event(bus, evse, e))
+            elif isinstance(e, ev.OcspStatusRequested) and self.pnc is not None:
+                self._spawn(self.pnc.ocsp_status(bus, evse, e))
+            elif isinstance(e, ev.MeterReceipted) and self.pnc is not None:
+                self.pnc.receipted(evse, e)
             if isinstance(e, ev.SessionEnded) and hlc_failed(e):
                 self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
             elif isinstance(e, ev.CableCheckRequested) and evse in self._dc_coordinator:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from josev.secc.evse import EvseView
 from josev.secc.tlsconfig import TlsChoice
@@ -76,6 +76,17 @@ class SeccOptions(BaseModel):
     """Plug & Charge: offer Contract (ISO 15118-2, TLS only) and PnC (-20); the contract chains are checked
     against the MO / V2G roots of ``pki_dir`` and those installed through OCPP, contracts authorized through
     the OCPP service."""
+    metering_receipt: bool = False
+    """ISO 15118-2 Plug & Charge: ask the EV to sign the station meter's reading (ReceiptRequired with MeterInfo in
+    ChargingStatusRes / CurrentDemandRes, answered by a signed MeteringReceiptReq). Needs ``pnc``; EIM sessions
+    are never asked."""
+    metering_receipt_interval_s: float = Field(60.0, ge=0, le=86400)
+    """Seconds between two receipts of a session (0: every loop response; the first loop response always asks)."""
+    ocsp: Literal["off", "soft", "hard"] = "soft"
+    """Plug & Charge: OCSP status of contract chains that name an OCSP responder, fetched through the OCPP service
+    (GetCertificateStatus) during PaymentDetails. A revoked certificate is refused (FAILED_CertificateRevoked) with
+    ``soft`` and ``hard``; when no valid answer comes within 4 s, or the status is unknown, ``soft`` goes on (the
+    CSMS's Authorize still decides) and ``hard`` refuses (FAILED). ``off`` does not ask."""
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None
@@ -108,3 +119,11 @@ class SeccOptions(BaseModel):
     """V2GTP frames per second a connection may send (burst ``2 x frame_rate``); faster ones are closed."""
     tls_handshake_timeout_s: float = Field(5.0, gt=0, le=60)
     """Seconds a TLS handshake may take."""
+
+    @model_validator(mode="after")
+    def _receipts_need_pnc(self) -> SeccOptions:
+        if self.metering_receipt and not self.pnc:
+            raise ValueError(
+                "[secc] metering_receipt needs pnc = true (only Plug & Charge sessions sign receipts)"
+            )
+        return self

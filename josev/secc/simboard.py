@@ -58,7 +58,8 @@ class SimEvBridge:
 
         ch = self._channel(evse)
         if ch.ev is None:
-            plug_car(ch, auto_dc=False)  # the bridge follows the SECC's PowerDelivery instead
+            # the bridge follows the SECC's PowerDelivery instead; an AC car draws 16 A per phase under HLC (5 %)
+            plug_car(ch, auto_dc=False, hlc_current_a=16.0)
             self.sessions[evse] += 1
 
     def unplug(self, evse: int) -> None:

@@ -71,6 +71,11 @@ def iso2_requests(ac: bool) -> dict[str, dict[str, Any]]:
         "PowerDeliveryReq": pd,
         "ChargingStatusReq": {},
         "CurrentDemandReq": m.current_demand(B, 10.0, False),
+        "MeteringReceiptReq": {
+            "Id": "ID2",
+            "SessionID": "00",
+            "MeterInfo": {"MeterID": "M1", "MeterReading": 1},
+        },
         "WeldingDetectionReq": st,
         "SessionStopReq": {"ChargingSession": "Terminate"},
     }

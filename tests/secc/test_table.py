@@ -40,6 +40,8 @@ def snapshots(protocol: str, behaviour: Behaviour) -> dict[str, SeccSession]:
         evse.payment_options = ("ExternalPayment", "Contract")
         evse.pnc_roots = (PNC_PKI.cert("mo_root"),)
         evse.wall_offset = PNC_NOW.timestamp()
+        evse.metering_receipt_interval = 0.0  # every loop response asks the EV to sign the meter reading
+        evse.meter_wh = 1000.0
         contract = ContractCredentials(
             PNC_PKI.cert("contract_leaf").public_bytes(serialization.Encoding.DER),
             tuple(
@@ -122,9 +124,10 @@ def test_every_state_is_reached() -> None:
         if proto == "iso2-dc-pnc":
             expected -= {"Renegotiated"}
         else:
-            expected -= {"PaymentDetails"}  # Plug & Charge only
+            expected -= {"PaymentDetails", "MeteringReceipt"}  # Plug & Charge only
         assert expected <= reached, (proto, expected - reached)
     assert "PaymentDetails" in _SNAPS["iso2-dc-pnc"]
+    assert "MeteringReceipt" in _SNAPS["iso2-dc-pnc"]
 
 
 def test_tables_print() -> None:

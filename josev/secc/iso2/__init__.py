@@ -10,6 +10,7 @@ from josev.secc.iso2 import (
     charge_parameter_discovery,
     charging_status,
     current_demand,
+    metering_receipt,
     payment_details,
     payment_service_selection,
     power_delivery,
@@ -34,6 +35,7 @@ STATES = (
     "PowerDelivery",
     "ChargingStatus",
     "CurrentDemand",
+    "MeteringReceipt",
     "Renegotiated",
     "StoppedCharging",
     "WeldingDetection",
@@ -70,9 +72,11 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("PreCharge", "PreChargeReq"): frozenset({"PreCharge"}),
     ("PreCharge", "PowerDeliveryReq"): frozenset({"CurrentDemand", "WeldingDetection"}),
     ("PowerDelivery", "PowerDeliveryReq"): frozenset({"ChargingStatus", "StoppedCharging"}),
-    ("ChargingStatus", "ChargingStatusReq"): frozenset({"ChargingStatus"}),
+    # a loop response with ReceiptRequired (Contract sessions): the EV signs the meter reading, then loops on
+    ("ChargingStatus", "ChargingStatusReq"): frozenset({"ChargingStatus", "MeteringReceipt"}),
     ("ChargingStatus", "PowerDeliveryReq"): frozenset({"StoppedCharging", "ChargeParameterDiscovery"}),
-    ("CurrentDemand", "CurrentDemandReq"): frozenset({"CurrentDemand"}),
+    ("CurrentDemand", "CurrentDemandReq"): frozenset({"CurrentDemand", "MeteringReceipt"}),
+    ("MeteringReceipt", "MeteringReceiptReq"): frozenset({"ChargingStatus", "CurrentDemand"}),
     ("CurrentDemand", "PowerDeliveryReq"): frozenset({"WeldingDetection", "ChargeParameterDiscovery"}),
     # DC after a renegotiation: straight to PowerDelivery (standard) or CableCheck/PreCharge again (some EVs)
     ("Renegotiated", "PowerDeliveryReq"): frozenset({"CurrentDemand", "WeldingDetection"}),
@@ -96,6 +100,7 @@ _MODULES: tuple[Handler, ...] = (
     power_delivery,
     charging_status,
     current_demand,
+    metering_receipt,
     welding_detection,
     session_stop,
 )

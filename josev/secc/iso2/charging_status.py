@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc import common
+from josev.secc.iso2 import metering_receipt
 from josev.secc.machine import Context
 from josev.secc.physical import pv
 
@@ -13,15 +14,17 @@ RESPONSE = "ChargingStatusRes"
 
 
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
-    """Report the maximum current and the notification (StopCharging / ReNegotiation)."""
+    """Report the maximum current and the notification (StopCharging / ReNegotiation); on Contract sessions,
+    ask for a metering receipt when one is due (:func:`metering_receipt.offer`)."""
     common.check_session_ok(ctx)
-    return {
+    res: dict[str, Any] = {
         "ResponseCode": "OK",
         "EVSEID": ctx.evse.evse_id,
         "SAScheduleTupleID": ctx.schedule_id,
         "EVSEMaxCurrent": pv(ctx.evse.limits.ac_max_current, "A"),
         "AC_EVSEStatus": common.ac_status(ctx),
-    }, state
+    }
+    return res, metering_receipt.offer(ctx, res, now, state)
 
 
 def negative(ctx: Context, code: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc import common
+from josev.secc.iso2 import metering_receipt
 from josev.secc.machine import Context
 
 REQUEST = "CurrentDemandReq"
@@ -12,9 +13,10 @@ RESPONSE = "CurrentDemandRes"
 
 
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
-    """See :func:`josev.secc.common.current_demand`."""
+    """See :func:`josev.secc.common.current_demand`; on Contract sessions, ask for a metering receipt when one
+    is due (:func:`metering_receipt.offer`)."""
     res = common.current_demand(ctx, req, "iso2")
-    return res, state
+    return res, metering_receipt.offer(ctx, res, now, state)
 
 
 def negative(ctx: Context, code: str) -> dict[str, Any]:
