@@ -397,6 +397,7 @@ async def open_page_async(
     width: int = 1280,
     height: int = 900,
     settle: float = 0.2,
+    full_page: bool = True,
 ) -> Page:
     """Load a page in a fresh headless chromium and report what it showed (see `open_page`)."""
     async with Tab.launch(width=width, height=height, timeout=timeout) as tab:
@@ -405,7 +406,7 @@ async def open_page_async(
             await tab.wait_for(wait_for, timeout)
         await asyncio.sleep(settle)  # late console messages (e.g. from a first animation frame)
         values = {name: await tab.evaluate(expr) for name, expr in (evaluate or {}).items()}
-        shot = await tab.screenshot(screenshot) if screenshot is not None else None
+        shot = await tab.screenshot(screenshot, full_page) if screenshot is not None else None
         return Page(
             url=_to_url(url_or_file),
             console=list(tab.console),
@@ -424,11 +425,21 @@ def open_page(
     evaluate: Mapping[str, str] | None = None,
     width: int = 1280,
     height: int = 900,
+    full_page: bool = True,
 ) -> Page:
     """Load `url_or_file` in headless chromium, wait for the CSS selector `wait_for`, evaluate the named
     JavaScript expressions, write a PNG screenshot, and return the console entries, text and HTML.
 
     Synchronous; from async code use `open_page_async` (or `Tab` for step-by-step control)."""
     return asyncio.run(
-        open_page_async(url_or_file, screenshot, wait_for, timeout, evaluate, width=width, height=height)
+        open_page_async(
+            url_or_file,
+            screenshot,
+            wait_for,
+            timeout,
+            evaluate,
+            width=width,
+            height=height,
+            full_page=full_page,
+        )
     )

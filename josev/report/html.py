@@ -26,7 +26,7 @@ th{background:#eef1f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .verdict{display:inline-block;padding:.2em .8em;border-radius:.3em;font-weight:bold}
 .pass{background:#2e7d32;color:#fff} .fail{background:#c62828;color:#fff} .none{background:#777;color:#fff}
 .meta td:first-child{font-weight:bold} .ev{color:#0b5394} .secc{color:#7a3e00} .small{color:#555;font-size:.85em}
-.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:1em}
+.plots{display:flex;flex-direction:column;gap:1em}
 """
 
 
