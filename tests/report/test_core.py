@@ -253,7 +253,9 @@ def test_failed_response_ev_stops_or_goes_on() -> None:
         base + failed + _stop_at(0.8), [StationAction(T0 + 0.71, "failed", "CurrentDemandReq")]
     )
     (r,) = good.reactions
-    assert (r.severity, r.rule, r.value) == ("ok", "ev-stops-after-failed", pytest.approx(0.09, abs=1e-3))
+    assert (r.severity, r.rule) == ("ok", "ev-stops-after-failed") and r.value == pytest.approx(
+        0.09, abs=1e-3
+    )
     assert "with SessionStopReq" in r.text
     bad_msgs = (
         base
@@ -305,7 +307,7 @@ def test_stop_charging_within_notification_max_delay() -> None:
         m(1.51, False, "PowerDeliveryRes", ok("PD")),
     ]
     (r,) = build_report(base + asked + stop, [act]).reactions
-    assert (r.severity, r.limit, r.value) == ("ok", 2.0, pytest.approx(0.79))
+    assert (r.severity, r.limit) == ("ok", 2.0) and r.value == pytest.approx(0.79)
     late = [m(3.0, True, "PowerDeliveryReq", {"ChargeProgress": "Stop"})]
     (r,) = build_report(base + asked + late, [act]).reactions
     assert r.severity == "error" and r.value == pytest.approx(2.29)
