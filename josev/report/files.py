@@ -162,3 +162,23 @@ class ReportingRecorder(V2gRecorder):
                 self._jobs.put_nowait(None)
             self._thread.join(timeout)
             self._thread = None
+
+
+def report_folder(src: Path, dest: Path, codec: Any) -> list[tuple[Path, Path, Path | None, str]]:
+    """Copy every ``v2g-*.pcapng`` of ``src`` into ``dest`` and write its report next to the copy (a folder that
+    outlives a temporary one, e.g. the demo's). Returns (pcapng, JSON, HTML or None, verdict) per capture."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for cap in sorted(src.glob("v2g-*.pcapng")):
+        copy = dest / cap.name
+        shutil.copyfile(cap, copy)
+        try:
+            j, h = write_report(copy, codec)
+            verdict = str(json.loads(j.read_text())["summary"]["verdict"])
+        except Exception as e:  # one broken capture must not hide the others' reports
+            log.warning("report: %s: %s", cap.name, e)
+            continue
+        out.append((copy, j, h, verdict))
+    return out
