@@ -85,9 +85,13 @@ class ReportingRecorder(V2gRecorder):
         codec: str = "exi",
         html: bool = True,
         actions: ActionSource | None = None,
+        max_html: int = 50,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if max_html < 1:
+            raise ValueError("max_html must be positive")
+        self.max_html = max_html
         self.codec_name = codec
         self.html = html
         self.actions = actions
@@ -135,11 +139,30 @@ class ReportingRecorder(V2gRecorder):
                 )
                 self.reports_written += 1
                 log.info("report of evse%d %s: %s", evse, session, h or j)
+                self.prune()
             except Exception:  # a bad session must not stop the reports of the next ones
                 self.reports_failed += 1
                 log.exception("report: writing the report of %s failed", job[0] if job else "?")
             finally:
                 self._jobs.task_done()
+
+    def prune(self) -> None:
+        """Delete the reports whose pcapng the log's rotation deleted, and all but the newest ``max_html`` HTML
+        reports (each carries plotly.js, ~5 MB; the JSON reports stay as long as their captures)."""
+        if self.directory is None:
+            return
+        htmls: list[tuple[float, Path]] = []
+        for p in self.directory.glob("v2g-*.report.*"):
+            stem = p.name.split(".report.", 1)[0]
+            with contextlib.suppress(OSError):
+                if not (self.directory / f"{stem}.pcapng").exists():
+                    p.unlink()
+                elif p.suffix == ".html":
+                    htmls.append((p.stat().st_mtime, p))
+        htmls.sort()
+        for _, p in htmls[: max(0, len(htmls) - self.max_html)]:
+            with contextlib.suppress(OSError):
+                p.unlink()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         ok = super().flush(timeout)
