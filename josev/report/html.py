@@ -57,6 +57,10 @@ def _figures(report: Report) -> list[tuple[str, str, Any]]:
 
     s = report.series
     t = s.get("t", [])
+    span = (
+        max(float(report.meta.get("duration_s") or 0.0), max((x for x in t if x is not None), default=0.0))
+        * 1.02
+    )
     figs: list[tuple[str, str, Any]] = []
 
     def lines(spec: list[tuple[str, str, str, float]], title: str, unit: str, div: str) -> None:
@@ -79,6 +83,7 @@ def _figures(report: Report) -> list[tuple[str, str, Any]]:
             fig.update_layout(
                 title=title,
                 xaxis_title="time since the first message [s]",
+                xaxis_range=[0, span],
                 yaxis_title=unit,
                 height=340,
                 margin={"l": 60, "r": 20, "t": 50, "b": 50},
@@ -132,6 +137,7 @@ def _figures(report: Report) -> list[tuple[str, str, Any]]:
         fig.update_layout(
             title="Response time per request type",
             xaxis_title="time of the request [s]",
+            xaxis_range=[0, span],
             yaxis_title="ms",
             yaxis_type="log",
             height=380,
