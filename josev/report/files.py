@@ -52,10 +52,12 @@ def write_report(
     meta: Mapping[str, Any] | None = None,
     *,
     html: bool = True,
+    out_dir: Path | None = None,
 ) -> tuple[Path, Path | None]:
-    """Write the JSON (and, with plotly, HTML) report of ``capture`` next to it; returns their paths."""
+    """Write the JSON (and, with plotly, HTML) report of ``capture`` next to it (or into ``out_dir``); returns
+    their paths."""
     report = report_of_capture(capture, codec, actions, meta)
-    jpath, hpath = report_paths(capture)
+    jpath, hpath = report_paths(capture if out_dir is None else out_dir / capture.name)
     _write(jpath, json.dumps(report.to_dict(), indent=1, default=str))
     if not html:
         return jpath, None

@@ -265,3 +265,26 @@ def test_html_report_in_headless_chromium(reports: tuple[Path, list[dict[str, An
     if os.access(ROOT / "docs" / "img", os.W_OK) or not (ROOT / "docs" / "img").exists():
         (ROOT / "docs" / "img").mkdir(exist_ok=True)
         shutil.copyfile(shot, ROOT / "docs" / "img" / "report.png")
+
+
+def test_v2g_report_cli(reports: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    """``josev v2g report CAPTURE``: the same report from the pcapng alone; exit 1 when the EV broke a rule."""
+    import subprocess
+
+    logdir, found = reports
+    for r, code, first in ((found[3], 1, "fail: 1 error(s)"), (found[0], 0, "pass: 0 error(s)")):
+        cap = logdir / r["session"]["capture"]
+        out = subprocess.run(
+            [sys.executable, "-m", "josev", "v2g", "report", str(cap), "--out", str(tmp_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == code, out.stdout + out.stderr
+        assert out.stdout.startswith(first), out.stdout
+        again = json.loads((tmp_path / (cap.stem + ".report.json")).read_text())
+        assert again["findings"] == r["findings"] and again["timings"] == r["timings"]
+    bad = tmp_path / "bad.pcapng"
+    bad.write_bytes(b"garbage")
+    out = subprocess.run(
+        [sys.executable, "-m", "josev", "v2g", "report", str(bad)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "bad.pcapng: not a pcapng or pcap file" in out.stderr
