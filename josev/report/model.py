@@ -66,12 +66,25 @@ class StationAction:
     (``note``)."""
 
     t: float
+    """Wall-clock time (seconds since the epoch, the clock of the V2G log) the station did it."""
     kind: str
     request: str = ""
+    """The request it concerns (``CurrentDemandReq``), if any."""
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"t": self.t, "kind": self.kind, "request": self.request, "detail": dict(self.detail)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StationAction:
+        """The inverse of :meth:`to_dict`; raises ValueError naming what is wrong."""
+        t, kind = d.get("t"), d.get("kind")
+        if not isinstance(t, int | float) or isinstance(t, bool) or not isinstance(kind, str) or not kind:
+            raise ValueError(f"a station action needs a number 't' and a text 'kind', got {dict(d)!r}")
+        detail = d.get("detail") or {}
+        if not isinstance(detail, Mapping):
+            raise ValueError(f"'detail' of a station action must be an object, got {detail!r}")
+        return cls(float(t), kind, str(d.get("request") or ""), dict(detail))
 
 
 @dataclass(frozen=True, slots=True)

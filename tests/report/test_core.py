@@ -386,3 +386,12 @@ def test_html_is_self_contained() -> None:
     assert "<script src=" not in head + rest and "https://" not in head + rest
     assert 'id="plot-voltage"' in text and 'id="plot-response-times"' in text
     assert "Plotly.newPlot" in text and "CurrentDemandReq" in text and "drop_link" in text
+
+
+def test_station_action_round_trip() -> None:
+    a = StationAction(T0 + 1.5, "late", "PowerDeliveryReq", {"delay": 3.0})
+    assert StationAction.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+    with pytest.raises(ValueError, match="needs a number 't' and a text 'kind'"):
+        StationAction.from_dict({"t": "soon", "kind": "late"})
+    with pytest.raises(ValueError, match="'detail' of a station action must be an object"):
+        StationAction.from_dict({"t": 1, "kind": "late", "detail": [1]})
