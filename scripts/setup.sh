@@ -56,7 +56,7 @@ fi
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || die "Rust (cargo) is required to build the EXI codec: install it with rustup (https://rustup.rs)"
 say "building the native EXI codec and installing josev (editable) with its dependencies"
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --extras dev,board -q 2>&1 | grep -v '^\s*$' | tail -n 3
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --extras dev,board,report -q 2>&1 | grep -v '^\s*$' | tail -n 3
 
 if [ "${1:-}" = "--peers" ]; then
     scripts/setup-peers.sh

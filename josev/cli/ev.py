@@ -77,6 +77,13 @@ def ev(
     target_soc: Annotated[float, typer.Option(help="stop at this state of charge, %")] = 80.0,
     capacity_wh: Annotated[float, typer.Option(help="battery capacity, Wh")] = 60_000.0,
     voltage: Annotated[float, typer.Option(help="battery (target) voltage, V")] = 400.0,
+    max_voltage: Annotated[
+        float | None,
+        typer.Option(
+            help="DC: EVMaximumVoltageLimit announced, V (default: voltage + 50, at least 450; below --voltage "
+            "makes a misbehaving EV for testing stations and the conformance report)"
+        ),
+    ] = None,
     max_current: Annotated[float, typer.Option(help="DC maximum current, A")] = 125.0,
     loops: Annotated[
         int, typer.Option(help="charge-loop requests before stopping (0: until target SoC)")
@@ -120,7 +127,7 @@ def ev(
         target_soc=target_soc,
         voltage=voltage,
         max_current=max_current,
-        max_voltage=max(voltage + 50.0, 450.0),
+        max_voltage=max_voltage if max_voltage is not None else max(voltage + 50.0, 450.0),
     )
     behaviour = Behaviour(
         evcc_id=evcc_id,

@@ -52,9 +52,9 @@ def build_services(
     v2g_log_dir: Path | None = None,
     lenient_targets: bool = False,
     tls_keylog: Path | None = None,
+    report: bool = True,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
-    from josev.observability.v2glog import V2gRecorder
     from josev.secc.service import SeccEvseConfig, SeccService
     from josev.secc.tlsconfig import SeccTls, ensure_pki
 
@@ -72,7 +72,7 @@ def build_services(
             ],
             codec=codec,
             tls=tls_cfg,
-            recorder=V2gRecorder(directory=v2g_log_dir),
+            recorder=_recorder(v2g_log_dir, codec, report),
             clamp_targets=lenient_targets,
         )
     ]
@@ -87,6 +87,17 @@ def build_services(
 
         services.append(SimCoordinator([evse]))  # pilot for SLAC, acks for the SECC's commands
     return services
+
+
+def _recorder(directory: Path | None, codec: str, report: bool) -> Any:
+    """The V2G log; with a directory and ``report``, it writes a conformance report next to each pcapng."""
+    from josev.observability.v2glog import V2gRecorder
+
+    if directory is not None and report:
+        from josev.report.files import ReportingRecorder
+
+        return ReportingRecorder(directory=directory, codec=codec)
+    return V2gRecorder(directory=directory)
 
 
 async def run_stack(
@@ -163,8 +174,15 @@ def station(
         Path | None, typer.Option(help="write TLS secrets there (NSS key log, for Wireshark; debugging only)")
     ] = None,
     v2g_log_dir: Annotated[
-        Path | None, typer.Option(help="write the V2G messages of every session there as pcapng")
+        Path | None,
+        typer.Option(
+            help="write the V2G messages of every session there as pcapng, with a conformance report of the EV "
+            "(<capture>.report.json / .html) next to each"
+        ),
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="write the conformance reports (with --v2g-log-dir)")
+    ] = True,
     lenient_targets: Annotated[
         bool,
         typer.Option(
@@ -228,6 +246,7 @@ def station(
             v2g_log_dir=v2g_log_dir,
             lenient_targets=lenient_targets,
             tls_keylog=tls_keylog,
+            report=report,
         )
         secc = services[0]
         csms = None

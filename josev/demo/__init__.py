@@ -153,6 +153,7 @@ async def _run(evses: int, live: bool, loops: int) -> int:
             emu.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 emu.wait(5)
+        reports = _write_reports(tmp / "v2g")
     results.sort(
         key=lambda r: (
             r.evse,
@@ -163,7 +164,28 @@ async def _run(evses: int, live: bool, loops: int) -> int:
     )
     print()
     print(report(results))
+    if reports:
+        print()
+        print(f"EV conformance reports (one per V2G session, with its pcapng) in {reports[0][0].parent}:")
+        for _cap, j, h, verdict in reports:
+            print(f"  {verdict:<15} {(h or j).name}")
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _write_reports(v2g_dir: Path) -> list[tuple[Path, Path, Path | None, str]]:
+    """The conformance report of each V2G session, with its pcapng, in a folder that outlives the demo's."""
+    if not v2g_dir.is_dir():
+        return []
+    from josev.report.files import report_folder
+    from josev.secc.codec import make_codec
+
+    dest = Path(tempfile.mkdtemp(prefix="josev-demo-reports-"))
+    os.chmod(dest, 0o755)
+    try:
+        return report_folder(v2g_dir, dest, make_codec("exi"))
+    except Exception as e:  # the demo's result stands without its reports
+        print(f"warning: the conformance reports could not be written: {e}", file=sys.stderr)
+        return []
 
 
 def run_from_cli(*, evses: int, netns: bool, live: bool, loops: int = 5) -> int:

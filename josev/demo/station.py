@@ -59,7 +59,14 @@ def station_config(workdir: Path, evses: int, csms_port: int | None, pki_dir: Pa
             "dc": {"max_discharge_current_a": 60.0, "max_discharge_power_w": 20000.0},
         },
         "slac": {"timings": {"TT_EVSE_SLAC_init": 20.0}},
-        "secc": {"tls": "both", "pki_dir": str(pki_dir), "iso20": True, "bpt": True, "v2g_log": True},
+        "secc": {
+            "tls": "both",
+            "pki_dir": str(pki_dir),
+            "iso20": True,
+            "bpt": True,
+            "v2g_log": True,
+            "v2g_log_dir": str(workdir / "v2g"),  # a pcapng per session: the conformance reports read them
+        },
         "services": {},
     }
     if csms_port is not None:
