@@ -61,6 +61,14 @@ def ev(
             "(e.g. PKI/iso2, PKI/iso20-p521); the EV then pays with its contract when the station offers it"
         ),
     ] = None,
+    provisioning: Annotated[
+        Path | None,
+        typer.Option(
+            help="ISO 15118-20 Plug & Charge without a contract: a `josev pki create` -20 profile folder holding "
+            "the OEM provisioning certificate and key and the V2G root; the EV installs its contract "
+            "(CertificateInstallation) when the station offers it, then pays with it"
+        ),
+    ] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
     standby_after: Annotated[
         int | None, typer.Option(help="-20 dynamic: standby after N loops for 2 loops")
@@ -152,6 +160,14 @@ def ev(
             creds = ContractCredentials.from_pki(contract)
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"--contract {contract}: {e}") from None
+    prov20 = None
+    if provisioning is not None:
+        from josev.ev.contract import ProvisioningCredentials20
+
+        try:
+            prov20 = ProvisioningCredentials20.from_pki(provisioning)
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"--provisioning {provisioning}: {e}") from None
     ctx: ssl.SSLContext | None = None
     if tls_mode != "off":
         if pki is None:
@@ -200,6 +216,7 @@ def ev(
             resume=resume,
             message_timeout=message_timeout,
             contract=creds,
+            provisioning=prov20,
         )
         return res20
 

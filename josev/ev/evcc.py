@@ -42,6 +42,12 @@ class EvResult:
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
     #: TLS version and cipher of the connection ("" over plain TCP).
     tls: str = ""
+    #: -20 Plug & Charge: the EMAID of the contract installed in this session ("" when none was installed),
+    #: the authorization service used, the meter readings (Wh) the EV confirmed with a signed
+    #: MeteringConfirmation
+    installed_emaid: str = ""
+    authorization: str = ""
+    metering_confirmed_wh: list[int] = field(default_factory=list)
 
 
 class Evcc:

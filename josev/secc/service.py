@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from josev.api import ocpp as ocpp_api
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
 from josev.bus import Bus
@@ -131,6 +132,7 @@ def from_config(cfg: Any) -> SeccService:
         contactor_timeout=opts.contactor_timeout_s,
         clamp_targets=opts.clamp_targets,
         pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
+        metering_interval=opts.metering_confirmation_s,
     )
 
 
@@ -155,8 +157,11 @@ class SeccService:
         pnc: PncShell | None = None,
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
+        metering_interval: float = 0.0,
     ) -> None:
         self.evses = evses
+        #: -20 PnC: seconds between MeteringConfirmation requests (0: none)
+        self.metering_interval = metering_interval
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -302,6 +307,11 @@ class SeccService:
             log.warning("secc: EVSE %d contactor %s not confirmed: %s", evse, "close" if on else "open", e)
             return False
         return True
+
+    def _on_ocpp_connection(self, msg: Any, evse: int | None) -> None:
+        online = bool(msg.connected) and msg.registration == "Accepted"
+        for st20 in self.iso20.values():
+            st20.csms_online = online
 
     def _on_session_event(self, msg: Any, evse: int | None) -> None:
         view = self.views.get(evse or 0)
@@ -456,6 +466,8 @@ class SeccService:
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,
                     pnc=ContractVerifier() if self.pnc is not None else None,
+                    certificate_installation=self.pnc is not None,
+                    metering_interval=self.metering_interval if self.pnc is not None else 0.0,
                 ),
             )
         bus.subscribe(coord.EvseStatus, self._on_evse_status)
@@ -466,6 +478,9 @@ class SeccService:
             from josev.api import iso15118 as iso
 
             bus.subscribe(iso.V2GCertificates, self.pnc.on_v2g_certificates)
+            for st20_ in self.iso20.values():
+                st20_.csms_online = False  # -20 CertificateInstallation only while the CSMS is reachable
+            bus.subscribe(ocpp_api.OcppConnection, self._on_ocpp_connection)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)
         try:

@@ -76,6 +76,9 @@ class SeccOptions(BaseModel):
     """Plug & Charge: offer Contract (ISO 15118-2, TLS only) and PnC (-20); the contract chains are checked
     against the MO / V2G roots of ``pki_dir`` and those installed through OCPP, contracts authorized through
     the OCPP service."""
+    metering_confirmation_s: float = Field(0.0, ge=0, le=3600)
+    """-20 Plug & Charge sessions: every this many seconds of charging, ask the EV for a MeteringConfirmation
+    signed with its contract key over the meter reading and the receipt (0: never, the default)."""
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None

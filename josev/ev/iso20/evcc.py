@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from josev.ev.battery import Battery
-from josev.ev.contract import ContractCredentials
+from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
 from josev.pnc import xmlsig
@@ -56,6 +56,8 @@ class Iso20Behaviour:
     loop_interval_s: float = 0.0
     departure_time: int = 7_200
     wall_offset: float = 0.0
+    #: CertificateInstallationReq MaximumContractCertificateChains
+    max_contract_chains: int = 1
 
 
 class Evcc20:
@@ -68,11 +70,15 @@ class Evcc20:
         behaviour: Iso20Behaviour | None = None,
         resume_session: str | None = None,
         contract: ContractCredentials | None = None,
+        provisioning: ProvisioningCredentials20 | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         self.protocol = protocol
         self.contract = contract
+        #: without a contract, the EV installs one with these when the SECC offers CertificateInstallation
+        self.provisioning = provisioning
+        self._challenge: str | None = None
         #: the authorization service used: ``PnC`` when the SECC offers it and the EV holds a contract
         self.authorization = "EIM"
         self._pnc_mode: dict[str, Any] | None = None
@@ -94,6 +100,7 @@ class Evcc20:
         self._evse_pmax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
+        self._services: list[str] = []
         self._select(protocol)
 
     def _select(self, protocol: str) -> None:
@@ -147,6 +154,57 @@ class Evcc20:
         msg["AuthorizationReq"]["Header"]["Signature"] = signature
         return schema, msg
 
+    def _start_pnc(self) -> tuple[str, dict[str, Any]]:
+        self.authorization = "PnC"
+        self.result.authorization = "PnC"
+        assert self._challenge is not None
+        self._pnc_mode = {
+            "Id": "ID1",
+            "GenChallenge": self._challenge,
+            "ContractCertificateChain": self._chain(),
+        }
+        return self._pnc_authorization()
+
+    def _eim(self) -> tuple[str, dict[str, Any]]:
+        if "EIM" not in self._services:
+            self._fail("the SECC does not offer EIM")
+        self.result.authorization = "EIM"
+        return self._cm(
+            "AuthorizationReq", {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
+        )
+
+    def _certificate_installation(self) -> tuple[str, dict[str, Any]]:
+        """CertificateInstallationReq, signed over the OEM provisioning chain with the provisioning key."""
+        assert self.provisioning is not None
+        name = "CertificateInstallationReq"
+        self.expect = "CertificateInstallationRes"
+        self.result.messages.append(name)
+        header = {"SessionID": self.session_id, "TimeStamp": int(self.behaviour.wall_offset + self.now)}
+        return "iso20-cm", self.provisioning.request(header, self.behaviour.max_contract_chains)
+
+    def _installed(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """CertificateInstallationRes: Ongoing -> ask again; OK -> check, decrypt, pay with the new contract."""
+        import datetime as dt
+
+        from josev.pnc import PncError
+
+        code = str(res.get("ResponseCode", ""))
+        if code.startswith("WARNING"):  # no contract for us: pay with EIM if the station offers it
+            return self._eim()
+        if res.get("EVSEProcessing") != "Finished":
+            self._ongoing_guard()
+            return self._certificate_installation()
+        self._ongoing = 0
+        assert self.provisioning is not None
+        at = dt.datetime.fromtimestamp(self.behaviour.wall_offset + self.now, dt.UTC)
+        try:
+            self.contract = self.provisioning.install({"CertificateInstallationRes": res}, at)
+        except (PncError, KeyError, TypeError, ValueError) as e:
+            self._fail(f"CertificateInstallationRes refused: {e}")
+        assert self.contract is not None
+        self.result.installed_emaid = self.contract.emaid
+        return self._start_pnc()
+
     def _ongoing_guard(self) -> None:
         self._ongoing += 1
         if self._ongoing > self.behaviour.max_ongoing:
@@ -166,7 +224,8 @@ class Evcc20:
         if name != self.expect:
             self._fail(f"expected {self.expect}, got {name}")
         code = str(res.get("ResponseCode", ""))
-        if code.startswith("FAILED") or (code.startswith("WARNING") and name != "PowerDeliveryRes"):
+        tolerated = name in ("PowerDeliveryRes", "CertificateInstallationRes")
+        if code.startswith("FAILED") or (code.startswith("WARNING") and not tolerated):
             self._fail(f"{name}: {code}")
         return self._next(name, res)
 
@@ -259,20 +318,20 @@ class Evcc20:
             return self._cm("AuthorizationSetupReq")
         if name == "AuthorizationSetupRes":
             services = res.get("AuthorizationServices", [])
+            self._services = list(services)
+            if "PnC" in services:
+                self._challenge = str(res["PnC_ASResAuthorizationMode"]["GenChallenge"])
             if self.contract is not None and "PnC" in services:
-                self.authorization = "PnC"
-                challenge = str(res["PnC_ASResAuthorizationMode"]["GenChallenge"])
-                self._pnc_mode = {
-                    "Id": "ID1",
-                    "GenChallenge": challenge,
-                    "ContractCertificateChain": self._chain(),
-                }
-                return self._pnc_authorization()
-            if "EIM" not in services:
-                self._fail("the SECC does not offer EIM")
-            return self._cm(
-                "AuthorizationReq", {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
-            )
+                return self._start_pnc()
+            if (
+                self.provisioning is not None
+                and "PnC" in services
+                and res.get("CertificateInstallationService")
+            ):
+                return self._certificate_installation()
+            return self._eim()
+        if name == "CertificateInstallationRes":
+            return self._installed(res)
         if name == "AuthorizationRes":
             if processing != "Finished":
                 self._ongoing_guard()
