@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import ssl
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -203,6 +204,8 @@ def ev(
             seconds_per_loop=seconds_per_loop,
             precharge_tolerance_v=precharge_tolerance,
             loop_interval_s=loop_interval,
+            # header TimeStamps and the certificate checks of CertificateInstallation use the wall clock
+            wall_offset=time.time() - time.monotonic(),
         )
         target = await discover(iface, security=sdp.Security.TLS if ctx is not None else sdp.Security.NO_TLS)
         res20, _info = await run20(

@@ -310,8 +310,15 @@ class SeccService:
 
     def _on_ocpp_connection(self, msg: Any, evse: int | None) -> None:
         online = bool(msg.connected) and msg.registration == "Accepted"
+        changed = False
         for st20 in self.iso20.values():
+            changed = changed or st20.csms_online != online
             st20.csms_online = online
+        if changed and self.iso20:
+            log.info(
+                "secc: CSMS %s: -20 CertificateInstallation %s",
+                *(("reachable", "offered") if online else ("unreachable", "not offered")),
+            )
 
     def _on_session_event(self, msg: Any, evse: int | None) -> None:
         view = self.views.get(evse or 0)
