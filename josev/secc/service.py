@@ -289,6 +289,8 @@ class SeccService:
         st20 = self.iso20.get(evse or 0)
         if st20 is not None and msg.ok:
             st20.present_power = float(msg.power_w)
+            st20.charged_wh = float(msg.energy_register_wh)
+            st20.discharged_wh = float(msg.energy_export_register_wh or 0.0)
 
     async def _power_gate(self, evse: int, on: bool) -> bool:
         """PowerDelivery: the coordinator confirms the contactor closed (``on``) / open, or the answer is a
@@ -412,6 +414,13 @@ class SeccService:
                     parameter_set_id=e.parameter_set_id,
                 )
                 self._spawn(bus.publish(self._selected[evse], evse))
+            elif isinstance(e, ev20.MeteringConfirmed):
+                log.info(
+                    "secc: EVSE %d metering confirmation %d Wh (meter %s) signed by the EV",
+                    evse,
+                    e.wh,
+                    e.meter_id,
+                )
             elif isinstance(e, ev20.StandbyChanged):
                 sel = self._selected.get(evse)
                 if sel is not None:

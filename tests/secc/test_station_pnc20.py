@@ -8,6 +8,7 @@ CSMS authorizes it (Authorize with the eMAID) and the car charges."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ async def test_pnc20_with_certificate_installation(
         proc = await asyncio.create_subprocess_exec(
             *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
             *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", modes),
-            *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
+            *("--tls", "both", "--pki", str(pki), "--pnc", "on", "--metering-confirmation", "0.5"),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
@@ -79,7 +80,7 @@ async def test_pnc20_with_certificate_installation(
             pair.b,
             pki,
             f"iso20-{modes}",
-            *("--provisioning", str(pki / "iso20-p521"), "--loop-interval", "0.1"),
+            *("--provisioning", str(pki / "iso20-p521"), "--loop-interval", "0.1", "--loops", "30"),
         )
         r = res["results"][-1]
         assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
@@ -92,5 +93,13 @@ async def test_pnc20_with_certificate_installation(
         text = log.read_text(errors="replace")
         assert "certificate install answered by the CSMS" in text, tail(log)
         assert f"contract {emaid}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        # the metering confirmations the EV signed carry the station's meter register: the SECC checked each one
+        # against the reading it sent and logs the verified ones (the simulated board's meter counts no energy
+        # for a car on the other end of the link, so the register reads 0 Wh here: the unit tests in
+        # tests/secc/iso20/test_metering_confirmation.py confirm advancing readings)
+        confirmed = [int(x) for x in r["metering_confirmed_wh"]]
+        assert len(confirmed) >= 2 and "MeteringConfirmationReq" in msgs, (msgs, tail(log))
+        logged = [int(m) for m in re.findall(r"metering confirmation (\d+) Wh \(meter JOSEV-METER-1\)", text)]
+        assert logged == confirmed, (logged, confirmed)
     finally:
         assert await stop_station(proc) == 0

@@ -101,6 +101,7 @@ class Evcc20:
         self._sched_discharge = 0.0
         self._target_power: float | None = None
         self._services: list[str] = []
+        self._confirming: int | None = None
         self._select(protocol)
 
     def _select(self, protocol: str) -> None:
@@ -284,10 +285,34 @@ class Evcc20:
         return self._cm("SessionStopReq", {"ChargingSession": self._stop_kind})
 
     def _after_loop(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        beh = self.behaviour
         self.result.loops += 1
-        n = self.result.loops
         note = str((res.get("EVSEStatus") or {}).get("EVSENotification", ""))
+        if note == "MeteringConfirmation" and self.contract is not None and "MeterInfo" in res:
+            return self._metering_confirmation(res)
+        return self._continue(note)
+
+    def _metering_confirmation(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """MeteringConfirmationReq: the MeterInfo and Receipt of the ChargeLoopRes, signed with the contract key."""
+        assert self.contract is not None
+        data: dict[str, Any] = {"Id": "ID1", "SessionID": self.session_id, "MeterInfo": res["MeterInfo"]}
+        if "Receipt" in res:
+            data["Receipt"] = res["Receipt"]
+        if self.behaviour.dynamic:
+            data["Dynamic_SMDTControlMode"] = {}
+        else:
+            data["Scheduled_SMDTControlMode"] = {"SelectedScheduleTupleID": self._tuple_id}
+        suite = next(s for s in xmlsig.ISO20_SUITES if s.key_fits(self.contract.key))
+        signature = self.contract.sign(
+            suite, [("ID1", xmlsig.fragment("iso20-cm", "SignedMeteringData", data))]
+        )
+        schema, msg = self._cm("MeteringConfirmationReq", {"SignedMeteringData": data})
+        msg["MeteringConfirmationReq"]["Header"]["Signature"] = signature
+        self._confirming = int(res["MeterInfo"]["ChargedEnergyReadingWh"])
+        return schema, msg
+
+    def _continue(self, note: str) -> tuple[str, dict[str, Any]]:
+        beh = self.behaviour
+        n = self.result.loops
         if self._standby_left > 0:
             self._standby_left -= 1
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
@@ -332,6 +357,11 @@ class Evcc20:
             return self._eim()
         if name == "CertificateInstallationRes":
             return self._installed(res)
+        if name == "MeteringConfirmationRes":
+            if self._confirming is not None:
+                self.result.metering_confirmed_wh.append(self._confirming)
+            self._confirming = None
+            return self._continue("")
         if name == "AuthorizationRes":
             if processing != "Finished":
                 self._ongoing_guard()

@@ -15,6 +15,7 @@ from josev.secc.iso20 import (
     dc_charge_parameter_discovery,
     dc_pre_charge,
     dc_welding_detection,
+    metering_confirmation,
     power_delivery,
     schedule_exchange,
     service_detail,
@@ -75,6 +76,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("PowerDelivery", "PowerDeliveryReq"): frozenset({"PowerDelivery", "ChargeLoop", "PostCharge"}),
     ("ChargeLoop", "AC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
     ("ChargeLoop", "DC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
+    ("ChargeLoop", "MeteringConfirmationReq"): frozenset({"ChargeLoop"}),
     ("ChargeLoop", "PowerDeliveryReq"): frozenset(
         {"ChargeLoop", "Standby", "ScheduleExchange", "PostCharge"}
     ),
@@ -104,6 +106,7 @@ _MODULES: tuple[Iso20Handler, ...] = (
     ac_charge_loop,
     dc_charge_loop,
     dc_welding_detection,
+    metering_confirmation,
     session_stop,
 )
 HANDLERS: dict[str, Iso20Handler] = {m.REQUEST: m for m in _MODULES}

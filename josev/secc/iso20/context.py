@@ -176,6 +176,8 @@ class Iso20Context:
     #: the session was authorized by a contract (PnC), and the MeterInfo of the last metering confirmation
     #: request (MeteringConfirmation: what the EV must sign)
     pnc_session: bool = False
+    #: the public key of the contract verified at Authorization (it signs MeteringConfirmation)
+    contract_key: Any = None
     metering_asked: dict[str, Any] | None = None
     metering_due: float | None = None
     metering_confirmed: int = 0
