@@ -158,6 +158,8 @@ class Evcc20:
     def _start_pnc(self) -> tuple[str, dict[str, Any]]:
         self.authorization = "PnC"
         self.result.authorization = "PnC"
+        if self._challenge is None:
+            self._fail("the SECC offers PnC without a GenChallenge")
         assert self._challenge is not None
         self._pnc_mode = {
             "Id": "ID1",
@@ -344,8 +346,8 @@ class Evcc20:
         if name == "AuthorizationSetupRes":
             services = res.get("AuthorizationServices", [])
             self._services = list(services)
-            if "PnC" in services:
-                self._challenge = str(res["PnC_ASResAuthorizationMode"]["GenChallenge"])
+            challenge = (res.get("PnC_ASResAuthorizationMode") or {}).get("GenChallenge")
+            self._challenge = str(challenge) if "PnC" in services and challenge else None
             if self.contract is not None and "PnC" in services:
                 return self._start_pnc()
             if (
