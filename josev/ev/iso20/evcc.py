@@ -15,6 +15,7 @@ from josev.ev.battery import Battery
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
+from josev.ev.iso20 import pnc
 from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
@@ -177,36 +178,10 @@ class Evcc20:
         )
 
     def _certificate_installation(self) -> tuple[str, dict[str, Any]]:
-        """CertificateInstallationReq, signed over the OEM provisioning chain with the provisioning key."""
-        assert self.provisioning is not None
-        name = "CertificateInstallationReq"
-        self.expect = "CertificateInstallationRes"
-        self.result.messages.append(name)
-        header = {"SessionID": self.session_id, "TimeStamp": int(self.behaviour.wall_offset + self.now)}
-        return "iso20-cm", self.provisioning.request(header, self.behaviour.max_contract_chains)
+        return pnc.certificate_installation(self)
 
     def _installed(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """CertificateInstallationRes: Ongoing -> ask again; OK -> check, decrypt, pay with the new contract."""
-        import datetime as dt
-
-        from josev.pnc import PncError
-
-        code = str(res.get("ResponseCode", ""))
-        if code.startswith("WARNING"):  # no contract for us: pay with EIM if the station offers it
-            return self._eim()
-        if res.get("EVSEProcessing") != "Finished":
-            self._ongoing_guard()
-            return self._certificate_installation()
-        self._ongoing = 0
-        assert self.provisioning is not None
-        at = dt.datetime.fromtimestamp(self.behaviour.wall_offset + self.now, dt.UTC)
-        try:
-            self.contract = self.provisioning.install({"CertificateInstallationRes": res}, at)
-        except (PncError, KeyError, TypeError, ValueError) as e:
-            self._fail(f"CertificateInstallationRes refused: {e}")
-        assert self.contract is not None
-        self.result.installed_emaid = self.contract.emaid
-        return self._start_pnc()
+        return pnc.installed(self, res)
 
     def _ongoing_guard(self) -> None:
         self._ongoing += 1
@@ -294,23 +269,7 @@ class Evcc20:
         return self._continue(note)
 
     def _metering_confirmation(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """MeteringConfirmationReq: the MeterInfo and Receipt of the ChargeLoopRes, signed with the contract key."""
-        assert self.contract is not None
-        data: dict[str, Any] = {"Id": "ID1", "SessionID": self.session_id, "MeterInfo": res["MeterInfo"]}
-        if "Receipt" in res:
-            data["Receipt"] = res["Receipt"]
-        if self.behaviour.dynamic:
-            data["Dynamic_SMDTControlMode"] = {}
-        else:
-            data["Scheduled_SMDTControlMode"] = {"SelectedScheduleTupleID": self._tuple_id}
-        suite = next(s for s in xmlsig.ISO20_SUITES if s.key_fits(self.contract.key))
-        signature = self.contract.sign(
-            suite, [("ID1", xmlsig.fragment("iso20-cm", "SignedMeteringData", data))]
-        )
-        schema, msg = self._cm("MeteringConfirmationReq", {"SignedMeteringData": data})
-        msg["MeteringConfirmationReq"]["Header"]["Signature"] = signature
-        self._confirming = int(res["MeterInfo"]["ChargedEnergyReadingWh"])
-        return schema, msg
+        return pnc.metering_confirmation(self, res)
 
     def _continue(self, note: str) -> tuple[str, dict[str, Any]]:
         beh = self.behaviour
