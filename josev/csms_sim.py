@@ -16,7 +16,8 @@ side of Advanced Security and the ISO 15118 support profile:
 * GetCertificateStatus: a DER OCSP response (good, or revoked per ``revoked``) signed by the certificate's
   issuer, nextUpdate in one day; Failed for certificates the PKI does not know;
 * Get15118EVCertificate: the answer of ``ev_certificate`` (a function of the request) when given, else the
-  CertificateInstallationRes of :mod:`josev.pnc.cps` built from the PKI (Failed when it cannot be built).
+  CertificateInstallationRes of :mod:`josev.pnc.cps` built from the PKI (Failed when it cannot be built); -20
+  requests (``iso15118SchemaVersion`` of -20 CommonMessages) from the ``pki20`` PKIs.
 """
 
 from __future__ import annotations
@@ -88,11 +89,15 @@ class CsmsSim:
         pki: Any = None,
         revoked: set[int] | None = None,
         ev_certificate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        pki20: tuple[Any, ...] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.pki = pki
         """A :class:`josev.pki.Pki`: enables the certificate answers (see the module docstring)."""
+        self.pki20 = pki20
+        """ISO 15118-20 PKIs (``iso20-p521`` ...): Get15118EVCertificate of -20 requests is answered by the one
+        whose V2G root the EV trusts (:func:`josev.pnc.cps.answer_iso20`)."""
         self.revoked = revoked or set()
         """Serial numbers answered as revoked (Authorize certificateStatus, OCSP)."""
         self.ev_certificate = ev_certificate
@@ -162,10 +167,34 @@ class CsmsSim:
         from josev.pnc import PncError, cps
 
         try:
+            if payload.get("iso15118SchemaVersion") == exi.NAMESPACES["iso20-cm"]:
+                return self._ev_certificate20(payload)
             request = exi.decode("iso2", base64.b64decode(payload["exiRequest"]))
             response = exi.encode("iso2", cps.answer_iso2(self.pki, request))
         except (PncError, exi.ExiError, ValueError, KeyError) as exc:
             log.warning("csms_sim: Get15118EVCertificate refused: %s", exc)
+            return {"status": "Failed", "exiResponse": "", "statusInfo": {"reasonCode": "InvalidRequest"}}
+        return {"status": "Accepted", "exiResponse": base64.b64encode(response).decode()}
+
+    def _ev_certificate20(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Get15118EVCertificate (ISO 15118-20): :func:`josev.pnc.cps.answer_iso20` with the -20 PKI whose V2G
+        root the EV lists."""
+        import base64
+
+        from josev import exi
+        from josev.pnc import PncError, cps
+
+        try:
+            request = exi.decode("iso20-cm", base64.b64decode(payload["exiRequest"]))
+            body = request["CertificateInstallationReq"]
+            ids = (body.get("ListOfRootCertificateIDs") or {}).get("RootCertificateID") or []
+            serials = {int(i.get("X509SerialNumber", -1)) for i in ids if isinstance(i, dict)}
+            pki = next((p for p in self.pki20 if p.cert("v2g_root").serial_number in serials), None)
+            if pki is None:
+                raise PncError("WARNING_NoCertificateAvailable", "no -20 PKI whose V2G root the EV trusts")
+            response = exi.encode("iso20-cm", cps.answer_iso20(pki, request))
+        except (PncError, exi.ExiError, ValueError, KeyError, TypeError) as exc:
+            log.warning("csms_sim: Get15118EVCertificate (-20) refused: %s", exc)
             return {"status": "Failed", "exiResponse": "", "statusInfo": {"reasonCode": "InvalidRequest"}}
         return {"status": "Accepted", "exiResponse": base64.b64encode(response).decode()}
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import ssl
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,6 +60,14 @@ def ev(
         typer.Option(
             help="Plug & Charge: a `josev pki create` profile folder holding the contract certificate and key "
             "(e.g. PKI/iso2, PKI/iso20-p521); the EV then pays with its contract when the station offers it"
+        ),
+    ] = None,
+    provisioning: Annotated[
+        Path | None,
+        typer.Option(
+            help="ISO 15118-20 Plug & Charge without a contract: a `josev pki create` -20 profile folder holding "
+            "the OEM provisioning certificate and key and the V2G root; the EV installs its contract "
+            "(CertificateInstallation) when the station offers it, then pays with it"
         ),
     ] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
@@ -159,6 +168,14 @@ def ev(
             creds = ContractCredentials.from_pki(contract)
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"--contract {contract}: {e}") from None
+    prov20 = None
+    if provisioning is not None:
+        from josev.ev.contract import ProvisioningCredentials20
+
+        try:
+            prov20 = ProvisioningCredentials20.from_pki(provisioning)
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"--provisioning {provisioning}: {e}") from None
     ctx: ssl.SSLContext | None = None
     if tls_mode != "off":
         if pki is None:
@@ -194,6 +211,8 @@ def ev(
             seconds_per_loop=seconds_per_loop,
             precharge_tolerance_v=precharge_tolerance,
             loop_interval_s=loop_interval,
+            # header TimeStamps and the certificate checks of CertificateInstallation use the wall clock
+            wall_offset=time.time() - time.monotonic(),
         )
         target = await discover(iface, security=sdp.Security.TLS if ctx is not None else sdp.Security.NO_TLS)
         res20, _info = await run20(
@@ -207,6 +226,7 @@ def ev(
             resume=resume,
             message_timeout=message_timeout,
             contract=creds,
+            provisioning=prov20,
         )
         return res20
 

@@ -170,6 +170,15 @@ def station(
             min=0,
         ),
     ] = None,
+    metering_confirmation: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=3600.0,
+            help="-20 Plug & Charge: ask the EV for a signed MeteringConfirmation every that many seconds of "
+            "charging (0: never; [secc] metering_confirmation_s)",
+        ),
+    ] = 0.0,
     tls_keylog: Annotated[
         Path | None, typer.Option(help="write TLS secrets there (NSS key log, for Wireshark; debugging only)")
     ] = None,
@@ -262,6 +271,7 @@ def station(
                     "tls": secc.tls,
                     "recorder": secc.recorder,
                     "clamp_targets": lenient_targets,
+                    "metering_interval": metering_confirmation,
                 },
                 secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
                 workdir=Path(workdir.name),

@@ -34,11 +34,14 @@ LOOP_REQUESTS = frozenset({"CurrentDemandReq", "ChargingStatusReq", "AC_ChargeLo
 
 @dataclass(frozen=True)
 class Scenario:
-    """One session: ``protocol`` None is basic PWM charging."""
+    """One session: ``protocol`` None is basic PWM charging. ``pnc``: the car pays with its contract (Plug &
+    Charge) instead of the driver's card: ``contract`` (it holds one), ``install`` (ISO 15118-20: it installs one
+    through the station first, CertificateInstallation)."""
 
     name: str
     protocol: str | None
     ev_args: tuple[str, ...] = ()
+    pnc: str = ""
 
     @property
     def label(self) -> str:
@@ -51,12 +54,14 @@ AC_LANE = (
     Scenario("ISO 15118-2 AC", "iso2-ac"),
     Scenario("ISO 15118-20 AC", "iso20-ac", ("--dynamic",)),
     Scenario("ISO 15118-20 AC BPT", "iso20-ac-bpt", ("--discharge",)),
+    Scenario("ISO 15118-20 AC PnC", "iso20-ac", pnc="install"),
 )
 DC_LANE = (
     Scenario("DIN 70121 DC", "din"),
     Scenario("ISO 15118-2 DC", "iso2-dc"),
     Scenario("ISO 15118-20 DC", "iso20-dc", ("--dynamic",)),
     Scenario("ISO 15118-20 DC BPT", "iso20-dc-bpt", ("--discharge",)),
+    Scenario("ISO 15118-2 DC PnC", "iso2-dc", pnc="contract"),
 )
 
 
@@ -175,6 +180,7 @@ async def run_basic(lane: Lane, sc: Scenario) -> SessionResult:
         ended.energy_wh,
         ocpp_seq=lane.ocpp_events() - tx0,
         energy_export_wh=ended.energy_export_wh,
+        payment=payment(_authorized(lane, since)),
     )
 
 
@@ -196,7 +202,28 @@ def _ev_command(lane: Lane, sc: Scenario) -> list[str]:
     ]  # fmt: skip
     if sc.protocol.startswith("iso20"):
         args += ["--tls", "iso20"]
+    if sc.pnc == "contract":  # Contract is offered on TLS connections only
+        profile = "iso20-p521" if sc.protocol.startswith("iso20") else "iso2"
+        args += ["--contract", str(lane.pki_dir / profile)]
+        if not sc.protocol.startswith("iso20"):
+            args += ["--tls", "iso2"]
+    elif sc.pnc == "install":
+        args += ["--provisioning", str(lane.pki_dir / "iso20-p521")]
     return args
+
+
+def payment(ev: capi.SessionEvent | None) -> str:
+    """How the session was paid, from the coordinator's ``authorized`` event: the driver's card (EIM) or the
+    car's contract (Plug & Charge: the token is the eMAID the CSMS authorized)."""
+    if ev is None:
+        return "-"
+    if ev.id_token is not None and "DEMOCARD" in ev.id_token:
+        return "card"
+    return f"Contract {ev.id_token}" if ev.id_token else (ev.auth_source or "-")
+
+
+def _authorized(lane: Lane, since: int) -> capi.SessionEvent | None:
+    return next((e for e in lane.tracker.events[lane.evse][since:] if e.step == "authorized"), None)
 
 
 async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
@@ -205,7 +232,8 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
     tx0 = lane.ocpp_events()
     since = lane.tracker.mark(lane.evse)
     _plug(lane, hlc=True, discharge="--discharge" in sc.ev_args)
-    card = asyncio.create_task(_present_card(lane, since))
+    # Plug & Charge: nobody taps a card, the contract authorizes the session
+    card = asyncio.create_task(_present_card(lane, since) if not sc.pnc else asyncio.sleep(0))
     proc = await asyncio.create_subprocess_exec(
         *lane.ev_ns.exec_args(_ev_command(lane, sc)),
         stdout=asyncio.subprocess.PIPE,
@@ -228,6 +256,12 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
     res = _parse_ev(out)
     sessions = [r for r in res.get("results", []) if "outcome" in r]
     ok = proc.returncode == 0 and bool(sessions) and sessions[-1]["outcome"] == "finished"
+    paid = payment(_authorized(lane, since))
+    if sessions and sessions[-1].get("installed_emaid"):
+        paid += " (installed)"  # the contract came in this session (CertificateInstallation)
+    if ok and sc.pnc and not paid.startswith("Contract"):
+        ok = False
+        sessions[-1]["detail"] = f"Plug & Charge session paid by {paid}"
     detail = ""
     if not ok:
         last = res.get("results", [{}])[-1] if res.get("results") else {}
@@ -245,6 +279,7 @@ async def run_hlc(lane: Lane, sc: Scenario) -> SessionResult:
     return SessionResult(
         sc.name, lane.evse, sc.label, ok, detail, duration, energy, requests, slow, slow_name,
         loop_p99_ms=loop_p99, ocpp_seq=lane.ocpp_events() - tx0, energy_export_wh=energy_export,
+        payment=paid,
     )  # fmt: skip
 
 

@@ -59,6 +59,7 @@ def station_config(workdir: Path, evses: int, csms_port: int | None, pki_dir: Pa
             "dc": {"max_discharge_current_a": 60.0, "max_discharge_power_w": 20000.0},
         },
         "slac": {"timings": {"TT_EVSE_SLAC_init": 20.0}},
+        # Plug & Charge next to the card: the contract chains are checked against the PKI's MO / V2G roots
         "secc": {
             "tls": "both",
             "pki_dir": str(pki_dir),
@@ -66,6 +67,7 @@ def station_config(workdir: Path, evses: int, csms_port: int | None, pki_dir: Pa
             "bpt": True,
             "v2g_log": True,
             "v2g_log_dir": str(workdir / "v2g"),  # a pcapng per session: the conformance reports read them
+            "pnc": csms_port is not None,
         },
         "services": {},
     }
@@ -74,6 +76,8 @@ def station_config(workdir: Path, evses: int, csms_port: int | None, pki_dir: Pa
             "csms_url": f"ws://127.0.0.1:{csms_port}{CSMS_PATH}",
             "database": str(workdir / "ocpp.sqlite"),
             "workdir": str(workdir / "ocpp"),
+            # Plug & Charge: contracts are authorized and certificates installed through the CSMS
+            "variables": {"ISO15118Ctrlr/PnCEnabled": "true"},
         }
     else:  # no CSMS: the demo card is on the coordinator's local authorization list
         data["services"]["ocpp"] = {"enabled": False}

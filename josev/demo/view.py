@@ -151,6 +151,8 @@ class SessionResult:
     ocpp_seq: int = 0
     energy_export_wh: float = 0.0
     """Energy the vehicle returned (bidirectional power transfer), from the meter's export register."""
+    payment: str = "-"
+    """How the session was paid: ``card`` (the driver's RFID card, EIM) or ``Contract <eMAID>`` (Plug & Charge)."""
 
     def energy_text(self) -> str:
         """``delivered Wh``, or ``delivered/-returned Wh`` when the vehicle gave energy back."""
@@ -163,7 +165,7 @@ def report(results: list[SessionResult]) -> str:
     """The end-of-demo table."""
     head = (
         f"{'session':<22} {'EVSE':>4} {'protocol':<14} {'result':<7} {'duration':>8} {'energy':>12} "
-        f"{'requests':>8} {'loop p99':>9} {'slowest SECC response':>32} {'OCPP events':>11}"
+        f"{'requests':>8} {'loop p99':>9} {'slowest SECC response':>32} {'OCPP events':>11}  payment"
     )
     rows = [head, "-" * len(head)]
     for r in results:
@@ -171,7 +173,7 @@ def report(results: list[SessionResult]) -> str:
         loop = f"{r.loop_p99_ms:.2f} ms" if r.loop_p99_ms is not None else "-"
         rows.append(
             f"{r.name:<22} {r.evse:>4} {r.protocol:<14} {'OK' if r.ok else 'FAILED':<7} {r.duration_s:7.1f}s "
-            f"{r.energy_text():>12} {r.requests:>8} {loop:>9} {slow:>32} {r.ocpp_seq:>11}"
+            f"{r.energy_text():>12} {r.requests:>8} {loop:>9} {slow:>32} {r.ocpp_seq:>11}  {r.payment}"
         )
         if not r.ok:
             rows.append(f"{'':<22} -> {r.detail}")

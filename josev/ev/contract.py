@@ -83,3 +83,92 @@ class ProvisioningCredentials:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError("the OEM provisioning key is not an EC key")
         return cls((certs / "oem_prov_leaf.der").read_bytes(), key, ((certs / "v2g_root.der").read_bytes(),))
+
+
+@dataclass(frozen=True)
+class ProvisioningCredentials20:
+    """ISO 15118-20 certificate installation: the OEM provisioning chain (leaf and Sub-CAs, DER, leaf side
+    first) with the leaf's key (P-521 or Ed448), and the V2G roots the EV trusts."""
+
+    oem_der: bytes
+    sub_ca_ders: tuple[bytes, ...]
+    key: ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey
+    v2g_roots_der: tuple[bytes, ...]
+
+    @property
+    def pcid(self) -> str:
+        """The PCID (the OEM provisioning certificate's CN)."""
+        return cc.common_name(cc.load_der(self.oem_der, "OEM provisioning certificate"))
+
+    def chain(self, chain_id: str) -> dict[str, Any]:
+        """``OEMProvisioningCertificateChain`` (a SignedCertificateChainType with ``Id``)."""
+        out: dict[str, Any] = {"Id": chain_id, "Certificate": base64.b64encode(self.oem_der).decode()}
+        if self.sub_ca_ders:
+            out["SubCertificates"] = {"Certificate": [base64.b64encode(d).decode() for d in self.sub_ca_ders]}
+        return out
+
+    def root_ids(self) -> dict[str, Any]:
+        """``ListOfRootCertificateIDs`` (issuer and serial number of every trusted V2G root)."""
+        ids = []
+        for der in self.v2g_roots_der:
+            cert = cc.load_der(der, "V2G root")
+            ids.append(
+                {"X509IssuerName": cert.issuer.rfc4514_string(), "X509SerialNumber": cert.serial_number}
+            )
+        return {"RootCertificateID": ids}
+
+    def request(self, header: dict[str, Any], maximum: int = 1) -> dict[str, Any]:
+        """The CertificateInstallationReq message, signed over ``OEMProvisioningCertificateChain`` with the OEM
+        provisioning key (``header`` is the SessionID / TimeStamp header)."""
+        chain = self.chain("ID1")
+        suite = next(s for s in xmlsig.ISO20_SUITES if s.key_fits(self.key))
+        fragment = xmlsig.fragment("iso20-cm", "OEMProvisioningCertificateChain", chain)
+        signature = xmlsig.sign(suite, self.key, [("ID1", fragment)])
+        body = {
+            "Header": {**header, "Signature": signature},
+            "OEMProvisioningCertificateChain": chain,
+            "ListOfRootCertificateIDs": self.root_ids(),
+            "MaximumContractCertificateChains": maximum,
+        }
+        return {"CertificateInstallationReq": body}
+
+    def install(self, response: dict[str, Any], at: Any) -> ContractCredentials:
+        """From a CertificateInstallationRes: check the CPS chain (up to a trusted V2G root) and its signature
+        over ``SignedInstallationData``, decrypt the contract key (ECDH P-521, AES-GCM) and check that it
+        belongs to the contract certificate. Raises :class:`~josev.pnc.PncError`."""
+        from josev.pnc import PncError, cps, keywrap
+
+        roots = [cc.load_der(d, "V2G root") for d in self.v2g_roots_der]
+        cps.verify_iso20_response(response, roots, at)
+        signed = response["CertificateInstallationRes"]["SignedInstallationData"]
+        chain = signed["ContractCertificateChain"]
+        leaf = base64.b64decode(chain["Certificate"])
+        subs = tuple(base64.b64decode(c) for c in (chain.get("SubCertificates") or {}).get("Certificate", []))
+        leaf_cert = cc.load_der(leaf, "contract certificate")
+        if (
+            not isinstance(self.key, ec.EllipticCurvePrivateKey)
+            or "SECP521_EncryptedPrivateKey" not in signed
+        ):
+            raise PncError("FAILED", "only SECP521 key agreement is implemented (no X448)")
+        key = keywrap.decrypt_iso20(
+            self.key,
+            base64.b64decode(signed["DHPublicKey"]),
+            base64.b64decode(signed["SECP521_EncryptedPrivateKey"]),
+            self.pcid,
+            leaf_cert,
+        )
+        if leaf_cert.public_key() != key.public_key():
+            raise PncError("FAILED", "the decrypted key does not belong to the contract certificate")
+        return ContractCredentials(leaf, subs, key)
+
+    @classmethod
+    def from_pki(cls, folder: Path) -> ProvisioningCredentials20:
+        """From a ``josev pki create`` -20 profile folder (``oem_prov_leaf`` and its Sub-CAs, ``v2g_root``)."""
+        certs = folder / "certs"
+        key = serialization.load_pem_private_key((folder / "keys" / "oem_prov_leaf.key").read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey):
+            raise ValueError("the OEM provisioning key is not an EC or Ed448 key")
+        subs = tuple((certs / f"{n}.der").read_bytes() for n in ("oem_sub_ca2", "oem_sub_ca1"))
+        return cls(
+            (certs / "oem_prov_leaf.der").read_bytes(), subs, key, ((certs / "v2g_root.der").read_bytes(),)
+        )

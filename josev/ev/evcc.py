@@ -44,6 +44,12 @@ class EvResult:
     tls: str = ""
     #: ISO 15118-2 MeteringReceipt: the MeterInfo of every receipt the EV signed (as the station sent it).
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    #: -20 Plug & Charge: the EMAID of the contract installed in this session ("" when none was installed),
+    #: the authorization service used, the meter readings (Wh) the EV confirmed with a signed
+    #: MeteringConfirmation
+    installed_emaid: str = ""
+    authorization: str = ""
+    metering_confirmed_wh: list[int] = field(default_factory=list)
 
 
 class Evcc:

@@ -15,7 +15,7 @@ import base64
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
 
 from josev.pnc import PncError, contract, keywrap, xmlsig
 
@@ -121,4 +121,114 @@ def verify_iso2_response(response: dict[str, Any], v2g_roots: list[Any], at: Any
     chain = contract.validate(leaf, subs, v2g_roots, at, protocol="iso2")
     refs = [(body[e]["Id"], xmlsig.fragment("iso2", e, body[e])) for e in SIGNED]
     xmlsig.verify(v2g["Header"].get("Signature"), refs, chain.public_key, [xmlsig.ISO2])
+    return chain
+
+
+# --- ISO 15118-20 -------------------------------------------------------------------------------------------
+
+ISO20_SIGNED = "SignedInstallationData"
+ISO20_SIGNED_ID = "ID1"
+ISO20_NO_CERTIFICATE = "WARNING_NoCertificateAvailable"
+
+
+def _chain20(pki: Any, leaf: str, subs: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "Certificate": _b64(_der(pki, leaf)),
+        "SubCertificates": {"Certificate": [_b64(_der(pki, s)) for s in subs]},
+    }
+
+
+def _lists_root(root_ids: Any, root: Any) -> bool:
+    ids = (root_ids or {}).get("RootCertificateID") or []
+    ids = ids if isinstance(ids, list) else [ids]
+    return any(
+        int(i.get("X509SerialNumber", -1)) == root.serial_number
+        and str(i.get("X509IssuerName", "")) == root.issuer.rfc4514_string()
+        for i in ids
+        if isinstance(i, dict)
+    )
+
+
+def _ev_key20(body: dict[str, Any]) -> tuple[Any, Any]:
+    chain = body.get("OEMProvisioningCertificateChain") or {}
+    cert = contract.load_der(chain.get("Certificate", ""), "OEM provisioning certificate")
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed448.Ed448PublicKey) or not any(
+        s.key_fits(key) for s in xmlsig.ISO20_SUITES
+    ):
+        raise PncError("FAILED", "the OEM provisioning key is neither P-521 nor Ed448")
+    return cert, key
+
+
+def answer_iso20(pki: Any, request: dict[str, Any], remaining: int = 0) -> dict[str, Any]:
+    """The ISO 15118-20 CertificateInstallationRes message (dict) to a decoded CertificateInstallationReq
+    message, built from a ``josev pki`` -20 profile: the CPS chain, ``SignedInstallationData`` (the PKI's
+    contract chain, the contract key encrypted for the EV's OEM provisioning key with ECDH P-521 and AES-GCM,
+    :func:`josev.pnc.keywrap.encrypt_iso20`) and the CPS leaf's header signature over it.
+    ``remaining``: RemainingContractCertificateChains (further contracts the CPS holds for this EV).
+
+    Raises :class:`PncError` when the request cannot be answered: the EV's signature over
+    OEMProvisioningCertificateChain does not verify (``FAILED_SignatureError``), the EV does not list the
+    PKI's V2G root among its trusted roots, or its key is an Ed448 key (X448 key agreement is not implemented:
+    ``WARNING_NoCertificateAvailable``)."""
+    name, body = next(iter(request.items()))
+    if name != "CertificateInstallationReq":
+        raise PncError("FAILED", f"{name} is not an ISO 15118-20 certificate request")
+    oem, ev_key = _ev_key20(body)
+    chain = body["OEMProvisioningCertificateChain"]
+    ref_id = str(chain.get("Id") or "")
+    xmlsig.verify(
+        body["Header"].get("Signature"),
+        [(ref_id, xmlsig.fragment("iso20-cm", "OEMProvisioningCertificateChain", chain))],
+        ev_key,
+        xmlsig.ISO20_SUITES,
+    )
+    if not _lists_root(body.get("ListOfRootCertificateIDs"), pki.cert("v2g_root")):
+        raise PncError(ISO20_NO_CERTIFICATE, "the EV does not trust the V2G root of this CPS")
+    if not isinstance(ev_key, ec.EllipticCurvePublicKey):
+        raise PncError(
+            ISO20_NO_CERTIFICATE, "X448 key agreement (Ed448 OEM provisioning keys) is not implemented"
+        )
+    contract_key = pki.key("contract_leaf")
+    assert isinstance(contract_key, ec.EllipticCurvePrivateKey)
+    leaf = pki.cert("contract_leaf")
+    dh, encrypted = keywrap.encrypt_iso20(contract_key, ev_key, contract.common_name(oem), leaf)
+    signed = {
+        "Id": ISO20_SIGNED_ID,
+        "ContractCertificateChain": _chain20(pki, "contract_leaf", ("mo_sub_ca2", "mo_sub_ca1")),
+        "ECDHCurve": "SECP521",
+        "DHPublicKey": _b64(dh),
+        "SECP521_EncryptedPrivateKey": _b64(encrypted),
+    }
+    cps_key = pki.key("cps_leaf")
+    suite = next(s for s in xmlsig.ISO20_SUITES if s.key_fits(cps_key))
+    signature = xmlsig.sign(
+        suite, cps_key, [(ISO20_SIGNED_ID, xmlsig.fragment("iso20-cm", ISO20_SIGNED, signed))]
+    )
+    header = {**{k: v for k, v in body["Header"].items() if k != "Signature"}, "Signature": signature}
+    res = {
+        "Header": header,
+        "ResponseCode": "OK",
+        "EVSEProcessing": "Finished",
+        "CPSCertificateChain": _chain20(pki, "cps_leaf", ("cps_sub_ca2", "cps_sub_ca1")),
+        "SignedInstallationData": signed,
+        "RemainingContractCertificateChains": remaining,
+    }
+    return {"CertificateInstallationRes": res}
+
+
+def verify_iso20_response(response: dict[str, Any], v2g_roots: list[Any], at: Any) -> contract.Chain:
+    """The EV side (ISO 15118-20): the CPS chain up to a trusted V2G root and its signature over
+    ``SignedInstallationData``; returns the CPS chain. Raises :class:`PncError`."""
+    body = response["CertificateInstallationRes"]
+    cps_chain = body["CPSCertificateChain"]
+    leaf = contract.load_der(cps_chain["Certificate"], "CPS certificate")
+    subs = [
+        contract.load_der(c, "CPS Sub-CA")
+        for c in (cps_chain.get("SubCertificates") or {}).get("Certificate", [])
+    ]
+    chain = contract.validate(leaf, subs, v2g_roots, at, protocol="iso20")
+    signed = body["SignedInstallationData"]
+    refs = [(str(signed.get("Id") or ""), xmlsig.fragment("iso20-cm", ISO20_SIGNED, signed))]
+    xmlsig.verify(body["Header"].get("Signature"), refs, chain.public_key, xmlsig.ISO20_SUITES)
     return chain

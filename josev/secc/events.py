@@ -41,6 +41,8 @@ class CertificateRequested:
     ticket: str
     action: str
     message: dict[str, Any]
+    #: the EXI schema of ``message`` (``iso2``, or ``iso20-cm`` for ISO 15118-20)
+    schema: str = "iso2"
 
 
 @dataclass(frozen=True, slots=True)

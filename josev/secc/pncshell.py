@@ -33,6 +33,11 @@ ROOT_FILES = ("mo_root.der", "v2g_root.der")
 #: how long one OCSP fetch through the OCPP service may take (the core waits 4 s, the EV 5 s)
 OCSP_FETCH_S = 3.5
 #: SecurityIssue.kind -> OCPP security event type
+#: the EXI schema of a certificate request -> Get15118EVCertificate iso15118SchemaVersion
+SCHEMA_VERSIONS = {
+    "iso2": "urn:iso:15118:2:2013:MsgDef",
+    "iso20-cm": "urn:iso:std:iso:15118:-20:CommonMessages",
+}
 EVENT_TYPES = {
     "signature_error": "InvalidMessages",
     "challenge_invalid": "InvalidMessages",
@@ -159,14 +164,15 @@ class PncShell:
         view = self.views.get(evse)
         if view is None:
             return
+        schema = e.schema  # "iso2", or "iso20-cm" for ISO 15118-20
         try:
-            raw = exi.encode("iso2", e.message)
+            raw = exi.encode(schema, e.message)
         except exi.ExiError as err:  # our own limitation (see the codec's notes): the EV gets FAILED
             view.pnc_answers[e.ticket] = f"the request cannot be re-encoded: {err}"
             return
         cmd = iso.InstallEvCertificate(
             action="Install" if e.action == "Install" else "Update",
-            schema_version="urn:iso:15118:2:2013:MsgDef",
+            schema_version=SCHEMA_VERSIONS.get(schema, SCHEMA_VERSIONS["iso2"]),
             exi_request=base64.b64encode(raw).decode(),
         )
         try:
@@ -178,7 +184,7 @@ class PncShell:
             view.pnc_answers[e.ticket] = f"CSMS: {reply.reason or reply.status}"
             return
         try:
-            view.pnc_answers[e.ticket] = exi.decode("iso2", base64.b64decode(reply.exi_response))
+            view.pnc_answers[e.ticket] = exi.decode(schema, base64.b64decode(reply.exi_response))
         except (exi.ExiError, ValueError) as err:
             view.pnc_answers[e.ticket] = f"the CSMS's EXI response does not decode: {err}"
         log.info("secc: EVSE %d certificate %s answered by the CSMS", evse, e.action.lower())

@@ -114,13 +114,15 @@ def build_real(
     from josev.services import registry
 
     pki_obj = None
+    pki20: tuple[Any, ...] = ()
     if pnc_pki is not None:
         from josev.pki import load_pki
         from josev.secc.pncshell import PncShell
 
         pki_obj = load_pki(pnc_pki / "iso2")
+        pki20 = tuple(load_pki(pnc_pki / p) for p in ("iso20-p521", "iso20-ed448") if (pnc_pki / p).is_dir())
         secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki, metering_receipt_interval=metering_receipt)}
-    csms = CsmsSim(port=free_port(), pki=pki_obj)
+    csms = CsmsSim(port=free_port(), pki=pki_obj, pki20=pki20)
     cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
     hal = registry.build("hal", cfg)
     coordinator = registry.build("coordinator", cfg)

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from josev.api import ocpp as ocpp_api
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
 from josev.bus import Bus
@@ -137,6 +138,7 @@ def from_config(cfg: Any) -> SeccService:
         )
         if opts.pnc
         else None,
+        metering_interval=opts.metering_confirmation_s,
     )
 
 
@@ -161,8 +163,11 @@ class SeccService:
         pnc: PncShell | None = None,
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
+        metering_interval: float = 0.0,
     ) -> None:
         self.evses = evses
+        #: -20 PnC: seconds between MeteringConfirmation requests (0: none)
+        self.metering_interval = metering_interval
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -293,6 +298,8 @@ class SeccService:
         st20 = self.iso20.get(evse or 0)
         if st20 is not None and msg.ok:
             st20.present_power = float(msg.power_w)
+            st20.charged_wh = float(msg.energy_register_wh)
+            st20.discharged_wh = float(msg.energy_export_register_wh or 0.0)
 
     async def _power_gate(self, evse: int, on: bool) -> bool:
         """PowerDelivery: the coordinator confirms the contactor closed (``on``) / open, or the answer is a
@@ -311,6 +318,18 @@ class SeccService:
             log.warning("secc: EVSE %d contactor %s not confirmed: %s", evse, "close" if on else "open", e)
             return False
         return True
+
+    def _on_ocpp_connection(self, msg: Any, evse: int | None) -> None:
+        online = bool(msg.connected) and msg.registration == "Accepted"
+        changed = False
+        for st20 in self.iso20.values():
+            changed = changed or st20.csms_online != online
+            st20.csms_online = online
+        if changed and self.iso20:
+            log.info(
+                "secc: CSMS %s: -20 CertificateInstallation %s",
+                *(("reachable", "offered") if online else ("unreachable", "not offered")),
+            )
 
     def _on_session_event(self, msg: Any, evse: int | None) -> None:
         view = self.views.get(evse or 0)
@@ -404,6 +423,13 @@ class SeccService:
                     parameter_set_id=e.parameter_set_id,
                 )
                 self._spawn(bus.publish(self._selected[evse], evse))
+            elif isinstance(e, ev20.MeteringConfirmed):
+                log.info(
+                    "secc: EVSE %d metering confirmation %d Wh (meter %s) signed by the EV",
+                    evse,
+                    e.wh,
+                    e.meter_id,
+                )
             elif isinstance(e, ev20.StandbyChanged):
                 sel = self._selected.get(evse)
                 if sel is not None:
@@ -469,6 +495,8 @@ class SeccService:
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,
                     pnc=ContractVerifier() if self.pnc is not None else None,
+                    certificate_installation=self.pnc is not None,
+                    metering_interval=self.metering_interval if self.pnc is not None else 0.0,
                 ),
             )
         bus.subscribe(coord.EvseStatus, self._on_evse_status)
@@ -479,6 +507,9 @@ class SeccService:
             from josev.api import iso15118 as iso
 
             bus.subscribe(iso.V2GCertificates, self.pnc.on_v2g_certificates)
+            for st20_ in self.iso20.values():
+                st20_.csms_online = False  # -20 CertificateInstallation only while the CSMS is reachable
+            bus.subscribe(ocpp_api.OcppConnection, self._on_ocpp_connection)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)
         try:

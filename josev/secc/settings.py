@@ -87,6 +87,9 @@ class SeccOptions(BaseModel):
     (GetCertificateStatus) during PaymentDetails. A revoked certificate is refused (FAILED_CertificateRevoked) with
     ``soft`` and ``hard``; when no valid answer comes within 4 s, or the status is unknown, ``soft`` goes on (the
     CSMS's Authorize still decides) and ``hard`` refuses (FAILED). ``off`` does not ask."""
+    metering_confirmation_s: float = Field(0.0, ge=0, le=3600)
+    """-20 Plug & Charge sessions: every this many seconds of charging, ask the EV for a MeteringConfirmation
+    signed with its contract key over the meter reading and the receipt (0: never, the default)."""
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None

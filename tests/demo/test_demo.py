@@ -23,7 +23,9 @@ def test_demo_completes_every_session() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     report = out.stdout
-    assert "8 of 8 sessions completed" in report
+    assert "10 of 10 sessions completed" in report
+    emaid = re.search(r"Contract (\S+)", report)
+    assert emaid is not None, report
     for name in (
         "basic PWM AC",
         "DIN 70121 DC",
@@ -33,9 +35,19 @@ def test_demo_completes_every_session() -> None:
         "ISO 15118-20 DC",
         "ISO 15118-20 AC BPT",
         "ISO 15118-20 DC BPT",
+        "ISO 15118-2 DC PnC",
+        "ISO 15118-20 AC PnC",
     ):
         line = next(ln for ln in report.splitlines() if ln.startswith(name))
         assert " OK " in line, line
+        # the payment method per session: the driver's card, or the car's contract (Plug & Charge: on ISO-2 DC
+        # the EV holds it, on -20 AC it installs it through the station first, CertificateInstallation)
+        if name == "ISO 15118-20 AC PnC":
+            assert line.rstrip().endswith(f"Contract {emaid.group(1)} (installed)"), line
+        elif name.endswith("PnC"):
+            assert line.rstrip().endswith(f"Contract {emaid.group(1)}"), line
+        elif name != "basic PWM AC":
+            assert line.rstrip().endswith("card"), line
         energy = re.search(r" (\d+\.\d)(?:/-(\d+\.\d))?Wh ", line)
         assert energy is not None, line
         if name.endswith("BPT"):  # the car discharges: the meter's export register counts it

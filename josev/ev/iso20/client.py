@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from josev.ev.battery import Battery
 from josev.ev.client import exchange
-from josev.ev.contract import ContractCredentials
+from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvResult
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
 from josev.secc.codec import Codec
@@ -27,11 +27,14 @@ async def run_session(
     behaviour: Iso20Behaviour | None = None,
     resume: str | None = None,
     contract: ContractCredentials | None = None,
+    provisioning: ProvisioningCredentials20 | None = None,
     message_timeout: float = 5.0,
     on_message: Callable[[str], None] | None = None,
 ) -> tuple[EvResult, TlsInfo | None]:
     """Connect (TLS when ``tls`` is given, -20 policy by default) and run one session to its end."""
-    evcc = Evcc20(protocol, battery, behaviour, resume_session=resume, contract=contract)
+    evcc = Evcc20(
+        protocol, battery, behaviour, resume_session=resume, contract=contract, provisioning=provisioning
+    )
     conn = Ev20Connection(evcc, codec)
     info: TlsInfo | None = None
     try:

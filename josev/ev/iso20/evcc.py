@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from josev.ev.battery import Battery
-from josev.ev.contract import ContractCredentials
+from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
+from josev.ev.iso20 import pnc
 from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
@@ -56,6 +57,8 @@ class Iso20Behaviour:
     loop_interval_s: float = 0.0
     departure_time: int = 7_200
     wall_offset: float = 0.0
+    #: CertificateInstallationReq MaximumContractCertificateChains
+    max_contract_chains: int = 1
 
 
 class Evcc20:
@@ -68,11 +71,15 @@ class Evcc20:
         behaviour: Iso20Behaviour | None = None,
         resume_session: str | None = None,
         contract: ContractCredentials | None = None,
+        provisioning: ProvisioningCredentials20 | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         self.protocol = protocol
         self.contract = contract
+        #: without a contract, the EV installs one with these when the SECC offers CertificateInstallation
+        self.provisioning = provisioning
+        self._challenge: str | None = None
         #: the authorization service used: ``PnC`` when the SECC offers it and the EV holds a contract
         self.authorization = "EIM"
         self._pnc_mode: dict[str, Any] | None = None
@@ -94,6 +101,8 @@ class Evcc20:
         self._evse_pmax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
+        self._services: list[str] = []
+        self._confirming: int | None = None
         self._select(protocol)
 
     def _select(self, protocol: str) -> None:
@@ -147,6 +156,33 @@ class Evcc20:
         msg["AuthorizationReq"]["Header"]["Signature"] = signature
         return schema, msg
 
+    def _start_pnc(self) -> tuple[str, dict[str, Any]]:
+        self.authorization = "PnC"
+        self.result.authorization = "PnC"
+        if self._challenge is None:
+            self._fail("the SECC offers PnC without a GenChallenge")
+        assert self._challenge is not None
+        self._pnc_mode = {
+            "Id": "ID1",
+            "GenChallenge": self._challenge,
+            "ContractCertificateChain": self._chain(),
+        }
+        return self._pnc_authorization()
+
+    def _eim(self) -> tuple[str, dict[str, Any]]:
+        if "EIM" not in self._services:
+            self._fail("the SECC does not offer EIM")
+        self.result.authorization = "EIM"
+        return self._cm(
+            "AuthorizationReq", {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
+        )
+
+    def _certificate_installation(self) -> tuple[str, dict[str, Any]]:
+        return pnc.certificate_installation(self)
+
+    def _installed(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return pnc.installed(self, res)
+
     def _ongoing_guard(self) -> None:
         self._ongoing += 1
         if self._ongoing > self.behaviour.max_ongoing:
@@ -166,7 +202,8 @@ class Evcc20:
         if name != self.expect:
             self._fail(f"expected {self.expect}, got {name}")
         code = str(res.get("ResponseCode", ""))
-        if code.startswith("FAILED") or (code.startswith("WARNING") and name != "PowerDeliveryRes"):
+        tolerated = name in ("PowerDeliveryRes", "CertificateInstallationRes")
+        if code.startswith("FAILED") or (code.startswith("WARNING") and not tolerated):
             self._fail(f"{name}: {code}")
         return self._next(name, res)
 
@@ -225,10 +262,18 @@ class Evcc20:
         return self._cm("SessionStopReq", {"ChargingSession": self._stop_kind})
 
     def _after_loop(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        beh = self.behaviour
         self.result.loops += 1
-        n = self.result.loops
         note = str((res.get("EVSEStatus") or {}).get("EVSENotification", ""))
+        if note == "MeteringConfirmation" and self.contract is not None and "MeterInfo" in res:
+            return self._metering_confirmation(res)
+        return self._continue(note)
+
+    def _metering_confirmation(self, res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return pnc.metering_confirmation(self, res)
+
+    def _continue(self, note: str) -> tuple[str, dict[str, Any]]:
+        beh = self.behaviour
+        n = self.result.loops
         if self._standby_left > 0:
             self._standby_left -= 1
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
@@ -259,20 +304,25 @@ class Evcc20:
             return self._cm("AuthorizationSetupReq")
         if name == "AuthorizationSetupRes":
             services = res.get("AuthorizationServices", [])
+            self._services = list(services)
+            challenge = (res.get("PnC_ASResAuthorizationMode") or {}).get("GenChallenge")
+            self._challenge = str(challenge) if "PnC" in services and challenge else None
             if self.contract is not None and "PnC" in services:
-                self.authorization = "PnC"
-                challenge = str(res["PnC_ASResAuthorizationMode"]["GenChallenge"])
-                self._pnc_mode = {
-                    "Id": "ID1",
-                    "GenChallenge": challenge,
-                    "ContractCertificateChain": self._chain(),
-                }
-                return self._pnc_authorization()
-            if "EIM" not in services:
-                self._fail("the SECC does not offer EIM")
-            return self._cm(
-                "AuthorizationReq", {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
-            )
+                return self._start_pnc()
+            if (
+                self.provisioning is not None
+                and "PnC" in services
+                and res.get("CertificateInstallationService")
+            ):
+                return self._certificate_installation()
+            return self._eim()
+        if name == "CertificateInstallationRes":
+            return self._installed(res)
+        if name == "MeteringConfirmationRes":
+            if self._confirming is not None:
+                self.result.metering_confirmed_wh.append(self._confirming)
+            self._confirming = None
+            return self._continue("")
         if name == "AuthorizationRes":
             if processing != "Finished":
                 self._ongoing_guard()

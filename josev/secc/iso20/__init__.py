@@ -9,11 +9,13 @@ from josev.secc.iso20 import (
     ac_charge_parameter_discovery,
     authorization,
     authorization_setup,
+    certificate_installation,
     dc_cable_check,
     dc_charge_loop,
     dc_charge_parameter_discovery,
     dc_pre_charge,
     dc_welding_detection,
+    metering_confirmation,
     power_delivery,
     schedule_exchange,
     service_detail,
@@ -59,6 +61,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("SessionSetup", "SessionSetupReq"): frozenset({"AuthorizationSetup"}),
     ("AuthorizationSetup", "AuthorizationSetupReq"): frozenset({"Authorization"}),
     ("Authorization", "AuthorizationReq"): frozenset({"Authorization", "ServiceDiscovery"}),
+    ("Authorization", "CertificateInstallationReq"): frozenset({"Authorization"}),
     ("ServiceDiscovery", "ServiceDiscoveryReq"): frozenset({"ServiceDiscovery", "ServiceDetail"}),
     ("ServiceDetail", "ServiceDetailReq"): frozenset({"ServiceDetail"}),
     ("ServiceDetail", "ServiceSelectionReq"): frozenset({"ChargeParameterDiscovery"}),
@@ -73,6 +76,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("PowerDelivery", "PowerDeliveryReq"): frozenset({"PowerDelivery", "ChargeLoop", "PostCharge"}),
     ("ChargeLoop", "AC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
     ("ChargeLoop", "DC_ChargeLoopReq"): frozenset({"ChargeLoop"}),
+    ("ChargeLoop", "MeteringConfirmationReq"): frozenset({"ChargeLoop"}),
     ("ChargeLoop", "PowerDeliveryReq"): frozenset(
         {"ChargeLoop", "Standby", "ScheduleExchange", "PostCharge"}
     ),
@@ -89,6 +93,7 @@ _MODULES: tuple[Iso20Handler, ...] = (
     session_setup,
     authorization_setup,
     authorization,
+    certificate_installation,
     service_discovery,
     service_detail,
     service_selection,
@@ -101,6 +106,7 @@ _MODULES: tuple[Iso20Handler, ...] = (
     ac_charge_loop,
     dc_charge_loop,
     dc_welding_detection,
+    metering_confirmation,
     session_stop,
 )
 HANDLERS: dict[str, Iso20Handler] = {m.REQUEST: m for m in _MODULES}

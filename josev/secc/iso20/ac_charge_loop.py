@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc.iso20 import common
+from josev.secc.iso20 import common, metering_confirmation
 from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
 from josev.secc.iso20.events import EvPowerRequest
 from josev.secc.iso20.rational import opt_rf
@@ -62,7 +62,7 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     res: dict[str, Any] = {"ResponseCode": "OK", res_name: body}
     if req.get("MeterInfoRequested") is True:
         res["MeterInfo"] = common.meter_info(ctx)
-    return common.with_status(ctx, res), state
+    return metering_confirmation.request_if_due(ctx, common.with_status(ctx, res), now), state
 
 
 def negative(ctx: Iso20Context, code: str) -> dict[str, Any]:

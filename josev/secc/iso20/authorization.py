@@ -58,6 +58,7 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     if decided is True:
         ctx.done("auth")
         ctx.authorized = True
+        ctx.pnc_session = selected == "PnC"
         return _finished("OK"), "ServiceDiscovery"
     if decided is False:
         ctx.done("auth")

@@ -1,5 +1,6 @@
 """ISO 15118-20 AuthorizationSetupReq -> AuthorizationSetupRes: the authorization services offered (EIM, and PnC
-with a fresh GenChallenge when a PnC verifier is configured)."""
+with a fresh GenChallenge when a PnC verifier is configured) and, with PnC and a reachable CSMS
+(``Iso20Config.certificate_installation``), the CertificateInstallation service."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     services = []
     if ctx.config.eim or ctx.config.pnc is None:
         services.append("EIM")
-    res: dict[str, Any] = {"ResponseCode": "OK", "CertificateInstallationService": False}
+    ctx.cert_offered = (
+        ctx.config.pnc is not None and ctx.config.certificate_installation and ctx.station.csms_online
+    )
+    res: dict[str, Any] = {"ResponseCode": "OK", "CertificateInstallationService": ctx.cert_offered}
     if ctx.config.pnc is not None:
         services.append("PnC")
         ctx.challenge = ctx.new_challenge()

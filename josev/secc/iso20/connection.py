@@ -78,6 +78,10 @@ class Iso20Connection:
         self.deadline: float | None = now + self.config.timers.communication_setup
         self._setup_done = False
         self._deframer = v2gtp.Deframer(self.config.max_payload)
+        self._last = now
+
+    #: how often a response waiting for the shell (certificate installation) is polled, seconds
+    POLL_S = 0.02
 
     @property
     def evse(self) -> EvseView:
@@ -89,7 +93,12 @@ class Iso20Connection:
         """When :meth:`on_timer` must be called next (None when closed)."""
         if self.legacy is not None:
             return self.legacy.next_timer
-        return None if self.closed else self.deadline
+        if self.closed:
+            return None
+        if self.engine is not None and self.engine.pending is not None:
+            poll = self._last + self.POLL_S
+            return poll if self.deadline is None else min(poll, self.deadline)
+        return self.deadline
 
     @property
     def state(self) -> str:
@@ -189,6 +198,7 @@ class Iso20Connection:
     def receive(self, data: bytes, now: float) -> Iso20Output:
         """Feed bytes from the TCP/TLS stream."""
         out = Iso20Output()
+        self._last = now
         if self.legacy is not None:
             res = self.legacy.receive(data, now)
             out.send, out.events, out.close, out.trace = res.send, list(res.events), res.close, res.trace
@@ -235,8 +245,10 @@ class Iso20Connection:
         return out
 
     def on_timer(self, now: float) -> Iso20Output:
-        """Check the communication-setup and sequence timeouts."""
+        """Check the communication-setup and sequence timeouts, and answer a pending request (certificate
+        installation) once the shell's input is there or its wait is over."""
         out = Iso20Output()
+        self._last = now
         if self.legacy is not None:
             res = self.legacy.on_timer(now)
             out.events, out.close = list(res.events), res.close
@@ -244,6 +256,19 @@ class Iso20Connection:
             out.trace += res.trace
             self.closed = self.legacy.closed
             return out
+        if not self.closed and self.engine is not None and self.engine.pending is not None:
+            step = self.engine.poll(now)
+            if step is not None:
+                out.events += step.events
+                if step.response is not None:
+                    self._send(out, step.schema, step.response)
+                if step.end:
+                    self.closed = True
+                    self.deadline = None
+                else:
+                    self.deadline = now + self.config.timers.sequence
+                out.close = self.closed
+                return out
         if not self.closed and self.deadline is not None and now >= self.deadline:
             reason = "sequence_timeout" if self._setup_done else "communication_setup_timeout"
             out.events += self._end(reason)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from josev.secc.evse import EvseView
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.machine import ENDED, HandlerError, SessionStore
+from josev.secc.machine import ENDED, HandlerError, Pending, SessionStore
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
 
 __all__ = [
@@ -67,6 +67,8 @@ class Iso20Evse:
     discharged_wh: float = 0.0
     nominal_frequency: float = 50.0
     exit_standby: bool = False
+    #: the station reaches its CSMS (OCPP connected and accepted): CertificateInstallation is offered only then
+    csms_online: bool = True
 
 
 class PncVerifier(Protocol):
@@ -87,6 +89,8 @@ class Iso20Config:
     ``wall_offset``: added to ``now`` for the header TimeStamp (seconds since the epoch).
     ``price_levels``: a flat one-level PriceLevelSchedule goes with each ChargingSchedule.
     ``clamp_targets``: DC voltage targets above the EVSE maximum are clamped, not refused.
+    ``certificate_installation``: PnC offers CertificateInstallation (needs a CSMS); ``metering_interval``: PnC
+    sessions confirm the meter reading with a signed MeteringConfirmation every that many seconds (0: never).
     """
 
     services: tuple[int, ...] | None = None
@@ -103,6 +107,11 @@ class Iso20Config:
     #: DC: clamp an EV voltage target above the EVSE maximum to the maximum (VoltageLimitAchieved) instead of
     #: answering FAILED_WrongChargeParameter (lenient mode for test EVs with odd targets).
     clamp_targets: bool = False
+    #: PnC: announce CertificateInstallationService in AuthorizationSetupRes (the station can reach the CSMS)
+    certificate_installation: bool = False
+    #: PnC sessions: ask the EV for a signed MeteringConfirmation (EVSENotification MeteringConfirmation in a
+    #: ChargeLoopRes with MeterInfo and Receipt) every ``metering_interval`` seconds of charging; 0: off
+    metering_interval: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,24 @@ class Iso20Context:
     #: the Header of the request being handled and its time (the Plug & Charge verifier reads both)
     header: dict[str, Any] = field(default_factory=dict)
     now: float = 0.0
+    #: a header Signature the next response carries (the certificate provisioning service's, relayed)
+    response_signature: dict[str, Any] | None = None
+    #: CertificateInstallation: the request waiting for the CSMS (its ticket in ``EvseView.pnc_answers``), the
+    #: time it was first asked, the chains installed in this session, the EV's maximum, the CPS's remaining
+    cert_offered: bool = False
+    cert_ticket: str | None = None
+    cert_since: float | None = None
+    cert_installed: int = 0
+    cert_max: int | None = None
+    cert_remaining: int | None = None
+    #: the session was authorized by a contract (PnC), and the MeterInfo of the last metering confirmation
+    #: request (MeteringConfirmation: what the EV must sign)
+    pnc_session: bool = False
+    #: the public key of the contract verified at Authorization (it signs MeteringConfirmation)
+    contract_key: Any = None
+    metering_asked: dict[str, Any] | None = None
+    metering_due: float | None = None
+    metering_confirmed: int = 0
 
     @property
     def evse(self) -> EvseView:
@@ -189,8 +216,9 @@ class Iso20Handler(Protocol):
 
     def handle(
         self, ctx: Iso20Context, req: dict[str, Any], now: float, state: str
-    ) -> tuple[dict[str, Any], str]:
-        """Return the response content (without Header) and the next state."""
+    ) -> tuple[dict[str, Any] | Pending, str]:
+        """Return the response content (without Header) and the next state, or :class:`Pending` (the answer
+        waits for the shell; such a handler also has ``resume(ctx, now)`` and may have ``expired(ctx, now)``)."""
         ...
 
     def negative(self, ctx: Iso20Context, code: str) -> dict[str, Any]:

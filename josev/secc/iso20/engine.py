@@ -26,7 +26,7 @@ from josev.secc.iso20.context import (
     Iso20Spec,
 )
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.machine import MalformedMessage, SessionStore, random_session_id
+from josev.secc.machine import MalformedMessage, Pending, SessionStore, random_session_id
 from josev.secc.physical import ParameterError
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
 
@@ -87,6 +87,9 @@ class Iso20Engine:
             family=family,
         )
         self.ctx.limits_version_seen = station.view.limits_version
+        #: the handler whose response waits for the shell, until when, and the allowed next states: the -20
+        #: analogue of :class:`josev.secc.machine.Pending` (certificate installation waiting for the CSMS)
+        self.pending: tuple[Any, Pending, float, frozenset[str]] | None = None
 
     @property
     def ended(self) -> bool:
@@ -94,7 +97,13 @@ class Iso20Engine:
         return self.state == ENDED
 
     def _wrap(self, name: str, body: dict[str, Any], now: float) -> dict[str, Any]:
-        header = {"SessionID": self.ctx.session_id or ZERO_SID, "TimeStamp": common.timestamp(self.ctx, now)}
+        header: dict[str, Any] = {
+            "SessionID": self.ctx.session_id or ZERO_SID,
+            "TimeStamp": common.timestamp(self.ctx, now),
+        }
+        if self.ctx.response_signature is not None:
+            header["Signature"] = self.ctx.response_signature
+            self.ctx.response_signature = None
         return {name: {"Header": header, **body}}
 
     def _drain(self) -> list[Iso20Event]:
@@ -103,6 +112,8 @@ class Iso20Engine:
         return out
 
     def _fail(self, handler: Iso20Handler, code: str, detail: str, now: float) -> Iso20Step:
+        self.pending = None
+        self.ctx.response_signature = None
         self.ctx.emit(ProtocolViolation(handler.REQUEST, code, detail))
         self.ctx.emit(SessionEnded(code, detail=detail))
         self.state = ENDED
@@ -123,6 +134,10 @@ class Iso20Engine:
         handler = self.spec.handlers.get(name)
         if handler is None:
             return self.abort("unknown_message", f"{name} is not a -20 request")
+        if self.pending is not None:  # the EV may not send before the response it waits for
+            return self._fail(
+                handler, "FAILED_SequenceError", f"{name} while {self.pending[0].REQUEST} is pending", now
+            )
         allowed = self.spec.table.get((self.state, name))
         if allowed is None:
             return self._fail(
@@ -141,6 +156,38 @@ class Iso20Engine:
         except (ParameterError, KeyError, TypeError, ValueError, AttributeError) as e:
             code = "FAILED_WrongChargeParameter" if isinstance(e, ParameterError) else "FAILED"
             return self._fail(handler, code, f"bad {name}: {e!r}", now)
+        if isinstance(res, Pending):
+            self.pending = (handler, res, now + res.limit, allowed)
+            return Iso20Step(None, handler.SCHEMA, False, self._drain())
+        return self._finish(handler, res, nxt, allowed, now)
+
+    def poll(self, now: float) -> Iso20Step | None:
+        """A pending response: the response once the shell's input is there (the handler's ``resume``), the
+        handler's ``expired`` answer (or ``timeout_code``) after the limit, None while still waiting."""
+        if self.pending is None or self.ended:
+            return None
+        handler, pending, deadline, allowed = self.pending
+        try:
+            out = getattr(handler, "resume")(self.ctx, now)  # noqa: B009 - only handlers that return Pending
+            if out is None and now >= deadline:
+                expired = getattr(handler, "expired", None)
+                if expired is None:
+                    raise HandlerError(
+                        pending.timeout_code, f"{handler.REQUEST}: no answer within {pending.limit} s"
+                    )
+                out = expired(self.ctx, now)
+        except HandlerError as e:
+            return self._fail(handler, e.code, e.detail, now)
+        if out is None:
+            return None
+        self.pending = None
+        res, nxt = out
+        return self._finish(handler, res, nxt, allowed, now)
+
+    def _finish(
+        self, handler: Any, res: dict[str, Any], nxt: str, allowed: frozenset[str], now: float
+    ) -> Iso20Step:
+        name = handler.REQUEST
         if nxt not in allowed:  # our bug (LocalProtocolError): end cleanly instead of crashing the service
             return self._fail(
                 handler, "FAILED", f"internal: {name} chose {nxt}, table allows {sorted(allowed)}", now
@@ -154,6 +201,7 @@ class Iso20Engine:
 
     def abort(self, reason: str, detail: str = "") -> Iso20Step:
         """End without a response (undecodable input, timeout, connection lost)."""
+        self.pending = None
         if not self.ended:
             self.ctx.emit(SessionEnded(reason, detail=detail))
             self.state = ENDED

@@ -34,9 +34,22 @@ class StandbyChanged:
     standby: bool
 
 
-Iso20Event = Event | ServiceSelected | EvPowerRequest | StandbyChanged
+@dataclass(frozen=True, slots=True)
+class MeteringConfirmed:
+    """Plug & Charge: the EV confirmed the meter reading ``wh`` of meter ``meter_id`` with its contract
+    signature (MeteringConfirmationReq verified)."""
+
+    meter_id: str
+    wh: int
+
+
+Iso20Event = Event | ServiceSelected | EvPowerRequest | StandbyChanged | MeteringConfirmed
 
 
 def shared_events(events: list[Iso20Event]) -> list[Event]:
     """The events every SECC consumer understands (drops the -20-only ones), e.g. for the simulated supply."""
-    return [e for e in events if not isinstance(e, ServiceSelected | EvPowerRequest | StandbyChanged)]
+    return [
+        e
+        for e in events
+        if not isinstance(e, ServiceSelected | EvPowerRequest | StandbyChanged | MeteringConfirmed)
+    ]

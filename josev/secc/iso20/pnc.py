@@ -56,5 +56,6 @@ class ContractVerifier:
             if e.code == xmlsig.SIGNATURE_ERROR:
                 ctx.emit(SecurityIssue("signature_error", e.detail))
             return _code(e)
+        ctx.contract_key = checked.public_key
         ctx.emit(ContractAuthorizationRequested(checked.common_name, tuple(checked.hash_data())))
         return "OK"
