@@ -43,4 +43,10 @@ if ! command -v tshark >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
     apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; } || say "note: could not install tshark"
 fi
+# chromium drives the HTML pages (the conformance report, the live view) headless in the tests (tests/browser.py).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium (apt-get) for the headless-browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || say "note: could not install chromium: the browser tests will be skipped"
+fi
 command -v java >/dev/null 2>&1 || say "note: no java: EXIficient differential tests will be skipped"
