@@ -215,18 +215,14 @@ def station(
         raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
     web_at = None
     if web is not None:
-        from josev.web.server import is_loopback, parse_listen
+        from josev.web.server import exposure_warning, parse_listen
 
         try:
             web_at = parse_listen(web)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
-        if not is_loopback(web_at[0]):
-            typer.echo(
-                f"warning: the live view listens on {web_at[0]}: anyone who reaches this address can watch the"
-                " sessions (no login); use :PORT for localhost only",
-                err=True,
-            )
+        if (warning := exposure_warning(web_at[0])) is not None:
+            typer.echo(warning, err=True)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
     import tempfile
 

@@ -89,6 +89,16 @@ def parse_listen(spec: str) -> tuple[str, int]:
     return host, port
 
 
+def exposure_warning(host: str) -> str | None:
+    """What to tell the operator when the view listens on ``host``: None for a loopback address."""
+    if is_loopback(host):
+        return None
+    return (
+        f"warning: the live view listens on {host}: anyone who reaches this address can watch the sessions"
+        " (no login; tokens are masked); give :PORT to keep it on this machine"
+    )
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or address) is this machine only."""
     if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
@@ -407,4 +417,4 @@ async def run_web(
         await server.close()
 
 
-__all__ = ["LiveServer", "is_loopback", "parse_listen", "plotly_file", "run_web"]
+__all__ = ["LiveServer", "exposure_warning", "is_loopback", "parse_listen", "plotly_file", "run_web"]
