@@ -91,7 +91,9 @@ async def start_station(iface: str, web: str, log: Path) -> tuple[asyncio.subpro
     try:
         while not (url and ready):
             line = (await asyncio.wait_for(proc.stdout.readline(), 40)).decode()
-            assert line, f"the station exited: {log.read_text()[-3000:]}"
+            if not line:
+                tail = await asyncio.to_thread(log.read_text)
+                raise AssertionError(f"the station exited: {tail[-3000:]}")
             if line.startswith("web view on "):
                 url = line.split()[-1]
             ready = ready or line.startswith("station ready")
@@ -114,7 +116,7 @@ async def stop(proc: asyncio.subprocess.Process) -> int:
 
 
 def dc_value(pv: dict[str, Any]) -> float:
-    return float(pv["Value"]) * 10 ** int(pv["Multiplier"])
+    return float(pv["Value"]) * 10.0 ** int(pv["Multiplier"])
 
 
 @needs_chromium
@@ -134,8 +136,18 @@ async def test_live_page_follows_a_charging_session(netns_lab: NetnsLab, tmp_pat
             await tab.wait_until("document.getElementById('conn').textContent === 'live'")
             ev = asyncio.create_task(
                 # 410 V: above the simulated car's battery (400 V open-circuit) so that current flows
-                run_ev(ev_ns.name, pair.b, "iso2-dc", "exi", "--loops", "30", "--loop-interval", "0.1",
-                       "--voltage", "410")
+                run_ev(
+                    ev_ns.name,
+                    pair.b,
+                    "iso2-dc",
+                    "exi",
+                    "--loops",
+                    "30",
+                    "--loop-interval",
+                    "0.1",
+                    "--voltage",
+                    "410",
+                )
             )
             # while the EV charges, the page follows
             await tab.wait_until(
@@ -221,7 +233,7 @@ async def test_live_page_follows_a_charging_session(netns_lab: NetnsLab, tmp_pat
     assert code == 0
 
 
-HOSTILE = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>"
+HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 @needs_chromium
@@ -248,9 +260,7 @@ async def test_hostile_contents_are_shown_as_text(tmp_path: Path) -> None:
             while not servers:
                 await asyncio.sleep(0.05)
             url = servers[0].url
-            await secc.publish(
-                api.SeccSessionState(status="failed", protocol="iso2", reason=HOSTILE), 1
-            )
+            await secc.publish(api.SeccSessionState(status="failed", protocol="iso2", reason=HOSTILE), 1)
             await secc.publish(
                 api.V2gMessage(
                     seq=0,
