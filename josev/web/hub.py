@@ -233,7 +233,7 @@ class LiveModel:
         for field, name, scale in spec:
             v = data.get(field)
             if isinstance(v, int | float) and not isinstance(v, bool):
-                values[name] = round(float(v) * scale, 4)
+                values[name] = round(float(v) * scale, 6)
                 series.setdefault(name, deque(maxlen=self.max_points)).append((stamp, values[name]))
         if not values:
             return []

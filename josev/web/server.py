@@ -250,7 +250,7 @@ class LiveServer:
                 return
             except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                 return
-            await self._request(head, writer)
+            await self._request(head, reader, writer)
         except (ConnectionError, OSError):
             pass
         except Exception:  # one bad request must never take the view down
@@ -262,7 +262,7 @@ class LiveServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _request(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+    async def _request(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -297,7 +297,7 @@ class LiveServer:
             if head_only:
                 await self._respond(writer, 200, b"", "text/event-stream", head_only=True)
             else:
-                await self._stream(writer)
+                await self._stream(reader, writer)
         elif path == "/favicon.ico":
             await self._respond(writer, 204, b"")
         else:
@@ -353,7 +353,7 @@ class LiveServer:
                 writer.write(chunk)
                 await asyncio.wait_for(writer.drain(), self.write_timeout)
 
-    async def _stream(self, writer: asyncio.StreamWriter) -> None:
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self.streams) >= self.max_streams:
             self.refused += 1
             await self._respond(writer, 503, b"too many live pages open\n")
@@ -369,6 +369,7 @@ class LiveServer:
         writer.write(("\r\n".join(hdrs) + "\r\n\r\n").encode() + b"retry: 1000\n\n")
         writer.write(encode_event(self.model.snapshot()))
         self.streams.add(s)
+        watcher = asyncio.create_task(self._watch(reader, s))
         try:
             await asyncio.wait_for(writer.drain(), self.write_timeout)
             while not s.closed.is_set():
@@ -386,9 +387,24 @@ class LiveServer:
         except TimeoutError:
             log.info("web: a page stalled for %.0f s; closing its stream", self.write_timeout)
         finally:
+            watcher.cancel()
             if s in self.streams:
                 self.streams.discard(s)
             s.closed.set()
+
+    async def _watch(self, reader: asyncio.StreamReader, s: _Stream) -> None:
+        """End the stream as soon as the page closes its side (its place is free at once)."""
+        with contextlib.suppress(Exception):
+            while await reader.read(
+                1024
+            ):  # a page sends nothing after its request; whatever comes is dropped
+                pass
+        if not s.closed.is_set():
+            s.closed.set()
+            while not s.queue.empty():
+                s.queue.get_nowait()
+            s.queue.put_nowait(b"")
+            self.streams.discard(s)
 
 
 async def run_web(
