@@ -26,7 +26,7 @@ from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
 from josev.secc.netif import ifindex, wait_link_local
-from josev.secc.powergate import fail_response, power_delivery_request
+from josev.secc.powergate import fail_response, failed_trace, power_delivery_request
 from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
 
@@ -548,8 +548,8 @@ class EvseEndpoint:
                     break
                 self._record("rx", frames, conn)
                 out = session.receive(data, self.clock())
-                self._trace(conn, out.trace)
                 send, failed = await self._gate(out)
+                self._trace(conn, failed_trace(out.trace) if failed else out.trace)
                 for frame in send:
                     writer.write(frame)
                 self._record("tx", send, conn)
