@@ -49,6 +49,8 @@ class Message(BaseModel):
     name: ClassVar[str]
     kind: ClassVar[topics.Kind]
     per_evse: ClassVar[bool] = False
+    qos: ClassVar[int] = 1
+    """MQTT QoS its publisher uses (0 only for best-effort streams such as the live view's messages)."""
 
     @classmethod
     def topic(cls, evse: int | None = None) -> str:

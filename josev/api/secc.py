@@ -153,6 +153,7 @@ class V2gMessage(Event):
     service: ClassVar[str] = "secc"
     name: ClassVar[str] = "v2g_message"
     per_evse: ClassVar[bool] = True
+    qos: ClassVar[int] = 0
 
     seq: int = Field(ge=0)
     """Counts every decoded message of this EVSE, published or dropped (gaps: ``dropped``)."""

@@ -428,7 +428,7 @@ class SeccService:
         if self.messages is None or bus is None:
             return
         for msg in self.messages.messages(evse, connection, trace, time.monotonic()):
-            self._spawn(bus.publish(msg, evse, qos=0))  # a live view: a lost one is not worth a retry
+            self._spawn(bus.publish(msg, evse, qos=msg.qos))  # QoS 0: a live view; the window is for commands
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
