@@ -50,9 +50,7 @@ STATIC: dict[str, tuple[str, str]] = {
     "/live.css": ("live.css", "text/css; charset=utf-8"),
 }
 PLOTLY_URL = "/vendor/plotly.min.js"
-PLOTLY_MISSING = (
-    b"window.JOSEV_NO_PLOTLY = 'plotly.js is not installed on the station (pip install plotly): no curves';\n"
-)
+PLOTLY_MISSING = b"window.JOSEV_NO_PLOTLY = 'plotly.js is not installed on the station (pip install josev[report]): no curves';\n"
 
 SECURITY_HEADERS = (
     (

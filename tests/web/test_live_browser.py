@@ -307,3 +307,28 @@ async def test_hostile_contents_are_shown_as_text(tmp_path: Path) -> None:
     # tokens masked: the idToken and the EMAID, in the page and in what it received
     assert "****ipt>" in text and token not in html and "window.__xss=3" not in html
     assert "****3456" in text and "DE8EOCAB123456" not in html
+
+
+@needs_chromium
+async def test_without_plotly_the_page_says_so_and_shows_the_rest(tmp_path: Path) -> None:
+    """A station without the ``report`` extra: no curves, a note saying why, no console error."""
+    from josev.api import secc as api
+    from josev.web.server import LiveServer
+
+    srv = LiveServer(host="127.0.0.1", port=0)
+    srv.plotly = None
+    await srv.start()
+    try:
+        srv.on_bus(api.SeccSessionState.topic(1), {"status": "session", "protocol": "din"})
+        srv.on_bus(api.EvTarget.topic(1), {"phase": "charge", "voltage_v": 400, "current_a": 10})
+        async with Tab.launch() as tab:
+            await tab.navigate(srv.url)
+            await tab.wait_until("!document.getElementById('plot-note').hidden")
+            note = await tab.evaluate("document.getElementById('plot-note').textContent")
+            secc = await tab.evaluate("document.querySelector('#evse-1 [data-key=secc]').textContent")
+            errors = list(tab.errors)
+    finally:
+        await srv.close()
+    assert "not installed" in note and "josev[report]" in note
+    assert secc == "session (din)"
+    assert errors == [], errors

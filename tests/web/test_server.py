@@ -338,3 +338,15 @@ def test_the_model_is_bounded() -> None:
     assert len(m.events) == 20
     assert all(len(pts) == 30 for pts in m.curves[1].values())
     assert m.curves[1]["EV target voltage (V)"][-1] == (499000, 499.0)
+
+
+def test_the_station_refuses_a_bad_web_address() -> None:
+    """``josev station --web`` names what is wrong before anything starts."""
+    from typer.testing import CliRunner
+
+    from josev.cli.station import app
+
+    r = CliRunner().invoke(app, ["--sim", "--iface", "nosuchif0", "--web", "8080"])
+    assert r.exit_code == 2 and "give HOST:PORT, e.g. :8080" in r.output
+    r = CliRunner().invoke(app, ["--sim", "--iface", "nosuchif0", "--web", ":99999"])
+    assert r.exit_code == 2 and "0..65535" in r.output
