@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -112,12 +113,28 @@ async def run_stack(
         runner = ServiceRunner(services, broker.settings)
         viewer: asyncio.Task[None] | None = None
         if web is not None:
-            from josev.web.server import run_web
+            from josev.web.server import LiveServer, serve_view
+
+            view = LiveServer(host=web[0], port=web[1])
+            try:
+                await view.start()
+            except OSError as e:
+                why = os.strerror(e.errno) if e.errno else str(e)
+                typer.echo(f"error: the live view cannot listen on {web[0]}:{web[1]}: {why}", err=True)
+                raise typer.Exit(2) from None
 
             def listening(server: Any) -> None:
                 typer.echo(f"web view on {server.url}")
 
-            viewer = asyncio.create_task(run_web(broker.settings("web"), *web, stop, on_listening=listening))
+            def failed(t: asyncio.Task[None]) -> None:
+                if not t.cancelled() and t.exception() is not None:
+                    typer.echo(f"error: the live view stopped: {t.exception()}", err=True)
+                    stop.set()
+
+            viewer = asyncio.create_task(
+                serve_view(broker.settings("web"), view, stop, on_listening=listening)
+            )
+            viewer.add_done_callback(failed)
         task = asyncio.create_task(runner.run(stop))
         for svc in services:
             ready = getattr(svc, "ready", None)
@@ -131,7 +148,10 @@ async def run_stack(
             on_ready()
         await task
         if viewer is not None:
-            await viewer
+            with contextlib.suppress(Exception):  # already reported
+                await viewer
+            if not viewer.cancelled() and viewer.exception() is not None:
+                raise typer.Exit(1)
     finally:
         broker.stop()
         if csms is not None:

@@ -332,3 +332,26 @@ async def test_without_plotly_the_page_says_so_and_shows_the_rest(tmp_path: Path
     assert "not installed" in note and "josev[report]" in note
     assert secc == "session (din)"
     assert errors == [], errors
+
+
+@pytest.mark.netns
+async def test_a_taken_port_is_a_clear_error(netns_lab: NetnsLab, tmp_path: Path) -> None:
+    import socket
+
+    ev_ns = netns_lab.netns("ev")
+    pair = netns_lab.veth(None, ev_ns)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "josev.cli.station", "--sim", "--iface", pair.a, "--slac", "off"),
+            *("--web", f":{port}"),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2, (out, err[-2000:])
+    assert f"error: the live view cannot listen on 127.0.0.1:{port}: Address already in use" in err.decode()
+    assert b"station ready" not in out
