@@ -355,3 +355,30 @@ async def test_a_taken_port_is_a_clear_error(netns_lab: NetnsLab, tmp_path: Path
     assert proc.returncode == 2, (out, err[-2000:])
     assert f"error: the live view cannot listen on 127.0.0.1:{port}: Address already in use" in err.decode()
     assert b"station ready" not in out
+
+
+@needs_chromium
+async def test_a_dropped_page_reconnects_and_catches_up(tmp_path: Path) -> None:
+    """The server closes a page's stream when it falls behind; the browser reconnects by itself and shows the
+    state that changed meanwhile (from the fresh snapshot)."""
+    from josev.api import secc as api
+    from josev.web.server import LiveServer
+
+    srv = LiveServer(host="127.0.0.1", port=0)
+    await srv.start()
+    try:
+        srv.on_bus(api.SeccSessionState.topic(1), {"status": "session", "protocol": "din"})
+        async with Tab.launch() as tab:
+            await tab.navigate(srv.url)
+            shown = "(document.querySelector('#evse-1 [data-key=secc]') || {}).textContent"
+            await tab.wait_until(f"{shown} === 'session (din)'")
+            for s in list(srv.streams):
+                srv._drop(s)  # what a full queue does
+            srv.on_bus(api.SeccSessionState.topic(1), {"status": "ended", "protocol": "din", "reason": "x"})
+            await tab.wait_until(f"{shown} === 'ended (din), x'", 10)
+            await tab.wait_until("document.getElementById('conn').textContent === 'live'")
+            errors = list(tab.errors)  # a closed stream is not a console error: EventSource just reconnects
+    finally:
+        await srv.close()
+    assert srv.dropped_streams == 1
+    assert errors == [], errors
