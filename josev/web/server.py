@@ -417,6 +417,17 @@ async def run_web(
     :class:`LiveServer` on ``host:port``."""
     server = LiveServer(host=host, port=port)
     await server.start()
+    await serve_view(settings, server, stop, on_listening=on_listening)
+
+
+async def serve_view(
+    settings: BusSettings,
+    server: LiveServer,
+    stop: asyncio.Event,
+    *,
+    on_listening: Callable[[LiveServer], None] | None = None,
+) -> None:
+    """Feed a started ``server`` from the bus until ``stop``; closes it at the end."""
     bus = Bus("web", settings, client_id=f"josev-web-{uuid.uuid4().hex[:8]}")
     for kind in ("state", "event"):
         bus.subscribe_raw(f"{topics.ROOT}/+/+/{kind}/+", server.on_bus)
@@ -431,4 +442,12 @@ async def run_web(
         await server.close()
 
 
-__all__ = ["LiveServer", "exposure_warning", "is_loopback", "parse_listen", "plotly_file", "run_web"]
+__all__ = [
+    "LiveServer",
+    "exposure_warning",
+    "is_loopback",
+    "parse_listen",
+    "plotly_file",
+    "run_web",
+    "serve_view",
+]
