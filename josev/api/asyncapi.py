@@ -71,9 +71,11 @@ def _headers(kind: str) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": sorted(props)}
 
 
-def _operation_binding(kind: str) -> dict[str, Any]:
+def _operation_binding(kind: str, qos: int = 1) -> dict[str, Any]:
     """QoS and retain of the publishes of an operation (MQTT binding of the operation, not the message)."""
-    return {"mqtt": {"qos": 1, "retain": kind in ("state", "status"), "bindingVersion": MQTT_BINDING_VERSION}}
+    return {
+        "mqtt": {"qos": qos, "retain": kind in ("state", "status"), "bindingVersion": MQTT_BINDING_VERSION}
+    }
 
 
 def api_messages() -> list[type[base.Message]]:
@@ -209,7 +211,7 @@ def build() -> dict[str, Any]:
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{key}"},
                 "summary": f"{cls.service} publishes {cls.__name__}.",
-                "bindings": _operation_binding(cls.kind),
+                "bindings": _operation_binding(cls.kind, cls.qos),
             }
         messages[key] = message
     return {

@@ -27,6 +27,10 @@ SCHEMA_VERSION = 1
 TOOLS = frozenset({"cli", "bench"})
 """The operator's CLI and the benchmarks: they may issue every command."""
 
+VIEWERS = frozenset({"web"})
+"""Read-only tools (the live view of ``josev station --web``): they read the bus and are granted no command
+(no ``callers`` names them; tests/bus/test_least_privilege.py checks their code sends none)."""
+
 
 def callers(*services: str) -> frozenset[str]:
     """The ``callers`` of a command: the services whose code really issues it, plus the tools.
@@ -45,6 +49,8 @@ class Message(BaseModel):
     name: ClassVar[str]
     kind: ClassVar[topics.Kind]
     per_evse: ClassVar[bool] = False
+    qos: ClassVar[int] = 1
+    """MQTT QoS its publisher uses (0 only for best-effort streams such as the live view's messages)."""
 
     @classmethod
     def topic(cls, evse: int | None = None) -> str:

@@ -4,7 +4,8 @@
 :class:`EvChargeParameters` (retained: what the EV announced in ChargeParameterDiscovery),
 :class:`EvTarget` (retained: the EV's latest PreCharge/CurrentDemand target), :class:`HlcEvent` (steps and
 protocol violations); ISO 15118-20 only: :class:`Iso20Service` (retained: selected service and control mode),
-:class:`EvPower` (retained: AC / BPT power the EV asks for or draws). The SECC also issues the coordinator's ``HlcPowerDelivery`` / ``HlcFailed`` commands.
+:class:`EvPower` (retained: AC / BPT power the EV asks for or draws). Optional (``[secc] publish_messages``):
+:class:`V2gMessage`, every decoded V2G message of a session, rate-limited, for live views. The SECC also issues the coordinator's ``HlcPowerDelivery`` / ``HlcFailed`` commands.
 
 **In**: the coordinator's ``EvseStatus`` (limits -> SAScheduleList, station-initiated renegotiation, faults)
 and ``SessionEvent`` (authorized / stopped); :class:`SetDcSupply` for the DC power module's present voltage,
@@ -14,7 +15,7 @@ current and isolation state (the HAL has no DC power module API yet); :class:`Ge
 from __future__ import annotations
 
 import datetime as _dt
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -141,6 +142,39 @@ class EvPower(State):
     """State of charge, if reported."""
     charging_complete: bool = False
     """The EV is done."""
+
+
+class V2gMessage(Event):
+    """One decoded V2G message (request or response) of a session, published only with ``[secc]
+    publish_messages`` (``josev station --web`` turns it on), at most ``publish_messages_rate`` per second and
+    EVSE (the rest are counted in the next one's ``dropped``). Long values are shortened (``body_truncated``)
+    and private keys never leave the SECC; it is for people watching a session, not a record (the V2G log is)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "v2g_message"
+    per_evse: ClassVar[bool] = True
+    qos: ClassVar[int] = 0
+
+    seq: int = Field(ge=0)
+    """Counts every decoded message of this EVSE, published or dropped (gaps: ``dropped``)."""
+    sender: Literal["ev", "secc"]
+    """Who sent it: the EV (requests) or the SECC (responses)."""
+    protocol: str = Field(max_length=16)
+    """Schema it was decoded with: sap, din, iso2, iso20-cm, iso20-dc, iso20-ac..."""
+    message: str = Field(max_length=64)
+    """Message name, e.g. ``CurrentDemandReq``."""
+    connection: str = Field("", max_length=16)
+    """The SECC's name of the TCP connection (``c1``...)."""
+    session_id: str = Field("", max_length=32)
+    """V2G SessionID (hex) from the header, when the message has one."""
+    response_code: str = Field("", max_length=64)
+    """The ResponseCode of a response."""
+    body: dict[str, Any] = Field(default_factory=dict)
+    """The message body as decoded (header left out), values shortened to ``MAX_VALUE`` characters."""
+    body_truncated: bool = False
+    """Values were shortened or the body was left out for its size."""
+    dropped: int = Field(0, ge=0)
+    """Messages of this EVSE not published since the previous one (over the rate)."""
 
 
 class SetDcSupply(Command[Ack]):

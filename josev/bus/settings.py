@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from josev.api.base import TOOLS
+from josev.api.base import TOOLS, VIEWERS
 
 PayloadFormat = Literal["json", "cbor"]
 
-TOOL_USERS = TOOLS
-"""Users of tools (CLI, benchmarks, tests) that may hold several connections at once. They connect to the
+TOOL_USERS = TOOLS | VIEWERS
+"""Users of tools (CLI, benchmarks, tests, the read-only live view) that may hold several connections at once. They connect to the
 broker's *tools* listener (``port + 1``, ``<socket>-tools``), where the client id is theirs to choose (it must
 start with :data:`CLIENT_ID_PREFIX`); every other user is a service and connects to the *services* listener,
 where the broker replaces the client id by the user name, so no credential can take over another service's

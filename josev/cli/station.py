@@ -10,6 +10,9 @@ plus an OCPP 2.0.1 CSMS stand-in on loopback and the simulated car's pilot and p
 on``) SLAC, and a coordinator stand-in (pilot "plugged in, 5 %", replug after each session, acks); it can offer
 AC and DC on one EVSE (``--modes both``). :func:`build_services` composes it (:data:`EXTRA_SERVICES` factories
 are appended; the stand-in steps aside when one of them is a coordinator).
+
+``--web HOST:PORT`` (``:8080`` = 127.0.0.1:8080): a read-only live view of the session in a browser
+(:mod:`josev.web`); the SECC then publishes its decoded messages on the bus.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -105,8 +109,10 @@ async def run_stack(
     stop: asyncio.Event,
     on_ready: Callable[[], None] | None = None,
     csms: Any = None,
+    web: tuple[str, int] | None = None,
 ) -> None:
-    """Run ``services`` on a private broker until ``stop`` (with ``csms``: start that stand-in first)."""
+    """Run ``services`` on a private broker until ``stop`` (with ``csms``: start that stand-in first; with
+    ``web``: the live view on that host and port)."""
     from josev.broker import PrivateBroker
     from josev.bus.service import ServiceRunner
 
@@ -116,6 +122,30 @@ async def run_stack(
     broker.start()
     try:
         runner = ServiceRunner(services, broker.settings)
+        viewer: asyncio.Task[None] | None = None
+        if web is not None:
+            from josev.web.server import LiveServer, serve_view
+
+            view = LiveServer(host=web[0], port=web[1])
+            try:
+                await view.start()
+            except OSError as e:
+                why = os.strerror(e.errno) if e.errno else str(e)
+                typer.echo(f"error: the live view cannot listen on {web[0]}:{web[1]}: {why}", err=True)
+                raise typer.Exit(2) from None
+
+            def listening(server: Any) -> None:
+                typer.echo(f"web view on {server.url}")
+
+            def failed(t: asyncio.Task[None]) -> None:
+                if not t.cancelled() and t.exception() is not None:
+                    typer.echo(f"error: the live view stopped: {t.exception()}", err=True)
+                    stop.set()
+
+            viewer = asyncio.create_task(
+                serve_view(broker.settings("web"), view, stop, on_listening=listening)
+            )
+            viewer.add_done_callback(failed)
         task = asyncio.create_task(runner.run(stop))
         for svc in services:
             ready = getattr(svc, "ready", None)
@@ -128,6 +158,11 @@ async def run_stack(
         if on_ready is not None and not task.done():
             on_ready()
         await task
+        if viewer is not None:
+            with contextlib.suppress(Exception):  # already reported
+                await viewer
+            if not viewer.cancelled() and viewer.exception() is not None:
+                raise typer.Exit(1)
     finally:
         broker.stop()
         if csms is not None:
@@ -205,6 +240,13 @@ def station(
             "lite: SECC with a simulated supply and a coordinator stand-in (every mode)"
         ),
     ] = "real",
+    web: Annotated[
+        str | None,
+        typer.Option(
+            help="serve a read-only live view of the session at HOST:PORT (`:8080`: 127.0.0.1:8080; another"
+            " host is reachable from elsewhere, with a warning)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
@@ -230,6 +272,16 @@ def station(
         )
     if stack not in ("real", "lite") or (stack == "real" and modes == "both"):
         raise typer.BadParameter("--stack real|lite; the real stack serves one EVSE kind: --modes ac or dc")
+    web_at = None
+    if web is not None:
+        from josev.web.server import exposure_warning, parse_listen
+
+        try:
+            web_at = parse_listen(web)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        if (warning := exposure_warning(web_at[0])) is not None:
+            typer.echo(warning, err=True)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
     import tempfile
 
@@ -280,6 +332,10 @@ def station(
                 metering_receipt=metering_receipt,
             )
             services, secc, csms = real.services, real.secc, real.csms
+        if web_at is not None:
+            from josev.secc.msgstream import MessageStream
+
+            secc.messages = MessageStream()  # the decoded messages on the bus, for the page
         if secc.tls is not None:
             secc.tls.context()  # a broken PKI is a clear error now, not at the first EV
     except (TlsConfigError, PkiError, OSError, ValueError) as e:
@@ -299,7 +355,7 @@ def station(
             extra = f", TLS ({tls}) on {ep.tls_port}, PKI {pki}" if ep.tls_port else ""
             typer.echo(f"station ready: SECC on [{ep.address}%{ep.iface}]:{ep.tcp_port}{extra}", err=False)
 
-        await run_stack(services, stop, ready, csms)
+        await run_stack(services, stop, ready, csms, web_at)
 
     try:
         asyncio.run(main())

@@ -24,7 +24,7 @@ Payload = dict[str, Any]
 Key = tuple[str, str]  # (service, message name)
 
 
-TOOLS = frozenset({"cli"})
+TOOLS = frozenset({"cli"}) | base.VIEWERS
 """Bus users that are command-line tools (``josev status``, ``bus tail``...): no row in the services list; a
 tool killed while connected leaves its retained "connection lost" status behind."""
 

@@ -70,3 +70,20 @@ def power_delivery_request(events: list[Any]) -> bool | None:
         if isinstance(e, PowerDeliveryRequested) and e.progress in ("Start", "Stop"):
             return e.progress == "Start"
     return None
+
+
+def failed_trace(trace: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``trace`` as the EV saw it after :func:`fail_response`: the last PowerDeliveryRes with the failure code
+    (for the message stream; the trace itself is left alone)."""
+    out = list(trace)
+    for i in range(len(out) - 1, -1, -1):
+        schema, msg = out[i]
+        if _find_res(msg) is None:
+            continue
+        failed = copy.deepcopy(msg)
+        target = _find_res(failed)
+        assert target is not None
+        target["ResponseCode"] = failed_code(schema)
+        out[i] = (schema, failed)
+        break
+    return out

@@ -26,7 +26,7 @@ from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
 from josev.secc.netif import ifindex, wait_link_local
-from josev.secc.powergate import fail_response, power_delivery_request
+from josev.secc.powergate import fail_response, failed_trace, power_delivery_request
 from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
 
@@ -44,6 +44,8 @@ log = logging.getLogger("josev.secc")
 EventSink = Callable[[int, list[Any]], None]
 #: ``gate(evse_no, on) -> ok``: awaited before a PowerDelivery Start/Stop response leaves (contactor).
 PowerGate = Callable[[int, bool], Awaitable[bool]]
+#: ``sink(evse, connection, trace)``: the messages a core step decoded and built (``(schema, dict)`` pairs).
+TraceSink = Callable[[int, str, list[tuple[str, dict[str, Any]]]], None]
 
 
 class CoreOutput(Protocol):
@@ -145,7 +147,8 @@ class EvseEndpoint:
     pcapng written when it ends (if the recorder has a directory). ``power_gate``: awaited before a
     PowerDelivery Start/Stop response is sent; False answers with the contactor failure code and closes.
     ``limits``: connections per EVSE and per address, connection and frame rates, TLS handshake timeout
-    (:mod:`josev.secc.limits`). ISO 15118-20 is offered only on connections that negotiated TLS 1.3.
+    (:mod:`josev.secc.limits`). ``on_trace``: called with every step's decoded messages (the live message
+    stream, :mod:`josev.secc.msgstream`); a failing sink is logged, never fatal. ISO 15118-20 is offered only on connections that negotiated TLS 1.3.
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class EvseEndpoint:
         iso20_config: Iso20Config | None = None,
         limits: ConnectionLimits | None = None,
         capture_slac: bool = False,
+        on_trace: TraceSink | None = None,
     ) -> None:
         from josev.tls import TlsStats, policy_for
 
@@ -198,6 +202,7 @@ class EvseEndpoint:
         self._tls_server: asyncio.Server | None = None
         self.config = config or SessionConfig()
         self.on_events = on_events
+        self.on_trace = on_trace
         self.clock = clock
         self.wall_clock = wall_clock
         self.recorder = recorder
@@ -329,6 +334,14 @@ class EvseEndpoint:
                 iso20_allowed=tls_version == "TLSv1.3",
             )
         return SeccSession(self.view, now, codec=self.codec, config=self.config, store=self.store)
+
+    def _trace(self, conn: str, trace: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.on_trace is None or not trace:
+            return
+        try:
+            self.on_trace(self.evse_no, conn, trace)
+        except Exception:  # a live view must never break a session
+            log.exception("EVSE %d: message stream failed", self.evse_no)
 
     def _record(self, direction: str, frames: list[bytes], conn: str) -> None:
         rec = self.recorder
@@ -508,6 +521,7 @@ class EvseEndpoint:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
                 except TimeoutError:
                     out = session.on_timer(self.clock())
+                    self._trace(conn, out.trace)
                     emit(list(out.events))
                     if out.send:  # a response that waited for the shell (e.g. certificate installation)
                         self._record("tx", list(out.send), conn)
@@ -535,6 +549,7 @@ class EvseEndpoint:
                 self._record("rx", frames, conn)
                 out = session.receive(data, self.clock())
                 send, failed = await self._gate(out)
+                self._trace(conn, failed_trace(out.trace) if failed else out.trace)
                 for frame in send:
                     writer.write(frame)
                 self._record("tx", send, conn)

@@ -10,6 +10,8 @@ With ``iso20`` an EVSE also offers ISO 15118-20 (BPT when ``bpt``); with ``tls``
 -2, TLS 1.3 for -20) is announced by SDP. A PowerDelivery Start/Stop response leaves only once the
 coordinator confirmed the contactor (``await_contactor``); a refusal or timeout answers FAILED_ContactorError.
 ``v2g_log``: every V2GTP frame is recorded per EVSE and connection (pcapng per session with a directory).
+``messages`` (``[secc] publish_messages``): every decoded message is also published as a rate-limited
+:class:`~josev.api.secc.V2gMessage` for live views (:mod:`josev.secc.msgstream`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.limits import ConnectionLimits
 from josev.secc.messages import hlc_failed, message_for
+from josev.secc.msgstream import MessageStream
 from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
@@ -139,6 +142,7 @@ def from_config(cfg: Any) -> SeccService:
         if opts.pnc
         else None,
         metering_interval=opts.metering_confirmation_s,
+        messages=MessageStream(opts.publish_messages_rate) if opts.publish_messages else None,
     )
 
 
@@ -164,10 +168,12 @@ class SeccService:
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
         metering_interval: float = 0.0,
+        messages: MessageStream | None = None,
     ) -> None:
         self.evses = evses
         #: -20 PnC: seconds between MeteringConfirmation requests (0: none)
         self.metering_interval = metering_interval
+        self.messages = messages
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -455,6 +461,14 @@ class SeccService:
                 view.isolation = "Invalid"  # Ongoing until the coordinator's test result
                 self._spawn(self._cable_check(evse))
 
+    def on_trace(self, evse: int, connection: str, trace: list[tuple[str, dict[str, Any]]]) -> None:
+        """Endpoint callback: publish the decoded messages (rate-limited) when the message stream is on."""
+        bus = self._bus
+        if self.messages is None or bus is None:
+            return
+        for msg in self.messages.messages(evse, connection, trace, time.monotonic()):
+            self._spawn(bus.publish(msg, evse, qos=msg.qos))  # QoS 0: a live view; the window is for commands
+
     # --- lifecycle --------------------------------------------------------------------------------------
 
     async def run(self, bus: Bus, stop: asyncio.Event) -> None:
@@ -491,6 +505,7 @@ class SeccService:
                 power_gate=self._power_gate,
                 limits=self.limits,
                 capture_slac=self.capture_slac,
+                on_trace=self.on_trace if self.messages is not None else None,
                 iso20_config=Iso20Config(
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,

@@ -104,6 +104,11 @@ class SeccOptions(BaseModel):
     """Record every V2GTP frame in memory (bounded ring)."""
     v2g_log_dir: str | None = None
     """Write one pcapng file per session there (0600, the oldest deleted beyond the caps below)."""
+    publish_messages: bool = False
+    """Publish every decoded V2G message on the bus (``secc/<evse>/event/v2g_message``) for live views such as
+    ``josev station --web``; values are shortened and private keys left out."""
+    publish_messages_rate: float = Field(50.0, gt=0, le=1000)
+    """Messages per second and EVSE published at most (burst 2 x); the rest are counted, not published."""
     v2g_log_slac: bool = True
     """Log the SLAC frames of the PLC interface with the session they led to (needs CAP_NET_RAW)."""
     v2g_log_max_files: int = Field(200, ge=1)

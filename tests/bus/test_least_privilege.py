@@ -21,6 +21,7 @@ SERVICE_CODE: dict[str, tuple[str, ...]] = {
     "slac": ("josev/slac",),
     "hal": ("josev/halsvc", "hal"),
     "system": ("josev/services",),
+    "web": ("josev/web",),  # a viewer (base.VIEWERS): granted nothing, so it must send nothing
 }
 """Where each service's code lives (what runs under that service's bus user)."""
 

@@ -156,9 +156,11 @@ def test_broker_config_binds_client_ids_and_sets_limits(tmp_path: Path) -> None:
     assert {line.split(":")[0] for line in (tmp_path / "passwd-tools").read_text().splitlines()} == {
         "cli",
         "bench",
+        "web",  # the live view's read-only user
     }
     assert (
         "cli:" not in (tmp_path / "passwd").read_text()
+        and "web:" not in (tmp_path / "passwd").read_text()
         and "coordinator:" in (tmp_path / "passwd").read_text()
     )
 

@@ -152,7 +152,7 @@ class Iso20Connection:
             res = self.legacy.receive(v2gtp.frame(v2gtp.PayloadType.EXI, raw), now)
             out.send += res.send
             out.events += res.events
-            out.trace += res.trace
+            out.trace[-1:] = res.trace  # the legacy session traced the same request again
             self.closed = self.legacy.closed
             return
         entries = msg["supportedAppProtocolReq"]["AppProtocol"]
