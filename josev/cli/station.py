@@ -52,6 +52,7 @@ def build_services(
     v2g_log_dir: Path | None = None,
     lenient_targets: bool = False,
     tls_keylog: Path | None = None,
+    scenario: Any = None,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
     from josev.observability.v2glog import V2gRecorder
@@ -74,6 +75,7 @@ def build_services(
             tls=tls_cfg,
             recorder=V2gRecorder(directory=v2g_log_dir),
             clamp_targets=lenient_targets,
+            scenario=scenario,
         )
     ]
     if slac:
@@ -125,7 +127,7 @@ async def run_stack(
 
 @app.callback(invoke_without_command=True)
 def station(
-    iface: Annotated[str, typer.Option(help="PLC / Ethernet interface the EV is on")],
+    iface: Annotated[str | None, typer.Option(help="PLC / Ethernet interface the EV is on")] = None,
     sim: Annotated[
         bool, typer.Option("--sim", help="simulated power electronics (required for now)")
     ] = False,
@@ -170,9 +172,39 @@ def station(
             "lite: SECC with a simulated supply and a coordinator stand-in (every mode)"
         ),
     ] = "real",
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="scripted station behaviour for testing EVs: a built-in NAME, a PATH to a .toml file, "
+            "or `list` (print the built-in ones)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
+    from josev.secc import scenario as scenarios
+
+    if scenario == "list":
+        try:
+            for sc in scenarios.builtin():
+                typer.echo(f"{sc.name:36} {sc.description}")
+        except scenarios.ScenarioError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        return
+    runner = None
+    if scenario is not None:
+        try:
+            sc = scenarios.resolve(scenario)
+        except scenarios.ScenarioError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        tls = sc.station.tls if sc.station.tls is not None else tls
+        enforce_tls = sc.station.enforce_tls if sc.station.enforce_tls is not None else enforce_tls
+        runner = scenarios.ScenarioRunner(sc)
+        typer.echo(f"scenario {sc.name}: {sc.description}", err=True)
+    if iface is None:
+        raise typer.BadParameter("--iface is required", param_hint="--iface")
     if not sim:
         typer.echo(
             "only --sim is supported: real power electronics are configured with `josev run`", err=True
@@ -216,6 +248,7 @@ def station(
             v2g_log_dir=v2g_log_dir,
             lenient_targets=lenient_targets,
             tls_keylog=tls_keylog,
+            scenario=runner,
         )
         secc = services[0]
         csms = None
@@ -231,6 +264,7 @@ def station(
                     "tls": secc.tls,
                     "recorder": secc.recorder,
                     "clamp_targets": lenient_targets,
+                    "scenario": runner,
                 },
                 secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
                 workdir=Path(workdir.name),

@@ -42,6 +42,7 @@ from josev.secc.tlsconfig import SeccTls
 
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
+    from josev.secc.scenario import ScenarioRunner
 
 __all__ = ["ISOLATION", "SeccEvseConfig", "SeccOptions", "SeccService", "from_config"]
 
@@ -155,8 +156,11 @@ class SeccService:
         pnc: PncShell | None = None,
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
+        scenario: ScenarioRunner | None = None,
     ) -> None:
         self.evses = evses
+        #: scripted station behaviours for testing EVs (``josev station --scenario``)
+        self.scenario = scenario
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -452,6 +456,7 @@ class SeccService:
                 power_gate=self._power_gate,
                 limits=self.limits,
                 capture_slac=self.capture_slac,
+                scenario=self.scenario,
                 iso20_config=Iso20Config(
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,
