@@ -234,6 +234,9 @@ class Evcc20:
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
         if note == "Terminate":
             return self._power_delivery("Stop")
+        if note == "Pause":  # the SECC asks for a pause: stop, then SessionStop Pause
+            self._stop_kind = "Pause"
+            return self._power_delivery("Stop")
         if note == "ScheduleRenegotiation" or n == beh.schedule_renegotiate_after:
             return self._power_delivery("ScheduleRenegotiation")
         if n == beh.standby_after and beh.dynamic:

@@ -26,6 +26,8 @@ class ConnectionHook:
         self.script = script
         self.codec = codec
         self._schema = ""
+        #: V2GTP payload type of the responses (ISO 15118-20 has one per message set)
+        self._ptype = int(v2gtp.PayloadType.EXI)
 
     def intercept(self, data: bytes, now: float, wall: float) -> list[bytes] | None:
         """While an Ongoing answer is held: the frame answering the request in ``data`` (None: give ``data`` to
@@ -36,7 +38,7 @@ class ConnectionHook:
             frames = v2gtp.Deframer().feed(data)
         except v2gtp.V2gtpError:
             return None
-        if len(frames) != 1 or frames[0].payload_type != v2gtp.PayloadType.EXI:
+        if len(frames) != 1:
             return None
         try:
             msg = self.codec.decode(self._schema, frames[0].payload)
@@ -47,7 +49,7 @@ class ConnectionHook:
         if answer is None:
             return None
         try:
-            return [v2gtp.frame(v2gtp.PayloadType.EXI, self.codec.encode(self._schema, answer))]
+            return [v2gtp.frame(self._ptype, self.codec.encode(self._schema, answer))]
         except CodecError as e:
             log.error("scenario: cannot encode the held answer: %s", e)
             return None
@@ -68,6 +70,7 @@ class ConnectionHook:
             return send, Plan()
         schema, name = req
         self._schema = schema
+        self._ptype = int.from_bytes(send[-1][2:4], "big")
         plan = self.script.on_exchange(schema, name.removesuffix("Req"), res, now, wall)
         if plan.response is None:
             return send, plan
@@ -77,7 +80,7 @@ class ConnectionHook:
             log.error("scenario: the rewritten %s cannot be encoded (%s); sent unchanged", name, e)
             return send, plan
         out = list(send)
-        out[-1] = v2gtp.frame(v2gtp.PayloadType.EXI, payload)
+        out[-1] = v2gtp.frame(self._ptype, payload)
         return out, plan
 
     def write(self, pcapng: Path | None) -> Path | None:
