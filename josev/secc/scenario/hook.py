@@ -89,6 +89,7 @@ class ConnectionHook:
             return None
         path = pcapng.with_name(pcapng.stem + ".scenario.json")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(self.script.summary(), indent=1) + "\n")
         except OSError as e:
             log.error("scenario: cannot write %s: %s", path, e)
