@@ -205,3 +205,12 @@ def test_engine_status_code_and_drop_actions() -> None:
         "EVSENotification": "Terminate",
     }
     assert [a.kind for a in s.runner.record] == ["status", "close_tcp", "status"]
+
+
+def test_the_docs_list_every_builtin_with_its_description() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ev-testing-scenarios.md").read_text()
+    for s in sc.builtin():
+        kinds = ", ".join(sorted({a.kind for a in s.actions})) or "station"
+        assert f"| `{s.name}` | {kinds} | {s.description} |" in doc, s.name
+    for kind in sc.model.KINDS:
+        assert f"| `{kind}` |" in doc, kind
