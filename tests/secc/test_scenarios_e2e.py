@@ -149,7 +149,7 @@ def requests_in(pcapng: Path, schema: str, name: str) -> list[dict[str, Any]]:
 
 
 MIX_A = """
-description = "late answer (DIN), FAILED (ISO-2), Ongoing (-20): one station, three cars"
+description = "late answers (DIN, -20), FAILED (ISO-2), Ongoing (-20): one station, three cars"
 
 [[action]]
 kind = "delay"
@@ -169,6 +169,13 @@ kind = "ongoing"
 request = "CableCheck"
 protocols = ["iso20"]
 for_s = 2.0
+
+[[action]]
+kind = "delay"
+request = "ChargeLoop"
+protocols = ["iso20"]
+nth = 2
+delay_s = 0.6
 """
 
 
@@ -193,20 +200,24 @@ async def test_late_answer_failed_code_and_ongoing(netns_lab: NetnsLab, tmp_path
 
         # -20: DC_CableCheck answered Ongoing for 2 s: the EV keeps asking (every 50 ms), then charges
         t0 = time.monotonic()
-        (r,), _ = await st.ev("iso20-dc")
+        # ... and its 2nd DC_ChargeLoop answered 0.6 s late, inside the EV's 1 s timeout: it goes on
+        (r,), _ = await st.ev("iso20-dc", "--message-timeout", "1.0")
         (rec,) = st.records()
         assert r["outcome"] == "finished" and r["loops"] == 6, r
+        assert 600 <= r["latency_ms"]["DC_ChargeLoopReq"]["p99"] < 1000, r["latency_ms"]
         checks = r["messages"].count("DC_CableCheckReq")
         assert checks >= 10, r["messages"]
         assert time.monotonic() - t0 >= 2.0
         # the station's own cable check may still run when the 2 s are up: then it answers the rest itself
-        first, last = (a["detail"] for a in rec["actions"])
+        first, last, late = (a["detail"] for a in rec["actions"])
+        assert late == "answered 0.6 s late", rec
         assert first == "EVSEProcessing Ongoing for 2 s", rec
         assert last in (
             f"real answer after {checks - 1} repeated requests",
             f"back to the station after {checks - 1} repeated requests",
         ) or last.startswith("back to the station after"), rec
         assert rec["actions"][1]["t"] - rec["actions"][0]["t"] >= 2.0, rec
+        assert [a["kind"] for a in rec["actions"]] == ["ongoing", "ongoing", "delay"], rec
 
 
 async def test_pause_on_every_protocol(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:
