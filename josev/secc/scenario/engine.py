@@ -97,7 +97,9 @@ class SessionScript:
         self._held = None
         el = rewrite.body(held.response)
         if el is None or el.get("EVSEProcessing") != "Finished":  # the core was still processing: it answers
-            self._take(wall, "ongoing", request, f"back to the station after {held.repeats} repeated requests")
+            self._take(
+                wall, "ongoing", request, f"back to the station after {held.repeats} repeated requests"
+            )
             return None
         self._take(wall, "ongoing", request, f"real answer after {held.repeats} repeated requests")
         return held.response
