@@ -23,6 +23,7 @@ import pytest
 
 from josev.pki import create
 from josev.secc.codec import exi_available, make_codec
+from josev.secc.iso20.rational import rf
 from josev.secc.physical import to_float
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab
 
@@ -134,15 +135,20 @@ def kinds(rec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def requests_in(pcapng: Path, schema: str, name: str) -> list[dict[str, Any]]:
-    """The bodies of the EV's ``name`` requests in a session's pcapng (DIN / ISO-2)."""
+    """The bodies of the EV's ``name`` requests in a session's pcapng (DIN / ISO-2 / -20 DC)."""
     deadline = time.monotonic() + 5.0
     while not pcapng.is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
     codec = make_codec("exi")
     (conn,) = tcp_connections(pcapng)
     out = []
-    for _t, payload in v2gtp_payloads(conn.client)[1:]:  # after supportedAppProtocolReq
-        body = codec.decode(schema, payload)["V2G_Message"]["Body"]
+    for ptype, payload in v2gtp_payloads(conn.client)[1:]:  # after supportedAppProtocolReq
+        if schema == "iso20-dc":  # one V2GTP payload type per -20 message set
+            if ptype != 0x8004:
+                continue
+            body = codec.decode(schema, payload)
+        else:
+            body = codec.decode(schema, payload)["V2G_Message"]["Body"]
         if name in body:
             out.append(body[name])
     return out
@@ -238,14 +244,19 @@ async def test_pause_on_every_protocol(netns_lab: NetnsLab, tmp_path: Path, pki:
 
 async def test_limit_step_the_ev_target_follows(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:
     async with station(netns_lab, tmp_path, pki, "limit-step") as st:
-        for protocol, schema in (("din", "din"), ("iso2-dc", "iso2")):
-            (r,), _ = await st.ev(protocol, "--tls", "off")
+        for protocol, schema in (("din", "din"), ("iso2-dc", "iso2"), ("iso20-dc", "iso20-dc")):
+            (r,), _ = await st.ev(protocol, *(() if schema == "iso20-dc" else ("--tls", "off")))
             assert r["outcome"] == "finished" and r["loops"] == 6, r
             (rec,) = st.records()
             assert [a["detail"] for a in rec["actions"]] == ["current_a 40"], rec
-            targets = [
-                to_float(q["EVTargetCurrent"]) for q in requests_in(rec["pcapng"], schema, "CurrentDemandReq")
-            ]
+            if schema == "iso20-dc":  # EVTargetCurrent of the scheduled control mode, a RationalNumber
+                loops = requests_in(rec["pcapng"], schema, "DC_ChargeLoopReq")
+                targets = [
+                    rf(v["EVTargetCurrent"]) for q in loops for k, v in q.items() if k.endswith("Mode")
+                ]
+            else:
+                loops = requests_in(rec["pcapng"], schema, "CurrentDemandReq")
+                targets = [to_float(q["EVTargetCurrent"]) for q in loops]
             # the 3rd answer carries 40 A: the EV asks for 40 A from its next request on
             assert targets == [125.0, 125.0, 125.0, 40.0, 40.0, 40.0], (protocol, targets)
 

@@ -92,6 +92,8 @@ class Evcc20:
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
         self._evse_pmax: float | None = None
+        #: DC: the EVSE's maximum charge current as last advertised (CPD, charge loop), A
+        self._evse_imax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
         self._select(protocol)
@@ -305,6 +307,7 @@ class Evcc20:
             return self._cpd()
         if name in ("AC_ChargeParameterDiscoveryRes", "DC_ChargeParameterDiscoveryRes"):
             self._evse_pmax = _find_power(res, "EVSEMaximumChargePower")
+            self._evse_imax = _find_power(res, "EVSEMaximumChargeCurrent")
             return self._schedule_exchange()
         if name == "ScheduleExchangeRes":
             if processing != "Finished":
