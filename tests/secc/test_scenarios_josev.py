@@ -94,3 +94,16 @@ async def test_ongoing_cable_check_iso2(netns_lab: NetnsLab, tmp_path: Path) -> 
     assert r.ended == b"terminate", r.detail
     assert r.ev_log.count("CableCheckRes received") >= 3, r.detail
     assert r.ev_log.count("CurrentDemandRes received") >= 2, r.detail
+
+
+async def test_pause_iso2_the_ev_stops_charging(netns_lab: NetnsLab, tmp_path: Path) -> None:
+    r, recs = await run(netns_lab, tmp_path, "pause", ISO2_DC)
+    assert [a["detail"] for rec in recs for a in rec["actions"]] == ["EVSENotification StopCharging"], (
+        r.detail
+    )
+    # StopCharging with the 3rd CurrentDemandRes: PowerDelivery Stop next, welding detection, SessionStop
+    assert r.ev_log.count("CurrentDemandRes received") == 3, r.detail
+    after = r.ev_log.split("CurrentDemandRes received")[-1]
+    assert after.index("Sent PowerDeliveryReq") < after.index("Sent SessionStopReq"), r.detail
+    assert "CurrentDemandReq" not in after.split("Sent PowerDeliveryReq", 1)[1], r.detail
+    assert r.ended == b"terminate", r.detail
