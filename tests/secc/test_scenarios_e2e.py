@@ -292,13 +292,19 @@ async def test_emergency_shutdown_and_renegotiation(netns_lab: NetnsLab, tmp_pat
 
 
 MIX_B = """
-description = "dropped TCP (DIN), isolation fault (ISO-2), WARNING (-20), PLC link down (ISO-2, 2nd session)"
+description = "dropped TCP (DIN), Ongoing CPD then isolation fault (ISO-2), WARNING (-20)"
 
 [[action]]
 kind = "close_tcp"
 request = "CurrentDemand"
 protocols = ["din"]
 nth = 2
+
+[[action]]
+kind = "ongoing"
+request = "ChargeParameterDiscovery"
+protocols = ["iso2"]
+for_s = 1.0
 
 [[action]]
 kind = "status"
@@ -322,11 +328,18 @@ async def test_drops_faults_and_warnings(netns_lab: NetnsLab, tmp_path: Path, pk
         assert r["outcome"] == "failed" and r["loops"] == 1, r
         assert r["detail"] in ("SECC closed the connection",) or "Connection" in r["detail"], r
         assert kinds(st.records()[0]) == [("close_tcp", "CurrentDemand")]
+        # ISO-2: ChargeParameterDiscovery Ongoing for 1 s (the EV keeps asking), then CableCheck finds a fault
         (r,), _ = await st.ev("iso2-dc", "--tls", "off")
         assert r["outcome"] == "failed" and r["detail"] == "CableCheckRes: FAILED", r
         assert "PreChargeReq" not in r["messages"]
+        cpd = r["messages"].count("ChargeParameterDiscoveryReq")
+        assert cpd >= 5, r["messages"]
         (rec,) = st.records()
-        assert rec["actions"][0]["detail"] == "EVSEIsolationStatus Fault, ResponseCode OK -> FAILED", rec
+        assert [a["detail"] for a in rec["actions"]] == [
+            "EVSEProcessing Ongoing for 1 s",
+            f"real answer after {cpd - 1} repeated requests",
+            "EVSEIsolationStatus Fault, ResponseCode OK -> FAILED",
+        ], rec
         (r,), _ = await st.ev("iso20-dc")
         assert (
             r["outcome"] == "failed" and r["detail"] == "AuthorizationRes: WARNING_EIMAuthorizationFailure"

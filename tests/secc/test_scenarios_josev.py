@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from josev.pki import create
 from josev.secc.codec import exi_available
 from tests.util.netns import NetnsLab
 
@@ -20,6 +21,11 @@ from .josev_peer import PeerRun, peer_missing, run_josev_evcc
 pytestmark = [pytest.mark.netns, pytest.mark.interop, pytest.mark.slow]
 
 DIN = {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended"}
+ISO20_DC = {
+    "supportedProtocols": ["ISO_15118_20_DC"],
+    "supportedEnergyServices": ["DC"],
+    "energyTransferMode": "DC_extended",
+}
 ISO2_DC = {
     "supportedProtocols": ["ISO_15118_2"],
     "supportedEnergyServices": ["DC"],
@@ -38,7 +44,7 @@ def stamps(log: str, text: str) -> list[float]:
 
 
 async def run(
-    lab: NetnsLab, tmp: Path, scenario: str, cfg: dict[str, Any]
+    lab: NetnsLab, tmp: Path, scenario: str, cfg: dict[str, Any], *, iso20: bool = False
 ) -> tuple[PeerRun, list[dict[str, Any]]]:
     if reason := exi_available():
         pytest.skip(reason)
@@ -47,7 +53,15 @@ async def run(
     logs = tmp / "v2g"
     config = {"isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": 6, **cfg}
     args = ["--modes", "dc", "--scenario", scenario, "--v2g-log-dir", str(logs)]
-    result = await run_josev_evcc(lab, tmp, config, args, wait_s=60.0)
+    kw: dict[str, Any] = {}
+    if iso20:  # -20 only over TLS 1.3, with a PKI in the EV's layout
+        pki = tmp / "pki"
+        create(pki, ("iso2", "iso20-p521"), josev_layout=True)
+        config.update(useTls=True, enforceTls=True)
+        # the peer's simulated -20 DC EV asks for 20 kV: clamp it to the EVSE maximum instead of refusing
+        args += ["--tls", "both", "--pki", str(pki), "--lenient-targets"]
+        kw = {"pki_path": pki / "josev", "env": {"ENABLE_TLS_1_3": "True"}}
+    result = await run_josev_evcc(lab, tmp, config, args, wait_s=60.0, **kw)
     records = [json.loads(p.read_text()) for p in sorted(logs.glob("*.scenario.json"))]
     return result, records
 
@@ -87,15 +101,6 @@ async def test_failed_charge_parameter_discovery_din(netns_lab: NetnsLab, tmp_pa
     assert "CableCheckReq" not in r.ev_log and "CurrentDemandRes received" not in r.ev_log, r.detail
 
 
-async def test_ongoing_cable_check_iso2(netns_lab: NetnsLab, tmp_path: Path) -> None:
-    r, recs = await run(netns_lab, tmp_path, "ongoing-cable-check", ISO2_DC)
-    details = [a["detail"] for rec in recs for a in rec["actions"]]
-    assert details[0] == "EVSEProcessing Ongoing for 5 s", r.detail
-    assert r.ended == b"terminate", r.detail
-    assert r.ev_log.count("CableCheckRes received") >= 3, r.detail
-    assert r.ev_log.count("CurrentDemandRes received") >= 2, r.detail
-
-
 async def test_pause_iso2_the_ev_stops_charging(netns_lab: NetnsLab, tmp_path: Path) -> None:
     r, recs = await run(netns_lab, tmp_path, "pause", ISO2_DC)
     assert [a["detail"] for rec in recs for a in rec["actions"]] == ["EVSENotification StopCharging"], (
@@ -107,3 +112,13 @@ async def test_pause_iso2_the_ev_stops_charging(netns_lab: NetnsLab, tmp_path: P
     assert after.index("Sent PowerDeliveryReq") < after.index("Sent SessionStopReq"), r.detail
     assert "CurrentDemandReq" not in after.split("Sent PowerDeliveryReq", 1)[1], r.detail
     assert r.ended == b"terminate", r.detail
+
+
+async def test_ongoing_cable_check_iso20(netns_lab: NetnsLab, tmp_path: Path) -> None:
+    r, recs = await run(netns_lab, tmp_path, "ongoing-cable-check", ISO20_DC, iso20=True)
+    details = [a["detail"] for rec in recs for a in rec["actions"]]
+    assert details[0] == "EVSEProcessing Ongoing for 5 s", r.detail
+    assert r.ended == b"terminate", r.detail
+    polls = stamps(r.ev_log, "DC_CableCheckRes received")
+    assert len(polls) >= 3 and polls[-1] - polls[0] >= 4.5, r.detail  # it kept asking for 5 s
+    assert r.ev_log.count("DC_ChargeLoopRes received") >= 2, r.detail
