@@ -214,3 +214,12 @@ def test_the_docs_list_every_builtin_with_its_description() -> None:
         assert f"| `{s.name}` | {kinds} | {s.description} |" in doc, s.name
     for kind in sc.model.KINDS:
         assert f"| `{kind}` |" in doc, kind
+
+
+def test_engine_after_s_acts_on_the_first_request_that_late_in_the_session() -> None:
+    s = script('[[action]]\nkind = "code"\nrequest = "CurrentDemand"\nafter_s = 2.5\ncode = "FAILED"\n')
+    for t in (100.5, 101.5, 102.4):
+        assert s.on_exchange("iso2", "CurrentDemand", cd_res(), t, 0).response is None
+    plan = s.on_exchange("iso2", "CurrentDemand", cd_res(), 102.6, 0)  # 2.6 s after the session started
+    assert plan.response is not None and res_body(plan.response)["ResponseCode"] == "FAILED"
+    assert s.on_exchange("iso2", "CurrentDemand", cd_res(), 103.0, 0).response is None

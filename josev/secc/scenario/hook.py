@@ -28,6 +28,13 @@ class ConnectionHook:
         self._schema = ""
         #: V2GTP payload type of the responses (ISO 15118-20 has one per message set)
         self._ptype = int(v2gtp.PayloadType.EXI)
+        self._logged = 0
+
+    def _log_new(self) -> None:
+        """Log the actions taken since the last call (the station's log tells what it did)."""
+        for a in self.script.taken[self._logged :]:
+            log.info("scenario %s: %s %s: %s", self.script.runner.scenario.name, a.kind, a.request, a.detail)
+        self._logged = len(self.script.taken)
 
     def intercept(self, data: bytes, now: float, wall: float) -> list[bytes] | None:
         """While an Ongoing answer is held: the frame answering the request in ``data`` (None: give ``data`` to
@@ -46,6 +53,7 @@ class ConnectionHook:
             return None
         name = rewrite.message_name(msg)
         answer = self.script.held_answer(name.removesuffix("Req"), now, wall)
+        self._log_new()
         if answer is None:
             return None
         try:
@@ -72,6 +80,7 @@ class ConnectionHook:
         self._schema = schema
         self._ptype = int.from_bytes(send[-1][2:4], "big")
         plan = self.script.on_exchange(schema, name.removesuffix("Req"), res, now, wall)
+        self._log_new()
         if plan.response is None:
             return send, plan
         try:
