@@ -546,6 +546,7 @@ class EvseEndpoint:
                     for frame in held:  # a scenario answers Ongoing for a while (the core answered once)
                         writer.write(frame)
                     self._record("tx", held, conn)
+                    self.admission.progress(cid, self.clock())
                     await writer.drain()
                     continue
                 out = session.receive(data, self.clock())
