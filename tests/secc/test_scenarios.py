@@ -223,3 +223,18 @@ def test_engine_after_s_acts_on_the_first_request_that_late_in_the_session() -> 
     plan = s.on_exchange("iso2", "CurrentDemand", cd_res(), 102.6, 0)  # 2.6 s after the session started
     assert plan.response is not None and res_body(plan.response)["ResponseCode"] == "FAILED"
     assert s.on_exchange("iso2", "CurrentDemand", cd_res(), 103.0, 0).response is None
+
+
+def test_the_session_record_reads_back_as_station_actions(tmp_path: Path) -> None:
+    from josev.secc.codec import make_codec
+    from josev.secc.scenario.hook import ConnectionHook
+
+    s = script('[[action]]\nkind = "close_tcp"\nrequest = "CurrentDemand"\n')
+    s.on_exchange("din", "CurrentDemand", cd_res(), 101.0, 1_700_000_000.25)
+    path = ConnectionHook(s, make_codec("json")).write(tmp_path / "logs" / "v2g-evse1-AB-x.pcapng")
+    assert path == tmp_path / "logs" / "v2g-evse1-AB-x.scenario.json"
+    assert sc.read_record(path) == [
+        sc.StationAction(
+            1_700_000_000.25, "close_tcp", "CurrentDemand", "TCP connection dropped instead of answering"
+        )
+    ]

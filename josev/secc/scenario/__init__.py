@@ -9,6 +9,7 @@ is sans-IO; the SECC's connection shell applies its plans (:mod:`~josev.secc.sce
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from josev.secc.scenario.engine import Plan, ScenarioRunner, SessionScript
@@ -30,6 +31,7 @@ __all__ = [
     "builtin",
     "load",
     "parse",
+    "read_record",
     "resolve",
 ]
 
@@ -48,3 +50,8 @@ def resolve(name: str) -> Scenario:
         names = ", ".join(p.stem for p in sorted(BUILTIN_DIR.glob("*.toml")))
         raise ScenarioError(f"no built-in scenario {name!r} (built-in: {names}; or give a file path)")
     return load(path)
+
+
+def read_record(path: Path) -> list[StationAction]:
+    """The actions of a session's ``*.scenario.json`` (written next to its pcapng)."""
+    return [StationAction.from_json(a) for a in json.loads(path.read_text())["actions"]]

@@ -97,3 +97,8 @@ class StationAction:
     def to_json(self) -> dict[str, Any]:
         """The action as a JSON object."""
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StationAction:
+        """The action of a JSON object written by :meth:`to_json`."""
+        return cls(float(d["t"]), str(d["kind"]), str(d["request"]), str(d["detail"]))
