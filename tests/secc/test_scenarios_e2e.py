@@ -33,6 +33,7 @@ from .test_station_cli import stop_station
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.netns,
+    pytest.mark.slow,
     pytest.mark.skipif(not CAN_NETNS, reason="needs root and iproute2 (network namespaces)"),
     pytest.mark.skipif(bool(exi_available()), reason="the EXI codec is not built"),
 ]
