@@ -57,6 +57,7 @@ def build_services(
     lenient_targets: bool = False,
     tls_keylog: Path | None = None,
     report: bool = True,
+    scenario: Any = None,
 ) -> list[Any]:
     """The services of the reference station for one EVSE on ``iface``."""
     from josev.secc.service import SeccEvseConfig, SeccService
@@ -78,6 +79,7 @@ def build_services(
             tls=tls_cfg,
             recorder=_recorder(v2g_log_dir, codec, report),
             clamp_targets=lenient_targets,
+            scenario=scenario,
         )
     ]
     if slac:
@@ -171,7 +173,7 @@ async def run_stack(
 
 @app.callback(invoke_without_command=True)
 def station(
-    iface: Annotated[str, typer.Option(help="PLC / Ethernet interface the EV is on")],
+    iface: Annotated[str | None, typer.Option(help="PLC / Ethernet interface the EV is on")] = None,
     sim: Annotated[
         bool, typer.Option("--sim", help="simulated power electronics (required for now)")
     ] = False,
@@ -247,9 +249,39 @@ def station(
             " host is reachable from elsewhere, with a warning)"
         ),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="scripted station behaviour for testing EVs: a built-in NAME, a PATH to a .toml file, "
+            "or `list` (print the built-in ones)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
+    from josev.secc import scenario as scenarios
+
+    if scenario == "list":
+        try:
+            for sc in scenarios.builtin():
+                typer.echo(f"{sc.name:36} {sc.description}")
+        except scenarios.ScenarioError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        return
+    runner = None
+    if scenario is not None:
+        try:
+            sc = scenarios.resolve(scenario)
+        except scenarios.ScenarioError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        tls = sc.station.tls if sc.station.tls is not None else tls
+        enforce_tls = sc.station.enforce_tls if sc.station.enforce_tls is not None else enforce_tls
+        runner = scenarios.ScenarioRunner(sc)
+        typer.echo(f"scenario {sc.name}: {sc.description}", err=True)
+    if iface is None:
+        raise typer.BadParameter("--iface is required", param_hint="--iface")
     if not sim:
         typer.echo(
             "only --sim is supported: real power electronics are configured with `josev run`", err=True
@@ -308,6 +340,7 @@ def station(
             lenient_targets=lenient_targets,
             tls_keylog=tls_keylog,
             report=report,
+            scenario=runner,
         )
         secc = services[0]
         csms = None
@@ -324,6 +357,7 @@ def station(
                     "recorder": secc.recorder,
                     "clamp_targets": lenient_targets,
                     "metering_interval": metering_confirmation,
+                    "scenario": runner,
                 },
                 secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
                 workdir=Path(workdir.name),

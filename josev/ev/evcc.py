@@ -22,6 +22,8 @@ from josev.secc.codec import Codec
 from josev.secc.physical import to_float
 
 PROTOCOLS = ("din", "iso2-ac", "iso2-dc")
+#: DC_EVSEStatus codes on which the EV stops charging at once (PowerDelivery Stop).
+SHUTDOWN_CODES = frozenset({"EVSE_Shutdown", "EVSE_EmergencyShutdown", "EVSE_Malfunction"})
 
 
 class EvError(Exception):
@@ -83,6 +85,8 @@ class Evcc:
         self._renegotiating = False
         self._present_v = 0.0
         self._present_i = 0.0
+        #: the EVSE's maximum current as last advertised (ChargeParameterDiscovery, CurrentDemand), A
+        self._evse_max_i: float | None = None
         self._pd = "Start"
         self.contract = contract
         #: without a contract, the EV installs one with these (ISO 15118-2 CertificateInstallation)
@@ -228,6 +232,11 @@ class Evcc:
         if self._ongoing > self.behaviour.max_ongoing:
             self._fail("too many Ongoing answers")
 
+    def _take_evse_limit(self, el: dict[str, Any]) -> None:
+        lim = el.get("EVSEMaximumCurrentLimit")
+        if isinstance(lim, dict):
+            self._evse_max_i = to_float(lim)
+
     def _status_note(self, res: dict[str, Any]) -> str:
         st = res.get("DC_EVSEStatus") or res.get("AC_EVSEStatus") or {}
         return str(st.get("EVSENotification", "None"))
@@ -287,6 +296,8 @@ class Evcc:
             return self._req("ChargingStatusReq", {})
         b = self.battery
         cur = 0.0 if b.full else b.max_current
+        if self._evse_max_i is not None:  # never ask for more than the EVSE offers now
+            cur = min(cur, self._evse_max_i)
         return self._req("CurrentDemandReq", m.current_demand(b, cur, b.full))
 
     def _stop_session(self) -> tuple[str, dict[str, Any]]:
@@ -355,6 +366,7 @@ class Evcc:
             self._ongoing = 0
             return self._cpd()
         if name == "ChargeParameterDiscoveryRes":
+            self._take_evse_limit(res.get("DC_EVSEChargeParameter") or {})
             if processing != "Finished":
                 self._ongoing_guard()
                 return self._cpd()
@@ -413,6 +425,7 @@ class Evcc:
         if name == "CurrentDemandRes":
             self._present_v = to_float(res["EVSEPresentVoltage"])
             self._present_i = to_float(res["EVSEPresentCurrent"])
+            self._take_evse_limit(res)
             b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
         else:
             b.charge(
@@ -421,6 +434,10 @@ class Evcc:
             )
         note = self._status_note(res)
         n = self.result.loops
+        code = str((res.get("DC_EVSEStatus") or {}).get("EVSEStatusCode", ""))
+        if code in SHUTDOWN_CODES:  # the EVSE shuts down: stop at once
+            self.result.detail = f"EVSE status {code}"
+            return self._power_delivery("Stop")
         if note == "StopCharging":
             return self._power_delivery("Stop")
         if self.dialect == "iso2" and (note == "ReNegotiation" or n == beh.renegotiate_after):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from josev.observability.slactap import SlacTap
     from josev.observability.v2glog import V2gRecorder
     from josev.secc.iso20.context import Iso20Config, Iso20Evse
+    from josev.secc.scenario import ScenarioRunner
     from josev.tls import TlsPolicy, TlsStats
     from josev.tls.contexts import Mode
 
@@ -176,6 +177,7 @@ class EvseEndpoint:
         limits: ConnectionLimits | None = None,
         capture_slac: bool = False,
         on_trace: TraceSink | None = None,
+        scenario: ScenarioRunner | None = None,
     ) -> None:
         from josev.tls import TlsStats, policy_for
 
@@ -222,6 +224,8 @@ class EvseEndpoint:
         self._mac = ""
         self.capture_slac = capture_slac
         self._slac_tap: SlacTap | None = None
+        #: scripted behaviours for testing EVs (:mod:`josev.secc.scenario`), applied to every connection
+        self.scenario = scenario
 
     async def _listen(self, port: int, handler: Callable[..., Awaitable[None]]) -> asyncio.Server:
         """A TCP server on the link-local address; without a fixed port, one in the dynamic range
@@ -504,6 +508,11 @@ class EvseEndpoint:
         PEER_LOG.info("EVSE %d: %s connection %s from %s", self.evse_no, tls_version or "TCP", conn, peer)
         self._open_log(conn, writer)
         started = False
+        hook = None
+        if self.scenario is not None:
+            from josev.secc.scenario.hook import ConnectionHook, link_down
+
+            hook = ConnectionHook(self.scenario.session(self.clock(), self.wall_clock()), self.codec)
 
         def emit(events: list[Any]) -> None:
             """A connection that has not started a session while another one charges on this EVSE (an EVSE
@@ -547,9 +556,26 @@ class EvseEndpoint:
                     emit(list(session.connection_lost(self.clock())))
                     break
                 self._record("rx", frames, conn)
+                if hook is not None and (held := hook.intercept(data, self.clock(), self.wall_clock())):
+                    for frame in held:  # a scenario answers Ongoing for a while (the core answered once)
+                        writer.write(frame)
+                    self._record("tx", held, conn)
+                    self.admission.progress(cid, self.clock())
+                    await writer.drain()
+                    continue
                 out = session.receive(data, self.clock())
                 send, failed = await self._gate(out)
                 self._trace(conn, failed_trace(out.trace) if failed else out.trace)
+                if hook is not None:
+                    send, plan = hook.after(out.trace, send, self.clock(), self.wall_clock())
+                    if plan.delay_s > 0:
+                        await asyncio.sleep(plan.delay_s)
+                    if plan.close:
+                        if plan.link_down_s > 0:
+                            await link_down(self.iface, plan.link_down_s)
+                        writer.transport.abort()
+                        emit(list(session.connection_lost(self.clock())))
+                        break
                 for frame in send:
                     writer.write(frame)
                 self._record("tx", send, conn)
@@ -580,6 +606,8 @@ class EvseEndpoint:
                     path = self.recorder.end_session(self.evse_no, conn)
                     if path is not None:
                         PEER_LOG.info("EVSE %d: V2G messages of %s go to %s", self.evse_no, conn, path)
+                    if hook is not None and hook.write(path) is not None:
+                        PEER_LOG.info("EVSE %d: scenario actions of %s go next to it", self.evse_no, conn)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)

@@ -46,6 +46,7 @@ from josev.secc.tlsconfig import SeccTls
 
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
+    from josev.secc.scenario import ScenarioRunner
 
 __all__ = ["ISOLATION", "SeccEvseConfig", "SeccOptions", "SeccService", "from_config"]
 
@@ -169,11 +170,14 @@ class SeccService:
         capture_slac: bool = True,
         metering_interval: float = 0.0,
         messages: MessageStream | None = None,
+        scenario: ScenarioRunner | None = None,
     ) -> None:
         self.evses = evses
         #: -20 PnC: seconds between MeteringConfirmation requests (0: none)
         self.metering_interval = metering_interval
         self.messages = messages
+        #: scripted station behaviours for testing EVs (``josev station --scenario``)
+        self.scenario = scenario
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -506,6 +510,7 @@ class SeccService:
                 limits=self.limits,
                 capture_slac=self.capture_slac,
                 on_trace=self.on_trace if self.messages is not None else None,
+                scenario=self.scenario,
                 iso20_config=Iso20Config(
                     wall_offset=time.time() - time.monotonic(),
                     clamp_targets=self.clamp_targets,

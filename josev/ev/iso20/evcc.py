@@ -99,6 +99,8 @@ class Evcc20:
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
         self._evse_pmax: float | None = None
+        #: DC: the EVSE's maximum charge current as last advertised (CPD, charge loop), A
+        self._evse_imax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
         self._services: list[str] = []
@@ -279,6 +281,9 @@ class Evcc20:
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
         if note == "Terminate":
             return self._power_delivery("Stop")
+        if note == "Pause":  # the SECC asks for a pause: stop, then SessionStop Pause
+            self._stop_kind = "Pause"
+            return self._power_delivery("Stop")
         if note == "ScheduleRenegotiation" or n == beh.schedule_renegotiate_after:
             return self._power_delivery("ScheduleRenegotiation")
         if n == beh.standby_after and beh.dynamic:
@@ -352,6 +357,7 @@ class Evcc20:
             return self._cpd()
         if name in ("AC_ChargeParameterDiscoveryRes", "DC_ChargeParameterDiscoveryRes"):
             self._evse_pmax = _find_power(res, "EVSEMaximumChargePower")
+            self._evse_imax = _find_power(res, "EVSEMaximumChargeCurrent")
             return self._schedule_exchange()
         if name == "ScheduleExchangeRes":
             if processing != "Finished":

@@ -62,7 +62,10 @@ def dc_loop(ev: Evcc20) -> dict[str, Any]:
             mode["EVMaximumDischargeCurrent"] = rn(ev.behaviour.discharge_w / b.voltage)
     else:
         p = 0.0 if ev._standby_left > 0 or b.full else ev._profile_power()
-        mode = {"EVTargetCurrent": rn(p / b.voltage), "EVTargetVoltage": rn(b.voltage)}
+        i = p / b.voltage
+        if ev._evse_imax is not None:  # never ask for more than the EVSE offers now
+            i = min(i, ev._evse_imax)
+        mode = {"EVTargetCurrent": rn(i), "EVTargetVoltage": rn(b.voltage)}
     return {
         "DisplayParameters": m.display(b),
         "MeterInfoRequested": False,
@@ -85,5 +88,8 @@ def absorb(ev: Evcc20, res: dict[str, Any]) -> None:
         power = _present_power(ev)
     else:
         power = rf(res["EVSEPresentVoltage"]) * rf(res["EVSEPresentCurrent"])
+        mode = next((v for k, v in res.items() if k.endswith("DC_CLResControlMode")), None)
+        if isinstance(mode, dict) and isinstance(mode.get("EVSEMaximumChargeCurrent"), dict):
+            ev._evse_imax = rf(mode["EVSEMaximumChargeCurrent"])
     b.charge(power, beh.seconds_per_loop)
     b.soc = max(0.0, b.soc)
