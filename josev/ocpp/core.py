@@ -1,6 +1,8 @@
 """The sans-IO OCPP 2.0.1 charging-station core.
 
-Inputs (each with ``now``, UNIX seconds from the shell): websocket frames (:meth:`Station.receive`), connection
+Inputs (each with ``now``: seconds on the UNIX scale from the shell's monotonic clock,
+:class:`josev.ocpp.connection.SteadyClock`, so a step of the system clock moves no timer; timestamps are
+``now`` plus the CSMS offset, :meth:`Station.wall`): websocket frames (:meth:`Station.receive`), connection
 up/down, timers (:meth:`Station.tick`), station-side events (methods of the functional-block modules, reached
 through :class:`Station`), and completions of deferred requests. Outputs: lists of
 :mod:`josev.ocpp.effects`. :meth:`Station.next_deadline` says when to call :meth:`Station.tick`.
