@@ -177,16 +177,14 @@ def _check_socket_dir(folder: Path, identity: Identity) -> None:
 
 def _drop(identity: Identity | None, in_process: list[str], separate: list[str]) -> None:
     """Switch this process to the service user: CAP_NET_RAW stays effective only where SLAC runs, and
-    permitted (for the SLAC child alone) when SLAC is a child process."""
+    permitted (for the SLAC child alone) when SLAC is a child process. Not switching (``identity`` None):
+    nothing changes; root stays root on purpose (warned about), and a process that is not root keeps what it
+    was given (systemd's ``AmbientCapabilities`` per unit, or the SLAC child's CAP_NET_RAW from a launcher
+    that switched)."""
+    if identity is None:
+        return
     keep = frozenset({CAP_NET_RAW}) if "slac" in in_process else frozenset()
     pass_on = frozenset({CAP_NET_RAW}) if "slac" in separate else frozenset()
-    if identity is None:
-        if os.geteuid() == 0:
-            return  # root on purpose (or no service user here): as before, warned about
-        held = privileges.permitted()
-        keep, pass_on = keep & held, pass_on & held
-        if not held:
-            return  # an ordinary user: nothing to give up
     log.info("privileges: %s", privileges.drop_to(identity, keep=keep, pass_on=pass_on))
 
 

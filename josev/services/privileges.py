@@ -8,8 +8,8 @@ capability, CAP_NET_RAW, for its AF_PACKET sockets; every other process (and mos
 that starts SLAC as a child process keeps CAP_NET_RAW permitted but not effective and hands it to that child
 alone (:func:`pass_on_to_child`, as an ambient capability across exec).
 
-Not root: nothing to switch; a process that holds capabilities anyway (systemd's ``AmbientCapabilities``,
-``setcap``) keeps only what it needs (:func:`drop_to` with no identity).
+Not root: nothing to switch, and the launcher leaves the capabilities it was given alone (systemd's
+``AmbientCapabilities`` decide per unit; :func:`drop_to` without an identity trims them when called).
 
 Uses prctl/capset through ctypes on libc (the capability packages on PyPI are unmaintained or need
 libcap's headers to build).
