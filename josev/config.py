@@ -43,6 +43,14 @@ class StationConfig(_Strict):
     """Serial number, if any."""
     max_current_a: float = Field(32.0, gt=0, le=1000)
     """Station-wide current limit per phase shared by all EVSEs (load balancing)."""
+    user: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$")
+    """User the services and the broker run as when ``josev run`` is started as root (outside systemd): it
+    must exist. Unset: ``josev`` when that user exists, else everything stays root (with a warning);
+    ``"root"``: stay root on purpose. Only SLAC's process keeps a capability (CAP_NET_RAW); see
+    docs/security.md."""
+    group: str | None = Field(None, min_length=1, max_length=32)
+    """Primary group of the services (default: the user's own); supplementary groups come from /etc/group
+    (e.g. ``dialout`` for serial meters, ``gpio`` for the board's lines)."""
 
 
 class ConnectorConfig(_Strict):

@@ -20,14 +20,15 @@ import sys
 from pathlib import Path
 
 from josev import config as config_mod
-from josev import logs, sdnotify
+from josev import logs, sdnotify, tomllines
 from josev.broker import BrokerError, PrivateBroker
 from josev.bus.client import Bus
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.reexec import module_command
-from josev.services import registry
+from josev.services import privileges, registry
+from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
 STAGE_TIMEOUT_S = 12.0
 """How long one stop stage may take before the next one starts anyway."""
@@ -120,6 +121,73 @@ async def _stop_in_order(
             log.error("stopping %s took longer than %.0f s; going on", names, STAGE_TIMEOUT_S)
 
 
+def state_paths(cfg: JosevConfig, services: list[str], broker: bool) -> list[tuple[str, Path, bool]]:
+    """What the services (and a managed broker) write or must read after the switch to the service user:
+    ``(configuration key, path, is a directory)``."""
+    out: list[tuple[str, Path, bool]] = []
+    if broker:
+        out.append(("broker.directory", cfg.broker.directory, True))
+    if cfg.logging.file is not None:
+        out.append(("logging.file", cfg.logging.file, False))
+    if "ocpp" in services:
+        from josev.ocpp.service import config_from_station
+
+        occ = config_from_station(cfg)
+        out += [("ocpp.database", occ.database, False), ("ocpp.workdir", occ.workdir, True)]
+        if occ.key_dir is not None:
+            out.append(("ocpp.key_dir", occ.key_dir, True))
+        if occ.diagnostics_log is not None:
+            out.append(("ocpp.diagnostics_log", occ.diagnostics_log, False))
+    if "secc" in services:
+        from josev.secc.settings import SeccOptions
+
+        opts = SeccOptions.model_validate(cfg.secc)
+        if opts.pki_dir:
+            out.append(("secc.pki_dir", Path(opts.pki_dir), True))
+        if opts.v2g_log_dir:
+            out.append(("secc.v2g_log_dir", Path(opts.v2g_log_dir), True))
+        if opts.tls_keylog:
+            out.append(("secc.tls_keylog", Path(opts.tls_keylog), False))
+    return out
+
+
+def _identity(cfg: JosevConfig) -> Identity | None:
+    """Who the services run as (None: stay who we are); warns when a root station stays root by default."""
+    identity = privileges.resolve(cfg.station.user, cfg.station.group)
+    if identity is None and os.geteuid() == 0 and cfg.station.user is None:
+        log.warning(
+            "running every service as root: no user %r here; set [station] user (see docs/security.md)",
+            privileges.DEFAULT_USER,
+        )
+    return identity
+
+
+def _check_socket_dir(folder: Path, identity: Identity) -> None:
+    """mosquitto creates its unix socket after switching to the service user: its folder must let it."""
+    try:
+        st = folder.stat()
+    except OSError as exc:
+        raise LaunchError(f"broker.socket: cannot use folder {folder}: {exc.strerror}") from exc
+    if st.st_uid != identity.uid and not st.st_mode & 0o002:
+        raise LaunchError(
+            f"broker.socket: mosquitto (as user {identity.user}) cannot create its socket in {folder}: give"
+            " the folder to that user, or leave the key out (the socket then lives in broker.directory)"
+        )
+
+
+def _drop(identity: Identity | None, in_process: list[str], separate: list[str]) -> None:
+    """Switch this process to the service user: CAP_NET_RAW stays effective only where SLAC runs, and
+    permitted (for the SLAC child alone) when SLAC is a child process. Not switching (``identity`` None):
+    nothing changes; root stays root on purpose (warned about), and a process that is not root keeps what it
+    was given (systemd's ``AmbientCapabilities`` per unit, or the SLAC child's CAP_NET_RAW from a launcher
+    that switched)."""
+    if identity is None:
+        return
+    keep = frozenset({CAP_NET_RAW}) if "slac" in in_process else frozenset()
+    pass_on = frozenset({CAP_NET_RAW}) if "slac" in separate else frozenset()
+    log.info("privileges: %s", privileges.drop_to(identity, keep=keep, pass_on=pass_on))
+
+
 async def _child(
     name: str, config_path: Path, env: dict[str, str], stop: asyncio.Event, done: asyncio.Event | None = None
 ) -> None:
@@ -135,7 +203,13 @@ async def _run_child(name: str, config_path: Path, env: dict[str, str], stop: as
     delay = 0.5
     while not stop.is_set():
         proc = await asyncio.create_subprocess_exec(
-            *module_command("josev"), "run", "--config", str(config_path), "--service", name, env=env
+            *module_command("josev"),
+            *("run", "--config", str(config_path), "--service", name),
+            env=env,
+            # SLAC's process alone gets CAP_NET_RAW (ambient, from a launcher that switched user)
+            preexec_fn=_pass_net_raw
+            if name == "slac" and os.geteuid() != 0 and CAP_NET_RAW in privileges.permitted()
+            else None,
         )
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(stop.wait())
@@ -177,8 +251,18 @@ async def run_station(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    identity = _identity(cfg)
+    managed = cfg.broker.manage and not only
+    paths = state_paths(cfg, [*in_process, *separate], managed)
+    if identity is not None:
+        try:
+            privileges.give_state(identity, [p for p in paths if p[0] != "broker.directory"])
+        except OSError as exc:
+            raise LaunchError(f"cannot give the station's state to user {identity.user}: {exc}") from exc
+    if identity is not None and managed and cfg.broker.socket is not None:
+        _check_socket_dir(cfg.broker.socket.parent, identity)
     broker: PrivateBroker | None = None
-    if cfg.broker.manage and not only:
+    if managed:
         try:
             broker = PrivateBroker(
                 cfg.broker.directory,
@@ -186,11 +270,29 @@ async def run_station(
                 # The services connect over a unix socket: its buffers do not autotune like TCP's (to ~1 MB), so
                 # a flood from one bus credential queues little ahead of the HAL's replies (docs/security.md).
                 unix_socket=cfg.broker.socket or len(str(cfg.broker.directory)) < 80,
+                run_as=identity.user if identity is not None else None,  # mosquitto switches user itself
             )
+            if identity is not None:  # the credentials the services read, the persistence mosquitto writes
+                privileges.give_state(identity, [("broker.directory", broker.directory, True)])
             broker.start()
+            if identity is not None:  # mosquitto made its sockets as root: the services must connect
+                for sock in (broker.files.socket, broker.files.tools_socket):
+                    if sock is not None and sock.exists():
+                        os.chown(sock, identity.uid, identity.gid)
         except (BrokerError, OSError) as exc:
             raise LaunchError(f"cannot start the broker: {exc}") from exc
         log.info("broker on 127.0.0.1:%s (%s)", broker.port, broker.directory)
+    try:
+        _drop(identity, in_process, separate)
+    except OSError as exc:
+        if broker is not None:
+            broker.stop()
+        raise LaunchError(f"cannot switch to the service user: {exc}") from exc
+    problems = privileges.check_access(paths) + privileges.check_code()
+    if problems:
+        if broker is not None:
+            broker.stop()
+        raise LaunchError("; ".join(problems))
 
     def settings_for(name: str) -> BusSettings:
         if broker is not None:
@@ -251,6 +353,10 @@ async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, name
         ready.set()
 
 
+def _pass_net_raw() -> None:
+    privileges.pass_on_to_child(frozenset({CAP_NET_RAW}))
+
+
 def run_from_cli(config_path: Path, only: list[str]) -> int:
     """Entry of ``josev run``: the configuration is checked first (every section, as ``josev config check``;
     a process started with ``--service`` checks the core sections and its services' own); a bad one is
@@ -283,6 +389,16 @@ def run_from_cli(config_path: Path, only: list[str]) -> int:
             return 2
     try:
         return asyncio.run(run_station(cfg, config_path=config_path, only=only))
+    except PrivilegeError as exc:
+        lines = config_mod.read(config_path)[1] if config_path.exists() else {}
+        key = exc.key or "station.user"
+        line = tomllines.line_of(lines, tuple(key.split(".")))
+        print(
+            config_mod.ConfigError(config_path, [config_mod.Problem(key, str(exc), line)]).explain(),
+            file=sys.stderr,
+        )
+        print("josev run: configuration refused; nothing started", file=sys.stderr)
+        return 2
     except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

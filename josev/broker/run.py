@@ -90,7 +90,10 @@ class PrivateBroker:
         unix_socket: bool | Path = False,
         services: tuple[str, ...] = (),
         persistence: bool = True,
+        run_as: str | None = None,
     ) -> None:
+        """``run_as``: the user mosquitto switches to after binding (it is started by root; default: the user
+        we are, which keeps a root-started broker root)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if directory is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="josev-broker-")
@@ -110,7 +113,8 @@ class PrivateBroker:
             services=services,
             persistence=persistence,
             log_file=directory / "mosquitto.log",
-            run_as=pwd.getpwuid(os.geteuid()).pw_name,  # the user we are (in a user namespace too)
+            # the user we are unless told (in a user namespace too)
+            run_as=run_as or pwd.getpwuid(os.geteuid()).pw_name,
             tools_port=self.tools_port,
         )
         self.host = "127.0.0.1"

@@ -189,9 +189,30 @@ def on_tx_response(st: Station, sent: dict[str, Any], payload: dict[str, Any], n
         st.emit(StationRequest("remote_stop", {"evse": evse, "reason": "DeAuthorized"}))
 
 
+REMOTE_START_PENDING_S = 30.0
+"""A remote start waiting for the CSMS's Authorize or the coordinator's decision holds its EVSE this long at
+most (a second RequestStartTransaction for it is rejected meanwhile)."""
+
+
+def _remote_pending(st: Station, now: float) -> dict[int, float]:
+    """EVSE -> until when a remote start is being decided on it."""
+    pending: dict[int, float] = st.blocks.setdefault("remote_start_pending", {})
+    for evse in [e for e, until in pending.items() if until <= now]:
+        del pending[evse]
+    return pending
+
+
 def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any]:
-    """RequestStartTransaction (F01/F02); with a chargingProfile see the smart-charging module (K05)."""
+    """RequestStartTransaction (F01/F02); with a chargingProfile see the smart-charging module (K05).
+
+    The coordinator decides: the start goes to it as a ``remote_start`` station request, and only its
+    acceptance authorizes the transaction (TransactionEvent with trigger RemoteStart and the remoteStartId);
+    a refusal sends nothing. Without AuthorizeRemoteStart the CSMS's answer waits for that decision
+    (Accepted only for a start the coordinator took, else Rejected with its reason). With it, the answer
+    follows the station's own checks at once (the Authorize round trip comes after it, as F01 orders), and a
+    start the coordinator refuses afterwards ends with no transaction."""
     from josev.ocpp import availability
+    from josev.ocpp.core import Deferred
 
     if "chargingProfile" in req:
         from josev.ocpp.smartcharging import messages as smart
@@ -202,40 +223,90 @@ def request_start(st: Station, req: dict[str, Any], now: float) -> dict[str, Any
     token, rid = req["idToken"], req["remoteStartId"]
     group = (req.get("groupIdToken") or {}).get("idToken")
     target = _pick_evse(st, evse, lambda e: reservation.admits(st, e, token, group)[0])
-    if target is None or not availability.operative(st, target) or st.tx.live[target].token is not None:
+    if (
+        target is None
+        or not availability.operative(st, target)
+        or st.tx.live[target].token is not None
+        or _remote_pending(st, now).get(target, 0.0) > now
+    ):
         return {"status": "Rejected"}
     if availability.effective(st, target, st.tx.live[target].connector) == "Faulted":
         return {"status": "Rejected"}
     resv = reservation.admits(st, target, token, group)[1]
-    out: dict[str, Any] = {"status": "Accepted"}
     rec = st.tx.current(target)
+    grant = {"evse": target, "idToken": token, "remoteStartId": rid}
+
+    def take(s: Station, info: dict[str, Any], grp: str | None, t: float) -> None:
+        """The coordinator took the start: the transaction is authorized by it."""
+        if resv is not None:
+            reservation.consume(s, target, resv, t)
+        tariffcost.on_authorized(s, target, info, t)
+        s.tx.live[target].remote_start_id = rid
+        s.tx.authorized(target, token, grp, t, trigger="RemoteStart")
+
+    def refused(s: Station, reply: dict[str, Any]) -> None:
+        s.tx.live[target].remote_start_id = None
+        log.warning(
+            "EVSE %d: the coordinator refused remote start %d: %s",
+            target,
+            rid,
+            reply.get("detail") or reply.get("status"),
+        )
+
+    if not (st.dm.get_bool("AuthCtrlr", "AuthorizeRemoteStart") and token["type"] != "NoAuthorization"):
+        _remote_pending(st, now)[target] = now + REMOTE_START_PENDING_S
+        st.tx.live[target].remote_start_id = rid  # a start in progress (a TxProfile of K05 waits for it)
+
+        def on_reply(s: Station, reply: dict[str, Any], t: float) -> dict[str, Any]:
+            _remote_pending(s, t).pop(target, None)
+            if reply.get("status") != "Accepted":
+                refused(s, reply)
+                info = str(reply.get("detail") or "the EVSE cannot take a transaction now")[:500]
+                return {
+                    "status": "Rejected",
+                    "statusInfo": {"reasonCode": "Unavailable", "additionalInfo": info},
+                }
+            out: dict[str, Any] = {"status": "Accepted", "_after": lambda s2, t2: take(s2, {}, group, t2)}
+            if rec is not None:
+                out["transactionId"] = rec["id"]
+            return out
+
+        return {
+            "status": "Accepted",
+            "_defer": Deferred("remote_start", grant, {"status": "Rejected"}, on_reply),
+        }
+
+    out: dict[str, Any] = {"status": "Accepted"}
     if rec is not None:
         out["transactionId"] = rec["id"]
 
     def go(s: Station, t: float) -> None:
-        s.tx.live[target].remote_start_id = rid
-        grant = {"evse": target, "idToken": token, "remoteStartId": rid}
-        if s.dm.get_bool("AuthCtrlr", "AuthorizeRemoteStart") and token["type"] != "NoAuthorization":
+        _remote_pending(s, t)[target] = t + REMOTE_START_PENDING_S
+        s.tx.live[target].remote_start_id = rid  # a start in progress (a TxProfile of K05 waits for it)
 
-            def ok(s2: Station, p: dict[str, Any], t2: float) -> None:
-                _cache_store(s2, token, p["idTokenInfo"], t2)
-                if p["idTokenInfo"]["status"] == "Accepted":
-                    if resv is not None:
-                        reservation.consume(s2, target, resv, t2)
-                    tariffcost.on_authorized(s2, target, p["idTokenInfo"], t2)
-                    s2.emit(StationRequest("remote_start", grant))
-                    s2.tx.authorized(target, token, None, t2, trigger="RemoteStart")
+        def ok(s2: Station, p: dict[str, Any], t2: float) -> None:
+            _cache_store(s2, token, p["idTokenInfo"], t2)
+            if p["idTokenInfo"]["status"] != "Accepted":
+                _remote_pending(s2, t2).pop(target, None)
+                s2.tx.live[target].remote_start_id = None
+                _result(s2, target, token, p["idTokenInfo"]["status"], "remote")
+                return
+            info = p["idTokenInfo"]
+
+            def decided(s3: Station, reply: dict[str, Any], t3: float) -> None:
+                _remote_pending(s3, t3).pop(target, None)
+                if reply.get("status") == "Accepted":
+                    take(s3, info, None, t3)
                 else:
-                    s2.tx.live[target].remote_start_id = None
-                    _result(s2, target, token, p["idTokenInfo"]["status"], "remote")
+                    refused(s3, reply)
 
-            s.send("Authorize", {"idToken": token}, t, on_result=ok)
-        else:
-            if resv is not None:
-                reservation.consume(s, target, resv, t)
-            tariffcost.on_authorized(s, target, {}, t)
-            s.emit(StationRequest("remote_start", grant))
-            s.tx.authorized(target, token, group, t, trigger="RemoteStart")
+            s2.ask("remote_start", grant, decided, t2)
+
+        def failed(s2: Station, reason: str, t2: float) -> None:
+            _remote_pending(s2, t2).pop(target, None)
+            s2.tx.live[target].remote_start_id = None
+
+        s.send("Authorize", {"idToken": token}, t, on_result=ok, on_error=failed)
 
     out["_after"] = go
     return out

@@ -95,7 +95,26 @@ def basic_auth(identity: str, password: str, encoding: str = "text") -> str:
     return "Basic " + base64.b64encode(identity.encode() + b":" + secret).decode()
 
 
-def build_station(cfg: OcppConfig) -> Station:
+class SteadyClock:
+    """The OCPP core's time: seconds on the UNIX scale, read from the monotonic clock.
+
+    The wall clock is read once, when the client starts, to put the monotonic seconds on the UNIX scale; after
+    that a step of the system clock (NTP, an operator, an RTC resync: an hour back or forward) moves nothing:
+    heartbeats, retries, timeouts, sampling and the other timers of the core keep their intervals. Timestamps
+    are this time plus the core's CSMS offset (:meth:`josev.ocpp.core.Station.set_clock`), which the
+    BootNotification and every Heartbeat response reset to the CSMS's clock."""
+
+    def __init__(
+        self, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._monotonic = monotonic
+        self.base = wall() - monotonic()
+
+    def __call__(self) -> float:
+        return self._monotonic() + self.base
+
+
+def build_station(cfg: OcppConfig, clock: Callable[[], float] | None = None) -> Station:
     """Open the store and device model and create the core (also used after an in-process reboot)."""
     cfg.database.parent.mkdir(parents=True, exist_ok=True)
     store = Store(cfg.database, durable=cfg.durable)
@@ -130,7 +149,7 @@ def build_station(cfg: OcppConfig) -> Station:
     st = Station(store, dm, evses=cfg.evses, boot_info=boot)
     st.key_dir = cfg.key_dir or cfg.workdir / "keys"
     _import_config_roots(cfg, store, dm)
-    now = time.time()
+    now = (clock or SteadyClock())()
     st.tx.reschedule(now)  # sampling runs from the start, also when the CSMS cannot be reached
     if died:
         st.tx.after_crash(now)
@@ -197,12 +216,15 @@ class OcppClient:
         on_request: RequestHandler | None = None,
         install: transfers.InstallHook | None = None,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.cfg = cfg
         self.on_request = on_request
         self.install = install or transfers.default_install
         self.rand = rand
-        self.station = build_station(cfg)
+        self.clock = clock or SteadyClock()
+        """The core's time (:class:`SteadyClock`): every input to the core carries it."""
+        self.station = build_station(cfg, self.clock)
         self.ws: ClientConnection | None = None
         self.connected = asyncio.Event()
         self.reboots = 0
@@ -231,7 +253,7 @@ class OcppClient:
                 "station input %s after the OCPP client stopped: not recorded", getattr(fn, "__name__", fn)
             )
             return
-        await self._dispatch(fn(*args, time.time()))
+        await self._dispatch(fn(*args, self.clock()))
         self._wake.set()
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -337,16 +359,16 @@ class OcppClient:
 
     def _connect_failed(self, exc: Exception) -> None:
         if isinstance(exc, ssl.SSLCertVerificationError):
-            self.station.security_event("InvalidCsmsCertificate", time.time(), str(exc)[:255])
+            self.station.security_event("InvalidCsmsCertificate", self.clock(), str(exc)[:255])
         elif isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
-            self.station.security_event("FailedToAuthenticateAtCsms", time.time(), str(exc)[:255])
+            self.station.security_event("FailedToAuthenticateAtCsms", self.clock(), str(exc)[:255])
         elif (kind := tls_failure(exc)) is not None:
-            self.station.security_event(kind, time.time(), str(exc)[:255])
+            self.station.security_event(kind, self.clock(), str(exc)[:255])
         elif self._level >= 3 and client_cert_refused(exc):
             # profile 3: the CSMS refused our certificate (TLS alert, or the connection closed right after
             # the TLS 1.3 handshake, when the server checks the certificate)
             self.station.security_event(
-                "FailedToAuthenticateAtCsms", time.time(), f"client certificate refused: {exc}"[:255]
+                "FailedToAuthenticateAtCsms", self.clock(), f"client certificate refused: {exc}"[:255]
             )
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
@@ -358,7 +380,7 @@ class OcppClient:
         self.connected.set()
         self._reconnect = False
         self._leave.clear()
-        await self._dispatch(self.station.connected(time.time(), slot))
+        await self._dispatch(self.station.connected(self.clock(), slot))
         self._wake.set()
         reader = asyncio.create_task(self._reader(ws))
         leave = asyncio.create_task(self._until_leave())
@@ -374,7 +396,7 @@ class OcppClient:
             self.connected.clear()
             with contextlib.suppress(Exception):
                 await ws.close()
-            await self._dispatch(self.station.disconnected(time.time()))
+            await self._dispatch(self.station.disconnected(self.clock()))
             self._wake.set()
 
     async def _flush(self) -> None:
@@ -407,7 +429,7 @@ class OcppClient:
     async def _reader(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for message in ws:
-                await self._dispatch(self.station.receive(message, time.time()))
+                await self._dispatch(self.station.receive(message, self.clock()))
                 self._wake.set()
                 self._answered.set()
 
@@ -415,7 +437,7 @@ class OcppClient:
         """Feed the core's timers for the client's whole life (online and offline)."""
         while not stop.is_set():
             deadline = None if self._rebooting else self.station.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - time.time())
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
             self._wake.clear()
             # asyncio.timeout, not wait_for: wait_for of 3.11 can swallow a cancellation
             with contextlib.suppress(TimeoutError):
@@ -423,7 +445,7 @@ class OcppClient:
                     await self._wake.wait()
             if not self._rebooting and self._reboot is None:
                 try:
-                    await self._dispatch(self.station.tick(time.time()))
+                    await self._dispatch(self.station.tick(self.clock()))
                 except Exception:  # a failing timer must not stop the others
                     log.exception("timer processing failed")
 
@@ -475,13 +497,13 @@ class OcppClient:
                 log.exception("station request %s failed", req.kind)
                 reply = None
         if req.token is not None and reply is not None:
-            await self._dispatch(self.station.complete(req.token, reply, time.time()))
+            await self._dispatch(self.station.complete(req.token, reply, self.clock()))
 
     async def _job(self, eff: StartJob) -> None:
         rid = int(eff.data["requestId"])
 
         def status(s: str) -> None:
-            effects = self.station.job_status(eff.kind, rid, s, time.time())
+            effects = self.station.job_status(eff.kind, rid, s, self.clock())
             task = asyncio.get_running_loop().create_task(self._dispatch(effects))
             self._jobs.add(task)
             task.add_done_callback(self._jobs.discard)
@@ -495,7 +517,7 @@ class OcppClient:
                     status,
                     self.cfg.workdir,
                     self.install,
-                    lambda: self.station.wall(time.time()),
+                    lambda: self.station.wall(self.clock()),
                     ctx,
                 )
             else:
@@ -521,7 +543,7 @@ class OcppClient:
             self.station.store.close()
             if self.cfg.reboot_command:
                 await run_reboot_hook(self.cfg.reboot_command, reason)
-            self.station = build_station(self.cfg)
+            self.station = build_station(self.cfg, self.clock)
         finally:
             self._rebooting = False
             self._wake.set()

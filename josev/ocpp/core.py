@@ -1,6 +1,8 @@
 """The sans-IO OCPP 2.0.1 charging-station core.
 
-Inputs (each with ``now``, UNIX seconds from the shell): websocket frames (:meth:`Station.receive`), connection
+Inputs (each with ``now``: seconds on the UNIX scale from the shell's monotonic clock,
+:class:`josev.ocpp.connection.SteadyClock`, so a step of the system clock moves no timer; timestamps are
+``now`` plus the CSMS offset, :meth:`Station.wall`): websocket frames (:meth:`Station.receive`), connection
 up/down, timers (:meth:`Station.tick`), station-side events (methods of the functional-block modules, reached
 through :class:`Station`), and completions of deferred requests. Outputs: lists of
 :mod:`josev.ocpp.effects`. :meth:`Station.next_deadline` says when to call :meth:`Station.tick`.
@@ -60,13 +62,28 @@ class InFlight:
     deadline: float
 
 
-class Deferred:
-    """Returned by a CSMS-call handler whose response comes later through :meth:`Station.complete`."""
+ReplyCb = Callable[["Station", dict[str, Any], float], dict[str, Any]]
+ThenCb = Callable[["Station", dict[str, Any], float], None]
 
-    def __init__(self, kind: str, data: dict[str, Any], timeout_payload: dict[str, Any]) -> None:
+
+class Deferred:
+    """Returned by a CSMS-call handler whose response comes later through :meth:`Station.complete` (also as
+    ``{"_defer": Deferred(...), ...}``, so that a wrapping handler still sees a dict; its ``_after`` then runs
+    after an ``Accepted`` response). ``on_reply`` turns the station's reply into the CSMS response (which may
+    carry ``_after``); without it the reply is the response."""
+
+    def __init__(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        timeout_payload: dict[str, Any],
+        on_reply: ReplyCb | None = None,
+    ) -> None:
         self.kind = kind
         self.data = data
         self.timeout_payload = timeout_payload
+        self.on_reply = on_reply
+        self.after_accepted: Callable[[Station, float], None] | None = None
 
 
 class Station:
@@ -104,6 +121,10 @@ class Station:
         self.mem: deque[Outgoing] = deque()
         self.retry_at = 0.0
         self.deferred: dict[int, tuple[str, str, float, dict[str, Any]]] = {}
+        self.deferred_how: dict[int, Deferred] = {}
+        self.waiting: dict[int, tuple[ThenCb, float, dict[str, Any]]] = {}
+        """Station requests whose reply the core acts on (:meth:`ask`): token -> (then, deadline, reply on
+        timeout)."""
         self.timers: dict[str, float] = {}
         self.stats = {"callerrors_sent": 0, "callerrors_received": 0, "timeouts": 0, "dropped": 0}
         self.firmware_status = "Idle"
@@ -247,6 +268,7 @@ class Station:
                 if self.retry_at and self.store.queue_length():
                     times.append(self.retry_at)
         times += [d[2] for d in self.deferred.values()]
+        times += [w[1] for w in self.waiting.values()]
         return min(times) if times else None
 
     def tick(self, now: float) -> list[Effect]:
@@ -259,7 +281,12 @@ class Station:
         for token, (uid, action, deadline, payload) in list(self.deferred.items()):
             if now >= deadline:
                 del self.deferred[token]
+                self.deferred_how.pop(token, None)
                 self._respond(uid, action, payload, now)
+        for token, (then, deadline, reply) in list(self.waiting.items()):
+            if now >= deadline:
+                del self.waiting[token]
+                then(self, dict(reply), now)
         for name, at in list(self.timers.items()):
             if now >= at and self.timers.get(name) == at:  # an earlier timer's handler may have cancelled it
                 del self.timers[name]
@@ -424,9 +451,14 @@ class Station:
             self.stats["callerrors_sent"] += 1
             self._send_frame(rpc.CallError(call.unique_id, "InternalError", str(exc)[:255]), now)
             return
+        if isinstance(result, dict) and isinstance(result.get("_defer"), Deferred):
+            deferred: Deferred = result["_defer"]
+            deferred.after_accepted = result.get("_after")
+            result = deferred
         if isinstance(result, Deferred):
             token = next(self._tokens)
             self.deferred[token] = (call.unique_id, call.action, now + 10.0, result.timeout_payload)
+            self.deferred_how[token] = result
             self.emit(StationRequest(result.kind, result.data, token))
             return
         after = result.pop("_after", None) if isinstance(result, dict) else None
@@ -444,16 +476,42 @@ class Station:
         self._send_frame(rpc.CallResult(uid, payload), now)
 
     def complete(self, token: int, payload: dict[str, Any], now: float) -> list[Effect]:
-        """Answer a deferred CSMS request (see :class:`Deferred`)."""
+        """The station's reply to a request with a token: answers a deferred CSMS request (see
+        :class:`Deferred`) or runs what :meth:`ask` was told to do with it."""
+        waiting = self.waiting.pop(token, None)
+        if waiting is not None:
+            waiting[0](self, payload, now)
         entry = self.deferred.pop(token, None)
+        how = self.deferred_how.pop(token, None)
         if entry is not None and self.online:
             uid, action, _, _ = entry
+            if how is not None and how.on_reply is not None:
+                payload = how.on_reply(self, payload, now)
             handler_after = payload.pop("_after", None)
             self._respond(uid, action, payload, now)
             if handler_after is not None:
                 handler_after(self, now)
+            if how is not None and how.after_accepted is not None and payload.get("status") == "Accepted":
+                how.after_accepted(self, now)
         self._pump(now)
         return self.take()
+
+    def ask(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        then: ThenCb,
+        now: float,
+        *,
+        timeout: float = 10.0,
+        timeout_reply: dict[str, Any] | None = None,
+    ) -> None:
+        """Ask the station for something and act on its reply: ``then(station, reply, now)`` runs on the reply
+        (:meth:`complete`) or, after ``timeout`` seconds without one, with ``timeout_reply``."""
+        token = next(self._tokens)
+        reply = timeout_reply or {"status": "Rejected", "detail": "the station did not answer"}
+        self.waiting[token] = (then, now + timeout, reply)
+        self.emit(StationRequest(kind, data, token))
 
     # -- station-side inputs (from the coordinator / hardware) ---------------------------------------
     def _station_input(self, fn: Callable[[], None], now: float) -> list[Effect]:

@@ -153,8 +153,9 @@ class OcppService:
                         await bus.request(co.StopCharging(reason="local"), d["evse"])
                     else:
                         await bus.request(co.Authorize(id_token=tok["idToken"], source="ocpp"), d["evse"])
-            elif req.kind == "remote_start":
+            elif req.kind == "remote_start":  # the core acts on the coordinator's decision (req.token)
                 await bus.request(co.Authorize(id_token=d["idToken"]["idToken"], source="ocpp"), d["evse"])
+                return {"status": "Accepted"}
             elif req.kind == "remote_stop":
                 await bus.request(co.StopCharging(reason=str(d.get("reason", "Remote")).lower()), d["evse"])
             elif req.kind == "availability":
@@ -184,6 +185,8 @@ class OcppService:
             log.warning("coordinator refused %s: %s", req.kind, err)
             if req.kind == "unlock":
                 return {"status": "UnlockFailed"}
+            if req.kind == "remote_start":  # a timeout (CommandTimeout) included
+                return {"status": "Rejected", "detail": str(err)}
         return None
 
     # -- state publishing -----------------------------------------------------------------------------

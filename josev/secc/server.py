@@ -138,6 +138,12 @@ class SdpProtocol(asyncio.DatagramProtocol):
                 self.record("tx", res, addr)
 
 
+ACCEPT_BACKLOG = 8
+"""The listen queue of a V2GTP port, which is also how many connections asyncio accepts in one go: an EVSE
+serves one car (a few connections at most), and a burst of hundreds accepted at once kept the event loop from
+the charging car's requests for tens of milliseconds (bench/hostile_load.py); the kernel holds back the rest."""
+
+
 class EvseEndpoint:
     """SDP + V2GTP/TCP (and TLS) for one EVSE on its PLC interface.
 
@@ -234,7 +240,9 @@ class EvseEndpoint:
         ports = [port] if port else random.sample(range(DYN_PORT_MIN, 65536), 50)
         for i, p in enumerate(ports):
             try:
-                return await asyncio.start_server(handler, host=host, port=p, family=socket.AF_INET6)
+                return await asyncio.start_server(
+                    handler, host=host, port=p, family=socket.AF_INET6, backlog=ACCEPT_BACKLOG
+                )
             except OSError:
                 if i == len(ports) - 1:
                     raise

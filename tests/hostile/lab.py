@@ -207,6 +207,10 @@ def pid_rss_kb(pid: int) -> int:
     raise LookupError("VmRSS")
 
 
+OPENED: dict[int, int] = {}
+"""Connections each attacker process (by pid) had established when it reported ready."""
+
+
 async def attacker(ns: Netns, iface: str, addr: str, *args: str) -> asyncio.subprocess.Process:
     """Start :mod:`tests.hostile.attacker` in ``ns``; returns once its connections are open."""
     proc = await asyncio.create_subprocess_exec(
@@ -225,8 +229,14 @@ async def attacker(ns: Netns, iface: str, addr: str, *args: str) -> asyncio.subp
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    except BaseException:  # cancelled or timed out: no attacker is left behind
+        proc.kill()
+        await proc.wait()
+        raise
     assert line.startswith(b"ready"), line
+    OPENED[proc.pid] = int(line.split()[1])
     return proc
 
 

@@ -30,9 +30,14 @@ pytestmark = [
 ]
 
 P99_BOUND_MS = 100.0
-"""The issue asks for 5 ms. On the 2-core machine this was written on (load average ~6 from other jobs) the
-EV-side p99 was 12-26 ms without any attack and ~40 ms under it (p50 0.6-0.9 ms either way), so the bound is
-looser; the measured figure is printed. Before the fixes the car did not finish at all."""
+"""The issue asks for 5 ms: that figure comes from ``python -m bench hostile`` (bench/hostile_load.py), which
+prints the p99 with and without this attack side by side, with the machine's own scheduling floor and the
+station's event-loop stalls. On the shared 2-core machine this was written on (load average 6-12 from other
+jobs) the EV-side p99 was 10-25 ms without any attack and 25-70 ms under it, while a process that only sleeps
+woke up to 30-45 ms late at p99 in the same windows, so a tight bound here would measure the machine. The bound
+catches a station that stalls (before the fixes the car did not finish at all)."""
+
+LOOPS = 300
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +93,11 @@ async def test_car_charges_through_a_hostile_peer(netns_lab: NetnsLab, pki: Path
         await asyncio.sleep(1.0)
         rss0 = pid_rss_kb(proc.pid)
         car = asyncio.create_task(
-            run_ev(car_ns.name, car_pair.b, "iso2-dc", *car_args(pki, 150, "0.02"), loops=150, timeout=45)
+            run_ev(car_ns.name, car_pair.b, "iso2-dc", *car_args(pki, LOOPS, "0.02"), loops=LOOPS, timeout=45)
         )
-        await asyncio.sleep(1.5)  # the car is in its charge loop
+        # the car is in its charge loop (an EV in session is never pushed out; one still in its TLS handshake
+        # can be, by the attacker's burst from 20 addresses: see docs/security.md)
+        await asyncio.sleep(2.5)
         bad = await attacker(
             bad_ns,
             bad_pair.b,
@@ -111,7 +118,7 @@ async def test_car_charges_through_a_hostile_peer(netns_lab: NetnsLab, pki: Path
     finally:
         assert await stop_station(proc) == 0
     r = res["results"][-1]
-    assert r["outcome"] == "finished" and r["loops"] == 150, (r, log.read_text(errors="replace")[-3000:])
+    assert r["outcome"] == "finished" and r["loops"] == LOOPS, (r, log.read_text(errors="replace")[-3000:])
     cd = r["latency_ms"]["CurrentDemandReq"]
     assert after["results"][-1]["outcome"] == "finished", after  # no EVSE latched a fault
     text = log.read_text(errors="replace")

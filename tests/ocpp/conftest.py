@@ -32,7 +32,8 @@ class StationUnderTest:
         self.cfg = cfg
         self.requests: list[StationRequest] = []
         self.replies: dict[str, Callable[[StationRequest], dict[str, Any] | None]] = {
-            "unlock": lambda r: {"status": "Unlocked"}
+            "unlock": lambda r: {"status": "Unlocked"},
+            "remote_start": lambda r: {"status": "Accepted"},  # the coordinator takes the start
         }
         self.client = OcppClient(cfg, on_request=self._on_request)
         self.stop = asyncio.Event()

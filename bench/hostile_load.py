@@ -1,0 +1,258 @@
+"""Charge-loop latency of the whole station with and without a hostile peer on the same PLC link (issue 22).
+
+The station of ``tests/hostile/test_hostile_load.py`` (``josev station --sim --stack real``: HAL simulator,
+coordinator, SECC with TLS, OCPP and CSMS stand-in, broker) in one network namespace; a DC car (ISO 15118-2
+over TLS) and an attacker on a bridge in it. Two sessions of ``LOOPS`` CurrentDemand loops (one every 20 ms),
+measured at the EV (request written -> response read):
+
+* ``quiet``: nothing else on the link;
+* ``hostile``: the test's attack, repeated in rounds for the whole session (each round opens 200 stalled TLS
+  handshakes and 200 idle TCP connections from 20 addresses and floods 20,000 tiny frames on one more, holds them
+  ``HOLD_S``, closes them).
+
+Also printed: the machine's floor (a process that only sleeps, measuring how late it wakes: on a shared 2-core
+machine the scheduling delays of the EV's and the station's processes are part of every figure, and the attacker
+process competes for the same cores, which a real attacker's hardware does not), and the station's own event
+loop as ``bench/_loopmeter.py`` measures it (the station runs under it), per case. ``python -m bench hostile``; needs root
+(prints "skipped" otherwise). ``LOOPS``/rounds via ``JOSEV_BENCH_LOOPS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOPS = int(os.environ.get("JOSEV_BENCH_LOOPS", "500"))
+INTERVAL = "0.02"
+HOLD_S = 0.5
+CONNECTIONS: list[int] = []
+"""Connections the attacker had established in each round (of the 401 it starts)."""
+ATTACK = ("--stalled=200", "--idle=200", "--flood=20000")
+
+
+def _car_args(pki: Path, loops: int) -> tuple[str, ...]:
+    return (
+        *("--tls", "iso2", "--station-tls", "both", "--pki", str(pki)),
+        *("--seconds-per-loop", "1", "--loop-interval", INTERVAL, "--loops", str(loops)),
+    )
+
+
+PROBE = """
+import sys, time
+lat = []
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    t = time.monotonic()
+    time.sleep(0.02)
+    lat.append((time.monotonic() - t - 0.02) * 1e3)
+lat.sort()
+print(f"{lat[len(lat) // 2]:.2f} {lat[min(len(lat) - 1, int(len(lat) * 0.99))]:.2f}")
+"""
+"""A process that only sleeps 20 ms in a loop, measuring how late it wakes up: the floor this machine's load
+puts under any latency figure (nothing of josev in it)."""
+
+
+async def _probe(seconds: float) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBE, str(seconds), stdout=asyncio.subprocess.PIPE
+    )
+
+
+async def _session(lab: Any, car_ns: Any, iface: str, pki: Path, loops: int) -> dict[str, Any]:
+    from tests.hostile.lab import run_ev
+
+    probe = await _probe(loops * 0.021 + 1.0)
+    for attempt in range(2):
+        res = await run_ev(
+            car_ns.name,
+            iface,
+            "iso2-dc",
+            *_car_args(pki, loops),
+            loops=loops,
+            timeout=60 + loops * 0.1,
+            check=False,
+        )
+        r: dict[str, Any] = res["results"][-1]
+        if attempt == 0 and r.get("detail") == "CableCheckRes: FAILED" and not r.get("loops"):
+            # the station's simulated car switches to C a bus round trip after SessionSetup; a CableCheckReq
+            # before that is refused (pilot still B): a harness race, not this benchmark's subject
+            print("(CableCheck refused with the simulated pilot still at B: session retried)")
+            continue
+        break
+    out, _ = await probe.communicate()
+    r["probe"] = [float(x) for x in out.split()]
+    if r.get("outcome") != "finished":
+        raise RuntimeError(f"the car did not finish: {json.dumps(r)[:500]}")
+    return r
+
+
+async def _attack_rounds(
+    bad_ns: Any, iface: str, addr: str, ports: tuple[int, int], sources: list[str]
+) -> int:
+    from tests.hostile.lab import OPENED, attacker, stop
+
+    rounds = 0
+    with contextlib.suppress(asyncio.CancelledError):
+        while True:
+            bad = await attacker(
+                bad_ns,
+                iface,
+                addr,
+                f"--tls-port={ports[0]}",
+                f"--tcp-port={ports[1]}",
+                *ATTACK,
+                *[f"--source={x}" for x in sources],
+            )
+            rounds += 1
+            CONNECTIONS.append(OPENED.get(bad.pid, 0))
+            try:
+                await asyncio.sleep(HOLD_S)
+            finally:
+                await asyncio.shield(stop(bad))
+    return rounds
+
+
+async def _profile(pid: int) -> asyncio.subprocess.Process | None:
+    """``JOSEV_BENCH_PYSPY=FILE``: record the station with py-spy (not a dependency) during the hostile session
+    (raw collapsed stacks, with native frames and idle time left out)."""
+    out = os.environ.get("JOSEV_BENCH_PYSPY")
+    if not out:
+        return None
+    return await asyncio.create_subprocess_exec(
+        *("py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", out, "--rate", "500"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _run(pki: Path, meter: Path) -> list[tuple[str, dict[str, Any], int]]:
+    sys.path.insert(0, str(ROOT))
+    from josev.bus.service import GC_FREEZE_AFTER_S
+    from tests.hostile.lab import add_addresses, bridge
+    from tests.util.netns import NetnsLab
+
+    out: list[tuple[str, dict[str, Any], int]] = []
+    with NetnsLab("h") as lab:
+        st_ns, car_ns, bad_ns = lab.netns("st"), lab.netns("car"), lab.netns("bad")
+        car_pair, bad_pair = lab.veth(st_ns, car_ns), lab.veth(st_ns, bad_ns)
+        link = bridge(lab, car_pair, bad_pair, ns=st_ns)
+        sources = add_addresses(bad_ns, bad_pair.b, 20)
+        proc = await asyncio.create_subprocess_exec(
+            *(
+                "ip",
+                "netns",
+                "exec",
+                st_ns.name,
+                sys.executable,
+                "-u",
+                *(str(ROOT / "bench" / "_loopmeter.py"), str(meter), "josev.cli.station"),
+                "--sim",
+            ),
+            *("--iface", link, "--slac", "off", "--stack", "real", "--modes", "dc"),
+            *("--tls", "both", "--pki", str(pki)),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=open(os.environ["JOSEV_BENCH_STATION_LOG"], "wb")  # noqa: SIM115
+            if os.environ.get("JOSEV_BENCH_STATION_LOG")
+            else asyncio.subprocess.DEVNULL,
+        )
+        try:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            if not line.startswith("station ready"):
+                raise RuntimeError(f"station did not start: {line!r}")
+            addr = line.split("[", 1)[1].split("%", 1)[0]
+            ports = (int(line.split(" on ")[2].split(",")[0]), int(line.split("]:", 1)[1].split(",")[0]))
+            ready_at = time.monotonic()
+            await _session(lab, car_ns, car_pair.b, pki, 5)  # warm-up: every code path loaded
+            # and the startup objects frozen (one full collection, GC_FREEZE_AFTER_S after the start)
+            await asyncio.sleep(max(0.0, ready_at + GC_FREEZE_AFTER_S + 1.0 - time.monotonic()))
+            t0 = time.monotonic()
+            out.append(("quiet", await _session(lab, car_ns, car_pair.b, pki, LOOPS), 0))
+            out[-1][1]["window"] = (t0, time.monotonic())
+            t0 = time.monotonic()
+            car = asyncio.create_task(_session(lab, car_ns, car_pair.b, pki, LOOPS))
+            spy = await _profile(proc.pid)
+            await asyncio.sleep(3.0)  # the car is in its charge loop (started, TLS, cable check, precharge)
+            attack = asyncio.create_task(_attack_rounds(bad_ns, bad_pair.b, addr, ports, sources))
+            try:
+                hostile = await car
+            finally:
+                attack.cancel()
+                rounds = await attack
+            hostile["window"] = (t0, time.monotonic())
+            out.append(("hostile", hostile, rounds))
+            if spy is not None:
+                spy.send_signal(2)
+                await spy.wait()
+        finally:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    return out
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        print("skipped: needs root (network namespaces)")
+        return
+    sys.path.insert(0, str(ROOT))
+    from josev.pki import create
+
+    with tempfile.TemporaryDirectory(prefix="josev-bench-hostile-") as tmp:
+        pki = Path(tmp) / "pki"
+        create(pki, ("iso2",))
+        t0 = time.monotonic()
+        load0 = os.getloadavg()[0]
+        meter = Path(tmp) / "loop.json"
+        results = asyncio.run(_run(pki, meter))
+        loop = json.loads(meter.read_text())
+    print(
+        f"CurrentDemand at the EV, ISO 15118-2 DC over TLS, {LOOPS} loops every {float(INTERVAL) * 1000:.0f} ms;"
+        f" machine: {os.cpu_count()} cores, load average {load0:.1f} at start"
+    )
+    print(f"{'case':<8} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}  {'attack rounds':<14} machine floor p50/p99 ms")
+    for name, r, rounds in results:
+        lat = r["latency_ms"]["CurrentDemandReq"]
+        floor = "/".join(f"{x:.2f}" for x in r.get("probe", []))
+        print(f"{name:<8} {lat['n']:>5} {lat['p50']:>8.2f} {lat['p99']:>8.2f}  {rounds:<14} {floor}")
+    print(f"attacker connections established per round (of 401): {CONNECTIONS}")
+    print(
+        "the station's event loop (bench/_loopmeter.py): iterations that ran callbacks for longer than 5 / 20 ms"
+    )
+    print(
+        "of wall time, then of the loop thread's CPU time (the rest is waiting for a core), the longest of each;"
+    )
+    print("garbage collections in the window and the longest pause")
+    for name, r, _ in results:
+        a, b = r["window"]
+        wall = [w for t, w, _ in loop["busy"] if a <= t <= b]
+        cpu = [c for t, _, c in loop["busy"] if a <= t <= b]
+        gcs = [ms for t, _, ms in loop["gc"] if a <= t <= b]
+        print(
+            f"{name:<8} wall >5/20 ms: {sum(1 for x in wall if x > 5):>4}/{sum(1 for x in wall if x > 20):<3}"
+            f" max {max(wall, default=0):6.1f}   CPU >5/20 ms: {sum(1 for x in cpu if x > 5):>4}/"
+            f"{sum(1 for x in cpu if x > 20):<3} max {max(cpu, default=0):5.1f}"
+            f"   gc: {len(gcs)}, max {max(gcs, default=0):.1f} ms"
+        )
+    with_f, without = loop["full_ms"]
+    print(
+        f"a full collection in the station at the end: {with_f:.1f} ms with the {loop['frozen']} startup objects"
+        f" frozen (josev.bus.service.freeze_startup_objects), {without:.1f} ms without"
+    )
+    print(f"({time.monotonic() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
