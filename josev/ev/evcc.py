@@ -9,6 +9,7 @@ StopCharging notification. :class:`EvConnection` adds V2GTP framing and the EXI 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,9 @@ class EvResult:
     tls: str = ""
     #: ISO 15118-2 MeteringReceipt: the MeterInfo of every receipt the EV signed (as the station sent it).
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    #: DC: the EVSE's present voltage (V) and current (A) in every charge-loop response, with the EV's monotonic
+    #: clock (s) when it arrived: ``[t, V, I]``, what the EV saw (the energy it got is their integral over t).
+    present: list[list[float]] = field(default_factory=list)
 
 
 class Evcc:
@@ -407,6 +411,7 @@ class Evcc:
         if name == "CurrentDemandRes":
             self._present_v = to_float(res["EVSEPresentVoltage"])
             self._present_i = to_float(res["EVSEPresentCurrent"])
+            self.result.present.append([time.monotonic(), self._present_v, self._present_i])
             b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
         else:
             b.charge(

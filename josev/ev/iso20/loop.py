@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from josev.ev.iso20 import messages as m
@@ -84,6 +85,8 @@ def absorb(ev: Evcc20, res: dict[str, Any]) -> None:
             ev._target_power = total
         power = _present_power(ev)
     else:
-        power = rf(res["EVSEPresentVoltage"]) * rf(res["EVSEPresentCurrent"])
+        v, i = rf(res["EVSEPresentVoltage"]), rf(res["EVSEPresentCurrent"])
+        ev.result.present.append([time.monotonic(), v, i])
+        power = v * i
     b.charge(power, beh.seconds_per_loop)
     b.soc = max(0.0, b.soc)
