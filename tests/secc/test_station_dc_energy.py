@@ -4,7 +4,8 @@ for a DC session is what it told the EV it delivered.
 Our EV simulator charges in its own namespace across a veth pair (ISO 15118-2 over TLS 1.2, DIN SPEC 70121,
 ISO 15118-20 over TLS 1.3); it records the EVSE present voltage and current of every CurrentDemandRes /
 DC_ChargeLoopRes with its own clock. The integral of V x I over the charge loop is the energy the SECC reported;
-the coordinator's session energy (the HAL meter's register, fed by the simulated DC supply) must match it.
+the energy billed must match it: the TransactionEvent Ended minus Started import register at the CSMS stand-in,
+and the coordinator's session energy (both from the HAL meter, fed by the simulated DC supply).
 
 Before the fix the simulated car's battery sat at the EV's own target voltage (400 V), so the voltage-limited
 supply drove 0 A into it: every DC session reported 0 A to the EV and billed 0 Wh.
@@ -45,6 +46,7 @@ sample) until the output ramps down after PowerDelivery Stop (a bus hop after it
 of difference between those two delays is 0.6 Wh; the session figure is rounded to 0.1 Wh."""
 
 ENDED = re.compile(r"session \S+ ended \((\w+)\): ([\d.]+) Wh delivered")
+TX = re.compile(r"csms_sim: \S+ TransactionEvent (Started|Ended) register ([\d.]+) Wh")
 
 
 def ev_energy_wh(present: list[list[float]]) -> float:
@@ -53,15 +55,32 @@ def ev_energy_wh(present: list[list[float]]) -> float:
     return sum(v * i * (t - t0) for (t0, _, _), (t, v, i) in itertools.pairwise(present)) / 3600.0
 
 
-async def ended_sessions(log: Path, n: int, timeout: float = 15.0) -> list[tuple[str, float]]:
-    """Wait for the ``n``-th coordinator "session ... ended" line; all of them so far."""
+def csms_billed(text: str) -> list[float]:
+    """What the CSMS stand-in bills per transaction: the import register of TransactionEvent Ended minus that of
+    its Started (the station starts transactions at plug-in, one EVSE: they do not overlap)."""
+    started: list[float] = []
+    billed: list[float] = []
+    for m in TX.finditer(text):
+        if m[1] == "Started":
+            started.append(float(m[2]))
+        elif len(started) > len(billed):
+            billed.append(float(m[2]) - started[len(billed)])
+    return billed
+
+
+async def ended_sessions(
+    log: Path, n: int, timeout: float = 15.0
+) -> tuple[list[tuple[str, float]], list[float]]:
+    """Wait for the ``n``-th coordinator "session ... ended" line and the ``n``-th TransactionEvent Ended at the
+    CSMS; all of both so far."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
         text = await asyncio.to_thread(log.read_text, errors="replace")
         found = [(m[1], float(m[2])) for m in ENDED.finditer(text)]
-        if len(found) >= n or loop.time() > end:
-            return found
+        billed = csms_billed(text)
+        if (len(found) >= n and len(billed) >= n) or loop.time() > end:
+            return found, billed
         await asyncio.sleep(0.2)
 
 
@@ -81,7 +100,7 @@ async def test_dc_energy_billed_is_what_the_ev_was_told(netns_lab: NetnsLab, tmp
             stderr=err,
         )
     evs = [("iso2-dc", ("--tls", "iso2")), ("din", ("--tls", "off")), ("iso20-dc", ())]
-    seen: list[tuple[str, float, float, dict[str, Any]]] = []
+    seen: list[tuple[str, float, float, float, dict[str, Any]]] = []
     try:
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 30)
@@ -92,18 +111,21 @@ async def test_dc_energy_billed_is_what_the_ev_was_told(netns_lab: NetnsLab, tmp
             r = res["results"][-1]
             assert r["outcome"] == "finished", (protocol, r["detail"], r["messages"], tail(log))
             # the session ends when the car is unplugged (the station's car bridge replugs it after the stop)
-            ended = await ended_sessions(log, n)
-            assert len(ended) == n, (protocol, ended, tail(log))
-            seen.append((protocol, ended[-1][1], ev_energy_wh(r["present"]), r))
+            ended, billed = await ended_sessions(log, n)
+            assert len(ended) == n and len(billed) == n, (protocol, ended, billed, tail(log))
+            seen.append((protocol, ended[-1][1], billed[-1], ev_energy_wh(r["present"]), r))
             await asyncio.sleep(1.0)  # the bridge plugs the next car in 0.5 s after the unplug
     finally:
         assert await stop_station(proc) == 0
-    for protocol, billed, told, r in seen:
+    for protocol, session, csms, told, r in seen:
         present = r["present"]
-        print(f"{protocol}: billed {billed:.1f} Wh, EV integral {told:.2f} Wh")  # shown with -s
+        print(f"{protocol}: CSMS {csms:.3f} Wh, session {session:.1f} Wh, EV integral {told:.2f} Wh")  # -s
+        # the CSMS bills what the coordinator counted for the session (the same meter; session energy is
+        # rounded to 0.1 Wh)
+        assert abs(csms - session) <= 0.1, (protocol, csms, session)
         assert len(present) == LOOPS, (protocol, present)
         # the EV got current: 0 A into a battery at the EV's own target voltage was the defect
         charging = present[1:]
         assert all(i > 10.0 and 300.0 < v < 450.0 for _, v, i in charging), (protocol, present)
         assert told > 10.0, (protocol, told, present)  # ~21 kW for ~3.5 s: ~21 Wh
-        assert abs(billed - told) <= REL_TOL * told + ABS_TOL_WH, (protocol, billed, told, present)
+        assert abs(csms - told) <= REL_TOL * told + ABS_TOL_WH, (protocol, csms, told, present)
