@@ -78,6 +78,27 @@ class CsmsCall:
     at: str = field(default_factory=_now)
 
 
+def tx_register_wh(payload: Any) -> float | None:
+    """The import register (Wh) a TransactionEvent carries at the transaction's begin or end (context
+    Transaction.Begin / Transaction.End), None without one."""
+    found = None
+    if not isinstance(payload, dict):
+        return None
+    for mv in payload.get("meterValue") or []:
+        for sv in mv.get("sampledValue") or [] if isinstance(mv, dict) else []:
+            if not isinstance(sv, dict) or sv.get("context") not in ("Transaction.Begin", "Transaction.End"):
+                continue
+            if sv.get("measurand", "Energy.Active.Import.Register") != "Energy.Active.Import.Register":
+                continue
+            unit = sv.get("unitOfMeasure") or {}
+            scale = (1000.0 if unit.get("unit") == "kWh" else 1.0) * 10.0 ** int(unit.get("multiplier", 0))
+            try:
+                found = float(sv["value"]) * scale
+            except (KeyError, TypeError, ValueError):
+                continue
+    return found
+
+
 class CsmsSim:
     """The stand-in: ``await start()``, then ``url`` is the station's ``csms_url``; ``await close()``."""
 
@@ -138,7 +159,10 @@ class CsmsSim:
         self.calls.append(CsmsCall(identity, action, payload))
         self.changed.set()
         event = payload.get("eventType", "") if isinstance(payload, dict) else ""
-        log.info("csms_sim: %s %s %s", identity, action, event)
+        register = tx_register_wh(payload) if action == "TransactionEvent" else None
+        # the meter reading a CSMS bills from: Ended minus Started
+        billed = "" if register is None else f" register {register:.3f} Wh"
+        log.info("csms_sim: %s %s %s%s", identity, action, event, billed)
         handler = self._pki_answer(identity, action) if self.pki is not None else None
         handler = handler or ANSWERS.get(action)
         if handler is None:

@@ -3,8 +3,10 @@
 # wheel: /opt/josev (a venv of the distribution's python3 with josev and the dependencies Debian lacks:
 # ocpp, typer-slim, pydantic-settings, ...; cryptography and cffi from Debian), /usr/bin/josev, the systemd
 # units and sysusers file of `josev systemd install`, and /etc/josev/station.toml (a conffile).
-# A venv holds native modules built for one Python minor version (pydantic-core), so the package depends on
-# the distribution's python3 of that minor version (>= 3.11): build it per Debian release.
+# The package depends on the distribution's python3 of the exact minor version it was built with: the venv's
+# site-packages path is per minor version and it holds native modules built for that version (pydantic-core,
+# listed on stderr at each build); build it per Debian release. Why not "python3 (>= 3.11)":
+# docs/deployment.md, "Why the .deb pins the Python minor version".
 # Usage (as root, by scripts/dist-test.sh): scripts/dist-deb.sh ROOT WHEEL OUTDIR
 set -euo pipefail
 root=$1 whl=$2 out=$3
@@ -23,6 +25,9 @@ in_root python3 -m venv --system-site-packages /opt/josev
 in_root env CBOR2_BUILD_C_EXTENSION=0 /opt/josev/bin/pip install -q --no-compile --cache-dir /var/cache/pip \
     "/tmp/deb/wheel/$(basename "$whl")"
 in_root sh -c "find /opt/josev -name __pycache__ -prune -exec rm -rf {} +; rm -rf /opt/josev/bin/pip* /opt/josev/lib/python*/site-packages/pip /opt/josev/lib/python*/site-packages/pip-*"
+# what binds the venv to this Python minor version, besides its lib/python3.X path (for the record)
+echo "[dist-deb] version-bound native modules: $(cd "$root/opt/josev" && find . -name '*.cpython-3*.so' |
+    sed 's,.*/site-packages/,,; s,/.*,,' | sort -u | tr '\n' ' ')" >&2
 in_root sh -c "mkdir -p $stage/opt $stage/usr/bin && cp -a /opt/josev $stage/opt/ && ln -s /opt/josev/bin/josev $stage/usr/bin/josev"
 in_root /opt/josev/bin/josev systemd install --mode all-in-one --prefix "$stage" \
     --josev-bin /opt/josev/bin/josev --mosquitto /usr/sbin/mosquitto >/dev/null

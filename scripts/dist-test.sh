@@ -4,7 +4,8 @@
 # and arm64 under qemu-user (binfmt), i386 natively. Per architecture: the wheel installed with its
 # dependencies into a venv of the root, `josev version`, the EXI corpus round trip with the cross-built
 # native module (compared with the host's decode), `josev config check`, and `josev run` on the simulator
-# board coming up, answering `josev status` and stopping cleanly on SIGTERM.
+# board coming up, answering `josev status` and stopping cleanly on SIGTERM; on i386 also the fast test tier
+# (`make test-fast`) against the installed wheel (JOSEV_NO_FAST_TESTS=1 skips it).
 # Roots are cached outside the repository (JOSEV_ROOTS, default /var/cache/josev-roots), with pip's cache
 # inside them: a warm run only reinstalls the josev wheel. Needs root (chroot, debootstrap).
 # Usage: scripts/dist-test.sh [armhf|arm64|i386 ...]   (default: all three)
@@ -44,12 +45,15 @@ in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and t
     cp -L "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$root/etc/ssl/host-ca.crt"
     mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
     mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+    # (the pseudo-terminals of the fast tier's Modbus RTU meter tests)
+    mountpoint -q "$root/dev/pts" || mount --bind /dev/pts "$root/dev/pts"
     # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root
     $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
 release_root() {
     local root=$1
+    umount "$root/dev/pts" 2>/dev/null || true
     umount "$root/dev" 2>/dev/null || true
     umount "$root/proc" 2>/dev/null || true
 }
@@ -139,6 +143,26 @@ EOF
         up=$(( $(date +%s) - t0 )); kill -TERM $pid; wait $pid; rc=$?
         [ $rc -eq 0 ] || { echo "josev run exited $rc"; tail -n 20 /tmp/dist/run.log; exit 1; }
         echo "up and answering josev status after ${up} s, stopped cleanly (exit 0)"'
+    # i386 (native, no emulator): the fast test tier (`make test-fast`: the sans-IO cores, in-process loopback)
+    # against the installed wheel, where Python's ints and the Rust codec's usize are 32 bits wide. The repository
+    # is copied without the josev/ and hal/ sources so that the tests import the installed wheel; ../shared goes next to it.
+    # test_least_privilege scans the josev/ sources (not in the wheel's tests' reach here): the host runs it.
+    # JOSEV_NO_FAST_TESTS=1 skips it (scripts/test.sh does when the root was not cached before the run).
+    if [ "$arch" = i386 ] && [ -z "${JOSEV_NO_FAST_TESTS:-}" ]; then
+        rm -rf "$root/tmp/ft" "$root/tmp/shared" && mkdir -p "$root/tmp/ft"
+        tar -C "$REPO" --exclude=node_modules --exclude=__pycache__ --exclude=target -cf - \
+            tests bench docs examples recipes-yocto scripts exi-codec-rs pyproject.toml mkdocs.yml README.md \
+            Cargo.toml Cargo.lock Makefile josev/data | tar -C "$root/tmp/ft" -xf -
+        # (josev/data, the example configurations the tests read, has no __init__.py above it: the installed
+        # josev package still wins the import)
+        [ -d "$(dirname "$CORPUS")/.." ] && cp -a "$(dirname "$CORPUS")/.." "$root/tmp/shared"
+        in_root "$root" /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
+            "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3" "hypothesis>=6.100" ||
+            { fail=$((fail + 1)); printf '  %-12s FAIL  pip install pytest\n' fast-tier; }
+        check fast-tier sh -c 'cd /tmp/ft && /opt/josev-wheel/bin/python -m pytest -m fast -q -p no:cacheprovider \
+            -o addopts="" -rfE --continue-on-collection-errors --deselect tests/bus/test_least_privilege.py >/tmp/ft/fast.log 2>&1; rc=$?; tail -n 1 /tmp/ft/fast.log; exit $rc'
+        grep -E "^(FAILED|ERROR) " "$root/tmp/ft/fast.log" | head -n 40 | sed 's/^/                      /' || true
+    fi
     # the .deb, built in the root from the same wheel, installed with dpkg and run from /usr/bin/josev
     local deb
     if deb=$(scripts/dist-deb.sh "$root" "$whl" dist); then

@@ -9,6 +9,7 @@ StopCharging notification. :class:`EvConnection` adds V2GTP framing and the EXI 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,9 @@ class EvResult:
     installed_emaid: str = ""
     authorization: str = ""
     metering_confirmed_wh: list[int] = field(default_factory=list)
+    #: DC: the EVSE's present voltage (V) and current (A) in every charge-loop response, with the EV's monotonic
+    #: clock (s) when it arrived: ``[t, V, I]``, what the EV saw (the energy it got is their integral over t).
+    present: list[list[float]] = field(default_factory=list)
 
 
 class Evcc:
@@ -426,6 +430,7 @@ class Evcc:
             self._present_v = to_float(res["EVSEPresentVoltage"])
             self._present_i = to_float(res["EVSEPresentCurrent"])
             self._take_evse_limit(res)
+            self.result.present.append([time.monotonic(), self._present_v, self._present_i])
             b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
         else:
             b.charge(

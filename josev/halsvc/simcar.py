@@ -17,6 +17,20 @@ from hal.types import CpState
 from josev.api import hal as api
 from josev.api.base import Ack, CommandError
 
+DC_HEADROOM_V = 15.0
+"""How far the DC car's battery (open-circuit) sits under the voltage its EV asks for. The simulated supply is a
+voltage-limited source: into a battery at ``ocv`` with internal resistance ``r`` it drives at most
+``(target - ocv) / r`` amperes, so a battery at the EV's own target voltage takes no current at all (every DC
+session of the real stack metered 0 Wh that way). 15 V leaves room for 300 A through the 0.05 ohm battery and is
+within the 20 V an EV accepts between the precharge voltage and its battery."""
+
+
+def dc_battery(target_v: float) -> SimBattery:
+    """The battery of a DC car whose EV targets ``target_v`` (PreCharge / CurrentDemand): half full, its
+    open-circuit voltage :data:`DC_HEADROOM_V` under ``target_v`` (a 40 V span between empty and full)."""
+    ocv = target_v - DC_HEADROOM_V
+    return SimBattery(soc=0.5, v_empty=ocv - 20.0, v_full=ocv + 20.0)
+
 
 def plug_car(
     channel: Any,
@@ -29,9 +43,10 @@ def plug_car(
     cable_a: float | None = 32.0,
     auto_dc: bool = True,
 ) -> SimEv:
-    """Plug a fresh car into a :class:`hal.sim.board.SimChannel`. A DC channel's car has a ~400 V battery (the
-    default of the network EV simulator ``josev ev --voltage``) and, with ``auto_dc``, drives its own DC
-    contactors (closed after precharge, open when the output goes off)."""
+    """Plug a fresh car into a :class:`hal.sim.board.SimChannel`. A DC channel's car has a battery whose
+    open-circuit voltage sits :data:`DC_HEADROOM_V` under 400 V (the default target voltage of the network EV
+    simulator ``josev ev --voltage``) and, with ``auto_dc``, drives its own DC contactors (closed after
+    precharge, open when the output goes off)."""
     ev = SimEv(
         requested=CpState.C if ready else CpState.B,
         auto_ready=auto_ready,
@@ -40,7 +55,7 @@ def plug_car(
         hlc_current_a=hlc_current_a,
     )
     if getattr(channel.caps, "dc", False):
-        ev.battery = SimBattery(soc=0.5, v_empty=380.0, v_full=420.0)
+        ev.battery = dc_battery(400.0)
         ev.auto_dc = auto_dc
     channel.plug(ev, cable_a=cable_a)
     return ev

@@ -4,7 +4,9 @@ A simulated EV on the network (``josev ev`` in its own namespace, or a foreign E
 private bus, so the station plays its pilot and plug: :class:`SimEvBridge` keeps a car plugged into the board
 (CP state B; a DC car with a ~400 V battery, see :func:`josev.halsvc.simcar.plug_car`), switches it to C when
 the high-level session starts (a real EV closes S2 before CableCheck / PowerDelivery), connects its battery at
-PowerDelivery Start (DC), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it
+PowerDelivery Start (DC; the battery then sits :data:`~josev.halsvc.simcar.DC_HEADROOM_V` under the voltage the
+EV precharged to, so the supply can drive the EV's target current into it and the meter counts what the SECC
+reports), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it
 after every session so the coordinator sees the next car as a new session. The HAL publishes the car's state
 (:class:`josev.api.hal.SimCarState`) and takes manual commands for it (:class:`josev.api.hal.SimCarControl`).
 
@@ -92,15 +94,34 @@ class SimEvBridge:
         elif msg.status in ("ended", "failed"):
             self._spawn(self._replug(evse))
 
+    def _on_target(self, msg: api.EvTarget, evse: int | None) -> None:
+        """PreCharge: the EV's battery is at the voltage it precharges to (``josev ev --voltage`` or a foreign
+        EV's own); the car's battery follows it while not connected yet."""
+        from josev.halsvc.simcar import dc_battery
+
+        if evse not in self.sessions or msg.phase != "precharge" or msg.voltage_v <= 0:
+            return
+        ch = self._channel(evse)
+        ev = ch.ev
+        if ev is None or ev.battery is None or ev.dc_contactor_closed:
+            return
+        want = dc_battery(msg.voltage_v)
+        if abs(ev.battery.ocv() - want.ocv()) > 0.5:
+            ch.settle()
+            ev.battery = want
+
     def _on_hlc(self, msg: api.HlcEvent, evse: int | None) -> None:
         if evse not in self.sessions or msg.step != "power_delivery":
             return
-        ev = self._channel(evse).ev
+        ch = self._channel(evse)
+        ev = ch.ev
         if ev is None:
             return
         if msg.detail == "Start":  # DC: the car connects its battery after PreCharge
+            ch.settle()  # the energy up to now under the old state
             ev.dc_contactor_closed = True
         elif msg.detail == "Stop":
+            ch.settle()
             ev.dc_contactor_closed = False
             self.set_cp(evse, "B")
 
@@ -108,6 +129,7 @@ class SimEvBridge:
         """Plug the cars and follow the SECC until ``stop``."""
         bus.subscribe(api.SeccSessionState, self._on_session)
         bus.subscribe(api.HlcEvent, self._on_hlc)
+        bus.subscribe(api.EvTarget, self._on_target)
         if self.wait_for is not None:  # plug in only once the SECC follows the coordinator's session events
             waiter = asyncio.ensure_future(self.wait_for.wait())
             stopper = asyncio.ensure_future(stop.wait())

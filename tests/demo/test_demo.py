@@ -54,6 +54,11 @@ def test_demo_completes_every_session() -> None:
             assert energy.group(2) is not None and float(energy.group(2)) > 0, line
         else:  # every other session charged, and the meter saw it
             assert float(energy.group(1)) > 0, line
+        # and no more than the EVSE's rating allows in the session's time (DC 50 kW, AC 22 kW): a plausible figure
+        duration = re.search(r" (\d+\.\d)s ", line)
+        assert duration is not None, line
+        rating_w = 50_000.0 if " DC" in name else 22_000.0
+        assert float(energy.group(1)) <= rating_w * float(duration.group(1)) / 3600.0, line
 
 
 # A DC-only car (DIN SPEC 70121) on the AC EVSE, then an ISO 15118-2 AC car: the first session fails in the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -314,3 +315,14 @@ def test_empty_value_where_the_type_needs_one_is_rejected() -> None:
     patched = data[:pos] + "1" + "000" + "0"  # escape + second-level EE in SchemaID's value state, then EE
     with pytest.raises(exi.ExiError, match="needs a value"):
         exi.decode("sap", bytes_of(patched))
+
+
+@pytest.mark.skipif(
+    sys.maxsize >= 2**32, reason="32-bit platforms only (run by make dist-test in its i386 root)"
+)
+def test_decode_stream_beyond_32_bit_positions() -> None:
+    """On a 32-bit platform a stream of 512 MiB has more bits than ``usize`` counts: the codec refuses it by its
+    length (it used to wrap the bit count to 8 and read it as a 1-byte stream)."""
+    data = b"\x80".ljust(2**29 + 1, b"\0")
+    with pytest.raises(exi.ExiError, match="too long: its bit positions do not fit in 32 bits"):
+        exi.decode("iso2", data)

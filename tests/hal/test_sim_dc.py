@@ -226,3 +226,34 @@ def test_auto_dc_ev_closes_after_precharge_and_opens_when_off() -> None:
     s.dc.set_enabled(False)
     clk.advance(0.5)
     assert s.dc.present()[0] < 60.0 and not ev.dc_contactor_closed
+
+
+@pytest.mark.parametrize("target_v", [400.0, 500.0, 330.0])
+def test_plugged_dc_car_takes_its_evs_target_current(target_v: float) -> None:
+    """The car of ``plug_car`` (``josev run`` on the sim board) and of the station's car bridge (its battery
+    re-centred under the EV's precharge voltage): precharged to the EV's target voltage, it takes the EV's target
+    current, and the meter counts V x I. A battery at the target voltage itself took 0 A (0 Wh in every real-stack
+    DC session)."""
+    from josev.halsvc.simcar import DC_HEADROOM_V, dc_battery, plug_car
+
+    b, clk = dc_board()
+    s = b.sim(1)
+    assert s.dc is not None
+    ev = plug_car(s, auto_dc=True)
+    if target_v != 400.0:
+        ev.battery = dc_battery(target_v)  # what SimEvBridge does on the EV's PreCharge target
+    assert ev.battery is not None and ev.battery.ocv() == pytest.approx(target_v - DC_HEADROOM_V)
+    s.contactor.set_closed(True)
+    s.dc.set_target(target_v, 2.0)  # precharge: the output rises to the EV's voltage, the car stays off
+    s.dc.set_enabled(True)
+    clk.advance(1.0)
+    v, i = s.dc.present()
+    assert v == pytest.approx(target_v) and i == 0.0 and not ev.dc_contactor_closed
+    s.dc.set_target(target_v, 100.0)  # CurrentDemand: the car connects and takes its target current
+    clk.advance(1.0)
+    v, i = s.dc.present()
+    assert ev.dc_contactor_closed and i == pytest.approx(100.0)
+    assert v == pytest.approx(ev.battery.ocv() + 100.0 * ev.battery.r_ohm, abs=0.1) and v <= target_v
+    e0 = s.energy_wh
+    clk.advance(3.6)
+    assert s.meter.read().energy_wh - e0 == pytest.approx(v * i / 1000.0, rel=0.01)  # 3.6 s: W / 1000 Wh

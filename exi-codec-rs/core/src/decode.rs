@@ -128,6 +128,19 @@ pub fn decode_to<S: Sink>(
     fragment: bool,
     sink: &mut S,
 ) -> Result<(), Error> {
+    // bit positions are usize: on a 32-bit target a stream of 512 MiB or more has more bits than usize counts
+    // (its length in bits would wrap and the stream be read as a short one)
+    if data.len() > usize::MAX / 8 {
+        return Err(Error::new(
+            0,
+            format!(
+                "stream of {} bytes is too long: its bit positions do not fit in {} bits",
+                data.len(),
+                usize::BITS
+            ),
+            format!("at most {} bytes", usize::MAX / 8),
+        ));
+    }
     // short streams are read from a zero-padded copy: every read loads a whole word
     let mut padded = [0u8; 264];
     let r = if data.len() <= 256 {

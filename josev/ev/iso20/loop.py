@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from josev.ev.iso20 import messages as m
@@ -87,7 +88,9 @@ def absorb(ev: Evcc20, res: dict[str, Any]) -> None:
             ev._target_power = total
         power = _present_power(ev)
     else:
-        power = rf(res["EVSEPresentVoltage"]) * rf(res["EVSEPresentCurrent"])
+        v, i = rf(res["EVSEPresentVoltage"]), rf(res["EVSEPresentCurrent"])
+        ev.result.present.append([time.monotonic(), v, i])
+        power = v * i
         mode = next((v for k, v in res.items() if k.endswith("DC_CLResControlMode")), None)
         if isinstance(mode, dict) and isinstance(mode.get("EVSEMaximumChargeCurrent"), dict):
             ev._evse_imax = rf(mode["EVSEMaximumChargeCurrent"])
