@@ -8,7 +8,9 @@
 use crate::bits::BitReader;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE};
+use crate::tables::{
+    code_bits, kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE, RELAXED,
+};
 use crate::value::{Bin, Value};
 use crate::{MAX_DEPTH, VALUE_KEY};
 
@@ -257,12 +259,8 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     }
 
     fn element(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
-        if p.arg == u32::MAX {
-            return Err(Error::new(
-                self.r.pos(),
-                "element with ambiguous declarations in a fragment",
-                "unambiguous element",
-            ));
+        if p.flags & RELAXED != 0 {
+            return self.element_relaxed(p, list);
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -347,6 +345,56 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         } else {
             self.sink.end()
         }
+    }
+
+    /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
+    /// Element Fragment grammar (see [`RELAXED`]): attributes and an untyped text value (child elements and
+    /// undeclared events are refused). It becomes a map of its attributes and `value`.
+    fn element_relaxed(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
+        let st = &self.s.states[p.arg as usize];
+        let (n, w0) = (st.n as usize, st.width as u32);
+        let m = self.s.states[self.s.frag as usize].n as usize;
+        let first = st.first as usize;
+        self.sink.start(p.lname, list, 2)?;
+        loop {
+            let pos = self.r.pos();
+            let code = self.r.bits(w0, "event code")? as usize;
+            if code < n {
+                let q = &self.s.prods[first + code];
+                let v = self.value(q.arg, q.qname)?;
+                self.emit(q.lname, false, v)?;
+                continue;
+            }
+            if code == n + m + 2 {
+                break; // EE
+            }
+            if code == n + m + 3 {
+                let ch = &self.s.prods[first + n];
+                let v = self.value(ch.arg, p.qname)?;
+                self.emit(VALUE_KEY, false, v)?;
+                let pos = self.r.pos();
+                if self.r.bits(code_bits(m as u64 + 4), "event code")? as usize != m + 1 {
+                    return Err(Error::new(
+                        pos,
+                        format!(
+                            "unsupported content after the text of <{}>",
+                            self.s.lnames[p.lname as usize]
+                        ),
+                        "end of element",
+                    ));
+                }
+                break;
+            }
+            return Err(Error::new(
+                pos,
+                format!(
+                    "unsupported event code {code} in <{}> (element fragment grammar)",
+                    self.s.lnames[p.lname as usize]
+                ),
+                "attributes, text, end of element",
+            ));
+        }
+        self.sink.end()
     }
 
     /// Fast path of a simple-typed element: its grammar is `CH` (one declared production, 1-bit code) then

@@ -7,7 +7,10 @@
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, WIDE_MIN};
+use crate::tables::{
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, RELAXED,
+    WIDE_MIN,
+};
 use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
@@ -418,11 +421,8 @@ impl Enc {
     }
 
     fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
-        if p.arg == u32::MAX {
-            return Err(self.err(
-                "element with ambiguous declarations in a fragment".into(),
-                String::new(),
-            ));
+        if p.flags & RELAXED != 0 {
+            return self.element_relaxed(p, v);
         }
         if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
@@ -615,6 +615,85 @@ impl Enc {
             if let Some(k) = cur.unfinished() {
                 return Err(self.unexpected(k));
             }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
+    /// Element Fragment grammar (see [`RELAXED`]): its attributes, then its text as an untyped value. `v` is
+    /// a map of attributes and `value`, or the text alone.
+    fn element_relaxed<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
+        let st = &self.s.states[p.arg as usize];
+        let (n, w0) = (st.n as u64, st.width as u32);
+        let m = self.s.states[self.s.frag as usize].n as u64;
+        let w1 = code_bits(m + 4);
+        let first = st.first as usize;
+        let ats = &self.s.prods[first..first + st.n as usize];
+        let ch = &self.s.prods[first + st.n as usize];
+        self.path[self.depth] = p.lname;
+        self.depth += 1;
+        let text = if v.is_map() {
+            for (k, _) in v.entries(self.s)? {
+                let known = k
+                    .as_ref()
+                    .is_ok_and(|k| *k == VALUE_KEY || ats.iter().any(|q| q.lname == *k));
+                if !known {
+                    let what = match k {
+                        Ok(k) => name(self.s, k).to_string(),
+                        Err(n) => n,
+                    };
+                    return Err(self.err(
+                        format!("unexpected {what:?}: not an attribute of the schema"),
+                        "attributes and value".into(),
+                    ));
+                }
+            }
+            for (i, q) in ats.iter().enumerate() {
+                // one qname per local name: the one the element's own types declare, else the first
+                let own = ats
+                    .iter()
+                    .position(|r| r.lname == q.lname && r.flags & 8 != 0);
+                let pick = own.or_else(|| ats.iter().position(|r| r.lname == q.lname));
+                if pick != Some(i) {
+                    continue;
+                }
+                let Some(x) = v.get(q.lname)? else {
+                    continue;
+                };
+                let sv = x.scalar()?;
+                if matches!(sv, Scal::Compound) {
+                    return Err(self.err_in(
+                        q.lname,
+                        format!("expected a simple value, got {}", x.describe()),
+                        "a simple value".into(),
+                    ));
+                }
+                self.w.bits(w0, i as u64);
+                self.path[self.depth] = q.lname;
+                self.depth += 1;
+                self.value(q.arg, q.qname, sv)?;
+                self.depth -= 1;
+            }
+            v.get(VALUE_KEY)?
+        } else {
+            Some(v.clone())
+        };
+        let text = match &text {
+            Some(t) => match t.scalar()? {
+                Scal::Str("") => None,
+                Scal::Str(s) => Some(s),
+                sv => return Err(self.wrong("a string", sv, "text")),
+            },
+            None => None,
+        };
+        match text {
+            Some(s) => {
+                self.w.bits(w0, n + m + 3); // CH [untyped value]
+                self.value(ch.arg, p.qname, Scal::Str(s))?;
+                self.w.bits(w1, m + 1); // EE of ElementFragment_1
+            }
+            None => self.w.bits(w0, n + m + 2), // EE of ElementFragment_0
         }
         self.depth -= 1;
         Ok(())

@@ -195,3 +195,18 @@ fn flat_document_errors_match_the_tree_decoder() {
         decode(sap, &hex_decode("80400040").unwrap()).unwrap()
     );
 }
+
+/// ISO-2 `eMAID` is declared with two different types: as a fragment it takes the Schema-informed Element
+/// Fragment grammar (EXI 1.0 section 8.5.3). The bytes are EXIficient 1.55's for the same element.
+#[test]
+fn ambiguous_element_fragment_matches_exificient() {
+    let s = schema("iso2").unwrap();
+    let v = from_json(s, r#"{"eMAID":{"Id":"id1","value":"DEJSVC000000001"}}"#).unwrap();
+    let bytes = exi_codec::encode::encode_fragment(s, &v).unwrap();
+    assert_eq!(
+        hex_encode(&bytes),
+        "80EC0202B4B218C00451115294D590CC0C0C0C0C0C0C0C0C7D3D00"
+    );
+    let back = exi_codec::decode::decode_fragment(s, &bytes).unwrap();
+    assert_eq!(back, v);
+}
