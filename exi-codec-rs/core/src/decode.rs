@@ -5,11 +5,12 @@
 //! [`ValueSink`] builds the [`Value`] tree, [`crate::doc::Doc`] a flat reusable document (no allocation once
 //! warm), and the Python binding builds dicts straight from these events.
 
+use crate::bigint::{BigInt, Integer};
 use crate::bits::BitReader;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
 use crate::tables::{
-    code_bits, kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE, RELAXED,
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, FAST_CH, FAST_EE, RELAXED,
 };
 use crate::value::{Bin, Value};
 use crate::{MAX_DEPTH, VALUE_KEY};
@@ -21,6 +22,8 @@ pub enum Val<'a> {
     Bool(bool),
     /// Any integer type.
     Int(i128),
+    /// An integer wider than `i128`.
+    Big(&'a BigInt),
     /// A string.
     Str(&'a str),
     /// An enumeration value and its index in the schema's `enums` table.
@@ -35,6 +38,7 @@ impl Val<'_> {
         match self {
             Val::Bool(b) => Value::Bool(b),
             Val::Int(n) => Value::Int(n),
+            Val::Big(n) => Value::Big(Box::new(n.clone())),
             Val::Str(s) => Value::Str(s.to_owned()),
             Val::Enum(s, _) => Value::Enum(s),
             Val::Bytes(b, k) => Value::Bytes(b.to_vec(), k),
@@ -147,6 +151,7 @@ pub fn decode_to<S: Sink>(
         sbuf: String::new(),
         bbuf: Vec::new(),
         fast: schema.fast(),
+        big: None,
     };
     let start = if fragment { schema.frag } else { schema.doc };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
@@ -202,6 +207,7 @@ pub fn decode_to<S: Sink>(
 enum Dv {
     Bool(bool),
     Int(i128),
+    Big,
     Enum(&'static str, u32),
     Str,
     Bytes(Bin),
@@ -216,6 +222,8 @@ struct Dec<'a, 's, S: Sink> {
     sbuf: String,
     bbuf: Vec<u8>,
     fast: &'static [Fast],
+    /// The last integer wider than `i128`.
+    big: Option<BigInt>,
 }
 
 impl<'a, 's, S: Sink> Dec<'a, 's, S> {
@@ -224,11 +232,21 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         let v = match v {
             Dv::Bool(b) => Val::Bool(b),
             Dv::Int(n) => Val::Int(n),
+            Dv::Big => return self.emit_big(key, list),
             Dv::Enum(e, i) => Val::Enum(e, i),
             Dv::Str => Val::Str(&self.sbuf),
             Dv::Bytes(k) => Val::Bytes(&self.bbuf, k),
         };
         self.sink.value(key, list, v)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_big(&mut self, key: u16, list: bool) -> Result<(), Error> {
+        match &self.big {
+            Some(b) => self.sink.value(key, list, Val::Big(b)),
+            None => Err(Error::new(self.r.pos(), "integer lost", "an integer")),
+        }
     }
 
     fn expected(&self, state: u32) -> String {
@@ -350,6 +368,8 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
     /// Element Fragment grammar (see [`RELAXED`]): attributes and an untyped text value (child elements and
     /// undeclared events are refused). It becomes a map of its attributes and `value`.
+    #[cold]
+    #[inline(never)]
     fn element_relaxed(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
         let st = &self.s.states[p.arg as usize];
         let (n, w0) = (st.n as usize, st.width as u32);
@@ -507,9 +527,10 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             }
             simple::UNSIGNED | simple::SIGNED => {
                 let neg = t.kind == simple::SIGNED && self.r.bits(1, "integer sign")? == 1;
-                let m = self.r.uint("integer")?;
-                let m = i128::try_from(m)
-                    .map_err(|_| Error::new(pos, "integer out of range", "a smaller integer"))?;
+                let m = match self.r.uint("integer") {
+                    Ok(m) if m <= i128::MAX as u128 => m as i128,
+                    _ => return self.big(t, neg, pos), // wider (or a broken stream: reported there)
+                };
                 let v = if neg { -m - 1 } else { m };
                 if v < t.lo || v > t.hi {
                     return Err(Error::new(
@@ -535,6 +556,45 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                 ))
             }
             _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+        }
+    }
+
+    /// An integer wider than `i128` (its EXI unsigned part is in `bbuf`, or did not fit `i128`): only where
+    /// the type is unbounded on its side.
+    #[cold]
+    #[inline(never)]
+    fn big(&mut self, t: &Simple, neg: bool, pos: usize) -> Result<Dv, Error> {
+        // re-read the unsigned part into octets (it may have fitted u128 but not i128)
+        self.r.seek(pos + (t.kind == simple::SIGNED) as usize);
+        let mut le = std::mem::take(&mut self.bbuf);
+        if let Some(m) = self.r.uint_wide("integer", &mut le)? {
+            le = m.to_le_bytes().to_vec();
+        }
+        let n = Integer::from_exi(neg, le.clone());
+        self.bbuf = le;
+        let unbounded = if neg {
+            t.lo == i128::MIN
+        } else {
+            t.hi == i128::MAX
+        };
+        match n {
+            Some(Integer::Small(v)) if v >= t.lo && v <= t.hi => Ok(Dv::Int(v)),
+            Some(Integer::Big(b)) if unbounded => {
+                self.big = Some(b);
+                Ok(Dv::Big)
+            }
+            Some(n) => Err(Error::new(
+                pos,
+                format!(
+                    "integer {} out of range",
+                    match n {
+                        Integer::Small(v) => v.to_string(),
+                        Integer::Big(b) => b.to_string(),
+                    }
+                ),
+                format!("{}..={}", t.lo, t.hi),
+            )),
+            None => Err(Error::new(pos, "integer too large", "at most 1024 bits")),
         }
     }
 

@@ -4,11 +4,12 @@
 //! The encoder reads the message through the [`Src`] trait, so it encodes straight from whatever holds the
 //! message: the [`Value`] tree here, Python dicts in the binding (no intermediate tree).
 
+use crate::bigint::BigInt;
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
 use crate::tables::{
-    code_bits, kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, RELAXED,
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, Wide, FAST_CH, FAST_EMPTY, RELAXED,
     WIDE_MIN,
 };
 use crate::text::{b64_decode_into, hex_decode_into};
@@ -22,6 +23,8 @@ pub enum Scal<'a> {
     Bool(bool),
     /// An integer.
     Int(i128),
+    /// An integer wider than `i128`.
+    Big(&'a BigInt),
     /// Text (strings, enumerations, hex or base64 text).
     Str(&'a str),
     /// Octets (binary content given as bytes).
@@ -144,6 +147,7 @@ impl Src for &Value {
         Ok(match self {
             Value::Bool(b) => Scal::Bool(*b),
             Value::Int(n) => Scal::Int(*n),
+            Value::Big(n) => Scal::Big(n),
             Value::Str(s) => Scal::Str(s),
             Value::Enum(s) => Scal::Str(s),
             Value::Bytes(b, _) => Scal::Bytes(b),
@@ -623,6 +627,8 @@ impl Enc {
     /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
     /// Element Fragment grammar (see [`RELAXED`]): its attributes, then its text as an untyped value. `v` is
     /// a map of attributes and `value`, or the text alone.
+    #[cold]
+    #[inline(never)]
     fn element_relaxed<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
         let st = &self.s.states[p.arg as usize];
         let (n, w0) = (st.n as u64, st.width as u32);
@@ -782,11 +788,35 @@ impl Enc {
         let got = match v {
             Scal::Bool(b) => format!("Bool({b})"),
             Scal::Int(n) => format!("Int({n})"),
+            Scal::Big(n) => format!("Int({n})"),
             Scal::Str(s) => format!("Str({s:?})"),
             Scal::Bytes(b) => format!("Bytes({b:?})"),
             Scal::Compound => "an object or list".into(),
         };
         self.err(format!("expected {what}, got {got}"), expected.into())
+    }
+
+    /// An integer wider than `i128`: only where the type is unbounded on its side (xs:integer and its
+    /// unbounded derivations).
+    #[cold]
+    #[inline(never)]
+    fn big(&mut self, t: &Simple, b: &BigInt) -> Result<(), Error> {
+        let unbounded = if b.is_negative() {
+            t.lo == i128::MIN && t.kind == simple::SIGNED
+        } else {
+            t.hi == i128::MAX && t.kind != simple::NBIT
+        };
+        if !unbounded {
+            return Err(self.err(
+                format!("integer {b} out of range"),
+                format!("{}..={}", t.lo, t.hi),
+            ));
+        }
+        if t.kind == simple::SIGNED {
+            self.w.bits(1, b.is_negative() as u64);
+        }
+        self.w.uint_le(&b.exi_uint());
+        Ok(())
     }
 
     fn value(&mut self, si: u32, qname: u16, v: Scal<'_>) -> Result<(), Error> {
@@ -799,6 +829,7 @@ impl Enc {
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => {
                 let n = match v {
                     Scal::Int(n) => n,
+                    Scal::Big(b) => return self.big(t, b),
                     _ => return Err(self.wrong("an integer", v, "an integer")),
                 };
                 if n < t.lo || n > t.hi {

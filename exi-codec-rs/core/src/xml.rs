@@ -70,6 +70,7 @@ fn text(v: &Value, out: &mut String) -> Result<(), Error> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) => out.push_str(&n.to_string()),
+        Value::Big(n) => out.push_str(&n.to_string()),
         Value::Str(x) => escape(x, out),
         Value::Enum(x) => escape(x, out),
         Value::Bytes(b, Bin::Hex) => out.push_str(&hex_encode(b)),

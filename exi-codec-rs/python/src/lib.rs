@@ -3,7 +3,7 @@
 use exi_codec::decode::Val;
 use exi_codec::encode::Src;
 use exi_codec::encode::{Entries, Scal};
-use exi_codec::{Bin, Schema, Value};
+use exi_codec::{BigInt, Bin, Integer, Schema, Value};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -95,6 +95,23 @@ fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
     Ok(all[i].bind(py))
 }
 
+/// A Python int of an integer wider than i128 (through its decimal text: rare and small).
+fn big_to_py(b: &BigInt) -> *mut ffi::PyObject {
+    let text = std::ffi::CString::new(b.to_string()).unwrap_or_default();
+    // SAFETY: GIL held (callers); a NUL-terminated decimal string; a new reference or null (error set).
+    unsafe { ffi::PyLong_FromString(text.as_ptr(), std::ptr::null_mut(), 10) }
+}
+
+/// The integer of a Python int that does not fit in i128 (through its decimal text).
+fn big_from_py(o: &Bound<'_, PyAny>) -> Result<BigInt, exi_codec::Error> {
+    let too_large = || exi_codec::Error::new(0, "integer too large", "at most 1024 bits");
+    let text = o.str().map_err(|_| too_large())?;
+    match Integer::parse(text.to_str().map_err(|_| too_large())?) {
+        Some(Integer::Big(b)) => Ok(b),
+        _ => Err(too_large()),
+    }
+}
+
 fn to_py<'py>(py: Python<'py>, s: &Schema, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     to_py_k(py, keys(py, s), v)
 }
@@ -106,6 +123,8 @@ fn to_py_k<'py>(py: Python<'py>, k: &[Py<PyString>], v: &Value) -> PyResult<Boun
             Ok(small) => small.into_pyobject(py)?.into_any(),
             Err(_) => n.into_pyobject(py)?.into_any(),
         },
+        // SAFETY: GIL held; a new reference, or null with the Python error set (taken by from_owned_ptr_or_err).
+        Value::Big(b) => unsafe { Bound::from_owned_ptr_or_err(py, big_to_py(b))? },
         Value::Str(x) => PyString::new(py, x).into_any(),
         Value::Enum(x) => PyString::intern(py, x).into_any(),
         Value::Bytes(b, Bin::Hex) => PyString::new(py, &exi_codec::text::hex_encode(b)).into_any(),
@@ -154,10 +173,10 @@ fn from_py_t(
         return Ok(Value::Bool(b.is_true()));
     }
     if o.is_instance_of::<PyInt>() {
-        let n: i128 = o.extract().map_err(|_| {
-            ExiError::new_err(("integer out of range".to_string(), 0usize, String::new()))
-        })?;
-        return Ok(Value::Int(n));
+        return match o.extract::<i128>() {
+            Ok(n) => Ok(Value::Int(n)),
+            Err(_) => Ok(Value::Big(Box::new(big_from_py(o).map_err(exi_err)?))),
+        };
     }
     if let Ok(x) = o.downcast::<PyString>() {
         return Ok(Value::Str(x.to_str()?.to_owned()));
@@ -399,6 +418,7 @@ impl exi_codec::decode::Sink for PySink<'_> {
                         .unwrap_or_else(|e| match e {})
                         .into_ptr(),
                 },
+                Val::Big(b) => big_to_py(b),
                 Val::Str(x) => {
                     ffi::PyUnicode_FromStringAndSize(x.as_ptr().cast(), x.len() as ffi::Py_ssize_t)
                 }
@@ -460,6 +480,8 @@ struct PySrc<'py> {
     t: u8,
     n: &'static Names,
     s: &'static Schema,
+    /// An int wider than i128, once converted (rare: RFC 5280 serial numbers).
+    big: std::cell::OnceCell<Box<BigInt>>,
 }
 
 impl<'py> PySrc<'py> {
@@ -487,7 +509,13 @@ impl<'py> PySrc<'py> {
                 OTHER
             }
         };
-        PySrc { o, t, n, s }
+        PySrc {
+            o,
+            t,
+            n,
+            s,
+            big: std::cell::OnceCell::new(),
+        }
     }
 
     #[inline]
@@ -599,10 +627,20 @@ impl Src for PySrc<'_> {
                     return Ok(Scal::Int(n as i128));
                 }
                 ffi::PyErr_Clear();
-                let n: i128 = o.extract().map_err(|_| {
-                    exi_codec::Error::new(0, "integer out of range", "a smaller integer")
-                })?;
-                return Ok(Scal::Int(n));
+                if let Ok(n) = o.extract::<i128>() {
+                    return Ok(Scal::Int(n));
+                }
+                if self.big.get().is_none() {
+                    let _ = self.big.set(Box::new(big_from_py(o)?));
+                }
+                if let Some(b) = self.big.get() {
+                    return Ok(Scal::Big(b));
+                }
+                return Err(exi_codec::Error::new(
+                    0,
+                    "integer out of range",
+                    "an integer",
+                ));
             }
         }
         if let Ok(x) = o.downcast::<PyString>() {
