@@ -61,6 +61,21 @@ def ev(
             "(e.g. PKI/iso2, PKI/iso20-p521); the EV then pays with its contract when the station offers it"
         ),
     ] = None,
+    provisioning: Annotated[
+        Path | None,
+        typer.Option(
+            help="ISO 15118-2 Plug & Charge certificate installation: a `josev pki create` profile folder with the "
+            "OEM provisioning certificate and key and the V2G root (e.g. PKI/iso2); without --contract the EV "
+            "installs its contract (CertificateInstallation) and pays with it"
+        ),
+    ] = None,
+    renew_within_days: Annotated[
+        float,
+        typer.Option(
+            help="with --contract and --provisioning: renew a contract expiring within this many days "
+            "(CertificateUpdate) before paying with the new one; 0 = never"
+        ),
+    ] = 0.0,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
     standby_after: Annotated[
         int | None, typer.Option(help="-20 dynamic: standby after N loops for 2 loops")
@@ -152,6 +167,14 @@ def ev(
             creds = ContractCredentials.from_pki(contract)
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"--contract {contract}: {e}") from None
+    prov = None
+    if provisioning is not None:
+        from josev.ev.contract import ProvisioningCredentials
+
+        try:
+            prov = ProvisioningCredentials.from_pki(provisioning)
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"--provisioning {provisioning}: {e}") from None
     ctx: ssl.SSLContext | None = None
     if tls_mode != "off":
         if pki is None:
@@ -172,6 +195,8 @@ def ev(
                 message_timeout=message_timeout,
                 tls=ctx,
                 contract=creds,
+                provisioning=prov,
+                renew_within_s=renew_within_days * 86400.0,
             )
         from josev.ev.client import discover
         from josev.ev.iso20 import Iso20Behaviour
