@@ -178,7 +178,11 @@ pub fn decode_to<S: Sink>(
             ));
         }
         let p = &schema.prods[st.first as usize + code];
-        d.element(p, false)?;
+        if p.flags & RELAXED != 0 {
+            d.element_relaxed(p, false)?; // only a fragment's root element takes it
+        } else {
+            d.element(p, false)?;
+        }
         if !fragment {
             break; // DocEnd: ED has a zero-width code
         }
@@ -277,9 +281,6 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     }
 
     fn element(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
-        if p.flags & RELAXED != 0 {
-            return self.element_relaxed(p, list);
-        }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Error::new(

@@ -25,6 +25,8 @@ pub enum Scal<'a> {
     Int(i128),
     /// An integer wider than `i128`.
     Big(&'a BigInt),
+    /// An integer wider than `i128` that the source converts on request ([`Src::wide`]).
+    Wide,
     /// Text (strings, enumerations, hex or base64 text).
     Str(&'a str),
     /// Octets (binary content given as bytes).
@@ -64,6 +66,11 @@ pub trait Src: Sized + Clone {
     fn item(&self, i: usize) -> Result<Self, Error>;
     /// The simple value.
     fn scalar(&self) -> Result<Scal<'_>, Error>;
+    /// The integer of a value whose [`Src::scalar`] is [`Scal::Wide`] (the rare integers wider than `i128`,
+    /// converted only when met, so the usual path carries nothing for them).
+    fn wide(&self) -> Result<BigInt, Error> {
+        Err(Error::new(0, "integer out of range", "an integer"))
+    }
     /// The present (non-null) entries of a map, in order: key id, or the name that the schema does not know.
     fn entries(&self, s: &Schema) -> Result<Entries<Self>, Error>;
     /// A short description for error messages.
@@ -273,12 +280,12 @@ pub fn encode_from<V: Src>(
             Some(n) if fragment => {
                 for j in 0..n {
                     e.w.bits(st.width as u32, i as u64);
-                    e.element(p, pi, &v.item(j)?)?;
+                    e.root(p, pi, &v.item(j)?)?;
                 }
             }
             _ => {
                 e.w.bits(st.width as u32, i as u64);
-                e.element(p, pi, &v)?;
+                e.root(p, pi, &v)?;
             }
         }
     }
@@ -424,10 +431,15 @@ impl Enc {
         names.join(" | ")
     }
 
-    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
+    /// A root element of the document or fragment (only a fragment's can take the relaxed grammar).
+    fn root<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
         if p.flags & RELAXED != 0 {
             return self.element_relaxed(p, v);
         }
+        self.element(p, pi, v)
+    }
+
+    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
         }
@@ -454,7 +466,7 @@ impl Enc {
                 }
                 // fast path: CH (code 0) then EE (code 0)
                 self.w.bits(f.w0 as u32, 0);
-                self.value(f.si, p.qname, sv)?;
+                self.value_src(f.si, p.qname, sv, v)?;
                 self.w.bits(f.w1 as u32, 0);
                 self.depth -= 1;
                 return Ok(());
@@ -472,7 +484,7 @@ impl Enc {
                 if want == kind::EE {
                     break;
                 }
-                self.value(prods[i].arg, p.qname, sv)?;
+                self.value_src(prods[i].arg, p.qname, sv, v)?;
                 done_value = true;
                 state = prods[i].next;
             }
@@ -601,13 +613,13 @@ impl Enc {
                     }
                     self.path[self.depth] = q.lname;
                     self.depth += 1;
-                    self.value(q.arg, q.qname, sv)?;
+                    self.value_src(q.arg, q.qname, sv, &item)?;
                     self.depth -= 1;
                 }
                 kind::SE => self.element(q, st.first as usize + i, &item)?,
                 _ => {
                     let sv = item.scalar()?;
-                    self.value(q.arg, p.qname, sv)?;
+                    self.value_src(q.arg, p.qname, sv, &item)?;
                 }
             }
             state = q.next;
@@ -789,11 +801,34 @@ impl Enc {
             Scal::Bool(b) => format!("Bool({b})"),
             Scal::Int(n) => format!("Int({n})"),
             Scal::Big(n) => format!("Int({n})"),
+            Scal::Wide => "a wide integer".into(),
             Scal::Str(s) => format!("Str({s:?})"),
             Scal::Bytes(b) => format!("Bytes({b:?})"),
             Scal::Compound => "an object or list".into(),
         };
         self.err(format!("expected {what}, got {got}"), expected.into())
+    }
+
+    /// [`Enc::value`] of `sv`, read from `src` (which converts an integer wider than `i128` only now).
+    #[inline]
+    fn value_src<V: Src>(
+        &mut self,
+        si: u32,
+        qname: u16,
+        sv: Scal<'_>,
+        src: &V,
+    ) -> Result<(), Error> {
+        if let Scal::Wide = sv {
+            return self.value_wide(si, qname, src);
+        }
+        self.value(si, qname, sv)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn value_wide<V: Src>(&mut self, si: u32, qname: u16, src: &V) -> Result<(), Error> {
+        let b = src.wide()?;
+        self.value(si, qname, Scal::Big(&b))
     }
 
     /// An integer wider than `i128`: only where the type is unbounded on its side (xs:integer and its

@@ -96,6 +96,8 @@ fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
 }
 
 /// A Python int of an integer wider than i128 (through its decimal text: rare and small).
+#[cold]
+#[inline(never)]
 fn big_to_py(b: &BigInt) -> *mut ffi::PyObject {
     let text = std::ffi::CString::new(b.to_string()).unwrap_or_default();
     // SAFETY: GIL held (callers); a NUL-terminated decimal string; a new reference or null (error set).
@@ -480,8 +482,6 @@ struct PySrc<'py> {
     t: u8,
     n: &'static Names,
     s: &'static Schema,
-    /// An int wider than i128, once converted (rare: RFC 5280 serial numbers).
-    big: std::cell::OnceCell<Box<BigInt>>,
 }
 
 impl<'py> PySrc<'py> {
@@ -509,13 +509,7 @@ impl<'py> PySrc<'py> {
                 OTHER
             }
         };
-        PySrc {
-            o,
-            t,
-            n,
-            s,
-            big: std::cell::OnceCell::new(),
-        }
+        PySrc { o, t, n, s }
     }
 
     #[inline]
@@ -536,11 +530,11 @@ impl<'py> PySrc<'py> {
 }
 
 impl Src for PySrc<'_> {
-    #[inline]
+    #[inline(always)]
     fn is_map(&self) -> bool {
         self.t == DICT
     }
-    #[inline]
+    #[inline(always)]
     fn get(&self, key: u16) -> Result<Option<Self>, exi_codec::Error> {
         if self.t != DICT {
             return Ok(None);
@@ -572,7 +566,7 @@ impl Src for PySrc<'_> {
         // SAFETY: GIL held; `o` is a dict.
         unsafe { ffi::PyDict_Size(self.o.as_ptr()) as usize }
     }
-    #[inline]
+    #[inline(always)]
     fn list_len(&self) -> Option<usize> {
         // SAFETY: GIL held; the sizes of a list / tuple.
         unsafe {
@@ -583,7 +577,7 @@ impl Src for PySrc<'_> {
             }
         }
     }
-    #[inline]
+    #[inline(always)]
     fn item(&self, i: usize) -> Result<Self, exi_codec::Error> {
         // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
         unsafe {
@@ -598,7 +592,11 @@ impl Src for PySrc<'_> {
             }
         }
     }
-    #[inline]
+    #[cold]
+    fn wide(&self) -> Result<BigInt, exi_codec::Error> {
+        big_from_py(&self.o)
+    }
+    #[inline(always)]
     fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
         let o = &self.o;
         let p = o.as_ptr();
@@ -630,17 +628,7 @@ impl Src for PySrc<'_> {
                 if let Ok(n) = o.extract::<i128>() {
                     return Ok(Scal::Int(n));
                 }
-                if self.big.get().is_none() {
-                    let _ = self.big.set(Box::new(big_from_py(o)?));
-                }
-                if let Some(b) = self.big.get() {
-                    return Ok(Scal::Big(b));
-                }
-                return Err(exi_codec::Error::new(
-                    0,
-                    "integer out of range",
-                    "an integer",
-                ));
+                return Ok(Scal::Wide); // converted by `wide` when the encoder needs it
             }
         }
         if let Ok(x) = o.downcast::<PyString>() {
