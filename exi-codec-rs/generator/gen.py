@@ -170,16 +170,50 @@ def generate(name: str) -> tuple[str, str]:
                 if p.kind == "SE":
                     decls.setdefault(p.qname, set()).add(p.target)
     frag_state = len(em.states)
-    first = len(em.prods)
     fq = sorted(decls, key=lambda q: (q[1], q[0]))
+    # Schema-informed Element Fragment grammar (EXI 1.0 section 8.5.3): the content of an element whose qname
+    # has several declarations of different types (ISO-2 eMAID). One state holds AT(A_0..A_n-1), the unique
+    # attribute qnames of the schema sorted by local name then URI (typed when every declaration has the same
+    # type, else string); the runtime derives the other codes: AT(*) n, SE(F_j) n+1+j, SE(*) n+m+1, EE n+m+2,
+    # CH[untyped] n+m+3 in ElementFragment_0, and SE(F_j) j, SE(*) m, EE m+1, CH m+2 in ElementFragment_1.
+    efrag_state = len(em.states) + 1
+    ambiguous = any(len(decls[q]) > 1 for q in fq)
+    first = len(em.prods)
     for q in fq:
         ks = decls[q]
         if len(ks) == 1:
             (k,) = ks
             em.prods.append((1, em.lname(q[1]), em.qname(q), base[k], 0, shape_flags(b.types[k], False)))
-        else:  # ambiguous declaration: needs the relaxed fragment grammar, which we do not provide
-            em.prods.append((1, em.lname(q[1]), em.qname(q), 0xFFFFFFFF, 0, 0))
+        else:  # ambiguous declaration: the relaxed Element Fragment grammar (flag 32)
+            em.prods.append((1, em.lname(q[1]), em.qname(q), efrag_state, 0, 32 | (SHAPE["simplemap"] << 1)))
     em.states.append((first, len(fq), bits(len(fq) + 2), 0, 0))
+    if ambiguous:
+        attrs: dict[tuple[str, str], set[Simple]] = {}
+        for k in order:
+            for st in b.types[k].states:
+                for p in st:
+                    if p.kind == "AT":
+                        attrs.setdefault(p.qname, set()).add(p.target)
+        # the attributes the ambiguous elements' own types declare (flag 8): the qname the encoder picks for a
+        # local name several attribute qnames share (ISO-2 Id: the {MsgDataTypes}Id of EMAIDType)
+        own = {
+            p.qname
+            for q in fq
+            if len(decls[q]) > 1
+            for k in decls[q]
+            for st in b.types[k].states
+            for p in st
+            if p.kind == "AT"
+        }
+        first = len(em.prods)
+        aq = sorted(attrs, key=lambda q: (q[1], q[0]))
+        for q in aq:
+            ts = attrs[q]
+            st_ = next(iter(ts)) if len(ts) == 1 else Simple("string", name="string")
+            em.prods.append((0, em.lname(q[1]), em.qname(q), em.simple(st_), efrag_state, 8 if q in own else 0))
+        # after the n declared AT productions, outside the state: CH [untyped value] (a plain string)
+        em.prods.append((3, 0, 0, em.simple(Simple("string", name="string")), efrag_state, 0))
+        em.states.append((first, len(aq), bits(len(aq) + len(fq) + 4 + 1), 0, 0))
     simple_rows = [em.simple_row(s) for s in em.simples]
     ident = rust_ident(name)
     lines = [

@@ -65,11 +65,18 @@ def ev(
     provisioning: Annotated[
         Path | None,
         typer.Option(
-            help="ISO 15118-20 Plug & Charge without a contract: a `josev pki create` -20 profile folder holding "
-            "the OEM provisioning certificate and key and the V2G root; the EV installs its contract "
-            "(CertificateInstallation) when the station offers it, then pays with it"
+            help="Plug & Charge without a contract: a `josev pki create` profile folder with the OEM provisioning "
+            "certificate and key and the V2G root (PKI/iso2 for ISO 15118-2, PKI/iso20-p521 for -20); the EV "
+            "installs its contract (CertificateInstallation) when the station offers it, then pays with it"
         ),
     ] = None,
+    renew_within_days: Annotated[
+        float,
+        typer.Option(
+            help="ISO 15118-2, with --contract and --provisioning: renew a contract expiring within this many days "
+            "(CertificateUpdate) before paying with the new one; 0 = never"
+        ),
+    ] = 0.0,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="-20: dynamic control mode")] = False,
     standby_after: Annotated[
         int | None, typer.Option(help="-20 dynamic: standby after N loops for 2 loops")
@@ -168,12 +175,16 @@ def ev(
             creds = ContractCredentials.from_pki(contract)
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"--contract {contract}: {e}") from None
+    prov = None
     prov20 = None
     if provisioning is not None:
-        from josev.ev.contract import ProvisioningCredentials20
+        from josev.ev.contract import ProvisioningCredentials, ProvisioningCredentials20
 
         try:
-            prov20 = ProvisioningCredentials20.from_pki(provisioning)
+            if is20:
+                prov20 = ProvisioningCredentials20.from_pki(provisioning)
+            else:
+                prov = ProvisioningCredentials.from_pki(provisioning)
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"--provisioning {provisioning}: {e}") from None
     ctx: ssl.SSLContext | None = None
@@ -196,6 +207,8 @@ def ev(
                 message_timeout=message_timeout,
                 tls=ctx,
                 contract=creds,
+                provisioning=prov,
+                renew_within_s=renew_within_days * 86400.0,
             )
         from josev.ev.client import discover
         from josev.ev.iso20 import Iso20Behaviour

@@ -102,11 +102,7 @@ async def _run(evses: int, live: bool, loops: int) -> int:
 
         pki_dir = tmp / "pki"
         pki.create(pki_dir, ("iso2",))
-        # the -20 EV lists its V2G root by serial number in CertificateInstallationReq; until the EXI codec
-        # encodes 160-bit integers, that root gets a 63-bit serial
-        pki20 = pki.build_pki(
-            pki.PROFILES["iso20-p521"], overrides={"v2g_root": pki.Override(serial=0x5EED_0001)}
-        )
+        pki20 = pki.build_pki(pki.PROFILES["iso20-p521"])
         pki.write_pki(pki20, pki_dir)
         netlab.setns(st.path)  # from here on, sockets and child processes live in the station namespace
         station: DemoStation | None = None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from josev.ev.battery import Battery, Behaviour
-from josev.ev.contract import ContractCredentials
+from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.ev.evcc import Evcc, EvConnection, EvError, EvResult
 from josev.secc import sdp
 from josev.secc.codec import Codec, CodecError
@@ -74,6 +74,8 @@ async def run_session(
     on_message: Callable[[str], None] | None = None,
     tls: ssl.SSLContext | None = None,
     contract: ContractCredentials | None = None,
+    provisioning: ProvisioningCredentials | None = None,
+    renew_within_s: float = 0.0,
 ) -> EvResult:
     """Discover the SECC (unless ``target`` is given), connect and run one session to its end.
 
@@ -81,7 +83,16 @@ async def run_session(
     over TLS on the announced port; a refused handshake is a failed result with the reason."""
     security = sdp.Security.TLS if tls is not None else sdp.Security.NO_TLS
     res = target or await discover(iface, security=security)
-    evcc = Evcc(protocol, battery, behaviour, resume_session=resume, contract=contract)
+    evcc = Evcc(
+        protocol,
+        battery,
+        behaviour,
+        resume_session=resume,
+        contract=contract,
+        provisioning=provisioning,
+        wall=time.time() if provisioning is not None else None,
+        renew_within_s=renew_within_s,
+    )
     conn = EvConnection(evcc, codec)
     if tls is not None and res.security != sdp.Security.TLS:
         evcc.result.outcome = "failed"

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 
+from josev.pnc import PncError, cps, keywrap, xmlsig
 from josev.pnc import contract as cc
-from josev.pnc import xmlsig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,23 @@ class ContractCredentials:
         if self.sub_ca_ders:
             out["SubCertificates"] = {"Certificate": [base64.b64encode(d).decode() for d in self.sub_ca_ders]}
         return out
+
+    def expires_within(self, at: datetime, seconds: float) -> bool:
+        """Whether the contract leaf expires within ``seconds`` of ``at`` (time to renew it)."""
+        leaf = cc.load_der(self.leaf_der, "contract certificate")
+        return bool(leaf.not_valid_after_utc - at <= timedelta(seconds=seconds))
+
+    def facts(self) -> dict[str, str]:
+        """What identifies this contract, for a report: the EMAID, the SHA-256 of the leaf (DER) and of the
+        public key of the private key held (SubjectPublicKeyInfo DER), which must be the leaf's."""
+        spki = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return {
+            "emaid": self.emaid,
+            "leaf_sha256": hashlib.sha256(self.leaf_der).hexdigest(),
+            "key_sha256": hashlib.sha256(spki).hexdigest(),
+        }
 
     def sign(self, suite: xmlsig.Suite, references: list[tuple[str, bytes]]) -> dict[str, Any]:
         """A header ``Signature`` over ``references`` with the contract key."""
@@ -83,6 +102,54 @@ class ProvisioningCredentials:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError("the OEM provisioning key is not an EC key")
         return cls((certs / "oem_prov_leaf.der").read_bytes(), key, ((certs / "v2g_root.der").read_bytes(),))
+
+
+def certificate_update_body(old: ContractCredentials, prov: ProvisioningCredentials) -> dict[str, Any]:
+    """The body of an ISO 15118-2 CertificateUpdateReq ([V2G2-826..835]): the old contract chain, its EMAID and
+    the V2G roots the EV trusts (signed with the old contract key by the caller, see
+    :func:`certificate_update_signature`)."""
+    return {
+        "Id": "ID1",
+        "ContractSignatureCertChain": old.chain("ID2"),
+        "eMAID": old.emaid,
+        "ListOfRootCertificateIDs": prov.root_ids(),
+    }
+
+
+def certificate_update_signature(old: ContractCredentials, body: dict[str, Any]) -> dict[str, Any]:
+    """The header Signature of a CertificateUpdateReq: the old contract key over the request body."""
+    return old.sign(xmlsig.ISO2, [(body["Id"], xmlsig.fragment("iso2", "CertificateUpdateReq", body))])
+
+
+def accept_iso2_response(
+    response: dict[str, Any],
+    ev_key: ec.EllipticCurvePrivateKey,
+    prov: ProvisioningCredentials,
+    at: datetime,
+) -> ContractCredentials:
+    """The contract of an ISO 15118-2 CertificateInstallationRes / CertificateUpdateRes (decoded message):
+    the provisioning service's chain up to one of the EV's V2G roots and its signature over the four signed
+    elements, then the contract key decrypted with ``ev_key`` (the OEM provisioning key, or the old contract key
+    for an update), which must belong to the contract certificate and match the EMAID. Raises
+    :class:`PncError`."""
+    body = next(iter(response["V2G_Message"]["Body"].values()))
+    roots = [cc.load_der(d, "V2G root") for d in prov.v2g_roots_der]
+    cps.verify_iso2_response(response, roots, at)
+    key = keywrap.decrypt_iso2(
+        ev_key,
+        base64.b64decode(body["DHpublickey"]["value"]),
+        base64.b64decode(body["ContractSignatureEncryptedPrivateKey"]["value"]),
+    )
+    chain = body["ContractSignatureCertChain"]
+    leaf = base64.b64decode(chain["Certificate"])
+    subs = tuple(base64.b64decode(c) for c in (chain.get("SubCertificates") or {}).get("Certificate", []))
+    if cc.load_der(leaf, "contract").public_key() != key.public_key():
+        raise PncError("FAILED", "the decrypted key does not belong to the contract certificate")
+    out = ContractCredentials(leaf, subs, key)
+    emaid = body["eMAID"]["value"] if isinstance(body.get("eMAID"), dict) else body.get("eMAID")
+    if emaid != out.emaid:
+        raise PncError("FAILED", f"eMAID {emaid!r} is not the contract's {out.emaid!r}")
+    return out
 
 
 @dataclass(frozen=True)

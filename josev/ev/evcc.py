@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from josev.ev import contract as ev_contract
 from josev.ev import messages as m
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
-from josev.pnc import PncError, contract, cps, keywrap, xmlsig
+from josev.pnc import PncError, contract, xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
 from josev.secc.physical import to_float
@@ -56,6 +59,9 @@ class EvResult:
     #: DC: the EVSE's present voltage (V) and current (A) in every charge-loop response, with the EV's monotonic
     #: clock (s) when it arrived: ``[t, V, I]``, what the EV saw (the energy it got is their integral over t).
     present: list[list[float]] = field(default_factory=list)
+    #: a contract installed or updated in this session: how ("install"/"update") and its facts (EMAID, SHA-256
+    #: of the leaf and of the public key of the decrypted private key)
+    contract: dict[str, str] = field(default_factory=dict)
 
 
 class Evcc:
@@ -70,6 +76,7 @@ class Evcc:
         contract: ContractCredentials | None = None,
         provisioning: ProvisioningCredentials | None = None,
         wall: float | None = None,
+        renew_within_s: float = 0.0,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -97,6 +104,9 @@ class Evcc:
         self.provisioning = provisioning
         #: wall-clock time (seconds since the epoch) to check the provisioning service's certificates against
         self.wall = wall
+        #: with provisioning credentials (for the V2G roots), renew a contract expiring within this many seconds
+        #: (ISO 15118-2 CertificateUpdate); 0 = never
+        self.renew_within_s = renew_within_s
         #: the contract was installed in this session
         self.installed = False
         #: the payment option the EV selected (``Contract`` for Plug & Charge)
@@ -170,36 +180,47 @@ class Evcc:
         msg["V2G_Message"]["Header"]["Signature"] = signature
         return schema, msg
 
-    def _install(self, msg: dict[str, Any]) -> None:
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall if self.wall is not None else time.time(), UTC)
+
+    def _renew_due(self) -> bool:
+        return (
+            self.contract is not None
+            and self.provisioning is not None
+            and self.renew_within_s > 0
+            and self.contract.expires_within(self._now(), self.renew_within_s)
+        )
+
+    def _certificate_update(self) -> tuple[str, dict[str, Any]]:
+        """CertificateUpdateReq signed with the old contract key."""
+        assert self.contract is not None and self.provisioning is not None
+        body = ev_contract.certificate_update_body(self.contract, self.provisioning)
+        signature = ev_contract.certificate_update_signature(self.contract, body)
+        schema, msg = self._req("CertificateUpdateReq", body)
+        msg["V2G_Message"]["Header"]["Signature"] = signature
+        return schema, msg
+
+    def _install(self, msg: dict[str, Any], how: str = "install") -> None:
         """Check the provisioning service's chain and signature, decrypt the contract key, keep the contract."""
         prov = self.provisioning
         assert prov is not None
-        body = msg["V2G_Message"]["Body"]["CertificateInstallationRes"]
+        ev_key = prov.key
+        if how == "update":
+            assert self.contract is not None and isinstance(self.contract.key, ec.EllipticCurvePrivateKey)
+            ev_key = self.contract.key
         try:
-            roots = [contract.load_der(d, "V2G root") for d in prov.v2g_roots_der]
             at = (
-                datetime.fromtimestamp(self.wall, UTC)
+                self._now()
                 if self.wall is not None
-                else roots[0].not_valid_before_utc
+                else contract.load_der(prov.v2g_roots_der[0], "V2G root").not_valid_before_utc
             )
-            cps.verify_iso2_response(msg, roots, at)
-            key = keywrap.decrypt_iso2(
-                prov.key,
-                base64.b64decode(body["DHpublickey"]["value"]),
-                base64.b64decode(body["ContractSignatureEncryptedPrivateKey"]["value"]),
-            )
-            chain = body["ContractSignatureCertChain"]
-            leaf = base64.b64decode(chain["Certificate"])
-            subs = tuple(
-                base64.b64decode(c) for c in (chain.get("SubCertificates") or {}).get("Certificate", [])
-            )
-            if contract.load_der(leaf, "contract").public_key() != key.public_key():
-                raise PncError("FAILED", "the decrypted key does not belong to the contract certificate")
+            new = ev_contract.accept_iso2_response(msg, ev_key, prov, at)
         except (PncError, KeyError, ValueError) as e:
-            self._fail(f"certificate installation: {e}")
+            self._fail(f"certificate {'installation' if how == 'install' else 'update'}: {e}")
             raise
-        self.contract = ContractCredentials(leaf, subs, key)
+        self.contract = new
         self.installed = True
+        self.result.contract = {"how": how, **new.facts()}
 
     def _signed_authorization(self) -> tuple[str, dict[str, Any]]:
         """Plug & Charge AuthorizationReq: the challenge, signed with the contract key in the header."""
@@ -330,6 +351,8 @@ class Evcc:
             if self.dialect == "iso2" and "Contract" in offered:
                 if self.contract is not None:
                     self.payment = "Contract"
+                    if self._renew_due() and 2 in vas:
+                        selected.append({"ServiceID": 2, "ParameterSetID": 2})  # certificate update
                 elif self.provisioning is not None and 2 in vas:
                     self.payment = "Contract"
                     selected.append({"ServiceID": 2, "ParameterSetID": 1})  # certificate installation
@@ -345,14 +368,16 @@ class Evcc:
                 return self._req("ContractAuthenticationReq", {})
             if self.payment == "Contract" and self.contract is None and self.provisioning is not None:
                 return self._certificate_installation()
+            if self.payment == "Contract" and self._renew_due():
+                return self._certificate_update()
             if self.payment == "Contract" and self.contract is not None:
                 chain = self.contract.chain()
                 return self._req(
                     "PaymentDetailsReq", {"eMAID": self.contract.emaid, "ContractSignatureCertChain": chain}
                 )
             return self._req("AuthorizationReq", {})
-        if name == "CertificateInstallationRes":
-            self._install(self._last)
+        if name in ("CertificateInstallationRes", "CertificateUpdateRes"):
+            self._install(self._last, "install" if name == "CertificateInstallationRes" else "update")
             assert self.contract is not None
             chain = self.contract.chain()
             return self._req(

@@ -7,17 +7,21 @@ unknown MO root is refused at PaymentDetails and never charges."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import sys
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from josev.pki import create
 from josev.pnc import contract
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
+from .test_pnc_install_iso2 import reissued_contract
 from .test_station_cli import stop_station
 from .test_station_real import ev, tail
 
@@ -92,5 +96,107 @@ async def test_pnc_on_the_real_station(netns_lab: NetnsLab, pki: Path, foreign: 
         r = res["results"][-1]
         assert r["outcome"] == "failed" and "FAILED_CertChainError" in r["detail"], (r, tail(log))
         assert f"contract {emaid_of(foreign / 'iso2')}" not in log.read_text(errors="replace")
+    finally:
+        assert await stop_station(proc) == 0
+
+
+def expiring_contract_folder(pki: Path, out: Path, days: float) -> Path:
+    """A profile folder (the layout ``josev ev --contract`` reads) with a contract of the PKI's EMAID from its MO
+    Sub-CA 2 that expires in ``days``: the old contract of an EV that must renew it."""
+    certs = pki / "iso2" / "certs"
+    issuer_key = serialization.load_pem_private_key(
+        (pki / "iso2" / "keys" / "mo_sub_ca2.key").read_bytes(), None
+    )
+    subs = tuple((certs / f"{n}.der").read_bytes() for n in ("mo_sub_ca2", "mo_sub_ca1"))
+    old = reissued_contract(
+        x509.load_der_x509_certificate((certs / "contract_leaf.der").read_bytes()),
+        x509.load_der_x509_certificate(subs[0]),
+        issuer_key,
+        subs,
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=days),
+    )
+    (out / "certs").mkdir(parents=True)
+    (out / "keys").mkdir()
+    (out / "certs" / "contract_leaf.der").write_bytes(old.leaf_der)
+    for name, der in zip(("mo_sub_ca2", "mo_sub_ca1"), subs, strict=True):
+        (out / "certs" / f"{name}.der").write_bytes(der)
+    pem = old.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (out / "keys" / "contract_leaf.key").write_bytes(pem)
+    return out
+
+
+def contract_facts(pki: Path) -> dict[str, str]:
+    """What the EV must report for the PKI's contract: EMAID, SHA-256 of the leaf and of its public key."""
+    der = (pki / "iso2" / "certs" / "contract_leaf.der").read_bytes()
+    spki = (
+        x509.load_der_x509_certificate(der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return {
+        "emaid": emaid_of(pki / "iso2"),
+        "leaf_sha256": hashlib.sha256(der).hexdigest(),
+        "key_sha256": hashlib.sha256(spki).hexdigest(),
+    }
+
+
+@pytest.mark.parametrize("mode", ["dc", "ac"])
+async def test_certificate_installation_and_update_on_the_real_station(
+    netns_lab: NetnsLab, pki: Path, tmp_path: Path, mode: str
+) -> None:
+    """An EV without a contract (OEM provisioning credentials only) installs one over TLS: the SECC checks its
+    signature and asks the CSMS stand-in (Get15118EVCertificate), whose CPS answers from the PKI; the EV checks the
+    CPS signature (four signed EXI fragments, eMAID among them), decrypts the contract key and pays with it; the
+    station authorizes the contract. With DC, an EV whose contract expires in 10 days renews it first
+    (CertificateUpdate) and pays with the new one."""
+    log = tmp_path / "station.log"
+    st_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("ev")
+    pair = netns_lab.veth(st_ns, ev_ns)
+    want = contract_facts(pki)
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
+            *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", mode),
+            *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+        )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line.startswith(b"station ready"), (line, tail(log))
+        res = await ev(
+            ev_ns.name, pair.b, pki, f"iso2-{mode}", "--tls", "iso2", "--provisioning", str(pki / "iso2")
+        )
+        r = res["results"][-1]
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["tls"].startswith("TLSv1.2")
+        names = r["messages"]
+        assert names.index("CertificateInstallationReq") < names.index("PaymentDetailsReq")
+        assert r["contract"] == {"how": "install", **want}  # the PKI's contract, the key that belongs to it
+        text = log.read_text(errors="replace")
+        assert f"contract {want['emaid']}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        if mode != "dc":
+            return
+        await asyncio.sleep(1.0)
+        old = expiring_contract_folder(pki, tmp_path / "old", days=10)
+        res = await ev(
+            ev_ns.name,
+            pair.b,
+            pki,
+            "iso2-dc",
+            *("--tls", "iso2", "--contract", str(old), "--provisioning", str(pki / "iso2")),
+            *("--renew-within-days", "30"),
+        )
+        r = res["results"][-1]
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        names = r["messages"]
+        assert "CertificateInstallationReq" not in names
+        assert names.index("CertificateUpdateReq") < names.index("PaymentDetailsReq")
+        assert r["contract"] == {"how": "update", **want}
+        assert log.read_text(errors="replace").count(f"contract {want['emaid']}: Accepted") == 2, tail(log)
     finally:
         assert await stop_station(proc) == 0

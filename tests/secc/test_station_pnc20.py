@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from josev.pki import PROFILES, Override, build_pki, write_pki
+from josev.pki import PROFILES, build_pki, write_pki
 from josev.pnc import contract
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
@@ -34,12 +34,11 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The station's PKI; the -20 V2G root gets a 63-bit serial number, because the EV lists it by serial in
-    CertificateInstallationReq and the EXI codec's integers hold up to 127 bits (h1 is widening them)."""
+    """The station's PKI (the usual 159-bit random serial numbers: the EV lists its V2G root by serial number in
+    CertificateInstallationReq)."""
     out = tmp_path_factory.mktemp("pki")
     write_pki(build_pki(PROFILES["iso2"]), out)
-    small = {"v2g_root": Override(serial=0x5EED_0000_0000_0020)}
-    write_pki(build_pki(PROFILES["iso20-p521"], overrides=small), out)
+    write_pki(build_pki(PROFILES["iso20-p521"]), out)
     return out
 
 

@@ -30,6 +30,11 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Go back (or forward) to bit position `pos` (one already read).
+    pub fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.end);
+    }
+
     /// Current bit position.
     #[inline]
     pub fn pos(&self) -> usize {
@@ -114,6 +119,55 @@ impl<'a> BitReader<'a> {
             if shift > 126 {
                 return Err(Error::new(start, "unsigned integer too large", what));
             }
+        }
+    }
+
+    /// Read an unsigned integer of any width up to [`crate::bigint::MAX_BITS`]: `Ok(Some(v))` when it fits in
+    /// `u128` (the fast path, as [`BitReader::uint`]), else `Ok(None)` with the value in `wide`
+    /// (little-endian octets).
+    pub fn uint_wide(
+        &mut self,
+        what: &'static str,
+        wide: &mut Vec<u8>,
+    ) -> Result<Option<u128>, Error> {
+        let start = self.pos;
+        let mut v: u128 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = self.bits(8, what)?;
+            if shift + 7 > 128 && ((b & 0x7f) >> (128 - shift)) != 0 {
+                break;
+            }
+            v |= ((b & 0x7f) as u128) << shift;
+            if b & 0x80 == 0 {
+                return Ok(Some(v));
+            }
+            shift += 7;
+            if shift > 126 {
+                break;
+            }
+        }
+        // wider: go on in octets, from the group that did not fit
+        self.pos = start;
+        wide.clear();
+        let mut shift = 0usize;
+        loop {
+            let b = self.bits(8, what)?;
+            if shift > crate::bigint::MAX_BITS {
+                return Err(Error::new(start, "integer too large", "at most 1024 bits"));
+            }
+            let g = (b & 0x7f) as u16;
+            let (i, off) = (shift / 8, shift % 8);
+            if wide.len() < i + 2 {
+                wide.resize(i + 2, 0);
+            }
+            let x = g << off;
+            wide[i] |= x as u8;
+            wide[i + 1] |= (x >> 8) as u8;
+            if b & 0x80 == 0 {
+                return Ok(None);
+            }
+            shift += 7;
         }
     }
 
@@ -218,6 +272,27 @@ impl BitWriter {
                 return;
             }
             self.bits(8, b | 0x80);
+        }
+    }
+
+    /// Write an unsigned integer given as little-endian octets (any width) in 7-bit groups.
+    pub fn uint_le(&mut self, le: &[u8]) {
+        let nbits = le
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |i| i * 8 + 8 - le[i].leading_zeros() as usize);
+        let mut shift = 0usize;
+        loop {
+            let (i, off) = (shift / 8, shift % 8);
+            let lo = le.get(i).copied().unwrap_or(0) as u16;
+            let hi = le.get(i + 1).copied().unwrap_or(0) as u16;
+            let g = (((hi << 8) | lo) >> off) as u64 & 0x7f;
+            shift += 7;
+            if shift >= nbits {
+                self.bits(8, g);
+                return;
+            }
+            self.bits(8, g | 0x80);
         }
     }
 

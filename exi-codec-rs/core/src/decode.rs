@@ -5,10 +5,13 @@
 //! [`ValueSink`] builds the [`Value`] tree, [`crate::doc::Doc`] a flat reusable document (no allocation once
 //! warm), and the Python binding builds dicts straight from these events.
 
+use crate::bigint::{BigInt, Integer};
 use crate::bits::BitReader;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Fast, Prod, Schema, FAST_CH, FAST_EE};
+use crate::tables::{
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, FAST_CH, FAST_EE, RELAXED,
+};
 use crate::value::{Bin, Value};
 use crate::{MAX_DEPTH, VALUE_KEY};
 
@@ -19,6 +22,8 @@ pub enum Val<'a> {
     Bool(bool),
     /// Any integer type.
     Int(i128),
+    /// An integer wider than `i128`.
+    Big(&'a BigInt),
     /// A string.
     Str(&'a str),
     /// An enumeration value and its index in the schema's `enums` table.
@@ -33,6 +38,7 @@ impl Val<'_> {
         match self {
             Val::Bool(b) => Value::Bool(b),
             Val::Int(n) => Value::Int(n),
+            Val::Big(n) => Value::Big(Box::new(n.clone())),
             Val::Str(s) => Value::Str(s.to_owned()),
             Val::Enum(s, _) => Value::Enum(s),
             Val::Bytes(b, k) => Value::Bytes(b.to_vec(), k),
@@ -158,6 +164,7 @@ pub fn decode_to<S: Sink>(
         sbuf: String::new(),
         bbuf: Vec::new(),
         fast: schema.fast(),
+        big: None,
     };
     let start = if fragment { schema.frag } else { schema.doc };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
@@ -184,7 +191,11 @@ pub fn decode_to<S: Sink>(
             ));
         }
         let p = &schema.prods[st.first as usize + code];
-        d.element(p, false)?;
+        if p.flags & RELAXED != 0 {
+            d.element_relaxed(p, false)?; // only a fragment's root element takes it
+        } else {
+            d.element(p, false)?;
+        }
         if !fragment {
             break; // DocEnd: ED has a zero-width code
         }
@@ -213,6 +224,7 @@ pub fn decode_to<S: Sink>(
 enum Dv {
     Bool(bool),
     Int(i128),
+    Big,
     Enum(&'static str, u32),
     Str,
     Bytes(Bin),
@@ -227,6 +239,8 @@ struct Dec<'a, 's, S: Sink> {
     sbuf: String,
     bbuf: Vec<u8>,
     fast: &'static [Fast],
+    /// The last integer wider than `i128`.
+    big: Option<BigInt>,
 }
 
 impl<'a, 's, S: Sink> Dec<'a, 's, S> {
@@ -235,11 +249,21 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         let v = match v {
             Dv::Bool(b) => Val::Bool(b),
             Dv::Int(n) => Val::Int(n),
+            Dv::Big => return self.emit_big(key, list),
             Dv::Enum(e, i) => Val::Enum(e, i),
             Dv::Str => Val::Str(&self.sbuf),
             Dv::Bytes(k) => Val::Bytes(&self.bbuf, k),
         };
         self.sink.value(key, list, v)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_big(&mut self, key: u16, list: bool) -> Result<(), Error> {
+        match &self.big {
+            Some(b) => self.sink.value(key, list, Val::Big(b)),
+            None => Err(Error::new(self.r.pos(), "integer lost", "an integer")),
+        }
     }
 
     fn expected(&self, state: u32) -> String {
@@ -270,13 +294,6 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     }
 
     fn element(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
-        if p.arg == u32::MAX {
-            return Err(Error::new(
-                self.r.pos(),
-                "element with ambiguous declarations in a fragment",
-                "unambiguous element",
-            ));
-        }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Error::new(
@@ -360,6 +377,58 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         } else {
             self.sink.end()
         }
+    }
+
+    /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
+    /// Element Fragment grammar (see [`RELAXED`]): attributes and an untyped text value (child elements and
+    /// undeclared events are refused). It becomes a map of its attributes and `value`.
+    #[cold]
+    #[inline(never)]
+    fn element_relaxed(&mut self, p: &Prod, list: bool) -> Result<(), Error> {
+        let st = &self.s.states[p.arg as usize];
+        let (n, w0) = (st.n as usize, st.width as u32);
+        let m = self.s.states[self.s.frag as usize].n as usize;
+        let first = st.first as usize;
+        self.sink.start(p.lname, list, 2)?;
+        loop {
+            let pos = self.r.pos();
+            let code = self.r.bits(w0, "event code")? as usize;
+            if code < n {
+                let q = &self.s.prods[first + code];
+                let v = self.value(q.arg, q.qname)?;
+                self.emit(q.lname, false, v)?;
+                continue;
+            }
+            if code == n + m + 2 {
+                break; // EE
+            }
+            if code == n + m + 3 {
+                let ch = &self.s.prods[first + n];
+                let v = self.value(ch.arg, p.qname)?;
+                self.emit(VALUE_KEY, false, v)?;
+                let pos = self.r.pos();
+                if self.r.bits(code_bits(m as u64 + 4), "event code")? as usize != m + 1 {
+                    return Err(Error::new(
+                        pos,
+                        format!(
+                            "unsupported content after the text of <{}>",
+                            self.s.lnames[p.lname as usize]
+                        ),
+                        "end of element",
+                    ));
+                }
+                break;
+            }
+            return Err(Error::new(
+                pos,
+                format!(
+                    "unsupported event code {code} in <{}> (element fragment grammar)",
+                    self.s.lnames[p.lname as usize]
+                ),
+                "attributes, text, end of element",
+            ));
+        }
+        self.sink.end()
     }
 
     /// Fast path of a simple-typed element: its grammar is `CH` (one declared production, 1-bit code) then
@@ -472,9 +541,10 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             }
             simple::UNSIGNED | simple::SIGNED => {
                 let neg = t.kind == simple::SIGNED && self.r.bits(1, "integer sign")? == 1;
-                let m = self.r.uint("integer")?;
-                let m = i128::try_from(m)
-                    .map_err(|_| Error::new(pos, "integer out of range", "a smaller integer"))?;
+                let m = match self.r.uint("integer") {
+                    Ok(m) if m <= i128::MAX as u128 => m as i128,
+                    _ => return self.big(t, neg, pos), // wider (or a broken stream: reported there)
+                };
                 let v = if neg { -m - 1 } else { m };
                 if v < t.lo || v > t.hi {
                     return Err(Error::new(
@@ -500,6 +570,45 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                 ))
             }
             _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+        }
+    }
+
+    /// An integer wider than `i128` (its EXI unsigned part is in `bbuf`, or did not fit `i128`): only where
+    /// the type is unbounded on its side.
+    #[cold]
+    #[inline(never)]
+    fn big(&mut self, t: &Simple, neg: bool, pos: usize) -> Result<Dv, Error> {
+        // re-read the unsigned part into octets (it may have fitted u128 but not i128)
+        self.r.seek(pos + (t.kind == simple::SIGNED) as usize);
+        let mut le = std::mem::take(&mut self.bbuf);
+        if let Some(m) = self.r.uint_wide("integer", &mut le)? {
+            le = m.to_le_bytes().to_vec();
+        }
+        let n = Integer::from_exi(neg, le.clone());
+        self.bbuf = le;
+        let unbounded = if neg {
+            t.lo == i128::MIN
+        } else {
+            t.hi == i128::MAX
+        };
+        match n {
+            Some(Integer::Small(v)) if v >= t.lo && v <= t.hi => Ok(Dv::Int(v)),
+            Some(Integer::Big(b)) if unbounded => {
+                self.big = Some(b);
+                Ok(Dv::Big)
+            }
+            Some(n) => Err(Error::new(
+                pos,
+                format!(
+                    "integer {} out of range",
+                    match n {
+                        Integer::Small(v) => v.to_string(),
+                        Integer::Big(b) => b.to_string(),
+                    }
+                ),
+                format!("{}..={}", t.lo, t.hi),
+            )),
+            None => Err(Error::new(pos, "integer too large", "at most 1024 bits")),
         }
     }
 

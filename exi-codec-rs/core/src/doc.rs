@@ -20,6 +20,8 @@ pub enum Item {
     Int(i64),
     /// A wider integer: index into [`Doc::big`].
     Big(u32),
+    /// An integer wider than `i128`: index into [`Doc::huge`].
+    Huge(u32),
     /// A string: offset and length in [`Doc::bytes`].
     Str(u32, u32),
     /// An enumeration value and its index in the schema's `enums` table.
@@ -48,6 +50,8 @@ pub struct Doc {
     pub bytes: Vec<u8>,
     /// Integers wider than 64 bits.
     pub big: Vec<i128>,
+    /// Integers wider than 128 bits.
+    pub huge: Vec<crate::bigint::BigInt>,
 }
 
 impl Doc {
@@ -56,6 +60,7 @@ impl Doc {
         self.nodes.clear();
         self.bytes.clear();
         self.big.clear();
+        self.huge.clear();
     }
 
     /// Decode `data` (a document, or with `fragment` a fragment) into this document, replacing its content.
@@ -76,6 +81,7 @@ impl Doc {
             Item::Bool(b) => Val::Bool(b),
             Item::Int(i) => Val::Int(i as i128),
             Item::Big(i) => Val::Int(self.big[i as usize]),
+            Item::Huge(i) => Val::Big(&self.huge[i as usize]),
             Item::Str(o, l) => Val::Str(
                 std::str::from_utf8(&self.bytes[o as usize..(o + l) as usize]).unwrap_or(""),
             ),
@@ -135,6 +141,10 @@ impl Sink for Doc {
                     Item::Big(self.big.len() as u32 - 1)
                 }
             },
+            Val::Big(n) => {
+                self.huge.push(n.clone());
+                Item::Huge(self.huge.len() as u32 - 1)
+            }
             Val::Str(s) => {
                 let (o, l) = self.push_bytes(s.as_bytes());
                 Item::Str(o, l)

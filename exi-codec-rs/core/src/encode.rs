@@ -4,10 +4,14 @@
 //! The encoder reads the message through the [`Src`] trait, so it encodes straight from whatever holds the
 //! message: the [`Value`] tree here, Python dicts in the binding (no intermediate tree).
 
+use crate::bigint::BigInt;
 use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
-use crate::tables::{kind, shape, simple, Fast, Prod, Schema, Wide, FAST_CH, FAST_EMPTY, WIDE_MIN};
+use crate::tables::{
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, Wide, FAST_CH, FAST_EMPTY, RELAXED,
+    WIDE_MIN,
+};
 use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
@@ -19,6 +23,10 @@ pub enum Scal<'a> {
     Bool(bool),
     /// An integer.
     Int(i128),
+    /// An integer wider than `i128`.
+    Big(&'a BigInt),
+    /// An integer wider than `i128` that the source converts on request ([`Src::wide`]).
+    Wide,
     /// Text (strings, enumerations, hex or base64 text).
     Str(&'a str),
     /// Octets (binary content given as bytes).
@@ -58,6 +66,11 @@ pub trait Src: Sized + Clone {
     fn item(&self, i: usize) -> Result<Self, Error>;
     /// The simple value.
     fn scalar(&self) -> Result<Scal<'_>, Error>;
+    /// The integer of a value whose [`Src::scalar`] is [`Scal::Wide`] (the rare integers wider than `i128`,
+    /// converted only when met, so the usual path carries nothing for them).
+    fn wide(&self) -> Result<BigInt, Error> {
+        Err(Error::new(0, "integer out of range", "an integer"))
+    }
     /// The present (non-null) entries of a map, in order: key id, or the name that the schema does not know.
     fn entries(&self, s: &Schema) -> Result<Entries<Self>, Error>;
     /// A short description for error messages.
@@ -141,6 +154,7 @@ impl Src for &Value {
         Ok(match self {
             Value::Bool(b) => Scal::Bool(*b),
             Value::Int(n) => Scal::Int(*n),
+            Value::Big(n) => Scal::Big(n),
             Value::Str(s) => Scal::Str(s),
             Value::Enum(s) => Scal::Str(s),
             Value::Bytes(b, _) => Scal::Bytes(b),
@@ -266,12 +280,12 @@ pub fn encode_from<V: Src>(
             Some(n) if fragment => {
                 for j in 0..n {
                     e.w.bits(st.width as u32, i as u64);
-                    e.element(p, pi, &v.item(j)?)?;
+                    e.root(p, pi, &v.item(j)?)?;
                 }
             }
             _ => {
                 e.w.bits(st.width as u32, i as u64);
-                e.element(p, pi, &v)?;
+                e.root(p, pi, &v)?;
             }
         }
     }
@@ -417,13 +431,15 @@ impl Enc {
         names.join(" | ")
     }
 
-    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
-        if p.arg == u32::MAX {
-            return Err(self.err(
-                "element with ambiguous declarations in a fragment".into(),
-                String::new(),
-            ));
+    /// A root element of the document or fragment (only a fragment's can take the relaxed grammar).
+    fn root<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
+        if p.flags & RELAXED != 0 {
+            return self.element_relaxed(p, v);
         }
+        self.element(p, pi, v)
+    }
+
+    fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
         }
@@ -450,7 +466,7 @@ impl Enc {
                 }
                 // fast path: CH (code 0) then EE (code 0)
                 self.w.bits(f.w0 as u32, 0);
-                self.value(f.si, p.qname, sv)?;
+                self.value_src(f.si, p.qname, sv, v)?;
                 self.w.bits(f.w1 as u32, 0);
                 self.depth -= 1;
                 return Ok(());
@@ -468,7 +484,7 @@ impl Enc {
                 if want == kind::EE {
                     break;
                 }
-                self.value(prods[i].arg, p.qname, sv)?;
+                self.value_src(prods[i].arg, p.qname, sv, v)?;
                 done_value = true;
                 state = prods[i].next;
             }
@@ -597,13 +613,13 @@ impl Enc {
                     }
                     self.path[self.depth] = q.lname;
                     self.depth += 1;
-                    self.value(q.arg, q.qname, sv)?;
+                    self.value_src(q.arg, q.qname, sv, &item)?;
                     self.depth -= 1;
                 }
                 kind::SE => self.element(q, st.first as usize + i, &item)?,
                 _ => {
                     let sv = item.scalar()?;
-                    self.value(q.arg, p.qname, sv)?;
+                    self.value_src(q.arg, p.qname, sv, &item)?;
                 }
             }
             state = q.next;
@@ -615,6 +631,87 @@ impl Enc {
             if let Some(k) = cur.unfinished() {
                 return Err(self.unexpected(k));
             }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An element of a fragment whose qname has declarations of different types, in the Schema-informed
+    /// Element Fragment grammar (see [`RELAXED`]): its attributes, then its text as an untyped value. `v` is
+    /// a map of attributes and `value`, or the text alone.
+    #[cold]
+    #[inline(never)]
+    fn element_relaxed<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
+        let st = &self.s.states[p.arg as usize];
+        let (n, w0) = (st.n as u64, st.width as u32);
+        let m = self.s.states[self.s.frag as usize].n as u64;
+        let w1 = code_bits(m + 4);
+        let first = st.first as usize;
+        let ats = &self.s.prods[first..first + st.n as usize];
+        let ch = &self.s.prods[first + st.n as usize];
+        self.path[self.depth] = p.lname;
+        self.depth += 1;
+        let text = if v.is_map() {
+            for (k, _) in v.entries(self.s)? {
+                let known = k
+                    .as_ref()
+                    .is_ok_and(|k| *k == VALUE_KEY || ats.iter().any(|q| q.lname == *k));
+                if !known {
+                    let what = match k {
+                        Ok(k) => name(self.s, k).to_string(),
+                        Err(n) => n,
+                    };
+                    return Err(self.err(
+                        format!("unexpected {what:?}: not an attribute of the schema"),
+                        "attributes and value".into(),
+                    ));
+                }
+            }
+            for (i, q) in ats.iter().enumerate() {
+                // one qname per local name: the one the element's own types declare, else the first
+                let own = ats
+                    .iter()
+                    .position(|r| r.lname == q.lname && r.flags & 8 != 0);
+                let pick = own.or_else(|| ats.iter().position(|r| r.lname == q.lname));
+                if pick != Some(i) {
+                    continue;
+                }
+                let Some(x) = v.get(q.lname)? else {
+                    continue;
+                };
+                let sv = x.scalar()?;
+                if matches!(sv, Scal::Compound) {
+                    return Err(self.err_in(
+                        q.lname,
+                        format!("expected a simple value, got {}", x.describe()),
+                        "a simple value".into(),
+                    ));
+                }
+                self.w.bits(w0, i as u64);
+                self.path[self.depth] = q.lname;
+                self.depth += 1;
+                self.value(q.arg, q.qname, sv)?;
+                self.depth -= 1;
+            }
+            v.get(VALUE_KEY)?
+        } else {
+            Some(v.clone())
+        };
+        let text = match &text {
+            Some(t) => match t.scalar()? {
+                Scal::Str("") => None,
+                Scal::Str(s) => Some(s),
+                sv => return Err(self.wrong("a string", sv, "text")),
+            },
+            None => None,
+        };
+        match text {
+            Some(s) => {
+                self.w.bits(w0, n + m + 3); // CH [untyped value]
+                self.value(ch.arg, p.qname, Scal::Str(s))?;
+                self.w.bits(w1, m + 1); // EE of ElementFragment_1
+            }
+            None => self.w.bits(w0, n + m + 2), // EE of ElementFragment_0
         }
         self.depth -= 1;
         Ok(())
@@ -703,11 +800,58 @@ impl Enc {
         let got = match v {
             Scal::Bool(b) => format!("Bool({b})"),
             Scal::Int(n) => format!("Int({n})"),
+            Scal::Big(n) => format!("Int({n})"),
+            Scal::Wide => "a wide integer".into(),
             Scal::Str(s) => format!("Str({s:?})"),
             Scal::Bytes(b) => format!("Bytes({b:?})"),
             Scal::Compound => "an object or list".into(),
         };
         self.err(format!("expected {what}, got {got}"), expected.into())
+    }
+
+    /// [`Enc::value`] of `sv`, read from `src` (which converts an integer wider than `i128` only now).
+    #[inline]
+    fn value_src<V: Src>(
+        &mut self,
+        si: u32,
+        qname: u16,
+        sv: Scal<'_>,
+        src: &V,
+    ) -> Result<(), Error> {
+        if let Scal::Wide = sv {
+            return self.value_wide(si, qname, src);
+        }
+        self.value(si, qname, sv)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn value_wide<V: Src>(&mut self, si: u32, qname: u16, src: &V) -> Result<(), Error> {
+        let b = src.wide()?;
+        self.value(si, qname, Scal::Big(&b))
+    }
+
+    /// An integer wider than `i128`: only where the type is unbounded on its side (xs:integer and its
+    /// unbounded derivations).
+    #[cold]
+    #[inline(never)]
+    fn big(&mut self, t: &Simple, b: &BigInt) -> Result<(), Error> {
+        let unbounded = if b.is_negative() {
+            t.lo == i128::MIN && t.kind == simple::SIGNED
+        } else {
+            t.hi == i128::MAX && t.kind != simple::NBIT
+        };
+        if !unbounded {
+            return Err(self.err(
+                format!("integer {b} out of range"),
+                format!("{}..={}", t.lo, t.hi),
+            ));
+        }
+        if t.kind == simple::SIGNED {
+            self.w.bits(1, b.is_negative() as u64);
+        }
+        self.w.uint_le(&b.exi_uint());
+        Ok(())
     }
 
     fn value(&mut self, si: u32, qname: u16, v: Scal<'_>) -> Result<(), Error> {
@@ -720,6 +864,7 @@ impl Enc {
             simple::NBIT | simple::UNSIGNED | simple::SIGNED => {
                 let n = match v {
                     Scal::Int(n) => n,
+                    Scal::Big(b) => return self.big(t, b),
                     _ => return Err(self.wrong("an integer", v, "an integer")),
                 };
                 if n < t.lo || n > t.hi {

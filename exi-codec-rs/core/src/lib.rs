@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bigint;
 pub mod bits;
 pub mod decode;
 pub mod doc;
@@ -20,6 +21,7 @@ pub mod text;
 pub mod value;
 pub mod xml;
 
+pub use bigint::{BigInt, Integer};
 pub use doc::Doc;
 pub use error::Error;
 pub use tables::Schema;

@@ -87,8 +87,25 @@ pub struct Prod {
     /// Next state.
     pub next: u32,
     /// SE: bit 0 = repeated (list), bits 1-2 = shape (0 scalar, 1 map, 2 map with text), bit 4 = abstract
-    /// (element or type; never valid in a document); AT: bit 3 = required.
+    /// (element or type; never valid in a document), bit 5 = [`RELAXED`]; AT: bit 3 = required (in the
+    /// relaxed state: the attribute the ambiguous element's own types declare).
     pub flags: u8,
+}
+
+/// [`Prod::flags`] of a fragment's element whose qname has declarations of different types (ISO-2 `eMAID`):
+/// its content follows the Schema-informed Element Fragment grammar (EXI 1.0 section 8.5.3). `arg` is then
+/// a state holding the n declared `AT(A_i)` productions of that grammar (every attribute qname of the
+/// schema, sorted by local name then URI), followed, outside the state, by a `CH` of a plain string (the
+/// untyped value). The other codes follow from n and the m productions of the fragment state:
+/// ElementFragment_0 has `AT(*)` n, `SE(F_j)` n+1+j, `SE(*)` n+m+1, `EE` n+m+2, `CH` n+m+3 (the width in
+/// the state); ElementFragment_1 has `SE(F_j)` j, `SE(*)` m, `EE` m+1, `CH` m+2 (width: m+3 productions
+/// and the escape). EXIficient builds the same grammar.
+pub const RELAXED: u8 = 32;
+
+/// Number of bits of an event code with `n` values (`0..n`).
+#[inline]
+pub const fn code_bits(n: u64) -> u32 {
+    64 - n.saturating_sub(1).leading_zeros()
 }
 
 /// Compact constructor of a [`Prod`] (used by the generated tables).

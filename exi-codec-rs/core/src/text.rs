@@ -178,6 +178,7 @@ fn write_json(s: &Schema, v: &Value, out: &mut String) {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) => out.push_str(&n.to_string()),
+        Value::Big(n) => out.push_str(&n.to_string()),
         Value::Str(x) => write_str(x, out),
         Value::Enum(x) => write_str(x, out),
         Value::Bytes(b, Bin::Hex) => write_str(&hex_encode(b), out),
@@ -340,9 +341,9 @@ impl<'a> Parser<'a> {
                 }
                 let t =
                     std::str::from_utf8(&self.b[st..self.i]).map_err(|_| self.err("bad number"))?;
-                Value::Int(
-                    t.parse::<i128>()
-                        .map_err(|_| self.err("integer out of range"))?,
+                Value::integer(
+                    crate::bigint::Integer::parse(t)
+                        .ok_or_else(|| self.err("integer out of range"))?,
                 )
             }
             _ => return Err(self.err("unexpected character")),

@@ -1,5 +1,7 @@
 //! The dynamic document tree the codec decodes into and encodes from.
 
+use crate::bigint::Integer;
+
 /// Kind of binary content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bin {
@@ -14,8 +16,10 @@ pub enum Bin {
 pub enum Value {
     /// xs:boolean.
     Bool(bool),
-    /// Any integer type.
+    /// Any integer type (when it fits in `i128`: the usual case).
     Int(i128),
+    /// An integer wider than `i128` (RFC 5280 serial numbers; see [`crate::bigint`]).
+    Big(Box<crate::bigint::BigInt>),
     /// A string (also accepted on encode for hex/base64 and enumerations).
     Str(String),
     /// An enumeration value as decoded (borrowed from the tables).
@@ -29,6 +33,14 @@ pub enum Value {
 }
 
 impl Value {
+    /// The tree value of an integer.
+    pub fn integer(n: Integer) -> Value {
+        match n {
+            Integer::Small(n) => Value::Int(n),
+            Integer::Big(b) => Value::Big(Box::new(b)),
+        }
+    }
+
     /// The string of a `Str` or `Enum`.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -2,7 +2,7 @@
 //! for differential testing against XML-based EXI processors). Walks the grammar like the encoder does.
 
 use crate::error::Error;
-use crate::tables::{kind, shape, Prod, Schema};
+use crate::tables::{kind, shape, Prod, Schema, RELAXED};
 use crate::text::{b64_encode, hex_encode};
 use crate::value::{Bin, Value};
 use crate::VALUE_KEY;
@@ -27,7 +27,11 @@ pub fn to_xml(s: &'static Schema, root: &Value, fragment: bool) -> Result<String
                 .iter()
                 .find(|p| p.lname == *k)
                 .ok_or_else(|| Error::new(0, "unknown root element", "a global element"))?;
-            element(s, p, item, &mut out, first)?;
+            if p.flags & RELAXED != 0 {
+                relaxed(s, p, item, &mut out, first)?;
+            } else {
+                element(s, p, item, &mut out, first)?;
+            }
             first = false;
         }
     }
@@ -70,12 +74,65 @@ fn text(v: &Value, out: &mut String) -> Result<(), Error> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) => out.push_str(&n.to_string()),
+        Value::Big(n) => out.push_str(&n.to_string()),
         Value::Str(x) => escape(x, out),
         Value::Enum(x) => escape(x, out),
         Value::Bytes(b, Bin::Hex) => out.push_str(&hex_encode(b)),
         Value::Bytes(b, Bin::B64) => out.push_str(&b64_encode(b)),
         _ => return Err(Error::new(0, "expected a simple value", "")),
     }
+    Ok(())
+}
+
+/// A fragment's element in the Schema-informed Element Fragment grammar (see [`RELAXED`]): its attributes (the
+/// qname the element's own types declare for a shared local name) and its text.
+fn relaxed(
+    s: &'static Schema,
+    p: &Prod,
+    v: &Value,
+    out: &mut String,
+    root: bool,
+) -> Result<(), Error> {
+    let st = &s.states[p.arg as usize];
+    let ats = &s.prods[st.first as usize..(st.first + st.n as u32) as usize];
+    out.push('<');
+    prefix(s, p.qname, out);
+    if root {
+        ns_decls(s, out);
+    }
+    let mut body = None;
+    let entries: &[(u16, Value)] = match v {
+        Value::Map(m) => m,
+        _ => {
+            body = Some(v);
+            &[]
+        }
+    };
+    for (k, x) in entries {
+        if *k == VALUE_KEY {
+            body = Some(x);
+            continue;
+        }
+        let q = ats
+            .iter()
+            .find(|q| q.lname == *k && q.flags & 8 != 0)
+            .or_else(|| ats.iter().find(|q| q.lname == *k))
+            .ok_or_else(|| {
+                Error::new(0, "not an attribute of the schema", "attributes and value")
+            })?;
+        out.push(' ');
+        prefix(s, q.qname, out);
+        out.push_str("=\"");
+        text(x, out)?;
+        out.push('"');
+    }
+    out.push('>');
+    if let Some(b) = body {
+        text(b, out)?;
+    }
+    out.push_str("</");
+    prefix(s, p.qname, out);
+    out.push('>');
     Ok(())
 }
 

@@ -195,3 +195,53 @@ fn flat_document_errors_match_the_tree_decoder() {
         decode(sap, &hex_decode("80400040").unwrap()).unwrap()
     );
 }
+
+/// ISO-2 `eMAID` is declared with two different types: as a fragment it takes the Schema-informed Element
+/// Fragment grammar (EXI 1.0 section 8.5.3). The bytes are EXIficient 1.55's for the same element.
+#[test]
+fn ambiguous_element_fragment_matches_exificient() {
+    let s = schema("iso2").unwrap();
+    let v = from_json(s, r#"{"eMAID":{"Id":"id1","value":"DEJSVC000000001"}}"#).unwrap();
+    let bytes = exi_codec::encode::encode_fragment(s, &v).unwrap();
+    assert_eq!(
+        hex_encode(&bytes),
+        "80EC0202B4B218C00451115294D590CC0C0C0C0C0C0C0C0C7D3D00"
+    );
+    let back = exi_codec::decode::decode_fragment(s, &bytes).unwrap();
+    assert_eq!(back, v);
+}
+
+/// `X509SerialNumber` (xs:integer) beyond i128: RFC 5280 serials have up to 160 bits. JSON text in and out,
+/// EXI 7-bit groups on the wire (the same bytes as EXIficient, see tests/exi/test_big_integers.py).
+#[test]
+fn integers_wider_than_i128_round_trip() {
+    let s = schema("xmldsig").unwrap();
+    for n in [
+        "1461501637330902918203684832716283019655932542975",
+        "-1461501637330902918203684832716283019655932542976",
+        "170141183460469231731687303715884105728",
+    ] {
+        let json = format!(r#"{{"X509SerialNumber":{n}}}"#);
+        let v = from_json(s, &json).unwrap();
+        assert!(matches!(&v, Value::Map(m) if matches!(m[0].1, Value::Big(_))));
+        let bytes = exi_codec::encode::encode_fragment(s, &v).unwrap();
+        let back = exi_codec::decode::decode_fragment(s, &bytes).unwrap();
+        assert_eq!(to_json(s, &back), json);
+        let mut doc = exi_codec::Doc::default();
+        doc.decode(s, &bytes, true).unwrap();
+        assert_eq!(doc.to_value(), back);
+    }
+    let wide = exi_codec::encode::encode_fragment(
+        s,
+        &from_json(
+            s,
+            r#"{"X509SerialNumber":1461501637330902918203684832716283019655932542975}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut want = vec![0x80, 0xa4];
+    want.extend([0xff; 22]);
+    want.extend([0x3f, 0x5c]);
+    assert_eq!(wide, want);
+}

@@ -3,7 +3,7 @@
 use exi_codec::decode::Val;
 use exi_codec::encode::Src;
 use exi_codec::encode::{Entries, Scal};
-use exi_codec::{Bin, Schema, Value};
+use exi_codec::{BigInt, Bin, Integer, Schema, Value};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -95,6 +95,25 @@ fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
     Ok(all[i].bind(py))
 }
 
+/// A Python int of an integer wider than i128 (through its decimal text: rare and small).
+#[cold]
+#[inline(never)]
+fn big_to_py(b: &BigInt) -> *mut ffi::PyObject {
+    let text = std::ffi::CString::new(b.to_string()).unwrap_or_default();
+    // SAFETY: GIL held (callers); a NUL-terminated decimal string; a new reference or null (error set).
+    unsafe { ffi::PyLong_FromString(text.as_ptr(), std::ptr::null_mut(), 10) }
+}
+
+/// The integer of a Python int that does not fit in i128 (through its decimal text).
+fn big_from_py(o: &Bound<'_, PyAny>) -> Result<BigInt, exi_codec::Error> {
+    let too_large = || exi_codec::Error::new(0, "integer too large", "at most 1024 bits");
+    let text = o.str().map_err(|_| too_large())?;
+    match Integer::parse(text.to_str().map_err(|_| too_large())?) {
+        Some(Integer::Big(b)) => Ok(b),
+        _ => Err(too_large()),
+    }
+}
+
 fn to_py<'py>(py: Python<'py>, s: &Schema, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     to_py_k(py, keys(py, s), v)
 }
@@ -106,6 +125,8 @@ fn to_py_k<'py>(py: Python<'py>, k: &[Py<PyString>], v: &Value) -> PyResult<Boun
             Ok(small) => small.into_pyobject(py)?.into_any(),
             Err(_) => n.into_pyobject(py)?.into_any(),
         },
+        // SAFETY: GIL held; a new reference, or null with the Python error set (taken by from_owned_ptr_or_err).
+        Value::Big(b) => unsafe { Bound::from_owned_ptr_or_err(py, big_to_py(b))? },
         Value::Str(x) => PyString::new(py, x).into_any(),
         Value::Enum(x) => PyString::intern(py, x).into_any(),
         Value::Bytes(b, Bin::Hex) => PyString::new(py, &exi_codec::text::hex_encode(b)).into_any(),
@@ -154,10 +175,10 @@ fn from_py_t(
         return Ok(Value::Bool(b.is_true()));
     }
     if o.is_instance_of::<PyInt>() {
-        let n: i128 = o.extract().map_err(|_| {
-            ExiError::new_err(("integer out of range".to_string(), 0usize, String::new()))
-        })?;
-        return Ok(Value::Int(n));
+        return match o.extract::<i128>() {
+            Ok(n) => Ok(Value::Int(n)),
+            Err(_) => Ok(Value::Big(Box::new(big_from_py(o).map_err(exi_err)?))),
+        };
     }
     if let Ok(x) = o.downcast::<PyString>() {
         return Ok(Value::Str(x.to_str()?.to_owned()));
@@ -399,6 +420,7 @@ impl exi_codec::decode::Sink for PySink<'_> {
                         .unwrap_or_else(|e| match e {})
                         .into_ptr(),
                 },
+                Val::Big(b) => big_to_py(b),
                 Val::Str(x) => {
                     ffi::PyUnicode_FromStringAndSize(x.as_ptr().cast(), x.len() as ffi::Py_ssize_t)
                 }
@@ -508,11 +530,11 @@ impl<'py> PySrc<'py> {
 }
 
 impl Src for PySrc<'_> {
-    #[inline]
+    #[inline(always)]
     fn is_map(&self) -> bool {
         self.t == DICT
     }
-    #[inline]
+    #[inline(always)]
     fn get(&self, key: u16) -> Result<Option<Self>, exi_codec::Error> {
         if self.t != DICT {
             return Ok(None);
@@ -544,7 +566,7 @@ impl Src for PySrc<'_> {
         // SAFETY: GIL held; `o` is a dict.
         unsafe { ffi::PyDict_Size(self.o.as_ptr()) as usize }
     }
-    #[inline]
+    #[inline(always)]
     fn list_len(&self) -> Option<usize> {
         // SAFETY: GIL held; the sizes of a list / tuple.
         unsafe {
@@ -555,7 +577,7 @@ impl Src for PySrc<'_> {
             }
         }
     }
-    #[inline]
+    #[inline(always)]
     fn item(&self, i: usize) -> Result<Self, exi_codec::Error> {
         // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
         unsafe {
@@ -570,7 +592,11 @@ impl Src for PySrc<'_> {
             }
         }
     }
-    #[inline]
+    #[cold]
+    fn wide(&self) -> Result<BigInt, exi_codec::Error> {
+        big_from_py(&self.o)
+    }
+    #[inline(always)]
     fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
         let o = &self.o;
         let p = o.as_ptr();
@@ -599,10 +625,10 @@ impl Src for PySrc<'_> {
                     return Ok(Scal::Int(n as i128));
                 }
                 ffi::PyErr_Clear();
-                let n: i128 = o.extract().map_err(|_| {
-                    exi_codec::Error::new(0, "integer out of range", "a smaller integer")
-                })?;
-                return Ok(Scal::Int(n));
+                if let Ok(n) = o.extract::<i128>() {
+                    return Ok(Scal::Int(n));
+                }
+                return Ok(Scal::Wide); // converted by `wide` when the encoder needs it
             }
         }
         if let Ok(x) = o.downcast::<PyString>() {

@@ -44,14 +44,14 @@ from .helpers import EXI, station
 pytestmark = pytest.mark.skipif(not EXI, reason="the EXI codec is not built")
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-#: the EV lists its V2G root by serial number; the EXI integer of the codec holds up to 127 bits (h1 is widening
-#: it), so the test PKIs give that root a 63-bit serial instead of the usual 159 random bits
-SMALL_SERIAL = Override(serial=0x5EED_0000_0000_0020)
+#: the EV lists its V2G root by serial number (X509SerialNumber): a full 159-bit serial, as RFC 5280 allows
+BIG_SERIAL = Override(serial=(1 << 158) | 0x5EED_0000_0000_0020)
 Shell = Callable[[CertificateRequested, Any], None]
 
 
 def make_pki(profile: str, serial: int = 0) -> Pki:
-    ov = Override(serial=SMALL_SERIAL.serial + serial) if serial and SMALL_SERIAL.serial else SMALL_SERIAL
+    assert BIG_SERIAL.serial is not None
+    ov = Override(serial=BIG_SERIAL.serial + serial)
     return build_pki(PROFILES[profile], now=NOW, overrides={"v2g_root": ov})
 
 
