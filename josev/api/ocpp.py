@@ -150,6 +150,12 @@ class ChargingSchedule(State):
     """Length of the schedule (s)."""
     periods: list[SchedulePeriod]
     """The composite, including the EVSE's hardware limit."""
+    clock_offset_s: float = 0.0
+    """The station clock (set by the CSMS) minus the host's clock (s): ``schedule_start`` is
+    ``time.time() + clock_offset_s`` when published."""
+    significance: float = Field(0.1, ge=0)
+    """Relative change of the composite that makes the car renegotiate its schedule (OCPP
+    ``SmartChargingCtrlr.LimitChangeSignificance`` / 100)."""
 
 
 class SetExternalLimit(Command[Ack]):

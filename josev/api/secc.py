@@ -68,6 +68,31 @@ class EvChargeParameters(State):
     """Seconds until departure, if given."""
 
 
+class EvProfileEntry(BaseModel):
+    """One entry of the EV's charging profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_s: int = Field(ge=0)
+    """Start, seconds from ``start``."""
+    max_power_w: float
+    """Power the EV plans at most (W)."""
+
+
+class EvChargingSchedule(State):
+    """The charging profile the EV chose in PowerDelivery (ISO 15118-2 ChargingProfile), for OCPP's
+    NotifyEVChargingSchedule."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "ev_charging_schedule"
+    per_evse: ClassVar[bool] = True
+
+    start: _dt.datetime
+    """Start of the profile (wall clock, UTC: when the schedule was offered)."""
+    entries: list[EvProfileEntry]
+    """The profile's entries."""
+
+
 class EvTarget(State):
     """The EV's latest DC target (PreCharge or CurrentDemand)."""
 

@@ -19,7 +19,7 @@ from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.pnc import PncError, contract, cps, keywrap, xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
-from josev.secc.physical import to_float
+from josev.secc.physical import pv, to_float
 
 PROTOCOLS = ("din", "iso2-ac", "iso2-dc")
 
@@ -42,6 +42,28 @@ class EvResult:
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
     #: TLS version and cipher of the connection ("" over plain TCP).
     tls: str = ""
+    #: Each schedule the station offered: [(start s from the offer, W), ...] (PMaxSchedule / PowerSchedule).
+    schedules: list[list[tuple[int, float]]] = field(default_factory=list)
+    #: The EV's DC target current (AC: the power it draws) whenever it changed: [(loop, value), ...].
+    targets: list[tuple[int, float]] = field(default_factory=list)
+
+    def target(self, value: float) -> None:
+        """Record the target of this loop if it changed."""
+        v = round(value, 2)
+        if not self.targets or self.targets[-1][1] != v:
+            self.targets.append((self.loops, v))
+
+
+def schedule_power(sched: list[tuple[float, float]], now: float) -> float | None:
+    """The power the schedule allows at ``now`` ((absolute start, W) entries); None without a schedule."""
+    allowed = None
+    for start, w in sched:
+        if start > now:
+            break
+        allowed = w
+    if allowed is None and sched:
+        allowed = sched[0][1]
+    return allowed
 
 
 class Evcc:
@@ -76,6 +98,10 @@ class Evcc:
         self._present_v = 0.0
         self._present_i = 0.0
         self._pd = "Start"
+        self._now = 0.0
+        #: the schedule in force: (absolute start on the EV's clock, W), and the offered tuple's ID
+        self._schedule: list[tuple[float, float]] = []
+        self._tuple_id = 1
         self.contract = contract
         #: without a contract, the EV installs one with these (ISO 15118-2 CertificateInstallation)
         self.provisioning = provisioning
@@ -131,6 +157,7 @@ class Evcc:
         code = str(res.get("ResponseCode", ""))
         if not code.startswith("OK"):
             self._fail(f"{name}: {code}")
+        self._now = now
         self._last = msg
         return self._next(name, res, header_sid)
 
@@ -244,7 +271,20 @@ class Evcc:
                     },
                 },
             )
-        body: dict[str, Any] = {"ChargeProgress": progress, "SAScheduleTupleID": 1}
+        body: dict[str, Any] = {"ChargeProgress": progress, "SAScheduleTupleID": self._tuple_id}
+        if progress == "Start" and self._schedule:
+            # the EV's plan: the offered schedule within its own maximum (at most 24 entries)
+            t0 = self._schedule[0][0]
+            ev_max = 230.0 * 3 * b.ac_max_current if self.ac else b.max_power
+            body["ChargingProfile"] = {
+                "ProfileEntry": [
+                    {
+                        "ChargingProfileEntryStart": round(t - t0),
+                        "ChargingProfileEntryMaxPower": pv(min(w, ev_max), "W"),
+                    }
+                    for t, w in self._schedule[:24]
+                ]
+            }
         if not self.ac:
             body["DC_EVPowerDeliveryParameter"] = {
                 "DC_EVStatus": m.dc_ev_status(b),
@@ -253,11 +293,41 @@ class Evcc:
             }
         return self._req("PowerDeliveryReq", body)
 
+    def _read_schedule(self, res: dict[str, Any]) -> None:
+        """Keep the first SAScheduleTuple's PMaxSchedule (ISO 15118-2 / DIN) as the schedule in force."""
+        tuples = (res.get("SAScheduleList") or {}).get("SAScheduleTuple") or []
+        if isinstance(tuples, dict):
+            tuples = [tuples]
+        if not tuples:
+            return
+        tup = tuples[0]
+        self._tuple_id = int(tup.get("SAScheduleTupleID", 1))
+        ents = (tup.get("PMaxSchedule") or {}).get("PMaxScheduleEntry") or []
+        if isinstance(ents, dict):
+            ents = [ents]
+        rel: list[tuple[int, float]] = []
+        for e in ents:
+            p = e.get("PMax")
+            w = float(p) if isinstance(p, int | float) else to_float(p)
+            rel.append((int((e.get("RelativeTimeInterval") or {}).get("start", 0)), w))
+        if rel:
+            self._schedule = [(self._now + s, w) for s, w in rel]
+            self.result.schedules.append(rel)
+
+    def allowed_power(self) -> float | None:
+        """The power the schedule in force allows now (None without one)."""
+        return schedule_power(self._schedule, self._now)
+
     def _loop(self) -> tuple[str, dict[str, Any]]:
-        if self.ac:
-            return self._req("ChargingStatusReq", {})
         b = self.battery
+        allowed = self.allowed_power()
+        if self.ac:
+            self.result.target(allowed if allowed is not None else 0.0)
+            return self._req("ChargingStatusReq", {})
         cur = 0.0 if b.full else b.max_current
+        if allowed is not None and b.voltage > 0:
+            cur = min(cur, allowed / b.voltage)
+        self.result.target(cur)
         return self._req("CurrentDemandReq", m.current_demand(b, cur, b.full))
 
     def _stop_session(self) -> tuple[str, dict[str, Any]]:
@@ -330,6 +400,7 @@ class Evcc:
                 self._ongoing_guard()
                 return self._cpd()
             self._ongoing = 0
+            self._read_schedule(res)
             if self.ac or (self._renegotiating and self.dialect == "iso2"):
                 return self._power_delivery("Start")
             return self._req("CableCheckReq", {"DC_EVStatus": m.dc_ev_status(b)})
@@ -362,10 +433,9 @@ class Evcc:
                 self._present_i = to_float(res["EVSEPresentCurrent"])
                 b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
             else:
-                b.charge(
-                    230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0}),
-                    beh.seconds_per_loop,
-                )
+                draw = 230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0})
+                allowed = self.allowed_power()
+                b.charge(draw if allowed is None else min(draw, allowed), beh.seconds_per_loop)
             note = self._status_note(res)
             n = self.result.loops
             if note == "StopCharging":

@@ -49,6 +49,13 @@ class EvseView:
     free_service: bool = False
     #: SAScheduleTupleID of the offered schedule.
     schedule_tuple_id: int = 1
+    #: The smart-charging composite (W on the cores' clock, :class:`josev.secc.schedule.PowerSchedule`) the
+    #: schedules offered to the car follow; None: a flat schedule at the present limit. The shell bumps
+    #: ``schedule_version`` when it changes.
+    schedule: Any = None
+    schedule_version: int = 0
+    #: The EVSE's rated power (W): the cap of the schedule's later periods (None: the present limit).
+    rated_power: float | None = None
     #: Value-added services offered in ISO 15118-2 ServiceDiscoveryRes.ServiceList (schema dicts).
     extra_services: tuple[dict[str, Any], ...] = ()
     #: ServiceDetailRes.ServiceParameterList per ServiceID (schema dicts).

@@ -5,11 +5,16 @@ The service adds the stateful ones (the -20 service selection and its standby fl
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
+from josev.api import ocpp
 from josev.api import secc as api
 from josev.secc import events as ev
+from josev.secc import schedule
+from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
+from josev.secc.schedule import PowerSchedule
 
 
 def session_status(e: ev.SessionEnded) -> str:
@@ -20,6 +25,32 @@ def session_status(e: ev.SessionEnded) -> str:
 def hlc_failed(e: ev.SessionEnded) -> bool:
     """The coordinator must hear that the high-level session failed (FAILED code, timeout, codec error)."""
     return session_status(e) == "failed" or e.reason.endswith("timeout") or e.reason.endswith("_error")
+
+
+def power_schedule(msg: ocpp.ChargingSchedule, view: EvseView, wall_offset: float) -> PowerSchedule:
+    """The OCPP composite of an EVSE as a :class:`PowerSchedule` on the cores' clock (``wall_offset``: host
+    wall clock minus the cores' clock). A DC EVSE converts amps like three phases of 230 V (the coordinator's
+    rule); an AC EVSE with its phases and nominal voltage."""
+    start = msg.schedule_start.timestamp() - msg.clock_offset_s - wall_offset
+    if view.is_dc:
+        phases, voltage = schedule.DC_PHASES, 230.0
+    else:
+        phases, voltage = view.limits.ac_phases, view.limits.ac_nominal_voltage
+    return schedule.from_amps(
+        start,
+        [(p.start_s, p.limit, p.number_phases) for p in msg.periods],
+        phases,
+        voltage,
+        msg.significance,
+    )
+
+
+def ev_schedule(e: ev.EvChargingProfile, wall_offset: float) -> api.EvChargingSchedule:
+    """The EV's chosen profile as a bus message (wall-clock start)."""
+    return api.EvChargingSchedule(
+        start=_dt.datetime.fromtimestamp(e.offered_at + wall_offset, _dt.UTC),
+        entries=[api.EvProfileEntry(start_s=s, max_power_w=w) for s, w in e.entries],
+    )
 
 
 def message_for(e: Any) -> Any:

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from josev.api import ocpp as ocpp_api
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
 from josev.bus import Bus
@@ -32,7 +33,7 @@ from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.limits import ConnectionLimits
-from josev.secc.messages import hlc_failed, message_for
+from josev.secc.messages import ev_schedule, hlc_failed, message_for, power_schedule
 from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
@@ -257,6 +258,18 @@ class SeccService:
         if changed:
             view.limits_version += 1
 
+    def _on_schedule(self, msg: Any, evse: int | None) -> None:
+        """The OCPP composite (``ChargingSchedule``) becomes the view's :class:`PowerSchedule` on the cores'
+        clock; a change the car should hear about bumps ``schedule_version`` (the cores decide with the
+        significance whether it renegotiates)."""
+        view = self.views.get(evse or 0)
+        if view is None:
+            return
+        new = power_schedule(msg, view, time.time() - time.monotonic())
+        if new != view.schedule:
+            view.schedule = new
+            view.schedule_version += 1
+
     async def _cable_check(self, evse: int) -> None:
         """DC CableCheck on the real supply: the cores answer Ongoing until the isolation is known."""
         from josev.api import coordinator as coord
@@ -400,6 +413,8 @@ class SeccService:
                 if sel is not None:
                     self._selected[evse] = sel.model_copy(update={"standby": e.standby})
                     self._spawn(bus.publish(self._selected[evse], evse))
+            elif isinstance(e, ev.EvChargingProfile):
+                self._spawn(bus.publish(ev_schedule(e, time.time() - time.monotonic()), evse))
             elif (msg := message_for(e)) is not None:
                 # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
                 self._spawn(bus.publish(msg, evse))
@@ -462,6 +477,7 @@ class SeccService:
         bus.subscribe(coord.SessionMeter, self._on_meter)
         bus.subscribe(coord.DcSupplyState, self._on_dc_supply)
         bus.subscribe(coord.SessionEvent, self._on_session_event)
+        bus.subscribe(ocpp_api.ChargingSchedule, self._on_schedule)
         if self.pnc is not None:
             from josev.api import iso15118 as iso
 

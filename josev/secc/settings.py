@@ -38,10 +38,12 @@ class SeccEvseConfig:
             lim.max_current = self.max_current_a or lim.max_current
             lim.max_voltage = self.max_voltage_v or lim.max_voltage
             lim.max_power = self.max_power_w or lim.max_power
+            v.rated_power = min(lim.max_power, lim.max_voltage * lim.max_current)
         else:
             lim.ac_max_current = self.max_current_a or lim.ac_max_current
             lim.ac_phases = self.phases
             lim.max_power = self.max_power_w or lim.max_power
+            v.rated_power = min(lim.max_power, lim.ac_max_current * lim.ac_phases * lim.ac_nominal_voltage)
         return v
 
 

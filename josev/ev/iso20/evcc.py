@@ -13,7 +13,7 @@ from typing import Any
 
 from josev.ev.battery import Battery
 from josev.ev.contract import ContractCredentials
-from josev.ev.evcc import EvError, EvResult
+from josev.ev.evcc import EvError, EvResult, schedule_power
 from josev.ev.iso20 import messages as m
 from josev.pnc import xmlsig
 from josev.secc import v2gtp
@@ -91,6 +91,7 @@ class Evcc20:
         self._service_renegotiated = False
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
+        self._schedule: list[tuple[float, float]] = []
         self._evse_pmax: float | None = None
         self._sched_discharge = 0.0
         self._target_power: float | None = None
@@ -192,7 +193,8 @@ class Evcc20:
         if self.bpt and self.behaviour.discharge:
             return -min(self.behaviour.discharge_w, self._sched_discharge)
         ev_max = m.ac_power(self.battery) if self.ac else self.battery.max_power
-        return min(ev_max, self._sched_charge)
+        allowed = schedule_power(self._schedule, self.now)
+        return min(ev_max, self._sched_charge if allowed is None else allowed)
 
     def _power_delivery(self, progress: str) -> tuple[str, dict[str, Any]]:
         self._pd = progress
@@ -364,7 +366,16 @@ class Evcc20:
         tup = sched["ScheduleTuple"][0]
         self._tuple_id = int(tup["ScheduleTupleID"])
         entries = tup["ChargingSchedule"]["PowerSchedule"]["PowerScheduleEntries"]["PowerScheduleEntry"]
-        self._sched_charge = rf(entries[0]["Power"])
+        if isinstance(entries, dict):
+            entries = [entries]
+        rel: list[tuple[int, float]] = []
+        at = 0
+        for e in entries:
+            rel.append((at, rf(e["Power"])))
+            at += int(e["Duration"])
+        self._schedule = [(self.now + t, w) for t, w in rel]
+        self.result.schedules.append(rel)
+        self._sched_charge = rel[0][1]
         dis = tup.get("DischargingSchedule")
         if isinstance(dis, dict):
             d_entries = dis["PowerSchedule"]["PowerScheduleEntries"]["PowerScheduleEntry"]

@@ -62,6 +62,7 @@ def dc_loop(ev: Evcc20) -> dict[str, Any]:
             mode["EVMaximumDischargeCurrent"] = rn(ev.behaviour.discharge_w / b.voltage)
     else:
         p = 0.0 if ev._standby_left > 0 or b.full else ev._profile_power()
+        ev.result.target(p / b.voltage)
         mode = {"EVTargetCurrent": rn(p / b.voltage), "EVTargetVoltage": rn(b.voltage)}
     return {
         "DisplayParameters": m.display(b),

@@ -41,6 +41,8 @@ def schedule_state(data: dict[str, Any]) -> api.ChargingSchedule:
             )
             for p in sched["chargingSchedulePeriod"]
         ],
+        clock_offset_s=data.get("clock_offset", 0.0),
+        significance=data.get("significance", 0.1),
     )
 
 

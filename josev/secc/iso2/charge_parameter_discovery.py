@@ -1,5 +1,6 @@
 """ISO 15118-2 ChargeParameterDiscoveryReq -> ChargeParameterDiscoveryRes (AC and DC), with an SAScheduleList
-built from the EVSE limits."""
+whose PMaxSchedule follows the smart-charging composite (``josev.secc.schedule``; a flat 24 h schedule at the
+EVSE limit without one), up to the EV's DepartureTime and MaxEntriesSAScheduleTuple."""
 
 from __future__ import annotations
 
@@ -83,18 +84,24 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
             raise HandlerError("FAILED", "no EVSE limits")
         return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: param}, state
     ctx.done("cpd")
-    pmax = common.offered_pmax(ctx)
-    ctx.offered_pmax = pmax
-    ctx.limits_version_seen = ctx.evse.limits_version
+    par = req.get("AC_EVChargeParameter") or req.get("DC_EVChargeParameter") or {}
+    horizon = par.get("DepartureTime") if isinstance(par, dict) else None
+    max_entries = req.get("MaxEntriesSAScheduleTuple")
+    ents = common.offer_schedule(
+        ctx,
+        now,
+        float(horizon) if isinstance(horizon, int) else None,
+        max_entries if isinstance(max_entries, int) and max_entries > 0 else None,
+    )
     key, param = _evse_param(ctx)  # notification cleared now that the new limits are offered
     sched = {
         "SAScheduleTuple": [
             {
                 "SAScheduleTupleID": ctx.schedule_id,
                 "PMaxSchedule": {
-                    "PMaxScheduleEntry": [
-                        {"RelativeTimeInterval": {"start": 0, "duration": 86400}, "PMax": pv(pmax, "W")}
-                    ]
+                    "PMaxScheduleEntry": common.pmax_entries(
+                        ents, float(horizon) if isinstance(horizon, int) else None, "iso2"
+                    )
                 },
             }
         ]
