@@ -150,11 +150,11 @@ def exceeds(offer: Offered, profile: list[tuple[float, float]], tolerance: float
 
 def differs(old: Offered, new: Offered, since: float, until: float, significance: float) -> bool:
     """True when ``new`` differs from ``old`` by more than ``significance`` (relative) anywhere in
-    [since, until). Compared at ``since`` and one second after each change (offers are in whole seconds: a
-    boundary that moved by less than a second is the same boundary)."""
+    [since, until). Compared one second after ``since`` and after each change (offers are in whole seconds:
+    a boundary that moved by less than a second is the same boundary)."""
     if not old or not new:
         return bool(old) != bool(new)
-    times = {since} | {t + 1.0 for t, _ in old + new if since <= t + 1.0 < until}
+    times = {since + 1.0} | {t + 1.0 for t, _ in old + new if since <= t + 1.0 < until}
     for t in times:
         a = value_at(old, t)
         b = value_at(new, t)
@@ -195,7 +195,7 @@ def renegotiate(
         return Check(lv != l_seen, s_seen, l_seen)
     if sv != s_seen:
         new = offered(entries(sched, now, present, cap), now)
-        if differs(offer, new, now, max(offer[-1][0] + 1.0, now + 1.0), sched.significance):
+        if differs(offer, new, now, max(offer[-1][0] + 1.0, now + 2.0), sched.significance):
             return Check(True, s_seen, l_seen)
         s_seen = sv
     if lv != l_seen:
