@@ -54,6 +54,11 @@ class EvseView:
     #: ``schedule_version`` when it changes.
     schedule: Any = None
     schedule_version: int = 0
+    #: OCPP K15: seconds the EV is kept waiting (EVSEProcessing Ongoing) for the CSMS's profile after its
+    #: NotifyEVChargingNeeds answer Accepted/Processing (0: the SECC does not ask the CSMS); the answer
+    #: (None: not yet, "Accepted", "Processing", "Rejected", "NoAnswer"), set by the shell.
+    csms_wait: float = 0.0
+    needs_status: str | None = None
     #: The EVSE's rated power (W): the cap of the schedule's later periods (None: the present limit).
     rated_power: float | None = None
     #: Value-added services offered in ISO 15118-2 ServiceDiscoveryRes.ServiceList (schema dicts).

@@ -110,6 +110,8 @@ class Context:
     #: the PMaxSchedule last offered, absolute (``josev.secc.schedule.Offered``), and the schedule version
     offered_schedule: tuple[tuple[float, float], ...] = ()
     schedule_version_seen: int = 0
+    #: the composite's version when ChargeParameterDiscovery began (OCPP K15: a new profile ends the wait)
+    needs_version: int = 0
     #: the time of the request being handled (the cores' clock)
     now: float = 0.0
     ongoing_since: dict[str, float] = field(default_factory=dict)

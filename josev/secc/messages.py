@@ -53,6 +53,29 @@ def ev_schedule(e: ev.EvChargingProfile, wall_offset: float) -> api.EvChargingSc
     )
 
 
+TRANSFER = {
+    "AC_single_phase_core": "AC_single_phase",
+    "AC_three_phase_core": "AC_three_phase",
+}
+
+
+def needs_command(e: ev.EvChargeParameters, wall: float) -> ocpp.NotifyEvChargingNeeds:
+    """OCPP NotifyEVChargingNeeds from the EV's ChargeParameterDiscovery (``wall``: the host clock now)."""
+    dep = None
+    if isinstance(e.departure_time, int) and e.departure_time > 0:
+        dep = _dt.datetime.fromtimestamp(wall + e.departure_time, _dt.UTC)
+    return ocpp.NotifyEvChargingNeeds(
+        energy_transfer=TRANSFER.get(e.energy_mode, "DC"),
+        departure_time=dep,
+        energy_amount_wh=None if e.energy_request is None else max(0.0, e.energy_request),
+        ev_max_current_a=max(0.0, e.max_current or 0.0),
+        ev_min_current_a=e.min_current,
+        ev_max_voltage_v=max(0.0, e.max_voltage or 0.0),
+        ev_max_power_w=e.max_power,
+        soc_percent=e.soc,
+    )
+
+
 def message_for(e: Any) -> Any:
     """The message one event publishes (None: no message of its own)."""
     if isinstance(e, ev20.EvPowerRequest):

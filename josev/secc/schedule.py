@@ -28,6 +28,9 @@ MAX_ENTRIES = 1024
 DC_PHASES = 3
 """A DC EVSE converts the composite's amps like a three-phase AC EVSE (the coordinator's rule)."""
 
+ANSWER_WAIT_S = 3.0
+"""How long the EV waits for the CSMS's answer to NotifyEVChargingNeeds at most (within ``csms_wait``)."""
+
 Offered = tuple[tuple[float, float], ...]
 """An offered schedule: (absolute start on the cores' clock, W), ascending; the last value holds on."""
 
@@ -205,3 +208,20 @@ def renegotiate(
                 return Check(False, s_seen, lv)
         return Check(True, s_seen, l_seen)
     return Check(False, s_seen, l_seen)
+
+
+def waiting_for_csms(
+    wait_s: float, status: str | None, started: float, now: float, version_then: int, version_now: int
+) -> bool:
+    """OCPP K15: keep the EV waiting (EVSEProcessing Ongoing)? While the CSMS has not answered
+    NotifyEVChargingNeeds (at most :data:`ANSWER_WAIT_S`), and after Accepted / Processing until its new
+    profile changed the composite (``version_now`` != ``version_then``), at most ``wait_s`` in all. Rejected or
+    no answer: the schedule at hand is offered at once."""
+    if wait_s <= 0:
+        return False
+    elapsed = now - started
+    if status is None:
+        return elapsed < min(ANSWER_WAIT_S, wait_s)
+    if status in ("Accepted", "Processing"):
+        return version_now == version_then and elapsed < wait_s
+    return False

@@ -33,7 +33,7 @@ from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.limits import ConnectionLimits
-from josev.secc.messages import ev_schedule, hlc_failed, message_for, power_schedule
+from josev.secc.messages import ev_schedule, hlc_failed, message_for, needs_command, power_schedule
 from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
@@ -132,6 +132,7 @@ def from_config(cfg: Any) -> SeccService:
         contactor_timeout=opts.contactor_timeout_s,
         clamp_targets=opts.clamp_targets,
         pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
+        csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
     )
 
 
@@ -156,8 +157,10 @@ class SeccService:
         pnc: PncShell | None = None,
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
+        csms_wait: float = 0.0,
     ) -> None:
         self.evses = evses
+        self.csms_wait = csms_wait
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -414,10 +417,20 @@ class SeccService:
                     self._selected[evse] = sel.model_copy(update={"standby": e.standby})
                     self._spawn(bus.publish(self._selected[evse], evse))
             elif isinstance(e, ev.EvChargingProfile):
-                self._spawn(bus.publish(ev_schedule(e, time.time() - time.monotonic()), evse))
+                sched = ev_schedule(e, time.time() - time.monotonic())
+                self._spawn(bus.publish(sched, evse))
+                if self.csms_wait > 0:  # OCPP K17
+                    periods = [(p.start_s, p.max_power_w) for p in sched.entries]
+                    cmd = ocpp_api.NotifyEvChargingSchedule(time_base=sched.start, periods=periods)
+                    self._spawn(self._command(cmd, evse))
             elif (msg := message_for(e)) is not None:
                 # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
                 self._spawn(bus.publish(msg, evse))
+            if isinstance(e, ev.SessionStarted):
+                view.needs_status = None
+            elif isinstance(e, ev.EvChargeParameters) and self.csms_wait > 0:
+                view.needs_status = None
+                self._spawn(self._ask_csms(evse, e))
             if isinstance(e, ev.ContractAuthorizationRequested) and self.pnc is not None:
                 self._spawn(self.pnc.authorize(bus, evse, e))
             elif isinstance(e, ev.CertificateRequested) and self.pnc is not None:
@@ -431,6 +444,17 @@ class SeccService:
                 view.isolation = "Invalid"  # Ongoing until the coordinator's test result
                 self._spawn(self._cable_check(evse))
 
+    async def _ask_csms(self, evse: int, e: ev.EvChargeParameters) -> None:
+        """OCPP K15: the EV's needs to the CSMS; its answer decides how long the EV waits for a profile."""
+        assert self._bus is not None
+        view = self.views[evse]
+        try:
+            res = await self._bus.request(needs_command(e, time.time()), evse, timeout=4.0)
+            view.needs_status = res.status
+        except CommandError as err:
+            log.info("secc: EVSE %d NotifyEVChargingNeeds: %s", evse, err)
+            view.needs_status = "NoAnswer"
+
     # --- lifecycle --------------------------------------------------------------------------------------
 
     async def run(self, bus: Bus, stop: asyncio.Event) -> None:
@@ -442,6 +466,7 @@ class SeccService:
         ctx = self.tls.context() if self.tls is not None else None
         for cfg in self.evses:
             view = cfg.view()
+            view.csms_wait = self.csms_wait
             self.views[cfg.evse] = view
             if self.pnc is not None:
                 self.pnc.attach(cfg.evse, view)

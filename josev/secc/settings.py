@@ -58,6 +58,10 @@ class SeccOptions(BaseModel):
     """Simulate the DC power module (no DC power module API exists on the bus yet)."""
     auto_authorize: bool = False
     """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
+    csms_schedule_wait_s: float = Field(20.0, ge=0, le=55)
+    """OCPP K15: when an OCPP service runs, the EV waits in ChargeParameterDiscovery (EVSEProcessing Ongoing) up
+    to this long for the CSMS's profile after its NotifyEVChargingNeeds answer Accepted / Processing (0: the
+    SECC does not report the EV's needs; below the EV's 60 s ChargeParameterDiscovery limit)."""
     tcp_port: int = Field(0, ge=0, le=65535)
     """Fixed TCP port (0: a free one in 49152..65535)."""
     evse_id_prefix: str = "DE*JSV*E"

@@ -194,3 +194,42 @@ def test_iso20_scheduled_power_schedule_and_renegotiation() -> None:
     assert r.renegotiations == 1 and r.schedules[-1] == [(0, 5000.0)]
     values = [v for _, v in r.targets]
     assert values[:2] == [49.85, 24.84] and values[-1] == 12.5
+
+
+def test_csms_processing_keeps_the_ev_waiting_for_the_profile() -> None:
+    """OCPP K15: NotifyEVChargingNeeds answered Processing - the EV gets EVSEProcessing Ongoing until the CSMS's
+    profile changed the composite, then the new schedule; Rejected - the schedule at hand at once."""
+    view = EvseView(energy_modes=("DC_extended",), rated_power=50_000.0, csms_wait=20.0)
+    view.schedule = night_day(3600.0)
+
+    def hook(i: int, evse: EvseView, secc: object) -> None:
+        if i == 8 and evse.needs_status is None:
+            evse.needs_status = "Processing"
+        if i == 20 and evse.schedule_version == 0:  # the CSMS's profile arrives
+            evse.schedule = S.PowerSchedule(0.0, ((0, 7000.0),))
+            evse.schedule_version += 1
+
+    run = drive("iso2-dc", view, behaviour=Behaviour(loops=3), hook=hook)
+    cpd = [x for x in run.exchanges if x[0] == "ChargeParameterDiscoveryReq"]
+    assert len(cpd) >= 10  # Ongoing while waiting
+    assert run.result.schedules == [[(0, 7000.0)]] and run.result.renegotiations == 0
+    params = [e for e in run.events if type(e).__name__ == "EvChargeParameters"]
+    assert len(params) == 1  # the needs go to the CSMS once per negotiation
+
+    view = EvseView(
+        energy_modes=("DC_extended",), rated_power=50_000.0, csms_wait=20.0, needs_status="Rejected"
+    )
+    view.schedule = night_day(3600.0)
+    run = drive("iso2-dc", view, behaviour=Behaviour(loops=3))
+    assert len([x for x in run.exchanges if x[0] == "ChargeParameterDiscoveryReq"]) == 1
+    assert run.result.schedules[0][0] == (0, NIGHT_W)
+
+
+def test_csms_wait_is_bounded() -> None:
+    assert S.waiting_for_csms(20.0, None, 0.0, 2.9, 0, 0)
+    assert not S.waiting_for_csms(20.0, None, 0.0, 3.1, 0, 0)  # no answer in time
+    assert S.waiting_for_csms(20.0, "Accepted", 0.0, 19.0, 0, 0)
+    assert not S.waiting_for_csms(20.0, "Accepted", 0.0, 20.5, 0, 0)  # no profile in time
+    assert not S.waiting_for_csms(20.0, "Accepted", 0.0, 5.0, 0, 1)  # the profile came
+    assert not S.waiting_for_csms(20.0, "Rejected", 0.0, 0.1, 0, 0)
+    assert not S.waiting_for_csms(0.0, None, 0.0, 0.1, 0, 0)  # not asked

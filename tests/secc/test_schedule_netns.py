@@ -168,3 +168,92 @@ async def test_night_day_schedule_reaches_the_car(
     if protocol == "iso2-dc":  # the EV's ChargingProfile went to the bus (for NotifyEVChargingSchedule)
         assert next((e.start_s, e.max_power_w) for e in ev_profiles[0].entries) == (0, NIGHT_W)
         assert [(e.start_s, e.max_power_w) for e in ev_profiles[-1].entries] == [(0, FIVE_W)]
+
+
+SEVEN_KW = {
+    **FIVE_KW,
+    "id": 9,
+    "chargingSchedule": [
+        {**FIVE_KW["chargingSchedule"][0], "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000.0}]}
+    ],
+}  # type: ignore[dict-item]
+
+
+@pytest.mark.netns
+async def test_ev_charging_needs_and_schedule_to_the_csms(
+    netns_lab: NetnsLab, bus_factory: BusFactory, csms: ScriptedCsms, tmp_path: Path
+) -> None:
+    """OCPP K15/K17: the EV's needs go to the CSMS, which answers Processing; the EV waits (Ongoing) until the
+    CSMS's profile arrives and then charges with it; the schedule the EV chose goes back to the CSMS."""
+    csms.responders["BootNotification"] = lambda p: {
+        "currentTime": "2026-01-05T05:59:50.000Z",
+        "interval": 300,
+        "status": "Accepted",
+    }
+    csms.responders["NotifyEVChargingNeeds"] = lambda p: {
+        "status": "Processing",
+        "statusInfo": {"reasonCode": "GatheringPrices"},
+    }
+    csms.responders["NotifyEVChargingSchedule"] = lambda p: {"status": "Accepted"}
+    ev_ns = netns_lab.netns("ev")
+    pair = netns_lab.veth(None, ev_ns)
+    secc = SeccService(
+        [SeccEvseConfig(evse=1, iface=pair.a, max_power_w=50_000.0)], codec="exi", csms_wait=20.0
+    )
+    stand_in = await bus_factory("coordinator")
+
+    async def ack(cmd: object, evse: int | None) -> Ack:
+        return Ack()
+
+    stand_in.serve(coord.SetLimit, ack)
+    stand_in.serve(coord.HlcPowerDelivery, ack)
+    ocpp = OcppService(make_config(tmp_path, csms.url, evses={1: 1}))
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(ocpp.run(await bus_factory("ocpp"), stop)),
+        asyncio.create_task(secc.run(await bus_factory("secc"), stop)),
+    ]
+    try:
+        await csms.wait_for("BootNotification")
+        await asyncio.wait_for(secc.ready.wait(), 10)
+        assert (await csms.call("SetChargingProfile", {"evseId": 0, "chargingProfile": NIGHT_DAY}))[
+            "status"
+        ] == "Accepted"
+        await until(lambda: secc.views[1].schedule is not None, what="SECC has the schedule")
+
+        async def csms_side() -> float:
+            await csms.wait_for("NotifyEVChargingNeeds")
+            await until(lambda: secc.views[1].needs_status == "Processing", what="answer reached the SECC")
+            await asyncio.sleep(2.0)  # the CSMS computes a profile meanwhile; the EV waits
+            sent = time.time()
+            r = await csms.call("SetChargingProfile", {"evseId": 1, "chargingProfile": SEVEN_KW})
+            assert r == {"status": "Accepted"}
+            return sent
+
+        side = asyncio.create_task(csms_side())
+        out = await run_ev(ev_ns.name, pair.b, "iso2-dc", "exi", "--loops", "5", "--tls", "off")
+        await asyncio.wait_for(side, 5)
+        sched = await csms.wait_for("NotifyEVChargingSchedule")
+    finally:
+        stop.set()
+        for t in tasks:
+            await asyncio.wait_for(t, 10)
+    r = out["results"][-1]
+    assert r["outcome"] == "finished", r
+    # waited for the CSMS's profile: the first schedule the EV saw is already the 7 kW one (10.1 A x 690 V)
+    assert r["schedules"] == [[[0, 6969.0]]]
+    assert r["messages"].count("ChargeParameterDiscoveryReq") >= 10
+    (needs,) = csms.actions("NotifyEVChargingNeeds")
+    assert needs["evseId"] == 1
+    cn = needs["chargingNeeds"]
+    assert cn["requestedEnergyTransfer"] == "DC"
+    assert cn["dcChargingParameters"] == {
+        "evMaxCurrent": 125,
+        "evMaxVoltage": 450,
+        "energyAmount": 30000,
+        "evMaxPower": 50000,
+        "stateOfCharge": 30,
+    }
+    assert sched["evseId"] == 1 and sched["timeBase"].startswith("2026-01-05T05:5")
+    assert sched["chargingSchedule"]["chargingRateUnit"] == "W"
+    assert sched["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 6969.0}]

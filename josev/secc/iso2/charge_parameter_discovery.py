@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc import common
+from josev.secc import common, schedule
 from josev.secc.events import EvChargeParameters
 from josev.secc.machine import Context, HandlerError
 from josev.secc.physical import opt_float, pv, to_float
@@ -77,13 +77,22 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
     if ctx.renegotiating and ctx.energy_mode is not None and mode != ctx.energy_mode:
         raise HandlerError("FAILED_WrongEnergyTransferMode", "mode changed during renegotiation")
     ctx.energy_mode = mode
-    ctx.emit(_ev_params(ctx, mode, req))
+    params = _ev_params(ctx, mode, req)
+    if "needs" not in ctx.ongoing_since:  # once per negotiation: the shell tells the CSMS (OCPP K15)
+        ctx.emit(params)
+        ctx.ongoing_since["needs"] = now
+        ctx.needs_version = ctx.evse.schedule_version
     key, param = _evse_param(ctx)
-    if ctx.evse.limits.max_power <= 0:
+    ev = ctx.evse
+    waiting = schedule.waiting_for_csms(
+        ev.csms_wait, ev.needs_status, ctx.ongoing_since["needs"], now, ctx.needs_version, ev.schedule_version
+    )
+    if ev.limits.max_power <= 0 or waiting:
         if ctx.ongoing("cpd", now, ctx.timers.charge_parameter_ongoing):
             raise HandlerError("FAILED", "no EVSE limits")
         return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: param}, state
     ctx.done("cpd")
+    ctx.done("needs")
     par = req.get("AC_EVChargeParameter") or req.get("DC_EVChargeParameter") or {}
     horizon = par.get("DepartureTime") if isinstance(par, dict) else None
     max_entries = req.get("MaxEntriesSAScheduleTuple")
