@@ -44,6 +44,10 @@ class EvResult:
     tls: str = ""
     #: Each schedule the station offered: [(start s from the offer, W), ...] (PMaxSchedule / PowerSchedule).
     schedules: list[list[tuple[int, float]]] = field(default_factory=list)
+    #: The SalesTariff the station sent: [(start s, EPriceLevel), ...]; whether its signature checked out with
+    #: the SECC certificate (None: not checked, no certificate given).
+    sales_tariff: list[tuple[int, int | None]] = field(default_factory=list)
+    tariff_verified: bool | None = None
     #: The EV's DC target current (AC: the power it draws) whenever it changed: [(loop, value), ...].
     targets: list[tuple[int, float]] = field(default_factory=list)
 
@@ -78,6 +82,7 @@ class Evcc:
         contract: ContractCredentials | None = None,
         provisioning: ProvisioningCredentials | None = None,
         wall: float | None = None,
+        secc_key: xmlsig.PublicKey | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -98,6 +103,8 @@ class Evcc:
         self._present_v = 0.0
         self._present_i = 0.0
         self._pd = "Start"
+        #: the SECC's public key (from its certificate chain): the SalesTariff's signature is checked with it
+        self.secc_key = secc_key
         self._now = 0.0
         #: the schedule in force: (absolute start on the EV's clock, W), and the offered tuple's ID
         self._schedule: list[tuple[float, float]] = []
@@ -302,6 +309,9 @@ class Evcc:
             return
         tup = tuples[0]
         self._tuple_id = int(tup.get("SAScheduleTupleID", 1))
+        tariff = tup.get("SalesTariff")
+        if isinstance(tariff, dict):
+            self._check_tariff(tariff)
         ents = (tup.get("PMaxSchedule") or {}).get("PMaxScheduleEntry") or []
         if isinstance(ents, dict):
             ents = [ents]
@@ -313,6 +323,28 @@ class Evcc:
         if rel:
             self._schedule = [(self._now + s, w) for s, w in rel]
             self.result.schedules.append(rel)
+
+    def _check_tariff(self, tariff: dict[str, Any]) -> None:
+        """Record the SalesTariff; with the SECC key, its header signature must check out."""
+        rows = tariff.get("SalesTariffEntry") or []
+        if isinstance(rows, dict):
+            rows = [rows]
+        self.result.sales_tariff = [
+            (int(r["RelativeTimeInterval"]["start"]), r.get("EPriceLevel"))
+            for r in rows
+            if isinstance(r, dict)
+        ]
+        if self.secc_key is None:
+            return
+        from josev.secc import sales_tariff
+
+        signature = self._last["V2G_Message"]["Header"].get("Signature")
+        try:
+            sales_tariff.verify(signature, tariff, self.secc_key)
+        except PncError as e:
+            self.result.tariff_verified = False
+            self._fail(f"SalesTariff: {e}")
+        self.result.tariff_verified = True
 
     def allowed_power(self) -> float | None:
         """The power the schedule in force allows now (None without one)."""

@@ -133,7 +133,26 @@ def from_config(cfg: Any) -> SeccService:
         clamp_targets=opts.clamp_targets,
         pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
         csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
+        sales_tariff=_tariff(opts),
     )
+
+
+def _tariff(opts: SeccOptions) -> tuple[Any, Any] | None:
+    """The configured SalesTariff and the SECC leaf key (ISO 15118-2 profile of ``pki_dir``) that signs it."""
+    if not opts.sales_tariff or not opts.pnc:
+        return None
+    if not opts.pki_dir:
+        raise ValueError("[secc] sales_tariff needs pki_dir (it is signed with the SECC leaf key)")
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from josev.secc.sales_tariff import from_config as tariff_from_config
+
+    path = Path(opts.pki_dir) / "iso2" / "keys" / "secc_leaf.key"
+    try:
+        key = load_pem_private_key(path.read_bytes(), None)
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"[secc] sales_tariff: cannot load the SECC key {path}: {e}") from None
+    return tariff_from_config(opts.sales_tariff, opts.sales_tariff_description), key
 
 
 class SeccService:
@@ -158,8 +177,10 @@ class SeccService:
         limits: ConnectionLimits | None = None,
         capture_slac: bool = True,
         csms_wait: float = 0.0,
+        sales_tariff: tuple[Any, Any] | None = None,
     ) -> None:
         self.evses = evses
+        self.sales_tariff = sales_tariff
         self.csms_wait = csms_wait
         self.pnc = pnc
         self.limits = limits
@@ -467,6 +488,8 @@ class SeccService:
         for cfg in self.evses:
             view = cfg.view()
             view.csms_wait = self.csms_wait
+            if self.sales_tariff is not None:
+                view.sales_tariff, view.tariff_key = self.sales_tariff
             self.views[cfg.evse] = view
             if self.pnc is not None:
                 self.pnc.attach(cfg.evse, view)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from josev.secc.evse import EvseView
 from josev.secc.tlsconfig import TlsChoice
@@ -82,6 +82,22 @@ class SeccOptions(BaseModel):
     """Plug & Charge: offer Contract (ISO 15118-2, TLS only) and PnC (-20); the contract chains are checked
     against the MO / V2G roots of ``pki_dir`` and those installed through OCPP, contracts authorized through
     the OCPP service."""
+    sales_tariff: list[dict[str, Any]] = Field(default_factory=list)
+    """ISO 15118-2 Plug & Charge: the SalesTariff for the car, entries ``{start_s, price_level, cost =
+    [{kind, amount, multiplier}], start_value_w}`` relative to the offer (needs ``pnc`` and ``pki_dir``: it
+    is signed with the SECC leaf key)."""
+    sales_tariff_description: str | None = Field(None, max_length=32)
+    """SalesTariffDescription."""
+
+    @field_validator("sales_tariff")
+    @classmethod
+    def _tariff(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if v:
+            from josev.secc.sales_tariff import from_config
+
+            from_config(v)  # raises ValueError naming the entry and the problem
+        return v
+
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc import common, schedule
-from josev.secc.events import EvChargeParameters
+from josev import exi
+from josev.secc import common, sales_tariff, schedule
+from josev.secc.events import EvChargeParameters, LocalError
 from josev.secc.machine import Context, HandlerError
 from josev.secc.physical import opt_float, pv, to_float
 
@@ -69,6 +70,21 @@ def _ev_params(ctx: Context, mode: str, req: dict[str, Any]) -> EvChargeParamete
     return out
 
 
+def _sales_tariff(ctx: Context, tup: dict[str, Any], horizon: int) -> None:
+    """Plug & Charge: add the station's SalesTariff, signed with the SECC key in the response header."""
+    ev = ctx.evse
+    if ctx.payment != "Contract" or ev.sales_tariff is None or ev.tariff_key is None:
+        return
+    el = sales_tariff.element(ev.sales_tariff, horizon)
+    try:
+        sig = sales_tariff.sign(el, ev.tariff_key)
+    except (ValueError, exi.ExiError) as e:  # a key of the wrong type, an unencodable tariff: none is sent
+        ctx.emit(LocalError("sales_tariff", str(e)[:200]))
+        return
+    tup["SalesTariff"] = el
+    ctx.response_signature = sig
+
+
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
     """Check mode and parameters; Ongoing while the EVSE has no limits yet; else Finished with a schedule."""
     mode = req.get("RequestedEnergyTransferMode")
@@ -103,18 +119,18 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
         max_entries if isinstance(max_entries, int) and max_entries > 0 else None,
     )
     key, param = _evse_param(ctx)  # notification cleared now that the new limits are offered
-    sched = {
-        "SAScheduleTuple": [
-            {
-                "SAScheduleTupleID": ctx.schedule_id,
-                "PMaxSchedule": {
-                    "PMaxScheduleEntry": common.pmax_entries(
-                        ents, float(horizon) if isinstance(horizon, int) else None, "iso2"
-                    )
-                },
-            }
-        ]
+    tup: dict[str, Any] = {
+        "SAScheduleTupleID": ctx.schedule_id,
+        "PMaxSchedule": {
+            "PMaxScheduleEntry": common.pmax_entries(
+                ents, float(horizon) if isinstance(horizon, int) else None, "iso2"
+            )
+        },
     }
+    _sales_tariff(
+        ctx, tup, horizon if isinstance(horizon, int) and horizon > 0 else schedule.DEFAULT_HORIZON_S
+    )
+    sched = {"SAScheduleTuple": [tup]}
     nxt = "PowerDelivery" if mode.startswith("AC") else "Renegotiated" if ctx.renegotiating else "CableCheck"
     return {"ResponseCode": "OK", "EVSEProcessing": "Finished", "SAScheduleList": sched, key: param}, nxt
 
