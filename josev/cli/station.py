@@ -170,6 +170,14 @@ def station(
             "lite: SECC with a simulated supply and a coordinator stand-in (every mode)"
         ),
     ] = "real",
+    charging_limit_w: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="--stack real: the CSMS stand-in installs a TxDefaultProfile of this many W at boot "
+            "(the car's schedule follows it)",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
@@ -236,6 +244,7 @@ def station(
                 workdir=Path(workdir.name),
                 bpt=bpt == "on",
                 pnc_pki=pki if pnc == "on" else None,
+                charging_limit_w=charging_limit_w,
             )
             services, secc, csms = real.services, real.secc, real.csms
         if secc.tls is not None:

@@ -15,6 +15,12 @@ from typing import Any
 
 from josev.csms_sim import CsmsSim
 
+DEMO_TARIFF = [
+    {"start_s": 0, "price_level": 1, "cost": [{"kind": "relativePricePercentage", "amount": 100}]},
+    {"start_s": 3600, "price_level": 0, "cost": [{"kind": "relativePricePercentage", "amount": 60}]},
+]
+"""The simulated station's SalesTariff: full price for an hour, then 60 % (levels 1 and 0)."""
+
 
 def free_port() -> int:
     """A free TCP port on loopback."""
@@ -102,23 +108,36 @@ def build_real(
     evse: int = 1,
     bpt: bool = True,
     pnc_pki: Path | None = None,
+    charging_limit_w: float | None = None,
 ) -> RealStation:
     """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car.
 
     ``pnc_pki`` (a ``josev pki create`` folder): Plug & Charge on; the SECC trusts its MO / V2G roots and the
-    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI."""
+    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI, and Contract
+    sessions get the demo SalesTariff (:data:`DEMO_TARIFF`) signed with that PKI's SECC key.
+    ``charging_limit_w``: the CSMS stand-in installs a TxDefaultProfile of that power at boot. The SECC reports
+    the EV's needs and chosen schedule to the OCPP service (K15/K17)."""
     from josev.secc.service import SeccEvseConfig, SeccService
     from josev.secc.simboard import SimEvBridge, SlacLinkUp
     from josev.services import registry
 
     pki_obj = None
     if pnc_pki is not None:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
         from josev.pki import load_pki
         from josev.secc.pncshell import PncShell
+        from josev.secc.sales_tariff import from_config as tariff
 
         pki_obj = load_pki(pnc_pki / "iso2")
-        secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki)}
-    csms = CsmsSim(port=free_port(), pki=pki_obj)
+        key = load_pem_private_key((pnc_pki / "iso2" / "keys" / "secc_leaf.key").read_bytes(), None)
+        secc_kwargs = {
+            **secc_kwargs,
+            "pnc": PncShell(pnc_pki),
+            "sales_tariff": (tariff(DEMO_TARIFF, "josev demo"), key),
+        }
+    secc_kwargs = {"csms_wait": 20.0, **secc_kwargs}
+    csms = CsmsSim(port=free_port(), pki=pki_obj, charging_limit_w=charging_limit_w)
     cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
     hal = registry.build("hal", cfg)
     coordinator = registry.build("coordinator", cfg)

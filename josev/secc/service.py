@@ -439,6 +439,7 @@ class SeccService:
                     self._spawn(bus.publish(self._selected[evse], evse))
             elif isinstance(e, ev.EvChargingProfile):
                 sched = ev_schedule(e, time.time() - time.monotonic())
+                log.info("secc: EVSE %d: the EV's charging profile (s, W) %s", evse, list(e.entries))
                 self._spawn(bus.publish(sched, evse))
                 if self.csms_wait > 0:  # OCPP K17
                     periods = [(p.start_s, p.max_power_w) for p in sched.entries]
