@@ -134,10 +134,13 @@ def offered(ents: list[tuple[int, float]], now: float) -> Offered:
     return tuple((now + s, w) for s, w in ents)
 
 
-def exceeds(offer: Offered, profile: list[tuple[float, float]], tolerance: float = 1.0001) -> str | None:
+def exceeds(
+    offer: Offered, profile: list[tuple[float, float]], tolerance: float = 1.0001, grace: float = 1.0
+) -> str | None:
     """Why an EV profile (absolute start, W) goes above the offered schedule, or None when it stays within.
-    A profile entry holds until the next one; it is checked at its own start and at every offered change it
-    spans."""
+    A profile entry holds until the next one; it is checked just after its own start and after every offered
+    change it spans (``grace`` seconds later: both sides count in whole seconds, a boundary that moved by less
+    is the same boundary)."""
     if not offer:
         return None
     prof = sorted(profile)
@@ -145,7 +148,8 @@ def exceeds(offer: Offered, profile: list[tuple[float, float]], tolerance: float
         end = prof[i + 1][0] if i + 1 < len(prof) else float("inf")
         times = [start] + [t for t, _ in offer if start < t < end]
         for t in times:
-            allowed = value_at(offer, t)
+            at = min(t + grace, (t + end) / 2)
+            allowed = value_at(offer, at)
             if allowed is not None and p > allowed * tolerance + 0.5:
                 return f"{p:.0f} W at +{t - offer[0][0]:.0f} s exceeds the offered {allowed:.0f} W"
     return None

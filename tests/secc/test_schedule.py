@@ -233,3 +233,28 @@ def test_csms_wait_is_bounded() -> None:
     assert not S.waiting_for_csms(20.0, "Accepted", 0.0, 5.0, 0, 1)  # the profile came
     assert not S.waiting_for_csms(20.0, "Rejected", 0.0, 0.1, 0, 0)
     assert not S.waiting_for_csms(0.0, None, 0.0, 0.1, 0, 0)  # not asked
+
+
+def test_iso20_power_profile_above_the_schedule_is_refused() -> None:
+    """-20 scheduled: the EV's EVPowerProfile over time within the offered ChargingSchedule; holding the night
+    power past the boundary is FAILED_EVPowerProfileInvalid (our EV's own profile follows the schedule)."""
+    st = station(bpt=False, rated_power=50_000.0)
+    st.view.schedule = night_day(30.0)
+    run = drive20("iso20-dc", Iso20Behaviour(dynamic=False, loops=2), st=st)
+    pd = [x for x in run.exchanges if x[0] == "PowerDeliveryReq"]
+    assert pd[0][2] == "OK"
+
+    def hold_night(msg: dict[str, object]) -> None:
+        body = msg.get("PowerDeliveryReq")
+        if isinstance(body, dict) and "EVPowerProfile" in body:
+            body["EVPowerProfile"]["EVPowerProfileEntries"] = {
+                "EVPowerProfileEntry": [{"Duration": 3600, "Power": {"Exponent": 0, "Value": 19941}}]
+            }
+
+    st = station(bpt=False, rated_power=50_000.0)
+    st.view.schedule = night_day(30.0)
+    run = drive20(
+        "iso20-dc", Iso20Behaviour(dynamic=False, loops=2), st=st, tamper=hold_night, refusal_ok=True
+    )
+    pd = [x for x in run.exchanges if x[0] == "PowerDeliveryReq"]
+    assert pd[0][2] == "FAILED_EVPowerProfileInvalid"

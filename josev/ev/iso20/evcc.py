@@ -208,13 +208,28 @@ class Evcc20:
             body["EVPowerProfile"] = {
                 "TimeAnchor": int(self.behaviour.wall_offset + self.now),
                 **mode,
-                "EVPowerProfileEntries": {
-                    "EVPowerProfileEntry": [{"Duration": 3600, "Power": rn(self._profile_power())}]
-                },
+                "EVPowerProfileEntries": {"EVPowerProfileEntry": self._profile_entries()},
             }
             if self.bpt:
                 body["BPT_ChannelSelection"] = "Discharge" if self.behaviour.discharge else "Charge"
         return self._cm("PowerDeliveryReq", body)
+
+    def _profile_entries(self) -> list[dict[str, Any]]:
+        """The EV's plan: scheduled charging follows the offered schedule (within the EV's maximum) for an
+        hour; otherwise one hour at the power it takes now."""
+        now_p = self._profile_power()
+        sched = [(t, w) for t, w in self._schedule if t < self.now + 3600]
+        if self.behaviour.dynamic or self.bpt or len(sched) < 2:
+            return [{"Duration": 3600, "Power": rn(now_p)}]
+        ev_max = m.ac_power(self.battery) if self.ac else self.battery.max_power
+        base = int(self.now)
+        out = []
+        for i, (t, w) in enumerate(sched):
+            start = max(base, int(t) if i else base)
+            end = int(sched[i + 1][0]) if i + 1 < len(sched) else base + 3600
+            if end > start:
+                out.append({"Duration": end - start, "Power": rn(min(w, ev_max))})
+        return out or [{"Duration": 3600, "Power": rn(now_p)}]
 
     def _loop(self) -> tuple[str, dict[str, Any]]:
         from josev.ev.iso20.loop import ac_loop, dc_loop
