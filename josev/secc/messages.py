@@ -65,7 +65,9 @@ def needs_command(e: ev.EvChargeParameters, wall: float) -> ocpp.NotifyEvChargin
     if isinstance(e.departure_time, int) and e.departure_time > 0:
         dep = _dt.datetime.fromtimestamp(wall + e.departure_time, _dt.UTC)
     return ocpp.NotifyEvChargingNeeds(
-        energy_transfer=TRANSFER.get(e.energy_mode, "DC"),
+        energy_transfer=TRANSFER.get(
+            e.energy_mode, "AC_three_phase" if e.energy_mode.startswith("AC") else "DC"
+        ),
         departure_time=dep,
         energy_amount_wh=None if e.energy_request is None else max(0.0, e.energy_request),
         ev_max_current_a=max(0.0, e.max_current or 0.0),

@@ -258,3 +258,22 @@ def test_iso20_power_profile_above_the_schedule_is_refused() -> None:
     )
     pd = [x for x in run.exchanges if x[0] == "PowerDeliveryReq"]
     assert pd[0][2] == "FAILED_EVPowerProfileInvalid"
+
+
+def test_iso20_waits_for_the_csms_profile() -> None:
+    """OCPP K15 on -20: ScheduleExchange answers Ongoing while the CSMS (Accepted) prepares the profile."""
+    st = station(bpt=False, rated_power=50_000.0, csms_wait=20.0)
+    st.view.schedule = night_day(3600.0)
+
+    def hook(i: int, s: object, eng: object) -> None:
+        view = st.view
+        if i == 12 and view.needs_status is None:
+            view.needs_status = "Accepted"
+        if i == 30 and view.schedule_version == 0:
+            view.schedule = S.PowerSchedule(0.0, ((0, 7000.0),))
+            view.schedule_version += 1
+
+    run = drive20("iso20-dc", Iso20Behaviour(dynamic=False, loops=2), st=st, hook=hook)
+    se = [x for x in run.exchanges if x[0] == "ScheduleExchangeReq"]
+    assert len(se) >= 10
+    assert run.ev.result.schedules[-1] == [(0, 7000.0)] and run.ev.result.outcome == "finished"

@@ -152,6 +152,8 @@ class Iso20Context:
     #: version then
     offered_schedule: tuple[tuple[float, float], ...] = ()
     schedule_version_seen: int = 0
+    #: the composite's version when ScheduleExchange began (OCPP K15: a new profile ends the wait)
+    needs_version: int = 0
     standby: bool = False
     renegotiating: bool = False
     ongoing_since: dict[str, float] = field(default_factory=dict)

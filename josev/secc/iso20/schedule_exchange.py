@@ -103,12 +103,20 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
         if v is not None:
             ctx.ev_params[k] = v
     common.check_session_ok(ctx)
-    if common.pmax(ctx) <= 0:
+    ev = ctx.evse
+    if "needs" not in ctx.ongoing_since:  # OCPP K15: the needs went to the CSMS at ChargeParameterDiscovery
+        ctx.ongoing_since["needs"] = now
+        ctx.needs_version = ev.schedule_version
+    waiting = schedule.waiting_for_csms(
+        ev.csms_wait, ev.needs_status, ctx.ongoing_since["needs"], now, ctx.needs_version, ev.schedule_version
+    )
+    if common.pmax(ctx) <= 0 or waiting:
         if ctx.ongoing("schedule", now, ctx.timers.charge_parameter_ongoing):
             raise HandlerError("FAILED", "no EVSE limits")
-        key, body = _mode(ctx, now)
+        key, body = _mode(ctx, now)  # scheduled mode needs a tuple even in an Ongoing answer
         return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: body}, state
     ctx.done("schedule")
+    ctx.done("needs")
     ctx.limits_version_seen = ctx.evse.limits_version
     dep = mode.get("DepartureTime")
     key, body = _mode(ctx, now, float(dep) if isinstance(dep, int) and dep > 0 else None, points)
