@@ -277,3 +277,22 @@ def test_iso20_waits_for_the_csms_profile() -> None:
     se = [x for x in run.exchanges if x[0] == "ScheduleExchangeReq"]
     assert len(se) >= 10
     assert run.ev.result.schedules[-1] == [(0, 7000.0)] and run.ev.result.outcome == "finished"
+
+
+def test_iso20_service_renegotiation_when_discharge_is_withdrawn() -> None:
+    """-20: the coordinator withdraws discharging from a BPT session: the charge loop answers
+    ServiceRenegotiation, the EV ends the service (SessionStop ServiceRenegotiation) and continues with the
+    same service without BPT."""
+    st = station(bpt=True)
+
+    def hook(i: int, s: object, eng: object) -> None:
+        if i == 40 and st.bpt is not None:
+            st.bpt = None
+            st.view.limits_version += 1
+
+    run = drive20("iso20-dc-bpt", Iso20Behaviour(dynamic=False, loops=30), st=st, hook=hook)
+    r = run.ev.result
+    assert r.outcome == "finished" and r.renegotiations == 1, r.detail
+    assert run.ev.service == "iso20-dc" and not run.ev.bpt
+    stops = [x for x in run.exchanges if x[0] == "SessionStopReq"]
+    assert len(stops) == 2 and all(c == "OK" for _, _, c in stops)

@@ -89,6 +89,7 @@ class Evcc20:
         self._standby_left = 0
         self._renegotiating = False
         self._service_renegotiated = False
+        self._renegotiate_to: str | None = None
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
         self._schedule: list[tuple[float, float]] = []
@@ -251,6 +252,11 @@ class Evcc20:
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
         if note == "Terminate":
             return self._power_delivery("Stop")
+        if note == "ServiceRenegotiation" and not self._service_renegotiated:
+            # the station asks for another service (e.g. it can no longer discharge): the same without BPT
+            self._stop_kind = "ServiceRenegotiation"
+            self._renegotiate_to = self.service.removesuffix("-bpt")
+            return self._power_delivery("Stop")
         if note == "ScheduleRenegotiation" or n == beh.schedule_renegotiate_after:
             return self._power_delivery("ScheduleRenegotiation")
         if n == beh.standby_after and beh.dynamic:
@@ -355,8 +361,8 @@ class Evcc20:
                 self._service_renegotiated = True
                 self._stop_kind = "Terminate"
                 self.result.renegotiations += 1
-                if beh.renegotiate_to:
-                    self._select(beh.renegotiate_to)
+                if self._renegotiate_to or beh.renegotiate_to:
+                    self._select(self._renegotiate_to or str(beh.renegotiate_to))
                 return self._cm("ServiceDiscoveryReq")
             self.result.outcome = "paused" if self._stop_kind == "Pause" else "finished"
             return None

@@ -22,6 +22,8 @@ def notification(ctx: Iso20Context) -> str | None:
     if ctx.standby and ctx.station.exit_standby:
         return "ExitStandby"
     sel = ctx.selection
+    if sel is not None and sel.bpt and ctx.station.bpt is None and ctx.config.service_renegotiation:
+        return "ServiceRenegotiation"  # the coordinator withdrew discharging: the EV picks another service
     if sel is not None and not sel.dynamic and renegotiation_needed(ctx):
         return "ScheduleRenegotiation"
     return None
