@@ -138,11 +138,14 @@ def from_config(cfg: Any) -> SeccService:
 
 
 def _tariff(opts: SeccOptions) -> tuple[Any, Any] | None:
-    """The configured SalesTariff and the SECC leaf key (ISO 15118-2 profile of ``pki_dir``) that signs it."""
-    if not opts.sales_tariff or not opts.pnc:
+    """The configured SalesTariff (or None) and the SECC leaf key (ISO 15118-2 profile of ``pki_dir``) that
+    signs it and those set on the bus; None without Plug & Charge."""
+    if not opts.pnc or not opts.pki_dir:
+        if opts.sales_tariff:
+            raise ValueError(
+                "[secc] sales_tariff needs pnc and pki_dir (it is signed with the SECC leaf key)"
+            )
         return None
-    if not opts.pki_dir:
-        raise ValueError("[secc] sales_tariff needs pki_dir (it is signed with the SECC leaf key)")
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     from josev.secc.sales_tariff import from_config as tariff_from_config
@@ -151,8 +154,13 @@ def _tariff(opts: SeccOptions) -> tuple[Any, Any] | None:
     try:
         key = load_pem_private_key(path.read_bytes(), None)
     except (OSError, ValueError, TypeError) as e:
+        if not opts.sales_tariff:
+            return None  # a set_sales_tariff command will say there is no key
         raise ValueError(f"[secc] sales_tariff: cannot load the SECC key {path}: {e}") from None
-    return tariff_from_config(opts.sales_tariff, opts.sales_tariff_description), key
+    tariff = (
+        tariff_from_config(opts.sales_tariff, opts.sales_tariff_description) if opts.sales_tariff else None
+    )
+    return tariff, key
 
 
 class SeccService:
@@ -368,6 +376,29 @@ class SeccService:
             view.limits_version += 1
         return Ack()
 
+    async def _set_tariff(self, cmd: api.SetSalesTariff, evse: int | None) -> Ack:
+        """A SalesTariff from the bus for the next Plug & Charge offers of the EVSE (none: the configured one)."""
+        from josev.secc.sales_tariff import from_config as tariff_from_config
+
+        view = self.views.get(evse or 0)
+        if view is None:
+            raise CommandError("invalid_request", f"EVSE {evse} is not served by the SECC")
+        if self.sales_tariff is None or self.sales_tariff[1] is None:
+            raise CommandError("unavailable", "no SECC key to sign a SalesTariff ([secc] pnc and pki_dir)")
+        configured, key = self.sales_tariff
+        if not cmd.entries:
+            view.sales_tariff, view.tariff_key = configured, key
+            return Ack()
+        try:
+            tariff = tariff_from_config(
+                [{**e.model_dump(), "cost": [c.model_dump() for c in e.cost]} for e in cmd.entries],
+                cmd.description,
+            )
+        except ValueError as e:
+            raise CommandError("invalid_request", f"sales tariff: {e}") from None
+        view.sales_tariff, view.tariff_key = tariff, key
+        return Ack()
+
     async def _diagnostics(self, cmd: api.GetSeccDiagnostics, evse: int | None) -> api.EndpointDiagnostics:
         ep = self.endpoints.get(evse or 0)
         if ep is None:
@@ -533,6 +564,7 @@ class SeccService:
             bus.subscribe(iso.V2GCertificates, self.pnc.on_v2g_certificates)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)
+        bus.serve(api.SetSalesTariff, self._set_tariff)
         try:
             for no, ep in self.endpoints.items():
                 await ep.start()

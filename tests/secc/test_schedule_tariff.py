@@ -158,3 +158,64 @@ def test_bad_tariff_config_is_named() -> None:
         T.from_config([{"start_s": 0, "cost": [{"kind": "cheap", "amount": 1}]}])
     with pytest.raises(ValueError, match="entry 0: start_s missing"):
         T.from_config([{"price_level": 1}])
+
+
+@pytest.mark.netns
+async def test_sales_tariff_from_the_bus(netns_lab: Any, bus_factory: Any, pki: Pki) -> None:
+    """``secc.set_sales_tariff`` over a real mosquitto: applied to the EVSE's next offers, a bad tariff named,
+    no entries = back to the configured one; without a SECC key it is refused."""
+    import asyncio
+
+    from josev.api import secc as api
+    from josev.api.base import CommandError
+    from josev.secc.service import SeccEvseConfig, SeccService
+
+    ev_ns = netns_lab.netns("ev")
+    pair = netns_lab.veth(None, ev_ns)
+    svc = SeccService(
+        [SeccEvseConfig(evse=1, iface=pair.a)], codec="json", sales_tariff=(TARIFF, pki.key("secc_leaf"))
+    )
+    cli = await bus_factory("cli")
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(await bus_factory("secc"), stop))
+    try:
+        await asyncio.wait_for(svc.ready.wait(), 10)
+        assert svc.views[1].sales_tariff is TARIFF
+        cmd = api.SetSalesTariff(
+            entries=[
+                api.TariffEntry(start_s=0, price_level=3),
+                api.TariffEntry(
+                    start_s=1800,
+                    price_level=1,
+                    cost=[api.TariffCost(kind="CarbonDioxideEmission", amount=250, multiplier=-1)],
+                ),
+            ],
+            description="peak",
+        )
+        await cli.request(cmd, 1)
+        t = svc.views[1].sales_tariff
+        assert [(e.start_s, e.price_level) for e in t.entries] == [(0, 3), (1800, 1)]
+        assert t.description == "peak" and t.levels == 4
+        el = T.element(t, 86_400)
+        assert el["SalesTariffEntry"][1]["ConsumptionCost"][0]["Cost"] == [
+            {"costKind": "CarbonDioxideEmission", "amount": 250, "amountMultiplier": -1}
+        ]
+        T.verify(T.sign(el, svc.views[1].tariff_key), el, pki.cert("secc_leaf").public_key())
+        with pytest.raises(CommandError, match="sales tariff: tariff entries must start at 0"):
+            await cli.request(api.SetSalesTariff(entries=[api.TariffEntry(start_s=60, price_level=1)]), 1)
+        assert svc.views[1].sales_tariff is t  # nothing accepted is lost
+        await cli.request(api.SetSalesTariff(), 1)
+        assert svc.views[1].sales_tariff is TARIFF
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    bare = SeccService([SeccEvseConfig(evse=1, iface=pair.a)], codec="json")
+    stop = asyncio.Event()
+    task = asyncio.create_task(bare.run(await bus_factory("secc"), stop))
+    try:
+        await asyncio.wait_for(bare.ready.wait(), 10)
+        with pytest.raises(CommandError, match="no SECC key to sign a SalesTariff"):
+            await cli.request(api.SetSalesTariff(entries=[api.TariffEntry(start_s=0, price_level=1)]), 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
