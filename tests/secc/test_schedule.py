@@ -296,3 +296,40 @@ def test_iso20_service_renegotiation_when_discharge_is_withdrawn() -> None:
     assert run.ev.service == "iso20-dc" and not run.ev.bpt
     stops = [x for x in run.exchanges if x[0] == "SessionStopReq"]
     assert len(stops) == 2 and all(c == "OK" for _, _, c in stops)
+
+
+def test_ev_charging_needs_payload_ac_with_departure() -> None:
+    """K15 payload of an AC car: acChargingParameters, departureTime on the station clock (host clock + the
+    CSMS-set offset), maxScheduleTuples."""
+    import datetime as dt
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from josev.ocpp.smartcharging import evneeds
+    from josev.secc.events import EvChargeParameters
+    from josev.secc.messages import needs_command
+
+    host_now = dt.datetime(2026, 1, 5, 5, 0, 0, tzinfo=dt.UTC).timestamp()
+    cmd = needs_command(
+        EvChargeParameters("AC_three_phase_core", 400.0, 16.0, 6.0, None, None, 22_000.0, 7200), host_now
+    )
+    needs = {**cmd.model_dump(), "max_schedule_tuples": 3}
+    st = cast(Any, SimpleNamespace(clock_offset=3600.0))  # the station clock is an hour ahead of the host
+    out = evneeds.needs_payload(st, 1, needs)
+    assert out == {
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "AC_three_phase",
+            "departureTime": "2026-01-05T08:00:00Z",
+            "acChargingParameters": {
+                "energyAmount": 22000,
+                "evMinCurrent": 6,
+                "evMaxCurrent": 16,
+                "evMaxVoltage": 400,
+            },
+        },
+        "evseId": 1,
+        "maxScheduleTuples": 3,
+    }
+    from josev.ocpp.schemas import validate
+
+    validate("NotifyEVChargingNeeds", out, "Request")  # the OCPP 2.0.1 JSON schema
