@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from josev.ev import messages as m
+from josev.ev import schedule as sch
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.pnc import PncError, contract, cps, keywrap, xmlsig
@@ -56,18 +57,6 @@ class EvResult:
         v = round(value, 2)
         if not self.targets or self.targets[-1][1] != v:
             self.targets.append((self.loops, v))
-
-
-def schedule_power(sched: list[tuple[float, float]], now: float) -> float | None:
-    """The power the schedule allows at ``now`` ((absolute start, W) entries); None without a schedule."""
-    allowed = None
-    for start, w in sched:
-        if start > now:
-            break
-        allowed = w
-    if allowed is None and sched:
-        allowed = sched[0][1]
-    return allowed
 
 
 class Evcc:
@@ -302,45 +291,27 @@ class Evcc:
 
     def _read_schedule(self, res: dict[str, Any]) -> None:
         """Keep the first SAScheduleTuple's PMaxSchedule (ISO 15118-2 / DIN) as the schedule in force."""
-        tuples = (res.get("SAScheduleList") or {}).get("SAScheduleTuple") or []
-        if isinstance(tuples, dict):
-            tuples = [tuples]
-        if not tuples:
+        tup = sch.first_tuple(res)
+        if tup is None:
             return
-        tup = tuples[0]
         self._tuple_id = int(tup.get("SAScheduleTupleID", 1))
         tariff = tup.get("SalesTariff")
         if isinstance(tariff, dict):
             self._check_tariff(tariff)
-        ents = (tup.get("PMaxSchedule") or {}).get("PMaxScheduleEntry") or []
-        if isinstance(ents, dict):
-            ents = [ents]
-        rel: list[tuple[int, float]] = []
-        for e in ents:
-            p = e.get("PMax")
-            w = float(p) if isinstance(p, int | float) else to_float(p)
-            rel.append((int((e.get("RelativeTimeInterval") or {}).get("start", 0)), w))
+        rel = sch.pmax_entries(tup)
         if rel:
             self._schedule = [(self._now + s, w) for s, w in rel]
             self.result.schedules.append(rel)
 
     def _check_tariff(self, tariff: dict[str, Any]) -> None:
         """Record the SalesTariff; with the SECC key, its header signature must check out."""
-        rows = tariff.get("SalesTariffEntry") or []
-        if isinstance(rows, dict):
-            rows = [rows]
-        self.result.sales_tariff = [
-            (int(r["RelativeTimeInterval"]["start"]), r.get("EPriceLevel"))
-            for r in rows
-            if isinstance(r, dict)
-        ]
+        self.result.sales_tariff = sch.tariff_rows(tariff)
         if self.secc_key is None:
             return
         from josev.secc import sales_tariff
 
-        signature = self._last["V2G_Message"]["Header"].get("Signature")
         try:
-            sales_tariff.verify(signature, tariff, self.secc_key)
+            sales_tariff.verify(self._last["V2G_Message"]["Header"].get("Signature"), tariff, self.secc_key)
         except PncError as e:
             self.result.tariff_verified = False
             self._fail(f"SalesTariff: {e}")
@@ -348,7 +319,7 @@ class Evcc:
 
     def allowed_power(self) -> float | None:
         """The power the schedule in force allows now (None without one)."""
-        return schedule_power(self._schedule, self._now)
+        return sch.schedule_power(self._schedule, self._now)
 
     def _loop(self) -> tuple[str, dict[str, Any]]:
         b = self.battery

@@ -22,7 +22,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from josev.api import ocpp as ocpp_api
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
 from josev.bus import Bus
@@ -33,12 +32,13 @@ from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.limits import ConnectionLimits
-from josev.secc.messages import ev_schedule, hlc_failed, message_for, needs_command, power_schedule
+from josev.secc.messages import hlc_failed, message_for
 from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
 from josev.secc.simsupply import SimPowerSupply
+from josev.secc.smartshell import SmartShell, tariff_and_key
 from josev.secc.tlsconfig import SeccTls
 
 if TYPE_CHECKING:
@@ -133,34 +133,8 @@ def from_config(cfg: Any) -> SeccService:
         clamp_targets=opts.clamp_targets,
         pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
         csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
-        sales_tariff=_tariff(opts),
+        sales_tariff=tariff_and_key(opts),
     )
-
-
-def _tariff(opts: SeccOptions) -> tuple[Any, Any] | None:
-    """The configured SalesTariff (or None) and the SECC leaf key (ISO 15118-2 profile of ``pki_dir``) that
-    signs it and those set on the bus; None without Plug & Charge."""
-    if not opts.pnc or not opts.pki_dir:
-        if opts.sales_tariff:
-            raise ValueError(
-                "[secc] sales_tariff needs pnc and pki_dir (it is signed with the SECC leaf key)"
-            )
-        return None
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    from josev.secc.sales_tariff import from_config as tariff_from_config
-
-    path = Path(opts.pki_dir) / "iso2" / "keys" / "secc_leaf.key"
-    try:
-        key = load_pem_private_key(path.read_bytes(), None)
-    except (OSError, ValueError, TypeError) as e:
-        if not opts.sales_tariff:
-            return None  # a set_sales_tariff command will say there is no key
-        raise ValueError(f"[secc] sales_tariff: cannot load the SECC key {path}: {e}") from None
-    tariff = (
-        tariff_from_config(opts.sales_tariff, opts.sales_tariff_description) if opts.sales_tariff else None
-    )
-    return tariff, key
 
 
 class SeccService:
@@ -188,8 +162,6 @@ class SeccService:
         sales_tariff: tuple[Any, Any] | None = None,
     ) -> None:
         self.evses = evses
-        self.sales_tariff = sales_tariff
-        self.csms_wait = csms_wait
         self.pnc = pnc
         self.limits = limits
         self.capture_slac = capture_slac
@@ -215,6 +187,8 @@ class SeccService:
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
+        self.smart = SmartShell(self.views, self._spawn, csms_wait=csms_wait, sales_tariff=sales_tariff)
+        """Schedules for the car, OCPP K15/K17, the SalesTariff."""
 
     # --- bus -> views -----------------------------------------------------------------------------------
 
@@ -290,18 +264,6 @@ class SeccService:
         if changed:
             view.limits_version += 1
 
-    def _on_schedule(self, msg: Any, evse: int | None) -> None:
-        """The OCPP composite (``ChargingSchedule``) becomes the view's :class:`PowerSchedule` on the cores'
-        clock; a change the car should hear about bumps ``schedule_version`` (the cores decide with the
-        significance whether it renegotiates)."""
-        view = self.views.get(evse or 0)
-        if view is None:
-            return
-        new = power_schedule(msg, view, time.time() - time.monotonic())
-        if new != view.schedule:
-            view.schedule = new
-            view.schedule_version += 1
-
     async def _cable_check(self, evse: int) -> None:
         """DC CableCheck on the real supply: the cores answer Ongoing until the isolation is known."""
         from josev.api import coordinator as coord
@@ -376,29 +338,6 @@ class SeccService:
             view.limits_version += 1
         return Ack()
 
-    async def _set_tariff(self, cmd: api.SetSalesTariff, evse: int | None) -> Ack:
-        """A SalesTariff from the bus for the next Plug & Charge offers of the EVSE (none: the configured one)."""
-        from josev.secc.sales_tariff import from_config as tariff_from_config
-
-        view = self.views.get(evse or 0)
-        if view is None:
-            raise CommandError("invalid_request", f"EVSE {evse} is not served by the SECC")
-        if self.sales_tariff is None or self.sales_tariff[1] is None:
-            raise CommandError("unavailable", "no SECC key to sign a SalesTariff ([secc] pnc and pki_dir)")
-        configured, key = self.sales_tariff
-        if not cmd.entries:
-            view.sales_tariff, view.tariff_key = configured, key
-            return Ack()
-        try:
-            tariff = tariff_from_config(
-                [{**e.model_dump(), "cost": [c.model_dump() for c in e.cost]} for e in cmd.entries],
-                cmd.description,
-            )
-        except ValueError as e:
-            raise CommandError("invalid_request", f"sales tariff: {e}") from None
-        view.sales_tariff, view.tariff_key = tariff, key
-        return Ack()
-
     async def _diagnostics(self, cmd: api.GetSeccDiagnostics, evse: int | None) -> api.EndpointDiagnostics:
         ep = self.endpoints.get(evse or 0)
         if ep is None:
@@ -468,22 +407,9 @@ class SeccService:
                 if sel is not None:
                     self._selected[evse] = sel.model_copy(update={"standby": e.standby})
                     self._spawn(bus.publish(self._selected[evse], evse))
-            elif isinstance(e, ev.EvChargingProfile):
-                sched = ev_schedule(e, time.time() - time.monotonic())
-                log.info("secc: EVSE %d: the EV's charging profile (s, W) %s", evse, list(e.entries))
-                self._spawn(bus.publish(sched, evse))
-                if self.csms_wait > 0:  # OCPP K17
-                    periods = [(p.start_s, p.max_power_w) for p in sched.entries]
-                    cmd = ocpp_api.NotifyEvChargingSchedule(time_base=sched.start, periods=periods)
-                    self._spawn(self._command(cmd, evse))
-            elif (msg := message_for(e)) is not None:
+            elif not self.smart.on_event(evse, e) and (msg := message_for(e)) is not None:
                 # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
                 self._spawn(bus.publish(msg, evse))
-            if isinstance(e, ev.SessionStarted):
-                view.needs_status = None
-            elif isinstance(e, ev.EvChargeParameters) and self.csms_wait > 0:
-                view.needs_status = None
-                self._spawn(self._ask_csms(evse, e))
             if isinstance(e, ev.ContractAuthorizationRequested) and self.pnc is not None:
                 self._spawn(self.pnc.authorize(bus, evse, e))
             elif isinstance(e, ev.CertificateRequested) and self.pnc is not None:
@@ -497,17 +423,6 @@ class SeccService:
                 view.isolation = "Invalid"  # Ongoing until the coordinator's test result
                 self._spawn(self._cable_check(evse))
 
-    async def _ask_csms(self, evse: int, e: ev.EvChargeParameters) -> None:
-        """OCPP K15: the EV's needs to the CSMS; its answer decides how long the EV waits for a profile."""
-        assert self._bus is not None
-        view = self.views[evse]
-        try:
-            res = await self._bus.request(needs_command(e, time.time()), evse, timeout=4.0)
-            view.needs_status = res.status
-        except CommandError as err:
-            log.info("secc: EVSE %d NotifyEVChargingNeeds: %s", evse, err)
-            view.needs_status = "NoAnswer"
-
     # --- lifecycle --------------------------------------------------------------------------------------
 
     async def run(self, bus: Bus, stop: asyncio.Event) -> None:
@@ -519,9 +434,7 @@ class SeccService:
         ctx = self.tls.context() if self.tls is not None else None
         for cfg in self.evses:
             view = cfg.view()
-            view.csms_wait = self.csms_wait
-            if self.sales_tariff is not None:
-                view.sales_tariff, view.tariff_key = self.sales_tariff
+            self.smart.attach(view)
             self.views[cfg.evse] = view
             if self.pnc is not None:
                 self.pnc.attach(cfg.evse, view)
@@ -557,14 +470,13 @@ class SeccService:
         bus.subscribe(coord.SessionMeter, self._on_meter)
         bus.subscribe(coord.DcSupplyState, self._on_dc_supply)
         bus.subscribe(coord.SessionEvent, self._on_session_event)
-        bus.subscribe(ocpp_api.ChargingSchedule, self._on_schedule)
+        self.smart.register(bus)
         if self.pnc is not None:
             from josev.api import iso15118 as iso
 
             bus.subscribe(iso.V2GCertificates, self.pnc.on_v2g_certificates)
         bus.serve(api.SetDcSupply, self._set_dc_supply)
         bus.serve(api.GetSeccDiagnostics, self._diagnostics)
-        bus.serve(api.SetSalesTariff, self._set_tariff)
         try:
             for no, ep in self.endpoints.items():
                 await ep.start()

@@ -13,8 +13,9 @@ from typing import Any
 
 from josev.ev.battery import Battery
 from josev.ev.contract import ContractCredentials
-from josev.ev.evcc import EvError, EvResult, schedule_power
+from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
+from josev.ev.schedule import schedule_power
 from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
