@@ -55,7 +55,7 @@ def offer_schedule(
     """The PMaxSchedule entries to offer now, (relative start s, W), from the composite capped by the EVSE's
     present limit (first entry) and rating; records the offer (``offered_schedule``, ``offered_pmax``)."""
     h = horizon if horizon is not None and horizon > 0 else schedule.DEFAULT_HORIZON_S
-    n = min(max_entries or schedule.MAX_ENTRIES, schedule.MAX_ENTRIES)
+    n = min(max_entries or schedule.MAX_ENTRIES, ctx.evse.max_schedule_entries, schedule.MAX_ENTRIES)
     ents = schedule.entries(ctx.evse.schedule, now, offered_pmax(ctx), _cap(ctx), h, n)
     ctx.offered_schedule = schedule.offered(ents, now)
     ctx.offered_pmax = max(w for _, w in ents)

@@ -54,6 +54,8 @@ class EvseView:
     #: ``schedule_version`` when it changes.
     schedule: Any = None
     schedule_version: int = 0
+    #: The most schedule entries offered (the schemas allow 1024; the EV may ask for fewer).
+    max_schedule_entries: int = 1024
     #: OCPP K15: seconds the EV is kept waiting (EVSEProcessing Ongoing) for the CSMS's profile after its
     #: NotifyEVChargingNeeds answer Accepted/Processing (0: the SECC does not ask the CSMS); the answer
     #: (None: not yet, "Accepted", "Processing", "Rejected", "NoAnswer"), set by the shell.

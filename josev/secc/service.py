@@ -134,6 +134,7 @@ def from_config(cfg: Any) -> SeccService:
         pnc=PncShell(Path(opts.pki_dir) if opts.pki_dir else None) if opts.pnc else None,
         csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
         sales_tariff=tariff_and_key(opts),
+        max_schedule_entries=opts.max_schedule_entries,
     )
 
 
@@ -160,6 +161,7 @@ class SeccService:
         capture_slac: bool = True,
         csms_wait: float = 0.0,
         sales_tariff: tuple[Any, Any] | None = None,
+        max_schedule_entries: int = 1024,
     ) -> None:
         self.evses = evses
         self.pnc = pnc
@@ -187,7 +189,13 @@ class SeccService:
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
-        self.smart = SmartShell(self.views, self._spawn, csms_wait=csms_wait, sales_tariff=sales_tariff)
+        self.smart = SmartShell(
+            self.views,
+            self._spawn,
+            csms_wait=csms_wait,
+            sales_tariff=sales_tariff,
+            max_schedule_entries=max_schedule_entries,
+        )
         """Schedules for the car, OCPP K15/K17, the SalesTariff."""
 
     # --- bus -> views -----------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ class SeccOptions(BaseModel):
     """OCPP K15: when an OCPP service runs, the EV waits in ChargeParameterDiscovery (EVSEProcessing Ongoing) up
     to this long for the CSMS's profile after its NotifyEVChargingNeeds answer Accepted / Processing (0: the
     SECC does not report the EV's needs; below the EV's 60 s ChargeParameterDiscovery limit)."""
+    max_schedule_entries: int = Field(1024, ge=1, le=1024)
+    """Most PMaxScheduleEntries / PowerScheduleEntries offered to the car (the schemas allow 1024; the EV may
+    ask for fewer); later changes of the composite come with a renegotiation."""
     tcp_port: int = Field(0, ge=0, le=65535)
     """Fixed TCP port (0: a free one in 49152..65535)."""
     evse_id_prefix: str = "DE*JSV*E"

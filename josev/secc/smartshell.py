@@ -65,8 +65,10 @@ class SmartShell:
         *,
         csms_wait: float = 0.0,
         sales_tariff: tuple[Any, Any] | None = None,
+        max_schedule_entries: int = 1024,
     ) -> None:
         self.views = views
+        self.max_schedule_entries = max_schedule_entries
         self.spawn = spawn
         self.csms_wait = csms_wait
         self.sales_tariff = sales_tariff
@@ -75,6 +77,7 @@ class SmartShell:
     def attach(self, view: EvseView) -> None:
         """Set up a new EVSE view."""
         view.csms_wait = self.csms_wait
+        view.max_schedule_entries = self.max_schedule_entries
         if self.sales_tariff is not None:
             view.sales_tariff, view.tariff_key = self.sales_tariff
 

@@ -333,3 +333,12 @@ def test_ev_charging_needs_payload_ac_with_departure() -> None:
     from josev.ocpp.schemas import validate
 
     validate("NotifyEVChargingNeeds", out, "Request")  # the OCPP 2.0.1 JSON schema
+
+
+def test_schedule_entries_are_bounded_by_the_station_and_the_ev() -> None:
+    """At most ``max_schedule_entries`` (station) and MaxEntriesSAScheduleTuple (EV): 24 hourly periods -> 5."""
+    view = EvseView(energy_modes=("DC_extended",), rated_power=50_000.0, max_schedule_entries=5)
+    view.schedule = S.from_amps(0.0, [(h * 3600, 10.0 + h, 3) for h in range(24)], 3, 230.0)
+    run = drive("iso2-dc", view, behaviour=Behaviour(loops=2))
+    assert [s for s, _ in run.result.schedules[0]] == [0, 3600, 7200, 10800, 14400]
+    assert run.result.schedules[0][1][1] == 11.0 * 690

@@ -61,7 +61,12 @@ def scheduled(
     tid = ctx.evse.schedule_tuple_id
     h = horizon if horizon is not None and horizon > 0 else float(ctx.config.schedule_duration)
     ents = schedule.entries(
-        ctx.evse.schedule, now, common.pmax(ctx), common.cap(ctx), h, max_entries or schedule.MAX_ENTRIES
+        ctx.evse.schedule,
+        now,
+        common.pmax(ctx),
+        common.cap(ctx),
+        h,
+        min(max_entries or schedule.MAX_ENTRIES, ctx.evse.max_schedule_entries),
     )
     ctx.offered_schedule = schedule.offered(ents, now)
     ctx.schedule_version_seen = ctx.evse.schedule_version
