@@ -7,7 +7,8 @@ TxDefaultProfile at boot) across a veth pair between two network namespaces:
   of our PMaxSchedule plus a closing 0 W entry) stays within 7 kW (10.1 A x 690 V = 6969 W), our SECC accepts
   it (a profile above the schedule is FAILED_ChargingProfileInvalid) and it reaches the CSMS as
   NotifyEVChargingSchedule;
-* our EV pays with its contract over TLS (``--pnc on``): its schedule is 6969 W, and the SalesTariff of the
+* our EV pays with its contract over TLS (``--pnc on``): its schedule is 6969 W (17.42 A at 400 V, no
+  renegotiation while the real coordinator applies the same limit), and the SalesTariff of the
   station (the simulator's demo tariff) carries a signature it verifies with the SECC certificate of the TLS
   handshake.
 """
@@ -100,6 +101,10 @@ async def test_pnc_sales_tariff_on_the_sim_station(netns_lab: NetnsLab, pki: Pat
         assert r["tariff_verified"] is True
         assert r["sales_tariff"] == [[0, 1], [3600, 0]]
         assert r["schedules"][0] == [[0, LIMIT_W]]
+        # with the real coordinator applying the same limit to the DC output: no spurious renegotiation, and
+        # the car's current target is the schedule's 6969 W at 400 V
+        assert r["renegotiations"] == 0, r
+        assert [v for _, v in r["targets"]] == [17.42], r["targets"]
         assert profile_in(log.read_text(errors="replace")) == [(0, LIMIT_W)]
     finally:
         assert await stop_station(proc) == 0
