@@ -180,6 +180,7 @@ async def test_sales_tariff_from_the_bus(netns_lab: Any, bus_factory: Any, pki: 
     task = asyncio.create_task(svc.run(await bus_factory("secc"), stop))
     try:
         await asyncio.wait_for(svc.ready.wait(), 10)
+        await asyncio.sleep(0.3)  # the service's subscriptions reach the broker
         assert svc.views[1].sales_tariff is TARIFF
         cmd = api.SetSalesTariff(
             entries=[
@@ -214,6 +215,7 @@ async def test_sales_tariff_from_the_bus(netns_lab: Any, bus_factory: Any, pki: 
     task = asyncio.create_task(bare.run(await bus_factory("secc"), stop))
     try:
         await asyncio.wait_for(bare.ready.wait(), 10)
+        await asyncio.sleep(0.3)
         with pytest.raises(CommandError, match="no SECC key to sign a SalesTariff"):
             await cli.request(api.SetSalesTariff(entries=[api.TariffEntry(start_s=0, price_level=1)]), 1)
     finally:
