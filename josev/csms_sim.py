@@ -59,13 +59,36 @@ ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "SecurityEventNotification": lambda p: {},
     "FirmwareStatusNotification": lambda p: {},
     "LogStatusNotification": lambda p: {},
-    "NotifyEVChargingNeeds": lambda p: {"status": "Accepted"},
+    # the stand-in computes no schedules: its TxDefaultProfile (``charging_limit_w``), if any, applies
+    "NotifyEVChargingNeeds": lambda p: {"status": "Rejected", "statusInfo": {"reasonCode": "NoSchedules"}},
+    "NotifyEVChargingSchedule": lambda p: {"status": "Accepted"},
     "ReportChargingProfiles": lambda p: {},
     "NotifyChargingLimit": lambda p: {},
     "ClearedChargingLimit": lambda p: {},
     "DataTransfer": lambda p: {"status": "UnknownVendorId"},
 }
 """The answer to each action the stand-in accepts."""
+
+
+def limit_profile(watts: float) -> dict[str, Any]:
+    """SetChargingProfile: a TxDefaultProfile of ``watts`` for every EVSE, from now on."""
+    return {
+        "evseId": 0,
+        "chargingProfile": {
+            "id": 900,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [
+                {
+                    "id": 1,
+                    "startSchedule": "2000-01-01T00:00:00Z",
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}],
+                }
+            ],
+        },
+    }
 
 
 @dataclass
@@ -111,8 +134,11 @@ class CsmsSim:
         revoked: set[int] | None = None,
         ev_certificate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         pki20: tuple[Any, ...] = (),
+        charging_limit_w: float | None = None,
     ) -> None:
         self.host = host
+        self.charging_limit_w = charging_limit_w
+        """Install a TxDefaultProfile of this many W on every EVSE of a station when it boots."""
         self.port = port
         self.pki = pki
         """A :class:`josev.pki.Pki`: enables the certificate answers (see the module docstring)."""
@@ -163,6 +189,15 @@ class CsmsSim:
         # the meter reading a CSMS bills from: Ended minus Started
         billed = "" if register is None else f" register {register:.3f} Wh"
         log.info("csms_sim: %s %s %s%s", identity, action, event, billed)
+        if action == "BootNotification" and self.charging_limit_w is not None:
+            self.send_call(identity, "SetChargingProfile", limit_profile(self.charging_limit_w))
+        if action == "NotifyEVChargingSchedule" and isinstance(payload, dict):
+            periods = (payload.get("chargingSchedule") or {}).get("chargingSchedulePeriod") or []
+            log.info(
+                "csms_sim: %s EV charging schedule (W) %s",
+                identity,
+                [(p["startPeriod"], p["limit"]) for p in periods],
+            )
         handler = self._pki_answer(identity, action) if self.pki is not None else None
         handler = handler or ANSWERS.get(action)
         if handler is None:

@@ -150,6 +150,12 @@ class ChargingSchedule(State):
     """Length of the schedule (s)."""
     periods: list[SchedulePeriod]
     """The composite, including the EVSE's hardware limit."""
+    clock_offset_s: float = 0.0
+    """The station clock (set by the CSMS) minus the host's clock (s): ``schedule_start`` is
+    ``time.time() + clock_offset_s`` when published."""
+    significance: float = Field(0.1, ge=0)
+    """Relative change of the composite that makes the car renegotiate its schedule (OCPP
+    ``SmartChargingCtrlr.LimitChangeSignificance`` / 100)."""
 
 
 class SetExternalLimit(Command[Ack]):
@@ -174,3 +180,55 @@ class SetExternalLimit(Command[Ack]):
         if self.amps is not None and self.watts is not None:
             raise ValueError("give amps or watts, not both")
         return self
+
+
+class EvChargingNeedsReply(Reply):
+    """The CSMS's answer to NotifyEVChargingNeeds (OCPP K15)."""
+
+    status: Literal["Accepted", "Processing", "Rejected", "NoAnswer"]
+    """``Accepted``: a charging profile will follow; ``Processing``: the CSMS is working on one;
+    ``Rejected``: it will send none; ``NoAnswer``: offline, no answer in time, or ISO 15118 disabled."""
+    reason: str | None = None
+    """statusInfo of the CSMS, or why there was no answer."""
+
+
+class NotifyEvChargingNeeds(Command[EvChargingNeedsReply]):
+    """The SECC reports what the EV asked for in ChargeParameterDiscovery (OCPP NotifyEVChargingNeeds, K15)."""
+
+    service: ClassVar[str] = "ocpp"
+    name: ClassVar[str] = "notify_ev_charging_needs"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = callers("secc")
+
+    energy_transfer: Literal["DC", "AC_single_phase", "AC_two_phase", "AC_three_phase"]
+    """OCPP requestedEnergyTransfer."""
+    departure_time: _dt.datetime | None = None
+    """When the EV wants to leave (UTC), if it said."""
+    energy_amount_wh: float | None = Field(None, ge=0)
+    """Energy the EV asks for."""
+    ev_max_current_a: float = Field(ge=0)
+    """EV maximum current."""
+    ev_min_current_a: float | None = Field(None, ge=0)
+    """AC: EV minimum current."""
+    ev_max_voltage_v: float = Field(ge=0)
+    """EV maximum voltage."""
+    ev_max_power_w: float | None = Field(None, ge=0)
+    """DC: EV maximum power."""
+    soc_percent: int | None = Field(None, ge=0, le=100)
+    """DC: state of charge."""
+    max_schedule_tuples: int | None = Field(None, ge=1)
+    """MaxEntriesSAScheduleTuple of the EV."""
+
+
+class NotifyEvChargingSchedule(Command[Ack]):
+    """The SECC reports the schedule the EV chose in PowerDelivery (OCPP NotifyEVChargingSchedule, K17)."""
+
+    service: ClassVar[str] = "ocpp"
+    name: ClassVar[str] = "notify_ev_charging_schedule"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = callers("secc")
+
+    time_base: _dt.datetime
+    """Start of the periods (UTC)."""
+    periods: list[tuple[int, float]] = Field(min_length=1, max_length=1024)
+    """(start s from ``time_base``, W) of the EV's charging profile."""

@@ -9,7 +9,9 @@ protocol violations); ISO 15118-20 only: :class:`Iso20Service` (retained: select
 
 **In**: the coordinator's ``EvseStatus`` (limits -> SAScheduleList, station-initiated renegotiation, faults)
 and ``SessionEvent`` (authorized / stopped); :class:`SetDcSupply` for the DC power module's present voltage,
-current and isolation state (the HAL has no DC power module API yet); :class:`GetSeccDiagnostics`.
+current and isolation state (the HAL has no DC power module API yet); :class:`GetSeccDiagnostics`; the OCPP
+service's ``ChargingSchedule`` (the schedules offered to the car, renegotiation); :class:`SetSalesTariff` (the
+SalesTariff of Plug & Charge sessions, from an energy manager or tariff service).
 """
 
 from __future__ import annotations
@@ -67,6 +69,31 @@ class EvChargeParameters(State):
     """Energy the EV asks for."""
     departure_time_s: int | None = None
     """Seconds until departure, if given."""
+
+
+class EvProfileEntry(BaseModel):
+    """One entry of the EV's charging profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_s: int = Field(ge=0)
+    """Start, seconds from ``start``."""
+    max_power_w: float
+    """Power the EV plans at most (W)."""
+
+
+class EvChargingSchedule(State):
+    """The charging profile the EV chose in PowerDelivery (ISO 15118-2 ChargingProfile), for OCPP's
+    NotifyEVChargingSchedule."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "ev_charging_schedule"
+    per_evse: ClassVar[bool] = True
+
+    start: _dt.datetime
+    """Start of the profile (wall clock, UTC: when the schedule was offered)."""
+    entries: list[EvProfileEntry]
+    """The profile's entries."""
 
 
 class EvTarget(State):
@@ -268,3 +295,47 @@ class CertificateExpiry(State):
     """Names of the certificates already expired."""
     warn_days: float
     """The warning threshold in days."""
+
+
+class TariffCost(BaseModel):
+    """One Cost of a SalesTariffEntry's ConsumptionCost (ISO 15118-2 CostType)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["relativePricePercentage", "RenewableGenerationPercentage", "CarbonDioxideEmission"]
+    """costKind."""
+    amount: int = Field(ge=0, le=4_294_967_295)
+    """amount (x 10^multiplier)."""
+    multiplier: int = Field(0, ge=-3, le=3)
+    """amountMultiplier."""
+
+
+class TariffEntry(BaseModel):
+    """One SalesTariffEntry, from ``start_s`` seconds after the schedule is offered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_s: int = Field(ge=0)
+    """Start relative to the offer (the first entry starts at 0)."""
+    price_level: int | None = Field(None, ge=0, le=255)
+    """EPriceLevel."""
+    cost: list[TariffCost] = Field(default_factory=list, max_length=3)
+    """The costs above ``start_value_w``."""
+    start_value_w: float = Field(0.0, ge=0)
+    """ConsumptionCost startValue (W)."""
+
+
+class SetSalesTariff(Command[Ack]):
+    """The SalesTariff offered to Plug & Charge cars of an EVSE from now on (ISO 15118-2, signed with the SECC
+    key); no entries: back to the configured one (``[secc] sales_tariff``). Errors: ``invalid_request`` naming
+    the bad entry, ``unavailable`` without a SECC key (``[secc] pnc`` and ``pki_dir``)."""
+
+    service: ClassVar[str] = "secc"
+    name: ClassVar[str] = "set_sales_tariff"
+    per_evse: ClassVar[bool] = True
+    callers: ClassVar[frozenset[str]] = callers()
+
+    entries: list[TariffEntry] = Field(default_factory=list, max_length=1024)
+    """The tariff's entries, in increasing ``start_s`` from 0."""
+    description: str | None = Field(None, max_length=32)
+    """SalesTariffDescription."""

@@ -256,6 +256,14 @@ def station(
             "or `list` (print the built-in ones)"
         ),
     ] = None,
+    charging_limit_w: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="--stack real: the CSMS stand-in installs a TxDefaultProfile of this many W at boot "
+            "(the car's schedule follows it)",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Run the station stack on ``--iface`` until interrupted."""
@@ -364,6 +372,7 @@ def station(
                 bpt=bpt == "on",
                 pnc_pki=pki if pnc == "on" else None,
                 metering_receipt=metering_receipt,
+                charging_limit_w=charging_limit_w,
             )
             services, secc, csms = real.services, real.secc, real.csms
         if web_at is not None:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.ev.evcc import Evcc, EvConnection, EvError, EvResult
@@ -116,6 +118,13 @@ async def run_session(
     if tls is not None:
         sslobj = writer.get_extra_info("ssl_object")
         evcc.result.tls = f"{sslobj.version()} {sslobj.cipher()[0]}" if sslobj is not None else ""
+        peer = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+        if peer:  # the SECC certificate the handshake checked against the V2G root: it signs the SalesTariff
+            from cryptography import x509
+
+            key = x509.load_der_x509_certificate(peer).public_key()
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                evcc.secc_key = key
     await exchange(conn, evcc, reader, writer, message_timeout, on_message)
     return evcc.result
 

@@ -18,12 +18,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from josev.ev import contract as ev_contract
 from josev.ev import messages as m
+from josev.ev import schedule as sch
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.pnc import PncError, contract, xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
-from josev.secc.physical import to_float
+from josev.secc.physical import pv, to_float
 
 PROTOCOLS = ("din", "iso2-ac", "iso2-dc")
 #: DC_EVSEStatus codes on which the EV stops charging at once (PowerDelivery Stop).
@@ -62,6 +63,20 @@ class EvResult:
     #: a contract installed or updated in this session: how ("install"/"update") and its facts (EMAID, SHA-256
     #: of the leaf and of the public key of the decrypted private key)
     contract: dict[str, str] = field(default_factory=dict)
+    #: Each schedule the station offered: [(start s from the offer, W), ...] (PMaxSchedule / PowerSchedule).
+    schedules: list[list[tuple[int, float]]] = field(default_factory=list)
+    #: The SalesTariff the station sent: [(start s, EPriceLevel), ...]; whether its signature checked out with
+    #: the SECC certificate (None: not checked, no certificate given).
+    sales_tariff: list[tuple[int, int | None]] = field(default_factory=list)
+    tariff_verified: bool | None = None
+    #: The EV's DC target current (AC: the power it draws) whenever it changed: [(loop, value), ...].
+    targets: list[tuple[int, float]] = field(default_factory=list)
+
+    def target(self, value: float) -> None:
+        """Record the target of this loop if it changed."""
+        v = round(value, 2)
+        if not self.targets or self.targets[-1][1] != v:
+            self.targets.append((self.loops, v))
 
 
 class Evcc:
@@ -77,6 +92,7 @@ class Evcc:
         provisioning: ProvisioningCredentials | None = None,
         wall: float | None = None,
         renew_within_s: float = 0.0,
+        secc_key: xmlsig.PublicKey | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -99,6 +115,12 @@ class Evcc:
         #: the EVSE's maximum current as last advertised (ChargeParameterDiscovery, CurrentDemand), A
         self._evse_max_i: float | None = None
         self._pd = "Start"
+        #: the SECC's public key (from its certificate chain): the SalesTariff's signature is checked with it
+        self.secc_key = secc_key
+        self._now = 0.0
+        #: the schedule in force: (absolute start on the EV's clock, W), and the offered tuple's ID
+        self._schedule: list[tuple[float, float]] = []
+        self._tuple_id = 1
         self.contract = contract
         #: without a contract, the EV installs one with these (ISO 15118-2 CertificateInstallation)
         self.provisioning = provisioning
@@ -159,6 +181,7 @@ class Evcc:
         code = str(res.get("ResponseCode", ""))
         if not code.startswith("OK"):
             self._fail(f"{name}: {code}")
+        self._now = now
         self._last = msg
         return self._next(name, res, header_sid)
 
@@ -180,7 +203,7 @@ class Evcc:
         msg["V2G_Message"]["Header"]["Signature"] = signature
         return schema, msg
 
-    def _now(self) -> datetime:
+    def _wall_now(self) -> datetime:
         return datetime.fromtimestamp(self.wall if self.wall is not None else time.time(), UTC)
 
     def _renew_due(self) -> bool:
@@ -188,7 +211,7 @@ class Evcc:
             self.contract is not None
             and self.provisioning is not None
             and self.renew_within_s > 0
-            and self.contract.expires_within(self._now(), self.renew_within_s)
+            and self.contract.expires_within(self._wall_now(), self.renew_within_s)
         )
 
     def _certificate_update(self) -> tuple[str, dict[str, Any]]:
@@ -210,7 +233,7 @@ class Evcc:
             ev_key = self.contract.key
         try:
             at = (
-                self._now()
+                self._wall_now()
                 if self.wall is not None
                 else contract.load_der(prov.v2g_roots_der[0], "V2G root").not_valid_before_utc
             )
@@ -307,7 +330,20 @@ class Evcc:
                     },
                 },
             )
-        body: dict[str, Any] = {"ChargeProgress": progress, "SAScheduleTupleID": 1}
+        body: dict[str, Any] = {"ChargeProgress": progress, "SAScheduleTupleID": self._tuple_id}
+        if progress == "Start" and self._schedule:
+            # the EV's plan: the offered schedule within its own maximum (at most 24 entries)
+            t0 = self._schedule[0][0]
+            ev_max = 230.0 * 3 * b.ac_max_current if self.ac else b.max_power
+            body["ChargingProfile"] = {
+                "ProfileEntry": [
+                    {
+                        "ChargingProfileEntryStart": round(t - t0),
+                        "ChargingProfileEntryMaxPower": pv(min(w, ev_max), "W"),
+                    }
+                    for t, w in self._schedule[:24]
+                ]
+            }
         if not self.ac:
             body["DC_EVPowerDeliveryParameter"] = {
                 "DC_EVStatus": m.dc_ev_status(b),
@@ -316,13 +352,50 @@ class Evcc:
             }
         return self._req("PowerDeliveryReq", body)
 
+    def _read_schedule(self, res: dict[str, Any]) -> None:
+        """Keep the first SAScheduleTuple's PMaxSchedule (ISO 15118-2 / DIN) as the schedule in force."""
+        tup = sch.first_tuple(res)
+        if tup is None:
+            return
+        self._tuple_id = int(tup.get("SAScheduleTupleID", 1))
+        tariff = tup.get("SalesTariff")
+        if isinstance(tariff, dict):
+            self._check_tariff(tariff)
+        rel = sch.pmax_entries(tup)
+        if rel:
+            self._schedule = [(self._now + s, w) for s, w in rel]
+            self.result.schedules.append(rel)
+
+    def _check_tariff(self, tariff: dict[str, Any]) -> None:
+        """Record the SalesTariff; with the SECC key, its header signature must check out."""
+        self.result.sales_tariff = sch.tariff_rows(tariff)
+        if self.secc_key is None:
+            return
+        from josev.secc import sales_tariff
+
+        try:
+            sales_tariff.verify(self._last["V2G_Message"]["Header"].get("Signature"), tariff, self.secc_key)
+        except PncError as e:
+            self.result.tariff_verified = False
+            self._fail(f"SalesTariff: {e}")
+        self.result.tariff_verified = True
+
+    def allowed_power(self) -> float | None:
+        """The power the schedule in force allows now (None without one)."""
+        return sch.schedule_power(self._schedule, self._now)
+
     def _loop(self) -> tuple[str, dict[str, Any]]:
-        if self.ac:
-            return self._req("ChargingStatusReq", {})
         b = self.battery
+        allowed = self.allowed_power()
+        if self.ac:
+            self.result.target(allowed if allowed is not None else 0.0)
+            return self._req("ChargingStatusReq", {})
         cur = 0.0 if b.full else b.max_current
         if self._evse_max_i is not None:  # never ask for more than the EVSE offers now
             cur = min(cur, self._evse_max_i)
+        if allowed is not None and b.voltage > 0:
+            cur = min(cur, allowed / b.voltage)
+        self.result.target(cur)
         return self._req("CurrentDemandReq", m.current_demand(b, cur, b.full))
 
     def _stop_session(self) -> tuple[str, dict[str, Any]]:
@@ -400,6 +473,7 @@ class Evcc:
                 self._ongoing_guard()
                 return self._cpd()
             self._ongoing = 0
+            self._read_schedule(res)
             if self.ac or (self._renegotiating and self.dialect == "iso2"):
                 return self._power_delivery("Start")
             return self._req("CableCheckReq", {"DC_EVStatus": m.dc_ev_status(b)})
@@ -458,10 +532,9 @@ class Evcc:
             self.result.present.append([time.monotonic(), self._present_v, self._present_i])
             b.charge(self._present_v * self._present_i, beh.seconds_per_loop)
         else:
-            b.charge(
-                230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0}),
-                beh.seconds_per_loop,
-            )
+            draw = 230.0 * 3 * to_float(res.get("EVSEMaxCurrent") or {"Multiplier": 0, "Value": 0})
+            allowed = self.allowed_power()
+            b.charge(draw if allowed is None else min(draw, allowed), beh.seconds_per_loop)
         note = self._status_note(res)
         n = self.result.loops
         code = str((res.get("DC_EVSEStatus") or {}).get("EVSEStatusCode", ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from josev.secc import schedule
 from josev.secc.events import EvTargets
 from josev.secc.machine import Context, HandlerError
 from josev.secc.physical import ParameterError, pv, to_float
@@ -17,12 +18,63 @@ SHUTDOWN_CODES = frozenset(
 
 
 def notification(ctx: Context, dialect: str) -> str:
-    """EVSENotification: StopCharging on a station stop, ReNegotiation (ISO 15118-2) when limits changed."""
+    """EVSENotification: StopCharging on a station stop, ReNegotiation (ISO 15118-2) when the offered schedule
+    no longer holds (see :func:`renegotiation_needed`)."""
     if ctx.evse.stop_requested:
         return "StopCharging"
-    if dialect == "iso2" and ctx.evse.limits_version != ctx.limits_version_seen:
+    if dialect == "iso2" and renegotiation_needed(ctx):
         return "ReNegotiation"
     return "None"
+
+
+def renegotiation_needed(ctx: Context) -> bool:
+    """Whether the offered schedule no longer holds (:func:`josev.secc.schedule.renegotiate`)."""
+    ev = ctx.evse
+    c = schedule.renegotiate(
+        ev.schedule,
+        ctx.offered_schedule,
+        ctx.now,
+        offered_pmax(ctx),
+        _cap(ctx),
+        (ev.schedule_version, ev.limits_version),
+        (ctx.schedule_version_seen, ctx.limits_version_seen),
+    )
+    ctx.schedule_version_seen, ctx.limits_version_seen = c.schedule_seen, c.limits_seen
+    return c.renegotiate
+
+
+def _cap(ctx: Context) -> float:
+    """The rated power the later periods of a schedule are capped by."""
+    rated = ctx.evse.rated_power
+    return rated if rated is not None else offered_pmax(ctx)
+
+
+def offer_schedule(
+    ctx: Context, now: float, horizon: float | None, max_entries: int | None
+) -> list[tuple[int, float]]:
+    """The PMaxSchedule entries to offer now, (relative start s, W), from the composite capped by the EVSE's
+    present limit (first entry) and rating; records the offer (``offered_schedule``, ``offered_pmax``)."""
+    h = horizon if horizon is not None and horizon > 0 else schedule.DEFAULT_HORIZON_S
+    n = min(max_entries or schedule.MAX_ENTRIES, ctx.evse.max_schedule_entries, schedule.MAX_ENTRIES)
+    ents = schedule.entries(ctx.evse.schedule, now, offered_pmax(ctx), _cap(ctx), h, n)
+    ctx.offered_schedule = schedule.offered(ents, now)
+    ctx.offered_pmax = max(w for _, w in ents)
+    ctx.limits_version_seen = ctx.evse.limits_version
+    ctx.schedule_version_seen = ctx.evse.schedule_version
+    return ents
+
+
+def pmax_entries(ents: list[tuple[int, float]], horizon: float | None, dialect: str) -> list[dict[str, Any]]:
+    """PMaxScheduleEntry list; the last entry carries the duration up to the horizon."""
+    h = int(horizon if horizon is not None and horizon > 0 else schedule.DEFAULT_HORIZON_S)
+    out: list[dict[str, Any]] = []
+    for i, (start, w) in enumerate(ents):
+        iv: dict[str, Any] = {"start": start}
+        if i == len(ents) - 1:
+            iv["duration"] = max(1, h - start)
+        pmax: Any = int(max(0, min(w, 32767))) if dialect == "din" else pv(w, "W")
+        out.append({"RelativeTimeInterval": iv, "PMax": pmax})
+    return out
 
 
 def isolation(ctx: Context, dialect: str) -> str:

@@ -108,6 +108,15 @@ class PowerDeliveryRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class EvChargingProfile:
+    """The schedule the EV chose (PowerDelivery's ChargingProfile): (start s from the offer, max power W)."""
+
+    entries: tuple[tuple[int, float], ...]
+    offered_at: float = 0.0
+    """When the schedule the entries are relative to was offered (the cores' clock)."""
+
+
+@dataclass(frozen=True, slots=True)
 class WeldingDetectionRequested:
     """DC: the EV checks the contactors after stopping."""
 
@@ -150,6 +159,7 @@ Event = (
     | EvChargeParameters
     | CableCheckRequested
     | EvTargets
+    | EvChargingProfile
     | PowerDeliveryRequested
     | WeldingDetectionRequested
     | SessionEnded

@@ -49,6 +49,24 @@ class EvseView:
     free_service: bool = False
     #: SAScheduleTupleID of the offered schedule.
     schedule_tuple_id: int = 1
+    #: The smart-charging composite (W on the cores' clock, :class:`josev.secc.schedule.PowerSchedule`) the
+    #: schedules offered to the car follow; None: a flat schedule at the present limit. The shell bumps
+    #: ``schedule_version`` when it changes.
+    schedule: Any = None
+    schedule_version: int = 0
+    #: The most schedule entries offered (the schemas allow 1024; the EV may ask for fewer).
+    max_schedule_entries: int = 1024
+    #: OCPP K15: seconds the EV is kept waiting (EVSEProcessing Ongoing) for the CSMS's profile after its
+    #: NotifyEVChargingNeeds answer Accepted/Processing (0: the SECC does not ask the CSMS); the answer
+    #: (None: not yet, "Accepted", "Processing", "Rejected", "NoAnswer"), set by the shell.
+    csms_wait: float = 0.0
+    needs_status: str | None = None
+    #: ISO 15118-2 Plug & Charge: the tariff for the car (:class:`josev.secc.sales_tariff.Tariff`) and the SECC
+    #: leaf key that signs it; a Contract session gets a signed SalesTariff when both are set.
+    sales_tariff: Any = None
+    tariff_key: Any = None
+    #: The EVSE's rated power (W): the cap of the schedule's later periods (None: the present limit).
+    rated_power: float | None = None
     #: Value-added services offered in ISO 15118-2 ServiceDiscoveryRes.ServiceList (schema dicts).
     extra_services: tuple[dict[str, Any], ...] = ()
     #: ServiceDetailRes.ServiceParameterList per ServiceID (schema dicts).

@@ -107,6 +107,13 @@ class Context:
     energy_mode: str | None = None
     schedule_id: int = 1
     offered_pmax: float = 0.0
+    #: the PMaxSchedule last offered, absolute (``josev.secc.schedule.Offered``), and the schedule version
+    offered_schedule: tuple[tuple[float, float], ...] = ()
+    schedule_version_seen: int = 0
+    #: the composite's version when ChargeParameterDiscovery began (OCPP K15: a new profile ends the wait)
+    needs_version: int = 0
+    #: the time of the request being handled (the cores' clock)
+    now: float = 0.0
     ongoing_since: dict[str, float] = field(default_factory=dict)
     requested: set[str] = field(default_factory=set)
     limits_version_seen: int = 0
@@ -233,6 +240,7 @@ class Engine:
         self.state = spec.initial
         self.ctx = Context(spec.name, evse, timers, store or SessionStore(), new_session_id, tls=tls)
         self.ctx.limits_version_seen = evse.limits_version
+        self.ctx.schedule_version_seen = evse.schedule_version
         self.ctx.schedule_id = evse.schedule_tuple_id
         #: the handler whose response waits for the shell, and until when (see :class:`Pending`)
         self.pending: tuple[Any, Pending, float, frozenset[str]] | None = None
@@ -265,6 +273,7 @@ class Engine:
         """Handle one decoded request."""
         if self.ended:
             return StepResult(None, True, [])
+        self.ctx.now = now
         try:
             sid, name, body = split_message(msg)
         except MalformedMessage as e:

@@ -15,6 +15,12 @@ from typing import Any
 
 from josev.csms_sim import CsmsSim
 
+DEMO_TARIFF = [
+    {"start_s": 0, "price_level": 1, "cost": [{"kind": "relativePricePercentage", "amount": 100}]},
+    {"start_s": 3600, "price_level": 0, "cost": [{"kind": "relativePricePercentage", "amount": 60}]},
+]
+"""The simulated station's SalesTariff: full price for an hour, then 60 % (levels 1 and 0)."""
+
 
 def free_port() -> int:
     """A free TCP port on loopback."""
@@ -103,12 +109,16 @@ def build_real(
     bpt: bool = True,
     pnc_pki: Path | None = None,
     metering_receipt: float | None = None,
+    charging_limit_w: float | None = None,
 ) -> RealStation:
     """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car.
 
     ``pnc_pki`` (a ``josev pki create`` folder): Plug & Charge on; the SECC trusts its MO / V2G roots and the
-    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI;
-    ``metering_receipt``: ISO 15118-2 metering receipts every so many seconds (``[secc] metering_receipt``)."""
+    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI, and Contract
+    sessions get the demo SalesTariff (:data:`DEMO_TARIFF`) signed with that PKI's SECC key.
+    ``metering_receipt``: ISO 15118-2 metering receipts every so many seconds (``[secc] metering_receipt``).
+    ``charging_limit_w``: the CSMS stand-in installs a TxDefaultProfile of that power at boot. The SECC reports
+    the EV's needs and chosen schedule to the OCPP service (K15/K17)."""
     from josev.secc.service import SeccEvseConfig, SeccService
     from josev.secc.simboard import SimEvBridge, SlacLinkUp
     from josev.services import registry
@@ -116,13 +126,22 @@ def build_real(
     pki_obj = None
     pki20: tuple[Any, ...] = ()
     if pnc_pki is not None:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
         from josev.pki import load_pki
         from josev.secc.pncshell import PncShell
+        from josev.secc.sales_tariff import from_config as tariff
 
         pki_obj = load_pki(pnc_pki / "iso2")
         pki20 = tuple(load_pki(pnc_pki / p) for p in ("iso20-p521", "iso20-ed448") if (pnc_pki / p).is_dir())
-        secc_kwargs = {**secc_kwargs, "pnc": PncShell(pnc_pki, metering_receipt_interval=metering_receipt)}
-    csms = CsmsSim(port=free_port(), pki=pki_obj, pki20=pki20)
+        key = load_pem_private_key((pnc_pki / "iso2" / "keys" / "secc_leaf.key").read_bytes(), None)
+        secc_kwargs = {
+            **secc_kwargs,
+            "pnc": PncShell(pnc_pki, metering_receipt_interval=metering_receipt),
+            "sales_tariff": (tariff(DEMO_TARIFF, "josev demo"), key),
+        }
+    secc_kwargs = {"csms_wait": 20.0, **secc_kwargs}
+    csms = CsmsSim(port=free_port(), pki=pki_obj, pki20=pki20, charging_limit_w=charging_limit_w)
     cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
     hal = registry.build("hal", cfg)
     coordinator = registry.build("coordinator", cfg)

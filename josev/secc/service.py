@@ -42,6 +42,7 @@ from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
 from josev.secc.simsupply import SimPowerSupply
+from josev.secc.smartshell import SmartShell, tariff_and_key
 from josev.secc.tlsconfig import SeccTls
 
 if TYPE_CHECKING:
@@ -144,6 +145,9 @@ def from_config(cfg: Any) -> SeccService:
         else None,
         metering_interval=opts.metering_confirmation_s,
         messages=MessageStream(opts.publish_messages_rate) if opts.publish_messages else None,
+        csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
+        sales_tariff=tariff_and_key(opts),
+        max_schedule_entries=opts.max_schedule_entries,
     )
 
 
@@ -171,6 +175,9 @@ class SeccService:
         metering_interval: float = 0.0,
         messages: MessageStream | None = None,
         scenario: ScenarioRunner | None = None,
+        csms_wait: float = 0.0,
+        sales_tariff: tuple[Any, Any] | None = None,
+        max_schedule_entries: int = 1024,
     ) -> None:
         self.evses = evses
         #: -20 PnC: seconds between MeteringConfirmation requests (0: none)
@@ -203,6 +210,14 @@ class SeccService:
         self._bus: Bus | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
+        self.smart = SmartShell(
+            self.views,
+            self._spawn,
+            csms_wait=csms_wait,
+            sales_tariff=sales_tariff,
+            max_schedule_entries=max_schedule_entries,
+        )
+        """Schedules for the car, OCPP K15/K17, the SalesTariff."""
 
     # --- bus -> views -----------------------------------------------------------------------------------
 
@@ -445,7 +460,7 @@ class SeccService:
                 if sel is not None:
                     self._selected[evse] = sel.model_copy(update={"standby": e.standby})
                     self._spawn(bus.publish(self._selected[evse], evse))
-            elif (msg := message_for(e)) is not None:
+            elif not self.smart.on_event(evse, e) and (msg := message_for(e)) is not None:
                 # (PowerDelivery: the contactor command itself is awaited by the endpoint's power gate)
                 self._spawn(bus.publish(msg, evse))
             if isinstance(e, ev.ContractAuthorizationRequested) and self.pnc is not None:
@@ -484,6 +499,7 @@ class SeccService:
         ctx = self.tls.context() if self.tls is not None else None
         for cfg in self.evses:
             view = cfg.view()
+            self.smart.attach(view)
             self.views[cfg.evse] = view
             if self.pnc is not None:
                 self.pnc.attach(cfg.evse, view)
@@ -523,6 +539,7 @@ class SeccService:
         bus.subscribe(coord.SessionMeter, self._on_meter)
         bus.subscribe(coord.DcSupplyState, self._on_dc_supply)
         bus.subscribe(coord.SessionEvent, self._on_session_event)
+        self.smart.register(bus)
         if self.pnc is not None:
             from josev.api import iso15118 as iso
 

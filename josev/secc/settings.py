@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from josev.secc.evse import EvseView
 from josev.secc.tlsconfig import TlsChoice
@@ -38,10 +38,12 @@ class SeccEvseConfig:
             lim.max_current = self.max_current_a or lim.max_current
             lim.max_voltage = self.max_voltage_v or lim.max_voltage
             lim.max_power = self.max_power_w or lim.max_power
+            v.rated_power = min(lim.max_power, lim.max_voltage * lim.max_current)
         else:
             lim.ac_max_current = self.max_current_a or lim.ac_max_current
             lim.ac_phases = self.phases
             lim.max_power = self.max_power_w or lim.max_power
+            v.rated_power = min(lim.max_power, lim.ac_max_current * lim.ac_phases * lim.ac_nominal_voltage)
         return v
 
 
@@ -56,6 +58,13 @@ class SeccOptions(BaseModel):
     """Simulate the DC power module (no DC power module API exists on the bus yet)."""
     auto_authorize: bool = False
     """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
+    csms_schedule_wait_s: float = Field(20.0, ge=0, le=55)
+    """OCPP K15: when an OCPP service runs, the EV waits in ChargeParameterDiscovery (EVSEProcessing Ongoing) up
+    to this long for the CSMS's profile after its NotifyEVChargingNeeds answer Accepted / Processing (0: the
+    SECC does not report the EV's needs; below the EV's 60 s ChargeParameterDiscovery limit)."""
+    max_schedule_entries: int = Field(1024, ge=1, le=1024)
+    """Most PMaxScheduleEntries / PowerScheduleEntries offered to the car (the schemas allow 1024; the EV may
+    ask for fewer); later changes of the composite come with a renegotiation."""
     tcp_port: int = Field(0, ge=0, le=65535)
     """Fixed TCP port (0: a free one in 49152..65535)."""
     evse_id_prefix: str = "DE*JSV*E"
@@ -90,6 +99,22 @@ class SeccOptions(BaseModel):
     metering_confirmation_s: float = Field(0.0, ge=0, le=3600)
     """-20 Plug & Charge sessions: every this many seconds of charging, ask the EV for a MeteringConfirmation
     signed with its contract key over the meter reading and the receipt (0: never, the default)."""
+    sales_tariff: list[dict[str, Any]] = Field(default_factory=list)
+    """ISO 15118-2 Plug & Charge: the SalesTariff for the car, entries ``{start_s, price_level, cost =
+    [{kind, amount, multiplier}], start_value_w}`` relative to the offer (needs ``pnc`` and ``pki_dir``: it
+    is signed with the SECC leaf key)."""
+    sales_tariff_description: str | None = Field(None, max_length=32)
+    """SalesTariffDescription."""
+
+    @field_validator("sales_tariff")
+    @classmethod
+    def _tariff(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if v:
+            from josev.secc.sales_tariff import from_config
+
+            from_config(v)  # raises ValueError naming the entry and the problem
+        return v
+
     enforce_tls: bool = False
     """SDP announces only the TLS listener."""
     tls_keylog: str | None = None

@@ -36,6 +36,8 @@ SHELLS = {
     "josev/secc/server.py",
     "josev/secc/service.py",
     "josev/secc/pncshell.py",
+    "josev/secc/smartshell.py",
+    "josev/secc/scenario/hook.py",
     "josev/secc/simboard.py",
     "josev/secc/simcoordinator.py",
     "josev/secc/iso20/integration.py",

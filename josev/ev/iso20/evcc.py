@@ -16,6 +16,7 @@ from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvError, EvResult
 from josev.ev.iso20 import messages as m
 from josev.ev.iso20 import pnc
+from josev.ev.schedule import schedule_power
 from josev.pnc import xmlsig
 from josev.secc import v2gtp
 from josev.secc.codec import Codec
@@ -96,8 +97,10 @@ class Evcc20:
         self._standby_left = 0
         self._renegotiating = False
         self._service_renegotiated = False
+        self._renegotiate_to: str | None = None
         self._tuple_id: int | None = None
         self._sched_charge = 0.0
+        self._schedule: list[tuple[float, float]] = []
         self._evse_pmax: float | None = None
         #: DC: the EVSE's maximum charge current as last advertised (CPD, charge loop), A
         self._evse_imax: float | None = None
@@ -231,7 +234,8 @@ class Evcc20:
         if self.bpt and self.behaviour.discharge:
             return -min(self.behaviour.discharge_w, self._sched_discharge)
         ev_max = m.ac_power(self.battery) if self.ac else self.battery.max_power
-        return min(ev_max, self._sched_charge)
+        allowed = schedule_power(self._schedule, self.now)
+        return min(ev_max, self._sched_charge if allowed is None else allowed)
 
     def _power_delivery(self, progress: str) -> tuple[str, dict[str, Any]]:
         self._pd = progress
@@ -245,13 +249,28 @@ class Evcc20:
             body["EVPowerProfile"] = {
                 "TimeAnchor": int(self.behaviour.wall_offset + self.now),
                 **mode,
-                "EVPowerProfileEntries": {
-                    "EVPowerProfileEntry": [{"Duration": 3600, "Power": rn(self._profile_power())}]
-                },
+                "EVPowerProfileEntries": {"EVPowerProfileEntry": self._profile_entries()},
             }
             if self.bpt:
                 body["BPT_ChannelSelection"] = "Discharge" if self.behaviour.discharge else "Charge"
         return self._cm("PowerDeliveryReq", body)
+
+    def _profile_entries(self) -> list[dict[str, Any]]:
+        """The EV's plan: scheduled charging follows the offered schedule (within the EV's maximum) for an
+        hour; otherwise one hour at the power it takes now."""
+        now_p = self._profile_power()
+        sched = [(t, w) for t, w in self._schedule if t < self.now + 3600]
+        if self.behaviour.dynamic or self.bpt or len(sched) < 2:
+            return [{"Duration": 3600, "Power": rn(now_p)}]
+        ev_max = m.ac_power(self.battery) if self.ac else self.battery.max_power
+        base = int(self.now)
+        out = []
+        for i, (t, w) in enumerate(sched):
+            start = max(base, int(t) if i else base)
+            end = int(sched[i + 1][0]) if i + 1 < len(sched) else base + 3600
+            if end > start:
+                out.append({"Duration": end - start, "Power": rn(min(w, ev_max))})
+        return out or [{"Duration": 3600, "Power": rn(now_p)}]
 
     def _loop(self) -> tuple[str, dict[str, Any]]:
         from josev.ev.iso20.loop import ac_loop, dc_loop
@@ -280,6 +299,11 @@ class Evcc20:
             self._standby_left -= 1
             return self._power_delivery("Start") if self._standby_left == 0 else self._loop()
         if note == "Terminate":
+            return self._power_delivery("Stop")
+        if note == "ServiceRenegotiation" and not self._service_renegotiated:
+            # the station asks for another service (e.g. it can no longer discharge): the same without BPT
+            self._stop_kind = "ServiceRenegotiation"
+            self._renegotiate_to = self.service.removesuffix("-bpt")
             return self._power_delivery("Stop")
         if note == "Pause":  # the SECC asks for a pause: stop, then SessionStop Pause
             self._stop_kind = "Pause"
@@ -394,8 +418,8 @@ class Evcc20:
                 self._service_renegotiated = True
                 self._stop_kind = "Terminate"
                 self.result.renegotiations += 1
-                if beh.renegotiate_to:
-                    self._select(beh.renegotiate_to)
+                if self._renegotiate_to or beh.renegotiate_to:
+                    self._select(self._renegotiate_to or str(beh.renegotiate_to))
                 return self._cm("ServiceDiscoveryReq")
             self.result.outcome = "paused" if self._stop_kind == "Pause" else "finished"
             return None
@@ -420,7 +444,16 @@ class Evcc20:
         tup = sched["ScheduleTuple"][0]
         self._tuple_id = int(tup["ScheduleTupleID"])
         entries = tup["ChargingSchedule"]["PowerSchedule"]["PowerScheduleEntries"]["PowerScheduleEntry"]
-        self._sched_charge = rf(entries[0]["Power"])
+        if isinstance(entries, dict):
+            entries = [entries]
+        rel: list[tuple[int, float]] = []
+        at = 0
+        for e in entries:
+            rel.append((at, rf(e["Power"])))
+            at += int(e["Duration"])
+        self._schedule = [(self.now + t, w) for t, w in rel]
+        self.result.schedules.append(rel)
+        self._sched_charge = rel[0][1]
         dis = tup.get("DischargingSchedule")
         if isinstance(dis, dict):
             d_entries = dis["PowerSchedule"]["PowerScheduleEntries"]["PowerScheduleEntry"]

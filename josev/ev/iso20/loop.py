@@ -66,6 +66,7 @@ def dc_loop(ev: Evcc20) -> dict[str, Any]:
         i = p / b.voltage
         if ev._evse_imax is not None:  # never ask for more than the EVSE offers now
             i = min(i, ev._evse_imax)
+        ev.result.target(i)
         mode = {"EVTargetCurrent": rn(i), "EVTargetVoltage": rn(b.voltage)}
     return {
         "DisplayParameters": m.display(b),

@@ -7,8 +7,10 @@ its ``EvseStatus``; the limit is then sent again (at most once a second per EVSE
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
+import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,13 +20,13 @@ from josev.api import ocpp as api
 from josev.api.base import Ack, CommandError
 from josev.ocpp.effects import Effect, StationRequest
 from josev.ocpp.smartcharging import composite as C
-from josev.ocpp.smartcharging import messages
+from josev.ocpp.smartcharging import evneeds, messages
 
 if TYPE_CHECKING:
     from josev.bus import Bus
     from josev.ocpp.connection import OcppClient
 
-KINDS = frozenset({"charging_limit"})
+KINDS = frozenset({"charging_limit", evneeds.REPLY})
 """Station requests handled here."""
 
 
@@ -41,6 +43,8 @@ def schedule_state(data: dict[str, Any]) -> api.ChargingSchedule:
             )
             for p in sched["chargingSchedulePeriod"]
         ],
+        clock_offset_s=data.get("clock_offset", 0.0),
+        significance=data.get("significance", 0.1),
     )
 
 
@@ -53,9 +57,17 @@ class SmartBus:
         self.applied: dict[int, float | None] = {}
         """The OCPP limit last handed to the coordinator, per EVSE."""
         self._reasserted: dict[int, float] = {}
+        self._refs = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     async def on_request(self, req: StationRequest) -> None:
-        """Apply a ``charging_limit`` request: the coordinator's OCPP limit first, then the retained schedule."""
+        """Apply a ``charging_limit`` request: the coordinator's OCPP limit first, then the retained schedule;
+        or hand the CSMS's answer to NotifyEVChargingNeeds to the waiting SECC command."""
+        if req.kind == evneeds.REPLY:
+            fut = self._waiting.get(int(req.data["ref"]))
+            if fut is not None and not fut.done():
+                fut.set_result(dict(req.data["reply"]))
+            return
         evse = int(req.data["evse"])
         self.applied[evse] = req.data["amps"]
         await self.bus.request(co.SetLimit(source="ocpp", amps=req.data["amps"]), evse)
@@ -98,9 +110,52 @@ class SmartBus:
             raise CommandError("rejected", problem[0])
         return Ack()
 
+    async def _needs(self, cmd: api.NotifyEvChargingNeeds, evse: int | None) -> api.EvChargingNeedsReply:
+        """K15: NotifyEVChargingNeeds for the SECC; NoAnswer when the CSMS does not answer within 5 s."""
+        c = self.client()
+        if c is None or evse is None:
+            return api.EvChargingNeedsReply(status="NoAnswer", reason="the OCPP client is not running")
+        ref = next(self._refs)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[ref] = fut
+        st = c.station
+        needs = cmd.model_dump()
+
+        def go(now: float) -> list[Effect]:
+            evneeds.notify_needs(st, evse, ref, needs, now)
+            st._pump(now)
+            return st.take()
+
+        try:
+            await c.feed(go)
+            out = await asyncio.wait_for(fut, 5.0)
+        except TimeoutError:
+            return api.EvChargingNeedsReply(status="NoAnswer", reason="no answer from the CSMS in time")
+        finally:
+            self._waiting.pop(ref, None)
+        return api.EvChargingNeedsReply.model_validate(out)
+
+    async def _ev_schedule(self, cmd: api.NotifyEvChargingSchedule, evse: int | None) -> Ack:
+        """K17: NotifyEVChargingSchedule with the profile the EV chose."""
+        c = self.client()
+        if c is None or evse is None:
+            raise CommandError("unavailable", "the OCPP client is not running")
+        st = c.station
+
+        def go(now: float) -> list[Effect]:
+            evneeds.notify_schedule(st, evse, cmd.time_base, list(cmd.periods), now)
+            st._pump(now)
+            return st.take()
+
+        await c.feed(go)
+        return Ack()
+
     def register(self) -> None:
-        """Serve :class:`~josev.api.ocpp.SetExternalLimit`; watch the coordinator's applied limit."""
+        """Serve :class:`~josev.api.ocpp.SetExternalLimit`, NotifyEvChargingNeeds / NotifyEvChargingSchedule
+        (from the SECC); watch the coordinator's applied limit."""
         self.bus.serve(api.SetExternalLimit, self._external)
+        self.bus.serve(api.NotifyEvChargingNeeds, self._needs)
+        self.bus.serve(api.NotifyEvChargingSchedule, self._ev_schedule)
         self.bus.subscribe(co.EvseStatus, self._on_status)
 
 

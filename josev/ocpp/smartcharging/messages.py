@@ -400,6 +400,11 @@ def limit_now(st: Station, evse: int, now: float) -> float | None:
     return limit
 
 
+def _significance(st: Station) -> float:
+    key = f"{CTRLR}/LimitChangeSignificance"
+    return float(st.dm.value(key)) / 100 if key in st.dm.defs else 0.1
+
+
 def refresh(st: Station, now: float) -> None:
     """Bind/expire TxProfiles, emit a ``charging_limit`` request for every EVSE whose limit changed, and arm the
     timer for the next period boundary."""
@@ -411,7 +416,18 @@ def refresh(st: Station, now: float) -> None:
             continue
         s.applied[evse] = (amps, s.version)
         comp = composite_for(st, evse, SCHEDULE_HORIZON_S, "A", now)
-        st.emit(StationRequest("charging_limit", {"evse": evse, "amps": amps, "schedule": comp.to_ocpp()}))
+        st.emit(
+            StationRequest(
+                "charging_limit",
+                {
+                    "evse": evse,
+                    "amps": amps,
+                    "schedule": comp.to_ocpp(),
+                    "clock_offset": st.clock_offset,
+                    "significance": _significance(st),
+                },
+            )
+        )
     starts = [t.start for t in transactions(st).values()]
     nxt = C.next_change(s.installed, st.wall(now), tx_starts=starts)
     if nxt is None:

@@ -26,9 +26,22 @@ def _evse_param(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _schedule(ctx: Context, pmax: float) -> dict[str, Any]:
-    """An SAScheduleList with one PMax schedule of ``pmax`` W for 24 h. DIN SPEC 70121 makes SASchedules
-    mandatory in every ChargeParameterDiscoveryRes, so the Ongoing and FAILED answers carry one too (PMax 0)."""
+def _schedule(ctx: Context, pmax: float, ents: list[tuple[int, float]] | None = None) -> dict[str, Any]:
+    """An SAScheduleList with one PMax schedule: ``ents`` (the composite, see ``josev.secc.schedule``) or
+    ``pmax`` W for 24 h. DIN SPEC 70121 makes SASchedules mandatory in every ChargeParameterDiscoveryRes, so
+    the Ongoing and FAILED answers carry one too (PMax 0)."""
+    if ents is not None:
+        return {
+            "SAScheduleTuple": [
+                {
+                    "SAScheduleTupleID": ctx.schedule_id,
+                    "PMaxSchedule": {
+                        "PMaxScheduleID": 1,
+                        "PMaxScheduleEntry": common.pmax_entries(ents, None, "din"),
+                    },
+                }
+            ]
+        }
     return {
         "SAScheduleTuple": [
             {
@@ -78,14 +91,12 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
             "DC_EVSEChargeParameter": _evse_param(ctx),
         }, state
     ctx.done("cpd")
-    pmax = common.offered_pmax(ctx)
-    ctx.offered_pmax = pmax
-    ctx.limits_version_seen = ctx.evse.limits_version
+    ents = common.offer_schedule(ctx, now, None, None)
     return (
         {
             "ResponseCode": "OK",
             "EVSEProcessing": "Finished",
-            "SAScheduleList": _schedule(ctx, pmax),
+            "SAScheduleList": _schedule(ctx, ctx.offered_pmax, ents),
             "DC_EVSEChargeParameter": _evse_param(ctx),
         },
         "CableCheck",

@@ -1,12 +1,14 @@
 """ISO 15118-2 ChargeParameterDiscoveryReq -> ChargeParameterDiscoveryRes (AC and DC), with an SAScheduleList
-built from the EVSE limits."""
+whose PMaxSchedule follows the smart-charging composite (``josev.secc.schedule``; a flat 24 h schedule at the
+EVSE limit without one), up to the EV's DepartureTime and MaxEntriesSAScheduleTuple."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from josev.secc import common
-from josev.secc.events import EvChargeParameters
+from josev import exi
+from josev.secc import common, sales_tariff, schedule
+from josev.secc.events import EvChargeParameters, LocalError
 from josev.secc.machine import Context, HandlerError
 from josev.secc.physical import opt_float, pv, to_float
 
@@ -68,6 +70,21 @@ def _ev_params(ctx: Context, mode: str, req: dict[str, Any]) -> EvChargeParamete
     return out
 
 
+def _sales_tariff(ctx: Context, tup: dict[str, Any], horizon: int) -> None:
+    """Plug & Charge: add the station's SalesTariff, signed with the SECC key in the response header."""
+    ev = ctx.evse
+    if ctx.payment != "Contract" or ev.sales_tariff is None or ev.tariff_key is None:
+        return
+    el = sales_tariff.element(ev.sales_tariff, horizon)
+    try:
+        sig = sales_tariff.sign(el, ev.tariff_key)
+    except (ValueError, exi.ExiError) as e:  # a key of the wrong type, an unencodable tariff: none is sent
+        ctx.emit(LocalError("sales_tariff", str(e)[:200]))
+        return
+    tup["SalesTariff"] = el
+    ctx.response_signature = sig
+
+
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
     """Check mode and parameters; Ongoing while the EVSE has no limits yet; else Finished with a schedule."""
     mode = req.get("RequestedEnergyTransferMode")
@@ -76,29 +93,44 @@ def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[d
     if ctx.renegotiating and ctx.energy_mode is not None and mode != ctx.energy_mode:
         raise HandlerError("FAILED_WrongEnergyTransferMode", "mode changed during renegotiation")
     ctx.energy_mode = mode
-    ctx.emit(_ev_params(ctx, mode, req))
+    params = _ev_params(ctx, mode, req)
+    if "needs" not in ctx.ongoing_since:  # once per negotiation: the shell tells the CSMS (OCPP K15)
+        ctx.emit(params)
+        ctx.ongoing_since["needs"] = now
+        ctx.needs_version = ctx.evse.schedule_version
     key, param = _evse_param(ctx)
-    if ctx.evse.limits.max_power <= 0:
+    ev = ctx.evse
+    waiting = schedule.waiting_for_csms(
+        ev.csms_wait, ev.needs_status, ctx.ongoing_since["needs"], now, ctx.needs_version, ev.schedule_version
+    )
+    if ev.limits.max_power <= 0 or waiting:
         if ctx.ongoing("cpd", now, ctx.timers.charge_parameter_ongoing):
             raise HandlerError("FAILED", "no EVSE limits")
         return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: param}, state
     ctx.done("cpd")
-    pmax = common.offered_pmax(ctx)
-    ctx.offered_pmax = pmax
-    ctx.limits_version_seen = ctx.evse.limits_version
+    ctx.done("needs")
+    par = req.get("AC_EVChargeParameter") or req.get("DC_EVChargeParameter") or {}
+    horizon = par.get("DepartureTime") if isinstance(par, dict) else None
+    max_entries = req.get("MaxEntriesSAScheduleTuple")
+    ents = common.offer_schedule(
+        ctx,
+        now,
+        float(horizon) if isinstance(horizon, int) else None,
+        max_entries if isinstance(max_entries, int) and max_entries > 0 else None,
+    )
     key, param = _evse_param(ctx)  # notification cleared now that the new limits are offered
-    sched = {
-        "SAScheduleTuple": [
-            {
-                "SAScheduleTupleID": ctx.schedule_id,
-                "PMaxSchedule": {
-                    "PMaxScheduleEntry": [
-                        {"RelativeTimeInterval": {"start": 0, "duration": 86400}, "PMax": pv(pmax, "W")}
-                    ]
-                },
-            }
-        ]
+    tup: dict[str, Any] = {
+        "SAScheduleTupleID": ctx.schedule_id,
+        "PMaxSchedule": {
+            "PMaxScheduleEntry": common.pmax_entries(
+                ents, float(horizon) if isinstance(horizon, int) else None, "iso2"
+            )
+        },
     }
+    _sales_tariff(
+        ctx, tup, horizon if isinstance(horizon, int) and horizon > 0 else schedule.DEFAULT_HORIZON_S
+    )
+    sched = {"SAScheduleTuple": [tup]}
     nxt = "PowerDelivery" if mode.startswith("AC") else "Renegotiated" if ctx.renegotiating else "CableCheck"
     return {"ResponseCode": "OK", "EVSEProcessing": "Finished", "SAScheduleList": sched, key: param}, nxt
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc import common
-from josev.secc.events import PowerDeliveryRequested
+from josev.secc import common, schedule
+from josev.secc.events import EvChargingProfile, PowerDeliveryRequested
 from josev.secc.machine import Context, HandlerError
 from josev.secc.physical import to_float
 
@@ -29,12 +29,23 @@ def _check_profile(ctx: Context, req: dict[str, Any]) -> None:
         entries = [entries]
     if not isinstance(entries, list) or not entries:
         raise HandlerError("FAILED_ChargingProfileInvalid", "ChargingProfile without entries")
+    prof_abs: list[tuple[float, float]] = []
+    start0 = ctx.offered_schedule[0][0] if ctx.offered_schedule else 0.0
     for e in entries:
         p = to_float(e["ChargingProfileEntryMaxPower"], "W")
         if p > ctx.offered_pmax * 1.0001 or p < 0:
             raise HandlerError(
                 "FAILED_ChargingProfileInvalid", f"{p} W exceeds the offered {ctx.offered_pmax} W"
             )
+        start = e.get("ChargingProfileEntryStart")
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise HandlerError("FAILED_ChargingProfileInvalid", f"ChargingProfileEntryStart {start!r}")
+        prof_abs.append((start0 + start, p))
+    # the profile's entries are relative to the offered SAScheduleTuple (ISO 15118-2 [V2G2-293])
+    why = schedule.exceeds(ctx.offered_schedule, prof_abs)
+    if why is not None:
+        raise HandlerError("FAILED_ChargingProfileInvalid", why)
+    ctx.emit(EvChargingProfile(tuple((round(t - start0), p) for t, p in sorted(prof_abs)), start0))
 
 
 def handle(ctx: Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:

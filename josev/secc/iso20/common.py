@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from josev.secc import schedule
 from josev.secc.iso20.context import HandlerError, Iso20Context
 from josev.secc.iso20.rational import rn
 
@@ -21,9 +22,34 @@ def notification(ctx: Iso20Context) -> str | None:
     if ctx.standby and ctx.station.exit_standby:
         return "ExitStandby"
     sel = ctx.selection
-    if sel is not None and not sel.dynamic and ctx.evse.limits_version != ctx.limits_version_seen:
+    if sel is not None and sel.bpt and ctx.station.bpt is None and ctx.config.service_renegotiation:
+        return "ServiceRenegotiation"  # the coordinator withdrew discharging: the EV picks another service
+    if sel is not None and not sel.dynamic and renegotiation_needed(ctx):
         return "ScheduleRenegotiation"
     return None
+
+
+def renegotiation_needed(ctx: Iso20Context) -> bool:
+    """Scheduled mode: whether the offered schedule no longer holds (:func:`josev.secc.schedule.renegotiate`).
+    Dynamic mode needs none: the limits of every ChargeLoopRes follow the composite."""
+    ev = ctx.evse
+    c = schedule.renegotiate(
+        ev.schedule,
+        ctx.offered_schedule,
+        ctx.now,
+        pmax(ctx),
+        cap(ctx),
+        (ev.schedule_version, ev.limits_version),
+        (ctx.schedule_version_seen, ctx.limits_version_seen),
+    )
+    ctx.schedule_version_seen, ctx.limits_version_seen = c.schedule_seen, c.limits_seen
+    return c.renegotiate
+
+
+def cap(ctx: Iso20Context) -> float:
+    """The rated power the later periods of a schedule are capped by."""
+    rated = ctx.evse.rated_power
+    return rated if rated is not None else pmax(ctx)
 
 
 def with_status(ctx: Iso20Context, res: dict[str, Any]) -> dict[str, Any]:

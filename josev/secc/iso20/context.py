@@ -157,6 +157,12 @@ class Iso20Context:
     offered_discharge: float = 0.0
     schedule_version: int = 0
     limits_version_seen: int = 0
+    #: the ChargingSchedule last offered, absolute (``josev.secc.schedule.Offered``), and the composite's
+    #: version then
+    offered_schedule: tuple[tuple[float, float], ...] = ()
+    schedule_version_seen: int = 0
+    #: the composite's version when ScheduleExchange began (OCPP K15: a new profile ends the wait)
+    needs_version: int = 0
     standby: bool = False
     renegotiating: bool = False
     ongoing_since: dict[str, float] = field(default_factory=dict)

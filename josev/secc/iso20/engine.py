@@ -127,6 +127,7 @@ class Iso20Engine:
         """Handle one decoded request."""
         if self.ended:
             return Iso20Step(None, "iso20-cm", True, [])
+        self.ctx.now = now
         try:
             sid, name, body = split(msg)
         except MalformedMessage as e:

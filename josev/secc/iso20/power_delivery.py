@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from josev.secc import schedule
 from josev.secc.events import PowerDeliveryRequested
 from josev.secc.iso20 import common
 from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
@@ -51,12 +52,23 @@ def _check_profile(ctx: Iso20Context, sel: Selection, req: dict[str, Any]) -> No
         raise HandlerError("FAILED_EVPowerProfileInvalid", "EVPowerProfile without entries")
     hi = ctx.offered_pmax * TOLERANCE
     lo = -ctx.offered_discharge * TOLERANCE
+    anchor = prof.get("TimeAnchor")
+    at = float(anchor) - ctx.config.wall_offset if isinstance(anchor, int) else ctx.now
+    timed: list[tuple[float, float]] = []
     for e in entries:
         p = rf(e.get("Power") if isinstance(e, dict) else None, "Power")
         if not lo <= p <= hi:
             raise HandlerError(
                 "FAILED_EVPowerProfileInvalid", f"{p} W outside the offered {lo:.0f}..{hi:.0f} W"
             )
+        timed.append((at, p))
+        d = e.get("Duration") if isinstance(e, dict) else None
+        at += d if isinstance(d, int) and d > 0 else 0
+    if not sel.dynamic and not (ctx.selection is not None and ctx.selection.bpt):
+        # scheduled charging: the profile over time within the offered ChargingSchedule
+        why = schedule.exceeds(ctx.offered_schedule, timed)
+        if why is not None:
+            raise HandlerError("FAILED_EVPowerProfileInvalid", why)
 
 
 def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:

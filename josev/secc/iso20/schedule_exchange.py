@@ -1,7 +1,9 @@
 """ISO 15118-20 ScheduleExchangeReq -> ScheduleExchangeRes.
 
-Scheduled control mode: one ScheduleTuple whose ChargingSchedule is the EVSE's present charge limit (and, for
-BPT, a DischargingSchedule with the coordinator's discharge limit as negative power). Dynamic control mode: an
+Scheduled control mode: one ScheduleTuple whose ChargingSchedule follows the smart-charging composite
+(``josev.secc.schedule``: PowerScheduleEntries up to the EV's DepartureTime, at most MaximumSupportingPoints;
+without a composite one entry at the EVSE's present charge limit) and, for BPT, a DischargingSchedule with the
+coordinator's discharge limit as negative power. Dynamic control mode: an
 empty ``Dynamic_SEResControlMode`` (the limits travel in every ChargeLoopRes). Ongoing while the EVSE has no
 limits yet, FAILED after the ongoing limit. Also the target of a ScheduleRenegotiation.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from josev.secc import schedule
 from josev.secc.iso20 import common
 from josev.secc.iso20.context import HandlerError, Iso20Context
 from josev.secc.iso20.rational import opt_rf, rn
@@ -19,12 +22,21 @@ RESPONSE = "ScheduleExchangeRes"
 SCHEMA = "iso20-cm"
 
 
-def _schedule(ctx: Iso20Context, now: float, power: float, prices: bool = False) -> dict[str, Any]:
+def _schedule(
+    ctx: Iso20Context,
+    now: float,
+    power: float,
+    prices: bool = False,
+    ents: list[tuple[int, float]] | None = None,
+    horizon: float | None = None,
+) -> dict[str, Any]:
+    h = horizon or ctx.config.schedule_duration
+    parts = schedule.durations(ents, h) if ents is not None else [(ctx.config.schedule_duration, power)]
     out: dict[str, Any] = {
         "PowerSchedule": {
             "TimeAnchor": common.timestamp(ctx, now),
             "PowerScheduleEntries": {
-                "PowerScheduleEntry": [{"Duration": ctx.config.schedule_duration, "Power": rn(power)}]
+                "PowerScheduleEntry": [{"Duration": int(d), "Power": rn(w)} for d, w in parts]
             },
         }
     }
@@ -41,14 +53,28 @@ def _schedule(ctx: Iso20Context, now: float, power: float, prices: bool = False)
     return out
 
 
-def scheduled(ctx: Iso20Context, now: float) -> dict[str, Any]:
-    """Scheduled_SEResControlMode from the present limits (also records what was offered)."""
+def scheduled(
+    ctx: Iso20Context, now: float, horizon: float | None = None, max_entries: int | None = None
+) -> dict[str, Any]:
+    """Scheduled_SEResControlMode from the smart-charging composite capped by the present limit (first entry)
+    and the rating (later ones), up to the EV's departure time or ``schedule_duration``; records the offer."""
     tid = ctx.evse.schedule_tuple_id
-    ctx.offered_pmax = common.pmax(ctx)
+    h = horizon if horizon is not None and horizon > 0 else float(ctx.config.schedule_duration)
+    ents = schedule.entries(
+        ctx.evse.schedule,
+        now,
+        common.pmax(ctx),
+        common.cap(ctx),
+        h,
+        min(max_entries or schedule.MAX_ENTRIES, ctx.evse.max_schedule_entries),
+    )
+    ctx.offered_schedule = schedule.offered(ents, now)
+    ctx.schedule_version_seen = ctx.evse.schedule_version
+    ctx.offered_pmax = max(w for _, w in ents)
     ctx.offered_discharge = common.discharge_max(ctx)
     tup: dict[str, Any] = {
         "ScheduleTupleID": tid,
-        "ChargingSchedule": _schedule(ctx, now, ctx.offered_pmax, prices=True),
+        "ChargingSchedule": _schedule(ctx, now, ctx.offered_pmax, prices=True, ents=ents, horizon=h),
     }
     if ctx.selection is not None and ctx.selection.bpt:
         tup["DischargingSchedule"] = _schedule(ctx, now, -ctx.offered_discharge, prices=True)
@@ -56,11 +82,13 @@ def scheduled(ctx: Iso20Context, now: float) -> dict[str, Any]:
     return {"ScheduleTuple": [tup]}
 
 
-def _mode(ctx: Iso20Context, now: float) -> tuple[str, dict[str, Any]]:
+def _mode(
+    ctx: Iso20Context, now: float, horizon: float | None = None, points: int | None = None
+) -> tuple[str, dict[str, Any]]:
     sel = ctx.selection
     if sel is not None and sel.dynamic:
         return "Dynamic_SEResControlMode", {}
-    return "Scheduled_SEResControlMode", scheduled(ctx, now)
+    return "Scheduled_SEResControlMode", scheduled(ctx, now, horizon, points)
 
 
 def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
@@ -80,14 +108,23 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
         if v is not None:
             ctx.ev_params[k] = v
     common.check_session_ok(ctx)
-    if common.pmax(ctx) <= 0:
+    ev = ctx.evse
+    if "needs" not in ctx.ongoing_since:  # OCPP K15: the needs went to the CSMS at ChargeParameterDiscovery
+        ctx.ongoing_since["needs"] = now
+        ctx.needs_version = ev.schedule_version
+    waiting = schedule.waiting_for_csms(
+        ev.csms_wait, ev.needs_status, ctx.ongoing_since["needs"], now, ctx.needs_version, ev.schedule_version
+    )
+    if common.pmax(ctx) <= 0 or waiting:
         if ctx.ongoing("schedule", now, ctx.timers.charge_parameter_ongoing):
             raise HandlerError("FAILED", "no EVSE limits")
-        key, body = _mode(ctx, now)
+        key, body = _mode(ctx, now)  # scheduled mode needs a tuple even in an Ongoing answer
         return {"ResponseCode": "OK", "EVSEProcessing": "Ongoing", key: body}, state
     ctx.done("schedule")
+    ctx.done("needs")
     ctx.limits_version_seen = ctx.evse.limits_version
-    key, body = _mode(ctx, now)
+    dep = mode.get("DepartureTime")
+    key, body = _mode(ctx, now, float(dep) if isinstance(dep, int) and dep > 0 else None, points)
     if sel.dynamic:
         ctx.offered_pmax = common.pmax(ctx)
         ctx.offered_discharge = common.discharge_max(ctx)
