@@ -216,10 +216,14 @@ class CoordinatorService:
         elif isinstance(out, ImdCmd):
             await bus.request(halapi.SetIsolationMonitor(running=out.running), evse)
         elif isinstance(out, DcReport) and isinstance(core, DcEvseCore):
-            await bus.publish(self.dc.supply_state(core), evse)
+            supply = self.dc.supply_state(core)
+            log.debug("EVSE %d: published DcSupplyState %s", evse, supply.model_dump_json())
+            await bus.publish(supply, evse)
         elif isinstance(out, StatusOut):
             oplog.faults(log, evse, list(out.faults), str(out.state.value))
-            await bus.publish(self._status(core, out), evse)
+            status = self._status(core, out)
+            log.debug("EVSE %d: published EvseStatus %s", evse, status.model_dump_json())
+            await bus.publish(status, evse)
         elif isinstance(out, SessionOut):
             oplog.session_step(log, evse, out)
             await bus.publish(self._session_event(core, out), evse)

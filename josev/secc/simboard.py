@@ -5,7 +5,8 @@ private bus, so the station plays its pilot and plug: :class:`SimEvBridge` keeps
 (CP state B; a DC car with a ~400 V battery, see :func:`josev.halsvc.simcar.plug_car`), switches it to C when
 the high-level session starts (a real EV closes S2 before CableCheck / PowerDelivery), connects its battery at
 PowerDelivery Start (DC), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it
-after every session so the coordinator sees the next car as a new session. The HAL publishes the car's state
+after every session the EV ended (SessionStop) so the coordinator sees the next car as a new session; after a
+failed one (FAILED, timeout, TCP lost) it stays plugged in, as a car that tries again does. The HAL publishes the car's state
 (:class:`josev.api.hal.SimCarState`) and takes manual commands for it (:class:`josev.api.hal.SimCarControl`).
 
 :class:`SlacLinkUp` stands in for SLAC with ``--slac off``: it reports the link as matched as soon as the pilot
@@ -89,8 +90,13 @@ class SimEvBridge:
             return
         if msg.status == "session":
             self.set_cp(evse, "C")
-        elif msg.status in ("ended", "failed"):
+        elif msg.status == "ended":
             self._spawn(self._replug(evse))
+        elif msg.status == "failed":  # the car opens its battery contactor, stays plugged in and tries again
+            ev = self._channel(evse).ev
+            if ev is not None:
+                ev.dc_contactor_closed = False
+            self.set_cp(evse, "B")
 
     def _on_hlc(self, msg: api.HlcEvent, evse: int | None) -> None:
         if evse not in self.sessions or msg.step != "power_delivery":
