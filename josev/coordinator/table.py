@@ -291,4 +291,5 @@ def render_mermaid() -> str:
             continue
         lines.append(f"    {s.name} --> {dst.name}: {', '.join(ins)}")
     lines.append("    note right of FAULTED: every fault input and a pilot reading E/F lead here")
+    lines.append("    note left of HLC: HLC_FAILED with v2g_retry stays here for the EV's next V2G session")
     return "\n".join(lines) + "\n"
