@@ -149,7 +149,9 @@ class EvseCore:
         return self._flush()
 
     def hlc_failed(self, now: float, reason: str = "hlc_failed") -> list[Out]:
-        """The HLC session failed (the SECC gave up)."""
+        """A V2G session ended abnormally (``reason``: the SECC's cause, e.g. a FAILED code, sequence_timeout,
+        connection_lost); see the table for what follows (a retry on the same plug-in, or HLC has failed:
+        the session stops with reason ``hlc_failed``)."""
         self._pending_reason = reason
         self._feed(In.HLC_FAILED, now)
         return self._flush()
@@ -442,7 +444,8 @@ class EvseCore:
         elif act is Act.HLC_FAIL and s is not None:
             s.hlc_failed = True
             if not self.guard("fallback") or self.state is St.HLC_CHARGING:
-                self._stop(s, reason or "hlc_failed")
+                # one word for the session's end (OCPP maps it); the SECC's cause is in its own report
+                self._stop(s, "slac_failed" if inp is In.SLAC_FAILED else "hlc_failed")
         elif act is Act.POWER_ON and s is not None:
             s.power_on = True
         elif act is Act.POWER_OFF and s is not None:

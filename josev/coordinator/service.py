@@ -441,6 +441,19 @@ class CoordinatorService:
         except PermissionError as exc:
             raise CommandError("rejected", str(exc)) from exc
 
+    @staticmethod
+    def _hlc_failed(cmd: api.HlcFailed, core: EvseCore, now: float) -> list[Out]:
+        outs = core.hlc_failed(now, cmd.reason)
+        s = core.session
+        log.info(
+            "EVSE %d: V2G session ended abnormally (%s): %s%s",
+            core.cfg.evse,
+            cmd.reason,
+            core.state.value,
+            f", {s.v2g_failures} of {core.cfg.v2g_retries} retries used" if s is not None else "",
+        )
+        return outs
+
     def _serve(self, bus: Bus) -> None:
         bus.serve(api.Authorize, self._authorize)
         bus.serve(api.UnlockConnector, self._unlock)
@@ -451,7 +464,7 @@ class CoordinatorService:
         handlers: list[tuple[type[Command[Ack]], Callable[[Any, EvseCore, float], list[Out]]]] = [
             (api.Deauthorize, lambda c, core, t: core.deauthorize(t, c.reason)),
             (api.StopCharging, lambda c, core, t: core.stop(t, c.reason)),
-            (api.HlcFailed, lambda c, core, t: core.hlc_failed(t, c.reason)),
+            (api.HlcFailed, self._hlc_failed),
             (api.SetAvailability, lambda c, core, t: core.set_available(c.available, t)),
             (api.CancelReservation, lambda c, core, t: core.cancel_reservation(t)),
             (api.ClearFault, lambda c, core, t: core.clear_fault(c.reason, t)),

@@ -36,7 +36,7 @@ def test_ac_hlc_failures_retry_then_give_up(fallback: bool) -> None:
     c.hlc_failed(t, "sequence_timeout")
     assert c.state is (St.EF_PAUSE if fallback else St.FINISHED)
     assert c.session is not None and c.session.hlc_failed
-    assert c.session.stop_reason == (None if fallback else "sequence_timeout")
+    assert c.session.stop_reason == (None if fallback else "hlc_failed")
 
 
 def test_dc_hlc_failure_at_precharge_shuts_the_output_and_accepts_a_new_cable_check() -> None:
@@ -87,6 +87,6 @@ def test_dc_never_falls_back_to_basic_charging() -> None:
     t = to_phase(c, Dp.CHECKED)
     c.hlc_failed(t + 0.1, "FAILED")
     assert c.state is St.FINISHED
-    assert c.session is not None and c.session.stop_reason == "FAILED"
+    assert c.session is not None and c.session.stop_reason == "hlc_failed"
     c.cp(CpState.C, t + 5.0)
     assert c.state is St.FINISHED and not c.contactor_closed

@@ -272,3 +272,36 @@ async def test_tcp_drop_in_current_demand_opens_the_contactor_and_the_next_sessi
         retry_charged(good, lines, mark)
         # the car stayed plugged in: the contactor opened because the coordinator heard of the drop
         assert len([ln for ln in lines if "EV plugged in" in ln]) == 1, s.tail()
+
+
+async def test_after_v2g_retries_hlc_has_failed_and_the_session_stops(
+    netns_lab: NetnsLab, tmp_path: Path, pki: Path
+) -> None:
+    """v2g_retries (3) new V2G sessions after a failed one; the next failure ends HLC: FINISHED (a DC EVSE has no
+    basic charging), pilot X1, contactor open, the session stopped with reason hlc_failed (OCPP:
+    EVCommunicationLost)."""
+    async with station(netns_lab, tmp_path, pki) as s:
+        for n in range(4):
+            bad = await s.ev_session("iso2-dc", *BAD_EV)
+            assert bad["outcome"] == "failed", (n, bad, s.tail())
+            await asyncio.sleep(0.5)
+            st = published(s.text().splitlines(), "EvseStatus")[-1]
+            assert st["state"] == ("hlc" if n < 3 else "finished"), (n, st)
+        await asyncio.sleep(0.5)
+        lines = s.text().splitlines()
+        st = published(lines, "EvseStatus")[-1]
+        assert (st["state"], st["contactor_closed"], st["pilot_mode"], st["ocpp_status"]) == (
+            "finished",
+            False,
+            "x1",
+            "Occupied",
+        ), st
+        assert len([ln for ln in lines if "EV plugged in" in ln]) == 1
+        stops = [ln for ln in lines if "V2G session ended abnormally" in ln]
+        assert [ln.rsplit(": ", 1)[1] for ln in stops] == [
+            "hlc, 1 of 3 retries used",
+            "hlc, 2 of 3 retries used",
+            "hlc, 3 of 3 retries used",
+            "finished, 3 of 3 retries used",
+        ], stops
+        assert any("stopped (hlc_failed)" in ln for ln in lines), s.tail()
