@@ -305,3 +305,32 @@ async def test_after_v2g_retries_hlc_has_failed_and_the_session_stops(
             "finished, 3 of 3 retries used",
         ], stops
         assert any("stopped (hlc_failed)" in ln for ln in lines), s.tail()
+
+
+def _garbage(s: Station) -> None:
+    """From the EV's namespace: a peer that connects, sends bytes that are no V2GTP and is dropped."""
+    import socket
+
+    with s.ev.entered(), socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect((s.address, s.port, 0, socket.if_nametoindex(s.ev_iface)))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.recv(100)  # the SECC closes the connection
+
+
+async def test_peers_that_never_start_a_v2g_session_do_not_use_up_the_retries(
+    netns_lab: NetnsLab, tmp_path: Path, pki: Path
+) -> None:
+    """Garbage and early-closing peers (no SessionSetup) are not the car's V2G sessions: the coordinator does not
+    hear of them, and the car charges afterwards."""
+    async with station(netns_lab, tmp_path, pki) as s:
+        for _ in range(5):
+            await asyncio.to_thread(_garbage, s)
+        await asyncio.sleep(0.5)
+        lines = s.text().splitlines()
+        assert len([ln for ln in lines if "session ended: v2gtp_error" in ln]) == 5, s.tail()
+        assert not [ln for ln in lines if "V2G session ended abnormally" in ln], s.tail()
+        assert published(lines, "EvseStatus")[-1]["state"] == "hlc"
+        mark = len(lines)
+        good = await s.ev_session("iso2-dc")
+        retry_charged(good, s.text().splitlines(), mark)
