@@ -72,29 +72,11 @@ class Station:
 
     async def ev_session(self, protocol: str, *extra: str, timeout: float = 60.0) -> dict[str, Any]:
         """One run of ``josev ev`` (one V2G session); its last result."""
+        ev = ("ip", "netns", "exec", self.ev.name, sys.executable, "-m", "josev.ev", "--iface", self.ev_iface)
         proc = await asyncio.create_subprocess_exec(
-            *(
-                "ip",
-                "netns",
-                "exec",
-                self.ev.name,
-                sys.executable,
-                "-m",
-                "josev.ev",
-                "--iface",
-                self.ev_iface,
-            ),
-            *(
-                "--protocol",
-                protocol,
-                "--json",
-                "--loops",
-                "3",
-                "--pki",
-                str(self.pki),
-                "--station-tls",
-                "both",
-            ),
+            *ev,
+            *("--protocol", protocol, "--json", "--loops", "3", "--loop-interval", "0.1"),
+            *("--pki", str(self.pki), "--station-tls", "both"),
             *(() if protocol.startswith("iso20") else ("--tls", "off")),  # -20 needs TLS 1.3
             *extra,
             cwd=ROOT,
@@ -136,6 +118,30 @@ async def station(lab: NetnsLab, tmp: Path, pki: Path) -> AsyncIterator[Station]
         yield Station(proc, log, st_ns, ev_ns, pair.b, m.group(1).decode(), int(m.group(3)), pki)
     finally:
         assert await stop_station(proc) == 0, log.read_text(errors="replace")[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("reason", "paused", "status"),
+    [
+        ("terminate", False, "ended"),
+        ("pause", True, "paused"),
+        ("FAILED", False, "failed"),
+        ("FAILED_ContactorError", False, "failed"),
+        ("sequence_timeout", False, "failed"),
+        ("communication_setup_timeout", False, "failed"),
+        ("connection_lost", False, "failed"),
+        ("decode_error", False, "failed"),
+        ("malformed", False, "failed"),
+    ],
+)
+def test_which_session_ends_are_failures(reason: str, paused: bool, status: str) -> None:
+    """Every end but the EV's SessionStop (terminate / pause) is a failure the coordinator hears of."""
+    from josev.secc.events import SessionEnded
+    from josev.secc.messages import hlc_failed, session_status
+
+    e = SessionEnded(reason, paused=paused)
+    assert session_status(e) == status
+    assert hlc_failed(e) is (status == "failed")
 
 
 def published(lines: list[str], kind: str) -> list[dict[str, Any]]:
@@ -224,14 +230,17 @@ sees the FIN at once, the coordinator ramps the output down for at most ramp_dow
 opens)."""
 
 
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc"])
 async def test_tcp_drop_in_current_demand_opens_the_contactor_and_the_next_session_charges(
-    netns_lab: NetnsLab, tmp_path: Path, pki: Path
+    netns_lab: NetnsLab, tmp_path: Path, pki: Path, protocol: str
 ) -> None:
     async with station(netns_lab, tmp_path, pki) as s:
         start = len(s.text().splitlines())
         proc = await asyncio.create_subprocess_exec(
             *("ip", "netns", "exec", s.ev.name, sys.executable, "-m", "josev.ev", "--iface", s.ev_iface),
-            *("--protocol", "iso2-dc", "--json", "--loops", "200", "--loop-interval", "0.1", "--tls", "off"),
+            *("--protocol", protocol, "--json", "--loops", "200", "--loop-interval", "0.1"),
+            *("--pki", str(s.pki), "--station-tls", "both"),
+            *(() if protocol.startswith("iso20") else ("--tls", "off")),
             cwd=ROOT,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -267,7 +276,7 @@ async def test_tcp_drop_in_current_demand_opens_the_contactor_and_the_next_sessi
         assert supply["phase"] == "off" and not supply["output_enabled"] and not supply["contactor_closed"]
         # the same car, still plugged in, starts a new session: it charges
         mark = len(lines)
-        good = await s.ev_session("iso2-dc")
+        good = await s.ev_session(protocol)
         lines = s.text().splitlines()
         retry_charged(good, lines, mark)
         # the car stayed plugged in: the contactor opened because the coordinator heard of the drop
