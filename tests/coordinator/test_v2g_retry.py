@@ -90,3 +90,18 @@ def test_dc_never_falls_back_to_basic_charging() -> None:
     assert c.session is not None and c.session.stop_reason == "hlc_failed"
     c.cp(CpState.C, t + 5.0)
     assert c.state is St.FINISHED and not c.contactor_closed
+
+
+def test_v2g_retries_comes_from_the_coordinator_section() -> None:
+    from josev.config import EvseConfig as EvseSection
+    from josev.config import JosevConfig
+    from josev.coordinator.factory import CoordinatorSection, evse_configs
+
+    cfg = JosevConfig(
+        evse=[EvseSection(id=1, kind="dc", plc_interface="eth1")], coordinator={"v2g_retries": 1}
+    )
+    (e,) = evse_configs(cfg, CoordinatorSection.model_validate(cfg.coordinator))
+    assert e.v2g_retries == 1 and e.dc is not None
+    assert CoordinatorSection().v2g_retries == 3
+    with pytest.raises(ValueError, match="v2g_retries"):
+        CoordinatorSection.model_validate({"v2g_retries": -1})
