@@ -230,7 +230,7 @@ sees the FIN at once, the coordinator ramps the output down for at most ramp_dow
 opens)."""
 
 
-@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc"])
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc", "din"])
 async def test_tcp_drop_in_current_demand_opens_the_contactor_and_the_next_session_charges(
     netns_lab: NetnsLab, tmp_path: Path, pki: Path, protocol: str
 ) -> None:
