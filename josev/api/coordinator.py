@@ -408,7 +408,11 @@ class HlcPowerDelivery(Command[Ack]):
 
 
 class HlcFailed(Command[Ack]):
-    """From the SECC: the high-level session failed (falls back to basic charging if configured)."""
+    """From the SECC: a V2G session ended abnormally (a FAILED response, a sequence / communication-setup
+    timeout, the TCP connection lost, an undecodable message). The coordinator ends the HLC part (DC: output
+    off, contactor open) and keeps the plug-in for the EV's next V2G session, up to ``v2g_retries`` times;
+    after that HLC has failed: basic charging (AC, if configured) or the session stops with reason
+    ``hlc_failed``."""
 
     service: ClassVar[str] = "coordinator"
     name: ClassVar[str] = "hlc_failed"
@@ -417,7 +421,7 @@ class HlcFailed(Command[Ack]):
     grantable: ClassVar[bool] = False
 
     reason: str = "hlc_failed"
-    """What failed."""
+    """The SECC's cause (the response code, ``sequence_timeout``, ``connection_lost``...), logged."""
 
 
 class CableCheckResult(Reply):

@@ -35,7 +35,8 @@ class SeccSessionState(State):
     per_evse: ClassVar[bool] = True
 
     status: SeccStatusName
-    """idle (listening), session (running), paused (ISO 15118-2 pause), ended, failed."""
+    """idle (listening), session (running), paused (ISO 15118-2 pause), ended (the EV's SessionStop), failed
+    (any other end: a FAILED response, a timeout, the TCP connection lost, an undecodable message)."""
     protocol: str | None = None
     """Negotiated protocol: din, iso2, iso20."""
     session_id: str | None = None

@@ -76,6 +76,10 @@ class EvseConfig:
     """When HLC fails, fall back to basic (PWM) charging (via E/F)."""
     slac_retries: int = 1
     """How often to retry SLAC via an E/F toggle before giving up on HLC."""
+    v2g_retries: int = 3
+    """New V2G sessions accepted on the same plug-in after one ended abnormally (FAILED response, timeout, TCP
+    connection lost): the HLC part ends (output off, contactor open) and the EV may start again with SDP and
+    SessionSetup (ISO 15118-2/-20, DIN 70121) while the data link stays up; after that many, HLC has failed."""
     slac_init_timeout_s: float = 50.0
     """TT_EVSE_SLAC_init (ISO 15118-3: 20..50 s): time allowed for SLAC to match at 5 %."""
     t_step_ef_s: float = 4.0

@@ -149,7 +149,9 @@ class EvseCore:
         return self._flush()
 
     def hlc_failed(self, now: float, reason: str = "hlc_failed") -> list[Out]:
-        """The HLC session failed (the SECC gave up)."""
+        """A V2G session ended abnormally (``reason``: the SECC's cause, e.g. a FAILED code, sequence_timeout,
+        connection_lost); see the table for what follows (a retry on the same plug-in, or HLC has failed:
+        the session stops with reason ``hlc_failed``)."""
         self._pending_reason = reason
         self._feed(In.HLC_FAILED, now)
         return self._flush()
@@ -341,7 +343,11 @@ class EvseCore:
         if name == "retry_left":
             return s is not None and s.slac_tries < self.cfg.slac_retries
         if name == "fallback":
-            return self.cfg.basic_fallback
+            return self.cfg.basic_fallback and self.cfg.dc is None
+        if name == "v2g_retry":
+            return s is not None and s.v2g_failures < self.cfg.v2g_retries
+        if name == "dc":
+            return self.cfg.dc is not None
         if name == "power_on":
             return s is not None and s.power_on
         if name == "ev_ready":
@@ -362,7 +368,7 @@ class EvseCore:
         rule = TABLE[(self.state, inp)]
         nxt = self._resolve(rule.next)
         prev = self.state
-        self._act(rule.act, inp, now)
+        self._act(rule.act, inp, now, nxt)
         self.state = nxt
         self.history.append((now, prev, inp, nxt))
         if nxt is not prev:
@@ -381,7 +387,7 @@ class EvseCore:
         elif self._cp is not None and TABLE[(self.state, _CP_INPUT[self._cp])].next != self.state:
             self._feed(_CP_INPUT[self._cp], now)
 
-    def _act(self, act: Act, inp: In, now: float) -> None:
+    def _act(self, act: Act, inp: In, now: float, nxt: St) -> None:
         s = self.session
         reason = self._pending_reason
         if act is Act.SESSION_START:
@@ -429,12 +435,17 @@ class EvseCore:
                 s.slac_tries += 1
             else:
                 s.hlc_failed = True
-                if not self.cfg.basic_fallback:
+                if not self.guard("fallback"):
                     self._stop(s, "slac_failed")
+        elif act is Act.HLC_FAIL and s is not None and inp is In.HLC_FAILED and nxt is St.HLC:
+            # the V2G session ended abnormally, the plug-in goes on: a new V2G session starts from scratch
+            s.v2g_failures += 1
+            s.power_on = False
         elif act is Act.HLC_FAIL and s is not None:
             s.hlc_failed = True
-            if not self.cfg.basic_fallback or self.state is St.HLC_CHARGING:
-                self._stop(s, reason or "hlc_failed")
+            if not self.guard("fallback") or self.state is St.HLC_CHARGING:
+                # one word for the session's end (OCPP maps it); the SECC's cause is in its own report
+                self._stop(s, "slac_failed" if inp is In.SLAC_FAILED else "hlc_failed")
         elif act is Act.POWER_ON and s is not None:
             s.power_on = True
         elif act is Act.POWER_OFF and s is not None:

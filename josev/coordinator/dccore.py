@@ -20,6 +20,7 @@ from josev.coordinator.dc import CONTACTOR_PHASES, OUTPUT_PHASES, DcFlow, DcTarg
 from josev.coordinator.duty import MIN_CURRENT_A
 from josev.coordinator.outputs import DcCmd, DcReport, ImdCmd, Out
 from josev.coordinator.states import In, St
+from josev.coordinator.table import Act
 
 _HLC = (St.HLC, St.HLC_CHARGING)
 _READY = (CpState.C, CpState.D)
@@ -190,6 +191,15 @@ class DcEvseCore(EvseCore):
         if reason is not None:
             self._pending_reason = reason
             self._feed(In.HW_FAULT, now)
+
+    def _act(self, act: Act, inp: In, now: float, nxt: St) -> None:
+        super()._act(act, inp, now, nxt)
+        # the V2G session ended abnormally and the EVSE stays in HLC for the EV's next one: ramp the output down
+        # and open (then welding detection) as a PowerDelivery stop would, so the next session starts from OFF
+        # with a new cable check
+        retry = act is Act.HLC_FAIL and nxt is St.HLC and self.state is St.HLC
+        if retry and self.dc.phase in CONTACTOR_PHASES and self.dc.phase is not Dp.STOPPING:
+            self.dc.feed(Di.SHUTDOWN, now)
 
     def _enter(self, prev: St, nxt: St, now: float) -> None:
         super()._enter(prev, nxt, now)

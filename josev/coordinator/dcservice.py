@@ -138,6 +138,14 @@ class DcSide:
             raise CommandError("rejected", f"EVSE {evse} is not a DC EVSE")
         if core.state in (St.FAULTED, St.UNAVAILABLE):
             raise CommandError("unavailable", f"EVSE {evse} is {core.state.value}")
+        if core.dc.phase in (Dp.STOPPING, Dp.WELDING):
+            # the output of the EV's previous V2G session (ended abnormally) is still ramping down / being
+            # checked for welding: the new session's cable check starts once it is off
+            c = core.dccfg
+            await self.wait_for(
+                lambda: core.dc.phase not in (Dp.STOPPING, Dp.WELDING),
+                c.ramp_down_timeout_s + c.welding_timeout_s + 0.5,
+            )
         try:
             outs = core.cable_check(self.svc.clock(), cmd.voltage_v)
         except PermissionError as exc:

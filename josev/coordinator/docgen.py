@@ -1,7 +1,7 @@
 """Render the coordinator's state table into ``docs/coordinator.md`` (between marker comments).
 
-``python -m josev.coordinator.docgen docs/coordinator.md`` rewrites the generated part; a test checks that the
-page matches the code.
+``python -m josev.coordinator.docgen docs/coordinator.md`` rewrites the generated part (a test checks that the
+page matches the code); ``python -m josev.coordinator.docgen`` prints it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ def splice(page: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the page given as the only argument."""
+    """Rewrite the page given as the only argument; without one, print the generated part (diagram, states,
+    transition table, guards, contactor and DC tables) as Markdown on stdout."""
+    if not argv:
+        sys.stdout.write(render_section())
+        return 0
     path = Path(argv[0])
     path.write_text(splice(path.read_text()))
     return 0

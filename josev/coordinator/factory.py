@@ -9,6 +9,7 @@ meter_loss = "stop"          # stop | continue | fault
 station_limit_a = 63         # default: [station] max_current_a
 slac_init_timeout_s = 50
 slac_retries = 1
+v2g_retries = 3              # new V2G sessions after abnormal ends (FAILED, timeout, TCP lost) per plug-in
 t_step_ef_s = 4
 stop_timeout_s = 6
 fault_retry_s = 10
@@ -75,6 +76,8 @@ class CoordinatorSection(BaseModel):
     station_limit_a: float | None = Field(None, ge=0)
     slac_init_timeout_s: float = Field(50.0, gt=0)
     slac_retries: int = Field(1, ge=0)
+    v2g_retries: int = Field(3, ge=0)
+    """New V2G sessions accepted on one plug-in after one ended abnormally (see EvseConfig.v2g_retries)."""
     t_step_ef_s: float = Field(4.0, ge=4.0)
     stop_timeout_s: float = Field(6.0, gt=0)
     fault_retry_s: float = Field(10.0, gt=0)
@@ -99,6 +102,7 @@ def evse_configs(cfg: JosevConfig, section: CoordinatorSection) -> list[EvseConf
                 hlc_offered=e.hlc and e.plc_interface is not None,
                 basic_fallback=e.fallback_to_basic,
                 slac_retries=section.slac_retries,
+                v2g_retries=section.v2g_retries,
                 slac_init_timeout_s=section.slac_init_timeout_s,
                 t_step_ef_s=section.t_step_ef_s,
                 stop_timeout_s=section.stop_timeout_s,

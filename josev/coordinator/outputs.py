@@ -106,6 +106,8 @@ class Session:
     authorized: bool = False
     hlc_failed: bool = False
     slac_tries: int = 0
+    v2g_failures: int = 0
+    """V2G sessions (SessionSetup .. end) of this plug-in that ended abnormally (FAILED, timeout, TCP lost)."""
     power_on: bool = False
     stop_reason: str | None = None
     charged: bool = False

@@ -216,10 +216,14 @@ class CoordinatorService:
         elif isinstance(out, ImdCmd):
             await bus.request(halapi.SetIsolationMonitor(running=out.running), evse)
         elif isinstance(out, DcReport) and isinstance(core, DcEvseCore):
-            await bus.publish(self.dc.supply_state(core), evse)
+            supply = self.dc.supply_state(core)
+            log.debug("EVSE %d: published DcSupplyState %s", evse, supply.model_dump_json())
+            await bus.publish(supply, evse)
         elif isinstance(out, StatusOut):
             oplog.faults(log, evse, list(out.faults), str(out.state.value))
-            await bus.publish(self._status(core, out), evse)
+            status = self._status(core, out)
+            log.debug("EVSE %d: published EvseStatus %s", evse, status.model_dump_json())
+            await bus.publish(status, evse)
         elif isinstance(out, SessionOut):
             oplog.session_step(log, evse, out)
             await bus.publish(self._session_event(core, out), evse)
@@ -437,6 +441,19 @@ class CoordinatorService:
         except PermissionError as exc:
             raise CommandError("rejected", str(exc)) from exc
 
+    @staticmethod
+    def _hlc_failed(cmd: api.HlcFailed, core: EvseCore, now: float) -> list[Out]:
+        outs = core.hlc_failed(now, cmd.reason)
+        s = core.session
+        log.info(
+            "EVSE %d: V2G session ended abnormally (%s): %s%s",
+            core.cfg.evse,
+            cmd.reason,
+            core.state.value,
+            f", {s.v2g_failures} of {core.cfg.v2g_retries} retries used" if s is not None else "",
+        )
+        return outs
+
     def _serve(self, bus: Bus) -> None:
         bus.serve(api.Authorize, self._authorize)
         bus.serve(api.UnlockConnector, self._unlock)
@@ -447,7 +464,7 @@ class CoordinatorService:
         handlers: list[tuple[type[Command[Ack]], Callable[[Any, EvseCore, float], list[Out]]]] = [
             (api.Deauthorize, lambda c, core, t: core.deauthorize(t, c.reason)),
             (api.StopCharging, lambda c, core, t: core.stop(t, c.reason)),
-            (api.HlcFailed, lambda c, core, t: core.hlc_failed(t, c.reason)),
+            (api.HlcFailed, self._hlc_failed),
             (api.SetAvailability, lambda c, core, t: core.set_available(c.available, t)),
             (api.CancelReservation, lambda c, core, t: core.cancel_reservation(t)),
             (api.ClearFault, lambda c, core, t: core.clear_fault(c.reason, t)),

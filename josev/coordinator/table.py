@@ -42,7 +42,11 @@ GUARDS = {
     "authorized": "the session is authorized (or free charging is configured)",
     "limit_ok": "the effective current limit is at least 6 A",
     "retry_left": "SLAC retries (via E/F) remain",
-    "fallback": "the configuration allows falling back to basic charging when HLC fails",
+    "fallback": "the configuration allows falling back to basic charging when HLC fails (AC only: a DC EVSE has "
+    "no basic charging)",
+    "v2g_retry": "the V2G session ended abnormally (FAILED, timeout, TCP lost) and V2G retries of this plug-in "
+    "remain: the EV may start a new one (SDP, SessionSetup) on the same data link",
+    "dc": "a DC EVSE: its own output ramps down to zero before the contactor opens",
     "power_on": "the SECC asked for power delivery (HLC PowerDelivery start)",
     "ev_ready": "the pilot reads C or D",
     "stop_requested": "a stop was requested (station, operator, deauthorization, HLC failure)",
@@ -144,17 +148,26 @@ def _build() -> dict[tuple[St, In], Rule]:
     put(St.HLC, In.HLC_POWER_ON, Rule(Choice("ev_ready", St.HLC_CHARGING, St.HLC), Act.POWER_ON))
     put(St.HLC, [In.CP_C, In.CP_D], Rule(Choice("power_on", St.HLC_CHARGING, St.HLC)))
     put(St.HLC, In.HLC_POWER_OFF, Rule(_SAME, Act.POWER_OFF))
+    # A V2G session that ended abnormally ends the HLC part (DC: output off, contactor open) but not the
+    # plug-in: the EV may start a new one on the same data link, up to v2g_retries times.
     put(
         St.HLC,
-        [In.HLC_FAILED, In.SLAC_FAILED],
-        Rule(Choice("fallback", St.EF_PAUSE, St.FINISHED), Act.HLC_FAIL),
+        In.HLC_FAILED,
+        Rule(Choice("v2g_retry", St.HLC, Choice("fallback", St.EF_PAUSE, St.FINISHED)), Act.HLC_FAIL),
     )
+    put(St.HLC, In.SLAC_FAILED, Rule(Choice("fallback", St.EF_PAUSE, St.FINISHED), Act.HLC_FAIL))
     put(St.HLC, In.STOP, Rule(St.FINISHED, Act.STOP))
 
     # HLC_CHARGING: power flows under HLC control.
     put(St.HLC_CHARGING, In.CP_B, Rule(St.HLC))
     put(St.HLC_CHARGING, In.HLC_POWER_OFF, Rule(St.HLC, Act.POWER_OFF))
-    put(St.HLC_CHARGING, [In.HLC_FAILED, In.SLAC_FAILED], Rule(St.STOPPING, Act.HLC_FAIL))
+    # DC ramps its output down in HLC before opening; AC withdraws the PWM (STOPPING) and waits for B.
+    put(
+        St.HLC_CHARGING,
+        In.HLC_FAILED,
+        Rule(Choice("dc", Choice("v2g_retry", St.HLC, St.STOPPING), St.STOPPING), Act.HLC_FAIL),
+    )
+    put(St.HLC_CHARGING, In.SLAC_FAILED, Rule(St.STOPPING, Act.HLC_FAIL))
     put(St.HLC_CHARGING, In.STOP, Rule(St.STOPPING, Act.STOP))
     put(St.HLC_CHARGING, In.DEAUTHORIZED, Rule(St.STOPPING, Act.DEAUTH))
 
@@ -278,4 +291,5 @@ def render_mermaid() -> str:
             continue
         lines.append(f"    {s.name} --> {dst.name}: {', '.join(ins)}")
     lines.append("    note right of FAULTED: every fault input and a pilot reading E/F lead here")
+    lines.append("    note left of HLC: HLC_FAILED with v2g_retry stays here for the EV's next V2G session")
     return "\n".join(lines) + "\n"

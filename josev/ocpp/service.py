@@ -26,7 +26,13 @@ log = logging.getLogger(__name__)
 
 SETTLE_S = 3.0
 """How long a stopping OCPP service waits for the coordinator's last session events."""
-STOP_TRIGGER = {"local": "StopAuthorized", "deauthorized": "Deauthorized", "remote": "RemoteStop"}
+STOP_TRIGGER = {
+    "local": "StopAuthorized",
+    "deauthorized": "Deauthorized",
+    "remote": "RemoteStop",
+    "hlc_failed": "EVCommunicationLost",  # stoppedReason Other (transactions.STOP_REASON)
+    "slac_failed": "EVCommunicationLost",
+}
 """SessionEvent ``stopped`` reasons -> OCPP triggerReason (other reasons: StopAuthorized)."""
 
 

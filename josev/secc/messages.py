@@ -16,15 +16,22 @@ from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
 from josev.secc.schedule import PowerSchedule
 
+NORMAL_ENDS = frozenset({"terminate", "pause"})
+"""SessionEnded reasons of a session the EV ended by the protocol (SessionStop); every other end is abnormal."""
+
 
 def session_status(e: ev.SessionEnded) -> str:
-    """``paused``, ``failed`` (a FAILED response code) or ``ended``."""
-    return "paused" if e.paused else ("failed" if e.reason.startswith("FAILED") else "ended")
+    """``paused``, ``ended`` (SessionStop Terminate) or ``failed`` (anything else: a FAILED response code, a
+    sequence / communication-setup timeout, the TCP connection lost, an undecodable message)."""
+    if e.paused:
+        return "paused"
+    return "ended" if e.reason in NORMAL_ENDS else "failed"
 
 
 def hlc_failed(e: ev.SessionEnded) -> bool:
-    """The coordinator must hear that the high-level session failed (FAILED code, timeout, codec error)."""
-    return session_status(e) == "failed" or e.reason.endswith("timeout") or e.reason.endswith("_error")
+    """The coordinator must hear that the high-level session ended abnormally (``HlcFailed``): it ends the HLC
+    part (output off, contactor open) and waits for the EV's next V2G session on the same plug-in."""
+    return session_status(e) == "failed"
 
 
 def power_schedule(msg: ocpp.ChargingSchedule, view: EvseView, wall_offset: float) -> PowerSchedule:

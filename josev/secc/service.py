@@ -204,6 +204,7 @@ class SeccService:
         self._dc_bus: set[int] = set()  # EVSEs whose DcSupplyState comes from the coordinator
         self._dc_coordinator: set[int] = set()  # EVSEs the coordinator runs as DC (cable check on the bus)
         self._cc_done: set[int] = set()
+        self._v2g_running: set[int] = set()  # EVSEs with a V2G session (SessionSetup done) not yet ended
         self._bpt_wanted: set[int] = (
             set()
         )  # EVSEs configured with BPT (offered while the coordinator allows)  # EVSEs whose cable check of the running session is over
@@ -473,8 +474,15 @@ class SeccService:
                 self._spawn(self.pnc.ocsp_status(bus, evse, e))
             elif isinstance(e, ev.MeterReceipted) and self.pnc is not None:
                 self.pnc.receipted(evse, e)
-            if isinstance(e, ev.SessionEnded) and hlc_failed(e):
-                self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
+            if isinstance(e, ev.SessionStarted):
+                self._v2g_running.add(evse)
+            elif isinstance(e, ev.SessionEnded):
+                # only the end of a V2G session (SessionSetup done) is the car's: a peer that never got that far
+                # (garbage, an idle connection timing out) must not use up the plug-in's V2G retries
+                running = evse in self._v2g_running
+                self._v2g_running.discard(evse)
+                if running and hlc_failed(e):
+                    self._spawn(self._command(coord.HlcFailed(reason=e.reason[:100]), evse))
             elif isinstance(e, ev.CableCheckRequested) and evse in self._dc_coordinator:
                 self._cc_done.discard(evse)
                 view.isolation = "Invalid"  # Ongoing until the coordinator's test result

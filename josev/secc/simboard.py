@@ -7,7 +7,8 @@ the high-level session starts (a real EV closes S2 before CableCheck / PowerDeli
 PowerDelivery Start (DC; the battery then sits :data:`~josev.halsvc.simcar.DC_HEADROOM_V` under the voltage the
 EV precharged to, so the supply can drive the EV's target current into it and the meter counts what the SECC
 reports), disconnects it and goes back to B after PowerDelivery Stop, and unplugs and replugs it
-after every session so the coordinator sees the next car as a new session. The HAL publishes the car's state
+after every session the EV ended (SessionStop) so the coordinator sees the next car as a new session; after a
+failed one (FAILED, timeout, TCP lost) it stays plugged in, as a car that tries again does. The HAL publishes the car's state
 (:class:`josev.api.hal.SimCarState`) and takes manual commands for it (:class:`josev.api.hal.SimCarControl`).
 
 :class:`SlacLinkUp` stands in for SLAC with ``--slac off``: it reports the link as matched as soon as the pilot
@@ -91,8 +92,13 @@ class SimEvBridge:
             return
         if msg.status == "session":
             self.set_cp(evse, "C")
-        elif msg.status in ("ended", "failed"):
+        elif msg.status == "ended":
             self._spawn(self._replug(evse))
+        elif msg.status == "failed":  # the car opens its battery contactor, stays plugged in and tries again
+            ev = self._channel(evse).ev
+            if ev is not None:
+                ev.dc_contactor_closed = False
+            self.set_cp(evse, "B")
 
     def _on_target(self, msg: api.EvTarget, evse: int | None) -> None:
         """PreCharge: the EV's battery is at the voltage it precharges to (``josev ev --voltage`` or a foreign

@@ -140,7 +140,7 @@ EXPECTED: list[tuple[St, In, St]] = [
     (St.HLC_WAIT, In.AUTHORIZED, St.HLC_WAIT),
     (St.HLC, In.HLC_POWER_ON, St.HLC),
     (St.HLC, In.CP_C, St.HLC),
-    (St.HLC, In.HLC_FAILED, St.EF_PAUSE),
+    (St.HLC, In.HLC_FAILED, St.HLC),
     (St.HLC_CHARGING, In.CP_B, St.HLC),
     (St.HLC_CHARGING, In.HLC_POWER_OFF, St.HLC),
     (St.HLC_CHARGING, In.STOP, St.STOPPING),
