@@ -512,7 +512,9 @@ class EvseEndpoint:
         if self.scenario is not None:
             from josev.secc.scenario.hook import ConnectionHook, link_down
 
-            hook = ConnectionHook(self.scenario.session(self.clock(), self.wall_clock()), self.codec)
+            hook = ConnectionHook(
+                self.scenario.session(self.clock(), self.wall_clock(), self.evse_no, conn), self.codec
+            )
 
         def emit(events: list[Any]) -> None:
             """A connection that has not started a session while another one charges on this EVSE (an EVSE
