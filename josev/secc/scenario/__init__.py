@@ -15,6 +15,7 @@ from pathlib import Path
 from josev.secc.scenario.engine import Plan, ScenarioRunner, SessionScript
 from josev.secc.scenario.model import Action, Scenario, StationSettings, TakenAction
 from josev.secc.scenario.parse import ScenarioError, load, parse
+from josev.secc.scenario.toreport import to_report
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -33,6 +34,7 @@ __all__ = [
     "parse",
     "read_record",
     "resolve",
+    "to_report",
 ]
 
 
