@@ -278,3 +278,16 @@ def test_renegotiation_the_ev_renegotiates_or_stops() -> None:
     assert f.value == pytest.approx(0.149, abs=1e-3) and "ReNegotiation" in f.clause
     f = one([a], start() + msgs + [m(t + 0.05, True, "SessionStopReq")])
     assert f.severity == "warning" and "instead of renegotiating" in f.text
+
+
+def test_the_html_report_shows_the_reaction_measured_against_allowed() -> None:
+    pytest.importorskip("plotly")
+    from josev.report.html import render_html
+
+    r = runner_of("limit-step")
+    msgs, _ = loops(r, [125, 125, 125, 125, 125, 40])
+    text = render_html(build_report(start() + msgs, r.report_actions(1, "c1")))
+    section = text.split("<h2>Scenario reaction</h2>", 1)[1].split("<h2>Timing</h2>", 1)[0]
+    assert "<th>measured / allowed</th>" in section
+    assert '<code>ev-target-follows-limit</code></td><td class="num">3 / 2</td>' in section
+    assert "current_a 40" in section  # the scenario's own words among the action's detail
