@@ -378,6 +378,37 @@ def _drop(a: StationAction, msgs: Sequence[ReportMessage], t0: float, lim: Limit
     )  # fmt: skip
 
 
+def _reconnect(a: StationAction, msgs: Sequence[ReportMessage], t0: float, lim: Limits) -> Finding:
+    """This session follows a connection (or link) the station dropped at ``a.t``: the EV must start again from
+    SDP and supportedAppProtocolReq (a new V2G communication session)."""
+    clause = (
+        f"{lim.standard}: after a lost connection the EV starts again with SDP and supportedAppProtocolReq"
+    )
+    what = (
+        f"the station dropped the EVSE's previous {'link' if a.detail.get('link_down_s') else 'connection'}"
+    )
+    ev = [(i, m) for i, m in _after(msgs, a.t) if m.from_ev]
+    if not ev:
+        return _finding(a, False, "ev-reconnects-after-drop", clause, f"{what}; no EV message followed", t0,
+                        bad="warning")  # fmt: skip
+    i, m = ev[0]
+    took = m.t - a.t
+    firsts = [x.name for _, x in ev if x.is_request][:2]
+    ok = bool(firsts) and firsts[0] in ("SECCDiscoveryReq", "supportedAppProtocolReq")
+    if firsts and firsts[0] == "SECCDiscoveryReq":
+        ok = len(firsts) > 1 and firsts[1] == "supportedAppProtocolReq"
+    setup = next((x for _, x in ev if x.base == "SessionSetup"), None)
+    sid = first_str(setup.body, "SessionID") if setup is not None else None
+    resumed = bool(sid) and set(str(sid)) != {"0"}
+    how = f"{' then '.join(firsts)}" + (f", resuming SessionID {sid}" if resumed else "")
+    return _finding(
+        a, ok, "ev-reconnects-after-drop", clause,
+        f"{what} {took:.3f} s before this session; the EV began with {how}"
+        + ("" if ok else " (it must start with SDP / supportedAppProtocolReq)"),
+        t0, (i, m), took, None, bad="warning",
+    )  # fmt: skip
+
+
 REACTIONS: dict[str, Reaction] = {
     "failed": Reaction("ev-stops-after-failed", "end the session (SessionStopReq or close) and send nothing else",
                        lambda lim: lim.clause_failed, _failed),
@@ -391,6 +422,8 @@ REACTIONS: dict[str, Reaction] = {
                         lambda lim: lim.timeout_table, _ongoing),
     "drop_link": Reaction("ev-silent-after-link-drop", "send nothing more on the dropped connection",
                           lambda lim: lim.standard, _drop),
+    "reconnect": Reaction("ev-reconnects-after-drop", "start a new session with SDP and supportedAppProtocolReq",
+                          lambda lim: lim.standard, _reconnect),
     "limit": Reaction("ev-target-follows-limit", f"keep its target within the new maximum within {LIMIT_LOOPS} "
                       "charge-loop requests", lambda lim: lim.clause_limit, _limit),
     "renegotiate": Reaction("ev-renegotiates-when-asked", "renegotiate (PowerDelivery Renegotiate / "

@@ -162,6 +162,7 @@ RULES = {
     "limit": ("ev-target-follows-limit",),
     "renegotiate": ("ev-renegotiates-when-asked",),
     "drop_link": ("ev-silent-after-link-drop",),
+    "reconnect": ("ev-reconnects-after-drop",),
 }
 
 
@@ -437,9 +438,20 @@ async def test_plc_link_down_then_back(netns_lab: NetnsLab, tmp_path: Path, pki:
         assert kinds(rec) == [("link_down", "CurrentDemand")]
         assert rec["actions"][0]["t"] >= t0
         await asyncio.sleep(max(0.0, rec["actions"][0]["t"] + 3.5 - time.time()))  # the link is back
+        f = reaction(rec, "drop_link")
+        assert (f["severity"], f["rule"]) == ("ok", "ev-silent-after-link-drop"), f
         results, _ = await st.ev("din", loops=2)  # a new car: 2 loops, so the scenario does not act again
         assert results[-1]["outcome"] == "finished", results
-        assert st.records()[0]["actions"] == []
+        (rec,) = st.records()
+        assert rec["actions"] == []
+        # its report: the EVSE's previous link was dropped; this session began again with SDP and SAP
+        f = reaction(rec, "reconnect")
+        assert (f["severity"], f["rule"], f["message_name"]) == (
+            "ok",
+            "ev-reconnects-after-drop",
+            "SECCDiscoveryReq",
+        )
+        assert 3.0 <= f["value"] < 10.0, f
 
 
 async def test_tls_only_and_tls13_only(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:

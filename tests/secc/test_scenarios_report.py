@@ -5,6 +5,7 @@ against the allowed one, clause)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -291,3 +292,29 @@ def test_the_html_report_shows_the_reaction_measured_against_allowed() -> None:
     assert "<th>measured / allowed</th>" in section
     assert '<code>ev-target-follows-limit</code></td><td class="num">3 / 2</td>' in section
     assert "current_a 40" in section  # the scenario's own words among the action's detail
+
+
+def test_after_a_dropped_connection_the_next_session_judges_how_the_ev_came_back() -> None:
+    r = runner_of("drop-tcp")
+    _, t = loops(r, [125, 125, 125])
+    (drop,) = r.report_actions(1, "c1")
+    assert (drop.kind, drop.detail["scenario"]) == ("drop_link", "close_tcp")
+    # the EV's next connection on EVSE 1, 2.5 s later: SDP, then supportedAppProtocolReq
+    r.session(10.0, T0 + t + 2.5, 1, "c2")
+    r.session(10.0, T0 + t + 2.6, 2, "c1")  # another EVSE: not concerned
+    (back,) = r.report_actions(1, "c2")
+    assert (back.kind, back.t, back.detail["dropped_at"]) == ("reconnect", drop.t, drop.t)
+    assert r.report_actions(2, "c1") == []
+    sdp = [m(t + 2.5, True, "SECCDiscoveryReq"), m(t + 2.51, False, "SECCDiscoveryRes")]
+    again = [replace(x, t=x.t + t + 2.52) for x in start()]
+    f = one([back], sdp + again)
+    assert (f.severity, f.rule, f.limit) == ("ok", "ev-reconnects-after-drop", None), f
+    assert f.value == pytest.approx(2.5 + 0.1, abs=0.01) and f.message_name == "SECCDiscoveryReq"
+    assert "SECCDiscoveryReq then supportedAppProtocolReq" in f.text
+    f = one([back], [replace(x, t=x.t + t + 2.52) for x in start()[2:]])  # straight to SessionSetupReq
+    assert f.severity == "warning" and "it must start with SDP" in f.text
+    # a connection long after the drop is a new car, not the EV coming back
+    r = runner_of("drop-tcp")
+    loops(r, [125, 125, 125])
+    r.session(100.0, T0 + 1_000.0, 1, "c2")
+    assert r.report_actions(1, "c2") == []

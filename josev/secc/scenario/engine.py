@@ -41,6 +41,9 @@ class _Held:
 
 SESSIONS_KEPT = 64
 """Connections whose actions are kept for the report (:meth:`ScenarioRunner.report_actions`) until it takes them."""
+RECONNECT_WINDOW_S = 60.0
+"""A new connection on an EVSE this soon after the scenario dropped the previous one is the EV coming back: its
+report judges how (V2G_SECC_Sequence_Timeout, 60 s, is as long as a station waits for an EV anyway)."""
 
 
 class ScenarioRunner:
@@ -51,11 +54,17 @@ class ScenarioRunner:
         self.scenario = scenario
         self.record: list[TakenAction] = []
         self._sessions: OrderedDict[tuple[int, str], SessionScript] = OrderedDict()
+        self._dropped: dict[int, TakenAction] = {}
 
     def session(self, now: float, wall: float, evse: int = 0, connection: str = "") -> SessionScript:
         """The script of a new connection (``now``: monotonic clock, ``wall``: epoch seconds) of ``evse``,
         named ``connection`` like the V2G log names it (``c1``)."""
-        script = SessionScript(self, now, wall)
+        script = SessionScript(self, now, wall, evse=evse)
+        drop = self._dropped.pop(evse, None)
+        if drop is not None and 0.0 <= wall - drop.t <= RECONNECT_WINDOW_S:
+            script.before.append(
+                TakenAction(drop.t, drop.kind, drop.request, drop.detail, {**drop.data, "previous": True})
+            )
         if connection:
             self._sessions[(evse, connection)] = script
             while len(self._sessions) > SESSIONS_KEPT:
@@ -66,7 +75,7 @@ class ScenarioRunner:
         """The actions taken in that connection, as the conformance report reads them (taken once: the
         :class:`~josev.report.files.ReportingRecorder` asks when the session's pcapng is written)."""
         script = self._sessions.pop((evse, connection), None)
-        return [] if script is None else to_report(script.taken)
+        return [] if script is None else to_report(script.before + script.taken)
 
 
 @dataclass
@@ -81,6 +90,10 @@ class SessionScript:
     limits: dict[str, float] = field(default_factory=dict)
     taken: list[TakenAction] = field(default_factory=list)
     protocol: str = ""
+    evse: int = 0
+    before: list[TakenAction] = field(default_factory=list)
+    """What the scenario did to this EVSE's previous connection that this one answers (a dropped connection
+    or link: the EV coming back); for the report, not part of this session's record."""
     _held: _Held | None = None
 
     def _take(
@@ -89,6 +102,8 @@ class SessionScript:
         act = TakenAction(round(wall, 6), kind, request, detail, data or {})
         self.taken.append(act)
         self.runner.record.append(act)
+        if kind in ("close_tcp", "link_down"):
+            self.runner._dropped[self.evse] = act
 
     def _due(self, a: Action, index: int, protocol: str, request: str, count: int, elapsed: float) -> bool:
         if index in self.done or protocol not in a.protocols or not requests.matches(a.request, request):

@@ -15,6 +15,7 @@ scenario action                            report kind         the EV must
 ``status`` EVSE_(Emergency)Shutdown        ``stop_charging``   stop charging
 ``limit``                                  ``limit``           keep its target within the new maximum
 ``close_tcp`` / ``link_down``              ``drop_link``       send nothing more on the dropped connection
+the same, in the EVSE's next connection    ``reconnect``       start again with SDP and supportedAppProtocol
 ========================================  ==================  ===============================================
 """
 
@@ -34,6 +35,8 @@ SHUTDOWN_STATUS = frozenset({"EVSE_Shutdown", "EVSE_EmergencyShutdown"})
 def _kind(a: TakenAction) -> str | None:
     """The report's kind of one scenario action; None for records the report does not evaluate on their own."""
     d = a.data
+    if d.get("previous"):
+        return "reconnect" if a.kind in ("close_tcp", "link_down") else None
     if a.kind == "delay":
         return "late"
     if a.kind == "code":
@@ -84,5 +87,7 @@ def to_report(taken: Sequence[TakenAction]) -> list[StationAction]:
                 detail[key] = d[key]
         if a.kind == "link_down":
             detail["link_down_s"] = d.get("for_s")
+        if kind == "reconnect":
+            detail["dropped_at"] = a.t
         out.append(StationAction(a.t, kind, a.request + "Req" if a.request else "", detail))
     return out
