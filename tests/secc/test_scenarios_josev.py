@@ -121,10 +121,13 @@ async def test_iso2_charge_loop_timeout_of_the_josev_ev(netns_lab: NetnsLab, tmp
 
 async def test_failed_charge_parameter_discovery_din(netns_lab: NetnsLab, tmp_path: Path) -> None:
     r, recs = await run(netns_lab, tmp_path, "failed-charge-parameter-discovery", DIN)
-    assert [a["detail"] for rec in recs for a in rec["actions"]] == ["ResponseCode OK -> FAILED"], r.detail
+    # this EV starts a new session at once after the failed one (the scenario fails that one too): how far the
+    # second one gets before the test stops the station depends on the machine's load
+    assert [a["detail"] for a in recs[0]["actions"]] == ["ResponseCode OK -> FAILED"], r.detail
+    assert all(a["detail"] == "ResponseCode OK -> FAILED" for rec in recs for a in rec["actions"]), r.detail
     assert r.ended != b"terminate", r.detail
     assert "CableCheckReq" not in r.ev_log and "CurrentDemandRes received" not in r.ev_log, r.detail
-    f = reaction(recs, "ev-stops-after-failed")
+    f = reaction(recs[:1], "ev-stops-after-failed")
     assert (f["severity"], f["limit"]) == ("ok", 2.0) and 0.0 <= f["value"] <= 2.0, f
     assert f["clause"].startswith("DIN SPEC 70121 9.6"), f
 
