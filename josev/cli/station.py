@@ -77,7 +77,7 @@ def build_services(
             ],
             codec=codec,
             tls=tls_cfg,
-            recorder=_recorder(v2g_log_dir, codec, report),
+            recorder=_recorder(v2g_log_dir, codec, report, scenario),
             clamp_targets=lenient_targets,
             scenario=scenario,
         )
@@ -95,14 +95,17 @@ def build_services(
     return services
 
 
-def _recorder(directory: Path | None, codec: str, report: bool) -> Any:
-    """The V2G log; with a directory and ``report``, it writes a conformance report next to each pcapng."""
+def _recorder(directory: Path | None, codec: str, report: bool, scenario: Any = None) -> Any:
+    """The V2G log; with a directory and ``report``, it writes a conformance report next to each pcapng, with
+    the actions the ``scenario`` (a :class:`~josev.secc.scenario.ScenarioRunner`) took in that session and the
+    EV's reaction to them."""
     from josev.observability.v2glog import V2gRecorder
 
     if directory is not None and report:
         from josev.report.files import ReportingRecorder
 
-        return ReportingRecorder(directory=directory, codec=codec)
+        actions = scenario.report_actions if scenario is not None else None
+        return ReportingRecorder(directory=directory, codec=codec, actions=actions)
     return V2gRecorder(directory=directory)
 
 

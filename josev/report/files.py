@@ -34,28 +34,51 @@ def report_paths(capture: Path) -> tuple[Path, Path]:
     return capture.with_name(stem + ".report.json"), capture.with_name(stem + ".report.html")
 
 
+def scenario_record_of(capture: Path) -> Path:
+    """The scenario record ``josev station --scenario`` writes next to a session's pcapng."""
+    stem = capture.name[: -len(capture.suffix)] if capture.suffix else capture.name
+    return capture.with_name(stem + ".scenario.json")
+
+
+def recorded_actions(capture: Path) -> list[StationAction]:
+    """What the station did on purpose in ``capture``'s session, from the scenario record next to it (empty
+    without one; a record that cannot be read is logged and left out: the report is still written)."""
+    path = scenario_record_of(capture)
+    if not path.is_file():
+        return []
+    from josev.secc.scenario import read_record, to_report
+
+    try:
+        return to_report(read_record(path))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        log.warning("report: the scenario record %s cannot be read (%s); no station actions", path.name, e)
+        return []
+
+
 def report_of_capture(
     capture: Path,
     codec: Any,
-    actions: Sequence[StationAction] = (),
+    actions: Sequence[StationAction] | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Build the report of a capture file (raises OSError, CaptureError)."""
+    """Build the report of a capture file (raises OSError, CaptureError). ``actions`` None: those of the
+    scenario record next to the capture, if any (:func:`recorded_actions`)."""
     info = {"capture": capture.name, **(meta or {})}
-    return build_report(messages_from_capture(capture, codec), actions, info)
+    acts = recorded_actions(capture) if actions is None else actions
+    return build_report(messages_from_capture(capture, codec), acts, info)
 
 
 def write_report(
     capture: Path,
     codec: Any,
-    actions: Sequence[StationAction] = (),
+    actions: Sequence[StationAction] | None = None,
     meta: Mapping[str, Any] | None = None,
     *,
     html: bool = True,
     out_dir: Path | None = None,
 ) -> tuple[Path, Path | None]:
     """Write the JSON (and, with plotly, HTML) report of ``capture`` next to it (or into ``out_dir``); returns
-    their paths."""
+    their paths. ``actions`` None: read from the scenario record next to the capture."""
     report = report_of_capture(capture, codec, actions, meta)
     jpath, hpath = report_paths(capture if out_dir is None else out_dir / capture.name)
     _write(jpath, json.dumps(report.to_dict(), indent=1, default=str))
@@ -199,6 +222,8 @@ def report_folder(src: Path, dest: Path, codec: Any) -> list[tuple[Path, Path, P
     for cap in sorted(src.glob("v2g-*.pcapng")):
         copy = dest / cap.name
         shutil.copyfile(cap, copy)
+        if (record := scenario_record_of(cap)).is_file():  # the station's actions go along with the capture
+            shutil.copyfile(record, scenario_record_of(copy))
         try:
             j, h = write_report(copy, codec)
             verdict = str(json.loads(j.read_text())["summary"]["verdict"])

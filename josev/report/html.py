@@ -34,21 +34,28 @@ def _e(v: Any) -> str:
     return html.escape("" if v is None else str(v))
 
 
-def _findings_table(fs: list[Finding], t_label: str = "t [s]") -> str:
+def _findings_table(fs: list[Finding], t_label: str = "t [s]", *, measured: bool = False) -> str:
+    """The findings as a table; ``measured``: with the measured value against the allowed one (reactions)."""
     if not fs:
         return "<p>none</p>"
     rows = []
     for f in fs:
         t = "" if f.t is None else f"{f.t:.3f}"
         msg = "" if f.message is None else f"#{f.message} {f.message_name}"
+        vs = ""
+        if measured:
+            v = "-" if f.value is None else f"{f.value:.3g}"
+            lim = "-" if f.limit is None else f"{f.limit:g}"
+            vs = f'<td class="num">{v} / {lim}</td>'
         rows.append(
             f'<tr class="{_e(f.severity)}"><td>{_e(f.severity)}</td><td>{_e(f.subject)}</td>'
-            f'<td class="num">{t}</td><td>{_e(msg)}</td><td><code>{_e(f.rule)}</code></td>'
+            f'<td class="num">{t}</td><td>{_e(msg)}</td><td><code>{_e(f.rule)}</code></td>{vs}'
             f"<td>{_e(f.text)}</td><td>{_e(f.clause)}</td></tr>"
         )
+    head = "<th>measured / allowed</th>" if measured else ""
     return (
         f'<table class="findings"><tr><th>severity</th><th>who</th><th>{t_label}</th><th>message</th>'
-        "<th>rule</th><th>what happened</th><th>clause</th></tr>" + "".join(rows) + "</table>"
+        f"<th>rule</th>{head}<th>what happened</th><th>clause</th></tr>" + "".join(rows) + "</table>"
     )
 
 
@@ -216,7 +223,7 @@ def render_html(report: Report) -> str:
 <p class=small>What the station did on purpose (and FAILED response codes it sent), and whether the EV reacted as the
 standard asks.</p>
 {"<table><tr><th>t [s]</th><th>action</th><th>request</th><th>detail</th></tr>" + action_rows + "</table>" if action_rows else ""}
-{_findings_table(report.reactions)}
+{_findings_table(report.reactions, measured=True)}
 <h2>Timing</h2>
 <table class="timings"><tr><th>request</th><th>count</th><th>min ms</th><th>median ms</th><th>max ms</th>
 <th>station performance time ms</th><th>EV timeout ms</th><th>over performance time</th></tr>{timing_rows}</table>

@@ -36,6 +36,10 @@ class Limits:
     """What the EV must do after a FAILED response code."""
     clause_stop: str = ""
     """What the EV must do when the station asks it to stop."""
+    clause_limit: str = ""
+    """Where the EVSE's maximum limits in the charge loop answer are defined (the EV's target keeps within)."""
+    clause_renegotiate: str = ""
+    """What the EV must do when the station asks it to renegotiate."""
 
     def ev_timeout_of(self, base: str) -> float:
         return self.ev_timeout.get(base, self.ev_timeout_default)
@@ -63,6 +67,8 @@ DIN = Limits(
     clause_values="DIN SPEC 70121 9.4 (message definitions) and 9.5 (data types)",
     clause_failed="DIN SPEC 70121 9.6 (error handling: after a FAILED response code the EVCC stops the session)",
     clause_stop="DIN SPEC 70121 9.4 (DC_EVSEStatus EVSEStatusCode / EVSENotification)",
+    clause_limit="DIN SPEC 70121 9.4 (CurrentDemandRes EVSEMaximumCurrentLimit / PowerLimit / VoltageLimit)",
+    clause_renegotiate="DIN SPEC 70121 has no renegotiation",
 )
 
 ISO2 = Limits(
@@ -106,6 +112,9 @@ ISO2 = Limits(
     clause_values="ISO 15118-2:2014 8.4 (message definitions) and 8.5 (data types)",
     clause_failed="ISO 15118-2:2014 8.8 (error handling), [V2G2-539]: after FAILED the session ends",
     clause_stop="ISO 15118-2:2014 8.5 (EVSENotification, NotificationMaxDelay)",
+    clause_limit="ISO 15118-2:2014 8.4 (CurrentDemandRes EVSEMaximumCurrentLimit / PowerLimit / VoltageLimit)",
+    clause_renegotiate="ISO 15118-2:2014 8.5 (EVSENotification ReNegotiation) and 8.4 (PowerDeliveryReq "
+    "ChargeProgress Renegotiate, then ChargeParameterDiscoveryReq)",
 )
 
 ISO20 = Limits(
@@ -132,6 +141,8 @@ ISO20 = Limits(
     clause_values="ISO 15118-20:2022 8.3 (message definitions) and its data types",
     clause_failed="ISO 15118-20:2022 8.8 (error handling: after a FAILED response code the EVCC stops the session)",
     clause_stop="ISO 15118-20:2022 8.3 (EVSEStatus EVSENotification, NotificationMaxDelay)",
+    clause_limit="ISO 15118-20:2022 8.3 (DC_ChargeLoopRes EVSEMaximumChargeCurrent / Power, EVSEMaximumVoltage)",
+    clause_renegotiate="ISO 15118-20:2022 8.3 (EVSENotification ScheduleRenegotiation, then ScheduleExchangeReq)",
 )
 
 SAP_TIMEOUT = 2.0

@@ -520,7 +520,9 @@ class EvseEndpoint:
         if self.scenario is not None:
             from josev.secc.scenario.hook import ConnectionHook, link_down
 
-            hook = ConnectionHook(self.scenario.session(self.clock(), self.wall_clock()), self.codec)
+            hook = ConnectionHook(
+                self.scenario.session(self.clock(), self.wall_clock(), self.evse_no, conn), self.codec
+            )
 
         def emit(events: list[Any]) -> None:
             """A connection that has not started a session while another one charges on this EVSE (an EVSE
@@ -565,6 +567,7 @@ class EvseEndpoint:
                     break
                 self._record("rx", frames, conn)
                 if hook is not None and (held := hook.intercept(data, self.clock(), self.wall_clock())):
+                    self._trace(conn, hook.held_trace)
                     for frame in held:  # a scenario answers Ongoing for a while (the core answered once)
                         writer.write(frame)
                     self._record("tx", held, conn)
@@ -573,17 +576,22 @@ class EvseEndpoint:
                     continue
                 out = session.receive(data, self.clock())
                 send, failed = await self._gate(out)
-                self._trace(conn, failed_trace(out.trace) if failed else out.trace)
-                if hook is not None:
+                trace = failed_trace(out.trace) if failed else out.trace
+                if (
+                    hook is not None
+                ):  # the message stream shows what the EV gets: after the scenario's rewrite
                     send, plan = hook.after(out.trace, send, self.clock(), self.wall_clock())
+                    trace = hook.sent_trace(trace, plan)
                     if plan.delay_s > 0:
                         await asyncio.sleep(plan.delay_s)
                     if plan.close:
+                        self._trace(conn, trace)
                         if plan.link_down_s > 0:
                             await link_down(self.iface, plan.link_down_s)
                         writer.transport.abort()
                         emit(list(session.connection_lost(self.clock())))
                         break
+                self._trace(conn, trace)
                 for frame in send:
                     writer.write(frame)
                 self._record("tx", send, conn)

@@ -77,3 +77,45 @@ def test_station_cli_switch(tmp_path: Path) -> None:
     none = build_services("lo", modes="dc")[0].recorder
     assert isinstance(on, ReportingRecorder)
     assert type(off) is V2gRecorder and type(none) is V2gRecorder
+
+
+def test_a_capture_with_a_scenario_record_gets_its_reactions(tmp_path: Path) -> None:
+    """``josev v2g report`` / the demo's folder on a session of ``josev station --scenario``: the record next to
+    the pcapng (``.scenario.json``) gives the report its actions; a broken record leaves them out, nothing else."""
+    from josev.report.files import report_folder, write_report
+    from josev.secc.codec import make_codec
+
+    rec = V2gRecorder(directory=tmp_path / "logs")
+    path = _replay(rec, "c1")
+    assert path is not None and rec.flush(30)
+    rec.close()
+    first = json.loads(write_report(path, make_codec("exi"), html=False)[0].read_text())
+    assert first["actions"] == []
+    t_stop = (
+        next(m["t"] for m in first["messages"] if m["name"] == "CurrentDemandRes")
+        + first["session"]["start_epoch"]
+    )
+    record = {
+        "scenario": "pause",
+        "actions": [
+            {"t": t_stop, "kind": "notify", "request": "CurrentDemand", "detail": "EVSENotification StopCharging",
+             "data": {"notification": "StopCharging", "max_delay_s": 0}}
+        ],
+    }  # fmt: skip
+    path.with_name(path.name.removesuffix(".pcapng") + ".scenario.json").write_text(json.dumps(record))
+    data = json.loads(write_report(path, make_codec("exi"), html=False)[0].read_text())
+    (a,) = data["actions"]
+    assert (a["kind"], a["request"], a["detail"]["scenario"]) == (
+        "stop_charging",
+        "CurrentDemandReq",
+        "notify",
+    )
+    (f,) = data["reactions"]
+    # the captured EV did not stop after its first CurrentDemandRes (nobody had asked it to): a violation
+    assert (f["severity"], f["rule"], f["limit"]) == ("error", "ev-stops-when-asked", 2.0), f
+    assert "next request was CurrentDemandReq" in f["text"], f
+    out = report_folder(tmp_path / "logs", tmp_path / "kept", make_codec("exi"))
+    assert [v for *_, v in out] == ["fail"]  # the record went along with the copy
+    path.with_name(path.name.removesuffix(".pcapng") + ".scenario.json").write_text("{not json")
+    data = json.loads(write_report(path, make_codec("exi"), html=False)[0].read_text())
+    assert data["actions"] == [] and data["summary"]["verdict"] == first["summary"]["verdict"]

@@ -234,7 +234,7 @@ def test_the_session_record_reads_back_as_station_actions(tmp_path: Path) -> Non
     path = ConnectionHook(s, make_codec("json")).write(tmp_path / "logs" / "v2g-evse1-AB-x.pcapng")
     assert path == tmp_path / "logs" / "v2g-evse1-AB-x.scenario.json"
     assert sc.read_record(path) == [
-        sc.StationAction(
+        sc.TakenAction(
             1_700_000_000.25, "close_tcp", "CurrentDemand", "TCP connection dropped instead of answering"
         )
     ]

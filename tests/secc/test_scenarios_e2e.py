@@ -131,6 +131,41 @@ async def station(lab: NetnsLab, tmp: Path, pki: Path, scenario: str, *args: str
         assert await stop_station(proc) == 0, st.tail()
 
 
+def report_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """The conformance report (``<capture>.report.json``) of the session of a scenario record."""
+    pcapng: Path = rec["pcapng"]
+    path = pcapng.with_name(pcapng.name.removesuffix(".pcapng") + ".report.json")
+    deadline = time.monotonic() + 20.0
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    report: dict[str, Any] = json.loads(path.read_text())
+    return report
+
+
+def reaction(rec: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The report's one finding on the EV's reaction to the scenario's ``kind`` action (report kinds:
+    ``late``, ``failed``, ``ongoing``, ``stop_charging``, ``limit``, ``renegotiate``, ``drop_link``)."""
+    report = report_of(rec)
+    acts = [i for i, a in enumerate(report["actions"]) if a["kind"] == kind]
+    assert len(acts) == 1, report["actions"]
+    found = [f for f in report["reactions"] if f["rule"] in RULES[kind]]
+    assert len(found) == 1, report["reactions"]
+    finding: dict[str, Any] = found[0]
+    return finding
+
+
+RULES = {
+    "late": ("ev-stops-after-msg-timeout", "ev-ignored-msg-timeout", "ev-accepts-late-response"),
+    "failed": ("ev-stops-after-failed", "ev-continued-after-failed"),
+    "ongoing": ("ev-retries-after-ongoing",),
+    "stop_charging": ("ev-stops-when-asked",),
+    "limit": ("ev-target-follows-limit",),
+    "renegotiate": ("ev-renegotiates-when-asked",),
+    "drop_link": ("ev-silent-after-link-drop",),
+    "reconnect": ("ev-reconnects-after-drop",),
+}
+
+
 def kinds(rec: dict[str, Any]) -> list[tuple[str, str]]:
     return [(a["kind"], a["request"]) for a in rec["actions"]]
 
@@ -197,6 +232,10 @@ async def test_late_answer_failed_code_and_ongoing(netns_lab: NetnsLab, tmp_path
         assert r["loops"] == 2 and r["messages"][-1] == "CurrentDemandReq", r
         gave_up = exited - rec["actions"][0]["t"]
         assert 1.0 <= gave_up < 2.8, gave_up  # at its own timeout, not when the late answer came
+        # the report: answered 3 s late, beyond the standard's 0.25 s; the EV sent nothing more: right
+        f = reaction(rec, "late")
+        assert (f["severity"], f["rule"], f["limit"]) == ("ok", "ev-stops-after-msg-timeout", 0.25), f
+        assert f["clause"] == "DIN SPEC 70121 9.6.2 Table 75: V2G_EVCC_Msg_Timeout", f
 
         # ISO-2: ChargeParameterDiscoveryRes FAILED: the EV ends the session there
         (r,), _ = await st.ev("iso2-dc", "--tls", "off")
@@ -204,6 +243,9 @@ async def test_late_answer_failed_code_and_ongoing(netns_lab: NetnsLab, tmp_path
         assert [a["detail"] for a in rec["actions"]] == ["ResponseCode OK -> FAILED"], rec
         assert r["outcome"] == "failed" and r["detail"] == "ChargeParameterDiscoveryRes: FAILED", r
         assert r["messages"][-1] == "ChargeParameterDiscoveryReq" and r["loops"] == 0, r
+        f = reaction(rec, "failed")  # it closed the connection at once: 0 s of the 2 s it has
+        assert (f["severity"], f["rule"], f["limit"]) == ("ok", "ev-stops-after-failed", 2.0), f
+        assert 0.0 <= f["value"] < 0.5 and f["clause"].startswith("ISO 15118-2:2014 8.8"), f
 
         # -20: DC_CableCheck answered Ongoing for 2 s: the EV keeps asking (every 50 ms), then charges
         t0 = time.monotonic()
@@ -225,6 +267,16 @@ async def test_late_answer_failed_code_and_ongoing(netns_lab: NetnsLab, tmp_path
         ) or last.startswith("back to the station after"), rec
         assert rec["actions"][1]["t"] - rec["actions"][0]["t"] >= 2.0, rec
         assert [a["kind"] for a in rec["actions"]] == ["ongoing", "ongoing", "delay"], rec
+        f = reaction(rec, "ongoing")  # it kept asking for the 2 s of the hold, within its 40 s timer
+        assert (f["severity"], f["rule"], f["limit"]) == ("ok", "ev-retries-after-ongoing", 40.0), f
+        assert 1.8 <= f["value"] < 3.0 and "V2G_EVCC_CableCheck_Timeout" in f["clause"], f
+        assert f["message_name"] == "DC_PreChargeReq", f
+        # 0.6 s late is beyond the standard's 0.5 s for DC_ChargeLoop: this EV, told to wait 1 s, went on
+        f = reaction(rec, "late")
+        assert (f["severity"], f["rule"], f["limit"]) == ("error", "ev-ignored-msg-timeout", 0.5), f
+        assert (
+            0.6 <= f["value"] < 1.0 and f["clause"] == "ISO 15118-20:2022 Table 215: V2G_EVCC_Msg_Timeout"
+        ), f
 
 
 async def test_pause_on_every_protocol(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:
@@ -236,11 +288,20 @@ async def test_pause_on_every_protocol(netns_lab: NetnsLab, tmp_path: Path, pki:
             # StopCharging after the 3rd loop: PowerDelivery Stop at once, then the normal end
             assert r["outcome"] == "finished" and r["loops"] == 3, r
             assert r["messages"][-3:] == ["PowerDeliveryReq", "WeldingDetectionReq", "SessionStopReq"], r
+            f = reaction(rec, "stop_charging")  # NotificationMaxDelay 0: its next request is the stop
+            assert (f["severity"], f["rule"], f["limit"]) == ("ok", "ev-stops-when-asked", 2.0), f
+            assert 0.0 < f["value"] < 0.5 and f["message_name"] == "PowerDeliveryReq", f
         results, _ = await st.ev("iso20-dc")
         recs = st.records(2)  # paused, then resumed (and paused again: the scenario acts in every session)
         assert [r["outcome"] for r in results] == ["paused", "paused"], results
         assert all(r["loops"] == 3 for r in results), results
         assert [a["detail"] for rec in recs for a in rec["actions"]] == ["EVSENotification Pause"] * 2
+        for rec in recs:
+            f = reaction(rec, "stop_charging")
+            assert (f["severity"], f["limit"]) == ("ok", 2.0) and f["value"] < 0.5, f
+            assert (
+                f["clause"] == "ISO 15118-20:2022 8.3 (EVSEStatus EVSENotification, NotificationMaxDelay)"
+            ), f
 
 
 async def test_limit_step_the_ev_target_follows(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:
@@ -263,6 +324,14 @@ async def test_limit_step_the_ev_target_follows(netns_lab: NetnsLab, tmp_path: P
             # PMax is a short in W, so at 400 V the DIN schedule allows 32767 W / 400 V = 81.92 A
             first = 81.92 if protocol == "din" else 125.0
             assert targets == [first, first, first, 40.0, 40.0, 40.0], (protocol, targets)
+            f = reaction(rec, "limit")  # its first request after the step keeps within 40 A (of 2 allowed)
+            assert (f["severity"], f["rule"], f["value"], f["limit"]) == (
+                "ok",
+                "ev-target-follows-limit",
+                1.0,
+                2.0,
+            )
+            assert "EVSEMaximum" in f["clause"], f
 
 
 async def test_emergency_shutdown_and_renegotiation(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:
@@ -273,9 +342,14 @@ async def test_emergency_shutdown_and_renegotiation(netns_lab: NetnsLab, tmp_pat
             assert [a["detail"] for a in rec["actions"]] == ["EVSEStatusCode EVSE_EmergencyShutdown"], rec
             assert r["detail"] == "EVSE status EVSE_EmergencyShutdown" and r["loops"] == 3, r
             assert r["messages"][-3:] == ["PowerDeliveryReq", "WeldingDetectionReq", "SessionStopReq"], r
+            f = reaction(rec, "stop_charging")
+            assert (f["severity"], f["limit"]) == ("ok", 2.0) and 0.0 < f["value"] < 0.5, f
+            assert "EVSE_EmergencyShutdown" in f["text"], f
         (r,), _ = await st.ev("iso20-dc")
         (rec,) = st.records()
         assert rec["actions"][0]["detail"] == "EVSE_EmergencyShutdown: EVSENotification Terminate", rec
+        f = reaction(rec, "stop_charging")
+        assert (f["severity"], f["limit"]) == ("ok", 2.0) and 0.0 < f["value"] < 0.5, f
         assert r["loops"] == 3 and r["messages"][-3:] == [
             "PowerDeliveryReq",
             "DC_WeldingDetectionReq",
@@ -293,6 +367,10 @@ async def test_emergency_shutdown_and_renegotiation(netns_lab: NetnsLab, tmp_pat
             "EVSENotification ReNegotiation",
             "EVSENotification ScheduleRenegotiation",
         ]
+        for rec in recs:
+            f = reaction(rec, "renegotiate")
+            assert (f["severity"], f["rule"], f["limit"]) == ("ok", "ev-renegotiates-when-asked", 2.0), f
+            assert f["value"] < 0.5, f
 
 
 MIX_B = """
@@ -331,7 +409,10 @@ async def test_drops_faults_and_warnings(netns_lab: NetnsLab, tmp_path: Path, pk
         (r,), _ = await st.ev("din")
         assert r["outcome"] == "failed" and r["loops"] == 1, r
         assert r["detail"] in ("SECC closed the connection",) or "Connection" in r["detail"], r
-        assert kinds(st.records()[0]) == [("close_tcp", "CurrentDemand")]
+        (rec,) = st.records()
+        assert kinds(rec) == [("close_tcp", "CurrentDemand")]
+        f = reaction(rec, "drop_link")
+        assert (f["severity"], f["rule"]) == ("ok", "ev-silent-after-link-drop"), f
         # ISO-2: ChargeParameterDiscovery Ongoing for 1 s (the EV keeps asking), then CableCheck finds a fault
         (r,), _ = await st.ev("iso2-dc", "--tls", "off")
         assert r["outcome"] == "failed" and r["detail"] == "CableCheckRes: FAILED", r
@@ -360,9 +441,20 @@ async def test_plc_link_down_then_back(netns_lab: NetnsLab, tmp_path: Path, pki:
         assert kinds(rec) == [("link_down", "CurrentDemand")]
         assert rec["actions"][0]["t"] >= t0
         await asyncio.sleep(max(0.0, rec["actions"][0]["t"] + 3.5 - time.time()))  # the link is back
+        f = reaction(rec, "drop_link")
+        assert (f["severity"], f["rule"]) == ("ok", "ev-silent-after-link-drop"), f
         results, _ = await st.ev("din", loops=2)  # a new car: 2 loops, so the scenario does not act again
         assert results[-1]["outcome"] == "finished", results
-        assert st.records()[0]["actions"] == []
+        (rec,) = st.records()
+        assert rec["actions"] == []
+        # its report: the EVSE's previous link was dropped; this session began again with SDP and SAP
+        f = reaction(rec, "reconnect")
+        assert (f["severity"], f["rule"], f["message_name"]) == (
+            "ok",
+            "ev-reconnects-after-drop",
+            "SECCDiscoveryReq",
+        )
+        assert 3.0 <= f["value"] < 10.0, f
 
 
 async def test_tls_only_and_tls13_only(netns_lab: NetnsLab, tmp_path: Path, pki: Path) -> None:

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 from josev.secc.scenario.engine import Plan, ScenarioRunner, SessionScript
-from josev.secc.scenario.model import Action, Scenario, StationAction, StationSettings
+from josev.secc.scenario.model import Action, Scenario, StationSettings, TakenAction
 from josev.secc.scenario.parse import ScenarioError, load, parse
+from josev.secc.scenario.toreport import to_report
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -26,13 +27,14 @@ __all__ = [
     "ScenarioError",
     "ScenarioRunner",
     "SessionScript",
-    "StationAction",
     "StationSettings",
+    "TakenAction",
     "builtin",
     "load",
     "parse",
     "read_record",
     "resolve",
+    "to_report",
 ]
 
 
@@ -52,6 +54,7 @@ def resolve(name: str) -> Scenario:
     return load(path)
 
 
-def read_record(path: Path) -> list[StationAction]:
-    """The actions of a session's ``*.scenario.json`` (written next to its pcapng)."""
-    return [StationAction.from_json(a) for a in json.loads(path.read_text())["actions"]]
+def read_record(path: Path) -> list[TakenAction]:
+    """The actions of a session's ``*.scenario.json`` (written next to its pcapng); the report reads them through
+    :func:`josev.secc.scenario.toreport.to_report`."""
+    return [TakenAction.from_json(a) for a in json.loads(path.read_text())["actions"]]

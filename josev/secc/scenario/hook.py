@@ -29,6 +29,8 @@ class ConnectionHook:
         #: V2GTP payload type of the responses (ISO 15118-20 has one per message set)
         self._ptype = int(v2gtp.PayloadType.EXI)
         self._logged = 0
+        #: the decoded request and answer of the last :meth:`intercept` that answered (for the message stream)
+        self.held_trace: list[tuple[str, dict[str, Any]]] = []
 
     def _log_new(self) -> None:
         """Log the actions taken since the last call (the station's log tells what it did)."""
@@ -57,10 +59,12 @@ class ConnectionHook:
         if answer is None:
             return None
         try:
-            return [v2gtp.frame(self._ptype, self.codec.encode(self._schema, answer))]
+            out = [v2gtp.frame(self._ptype, self.codec.encode(self._schema, answer))]
         except CodecError as e:
             log.error("scenario: cannot encode the held answer: %s", e)
             return None
+        self.held_trace = [(self._schema, msg), (self._schema, answer)]
+        return out
 
     def after(
         self, trace: list[tuple[str, dict[str, Any]]], send: list[bytes], now: float, wall: float
@@ -87,10 +91,30 @@ class ConnectionHook:
             payload = self.codec.encode(schema, plan.response)
         except CodecError as e:  # a scenario the schema cannot carry: say so, send the core's answer
             log.error("scenario: the rewritten %s cannot be encoded (%s); sent unchanged", name, e)
+            plan.response = None
             return send, plan
         out = list(send)
         out[-1] = v2gtp.frame(self._ptype, payload)
         return out, plan
+
+    @staticmethod
+    def sent_trace(
+        trace: list[tuple[str, dict[str, Any]]], plan: Plan, schema: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A core step's ``trace`` as the EV got it after :meth:`after`: the rewritten response in place of the
+        core's, or no response at all when the scenario dropped the connection instead of answering."""
+        if plan.response is None and not plan.close:
+            return trace
+        out = list(trace)
+        for i in range(len(out) - 1, -1, -1):
+            sch, msg = out[i]
+            if sch != "sap" and (not schema or sch == schema) and rewrite.message_name(msg).endswith("Res"):
+                if plan.close:
+                    del out[i]
+                elif plan.response is not None:
+                    out[i] = (sch, plan.response)
+                break
+        return out
 
     def write(self, pcapng: Path | None) -> Path | None:
         """Write the session's record as ``<pcapng stem>.scenario.json`` next to its pcapng file."""

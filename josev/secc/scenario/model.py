@@ -2,7 +2,8 @@
 
 A scenario (:class:`Scenario`) is station settings (:class:`StationSettings`: how SDP and TLS are offered) plus a
 list of :class:`Action`: *when* (the request, the protocols, the n-th occurrence or a time into the session) and
-*what* (:data:`KINDS`). :class:`StationAction` is one action the station actually took, with its time.
+*what* (:data:`KINDS`). :class:`TakenAction` is one action the station actually took, with its time (the
+conformance report reads it as a :class:`josev.report.model.StationAction`: :mod:`josev.secc.scenario.toreport`).
 """
 
 from __future__ import annotations
@@ -85,20 +86,27 @@ class Scenario:
 
 
 @dataclass(frozen=True, slots=True)
-class StationAction:
+class TakenAction:
     """One action the station took: ``t`` (wall clock, seconds since the epoch, like the pcapng timestamps),
-    ``kind`` (:data:`KINDS`, or ``station`` for the settings), the ``request`` it answered, a ``detail``."""
+    ``kind`` (:data:`KINDS`), the ``request`` it answered (without ``Req``), a ``detail`` for people and the
+    same in ``data`` for the report (``delay_s``, ``code``, ``for_s``, ``notification``, ``max_delay_s``,
+    ``status_code``, ``isolation``, ``current_a``/``power_w``/``voltage_v``; empty for follow-up records such as
+    the end of an Ongoing hold)."""
 
     t: float
     kind: str
     request: str
     detail: str
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The action as a JSON object."""
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> StationAction:
-        """The action of a JSON object written by :meth:`to_json`."""
-        return cls(float(d["t"]), str(d["kind"]), str(d["request"]), str(d["detail"]))
+    def from_json(cls, d: dict[str, Any]) -> TakenAction:
+        """The action of a JSON object written by :meth:`to_json` (``data`` may be missing)."""
+        data = d.get("data") or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"'data' of a scenario action must be an object, got {data!r}")
+        return cls(float(d["t"]), str(d["kind"]), str(d["request"]), str(d["detail"]), dict(data))
