@@ -18,7 +18,7 @@ import pytest
 
 from josev.pki import create
 from josev.secc.codec import exi_available
-from tests.secc.test_station_cli import stop_station
+from tests.secc.stationproc import stop_station
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .lab import ROOT, add_addresses, attacker, bridge, pid_rss_kb, run_ev, stop

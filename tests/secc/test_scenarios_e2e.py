@@ -28,7 +28,7 @@ from josev.secc.physical import to_float
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab
 
 from .pcap import tcp_connections, v2gtp_payloads
-from .test_station_cli import stop_station
+from .stationproc import stop_station
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [

@@ -6,7 +6,6 @@ with SLAC serves two EVs in a row."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import pytest
 from josev.secc.codec import exi_available
 from tests.util.netns import NetnsLab
 
+from .stationproc import ROOT, stop_station
 from .test_netns_e2e import run_ev
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.netns]
 
 
@@ -54,17 +53,6 @@ async def start_station(ns: str, iface: str, codec: str) -> asyncio.subprocess.P
         raise
     assert line.startswith(b"station ready"), line
     return proc
-
-
-async def stop_station(proc: asyncio.subprocess.Process) -> int:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-    return proc.returncode or 0
 
 
 @pytest.mark.parametrize("codec", ["exi", "json"])

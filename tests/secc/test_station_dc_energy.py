@@ -26,8 +26,7 @@ from josev.pki import create
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
-from .test_station_cli import stop_station
-from .test_station_real import ROOT, ev, tail
+from .stationproc import ROOT, ev, stop_station, tail
 
 pytestmark = [
     pytest.mark.netns,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ from josev.pnc import contract
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
+from .stationproc import sim_station
 from .test_pnc_install_iso2 import reissued_contract
-from .test_station_cli import stop_station
-from .test_station_real import ev, tail
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -55,49 +53,35 @@ def emaid_of(folder: Path) -> str:
 
 
 async def test_pnc_on_the_real_station(netns_lab: NetnsLab, pki: Path, foreign: Path, tmp_path: Path) -> None:
-    log = tmp_path / "station.log"
-    st_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("ev")
-    pair = netns_lab.veth(st_ns, ev_ns)
-    with log.open("wb") as err:
-        proc = await asyncio.create_subprocess_exec(
-            *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
-            *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", "dc"),
-            *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err,
-        )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert line.startswith(b"station ready"), (line, tail(log))
+    async with sim_station(
+        netns_lab,
+        tmp_path,
+        *("--slac", "off", "--stack", "real", "--modes", "dc"),
+        *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
+    ) as st:
         # ISO 15118-2 DC over TLS 1.2, paying with the contract
-        res = await ev(ev_ns.name, pair.b, pki, "iso2-dc", "--tls", "iso2", "--contract", str(pki / "iso2"))
+        res = await st.ev(pki, "iso2-dc", "--tls", "iso2", "--contract", str(pki / "iso2"))
         r = res["results"][-1]
-        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], st.tail())
         assert "PaymentDetailsReq" in r["messages"] and r["tls"].startswith("TLSv1.2")
         emaid2 = emaid_of(pki / "iso2")
-        text = log.read_text(errors="replace")
-        assert f"contract {emaid2}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        text = st.text()
+        assert f"contract {emaid2}: Accepted (certificate Accepted, csms)" in text, st.tail()
         await asyncio.sleep(1.0)
         # ISO 15118-20 DC over TLS 1.3 with a P-521 contract
-        res = await ev(ev_ns.name, pair.b, pki, "iso20-dc", "--contract", str(pki / "iso20-p521"))
+        res = await st.ev(pki, "iso20-dc", "--contract", str(pki / "iso20-p521"))
         r = res["results"][-1]
-        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], st.tail())
         assert r["tls"].startswith("TLSv1.3")
         emaid20 = emaid_of(pki / "iso20-p521")
-        text = log.read_text(errors="replace")
-        assert f"contract {emaid20}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        text = st.text()
+        assert f"contract {emaid20}: Accepted (certificate Accepted, csms)" in text, st.tail()
         await asyncio.sleep(1.0)
         # a contract of another mobility operator (unknown root): refused before anything reaches the CSMS
-        res = await ev(
-            ev_ns.name, pair.b, pki, "iso2-dc", "--tls", "iso2", "--contract", str(foreign / "iso2")
-        )
+        res = await st.ev(pki, "iso2-dc", "--tls", "iso2", "--contract", str(foreign / "iso2"))
         r = res["results"][-1]
-        assert r["outcome"] == "failed" and "FAILED_CertChainError" in r["detail"], (r, tail(log))
-        assert f"contract {emaid_of(foreign / 'iso2')}" not in log.read_text(errors="replace")
-    finally:
-        assert await stop_station(proc) == 0
+        assert r["outcome"] == "failed" and "FAILED_CertChainError" in r["detail"], (r, st.tail())
+        assert f"contract {emaid_of(foreign / 'iso2')}" not in st.text()
 
 
 def expiring_contract_folder(pki: Path, out: Path, days: float) -> Path:
@@ -151,52 +135,36 @@ async def test_certificate_installation_and_update_on_the_real_station(
     CPS signature (four signed EXI fragments, eMAID among them), decrypts the contract key and pays with it; the
     station authorizes the contract. With DC, an EV whose contract expires in 10 days renews it first
     (CertificateUpdate) and pays with the new one."""
-    log = tmp_path / "station.log"
-    st_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("ev")
-    pair = netns_lab.veth(st_ns, ev_ns)
     want = contract_facts(pki)
-    with log.open("wb") as err:
-        proc = await asyncio.create_subprocess_exec(
-            *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
-            *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", mode),
-            *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err,
-        )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert line.startswith(b"station ready"), (line, tail(log))
-        res = await ev(
-            ev_ns.name, pair.b, pki, f"iso2-{mode}", "--tls", "iso2", "--provisioning", str(pki / "iso2")
-        )
+    async with sim_station(
+        netns_lab,
+        tmp_path,
+        *("--slac", "off", "--stack", "real", "--modes", mode),
+        *("--tls", "both", "--pki", str(pki), "--pnc", "on"),
+    ) as st:
+        res = await st.ev(pki, f"iso2-{mode}", "--tls", "iso2", "--provisioning", str(pki / "iso2"))
         r = res["results"][-1]
-        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], st.tail())
         assert r["tls"].startswith("TLSv1.2")
         names = r["messages"]
         assert names.index("CertificateInstallationReq") < names.index("PaymentDetailsReq")
         assert r["contract"] == {"how": "install", **want}  # the PKI's contract, the key that belongs to it
-        text = log.read_text(errors="replace")
-        assert f"contract {want['emaid']}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        text = st.text()
+        assert f"contract {want['emaid']}: Accepted (certificate Accepted, csms)" in text, st.tail()
         if mode != "dc":
             return
         await asyncio.sleep(1.0)
         old = expiring_contract_folder(pki, tmp_path / "old", days=10)
-        res = await ev(
-            ev_ns.name,
-            pair.b,
+        res = await st.ev(
             pki,
             "iso2-dc",
             *("--tls", "iso2", "--contract", str(old), "--provisioning", str(pki / "iso2")),
             *("--renew-within-days", "30"),
         )
         r = res["results"][-1]
-        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], st.tail())
         names = r["messages"]
         assert "CertificateInstallationReq" not in names
         assert names.index("CertificateUpdateReq") < names.index("PaymentDetailsReq")
         assert r["contract"] == {"how": "update", **want}
-        assert log.read_text(errors="replace").count(f"contract {want['emaid']}: Accepted") == 2, tail(log)
-    finally:
-        assert await stop_station(proc) == 0
+        assert st.text().count(f"contract {want['emaid']}: Accepted") == 2, st.tail()

@@ -7,9 +7,7 @@ CSMS authorizes it (Authorize with the eMAID) and the car charges."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,7 @@ from josev.pnc import contract
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
-from .test_station_cli import stop_station
-from .test_station_real import ev, tail
+from .stationproc import sim_station
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -52,53 +49,35 @@ def emaid_of(folder: Path) -> str:
 async def test_pnc20_with_certificate_installation(
     netns_lab: NetnsLab, pki: Path, tmp_path: Path, modes: str
 ) -> None:
-    log = tmp_path / "station.log"
-    st_ns, ev_ns = netns_lab.netns("st"), netns_lab.netns("ev")
-    pair = netns_lab.veth(st_ns, ev_ns)
-    with log.open("wb") as err:
-        proc = await asyncio.create_subprocess_exec(
-            *("ip", "netns", "exec", st_ns.name, sys.executable, "-u", "-m", "josev.cli.station", "--sim"),
-            *("--iface", pair.a, "--slac", "off", "--stack", "real", "--modes", modes),
-            *("--tls", "both", "--pki", str(pki), "--pnc", "on", "--metering-confirmation", "0.5"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err,
-        )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert line.startswith(b"station ready"), (line, tail(log))
-        for _ in range(200):  # CertificateInstallation is offered once the OCPP service is registered
-            if "CertificateInstallation offered" in log.read_text(errors="replace"):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(tail(log))
-        res = await ev(
-            ev_ns.name,
-            pair.b,
+    async with sim_station(
+        netns_lab,
+        tmp_path,
+        *("--slac", "off", "--stack", "real", "--modes", modes),
+        *("--tls", "both", "--pki", str(pki), "--pnc", "on", "--metering-confirmation", "0.5"),
+    ) as st:
+        # CertificateInstallation is offered once the OCPP service is registered
+        await st.wait_for_log("CertificateInstallation offered")
+        res = await st.ev(
             pki,
             f"iso20-{modes}",
             *("--provisioning", str(pki / "iso20-p521"), "--loop-interval", "0.1", "--loops", "30"),
         )
         r = res["results"][-1]
-        assert r["outcome"] == "finished", (r["detail"], r["messages"], tail(log))
+        assert r["outcome"] == "finished", (r["detail"], r["messages"], st.tail())
         assert r["tls"].startswith("TLSv1.3")
         msgs = r["messages"]
         assert msgs.index("CertificateInstallationReq") < msgs.index("AuthorizationReq")
         # the installed contract is the PKI's, the session paid with it
         emaid = emaid_of(pki / "iso20-p521")
         assert r["installed_emaid"] == emaid and r["authorization"] == "PnC"
-        text = log.read_text(errors="replace")
-        assert "certificate install answered by the CSMS" in text, tail(log)
-        assert f"contract {emaid}: Accepted (certificate Accepted, csms)" in text, tail(log)
+        text = st.text()
+        assert "certificate install answered by the CSMS" in text, st.tail()
+        assert f"contract {emaid}: Accepted (certificate Accepted, csms)" in text, st.tail()
         # the metering confirmations the EV signed carry the station's meter register: the SECC checked each one
         # against the reading it sent and logs the verified ones (the simulated board's meter counts no energy
         # for a car on the other end of the link, so the register reads 0 Wh here: the unit tests in
         # tests/secc/iso20/test_metering_confirmation.py confirm advancing readings)
         confirmed = [int(x) for x in r["metering_confirmed_wh"]]
-        assert len(confirmed) >= 2 and "MeteringConfirmationReq" in msgs, (msgs, tail(log))
+        assert len(confirmed) >= 2 and "MeteringConfirmationReq" in msgs, (msgs, st.tail())
         logged = [int(m) for m in re.findall(r"metering confirmation (\d+) Wh \(meter JOSEV-METER-1\)", text)]
         assert logged == confirmed, (logged, confirmed)
-    finally:
-        assert await stop_station(proc) == 0

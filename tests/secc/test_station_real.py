@@ -12,7 +12,6 @@ CSMS stand-in (read from the station's log).
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,8 @@ from josev.pki import create
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
-from .test_station_cli import stop_station
+from .stationproc import ROOT, ev, stop_station, tail
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.slow,
@@ -39,26 +37,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pki")
     create(out, ("iso2", "iso20-p521"))
     return out
-
-
-async def ev(ns: str, iface: str, pki: Path, protocol: str, *extra: str) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        *("ip", "netns", "exec", ns, sys.executable, "-m", "josev.ev", "--iface", iface),
-        *("--protocol", protocol, "--pki", str(pki), "--station-tls", "both", "--json", "--loops", "3"),
-        *extra,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert out, err.decode()[-3000:]
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def run_station(
@@ -99,11 +77,6 @@ async def run_station(
     finally:
         assert await stop_station(proc) == 0
     return results
-
-
-def tail(log: Path) -> str:
-    """The end of the station's log (for assertion messages)."""
-    return log.read_text(errors="replace")[-3000:]
 
 
 def transactions(log: Path) -> tuple[int, int]:

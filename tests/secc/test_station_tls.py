@@ -24,7 +24,7 @@ from josev.pki import create
 from josev.secc.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
-from .test_station_cli import stop_station
+from .stationproc import stop_station
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
