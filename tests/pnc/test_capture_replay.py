@@ -1,0 +1,203 @@
+"""Plug & Charge replay of real captures (RiseV2G EV and SECC, dSPACE DS5366 test PKI): decrypt the TLS session
+from its disclosed secrets, deframe V2GTP, decode every EXI message with our codec, and verify every XML signature
+the capture holds with our code (:mod:`josev.pnc.xmlsig`, the reference lists of :mod:`josev.pnc.cps`), then run
+our contract-chain check (:func:`josev.pnc.contract.validate`) at the capture's own time.
+
+The roots (V2G root, MO root) are not in the captures: the chains are checked up to their topmost Sub-CA, which
+stands in as the trust anchor (every signature, validity, CA flag, path length and key usage below it is ours to
+check; the topmost Sub-CA's own signature by its root is not). See docs/pnc.md, "Replay of real captures".
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from josev import exi
+from josev.exi import v2gtp
+from josev.observability.pcapread import read_packets
+from josev.pnc import PncError, contract, xmlsig
+from josev.tls.decrypt import CT_HANDSHAKE, decrypt_session, records
+
+from ..tls.test_decrypt import _capture
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "captures").is_dir(), reason="../shared (captures) is not present"
+)
+
+CONTRACT = "ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng"
+INSTALL = "ISO-2_DC_PnC_TLS_CertInstallation_DS5366_RiseV2G.pcapng"
+UPDATE = "ISO-2_DC_PnC_TLS_CertUpdate_DS5366_RiseV2G.pcapng"
+METERING = "ISO-2_AC_PnC_TLS_Contract_MeteringReceipt_DS5366_RiseV2G.pcapng"
+TARIFF = "ISO-2_DC_SalesTariffSchedule_DS5366_RiseV2G.pcapng"
+
+
+@dataclasses.dataclass
+class Replay:
+    """A decoded session: requests and responses in order (one response per request), the SECC's TLS chain and
+    the capture time."""
+
+    at: dt.datetime
+    requests: list[dict[str, Any]]
+    responses: list[dict[str, Any]]
+    secc_chain: list[x509.Certificate]
+
+    def bodies(self, name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(header, body)`` of every message ``name``."""
+        out = []
+        for msg in (*self.requests, *self.responses):
+            v2g = msg["V2G_Message"]
+            if name in v2g["Body"]:
+                out.append((v2g["Header"], v2g["Body"][name]))
+        return out
+
+    def one(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        (found,) = self.bodies(name)
+        return found
+
+
+def _messages(stream: bytes) -> list[dict[str, Any]]:
+    """Every V2GTP frame of a stream decoded: the first is supportedAppProtocol, the rest ISO 15118-2."""
+    out, i = [], 0
+    while i < len(stream):
+        n = 8 + int.from_bytes(stream[i + 4 : i + 8], "big")
+        frame = v2gtp.parse_frame(stream[i : i + n])
+        assert frame.payload_type == 0x8001
+        out.append(exi.decode("sap" if i == 0 else "iso2", frame.payload))
+        i += n
+    return out
+
+
+def _tls_chain(server: bytes) -> list[x509.Certificate]:
+    """The Certificate handshake message of the (cleartext) TLS 1.2 server flight."""
+    hs = b"".join(f for t, _, f in records(server)[:6] if t == CT_HANDSHAKE)
+    i, out = 0, list[x509.Certificate]()
+    while i + 4 <= len(hs) and not out:
+        mtype, length = hs[i], int.from_bytes(hs[i + 1 : i + 4], "big")
+        body, j = hs[i + 4 : i + 4 + length], 3
+        while mtype == 11 and j < len(body):
+            n = int.from_bytes(body[j : j + 3], "big")
+            out.append(x509.load_der_x509_certificate(body[j + 3 : j + 3 + n]))
+            j += 3 + n
+        i += 4 + length
+    return out
+
+
+def _capture_time(name: str) -> dt.datetime:
+    first = read_packets((SHARED / "captures" / name).read_bytes())[0]
+    return dt.datetime.fromtimestamp(first.timestamp, dt.UTC)
+
+
+_CACHE: dict[str, Replay] = {}
+
+
+def replay(name: str) -> Replay:
+    if name not in _CACHE:
+        client, server, keylog = _capture(name)
+        s = decrypt_session(client, server, keylog)
+        reqs, ress = _messages(s.client_app), _messages(s.server_app)
+        assert len(reqs) == len(ress)
+        _CACHE[name] = Replay(_capture_time(name), reqs[1:], ress[1:], _tls_chain(server))
+    return _CACHE[name]
+
+
+def _chain(element: dict[str, Any]) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    leaf = contract.load_der(element["Certificate"], "leaf")
+    subs = [
+        contract.load_der(c, "Sub-CA") for c in (element.get("SubCertificates") or {}).get("Certificate", [])
+    ]
+    return leaf, subs
+
+
+def _key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
+
+
+def _flip(data: bytes, at: int = -1) -> bytes:
+    """``data`` with one byte changed."""
+    b = bytearray(data)
+    b[at] ^= 0x01
+    return bytes(b)
+
+
+def _check(signature: dict[str, Any], refs: list[tuple[str, bytes]], key: ec.EllipticCurvePublicKey) -> int:
+    """Verify with our code; a one-byte change of any signed element, and of the signature value, must fail."""
+    assert xmlsig.verify(signature, refs, key, [xmlsig.ISO2]) is xmlsig.ISO2
+    for k in range(len(refs)):
+        bad = [(i, _flip(d) if j == k else d) for j, (i, d) in enumerate(refs)]
+        with pytest.raises(PncError, match="digest does not match"):
+            xmlsig.verify(signature, bad, key, [xmlsig.ISO2])
+    value = base64.b64decode(signature["SignatureValue"]["value"])
+    bad_sig = {**signature, "SignatureValue": {"value": base64.b64encode(_flip(value, 5)).decode()}}
+    with pytest.raises(PncError, match="signature value does not verify"):
+        xmlsig.verify(bad_sig, refs, key, [xmlsig.ISO2])
+    return 1
+
+
+def _contract_chain(r: Replay) -> tuple[x509.Certificate, list[x509.Certificate], str]:
+    """The contract chain and eMAID of PaymentDetailsReq."""
+    _, pd = r.one("PaymentDetailsReq")
+    leaf, subs = _chain(pd["ContractSignatureCertChain"])
+    return leaf, subs, pd["eMAID"]
+
+
+def _validate_to_top_sub_ca(leaf: x509.Certificate, subs: list[x509.Certificate], at: dt.datetime) -> str:
+    """Our chain check with the topmost Sub-CA as the anchor (the root is not in the capture); returns the CN of
+    the root the topmost Sub-CA names as its issuer."""
+    with pytest.raises(PncError) as e:  # the roots are not in the capture: no anchor at all fails
+        contract.validate(leaf, subs, [], at)
+    assert e.value.code == contract.NO_CERTIFICATE
+    chain = contract.validate(leaf, subs[:-1], [subs[-1]], at, protocol="iso2")
+    assert chain.root is subs[-1]
+    too_late = max(c.not_valid_after_utc for c in (leaf, *subs)) + dt.timedelta(days=1)
+    with pytest.raises(PncError) as e:
+        contract.validate(leaf, subs[:-1], [subs[-1]], too_late)
+    assert e.value.code == contract.EXPIRED
+    return str(subs[-1].issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+
+
+def _authorization(r: Replay) -> int:
+    """AuthorizationReq: the contract key over the body, and the GenChallenge of PaymentDetailsRes."""
+    leaf, subs, emaid = _contract_chain(r)
+    _, pd_res = r.one("PaymentDetailsRes")
+    header, body = r.one("AuthorizationReq")
+    assert body["GenChallenge"] == pd_res["GenChallenge"]
+    assert len(base64.b64decode(body["GenChallenge"])) == 16
+    refs = [(body["Id"], xmlsig.fragment("iso2", "AuthorizationReq", body))]
+    n = _check(header["Signature"], refs, _key(leaf))
+    # a one-byte change of the challenge itself (the value the SECC compares) fails too
+    challenge = _flip(base64.b64decode(body["GenChallenge"]), 0)
+    changed = {**body, "GenChallenge": base64.b64encode(challenge).decode()}
+    with pytest.raises(PncError, match="digest does not match"):
+        xmlsig.verify(
+            header["Signature"],
+            [(body["Id"], xmlsig.fragment("iso2", "AuthorizationReq", changed))],
+            _key(leaf),
+            [xmlsig.ISO2],
+        )
+    assert contract.common_name(leaf) == emaid
+    assert _validate_to_top_sub_ca(leaf, subs, r.at) == "MO RootCA Test-PKI"
+    return n
+
+
+def _signature_count(r: Replay) -> int:
+    return sum(1 for m in (*r.requests, *r.responses) if m["V2G_Message"]["Header"].get("Signature"))
+
+
+def test_contract_capture() -> None:
+    r = replay(CONTRACT)
+    assert len(r.requests) == len(r.responses) > 30
+    assert r.at.year == 2025
+    assert _contract_chain(r)[2] == "DEABC123456789Y"
+    assert _signature_count(r) == 1
+    assert _authorization(r) == 1
