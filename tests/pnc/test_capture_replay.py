@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josev import exi
 from josev.exi import v2gtp
 from josev.observability.pcapread import read_packets
-from josev.pnc import PncError, contract, xmlsig
+from josev.pnc import PncError, contract, cps, xmlsig
 from josev.tls.decrypt import CT_HANDSHAKE, decrypt_session, records
 
 from ..tls.test_decrypt import _capture
@@ -201,3 +201,84 @@ def test_contract_capture() -> None:
     assert _contract_chain(r)[2] == "DEABC123456789Y"
     assert _signature_count(r) == 1
     assert _authorization(r) == 1
+
+
+def _provisioning_response(r: Replay, name: str) -> int:
+    """CertificateInstallationRes / CertificateUpdateRes: the CPS leaf over the four signed elements, checked
+    with :func:`josev.pnc.cps.verify_iso2_response` (chain cut at the topmost Sub-CA, see the module doc)."""
+    header, body = r.one(name)
+    leaf, subs = _chain(body["SAProvisioningCertificateChain"])
+    assert [contract.common_name(c) for c in (leaf, *subs)] == [
+        "CPS Prov Test-PKI",
+        "CPS SubCA2 Test-PKI",
+        "CPS SubCA1 Test-PKI",
+    ]
+    assert _validate_to_top_sub_ca(leaf, subs, r.at) == "V2G RootCA Test-PKI"
+    cut = dict(body["SAProvisioningCertificateChain"])
+    cut["SubCertificates"] = {"Certificate": cut["SubCertificates"]["Certificate"][:-1]}
+    response = {
+        "V2G_Message": {"Header": header, "Body": {name: {**body, "SAProvisioningCertificateChain": cut}}}
+    }
+    chain = cps.verify_iso2_response(response, [subs[-1]], r.at)
+    assert chain.leaf == leaf
+    refs = [(body[e]["Id"], xmlsig.fragment("iso2", e, body[e])) for e in cps.SIGNED]
+    assert [i for i, _ in refs] == ["ID1", "ID2", "ID3", "ID4"]
+    n = _check(header["Signature"], refs, _key(leaf))
+    # the eMAID value changed by one character: verification fails
+    emaid = body["eMAID"]["value"]
+    changed = {**body["eMAID"], "value": emaid[:-1] + chr(ord(emaid[-1]) ^ 1)}
+    bad = [(i, xmlsig.fragment("iso2", "eMAID", changed) if i == "ID4" else d) for i, d in refs]
+    with pytest.raises(PncError, match="#ID4: digest does not match"):
+        xmlsig.verify(header["Signature"], bad, _key(leaf), [xmlsig.ISO2])
+    # the new contract chain (leads to the MO root, as the one of PaymentDetailsReq)
+    new_leaf, new_subs = _chain(body["ContractSignatureCertChain"])
+    assert contract.common_name(new_leaf) == emaid
+    assert _validate_to_top_sub_ca(new_leaf, new_subs, r.at) == "MO RootCA Test-PKI"
+    return n
+
+
+def test_cert_installation_capture() -> None:
+    r = replay(INSTALL)
+    assert r.at.isoformat()[:10] == "2025-10-27"
+    assert _signature_count(r) == 3
+    # CertificateInstallationReq: the OEM provisioning key over the request body
+    header, body = r.one("CertificateInstallationReq")
+    oem = contract.load_der(body["OEMProvisioningCert"], "OEM provisioning certificate")
+    assert contract.common_name(oem) == "OEM Prov Test-PKI"
+    assert oem.not_valid_before_utc <= r.at <= oem.not_valid_after_utc
+    # the request carries the OEM leaf only (ISO 15118-2 has no OEM Sub-CAs in it): nothing above it to check
+    assert "OEM SubCA2 Test-PKI" in oem.issuer.rfc4514_string()
+    n = _check(
+        header["Signature"],
+        [(body["Id"], xmlsig.fragment("iso2", "CertificateInstallationReq", body))],
+        _key(oem),
+    )
+    n += _provisioning_response(r, "CertificateInstallationRes")
+    # the installed contract is the one the EV then presents and signs AuthorizationReq with
+    _, res = r.one("CertificateInstallationRes")
+    leaf, _, emaid = _contract_chain(r)
+    assert emaid == res["eMAID"]["value"] == "DEABC123456789Y"
+    assert leaf == _chain(res["ContractSignatureCertChain"])[0]
+    n += _authorization(r)
+    assert n == 3
+
+
+def test_cert_update_capture() -> None:
+    r = replay(UPDATE)
+    assert _signature_count(r) == 3
+    # CertificateUpdateReq: the old contract key over the request body
+    header, body = r.one("CertificateUpdateReq")
+    old, old_subs = _chain(body["ContractSignatureCertChain"])
+    assert contract.common_name(old) == body["eMAID"] == "DEABC123456789Y"
+    assert _validate_to_top_sub_ca(old, old_subs, r.at) == "MO RootCA Test-PKI"
+    n = _check(
+        header["Signature"], [(body["Id"], xmlsig.fragment("iso2", "CertificateUpdateReq", body))], _key(old)
+    )
+    n += _provisioning_response(r, "CertificateUpdateRes")
+    _, res = r.one("CertificateUpdateRes")
+    new = _chain(res["ContractSignatureCertChain"])[0]
+    assert new != old and new.serial_number != old.serial_number  # a new contract certificate, same eMAID
+    leaf, _, emaid = _contract_chain(r)
+    assert leaf == new and emaid == res["eMAID"]["value"] == "DEABC123456789Y"
+    n += _authorization(r)
+    assert n == 3
