@@ -282,3 +282,35 @@ def test_cert_update_capture() -> None:
     assert leaf == new and emaid == res["eMAID"]["value"] == "DEABC123456789Y"
     n += _authorization(r)
     assert n == 3
+
+
+def test_metering_receipt_capture() -> None:
+    """AC PnC with two MeteringReceiptReq (contract key over the body, MeterInfo as the SECC sent it). RiseV2G's EV
+    then repeats a Signature in the header of the following unsigned requests (ChargingStatusReq from the second
+    one on, and the final PowerDeliveryReq): its reference ``#id1`` names no element of those bodies; each is a
+    fresh ECDSA value over the SignedInfo of the MeteringReceiptReq before it, and verifies against that element."""
+    r = replay(METERING)
+    assert r.at.isoformat()[:10] == "2025-10-27"
+    assert _signature_count(r) == 11
+    n = _authorization(r)
+    leaf = _contract_chain(r)[0]
+    receipts = stray = 0
+    last: tuple[dict[str, Any], list[tuple[str, bytes]]] | None = None
+    for req, res in zip(r.requests, r.responses, strict=True):
+        (name, body), header = next(iter(req["V2G_Message"]["Body"].items())), req["V2G_Message"]["Header"]
+        if name == "MeteringReceiptReq":
+            refs = [(body["Id"], xmlsig.fragment("iso2", "MeteringReceiptReq", body))]
+            n += _check(header["Signature"], refs, _key(leaf))
+            receipts += 1
+            last = (header["Signature"]["SignedInfo"], refs)
+            assert res["V2G_Message"]["Body"]["MeteringReceiptRes"]["ResponseCode"] == "OK"
+        elif name != "AuthorizationReq" and "Signature" in header:
+            assert name in ("ChargingStatusReq", "PowerDeliveryReq") and "Id" not in body and last is not None
+            assert header["Signature"]["SignedInfo"] == last[0]
+            n += _check(header["Signature"], last[1], _key(leaf))
+            stray += 1
+    assert (receipts, stray, n) == (2, 8, 11)
+    # the EV signed the MeterInfo the SECC sent in the ChargingStatusRes before each receipt
+    infos = [b["MeterInfo"] for _, b in r.bodies("ChargingStatusRes") if "MeterInfo" in b]
+    assert infos == [b["MeterInfo"] for _, b in r.bodies("MeteringReceiptReq")]
+    assert [i["MeterReading"] for i in infos] == [12, 14]
