@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from josev import exi
 from josev.exi import v2gtp
-from josev.observability.pcapread import read_packets
+from josev.observability.pcapread import read_packets, v2g_frames
 from josev.pnc import PncError, contract, cps, xmlsig
 from josev.tls.decrypt import CT_HANDSHAKE, decrypt_session, records
 
@@ -314,3 +314,54 @@ def test_metering_receipt_capture() -> None:
     infos = [b["MeterInfo"] for _, b in r.bodies("ChargingStatusRes") if "MeterInfo" in b]
     assert infos == [b["MeterInfo"] for _, b in r.bodies("MeteringReceiptReq")]
     assert [i["MeterReading"] for i in infos] == [12, 14]
+
+
+def test_sales_tariff_capture_is_unsigned() -> None:
+    """The RiseV2G SalesTariff capture is plain TCP (SDP security 0x10, EIM): every message decodes, its
+    SalesTariff carries no Id and no message carries a Signature, so there is nothing to verify (0 signatures)."""
+    frames = v2g_frames(read_packets((SHARED / "captures" / TARIFF).read_bytes()))
+    sdp = [f for f in frames if f.kind == "sdp" and f.from_ev]
+    assert [f.data[8] for f in sdp] == [0x10]  # SDP request: security 0x10 = no TLS
+    tcp = [f for f in frames if f.kind == "tcp"]
+    ev = [f for f in tcp if f.from_ev]
+    secc = [f for f in tcp if not f.from_ev]
+    assert len(ev) == len(secc) == 105
+    decoded = [
+        exi.decode("sap" if k == 0 else "iso2", v2gtp.parse_frame(f.data).payload)
+        for side in (ev, secc)
+        for k, f in enumerate(side)
+    ]
+    assert sum(1 for m in decoded if "V2G_Message" in m and m["V2G_Message"]["Header"].get("Signature")) == 0
+    ((_, cpd),) = [
+        (h, b)
+        for m in decoded
+        if "V2G_Message" in m
+        for h, b in [
+            (m["V2G_Message"]["Header"], m["V2G_Message"]["Body"].get("ChargeParameterDiscoveryRes"))
+        ]
+        if b is not None
+    ]
+    (tuple_,) = cpd["SAScheduleList"]["SAScheduleTuple"]
+    tariff = tuple_["SalesTariff"]
+    assert (tariff["SalesTariffID"], tariff["NumEPriceLevels"], len(tariff["SalesTariffEntry"])) == (80, 3, 5)
+    assert "Id" not in tariff
+
+
+@pytest.mark.parametrize("name", [CONTRACT, INSTALL, UPDATE, METERING])
+def test_secc_tls_chain_at_capture_time(name: str) -> None:
+    """The SECC chain of the TLS handshake (CPO EVSE leaf, two CPO Sub-CAs) passes our chain check at the capture's
+    time up to its topmost Sub-CA, which names the V2G root as issuer; the V2G root the EV lists in its
+    certificate requests is that same root (by name: the root itself is not in the capture)."""
+    r = replay(name)
+    leaf, *subs = r.secc_chain
+    assert [contract.common_name(c) for c in r.secc_chain] == [
+        "CPO EVSE Test-PKI",
+        "CPO SubCA2 Test-PKI",
+        "CPO SubCA1 Test-PKI",
+    ]
+    assert _validate_to_top_sub_ca(leaf, subs, r.at) == "V2G RootCA Test-PKI"
+    for req_name in ("CertificateInstallationReq", "CertificateUpdateReq"):
+        for _, body in r.bodies(req_name):
+            (root_id,) = body["ListOfRootCertificateIDs"]["RootCertificateID"]
+            assert x509.Name.from_rfc4514_string(root_id["X509IssuerName"]) == subs[-1].issuer
+            assert root_id["X509SerialNumber"] == 16
