@@ -38,6 +38,8 @@ INSTALL = "ISO-2_DC_PnC_TLS_CertInstallation_DS5366_RiseV2G.pcapng"
 UPDATE = "ISO-2_DC_PnC_TLS_CertUpdate_DS5366_RiseV2G.pcapng"
 METERING = "ISO-2_AC_PnC_TLS_Contract_MeteringReceipt_DS5366_RiseV2G.pcapng"
 TARIFF = "ISO-2_DC_SalesTariffSchedule_DS5366_RiseV2G.pcapng"
+#: EXI messages of each TLS capture, both directions, supportedAppProtocol included: every one decodes
+MESSAGES = {CONTRACT: 190, INSTALL: 194, UPDATE: 194, METERING: 62}
 
 
 @dataclasses.dataclass
@@ -104,7 +106,7 @@ def replay(name: str) -> Replay:
         client, server, keylog = _capture(name)
         s = decrypt_session(client, server, keylog)
         reqs, ress = _messages(s.client_app), _messages(s.server_app)
-        assert len(reqs) == len(ress)
+        assert len(reqs) == len(ress) == MESSAGES[name] // 2
         _CACHE[name] = Replay(_capture_time(name), reqs[1:], ress[1:], _tls_chain(server))
     return _CACHE[name]
 
@@ -360,6 +362,10 @@ def test_secc_tls_chain_at_capture_time(name: str) -> None:
         "CPO SubCA1 Test-PKI",
     ]
     assert _validate_to_top_sub_ca(leaf, subs, r.at) == "V2G RootCA Test-PKI"
+    # why the capture's time: the SECC leaf (90 days) has expired since
+    with pytest.raises(PncError) as e:
+        contract.validate(leaf, subs[:-1], [subs[-1]], dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    assert (e.value.code, e.value.detail) == (contract.EXPIRED, "CPO EVSE Test-PKI is expired")
     for req_name in ("CertificateInstallationReq", "CertificateUpdateReq"):
         for _, body in r.bodies(req_name):
             (root_id,) = body["ListOfRootCertificateIDs"]["RootCertificateID"]
