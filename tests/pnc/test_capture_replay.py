@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from josev import exi
@@ -51,6 +53,7 @@ class Replay:
     requests: list[dict[str, Any]]
     responses: list[dict[str, Any]]
     secc_chain: list[x509.Certificate]
+    request_exi: list[bytes]
 
     def bodies(self, name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """``(header, body)`` of every message ``name``."""
@@ -66,16 +69,20 @@ class Replay:
         return found
 
 
-def _messages(stream: bytes) -> list[dict[str, Any]]:
-    """Every V2GTP frame of a stream decoded: the first is supportedAppProtocol, the rest ISO 15118-2."""
-    out, i = [], 0
+def _messages(stream: bytes) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """Every V2GTP frame of a stream decoded (the first is supportedAppProtocol, the rest ISO 15118-2), and the
+    EXI payloads; our encoder gives each payload back byte for byte."""
+    out, payloads, i = [], [], 0
     while i < len(stream):
         n = 8 + int.from_bytes(stream[i + 4 : i + 8], "big")
         frame = v2gtp.parse_frame(stream[i : i + n])
         assert frame.payload_type == 0x8001
-        out.append(exi.decode("sap" if i == 0 else "iso2", frame.payload))
+        schema = "sap" if i == 0 else "iso2"
+        out.append(exi.decode(schema, frame.payload))
+        assert exi.encode(schema, out[-1]) == frame.payload
+        payloads.append(frame.payload)
         i += n
-    return out
+    return out, payloads
 
 
 def _tls_chain(server: bytes) -> list[x509.Certificate]:
@@ -105,9 +112,9 @@ def replay(name: str) -> Replay:
     if name not in _CACHE:
         client, server, keylog = _capture(name)
         s = decrypt_session(client, server, keylog)
-        reqs, ress = _messages(s.client_app), _messages(s.server_app)
+        (reqs, raw), (ress, _) = _messages(s.client_app), _messages(s.server_app)
         assert len(reqs) == len(ress) == MESSAGES[name] // 2
-        _CACHE[name] = Replay(_capture_time(name), reqs[1:], ress[1:], _tls_chain(server))
+        _CACHE[name] = Replay(_capture_time(name), reqs[1:], ress[1:], _tls_chain(server), raw[1:])
     return _CACHE[name]
 
 
@@ -371,3 +378,29 @@ def test_secc_tls_chain_at_capture_time(name: str) -> None:
             (root_id,) = body["ListOfRootCertificateIDs"]["RootCertificateID"]
             assert x509.Name.from_rfc4514_string(root_id["X509IssuerName"]) == subs[-1].issuer
             assert root_id["X509SerialNumber"] == 16
+
+
+PEER_PY = Path(__file__).resolve().parents[2] / ".venv-peers" / "bin" / "python"
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(not PEER_PY.exists() or shutil.which("java") is None, reason="needs .venv-peers and java")
+@pytest.mark.parametrize("name", [CONTRACT, METERING])
+def test_exificient_oracle_agrees_on_captured_authorization(name: str) -> None:
+    """The open-source Josev decodes the captured AuthorizationReq with EXIficient, re-encodes the signed element
+    with EXIficient and verifies it with its own security code: the same fragment bytes as ours, and valid."""
+    from .test_interop_josev_security import peer
+
+    r = replay(name)
+    (k,) = [i for i, m in enumerate(r.requests) if "AuthorizationReq" in m["V2G_Message"]["Body"]]
+    leaf = _contract_chain(r)[0]
+    _, body = r.one("AuthorizationReq")
+    res = peer(
+        {
+            "op": "verify_our_signature",
+            "exi": base64.b64encode(r.request_exi[k]).decode(),
+            "cert": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode(),
+        }
+    )
+    assert res["fragment"] == xmlsig.fragment("iso2", "AuthorizationReq", body).hex()
+    assert res["ok"] is True
