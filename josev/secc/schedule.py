@@ -139,14 +139,14 @@ def exceeds(
 ) -> str | None:
     """Why an EV profile (absolute start, W) goes above the offered schedule, or None when it stays within.
     A profile entry holds until the next one; it is checked just after its own start and after every offered
-    change it spans (``grace`` seconds later: both sides count in whole seconds, a boundary that moved by less
-    is the same boundary)."""
+    change it spans by more than ``grace`` (checked ``grace`` seconds after the change: both sides count in whole
+    seconds, a boundary that moved by less is the same boundary, earlier or later)."""
     if not offer:
         return None
     prof = sorted(profile)
     for i, (start, p) in enumerate(prof):
         end = prof[i + 1][0] if i + 1 < len(prof) else float("inf")
-        times = [start] + [t for t, _ in offer if start < t < end]
+        times = [start] + [t for t, _ in offer if start < t < end - grace]
         for t in times:
             at = min(t + grace, (t + end) / 2)
             allowed = value_at(offer, at)

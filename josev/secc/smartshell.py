@@ -3,8 +3,8 @@
 * the OCPP composite (``ocpp.ChargingSchedule``) becomes each EVSE view's power schedule, which the cores offer
   to the car and compare for renegotiation (``josev.secc.schedule``);
 * OCPP K15/K17: the EV's needs go to the OCPP service (``ocpp.notify_ev_charging_needs``), whose answer the
-  cores read to keep the EV waiting; the EV's chosen profile is published and sent on
-  (``ocpp.notify_ev_charging_schedule``);
+  cores read to keep the EV waiting; the EV's chosen profile (-2 ChargingProfile, -20 scheduled EVPowerProfile)
+  is published and sent on (``ocpp.notify_ev_charging_schedule``);
 * the SalesTariff of Plug & Charge sessions: from ``[secc] sales_tariff`` or ``secc.set_sales_tariff``, signed
   with the SECC leaf key of ``pki_dir``.
 """

@@ -342,3 +342,77 @@ def test_schedule_entries_are_bounded_by_the_station_and_the_ev() -> None:
     run = drive("iso2-dc", view, behaviour=Behaviour(loops=2))
     assert [s for s, _ in run.result.schedules[0]] == [0, 3600, 7200, 10800, 14400]
     assert run.result.schedules[0][1][1] == 11.0 * 690
+
+
+def test_iso20_ev_power_profile_becomes_notify_ev_charging_schedule() -> None:
+    """OCPP K17 on -20 scheduled: the EV's EVPowerProfile (entry durations from its TimeAnchor) is reported as
+    (start s from the TimeAnchor, W) and becomes NotifyEVChargingSchedule: timeBase = the TimeAnchor on the
+    station clock, chargingSchedulePeriod in W with startPeriod in seconds."""
+    import datetime as dt
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from josev.api.ocpp import NotifyEvChargingSchedule
+    from josev.ocpp.schemas import validate
+    from josev.ocpp.smartcharging import evneeds
+    from josev.secc.iso20 import power_delivery as pd20
+    from josev.secc.messages import ev_schedule
+
+    # entries of no duration give way to the next one (OCPP periods start strictly later)
+    assert pd20.ev_profile([(100.0, 5000.0), (100.0, 7000.0), (160.0, 3000.0)]) == EvChargingProfile(
+        ((0, 7000.0), (60, 3000.0)), 100.0
+    )
+    st = station(bpt=False, rated_power=50_000.0)
+    st.view.schedule = night_day(30.0)
+    run = drive20("iso20-dc", Iso20Behaviour(dynamic=False, loops=2), st=st)
+    assert run.ev.result.outcome == "finished"
+    (prof,) = [e for e in run.events if isinstance(e, EvChargingProfile)]
+    # the EV's plan: the night power until the boundary (30 s on the cores' clock), then the day power, an
+    # hour in all; the entries start at its TimeAnchor (whole seconds)
+    boundary = round(30.0 - prof.offered_at)
+    assert prof.entries == ((0, NIGHT_W), (boundary, DAY_W)) and 25 <= boundary <= 30, prof
+    anchor = dt.datetime(2026, 1, 5, 5, 59, 40, tzinfo=dt.UTC).timestamp()
+    sched = ev_schedule(prof, anchor - prof.offered_at)  # the host clock at the anchor: 05:59:40
+    cmd = NotifyEvChargingSchedule(
+        time_base=sched.start, periods=[(p.start_s, p.max_power_w) for p in sched.entries]
+    )
+    sent: list[tuple[str, dict[str, Any]]] = []
+    ocpp = cast(
+        Any,
+        SimpleNamespace(
+            evses={1: 1},
+            online=True,
+            registration="Accepted",
+            clock_offset=600.0,  # the station clock is 10 min ahead of the host
+            send=lambda action, payload, now: sent.append((action, payload)),
+        ),
+    )
+    evneeds.notify_schedule(ocpp, 1, cmd.time_base, cmd.periods, 0.0)
+    assert sent == [
+        (
+            "NotifyEVChargingSchedule",
+            {
+                "timeBase": "2026-01-05T06:09:40Z",
+                "evseId": 1,
+                "chargingSchedule": {
+                    "id": 1,
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [
+                        {"startPeriod": 0, "limit": NIGHT_W},
+                        {"startPeriod": boundary, "limit": DAY_W},
+                    ],
+                },
+            },
+        )
+    ]
+    validate("NotifyEVChargingSchedule", sent[0][1], "Request")  # the OCPP 2.0.1 JSON schema
+
+
+def test_ev_boundary_up_to_a_second_late_is_the_same_boundary() -> None:
+    """Both sides count in whole seconds (the -20 EV's TimeAnchor and Durations, our rounded-up offer): an EV
+    entry that ends less than a second after the offered boundary keeps to the schedule; longer does not."""
+    offer = ((100.0, 6969.0), (168.0, 4968.0))
+    assert S.exceeds(offer, [(100.0, 6969.0), (168.6, 4968.0)]) is None
+    assert S.exceeds(offer, [(100.0, 6969.0), (167.4, 4968.0)]) is None
+    why = S.exceeds(offer, [(100.0, 6969.0), (169.5, 4968.0)])
+    assert why == "6969 W at +68 s exceeds the offered 4968 W", why

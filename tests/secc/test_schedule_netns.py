@@ -165,26 +165,40 @@ async def test_night_day_schedule_reaches_the_car(
         12.42,
     ]
     assert limits[-1] == 7.2  # the coordinator's OCPP limit: 5 kW / 690 V
-    if protocol == "iso2-dc":  # the EV's ChargingProfile went to the bus (for NotifyEVChargingSchedule)
-        assert next((e.start_s, e.max_power_w) for e in ev_profiles[0].entries) == (0, NIGHT_W)
-        assert [(e.start_s, e.max_power_w) for e in ev_profiles[-1].entries] == [(0, FIVE_W)]
+    # the EV's chosen profile (-2 ChargingProfile, -20 EVPowerProfile) went to the bus (NotifyEVChargingSchedule)
+    assert next((e.start_s, e.max_power_w) for e in ev_profiles[0].entries) == (0, NIGHT_W)
+    assert [(e.start_s, e.max_power_w) for e in ev_profiles[-1].entries] == [(0, FIVE_W)]
 
 
-SEVEN_KW = {
+SEVEN_THEN_FIVE = {
     **FIVE_KW,
     "id": 9,
     "chargingSchedule": [
-        {**FIVE_KW["chargingSchedule"][0], "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000.0}]}
+        {
+            "id": 1,
+            "startSchedule": "2026-01-05T00:00:00Z",
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 7000.0},
+                {"startPeriod": 21660, "limit": 5000.0},
+            ],
+        }
     ],
-}  # type: ignore[dict-item]
+}
+"""7 kW, 5 kW from 06:01:00 (of 2026-01-05, the station clock)."""
+SEVEN_W = 6969.0  # 7000 W -> 10.1 A x 690 V
 
 
 @pytest.mark.netns
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc"])
 async def test_ev_charging_needs_and_schedule_to_the_csms(
-    netns_lab: NetnsLab, bus_factory: BusFactory, csms: ScriptedCsms, tmp_path: Path
+    protocol: str, netns_lab: NetnsLab, bus_factory: BusFactory, csms: ScriptedCsms, tmp_path: Path, pki: Path
 ) -> None:
     """OCPP K15/K17: the EV's needs go to the CSMS, which answers Processing; the EV waits (Ongoing) until the
-    CSMS's profile arrives and then charges with it; the schedule the EV chose goes back to the CSMS."""
+    CSMS's profile (7 kW, 5 kW from 06:01) arrives and then charges with it; the schedule the EV chose (-2:
+    its PowerDelivery ChargingProfile, -20 scheduled: its EVPowerProfile) goes back to the CSMS with both
+    periods."""
+    iso20 = protocol.startswith("iso20")
     csms.responders["BootNotification"] = lambda p: {
         "currentTime": "2026-01-05T05:59:50.000Z",
         "interval": 300,
@@ -198,7 +212,10 @@ async def test_ev_charging_needs_and_schedule_to_the_csms(
     ev_ns = netns_lab.netns("ev")
     pair = netns_lab.veth(None, ev_ns)
     secc = SeccService(
-        [SeccEvseConfig(evse=1, iface=pair.a, max_power_w=50_000.0)], codec="exi", csms_wait=20.0
+        [SeccEvseConfig(evse=1, iface=pair.a, max_power_w=50_000.0, iso20=iso20)],
+        codec="exi",
+        csms_wait=20.0,
+        tls=SeccTls("both", pki) if iso20 else None,  # -20 only over TLS 1.3
     )
     stand_in = await bus_factory("coordinator")
 
@@ -226,34 +243,43 @@ async def test_ev_charging_needs_and_schedule_to_the_csms(
             await until(lambda: secc.views[1].needs_status == "Processing", what="answer reached the SECC")
             await asyncio.sleep(2.0)  # the CSMS computes a profile meanwhile; the EV waits
             sent = time.time()
-            r = await csms.call("SetChargingProfile", {"evseId": 1, "chargingProfile": SEVEN_KW})
+            r = await csms.call("SetChargingProfile", {"evseId": 1, "chargingProfile": SEVEN_THEN_FIVE})
             assert r == {"status": "Accepted"}
             return sent
 
         side = asyncio.create_task(csms_side())
-        out = await run_ev(ev_ns.name, pair.b, "iso2-dc", "exi", "--loops", "5", "--tls", "off")
+        tls = ("--pki", str(pki), "--station-tls", "both") if iso20 else ("--tls", "off")
+        out = await run_ev(ev_ns.name, pair.b, protocol, "exi", "--loops", "5", *tls)
         await asyncio.wait_for(side, 5)
         sched = await csms.wait_for("NotifyEVChargingSchedule")
+        assert ocpp.client is not None
+        offset = ocpp.client.station.clock_offset
     finally:
         stop.set()
         for t in tasks:
             await asyncio.wait_for(t, 10)
     r = out["results"][-1]
     assert r["outcome"] == "finished", r
-    # waited for the CSMS's profile: the first schedule the EV saw is already the 7 kW one (10.1 A x 690 V)
-    assert r["schedules"] == [[[0, 6969.0]]]
-    assert r["messages"].count("ChargeParameterDiscoveryReq") >= 10
+    # waited for the CSMS's profile: the first schedule the EV saw is already the 7 kW / 5 kW one
+    ((first, second),) = r["schedules"]
+    assert first == [0, SEVEN_W] and second[1] == FIVE_W, r["schedules"]
+    assert r["messages"].count("ScheduleExchangeReq" if iso20 else "ChargeParameterDiscoveryReq") >= 10
     (needs,) = csms.actions("NotifyEVChargingNeeds")
     assert needs["evseId"] == 1
     cn = needs["chargingNeeds"]
     assert cn["requestedEnergyTransfer"] == "DC"
-    assert cn["dcChargingParameters"] == {
+    dc = cn["dcChargingParameters"]
+    assert {k: dc[k] for k in ("evMaxCurrent", "evMaxVoltage", "evMaxPower")} == {
         "evMaxCurrent": 125,
         "evMaxVoltage": 450,
-        "energyAmount": 30000,
         "evMaxPower": 50000,
-        "stateOfCharge": 30,
-    }
+    }, dc
+    if not iso20:  # (-20: the energy request comes with ScheduleExchange, after the needs were sent)
+        assert dc["energyAmount"] == 30000 and dc["stateOfCharge"] == 30, dc
     assert sched["evseId"] == 1 and sched["timeBase"].startswith("2026-01-05T05:5")
     assert sched["chargingSchedule"]["chargingRateUnit"] == "W"
-    assert sched["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 6969.0}]
+    periods = sched["chargingSchedule"]["chargingSchedulePeriod"]
+    # the EV's periods: 6969 W from the time base, 4968 W from 06:01:00 of the station clock
+    assert [p["limit"] for p in periods] == [SEVEN_W, FIVE_W] and periods[0]["startPeriod"] == 0, periods
+    at = ts(sched["timeBase"]) + periods[1]["startPeriod"]
+    assert abs(at - ts("2026-01-05T06:01:00Z")) <= 2.0, (sched, offset)

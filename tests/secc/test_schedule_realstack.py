@@ -1,9 +1,10 @@
 """The night/day profile on the real reference station stack in-process (HAL simulator, coordinator with its DC
-flow, SECC, OCPP, the CSMS stand-in; ``josev.secc.refstation.build_real``) and our ISO 15118-2 DC car across a
-veth pair: the CSMS stand-in sets the station clock to 05:59:45 and installs the recurring daily
-TxDefaultProfile (20 kW from 00:00, 10 kW from 06:00). The car's schedule carries both periods, its current
+flow, SECC, OCPP, the CSMS stand-in; ``josev.secc.refstation.build_real``) and our ISO 15118-2 DC car or
+ISO 15118-20 DC car (scheduled mode, over TLS 1.3) across a veth pair: the CSMS stand-in sets the station
+clock to 05:59:45 and installs the recurring daily TxDefaultProfile (20 kW from 00:00, 10 kW from 06:00). The car's schedule carries both periods, its current
 target follows at 06:00 while the real coordinator lowers the DC limit at the same moment (no renegotiation
-for the boundary), and a 5 kW SetChargingProfile during charging makes the car renegotiate and follow it."""
+for the boundary), and a 5 kW SetChargingProfile during charging makes the car renegotiate once and follow it.
+The plan the car chose for each schedule reaches the CSMS as NotifyEVChargingSchedule."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import pytest
 import josev.csms_sim as csms_sim
 from josev.cli.station import run_stack
 from josev.ocpp.smartcharging.composite import iso, ts
+from josev.pki import create
 from josev.secc.codec import exi_available
 from josev.secc.refstation import build_real
+from josev.secc.tlsconfig import SeccTls
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .test_netns_e2e import run_ev
@@ -33,9 +36,18 @@ pytestmark = [
 IDENTITY = "josev-station"
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pki")
+    create(out, ("iso2", "iso20-p521"))
+    return out
+
+
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc"])
 async def test_night_day_on_the_real_stack(
-    netns_lab: NetnsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    protocol: str, netns_lab: NetnsLab, tmp_path: Path, pki: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    iso20 = protocol == "iso20-dc"
     t0, fake0 = time.time(), ts("2026-01-05T05:59:45Z")
 
     def station_clock() -> str:  # the CSMS's clock: 05:59:45 when the test starts, running on
@@ -53,8 +65,8 @@ async def test_night_day_on_the_real_stack(
         pair.a,
         kind="dc",
         slac=False,
-        secc_kwargs={"codec": "exi"},
-        secc_evse_kwargs={"tcp_port": 0},
+        secc_kwargs={"codec": "exi", "tls": SeccTls("both", pki) if iso20 else None},  # -20: TLS 1.3 only
+        secc_evse_kwargs={"tcp_port": 0, "iso20": iso20},
         workdir=tmp_path,
         bpt=False,
     )
@@ -78,9 +90,10 @@ async def test_night_day_on_the_real_stack(
             csms.send_call(IDENTITY, "SetChargingProfile", {"evseId": 1, "chargingProfile": FIVE_KW})
 
         changer = asyncio.create_task(during_day())
+        tls = ("--pki", str(pki), "--station-tls", "both") if iso20 else ("--tls", "off")
         out: dict[str, Any] = await run_ev(
-            ev_ns.name, pair.b, "iso2-dc", "exi", "--loops", "300", "--loop-interval", "0.1",
-            "--seconds-per-loop", "0.01", "--tls", "off",
+            ev_ns.name, pair.b, protocol, "exi", "--loops", "300", "--loop-interval", "0.1",
+            "--seconds-per-loop", "0.01", *tls,
         )  # fmt: skip
         await asyncio.wait_for(changer, 5)
     finally:
@@ -98,5 +111,14 @@ async def test_night_day_on_the_real_stack(
     targets = [v for _, v in r["targets"]]
     assert targets[0] == 49.85 and targets[-2:] == [24.84, 12.42], r["targets"]
     assert all(24.84 <= v <= 26.0 for v in targets[1:-2]), r["targets"]
+    # K17: the plan the EV chose for each schedule reached the CSMS (-2 ChargingProfile, -20 EVPowerProfile)
+    plans = [
+        [(p["startPeriod"], p["limit"]) for p in c.payload["chargingSchedule"]["chargingSchedulePeriod"]]
+        for c in csms.calls
+        if c.action == "NotifyEVChargingSchedule"
+    ]
+    assert len(plans) == 2, plans
+    assert plans[0][0] == (0, 19941.0) and plans[0][1][1] == 9936.0, plans
+    assert plans[1] == [(0, 4968.0)], plans
     results = [m for who, m in csms.results if who == IDENTITY]
     assert sum(1 for m in results if m[2] == {"status": "Accepted"}) >= 2  # both profiles accepted

@@ -5,7 +5,8 @@
   answer goes back to the SECC, which keeps the EV waiting (EVSEProcessing Ongoing, bounded) for the profile.
 * K16: a profile the CSMS sends during charging changes the composite; the SECC asks the EV to renegotiate
   (``josev.secc.schedule``) - nothing to send here.
-* K17 ``NotifyEVChargingSchedule``: the schedule the EV chose (PowerDelivery's ChargingProfile).
+* K17 ``NotifyEVChargingSchedule``: the schedule the EV chose (ISO 15118-2: PowerDelivery's ChargingProfile,
+  from the offer; -20 scheduled mode: its EVPowerProfile, from the TimeAnchor), as (start s, W) periods.
 
 Times from the SECC are the host's clock; the CSMS gets them on the station clock (``Station.clock_offset``).
 """

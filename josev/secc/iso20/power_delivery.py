@@ -3,6 +3,7 @@ ScheduleRenegotiation; ``EVProcessing=Ongoing`` means the EV is not ready yet (a
 
 Start checks the EV power profile against what ScheduleExchange offered: the selected ScheduleTupleID
 (FAILED_ScheduleSelectionInvalid), the profile's control mode and powers (FAILED_EVPowerProfileInvalid).
+In scheduled mode the accepted profile is reported (``EvChargingProfile``, for OCPP NotifyEVChargingSchedule).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc import schedule
-from josev.secc.events import PowerDeliveryRequested
+from josev.secc.events import EvChargingProfile, PowerDeliveryRequested
 from josev.secc.iso20 import common
 from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
 from josev.secc.iso20.events import StandbyChanged
@@ -24,12 +25,23 @@ CHARGING = ("ChargeLoop", "Standby")
 TOLERANCE = 1.0001
 
 
-def _check_profile(ctx: Iso20Context, sel: Selection, req: dict[str, Any]) -> None:
+def ev_profile(timed: list[tuple[float, float]]) -> EvChargingProfile:
+    """The EV's EVPowerProfile ((start on the cores' clock, W) per entry, the first at the TimeAnchor) as
+    (start s from the TimeAnchor, W); an entry of no duration gives way to the next one (same start)."""
+    at0 = timed[0][0]
+    starts: dict[int, float] = {}
+    for t, p in timed:
+        starts[round(t - at0)] = p
+    return EvChargingProfile(tuple(sorted(starts.items())), at0)
+
+
+def _check_profile(ctx: Iso20Context, sel: Selection, req: dict[str, Any]) -> EvChargingProfile | None:
+    """Check the EVPowerProfile; the scheduled mode's profile to report (None in dynamic mode)."""
     prof = req.get("EVPowerProfile")
     if prof is None:
         if not sel.dynamic:
             raise HandlerError("FAILED_ScheduleSelectionInvalid", "scheduled mode needs an EVPowerProfile")
-        return
+        return None
     if not isinstance(prof, dict):
         raise HandlerError("FAILED_EVPowerProfileInvalid", "EVPowerProfile is not an object")
     if sel.dynamic:
@@ -69,6 +81,7 @@ def _check_profile(ctx: Iso20Context, sel: Selection, req: dict[str, Any]) -> No
         why = schedule.exceeds(ctx.offered_schedule, timed)
         if why is not None:
             raise HandlerError("FAILED_EVPowerProfileInvalid", why)
+    return None if sel.dynamic else ev_profile(timed)
 
 
 def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tuple[dict[str, Any], str]:
@@ -83,10 +96,11 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     if progress == "Start":
         if state == "ChargeLoop":
             raise HandlerError("FAILED_SequenceError", "Start while charging")
-        if state != "Standby":
-            _check_profile(ctx, sel, req)
+        chosen = _check_profile(ctx, sel, req) if state != "Standby" else None
         if ctx.evse.status_code in common.SHUTDOWN_CODES or ctx.evse.stop_requested:
             raise HandlerError("FAILED_PowerDeliveryNotApplied", ctx.evse.status_code)
+        if chosen is not None:
+            ctx.emit(chosen)
         if ctx.standby:
             ctx.standby = False
             ctx.station.exit_standby = False
