@@ -60,7 +60,8 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
     if p["min_voltage"] > p["max_voltage"] or p["max_charge_current"] < 0 or p["max_charge_power"] < 0:
         raise HandlerError("FAILED_WrongChargeParameter", "EV charge parameters invalid")
     ctx.ev_params = p
-    soc = mode.get("TargetSOC")
+    # the present state of charge is not part of -20 DC_ChargeParameterDiscoveryReq (TargetSOC is where the EV wants
+    # to end, not where it is): the charge loop's DisplayParameters carry it later
     ctx.emit(
         EvChargeParameters(
             "DC_BPT" if sel.bpt else "DC",
@@ -68,7 +69,6 @@ def handle(ctx: Iso20Context, req: dict[str, Any], now: float, state: str) -> tu
             max_current=p["max_charge_current"],
             min_current=p["min_charge_current"],
             max_power=p["max_charge_power"],
-            soc=soc if isinstance(soc, int) else None,
         )
     )
     res_key = "BPT_DC_CPDResEnergyTransferMode" if sel.bpt else "DC_CPDResEnergyTransferMode"

@@ -291,6 +291,19 @@ def test_dc_cpd_plain_bpt_and_voltage_mismatch() -> None:
     assert code(step.response) == "FAILED_WrongChargeParameter"
 
 
+def test_dc_cpd_target_soc_is_not_reported_as_the_present_soc() -> None:
+    """-20 DC_ChargeParameterDiscoveryReq carries where the EV wants to end (TargetSOC), not where it is: the EV's
+    needs (NotifyEVChargingNeeds stateOfCharge) must not claim 80 % for a car that wants to reach 80 %."""
+    from josev.secc.events import EvChargeParameters
+
+    eng = engine("ChargeParameterDiscovery", service=services.DC)
+    step = eng.step(
+        req("DC_ChargeParameterDiscoveryReq", DC_CPDReqEnergyTransferMode=_dc_mode(TargetSOC=80)), 0.0
+    )
+    params = [e for e in step.events if isinstance(e, EvChargeParameters)]
+    assert len(params) == 1 and params[0].soc is None and params[0].max_voltage == 450, params
+
+
 def test_malformed_rational_is_wrong_charge_parameter() -> None:
     eng = engine("ChargeParameterDiscovery", service=services.DC)
     step = eng.step(
