@@ -84,8 +84,8 @@ class EvProfileEntry(BaseModel):
 
 
 class EvChargingSchedule(State):
-    """The charging profile the EV chose in PowerDelivery (ISO 15118-2 ChargingProfile), for OCPP's
-    NotifyEVChargingSchedule."""
+    """The charging profile the EV chose in PowerDelivery (ISO 15118-2 ChargingProfile, or the -20 scheduled
+    EVPowerProfile), for OCPP's NotifyEVChargingSchedule."""
 
     service: ClassVar[str] = "secc"
     name: ClassVar[str] = "ev_charging_schedule"

@@ -113,7 +113,8 @@ class EvChargingProfile:
 
     entries: tuple[tuple[int, float], ...]
     offered_at: float = 0.0
-    """When the schedule the entries are relative to was offered (the cores' clock)."""
+    """What the entries are relative to, on the cores' clock: ISO-2, when the schedule was offered; -20, the EV's
+    TimeAnchor."""
 
 
 @dataclass(frozen=True, slots=True)
