@@ -1,11 +1,11 @@
 """The rest of the built-in station scenarios against the open-source Josev EV (PyPI ``iso15118`` in
 ``.venv-peers``, its own process) across a veth pair between two network namespaces, over real SDP/TCP/TLS/EXI,
-the way a user runs them (``josev station --sim --scenario NAME``): emergency shutdown, limit step,
-renegotiation, dropped TCP, dropped PLC link, isolation fault, -20 WARNING, TLS-only and TLS 1.3-only. Each test
-asserts what the EV did (its log, the station's) and the conformance report's reaction finding by value; where
-this EV goes against the standard the test asserts the violation (docs/ev-testing.md, "what the bench found").
-Runs one station per scenario; a dropped connection or link waits for the EV's next session on the same
-station."""
+the way a user runs them (``josev station --sim --scenario NAME``): a late answer within the timeout, emergency
+shutdown, limit step, renegotiation, dropped TCP, dropped PLC link, isolation fault, -20 WARNING, TLS-only and
+TLS 1.3-only. Each test asserts what the EV did (its log, the station's) and the conformance report's reaction
+finding by value; where this EV goes against the standard the test asserts the violation (docs/ev-testing.md,
+"what the bench found"). Runs one station per scenario; a dropped connection or link waits for the EV's next
+session on the same station."""
 
 from __future__ import annotations
 
@@ -172,6 +172,24 @@ async def test_emergency_shutdown_din(netns_lab: NetnsLab, tmp_path: Path) -> No
     assert (f["severity"], f["limit"], f["message_name"]) == ("ok", 2.0, "PowerDeliveryReq"), f
     assert 0.0 < f["value"] < 2.0 and "(EVSE_EmergencyShutdown)" in f["text"], f
     assert f["clause"].startswith("DIN SPEC 70121 9.4"), f
+
+
+async def test_late_charge_loop_inside_din_the_ev_goes_on(netns_lab: NetnsLab, tmp_path: Path) -> None:
+    r = await run(netns_lab, tmp_path, "late-charge-loop-inside", DIN)
+    assert r.actions() == [("delay", "answered 0.15 s late (EV timeout 0.25 s, margin -0.1 s)")], r.detail
+    assert r.ended == [b"terminate"], r.detail
+    # it takes the late answer and goes on charging (5 charge loops with chargeLoopCycle 6 in DIN)
+    assert "TimeoutError" not in r.ev_log and r.ev_log.count("CurrentDemandRes received") >= 4, r.detail
+    late = stamps(r.ev_log, "CurrentDemandRes received")[2] - stamps(r.ev_log, "Sent CurrentDemandReq")[2]
+    assert late >= 0.15, r.detail  # (its log times include its EXI decoding: not a bound on its timeout)
+    f = reaction(r.recs, "ev-accepts-late-response")
+    assert (f["severity"], f["value"], f["limit"], f["message_name"]) == (
+        "ok",
+        0.15,
+        0.25,
+        "CurrentDemandReq",
+    ), f
+    assert f["clause"] == "DIN SPEC 70121 9.6.2 Table 75: V2G_EVCC_Msg_Timeout", f
 
 
 async def test_limit_step_iso2(netns_lab: NetnsLab, tmp_path: Path) -> None:
