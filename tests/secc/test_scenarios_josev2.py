@@ -296,7 +296,7 @@ async def test_warning_authorization_iso20_the_ev_charges_anyway(netns_lab: Netn
     (f,) = findings(r.recs, "unknown-station-action")
     assert (f["severity"], f["subject"], f["message_name"]) == ("info", "station", "AuthorizationReq"), f
     assert f["text"].startswith("no rule for the station action 'code' (AuthorizationReq)"), f
-    assert [x for x in findings(r.recs, "ev-stops-after-failed")] == [], r.recs
+    assert findings(r.recs, "ev-stops-after-failed") == [], r.recs
 
 
 async def test_tls_only_an_ev_without_tls_stops(netns_lab: NetnsLab, tmp_path: Path) -> None:
