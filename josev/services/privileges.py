@@ -22,6 +22,7 @@ import grp
 import os
 import pwd
 import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,11 +286,14 @@ def check_code() -> list[str]:
 
     import josev
 
+    frozen = bool(getattr(sys, "frozen", False))
     out = []
     for what, folder in (
         ("the Python installation", Path(sysconfig.get_paths()["stdlib"])),
         ("the josev package", Path(josev.__file__).parent),
     ):
+        if frozen and what == "the Python installation":
+            continue  # a frozen bundle has no stdlib folder on disk: its modules are in the bundle's archive
         if not os.access(folder, os.R_OK | os.X_OK):
             out.append(
                 f"{what} at {folder} is not readable by uid {os.getuid()}: install it where that user can read it"

@@ -32,6 +32,7 @@ def _replay(rec: V2gRecorder, session: str, shift: float = 0.0) -> Path | None:
 
 
 def test_report_next_to_the_pcapng(tmp_path: Path) -> None:
+    pytest.importorskip("plotly")  # the HTML report needs the `report` extra
     seen: list[tuple[int, str]] = []
 
     def actions(evse: int, session: str) -> list[StationAction]:
@@ -57,6 +58,7 @@ def test_report_next_to_the_pcapng(tmp_path: Path) -> None:
 
 
 def test_reports_follow_the_log_rotation(tmp_path: Path) -> None:
+    pytest.importorskip("plotly")  # the HTML report needs the `report` extra
     rec = ReportingRecorder(directory=tmp_path, max_files=2, max_html=1)
     paths = [_replay(rec, f"c{i}", shift=100.0 * i) for i in range(3)]
     assert rec.flush(60)
