@@ -92,7 +92,7 @@ def _sdp(frame: V2gFrame) -> tuple[str, str]:
 
 
 def decode_sequence(frames: list[V2gFrame], codec: Any) -> list[ShownMessage]:
-    """Decode the frames (``codec``: :func:`josev.secc.codec.make_codec` ``("exi")``)."""
+    """Decode the frames (``codec``: :func:`josev.v2g.codec.make_codec` ``("exi")``)."""
     out: list[ShownMessage] = []
     conns: dict[int, _Conn] = {}
     sdp_sent: float | None = None

@@ -2,7 +2,7 @@
 
 The schema of each TCP connection follows its supportedAppProtocol exchange (the namespace the station
 accepted), ISO 15118-20 messages are told apart by their V2GTP payload type. ``codec``: an object with
-``decode(schema, payload) -> dict`` (:func:`josev.secc.codec.make_codec` ``("exi")``).
+``decode(schema, payload) -> dict`` (:func:`josev.v2g.codec.make_codec` ``("exi")``).
 """
 
 from __future__ import annotations
