@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
-from josev.secc.codec import ExiCodec, exi_available
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import integration
 from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import BptLimits, Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g.codec import ExiCodec, exi_available
 
 LOOPS = 2000
 CASES = [("iso20-ac", False), ("iso20-dc", True), ("iso20-ac-bpt", True), ("iso20-dc-bpt", False)]

@@ -15,11 +15,11 @@ from typing import Any
 
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.evcc import Evcc
-from josev.secc import v2gtp
-from josev.secc.codec import Codec, ExiCodec, exi_available
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import v2gtp
+from josev.v2g.codec import Codec, ExiCodec, exi_available
 
 LOOPS = 5000
 

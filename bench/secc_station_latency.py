@@ -78,7 +78,7 @@ def main() -> None:
         print("skipped: needs root and iproute2 (network namespaces)")
         return
     from josev.pki import create
-    from josev.secc.codec import exi_available
+    from josev.v2g.codec import exi_available
 
     if reason := exi_available():
         print(f"skipped: {reason}")

@@ -28,7 +28,7 @@ def _skip_reason() -> str | None:
         or subprocess.run([str(PEER), "-c", "import iso15118.secc.main"], capture_output=True).returncode
     ):
         return "iso15118 not installed in .venv-peers"
-    from josev.secc.codec import exi_available
+    from josev.v2g.codec import exi_available
 
     return exi_available()
 

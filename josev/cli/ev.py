@@ -134,7 +134,7 @@ def ev(
     """Run one EV session (and its resumption after a pause) on ``--iface``; exit 0 on success."""
     from josev.ev.battery import Battery, Behaviour
     from josev.ev.client import run_session
-    from josev.secc.codec import make_codec
+    from josev.v2g.codec import make_codec
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
     battery = Battery(
@@ -213,7 +213,7 @@ def ev(
         from josev.ev.client import discover
         from josev.ev.iso20 import Iso20Behaviour
         from josev.ev.iso20.client import run_session as run20
-        from josev.secc import sdp
+        from josev.v2g import sdp
 
         beh20 = Iso20Behaviour(
             dynamic=dynamic,

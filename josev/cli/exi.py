@@ -67,7 +67,7 @@ def decode(
 ) -> None:
     """Decode EXI to JSON."""
     from josev import _exi, exi
-    from josev.exi import v2gtp
+    from josev.v2g import v2gtp
 
     text = "".join(_read(data).split())
     try:
@@ -79,7 +79,7 @@ def decode(
         try:
             f = v2gtp.parse_frame(raw)
             name = v2gtp.schema_for_payload_type(f.payload_type, name)
-        except v2gtp.FrameError as e:
+        except v2gtp.V2gtpError as e:
             raise _fail(str(e)) from None
         raw = f.payload
     if name is None:
@@ -102,7 +102,7 @@ def encode(
 ) -> None:
     """Encode JSON to EXI (printed as hex; with --frame a whole V2GTP frame)."""
     from josev import exi
-    from josev.exi import v2gtp
+    from josev.v2g import v2gtp
 
     name = _schema(schema)
     if name is None:
@@ -118,7 +118,7 @@ def encode(
     except exi.ExiError as e:
         raise _fail(f"{e.message} (expected: {e.expected})") from None
     if frame:
-        out = v2gtp.build_frame(v2gtp.SCHEMA_PAYLOADS[name], out)
+        out = v2gtp.frame(v2gtp.SCHEMA_PAYLOADS[name], out)
     typer.echo(out.hex())
 
 
@@ -126,7 +126,7 @@ def encode(
 def schemas() -> None:
     """List the schemas, their namespaces and V2GTP payload types."""
     from josev import exi
-    from josev.exi import v2gtp
+    from josev.v2g import v2gtp
 
     for name, ns in exi.NAMESPACES.items():
         ptype = v2gtp.SCHEMA_PAYLOADS.get(name)

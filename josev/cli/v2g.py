@@ -21,7 +21,7 @@ def show(
     """Print the decoded SDP / SAP / DIN / ISO 15118-2 / -20 (and SLAC) messages with their timings."""
     from josev.observability.pcapread import CaptureError
     from josev.observability.v2gshow import show_file
-    from josev.secc.codec import exi_available, make_codec
+    from josev.v2g.codec import exi_available, make_codec
 
     why = exi_available()
     if why:
@@ -46,7 +46,7 @@ def report(
     verdict; exit 1 when the EV broke a rule, 2 on a bad file."""
     from josev.observability.pcapread import CaptureError
     from josev.report.files import write_report
-    from josev.secc.codec import exi_available, make_codec
+    from josev.v2g.codec import exi_available, make_codec
 
     why = exi_available()
     if why:

@@ -180,7 +180,7 @@ def _write_reports(v2g_dir: Path) -> list[tuple[Path, Path, Path | None, str]]:
     if not v2g_dir.is_dir():
         return []
     from josev.report.files import report_folder
-    from josev.secc.codec import make_codec
+    from josev.v2g.codec import make_codec
 
     dest = Path(tempfile.mkdtemp(prefix="josev-demo-reports-"))
     os.chmod(dest, 0o755)

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.ev.evcc import Evcc, EvConnection, EvError, EvResult
-from josev.secc import sdp
-from josev.secc.codec import Codec, CodecError
-from josev.secc.netif import ifindex, wait_link_local
-from josev.secc.v2gtp import V2gtpError
+from josev.v2g import sdp
+from josev.v2g.codec import Codec, CodecError
+from josev.v2g.netif import ifindex, wait_link_local
+from josev.v2g.v2gtp import V2gtpError
 
 LOOP_REQUESTS = frozenset({"CurrentDemandReq", "ChargingStatusReq", "AC_ChargeLoopReq", "DC_ChargeLoopReq"})
 

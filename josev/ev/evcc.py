@@ -22,9 +22,9 @@ from josev.ev import schedule as sch
 from josev.ev.battery import Battery, Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.pnc import PncError, contract, xmlsig
-from josev.secc import v2gtp
-from josev.secc.codec import Codec
-from josev.secc.physical import pv, to_float
+from josev.v2g import v2gtp
+from josev.v2g.codec import Codec
+from josev.v2g.physical import pv, to_float
 
 PROTOCOLS = ("din", "iso2-ac", "iso2-dc")
 #: DC_EVSEStatus codes on which the EV stops charging at once (PowerDelivery Stop).
@@ -371,7 +371,7 @@ class Evcc:
         self.result.sales_tariff = sch.tariff_rows(tariff)
         if self.secc_key is None:
             return
-        from josev.secc import sales_tariff
+        from josev.v2g import sales_tariff
 
         try:
             sales_tariff.verify(self._last["V2G_Message"]["Header"].get("Signature"), tariff, self.secc_key)

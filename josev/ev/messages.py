@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.ev.battery import Battery
-from josev.secc.physical import pv
+from josev.v2g.physical import pv
 
 NAMESPACES = {
     "din": ("urn:din:70121:2012:MsgDef", 2, 0),

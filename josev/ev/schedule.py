@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc.physical import to_float
+from josev.v2g.physical import to_float
 
 
 def schedule_power(sched: list[tuple[float, float]], now: float) -> float | None:

@@ -15,6 +15,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from josev.v2g import v2gtp
+
 LINKTYPE_ETHERNET = 1
 ETH_IPV6 = 0x86DD
 ETH_VLAN = 0x8100
@@ -140,7 +142,7 @@ class _Stream:
     no: int
     client: tuple[str, int]
     next_seq: int | None = None
-    buf: bytearray = field(default_factory=bytearray)
+    frames: v2gtp.RxSplitter = field(default_factory=v2gtp.RxSplitter)
 
 
 def _ep(ip: bytes, port: int) -> tuple[str, int]:
@@ -213,19 +215,10 @@ def v2g_frames(packets: list[CapturedPacket]) -> list[V2gFrame]:
                 if skip < 0x80000000:
                     payload = payload[skip:]
             st.next_seq = (seq + len(l4) - hlen) & 0xFFFFFFFF
-            st.buf += payload
             from_ev = s == st.client
-            while len(st.buf) >= 8:
-                n = 8 + int.from_bytes(st.buf[4:8], "big")
-                if st.buf[0] != 0x01 or st.buf[1] != 0xFE:
-                    out.append(V2gFrame(p.timestamp, "tcp", _fmt(s), _fmt(d), bytes(st.buf), from_ev, st.no))
-                    st.buf.clear()
-                    break
-                if len(st.buf) < n:
-                    break
-                frame = bytes(st.buf[:n])
-                del st.buf[:n]
-                out.append(V2gFrame(p.timestamp, "tcp", _fmt(s), _fmt(d), frame, from_ev, st.no, p.comment))
+            for frame in st.frames.feed(payload):
+                comment = p.comment if frame[:2] == b"\x01\xfe" else ""  # not V2GTP: the bytes as they came
+                out.append(V2gFrame(p.timestamp, "tcp", _fmt(s), _fmt(d), frame, from_ev, st.no, comment))
     return out
 
 

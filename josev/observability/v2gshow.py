@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from josev.observability.pcapread import V2gFrame, read_packets, v2g_frames
+from josev.v2g import v2gtp
 
 SCHEMA_OF_NAMESPACE = {
     "urn:din:70121:2012:MsgDef": "din",
     "urn:iso:15118:2:2013:MsgDef": "iso2",
     "urn:iso:15118:2:2010:MsgDef": "iso2",
 }
-SCHEMA_OF_PAYLOAD = {0x8002: "iso20-cm", 0x8003: "iso20-ac", 0x8004: "iso20-dc", 0x8005: "iso20-acdp"}
 SID = re.compile(r"SessionID ([0-9A-Fa-f]+)")
 
 
@@ -92,7 +92,7 @@ def _sdp(frame: V2gFrame) -> tuple[str, str]:
 
 
 def decode_sequence(frames: list[V2gFrame], codec: Any) -> list[ShownMessage]:
-    """Decode the frames (``codec``: :func:`josev.secc.codec.make_codec` ``("exi")``)."""
+    """Decode the frames (``codec``: :func:`josev.v2g.codec.make_codec` ``("exi")``)."""
     out: list[ShownMessage] = []
     conns: dict[int, _Conn] = {}
     sdp_sent: float | None = None
@@ -117,7 +117,7 @@ def decode_sequence(frames: list[V2gFrame], codec: Any) -> list[ShownMessage]:
             out.append(ShownMessage(f.timestamp, f.from_ev, kind, f"{len(data)} bytes", "", f.connection))
             continue
         ptype = struct.unpack_from("!H", data, 2)[0]
-        schema = SCHEMA_OF_PAYLOAD.get(ptype) or (c.schema if ptype == 0x8001 else "")
+        schema = v2gtp.PAYLOAD_SCHEMAS.get(ptype) or (c.schema if ptype == v2gtp.PayloadType.EXI else "")
         if not schema:
             out.append(
                 ShownMessage(f.timestamp, f.from_ev, "V2GTP", f"payload type 0x{ptype:04x}", "", f.connection)

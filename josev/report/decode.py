@@ -2,7 +2,7 @@
 
 The schema of each TCP connection follows its supportedAppProtocol exchange (the namespace the station
 accepted), ISO 15118-20 messages are told apart by their V2GTP payload type. ``codec``: an object with
-``decode(schema, payload) -> dict`` (:func:`josev.secc.codec.make_codec` ``("exi")``).
+``decode(schema, payload) -> dict`` (:func:`josev.v2g.codec.make_codec` ``("exi")``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from josev.report.model import ReportMessage
+from josev.v2g import v2gtp
 
 SCHEMA_OF_NAMESPACE = {
     "urn:din:70121:2012:MsgDef": "din",
     "urn:iso:15118:2:2013:MsgDef": "iso2",
     "urn:iso:15118:2:2010:MsgDef": "iso2",
 }
-SCHEMA_OF_PAYLOAD = {0x8002: "iso20-cm", 0x8003: "iso20-ac", 0x8004: "iso20-dc", 0x8005: "iso20-acdp"}
 TLS_RECORD_TYPES = (b"\x14", b"\x15", b"\x16", b"\x17")
 
 
@@ -88,9 +88,8 @@ def decode_frames(frames: Iterable[Frame], codec: Any) -> list[ReportMessage]:
                               f"starts with {head}; a V2GTP header starts with 01 fe")
             )  # fmt: skip
             continue
-        ptype = struct.unpack_from("!H", data, 2)[0]
-        length = struct.unpack_from("!I", data, 4)[0]
-        schema = SCHEMA_OF_PAYLOAD.get(ptype) or (c.schema if ptype == 0x8001 else "")
+        _version, _inverse, ptype, length = v2gtp.HEADER.unpack_from(data)
+        schema = v2gtp.PAYLOAD_SCHEMAS.get(ptype) or (c.schema if ptype == v2gtp.PayloadType.EXI else "")
         if not schema or length != len(data) - 8:
             why = f"payload type 0x{ptype:04x}" if not schema else f"length field {length} != {len(data) - 8}"
             out.append(ReportMessage(f.t, f.from_ev, "raw", f"V2GTP {why}", {}, f.connection, len(data), why))

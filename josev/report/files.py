@@ -156,7 +156,7 @@ class ReportingRecorder(V2gRecorder):
                 path, evse, session, acts = job
                 super().flush(30.0)  # the pcapng of this session is written by the log's own thread
                 if self._codec is None:
-                    from josev.secc.codec import make_codec
+                    from josev.v2g.codec import make_codec
 
                     self._codec = make_codec(self.codec_name)
                 j, h = write_report(

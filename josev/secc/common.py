@@ -8,7 +8,7 @@ from typing import Any
 from josev.secc import schedule
 from josev.secc.events import EvTargets
 from josev.secc.machine import Context, HandlerError
-from josev.secc.physical import ParameterError, pv, to_float
+from josev.v2g.physical import ParameterError, pv, to_float
 
 FAILED = "FAILED"
 READY = "EVSE_Ready"

@@ -61,7 +61,7 @@ class EvseView:
     #: (None: not yet, "Accepted", "Processing", "Rejected", "NoAnswer"), set by the shell.
     csms_wait: float = 0.0
     needs_status: str | None = None
-    #: ISO 15118-2 Plug & Charge: the tariff for the car (:class:`josev.secc.sales_tariff.Tariff`) and the SECC
+    #: ISO 15118-2 Plug & Charge: the tariff for the car (:class:`josev.v2g.sales_tariff.Tariff`) and the SECC
     #: leaf key that signs it; a Contract session gets a signed SalesTariff when both are set.
     sales_tariff: Any = None
     tariff_key: Any = None

@@ -1,11 +1,9 @@
-"""Pure pieces of the SECC shell (:mod:`josev.secc.server`): the endpoint counters and the splitter that cuts
-the received byte stream into V2GTP frames for the message log (never raises)."""
+"""Pure pieces of the SECC shell (:mod:`josev.secc.server`): the endpoint counters. (The splitter that cuts the
+received byte stream into frames for the message log is :class:`josev.v2g.v2gtp.RxSplitter`.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from josev.secc.v2gtp import HEADER_LEN
 
 
 @dataclass
@@ -24,26 +22,3 @@ class EndpointStats:
     """Connections closed to admit a newer one (pre-session or stalled)."""
     flood_closed: int = 0
     """Connections closed for sending frames faster than ``frame_rate``."""
-
-
-class RxSplitter:
-    """Cuts the received byte stream into V2GTP frames for the message log (never raises)."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def feed(self, data: bytes, max_frames: int = 1 << 30) -> list[bytes]:
-        """The complete frames so far, at most ``max_frames`` (the rest stays buffered)."""
-        self.buf += data
-        out: list[bytes] = []
-        while len(self.buf) >= HEADER_LEN and len(out) < max_frames:
-            if self.buf[0] != 0x01 or self.buf[1] != 0xFE:
-                out.append(bytes(self.buf))  # not V2GTP: log the bytes as they came
-                self.buf.clear()
-                break
-            n = HEADER_LEN + int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < n:
-                break
-            out.append(bytes(self.buf[:n]))
-            del self.buf[:n]
-        return out

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from josev.secc.events import Event, EventLog, ProtocolViolation, SessionEnded
 from josev.secc.evse import EvseView
-from josev.secc.physical import ParameterError
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
+from josev.v2g.physical import ParameterError
 
 ENDED = "Ended"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from josev.secc import v2gtp
-from josev.secc.codec import Codec, CodecError
+from josev.v2g import v2gtp
+from josev.v2g.codec import Codec, CodecError
 
 FAILED_CODE = {"din": "FAILED_PowerDeliveryNotApplied"}
 """The failure code per schema; every other schema (iso2, iso20-cm) uses ``FAILED_ContactorError``."""

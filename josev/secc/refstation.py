@@ -130,7 +130,7 @@ def build_real(
 
         from josev.pki import load_pki
         from josev.secc.pncshell import PncShell
-        from josev.secc.sales_tariff import from_config as tariff
+        from josev.v2g.sales_tariff import from_config as tariff
 
         pki_obj = load_pki(pnc_pki / "iso2")
         pki20 = tuple(load_pki(pnc_pki / p) for p in ("iso20-p521", "iso20-ed448") if (pnc_pki / p).is_dir())

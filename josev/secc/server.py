@@ -17,18 +17,18 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from josev.observability import oplog
-from josev.secc import sdp
-from josev.secc.codec import Codec
 from josev.secc.events import SessionStarted
 from josev.secc.evse import EvseView
-from josev.secc.framelog import EndpointStats, RxSplitter
+from josev.secc.framelog import EndpointStats
 from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
-from josev.secc.netif import ifindex, wait_link_local
 from josev.secc.powergate import fail_response, failed_trace, power_delivery_request
 from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
+from josev.v2g import sdp, v2gtp
+from josev.v2g.codec import Codec
+from josev.v2g.netif import ifindex, wait_link_local
 
 if TYPE_CHECKING:
     from josev.observability.slactap import SlacTap
@@ -510,7 +510,7 @@ class EvseEndpoint:
         if hasattr(session, "tls"):
             session.tls = tls  # Plug & Charge (ISO 15118-2 Contract) is offered on TLS connections only
         self.sessions.add(session)
-        splitter = RxSplitter()
+        splitter = v2gtp.RxSplitter()
         frames_allowed = TokenBucket(self.limits.frame_rate, self.limits.frame_burst, self.clock())
         peer = writer.get_extra_info("peername")
         PEER_LOG.info("EVSE %d: %s connection %s from %s", self.evse_no, tls_version or "TCP", conn, peer)

@@ -29,7 +29,6 @@ from josev.api import secc as api
 from josev.api.base import Ack, CommandError
 from josev.bus import Bus
 from josev.secc import events as ev
-from josev.secc.codec import make_codec
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import events as ev20
 from josev.secc.iso20.context import BptLimits, Iso20Config, Iso20Evse
@@ -44,6 +43,7 @@ from josev.secc.settings import SeccEvseConfig, SeccOptions
 from josev.secc.simsupply import SimPowerSupply
 from josev.secc.smartshell import SmartShell, tariff_and_key
 from josev.secc.tlsconfig import SeccTls
+from josev.v2g.codec import make_codec
 
 if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from josev.secc import sap, v2gtp
-from josev.secc.codec import Codec, CodecError
 from josev.secc.events import Event, LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.machine import Engine, ProtocolSpec, SessionStore, random_session_id
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
+from josev.v2g import sap, v2gtp
+from josev.v2g.codec import Codec, CodecError
 
 
 def spec_for(protocol: sap.AppProtocol) -> ProtocolSpec:

@@ -110,7 +110,7 @@ class SeccOptions(BaseModel):
     @classmethod
     def _tariff(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if v:
-            from josev.secc.sales_tariff import from_config
+            from josev.v2g.sales_tariff import from_config
 
             from_config(v)  # raises ValueError naming the entry and the problem
         return v

@@ -42,7 +42,7 @@ def tariff_and_key(opts: SeccOptions) -> tuple[Any, Any] | None:
         return None
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from josev.secc.sales_tariff import from_config
+    from josev.v2g.sales_tariff import from_config
 
     path = Path(opts.pki_dir) / "iso2" / "keys" / "secc_leaf.key"
     try:
@@ -136,7 +136,7 @@ class SmartShell:
 
     async def _set_tariff(self, cmd: api.SetSalesTariff, evse: int | None) -> Ack:
         """A SalesTariff from the bus for the next Plug & Charge offers of the EVSE (none: the configured one)."""
-        from josev.secc.sales_tariff import from_config
+        from josev.v2g.sales_tariff import from_config
 
         view = self.views.get(evse or 0)
         if view is None:

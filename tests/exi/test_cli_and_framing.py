@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from josev import exi
 from josev.cli.exi import app
 from josev.exi import types as exi_types
-from josev.exi import v2gtp
 from josev.exi.codec import JosevExiCodec
 from josev.exi.types import din, iso20_cm, sap
+from josev.v2g import v2gtp
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -48,7 +48,7 @@ def test_cli_encode_and_frame_round_trip() -> None:
 
 
 def test_cli_frame_takes_schema_from_payload_type() -> None:
-    frame = v2gtp.build_frame(0x8003, bytes.fromhex(AC_CPD_REQ)).hex()
+    frame = v2gtp.frame(0x8003, bytes.fromhex(AC_CPD_REQ)).hex()
     r = runner.invoke(app, ["decode", "--frame", frame])
     assert r.exit_code == 0, r.output
     assert "AC_ChargeParameterDiscoveryReq" in json.loads(r.output)
@@ -102,10 +102,10 @@ def test_frame_helpers() -> None:
     frame = v2gtp.encode_frame("sap", SAP_RES)
     assert frame.hex() == "01fe800100000004" + SAP_RES_HEX
     assert v2gtp.decode_frame(frame, "sap") == ("sap", SAP_RES)
-    ac = v2gtp.build_frame(0x8003, bytes.fromhex(AC_CPD_REQ))
+    ac = v2gtp.frame(0x8003, bytes.fromhex(AC_CPD_REQ))
     name, msg = v2gtp.decode_frame(ac)
     assert name == "iso20-ac" and "AC_ChargeParameterDiscoveryReq" in msg
-    with pytest.raises(v2gtp.FrameError):
+    with pytest.raises(v2gtp.V2gtpError):
         v2gtp.encode_frame("xmldsig", {})
 
 
@@ -113,13 +113,13 @@ def test_v2gtp_frames() -> None:
     f = v2gtp.parse_frame(bytes.fromhex("01fe800100000004" + SAP_RES_HEX))
     assert f.payload_type == 0x8001 and f.payload.hex() == SAP_RES_HEX
     for bad in ("01fe8001000000058040004", "02fd800100000004" + SAP_RES_HEX, "01fe80"):
-        with pytest.raises(v2gtp.FrameError):
+        with pytest.raises(v2gtp.V2gtpError):
             v2gtp.parse_frame(bytes.fromhex(bad if len(bad) % 2 == 0 else bad + "0"))
     assert v2gtp.schema_for_payload_type(0x8006) == "iso20-wpt"
     assert v2gtp.schema_for_payload_type(0x8005) == "iso20-acdp"
-    with pytest.raises(v2gtp.FrameError):
+    with pytest.raises(v2gtp.V2gtpError):
         v2gtp.schema_for_payload_type(0x9000)
-    with pytest.raises(v2gtp.FrameError):
+    with pytest.raises(v2gtp.V2gtpError):
         v2gtp.schema_for_payload_type(0x8001, "iso20-cm")
 
 

@@ -1,5 +1,5 @@
-"""Protocol cores stay sans-IO: a module of the coordinator, SECC, SLAC or OCPP packages that is not one of the
-named shells must not import asyncio, sockets, clocks, threads, subprocesses, SQLite, HTTP or the bus."""
+"""Protocol cores stay sans-IO: a module of the coordinator, SECC, V2G, SLAC, OCPP or PnC packages that is not
+one of the named shells must not import asyncio, sockets, clocks, threads, subprocesses, SQLite, HTTP or the bus."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("josev/coordinator", "josev/secc", "josev/slac", "josev/ocpp", "josev/pnc")
+PACKAGES = ("josev/coordinator", "josev/secc", "josev/v2g", "josev/slac", "josev/ocpp", "josev/pnc")
 FORBIDDEN = (
     "asyncio",
     "socket",
@@ -31,7 +31,6 @@ SHELLS = {
     "josev/coordinator/dcservice.py",
     "josev/coordinator/service.py",
     "josev/secc/certwatch.py",
-    "josev/secc/netif.py",
     "josev/secc/refstation.py",
     "josev/secc/server.py",
     "josev/secc/service.py",
@@ -41,6 +40,7 @@ SHELLS = {
     "josev/secc/simboard.py",
     "josev/secc/simcoordinator.py",
     "josev/secc/iso20/integration.py",
+    "josev/v2g/netif.py",
     "josev/slac/driver.py",
     "josev/slac/emulator_shell.py",
     "josev/slac/ev_run.py",

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from josev.observability.v2glog import V2gRecorder
-from josev.secc.codec import make_codec
 from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.limits import ConnectionLimits
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g.codec import make_codec
 from tests.util.netns import Netns
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
 from josev.secc.limits import ConnectionLimits
 from josev.secc.tlsconfig import SeccTls
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .lab import Station, add_addresses, attacker, bridge, rss_kb, run_ev, stop

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.secc.stationproc import stop_station
 from tests.util.netns import CAN_NETNS, NetnsLab
 

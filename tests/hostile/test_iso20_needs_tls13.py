@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from josev.pki import create
-from josev.secc import v2gtp
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.events import SessionStarted
 from josev.secc.iso20.context import Iso20Evse
-from josev.secc.iso20.namespaces import DC_URI
 from josev.secc.tlsconfig import SeccTls, ev_context
+from josev.v2g import v2gtp
+from josev.v2g.codec import exi_available, make_codec
+from josev.v2g.iso20.namespaces import DC_URI
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab
 
 from .lab import Station, run_ev

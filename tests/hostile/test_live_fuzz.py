@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 
 from josev.observability.v2glog import V2gRecorder
-from josev.secc import v2gtp
-from josev.secc.codec import CodecError, exi_available, make_codec
 from josev.secc.limits import ConnectionLimits
-from josev.secc.sdp import SDP_PORT
 from josev.slac.driver import CoreDriver
 from josev.slac.events import SlacEvent
 from josev.slac.evse import EvseSlac, EvseSlacConfig, S
@@ -33,6 +30,9 @@ from josev.slac.messages import (
     CmValidateReq,
 )
 from josev.slac.rawsocket import ETH_P_ALL, RawSocket
+from josev.v2g import v2gtp
+from josev.v2g.codec import CodecError, exi_available, make_codec
+from josev.v2g.sdp import SDP_PORT
 from tests.slac.test_netns import Topology, topology
 from tests.slac.test_netns import run_ev as run_slac_ev
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab

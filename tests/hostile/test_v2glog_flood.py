@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from josev.observability.v2glog import V2gRecorder
-from josev.secc.codec import exi_available
 from josev.secc.limits import ConnectionLimits
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .lab import LoopLag, Station, connect_from, run_ev, tiny_frames

@@ -13,7 +13,7 @@ import pytest
 
 from josev.observability.pcapread import CaptureError, read_packets, v2g_frames
 from josev.observability.v2glog import V2gRecorder
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.conftest import SHARED, needs_shared
 from tests.hostile.lab import Station, run_ev
 from tests.product.tshark import TSHARK, fields, needs_tshark

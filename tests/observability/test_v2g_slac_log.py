@@ -12,11 +12,11 @@ import sys
 import pytest
 
 from josev.observability.v2glog import V2gRecorder
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g.codec import exi_available, make_codec
 from tests.product.tshark import fields, needs_tshark
 from tests.secc.offload import disable_tx_checksum
 from tests.secc.test_slac_e2e import ENV, _ev

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from josev import exi
-from josev.exi import v2gtp
 from josev.observability.pcapread import read_packets, v2g_frames
 from josev.pnc import PncError, contract, cps, xmlsig
 from josev.tls.decrypt import CT_HANDSHAKE, decrypt_session, records
+from josev.v2g import v2gtp
 
 from ..tls.test_decrypt import _capture
 

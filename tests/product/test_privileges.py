@@ -38,8 +38,8 @@ from josev.api.slac import SlacState
 from josev.bus import Bus
 from josev.bus.settings import BusSettings
 from josev.reexec import module_command
-from josev.secc.codec import exi_available
 from josev.services.privileges import CAP_NET_RAW, caps_of, proc_status
+from josev.v2g.codec import exi_available
 from tests.conftest import ROOT
 
 pytestmark = [

@@ -13,7 +13,7 @@ import pytest
 from josev.report.core import build_report
 from josev.report.decode import Frame, decode_frames
 from josev.report.model import Report, ReportMessage, StationAction
-from josev.secc.physical import pv
+from josev.v2g.physical import pv
 
 T0 = 1_800_000_000.0
 

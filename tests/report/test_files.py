@@ -13,7 +13,7 @@ from josev.observability.v2glog import V2gRecorder
 from josev.report.decode import frames_from_capture
 from josev.report.files import ReportingRecorder, report_paths
 from josev.report.model import StationAction
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.conftest import SHARED
 
 CAPTURE = SHARED / "captures" / "ISO-2_DC_DS5366.pcapng"
@@ -85,7 +85,7 @@ def test_a_capture_with_a_scenario_record_gets_its_reactions(tmp_path: Path) -> 
     """``josev v2g report`` / the demo's folder on a session of ``josev station --scenario``: the record next to
     the pcapng (``.scenario.json``) gives the report its actions; a broken record leaves them out, nothing else."""
     from josev.report.files import report_folder, write_report
-    from josev.secc.codec import make_codec
+    from josev.v2g.codec import make_codec
 
     rec = V2gRecorder(directory=tmp_path / "logs")
     path = _replay(rec, "c1")

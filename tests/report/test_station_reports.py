@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.browser import chromium_path, open_page
 from tests.util.netns import CAN_NETNS, NetnsLab
 
@@ -70,8 +70,8 @@ def _raw_client(lab_ns: Any, address: str, iface: str, port: int, payload: bytes
 
 def _sap_request() -> bytes:
     from josev.ev.messages import sap_request
-    from josev.secc import v2gtp
-    from josev.secc.codec import make_codec
+    from josev.v2g import v2gtp
+    from josev.v2g.codec import make_codec
 
     return v2gtp.frame(0x8001, make_codec("exi").encode("sap", sap_request("iso2")))
 

@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from josev.secc import v2gtp
+from josev.v2g import v2gtp
 
 
 @dataclass

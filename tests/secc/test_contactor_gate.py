@@ -16,11 +16,11 @@ import pytest
 
 from josev.api import coordinator as coord
 from josev.api.base import Ack, CommandError
-from josev.secc import v2gtp
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.events import PowerDeliveryRequested
 from josev.secc.powergate import fail_response, failed_code, power_delivery_request
 from josev.secc.service import SeccEvseConfig, SeccService
+from josev.v2g import v2gtp
+from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import NetnsLab
 
 from .test_netns_e2e import ROOT

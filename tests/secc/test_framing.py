@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 import pytest
 
-from josev.secc import sap, sdp, v2gtp
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
+from josev.v2g import sap, sdp, v2gtp
 
 from .jsoncodec import JsonCodec
 
@@ -80,20 +81,54 @@ def test_v2gtp_unknown_payload_type_is_discarded() -> None:
 
 
 @pytest.mark.parametrize(
-    "header",
+    ("header", "reason"),
     [
-        bytes([0x02, 0xFD]) + struct.pack("!HI", 0x8001, 1),
-        bytes([0x01, 0xFF]) + struct.pack("!HI", 0x8001, 1),
-        bytes([0x01, 0xFE]) + struct.pack("!HI", 0x8001, v2gtp.DEFAULT_MAX_PAYLOAD + 1),
+        (
+            bytes([0x02, 0xFD]) + struct.pack("!HI", 0x8001, 1),
+            "bad V2GTP protocol version 0x02, inverse 0xfd (must be 0x01, 0xfe)",
+        ),
+        (
+            bytes([0x01, 0xFF]) + struct.pack("!HI", 0x8001, 1),
+            "bad V2GTP protocol version 0x01, inverse 0xff (must be 0x01, 0xfe)",
+        ),
+        (
+            bytes([0x01, 0xFE]) + struct.pack("!HI", 0x8001, v2gtp.DEFAULT_MAX_PAYLOAD + 1),
+            "V2GTP payload length 65537 exceeds the maximum 65536",
+        ),
     ],
 )
-def test_v2gtp_fatal_headers(header: bytes) -> None:
+def test_v2gtp_fatal_headers(header: bytes, reason: str) -> None:
     d = v2gtp.Deframer()
+    good = v2gtp.frame(0x8001, b"ok")
     with pytest.raises(v2gtp.V2gtpError) as ei:
-        d.feed(header + b"\x00")
-    assert ei.value.fatal
-    with pytest.raises(v2gtp.V2gtpError):
+        d.feed(good + header[:3])
+        d.feed(header[3:] + b"\x00")
+    assert ei.value.fatal and ei.value.reason == reason and d.broken == reason
+    with pytest.raises(v2gtp.V2gtpError, match=f"V2GTP stream already broken: {re.escape(reason)}"):
         d.feed(b"more")
+    # the whole-frame parser (SDP datagrams, the exi CLI) reports the same fault in the same words
+    with pytest.raises(v2gtp.V2gtpError, match=re.escape(reason)):
+        v2gtp.parse_datagram(header + b"\x00")
+
+
+def test_v2gtp_whole_frame_errors() -> None:
+    with pytest.raises(v2gtp.V2gtpError, match=r"^V2GTP frame too short \(3 bytes, header is 8\)$"):
+        v2gtp.parse_frame(b"\x01\xfe\x80")
+    with pytest.raises(v2gtp.V2gtpError, match=r"^V2GTP length field 5 but 2 payload bytes$"):
+        v2gtp.parse_frame(v2gtp.frame(0x9000, b"12345")[:-3])
+    with pytest.raises(v2gtp.V2gtpError, match=r"^V2GTP header must be 8 bytes, got 7$"):
+        v2gtp.parse_header(bytes(7))
+    assert v2gtp.parse_header(v2gtp.frame(0x9001, b"x" * 20)[:8]) == (0x9001, 20)
+
+
+def test_v2gtp_rx_splitter_never_raises() -> None:
+    sp = v2gtp.RxSplitter()
+    a, b = v2gtp.frame(0x8001, b"abc"), v2gtp.frame(0x1234, b"z" * 70_000)  # unknown type, past any limit
+    assert sp.feed(a + b[:5]) == [a]
+    assert sp.feed(b[5:] + a, max_frames=1) == [b]
+    assert sp.feed(b"") == [a]
+    assert sp.feed(b"GET / HTTP/1.1\r\n") == [b"GET / HTTP/1.1\r\n"]  # not V2GTP: logged as it came
+    assert sp.buf == bytearray()
 
 
 def test_session_closes_on_bad_header_and_oversize() -> None:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from josev.ev.battery import Behaviour
 from josev.ev.evcc import Evcc
-from josev.secc import sdp, v2gtp
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import sdp, v2gtp
 
 from .jsoncodec import JsonCodec
 

@@ -10,12 +10,12 @@ import pytest
 
 from josev.ev.battery import Behaviour
 from josev.ev.evcc import Evcc, EvConnection
-from josev.secc import v2gtp
-from josev.secc.codec import CodecError, make_codec
 from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
 from josev.secc.timers import SeccTimers
+from josev.v2g import v2gtp
+from josev.v2g.codec import CodecError, make_codec
 
 from .drive import body_name, code_of
 from .samples import din_requests, iso2_requests

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.events import Event, EvTargets, SessionEnded, SessionStarted
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import NetnsLab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,9 +162,9 @@ async def _hostile(address: str, iface: str, port: int, payload: bytes, hold: fl
 
 
 async def test_hostile_ev_does_not_disturb_other_evse(netns_lab: NetnsLab) -> None:
-    from josev.secc import v2gtp
     from josev.secc.session import SessionConfig
     from josev.secc.timers import SeccTimers
+    from josev.v2g import v2gtp
 
     ns1, ns2 = netns_lab.netns("ev1"), netns_lab.netns("ev2")
     p1, p2 = netns_lab.veth(None, ns1), netns_lab.veth(None, ns2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .stationproc import sim_station

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from josev.secc import v2gtp
-from josev.secc.codec import ExiCodec, exi_available
 from josev.secc.events import SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.machine import SessionStore
-from josev.secc.physical import to_float
 from josev.secc.session import SeccSession
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import v2gtp
+from josev.v2g.codec import ExiCodec, exi_available
+from josev.v2g.physical import to_float
 
 from .drive import body_name, code_of
 from .pcap import tcp_connections, v2gtp_payloads

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from josev.cli.station import app
 from josev.secc import scenario as sc
-from josev.secc.physical import pv
+from josev.v2g.physical import pv
 
 BUILTIN = sorted(p.stem for p in sc.BUILTIN_DIR.glob("*.toml"))
 
@@ -226,8 +226,8 @@ def test_engine_after_s_acts_on_the_first_request_that_late_in_the_session() -> 
 
 
 def test_the_session_record_reads_back_as_station_actions(tmp_path: Path) -> None:
-    from josev.secc.codec import make_codec
     from josev.secc.scenario.hook import ConnectionHook
+    from josev.v2g.codec import make_codec
 
     s = script('[[action]]\nkind = "close_tcp"\nrequest = "CurrentDemand"\n')
     s.on_exchange("din", "CurrentDemand", cd_res(), 101.0, 1_700_000_000.25)

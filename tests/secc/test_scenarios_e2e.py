@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available, make_codec
-from josev.secc.iso20.rational import rf
-from josev.secc.physical import to_float
+from josev.v2g.codec import exi_available, make_codec
+from josev.v2g.iso20.rational import rf
+from josev.v2g.physical import to_float
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab
 
 from .pcap import tcp_connections, v2gtp_payloads

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import NetnsLab
 
 from .josev_peer import PeerRun, peer_missing, run_josev_evcc

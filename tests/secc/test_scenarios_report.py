@@ -13,8 +13,8 @@ import pytest
 from josev.report.core import build_report
 from josev.report.model import Finding, ReportMessage, StationAction
 from josev.secc import scenario as sc
-from josev.secc.physical import pv
 from josev.secc.scenario.toreport import to_report
+from josev.v2g.physical import pv
 
 from .test_scenarios import cd_res
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import NetnsLab
 
 ROOT = Path(__file__).resolve().parents[2]

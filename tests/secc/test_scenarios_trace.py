@@ -16,9 +16,9 @@ from josev.api import secc as api
 from josev.api.base import Ack
 from josev.observability.v2glog import V2gRecorder
 from josev.secc import scenario as sc
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.msgstream import MessageStream
 from josev.secc.service import SeccEvseConfig, SeccService
+from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import NetnsLab
 from tests.web.test_secc_stream import run_ev
 

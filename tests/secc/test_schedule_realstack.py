@@ -19,9 +19,9 @@ import josev.csms_sim as csms_sim
 from josev.cli.station import run_stack
 from josev.ocpp.smartcharging.composite import iso, ts
 from josev.pki import create
-from josev.secc.codec import exi_available
 from josev.secc.refstation import build_real
 from josev.secc.tlsconfig import SeccTls
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .test_netns_e2e import run_ev

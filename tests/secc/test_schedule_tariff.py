@@ -21,10 +21,10 @@ from josev.ev.battery import Behaviour
 from josev.ev.contract import ContractCredentials
 from josev.ev.evcc import Evcc, EvError
 from josev.pki import PROFILES, Override, Pki, build_pki
-from josev.secc import sales_tariff as T
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import sales_tariff as T
 
 from .drive import body_name
 

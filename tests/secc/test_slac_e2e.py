@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g.codec import exi_available, make_codec
 from tests.conftest import ROOT
 from tests.util.netns import NetnsLab
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import NetnsLab
 
 from .stationproc import ROOT, stop_station

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from josev.pki import create
 from josev.pnc import contract
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .stationproc import sim_station

@@ -15,7 +15,7 @@ from cryptography import x509
 
 from josev.pki import PROFILES, build_pki, write_pki
 from josev.pnc import contract
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .stationproc import sim_station

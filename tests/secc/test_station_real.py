@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .stationproc import ROOT, ev, stop_station, tail

@@ -29,7 +29,7 @@ import pytest
 from josev.coordinator.states import In, St
 from josev.coordinator.table import TABLE, Choice
 from josev.pki import create
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, Netns, NetnsLab
 
 from .stationproc import stop_station

@@ -141,8 +141,8 @@ def test_tables_print() -> None:
 def test_negative_responses_carry_code_and_encode(spec: ProtocolSpec, modes: tuple[str, ...]) -> None:
     """Every handler's FAILED answer carries the code and is schema-valid for the real EXI encoder, on an AC
     and a DC EVSE (a DC car can meet an AC EVSE: that answer must still reach it)."""
-    from josev.secc.codec import make_codec
     from josev.secc.machine import Engine
+    from josev.v2g.codec import make_codec
 
     codec = make_codec("exi")
     eng = Engine(spec, EvseView(energy_modes=modes))

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from josev.ev import messages as m
-from josev.secc import sdp, v2gtp
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
+from josev.v2g import sdp, v2gtp
+from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import NetnsLab
 
 pytestmark = [pytest.mark.netns]

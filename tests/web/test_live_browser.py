@@ -27,7 +27,7 @@ import pytest
 
 from josev.broker import PrivateBroker
 from josev.broker.run import free_port
-from josev.secc.codec import exi_available
+from josev.v2g.codec import exi_available
 from tests.browser import Tab, chromium_path
 from tests.secc.test_netns_e2e import run_ev
 from tests.util.netns import NetnsLab

@@ -103,7 +103,7 @@ def test_the_rate_limit_counts_what_it_does_not_publish() -> None:
 def test_a_whole_session_through_the_stream(protocol: str) -> None:
     """Every message of a session handed from the -20 capable connection to DIN / ISO-2 is in the trace once,
     in order (the SAP request was traced twice before the hand-over fix)."""
-    from josev.secc.codec import ExiCodec, JsonDebugCodec, exi_available
+    from josev.v2g.codec import ExiCodec, JsonDebugCodec, exi_available
 
     codec = JsonDebugCodec() if exi_available() else ExiCodec()
     st = station(bpt=False)

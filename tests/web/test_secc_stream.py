@@ -16,9 +16,9 @@ import pytest
 from josev.api import coordinator as coord
 from josev.api import secc as api
 from josev.api.base import Ack, CommandError
-from josev.secc.codec import exi_available
 from josev.secc.msgstream import MessageStream
 from josev.secc.service import SeccEvseConfig, SeccService
+from josev.v2g.codec import exi_available
 from tests.secc.test_netns_e2e import ROOT
 from tests.util.netns import NetnsLab
 

@@ -11,8 +11,8 @@ from josev.ev.client import exchange
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials20
 from josev.ev.evcc import EvResult
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
-from josev.secc.codec import Codec
 from josev.tls import TlsInfo, TlsPolicy, TlsRefused, connect_tls, policy_for
+from josev.v2g.codec import Codec
 
 
 async def run_session(

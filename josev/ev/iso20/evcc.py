@@ -18,13 +18,12 @@ from josev.ev.iso20 import messages as m
 from josev.ev.iso20 import pnc
 from josev.ev.schedule import schedule_power
 from josev.pnc import xmlsig
-from josev.secc import v2gtp
-from josev.secc.codec import Codec
-from josev.secc.iso20.rational import rf, rn
+from josev.v2g import v2gtp
+from josev.v2g.codec import Codec
+from josev.v2g.iso20.rational import rf, rn
 
 PROTOCOLS = ("iso20-ac", "iso20-dc", "iso20-ac-bpt", "iso20-dc-bpt")
 SCHEMA_OF_PAYLOAD = {0x8001: "sap", 0x8002: "iso20-cm", 0x8003: "iso20-ac", 0x8004: "iso20-dc"}
-PAYLOAD_OF_SCHEMA = {s: p for p, s in SCHEMA_OF_PAYLOAD.items()}
 
 
 @dataclass(slots=True)
@@ -489,7 +488,7 @@ class Ev20Connection:
     deframer: v2gtp.Deframer = field(default_factory=v2gtp.Deframer)
 
     def _frame(self, schema: str, msg: dict[str, Any]) -> bytes:
-        return v2gtp.frame(PAYLOAD_OF_SCHEMA[schema], self.codec.encode(schema, msg))
+        return v2gtp.frame(v2gtp.SCHEMA_PAYLOADS[schema], self.codec.encode(schema, msg))
 
     def start(self) -> bytes:
         """Bytes of the first request."""

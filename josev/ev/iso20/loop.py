@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from josev.ev.iso20 import messages as m
-from josev.secc.iso20.rational import rf, rn
+from josev.v2g.iso20.rational import rf, rn
 
 if TYPE_CHECKING:
     from josev.ev.iso20.evcc import Evcc20

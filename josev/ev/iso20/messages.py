@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from josev.ev.battery import Battery
-from josev.secc.iso20.namespaces import AC_URI, DC_URI
-from josev.secc.iso20.rational import rn
+from josev.v2g.iso20.namespaces import AC_URI, DC_URI
+from josev.v2g.iso20.rational import rn
 
 SERVICE_IDS = {"iso20-ac": 1, "iso20-dc": 2, "iso20-ac-bpt": 5, "iso20-dc-bpt": 6}
 

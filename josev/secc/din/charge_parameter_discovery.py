@@ -7,7 +7,7 @@ from typing import Any
 from josev.secc import common
 from josev.secc.events import EvChargeParameters
 from josev.secc.machine import Context, HandlerError
-from josev.secc.physical import opt_float, pv, to_float
+from josev.v2g.physical import opt_float, pv, to_float
 
 REQUEST = "ChargeParameterDiscoveryReq"
 RESPONSE = "ChargeParameterDiscoveryRes"

@@ -6,7 +6,7 @@ from typing import Any
 
 from josev.secc.events import SessionStarted
 from josev.secc.machine import Context
-from josev.secc.physical import ParameterError
+from josev.v2g.physical import ParameterError
 
 REQUEST = "SessionSetupReq"
 RESPONSE = "SessionSetupRes"

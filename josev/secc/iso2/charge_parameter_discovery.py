@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from josev import exi
-from josev.secc import common, sales_tariff, schedule
+from josev.secc import common, schedule
 from josev.secc.events import EvChargeParameters, LocalError
 from josev.secc.machine import Context, HandlerError
-from josev.secc.physical import opt_float, pv, to_float
+from josev.v2g import sales_tariff
+from josev.v2g.physical import opt_float, pv, to_float
 
 REQUEST = "ChargeParameterDiscoveryReq"
 RESPONSE = "ChargeParameterDiscoveryRes"

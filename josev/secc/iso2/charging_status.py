@@ -7,7 +7,7 @@ from typing import Any
 from josev.secc import common
 from josev.secc.iso2 import metering_receipt
 from josev.secc.machine import Context
-from josev.secc.physical import pv
+from josev.v2g.physical import pv
 
 REQUEST = "ChargingStatusReq"
 RESPONSE = "ChargingStatusRes"

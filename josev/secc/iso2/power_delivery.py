@@ -7,7 +7,7 @@ from typing import Any
 from josev.secc import common, schedule
 from josev.secc.events import EvChargingProfile, PowerDeliveryRequested
 from josev.secc.machine import Context, HandlerError
-from josev.secc.physical import to_float
+from josev.v2g.physical import to_float
 
 REQUEST = "PowerDeliveryReq"
 RESPONSE = "PowerDeliveryRes"

@@ -12,7 +12,7 @@ from typing import Any
 from josev.secc.iso20 import common, metering_confirmation
 from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
 from josev.secc.iso20.events import EvPowerRequest
-from josev.secc.iso20.rational import opt_rf
+from josev.v2g.iso20.rational import opt_rf
 
 REQUEST = "AC_ChargeLoopReq"
 RESPONSE = "AC_ChargeLoopRes"

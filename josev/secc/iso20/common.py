@@ -6,7 +6,7 @@ from typing import Any
 
 from josev.secc import schedule
 from josev.secc.iso20.context import HandlerError, Iso20Context
-from josev.secc.iso20.rational import rn
+from josev.v2g.iso20.rational import rn
 
 FAILED = "FAILED"
 SHUTDOWN_CODES = frozenset(

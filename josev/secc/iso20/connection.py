@@ -13,24 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from josev.secc import sap, v2gtp
-from josev.secc.codec import Codec, CodecError
 from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.iso20.context import Iso20Config, Iso20Evse
 from josev.secc.iso20.engine import Iso20Engine
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.iso20.namespaces import FAMILY_BY_URI, NAMESPACES
 from josev.secc.machine import SessionStore
 from josev.secc.session import SeccSession, SessionConfig
+from josev.v2g import sap, v2gtp
+from josev.v2g.codec import Codec, CodecError
+from josev.v2g.iso20.namespaces import FAMILY_BY_URI, NAMESPACES
 
 SCHEMA_BY_PAYLOAD: dict[int, str] = {
     v2gtp.PayloadType.EXI_20_MAIN: "iso20-cm",
     v2gtp.PayloadType.EXI_20_AC: "iso20-ac",
     v2gtp.PayloadType.EXI_20_DC: "iso20-dc",
-}
-PAYLOAD_BY_SCHEMA: dict[str, int] = {s: p for p, s in SCHEMA_BY_PAYLOAD.items()} | {
-    "sap": v2gtp.PayloadType.EXI
 }
 
 
@@ -177,7 +174,7 @@ class Iso20Connection:
             out.events.append(LocalError("encode", f"{schema}: {e}"))
             return
         out.trace.append((schema, msg))
-        out.send.append(v2gtp.frame(PAYLOAD_BY_SCHEMA[schema], payload))
+        out.send.append(v2gtp.frame(v2gtp.SCHEMA_PAYLOADS[schema], payload))
 
     def handle_message(
         self, msg: Any, now: float

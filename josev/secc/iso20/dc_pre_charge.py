@@ -7,7 +7,7 @@ from typing import Any
 from josev.secc.events import EvTargets
 from josev.secc.iso20 import common
 from josev.secc.iso20.context import HandlerError, Iso20Context
-from josev.secc.iso20.rational import rf, rn
+from josev.v2g.iso20.rational import rf, rn
 
 REQUEST = "DC_PreChargeReq"
 RESPONSE = "DC_PreChargeRes"

@@ -27,8 +27,8 @@ from josev.secc.iso20.context import (
 )
 from josev.secc.iso20.events import Iso20Event
 from josev.secc.machine import MalformedMessage, Pending, SessionStore, random_session_id
-from josev.secc.physical import ParameterError
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
+from josev.v2g.physical import ParameterError
 
 _SID = re.compile(r"^[0-9A-Fa-f]{16}$")
 ZERO_SID = "0" * 16

@@ -19,15 +19,15 @@ import ssl
 import time
 from collections.abc import Callable
 
-from josev.secc import sdp
-from josev.secc.codec import Codec
 from josev.secc.iso20.connection import Iso20Connection, Iso20Output
 from josev.secc.iso20.context import Iso20Config, Iso20Evse
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.iso20.namespaces import NAMESPACES
 from josev.secc.machine import SessionStore
 from josev.secc.session import SessionConfig
 from josev.tls import TlsInfo, TlsPolicy, TlsStats, accept_tls, policy_for
+from josev.v2g import sdp
+from josev.v2g.codec import Codec
+from josev.v2g.iso20.namespaces import NAMESPACES
 
 __all__ = ["NAMESPACES", "accept", "make_connection", "sdp_security", "serve_connection"]
 

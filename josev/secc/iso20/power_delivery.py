@@ -15,7 +15,7 @@ from josev.secc.events import EvChargingProfile, PowerDeliveryRequested
 from josev.secc.iso20 import common
 from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
 from josev.secc.iso20.events import StandbyChanged
-from josev.secc.iso20.rational import rf
+from josev.v2g.iso20.rational import rf
 
 REQUEST = "PowerDeliveryReq"
 RESPONSE = "PowerDeliveryRes"

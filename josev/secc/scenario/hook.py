@@ -11,10 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from josev.secc import v2gtp
-from josev.secc.codec import Codec, CodecError
 from josev.secc.scenario import rewrite
 from josev.secc.scenario.engine import Plan, SessionScript
+from josev.v2g import v2gtp
+from josev.v2g.codec import Codec, CodecError
 
 log = logging.getLogger("josev.secc.scenario")
 

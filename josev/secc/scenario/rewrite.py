@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from josev.secc.iso20.rational import rf, rn
-from josev.secc.physical import ParameterError, pv, to_float
+from josev.v2g.iso20.rational import rf, rn
+from josev.v2g.physical import ParameterError, pv, to_float
 
 #: The keys of the EVSE's advertised maximum limits, per quantity (DIN / ISO-2 PhysicalValue, -20 RationalNumber).
 LIMIT_KEYS: dict[str, tuple[str, ...]] = {

@@ -9,16 +9,16 @@ from typing import Any
 from josev.ev.battery import Battery
 from josev.ev.evcc import EvError
 from josev.ev.iso20 import Evcc20, Iso20Behaviour
-from josev.secc import sap
-from josev.secc.codec import exi_available
 from josev.secc.evse import EvseView
 from josev.secc.iso20 import services
 from josev.secc.iso20.context import DYNAMIC, SCHEDULED, BptLimits, Iso20Config, Iso20Evse, Selection
 from josev.secc.iso20.engine import Iso20Engine
 from josev.secc.iso20.events import Iso20Event, shared_events
-from josev.secc.iso20.namespaces import NAMESPACES
 from josev.secc.machine import SessionStore
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import sap
+from josev.v2g.codec import exi_available
+from josev.v2g.iso20.namespaces import NAMESPACES
 
 SID = "0A0B0C0D0E0F1011"
 EXI = exi_available() is None
@@ -77,7 +77,7 @@ def code(res: dict[str, Any] | None) -> str:
 
 def rnum(v: float) -> dict[str, int]:
     """A rational number (test side)."""
-    from josev.secc.iso20.rational import rn
+    from josev.v2g.iso20.rational import rn
 
     return rn(v)
 

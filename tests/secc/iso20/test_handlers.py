@@ -11,9 +11,9 @@ from josev.secc.events import AuthorizationRequested, CableCheckRequested, EvTar
 from josev.secc.iso20 import services
 from josev.secc.iso20.context import DYNAMIC, ENDED, SCHEDULED, Iso20Config, Iso20Context
 from josev.secc.iso20.events import EvPowerRequest, ServiceSelected, StandbyChanged
-from josev.secc.iso20.rational import rf
 from josev.secc.machine import PausedSession, SessionStore
 from josev.secc.timers import SeccTimers
+from josev.v2g.iso20.rational import rf
 
 from .helpers import EXI, SID, body, code, engine, req, rnum, selection, station
 

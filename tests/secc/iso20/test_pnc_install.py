@@ -24,7 +24,6 @@ from josev.ev.evcc import EvError
 from josev.ev.iso20 import Evcc20, Iso20Behaviour
 from josev.pki import PROFILES, Override, Pki, build_pki
 from josev.pnc import PncError, contract, cps
-from josev.secc import sap
 from josev.secc.events import (
     AuthorizationRequested,
     CertificateRequested,
@@ -35,9 +34,10 @@ from josev.secc.iso20 import certificate_installation as ci
 from josev.secc.iso20.context import Iso20Config
 from josev.secc.iso20.engine import Iso20Engine
 from josev.secc.iso20.events import Iso20Event, shared_events
-from josev.secc.iso20.namespaces import NAMESPACES
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.simsupply import SimPowerSupply
+from josev.v2g import sap
+from josev.v2g.iso20.namespaces import NAMESPACES
 
 from .helpers import EXI, station
 

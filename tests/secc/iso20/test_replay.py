@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from josev.secc import v2gtp
-from josev.secc.codec import ExiCodec
 from josev.secc.iso20.connection import SCHEMA_BY_PAYLOAD, Iso20Connection
 from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Config
 from josev.secc.session import SessionConfig
+from josev.v2g import v2gtp
+from josev.v2g.codec import ExiCodec
 from tests.secc.pcap import tcp_connections, v2gtp_payloads
 
 from .helpers import EXI, station

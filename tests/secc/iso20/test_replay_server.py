@@ -16,12 +16,12 @@ import pytest
 
 from josev.pki import build_pki, write_pki
 from josev.pki.profiles import ISO20_P521
-from josev.secc import v2gtp
-from josev.secc.codec import ExiCodec
 from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Config
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.tls import connect_tls, evcc_context, policy_for, secc_context
+from josev.v2g import v2gtp
+from josev.v2g.codec import ExiCodec
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .helpers import station

@@ -10,8 +10,6 @@ import pytest
 from josev.ev.evcc import Evcc, EvConnection
 from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20
-from josev.secc import v2gtp
-from josev.secc.codec import ExiCodec, JsonDebugCodec
 from josev.secc.events import SessionEnded
 from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import Iso20Evse
@@ -20,6 +18,8 @@ from josev.secc.iso20.events import StandbyChanged, shared_events
 from josev.secc.machine import SessionStore
 from josev.secc.session import SessionConfig
 from josev.secc.timers import SeccTimers
+from josev.v2g import v2gtp
+from josev.v2g.codec import ExiCodec, JsonDebugCodec
 
 from .helpers import EXI, drive, station
 
@@ -236,8 +236,8 @@ def test_connection_bad_bytes_end_cleanly() -> None:
 
 def test_connection_reports_an_encode_failure_as_our_error() -> None:
     """A -20 response the encoder refuses (our bug) ends the session with one LocalError, not a silent close."""
-    from josev.secc.codec import CodecError
     from josev.secc.events import LocalError
+    from josev.v2g.codec import CodecError
 
     real = _codec()
 

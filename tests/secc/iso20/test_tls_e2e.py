@@ -18,7 +18,6 @@ from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.client import run_session
 from josev.pki import build_pki, write_pki
 from josev.pki.profiles import ISO20_P521
-from josev.secc.codec import ExiCodec
 from josev.secc.iso20 import integration
 from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import Iso20Evse
@@ -27,6 +26,7 @@ from josev.secc.machine import SessionStore
 from josev.secc.simsupply import SimPowerSupply
 from josev.tls import TlsInfo, TlsStats, evcc_context, secc_context
 from josev.tls.contexts import Mode
+from josev.v2g.codec import ExiCodec
 
 from .helpers import EXI, station
 

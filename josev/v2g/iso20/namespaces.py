@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from josev.secc.sap import AppProtocol, Namespace
+from josev.v2g.sap import AppProtocol, Namespace
 
 AC_URI = "urn:iso:std:iso:15118:-20:AC"
 DC_URI = "urn:iso:std:iso:15118:-20:DC"

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from josev.secc import v2gtp
+from josev.v2g import v2gtp
 
 SDP_PORT = 15118
 SDP_MULTICAST = "ff02::1"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from josev.secc.physical import ParameterError
+from josev.v2g.physical import ParameterError
 
 INT16 = (-32768, 32767)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from josev.pnc import xmlsig
-from josev.secc.physical import pv
+from josev.v2g.physical import pv
 
 TARIFF_ID = "SalesTariff1"
 """``Id`` of the SalesTariff element (the signature's reference URI is ``#SalesTariff1``)."""
