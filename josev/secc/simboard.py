@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 from typing import Any, Literal
 
 from josev.api import coordinator as coord
@@ -29,6 +31,27 @@ from josev.bus import Bus
 log = logging.getLogger("josev.secc.simboard")
 
 CpChoice = Literal["B", "C", "D"]
+
+LATE_C_ENV = "JOSEV_SIM_LATE_C"
+"""Tests only: a car that closes S2 (CP C) late, this many seconds after its first CableCheckReq of a session
+(``never``: it stays at B), instead of when the session starts."""
+
+
+def late_c_from_env() -> float | None:
+    """The ``JOSEV_SIM_LATE_C`` delay (s), ``math.inf`` for ``never``, None when unset; ValueError naming the
+    variable when it is neither a non-negative number nor ``never``."""
+    raw = os.environ.get(LATE_C_ENV, "").strip()
+    if not raw:
+        return None
+    if raw == "never":
+        return math.inf
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or math.isinf(value):
+        raise ValueError(f"{LATE_C_ENV}={raw!r}: expected seconds >= 0 or 'never'")
+    return value
 
 
 class SimEvBridge:
@@ -43,8 +66,12 @@ class SimEvBridge:
         *,
         replug_delay_s: float = 0.5,
         wait_for: asyncio.Event | None = None,
+        late_c_s: float | None = None,
     ) -> None:
         self.board = board
+        self.late_c_s = late_c_s if late_c_s is not None else late_c_from_env()
+        """Close S2 this long after the first CableCheckReq instead of at the session start (None: at the
+        start; ``math.inf``: never)."""
         self.wait_for = wait_for
         self.evses = evses
         self.replug_delay_s = replug_delay_s
@@ -91,7 +118,8 @@ class SimEvBridge:
         if evse not in self.sessions:
             return
         if msg.status == "session":
-            self.set_cp(evse, "C")
+            if self.late_c_s is None:
+                self.set_cp(evse, "C")
         elif msg.status == "ended":
             self._spawn(self._replug(evse))
         elif msg.status == "failed":  # the car opens its battery contactor, stays plugged in and tries again
@@ -116,7 +144,17 @@ class SimEvBridge:
             ch.settle()
             ev.battery = want
 
+    async def _late_c(self, evse: int, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        log.info("simev: EVSE %d: the car closes S2 (C) %.1f s after its CableCheckReq", evse, delay_s)
+        self.set_cp(evse, "C")
+
     def _on_hlc(self, msg: api.HlcEvent, evse: int | None) -> None:
+        if evse in self.sessions and msg.step == "cable_check" and self.late_c_s is not None:
+            if math.isinf(self.late_c_s):
+                log.info("simev: EVSE %d: the car stays at B (never closes S2)", evse)
+            else:
+                self._spawn(self._late_c(evse, self.late_c_s))
         if evse not in self.sessions or msg.step != "power_delivery":
             return
         ch = self._channel(evse)
