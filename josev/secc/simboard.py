@@ -76,6 +76,8 @@ class SimEvBridge:
         self.evses = evses
         self.replug_delay_s = replug_delay_s
         self.sessions: dict[int, int] = dict.fromkeys(evses, 0)
+        self.in_session: dict[int, bool] = dict.fromkeys(evses, False)
+        """The SECC reports a V2G session on the EVSE (the car has closed S2, or will when plugged in)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
 
@@ -91,6 +93,11 @@ class SimEvBridge:
             # the bridge follows the SECC's PowerDelivery instead; an AC car draws 16 A per phase under HLC (5 %)
             plug_car(ch, auto_dc=False, hlc_current_a=16.0)
             self.sessions[evse] += 1
+            if self.in_session.get(evse) and self.late_c_s is None:
+                # the EV's next V2G session started while the car was being replugged (a fast station): this car
+                # is in it, so it closes S2 now, not never
+                log.info("simev: EVSE %d: car plugged into a V2G session already under way: CP C", evse)
+                self.set_cp(evse, "C")
 
     def unplug(self, evse: int) -> None:
         """Pull the plug."""
@@ -117,6 +124,7 @@ class SimEvBridge:
     def _on_session(self, msg: api.SeccSessionState, evse: int | None) -> None:
         if evse not in self.sessions:
             return
+        self.in_session[evse] = msg.status == "session"
         if msg.status == "session":
             if self.late_c_s is None:
                 self.set_cp(evse, "C")
