@@ -120,6 +120,9 @@ def ev(
     precharge_tolerance: Annotated[
         float, typer.Option(help="PreCharge done when the station voltage is this close to the battery, V")
     ] = 20.0,
+    max_ongoing: Annotated[
+        int, typer.Option(help="give up after this many Ongoing answers in a row (one every ~0.05 s)", min=1)
+    ] = 120,
     slac: Annotated[
         str,
         typer.Option(
@@ -154,6 +157,7 @@ def ev(
         offer=tuple(offer or ()),
         precharge_tolerance_v=precharge_tolerance,
         loop_interval_s=loop_interval,
+        max_ongoing=max_ongoing,
     )
 
     if slac not in ("on", "off"):
@@ -224,6 +228,7 @@ def ev(
             seconds_per_loop=seconds_per_loop,
             precharge_tolerance_v=precharge_tolerance,
             loop_interval_s=loop_interval,
+            max_ongoing=max_ongoing,
             # header TimeStamps and the certificate checks of CertificateInstallation use the wall clock
             wall_offset=time.time() - time.monotonic(),
         )

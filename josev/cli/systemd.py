@@ -41,6 +41,22 @@ TMPFILES = (
     "z /etc/josev/station.toml 0640 root josev -\n"
 )
 CONFIG = Path("etc/josev/station.toml")
+CHARGING_NICE = -10
+"""``Nice=`` of the units on the charging path (broker, HAL, coordinator, SLAC, SECC, and the all-in-one unit): the
+scheduler runs them ahead of OCPP, the system service and anything else on the board, so a busy board (a log
+upload, a hostile peer's connections being torn down) does not stretch the charge loop's response times.
+``bench/hostile_load.py`` with ``JOSEV_BENCH_PRIORITY=board`` measures the station run this way. Not
+``CPUSchedulingPolicy=fifo``: a real-time Python loop that spins would starve the kernel's own threads, and the
+units keep ``RestrictRealtime=yes``."""
+CHARGING_UNITS = (
+    "josev.service",
+    "josev-broker.service",
+    "josev-hal.service",
+    "josev-coordinator.service",
+    "josev-slac.service",
+    "josev-secc.service",
+)
+"""Units that carry ``Nice=`` :data:`CHARGING_NICE` (the templates say so; a test checks)."""
 
 app = typer.Typer(help="systemd units for a josev station.", no_args_is_help=True)
 

@@ -32,6 +32,11 @@ class DcConfig:
     """Test voltage of the cable check (capped at the EV's maximum voltage)."""
     cable_check_current_a: float = 1.0
     """Current limit while the test voltage is applied."""
+    ev_ready_timeout_s: float = 8.0
+    """A cable check asked for while the pilot still reads B waits this long for C/D (the SECC answers
+    CableCheckRes Ongoing meanwhile); then it is refused (``ev_not_ready``: the SECC answers FAILED). Together
+    with ``cable_check_timeout_s`` it stays within the SECC's CableCheck budget (ISO 15118-2
+    V2G_SECC_CableCheck_Performance_Time, 38 s) and the StartCableCheck bus timeout (30 s)."""
     cable_check_timeout_s: float = 20.0
     """The isolation test must be over by then (else fault ``isolation_timeout``)."""
     precharge_current_a: float = 2.0

@@ -1,6 +1,8 @@
 """The DC output of a DC EVSE: a sans-IO sub-machine of the coordinator with its own printable table.
 
-Phases: OFF -> CABLE_CHECK (contactor closed, test voltage applied, insulation monitor running) -> CHECKED
+Phases: OFF -> EV_WAIT (the SECC asked for the cable check while the pilot still reads B: output off, contactor
+open, waiting for the EV to close S2; no C/D within ``ev_ready_timeout_s`` ends the request, reason
+``ev_not_ready``, without faulting the EVSE) -> CABLE_CHECK (contactor closed, test voltage applied, insulation monitor running) -> CHECKED
 (output off, contactor closed) -> PRECHARGE (EV's precharge voltage, current <= 2 A) -> CHARGING (EV's
 CurrentDemand targets within the EVSE limits; negative currents discharge with BPT) -> STOPPING (current
 ramped to zero, contactor still closed) -> WELDING (contactor open, waiting for the output voltage to fall
@@ -21,6 +23,7 @@ class Dp(enum.Enum):
     """Phase of the DC output."""
 
     OFF = "off"
+    EV_WAIT = "ev_wait"
     CABLE_CHECK = "cable_check"
     CHECKED = "checked"
     PRECHARGE = "precharge"
@@ -35,6 +38,8 @@ class Di(enum.Enum):
 
     CABLE_CHECK = "cable_check"
     """The SECC asks for the isolation test (StartCableCheck)."""
+    EV_READY = "ev_ready"
+    """The pilot reads C or D (fed on a cable-check request when it already does, else when it changes)."""
     ISO_OK = "iso_ok"
     """Insulation measured valid / warning (or no monitor fitted)."""
     ISO_FAULT = "iso_fault"
@@ -72,8 +77,13 @@ REQUESTS = frozenset({Di.CABLE_CHECK, Di.PRECHARGE, Di.POWER_ON})
 
 _ENERGISED = (Dp.CABLE_CHECK, Dp.CHECKED, Dp.PRECHARGE, Dp.CHARGING)
 DTABLE: dict[tuple[Dp, Di], tuple[Dp, str | None]] = {
-    (Dp.OFF, Di.CABLE_CHECK): (Dp.CABLE_CHECK, None),
-    (Dp.CHECKED, Di.CABLE_CHECK): (Dp.CABLE_CHECK, None),
+    (Dp.OFF, Di.CABLE_CHECK): (Dp.EV_WAIT, None),
+    (Dp.CHECKED, Di.CABLE_CHECK): (Dp.EV_WAIT, None),
+    (Dp.EV_WAIT, Di.CABLE_CHECK): (Dp.EV_WAIT, None),
+    (Dp.EV_WAIT, Di.EV_READY): (Dp.CABLE_CHECK, None),
+    (Dp.EV_WAIT, Di.TIMEOUT): (Dp.OFF, None),
+    (Dp.EV_WAIT, Di.SHUTDOWN): (Dp.OFF, None),
+    (Dp.EV_WAIT, Di.POWER_OFF): (Dp.OFF, None),
     (Dp.CABLE_CHECK, Di.CABLE_CHECK): (Dp.CABLE_CHECK, None),
     (Dp.CABLE_CHECK, Di.ISO_OK): (Dp.CHECKED, None),
     (Dp.CABLE_CHECK, Di.TIMEOUT): (Dp.FAULT, "isolation_timeout"),
@@ -101,7 +111,11 @@ for _p in Dp:
         DTABLE.setdefault((_p, _i), (_p, None))
 """(phase, input) -> (next phase, fault reason or None); total (unlisted pairs stay put)."""
 
+ENDS: dict[tuple[Dp, Di], str] = {(Dp.EV_WAIT, Di.TIMEOUT): "ev_not_ready"}
+"""Transitions that end a request without a fault: the reason the request is refused with."""
+
 _TIMERS = {
+    Dp.EV_WAIT: "ev_ready_timeout_s",
     Dp.CABLE_CHECK: "cable_check_timeout_s",
     Dp.STOPPING: "ramp_down_timeout_s",
     Dp.WELDING: "welding_timeout_s",
@@ -117,6 +131,7 @@ def accepts(phase: Dp, inp: Di) -> bool:
 _EXPLICIT = frozenset(
     {
         (Dp.CABLE_CHECK, Di.CABLE_CHECK),
+        (Dp.EV_WAIT, Di.CABLE_CHECK),
         (Dp.PRECHARGE, Di.PRECHARGE),
         (Dp.CHARGING, Di.POWER_ON),
         (Dp.CHARGING, Di.CHARGE_TARGET),
@@ -126,12 +141,15 @@ _EXPLICIT = frozenset(
 
 
 def render_markdown() -> str:
-    """The DC table as Markdown (pairs that stay put without a fault are left out)."""
+    """The DC table as Markdown (pairs that stay put without a fault are left out; a request ended without a
+    fault shows its reason as ``refused: ...``)."""
     lines = ["| phase | input | next | fault |", "|---|---|---|---|"]
     for (p, i), (nxt, fault) in DTABLE.items():
         if nxt is p and fault is None and (p, i) not in _EXPLICIT:
             continue
-        lines.append(f"| {p.name} | {i.name} | {nxt.name} | {fault or '-'} |")
+        end = ENDS.get((p, i))
+        note = fault or (f"refused: {end}" if end else "-")
+        lines.append(f"| {p.name} | {i.name} | {nxt.name} | {note} |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,6 +197,8 @@ class DcFlow:
         """Last EV target (voltage, current)."""
         self.history: list[tuple[float, Dp, Di, Dp]] = []
         self.fault: str = ""
+        self.refused: str = ""
+        """Why the last request ended without a fault (:data:`ENDS`), "" otherwise."""
 
     def feed(self, inp: Di, now: float) -> str | None:
         """Apply an input; returns a fault reason when the output must be shut down as a fault."""
@@ -186,6 +206,10 @@ class DcFlow:
         prev = self.phase
         self.phase = nxt
         self.history.append((now, prev, inp, nxt))
+        if (prev, inp) in ENDS:
+            self.refused = ENDS[(prev, inp)]
+        elif nxt is Dp.EV_WAIT and prev is not Dp.EV_WAIT:
+            self.refused = ""
         if nxt is not prev:
             attr = _TIMERS.get(nxt)
             self.deadline = now + float(getattr(self.cfg, attr)) if attr else None

@@ -58,10 +58,13 @@ class DcEvseCore(EvseCore):
         return super().start(now)
 
     def cp(self, state: CpState, now: float, diode_fault: bool = False) -> list[Out]:
-        """A pilot reading; leaving C/D while the output is energised shuts the output down."""
+        """A pilot reading; leaving C/D while the output is energised shuts the output down; reaching C/D while
+        a cable check waits for it (EV_WAIT) starts the isolation test."""
         out = super().cp(state, now, diode_fault)
         if state not in _READY and self.dc.phase in CONTACTOR_PHASES and self.dc.phase is not Dp.STOPPING:
             self._dc_feed(Di.SHUTDOWN, now)
+        elif state in _READY and self.dc.phase is Dp.EV_WAIT and self.state in _HLC:
+            self._ev_ready(now)
         return out + self._flush()
 
     def ev_parameters(
@@ -75,15 +78,23 @@ class DcEvseCore(EvseCore):
         return self._flush()
 
     def cable_check(self, now: float, voltage_v: float | None = None) -> list[Out]:
-        """Start the isolation test; PermissionError when the EVSE is not ready for it."""
+        """Ask for the isolation test; PermissionError when the EVSE is not ready for it.
+
+        With the pilot at C/D the test starts at once (CABLE_CHECK); at B the DC machine waits for the EV to
+        close S2 (EV_WAIT, output off, contactor open) for at most ``ev_ready_timeout_s``, then ends the request
+        (``dc.refused == "ev_not_ready"``, back to OFF, no fault)."""
         self._require(Di.CABLE_CHECK, need_authorized=True)
         c = self.dccfg
         v = voltage_v if voltage_v is not None else c.cable_check_voltage_v
         self.dc.test_voltage_v = min(v, self.dc.max_voltage())
-        self._dc_feed(Di.CABLE_CHECK, now)
-        if not c.has_imd:
-            self.dc.isolation = "no_imd"
-            self._dc_feed(Di.ISO_OK, now)
+        if self.dc.phase is Dp.CABLE_CHECK:
+            self._dc_feed(Di.CABLE_CHECK, now)
+        elif self._cp in _READY:
+            # OFF/CHECKED -> EV_WAIT -> CABLE_CHECK in one step: the contactor is not opened in between
+            self.dc.feed(Di.CABLE_CHECK, now)
+            self._ev_ready(now)
+        else:
+            self._dc_feed(Di.CABLE_CHECK, now)
         return self._flush()
 
     def ev_target(self, phase: str, voltage_v: float, current_a: float, now: float) -> list[Out]:
@@ -167,6 +178,13 @@ class DcEvseCore(EvseCore):
 
     # ---- machinery -------------------------------------------------------------------------------
 
+    def _ev_ready(self, now: float) -> None:
+        """EV_WAIT -> CABLE_CHECK (without an insulation monitor the test passes at once as ``no_imd``)."""
+        self._dc_feed(Di.EV_READY, now)
+        if self.dc.phase is Dp.CABLE_CHECK and not self.dccfg.has_imd:
+            self.dc.isolation = "no_imd"
+            self._dc_feed(Di.ISO_OK, now)
+
     def _require(self, inp: Di, need_authorized: bool) -> None:
         if self.state is St.FAULTED or self.state is St.UNAVAILABLE:
             raise PermissionError(f"EVSE {self.cfg.evse} is {self.state.value}")
@@ -174,14 +192,15 @@ class DcEvseCore(EvseCore):
             raise PermissionError(f"EVSE {self.cfg.evse}: no HLC session ({self.state.value})")
         if need_authorized and not self.guard("authorized"):
             raise PermissionError(f"EVSE {self.cfg.evse}: not authorized")
-        if inp is Di.CABLE_CHECK and self._cp not in _READY:
-            raise PermissionError(
-                f"EVSE {self.cfg.evse}: EV not ready for the cable check (pilot {self._cp})"
-            )
         if not accepts(self.dc.phase, inp):
             raise PermissionError(
                 f"EVSE {self.cfg.evse}: {inp.value} not allowed in DC phase {self.dc.phase.value}"
             )
+
+    def _dc_running(self) -> bool:
+        """The output is energised (or a cable check waits for the EV): a stop must shut it down."""
+        phase = self.dc.phase
+        return phase is Dp.EV_WAIT or (phase in CONTACTOR_PHASES and phase is not Dp.STOPPING)
 
     def _dc_feed(self, inp: Di, now: float) -> None:
         self._dc_fault(self.dc.feed(inp, now), now)
@@ -198,13 +217,13 @@ class DcEvseCore(EvseCore):
         # and open (then welding detection) as a PowerDelivery stop would, so the next session starts from OFF
         # with a new cable check
         retry = act is Act.HLC_FAIL and nxt is St.HLC and self.state is St.HLC
-        if retry and self.dc.phase in CONTACTOR_PHASES and self.dc.phase is not Dp.STOPPING:
+        if retry and self._dc_running():
             self.dc.feed(Di.SHUTDOWN, now)
 
     def _enter(self, prev: St, nxt: St, now: float) -> None:
         super()._enter(prev, nxt, now)
         leaving = nxt not in _HLC or (prev is St.HLC_CHARGING and nxt is St.HLC)
-        if leaving and self.dc.phase in CONTACTOR_PHASES and self.dc.phase is not Dp.STOPPING:
+        if leaving and self._dc_running():
             self.dc.feed(Di.SHUTDOWN, now)
         if nxt in (St.IDLE, St.FAULTED) or self.session is None:
             if self.dc.phase is Dp.FAULT and nxt is St.IDLE:

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hal.types import CpState
 from josev.api import coordinator as api
 from josev.api import hal as halapi
 from josev.api import secc as seccapi
@@ -27,9 +26,6 @@ if TYPE_CHECKING:
     from josev.coordinator.service import CoordinatorService
 
 log = logging.getLogger("josev.coordinator")
-
-CP_C_GRACE_S = 2.0
-"""StartCableCheck waits this long for the pilot to read C/D before it is refused (EV not ready)."""
 
 
 class DcSide:
@@ -76,7 +72,8 @@ class DcSide:
             and core.contactor_confirmed(core.contactor_closed)
         )
         return api.DcSupplyState(
-            phase=dc.phase.value,
+            # EV_WAIT is part of the cable check for the SECC and the EV (CableCheckRes Ongoing)
+            phase="cable_check" if dc.phase is Dp.EV_WAIT else dc.phase.value,
             present_voltage_v=dc.present_v,
             present_current_a=dc.present_a,
             target_voltage_v=tg.voltage_v,
@@ -149,17 +146,13 @@ class DcSide:
         try:
             outs = core.cable_check(self.svc.clock(), cmd.voltage_v)
         except PermissionError as exc:
-            if core.cp_state in (CpState.C, CpState.D) or "EV not ready" not in str(exc):
-                raise CommandError("rejected", str(exc)) from exc
-            # the EV switches to C right before CableCheckReq; its reading may still be on its way
-            await self.wait_for(lambda: core.cp_state in (CpState.C, CpState.D), CP_C_GRACE_S)
-            try:
-                outs = core.cable_check(self.svc.clock(), cmd.voltage_v)
-            except PermissionError as exc2:
-                raise CommandError("rejected", str(exc2)) from exc2
+            raise CommandError("rejected", str(exc)) from exc
         self.svc._emit(core.cfg.evse, outs)
+        # EV_WAIT (pilot still B: the SECC answers Ongoing) then CABLE_CHECK, each bounded by its DC timer
+        c = core.dccfg
         await self.wait_for(
-            lambda: core.dc.phase is not Dp.CABLE_CHECK, core.dccfg.cable_check_timeout_s + 1.0
+            lambda: core.dc.phase not in (Dp.EV_WAIT, Dp.CABLE_CHECK),
+            c.ev_ready_timeout_s + c.cable_check_timeout_s + 1.0,
         )
         dc = core.dc
         if dc.phase is Dp.CHECKED or (dc.phase is Dp.FAULT and dc.isolation == "fault"):
@@ -168,6 +161,13 @@ class DcSide:
                 resistance_ohm=dc.resistance_ohm,
                 voltage_v=dc.test_voltage_v,
             )
+        if dc.refused == "ev_not_ready":
+            why = (
+                f"EVSE {evse}: EV did not close S2 (pilot {core.cp_state.value if core.cp_state else None}) "
+                f"within {c.ev_ready_timeout_s:g} s of its CableCheckReq"
+            )
+            log.warning("%s: cable check refused", why)
+            raise CommandError("rejected", why)
         why = dc.fault or f"cable check aborted (DC phase {dc.phase.value})"
         raise CommandError("unavailable" if dc.phase is Dp.FAULT else "rejected", why)
 

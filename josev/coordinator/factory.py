@@ -23,6 +23,7 @@ min_voltage_v = 150
 max_discharge_current_a = 80  # BPT (omit: the EVSEs cannot discharge)
 max_discharge_power_w = 20000
 cable_check_voltage_v = 500
+ev_ready_timeout_s = 8        # a CableCheck at pilot B waits this long for C (SECC: Ongoing)
 cable_check_timeout_s = 20
 welding_voltage_v = 60
 welding_timeout_s = 5
@@ -54,6 +55,7 @@ class DcSection(BaseModel):
     has_imd: bool = True
     cable_check_voltage_v: float = Field(500.0, gt=0)
     cable_check_current_a: float = Field(1.0, gt=0)
+    ev_ready_timeout_s: float = Field(8.0, gt=0, le=8.0)
     cable_check_timeout_s: float = Field(20.0, gt=0)
     precharge_current_a: float = Field(2.0, gt=0)
     ramp_down_timeout_s: float = Field(1.0, gt=0)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 from typing import Any, Literal
 
 from josev.api import coordinator as coord
@@ -29,6 +31,27 @@ from josev.bus import Bus
 log = logging.getLogger("josev.secc.simboard")
 
 CpChoice = Literal["B", "C", "D"]
+
+LATE_C_ENV = "JOSEV_SIM_LATE_C"
+"""Tests only: a car that closes S2 (CP C) late, this many seconds after its first CableCheckReq of a session
+(``never``: it stays at B), instead of when the session starts."""
+
+
+def late_c_from_env() -> float | None:
+    """The ``JOSEV_SIM_LATE_C`` delay (s), ``math.inf`` for ``never``, None when unset; ValueError naming the
+    variable when it is neither a non-negative number nor ``never``."""
+    raw = os.environ.get(LATE_C_ENV, "").strip()
+    if not raw:
+        return None
+    if raw == "never":
+        return math.inf
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or math.isinf(value):
+        raise ValueError(f"{LATE_C_ENV}={raw!r}: expected seconds >= 0 or 'never'")
+    return value
 
 
 class SimEvBridge:
@@ -43,12 +66,18 @@ class SimEvBridge:
         *,
         replug_delay_s: float = 0.5,
         wait_for: asyncio.Event | None = None,
+        late_c_s: float | None = None,
     ) -> None:
         self.board = board
+        self.late_c_s = late_c_s if late_c_s is not None else late_c_from_env()
+        """Close S2 this long after the first CableCheckReq instead of at the session start (None: at the
+        start; ``math.inf``: never)."""
         self.wait_for = wait_for
         self.evses = evses
         self.replug_delay_s = replug_delay_s
         self.sessions: dict[int, int] = dict.fromkeys(evses, 0)
+        self.in_session: dict[int, bool] = dict.fromkeys(evses, False)
+        """The SECC reports a V2G session on the EVSE (the car has closed S2, or will when plugged in)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
 
@@ -64,6 +93,11 @@ class SimEvBridge:
             # the bridge follows the SECC's PowerDelivery instead; an AC car draws 16 A per phase under HLC (5 %)
             plug_car(ch, auto_dc=False, hlc_current_a=16.0)
             self.sessions[evse] += 1
+            if self.in_session.get(evse) and self.late_c_s is None:
+                # the EV's next V2G session started while the car was being replugged (a fast station): this car
+                # is in it, so it closes S2 now, not never
+                log.info("simev: EVSE %d: car plugged into a V2G session already under way: CP C", evse)
+                self.set_cp(evse, "C")
 
     def unplug(self, evse: int) -> None:
         """Pull the plug."""
@@ -90,8 +124,10 @@ class SimEvBridge:
     def _on_session(self, msg: api.SeccSessionState, evse: int | None) -> None:
         if evse not in self.sessions:
             return
+        self.in_session[evse] = msg.status == "session"
         if msg.status == "session":
-            self.set_cp(evse, "C")
+            if self.late_c_s is None:
+                self.set_cp(evse, "C")
         elif msg.status == "ended":
             self._spawn(self._replug(evse))
         elif msg.status == "failed":  # the car opens its battery contactor, stays plugged in and tries again
@@ -116,7 +152,17 @@ class SimEvBridge:
             ch.settle()
             ev.battery = want
 
+    async def _late_c(self, evse: int, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        log.info("simev: EVSE %d: the car closes S2 (C) %.1f s after its CableCheckReq", evse, delay_s)
+        self.set_cp(evse, "C")
+
     def _on_hlc(self, msg: api.HlcEvent, evse: int | None) -> None:
+        if evse in self.sessions and msg.step == "cable_check" and self.late_c_s is not None:
+            if math.isinf(self.late_c_s):
+                log.info("simev: EVSE %d: the car stays at B (never closes S2)", evse)
+            else:
+                self._spawn(self._late_c(evse, self.late_c_s))
         if evse not in self.sessions or msg.step != "power_delivery":
             return
         ch = self._channel(evse)

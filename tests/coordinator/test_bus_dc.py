@@ -18,6 +18,8 @@ from josev.api.base import CommandError
 from josev.api.slac import SlacState
 from josev.bus import Bus
 from josev.coordinator.config import DcConfig
+from josev.coordinator.dc import Dp
+from josev.coordinator.dccore import DcEvseCore
 from tests.conftest import BusFactory
 from tests.coordinator.rig import Station, start_station, until
 
@@ -230,9 +232,15 @@ async def test_cable_check_waits_for_c_and_refusals(bus_factory: BusFactory) -> 
         with pytest.raises(CommandError) as err:
             await secc.request(capi.HlcPowerDelivery(on=True), 1)  # no cable check / precharge yet
         assert err.value.code == "rejected"
-        # the EV switches to C just after asking for the cable check: the coordinator waits for the reading
-        res_task = asyncio.create_task(secc.request(capi.StartCableCheck(), 1, timeout=5.0))
-        await asyncio.sleep(0.3)
+        # the EV switches to C after asking for the cable check: the coordinator waits for it (EV_WAIT) with the
+        # output off and the contactor open
+        res_task = asyncio.create_task(secc.request(capi.StartCableCheck(), 1, timeout=8.0))
+        await asyncio.sleep(2.5)
+        assert not res_task.done() and not sim.contactor.feedback()
+        assert st.coordinator is not None
+        core = st.coordinator.cores[1]
+        assert isinstance(core, DcEvseCore) and core.dc.phase is Dp.EV_WAIT
+        assert watch.last.phase == "cable_check" and not watch.last.output_enabled
         ev.requested = CpState.C
         res = await res_task
         assert res.isolation == "valid"

@@ -24,12 +24,18 @@ def state_of(c: DcEvseCore) -> St:
 
 
 EXPECTED = {
-    (Dp.OFF, Di.CABLE_CHECK): Dp.CABLE_CHECK,
+    (Dp.OFF, Di.CABLE_CHECK): Dp.EV_WAIT,
+    (Dp.EV_WAIT, Di.CABLE_CHECK): Dp.EV_WAIT,
+    (Dp.EV_WAIT, Di.EV_READY): Dp.CABLE_CHECK,
+    (Dp.EV_WAIT, Di.TIMEOUT): Dp.OFF,
+    (Dp.EV_WAIT, Di.SHUTDOWN): Dp.OFF,
+    (Dp.EV_WAIT, Di.ISO_OK): Dp.EV_WAIT,
+    (Dp.OFF, Di.EV_READY): Dp.OFF,
     (Dp.CABLE_CHECK, Di.ISO_OK): Dp.CHECKED,
     (Dp.CABLE_CHECK, Di.ISO_FAULT): Dp.FAULT,
     (Dp.CABLE_CHECK, Di.TIMEOUT): Dp.FAULT,
     (Dp.CHECKED, Di.PRECHARGE): Dp.PRECHARGE,
-    (Dp.CHECKED, Di.CABLE_CHECK): Dp.CABLE_CHECK,
+    (Dp.CHECKED, Di.CABLE_CHECK): Dp.EV_WAIT,
     (Dp.PRECHARGE, Di.POWER_ON): Dp.CHARGING,
     (Dp.CHARGING, Di.POWER_OFF): Dp.STOPPING,
     (Dp.CHARGING, Di.SHUTDOWN): Dp.STOPPING,
@@ -125,12 +131,78 @@ def test_cable_check_refusals() -> None:
     with pytest.raises(PermissionError, match="not authorized"):
         c.cable_check(0.0)
     c.authorize(0.0, "tok")
-    with pytest.raises(PermissionError, match="EV not ready"):
-        c.cable_check(0.0)
     c.cp(CpState.C, 0.0)
     c.cable_check(0.0)
+    assert phase_of(c) is Dp.CABLE_CHECK  # pilot at C: the test starts at once
     with pytest.raises(PermissionError, match="power_on not allowed"):
         c.hlc_power(True, 0.0)  # no precharge yet
+
+
+def hlc_at_b(c: DcEvseCore) -> None:
+    c.cp(CpState.B, 0.0)
+    c.slac(True, 0.0)
+    c.authorize(0.0, "tok")
+    c.ev_parameters(450.0, 150.0, 60000.0, 0.0)
+
+
+def test_cable_check_at_b_waits_for_c_then_tests() -> None:
+    """The EV asks for the cable check before it closes S2: EV_WAIT (output off, contactor open, monitor stopped)
+    until C, then the isolation test."""
+    c = dc_core()
+    hlc_at_b(c)
+    out = c.cable_check(1.0)
+    assert phase_of(c) is Dp.EV_WAIT and c.dc.deadline == 1.0 + DcConfig().ev_ready_timeout_s
+    assert not c.want_closed() and not c.dc_targets.enabled
+    assert not any(isinstance(o, ContactorCmd) and o.closed for o in out)
+    assert not any(isinstance(o, ImdCmd) and o.running for o in out)
+    assert [o.phase for o in out if isinstance(o, DcReport)] == ["ev_wait"]
+    c.cable_check(1.5)  # the SECC asking again changes nothing
+    assert phase_of(c) is Dp.EV_WAIT and c.dc.deadline == 1.0 + DcConfig().ev_ready_timeout_s
+    c.poll(2.0)
+    assert phase_of(c) is Dp.EV_WAIT
+    out = c.cp(CpState.C, 2.5)
+    assert phase_of(c) is Dp.CABLE_CHECK and c.dc.refused == ""
+    assert c.want_closed() and c.dc_targets.enabled and c.dc_targets.voltage_v == 450.0
+    assert ImdCmd(True) in out
+    assert c.dc.deadline == 2.5 + DcConfig().cable_check_timeout_s
+    c.contactor_feedback(True, 2.5)
+    c.dc_measurement(450.0, 0.0, 10e6, 3.0)
+    assert phase_of(c) is Dp.CHECKED and c.dc.isolation == "valid" and not c.faults
+    check_dc_invariants(c)
+
+
+def test_cable_check_at_b_without_c_ends_without_fault() -> None:
+    c = dc_core()
+    hlc_at_b(c)
+    c.cable_check(1.0)
+    bound = DcConfig().ev_ready_timeout_s
+    assert c.next_deadline() == 1.0 + bound
+    c.poll(1.0 + bound - 0.01)
+    assert phase_of(c) is Dp.EV_WAIT
+    c.poll(1.0 + bound)
+    assert phase_of(c) is Dp.OFF and c.dc.refused == "ev_not_ready" and c.dc.fault == ""
+    assert state_of(c) is St.HLC and not c.faults  # the session goes on; the SECC answers FAILED
+    assert not c.want_closed()
+    # a new request waits afresh
+    c.cable_check(20.0)
+    assert phase_of(c) is Dp.EV_WAIT and c.dc.refused == ""
+
+
+def test_cable_check_at_b_stopped_by_unplug() -> None:
+    c = dc_core()
+    hlc_at_b(c)
+    c.cable_check(1.0)
+    c.cp(CpState.A, 2.0)
+    assert phase_of(c) is Dp.OFF and state_of(c) is St.IDLE and c.dc.deadline is None
+
+
+def test_cable_check_at_b_without_imd() -> None:
+    c = dc_core(has_imd=False)
+    hlc_at_b(c)
+    c.cable_check(1.0)
+    assert phase_of(c) is Dp.EV_WAIT
+    c.cp(CpState.C, 1.2)
+    assert phase_of(c) is Dp.CHECKED and c.dc.isolation == "no_imd"
 
 
 def test_isolation_fault_is_a_safe_state() -> None:
