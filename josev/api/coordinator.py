@@ -442,8 +442,9 @@ class StartCableCheck(Command[CableCheckResult]):
     ``cable_check_s``); meanwhile the SECC answers the EV with EVSEProcessing=Ongoing and can follow
     :class:`DcSupplyState` (``phase == "cable_check"``). After the test the output is discharged and the DC
     flow waits for PreCharge targets (:class:`josev.api.secc.EvTarget`). Errors: ``rejected`` when the EVSE
-    is not a DC EVSE in an HLC session, not authorized, or the pilot does not read C/D within 2 s,
-    ``unavailable`` when faulted. An isolation
+    is not a DC EVSE in an HLC session, not authorized, or the EV does not close S2 (pilot C/D) within
+    ``ev_ready_timeout_s`` (default 8 s) of the request, during which the DC flow waits in its ``EV_WAIT`` phase
+    with the contactor open; ``unavailable`` when faulted. An isolation
     ``fault`` is a result (and the EVSE goes to its safe state), not an error."""
 
     service: ClassVar[str] = "coordinator"
