@@ -29,8 +29,8 @@ import pytest
 
 from josev.coordinator.config import DcConfig
 from josev.pki import create
-from josev.secc.codec import exi_available, make_codec
 from josev.secc.simboard import LATE_C_ENV
+from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 from .pcap import tcp_connections, v2gtp_payloads
