@@ -147,14 +147,29 @@ pub fn decode_to<S: Sink>(
             format!("at most {} bytes", usize::MAX / 8),
         ));
     }
-    // short streams are read from a zero-padded copy: every read loads a whole word
-    let mut padded = [0u8; 264];
-    let r = if data.len() <= 256 {
+    // short streams are read from a zero-padded copy: every read loads a whole word (the copy is only as
+    // large as the stream needs: zeroing it is a per-call cost that small messages feel)
+    if data.len() <= 56 {
+        let mut padded = [0u8; 64];
         padded[..data.len()].copy_from_slice(data);
-        BitReader::padded(&padded[..data.len() + 8], data.len())
+        let r = BitReader::padded(&padded[..data.len() + 8], data.len());
+        decode_from(schema, r, fragment, sink)
+    } else if data.len() <= 256 {
+        let mut padded = [0u8; 264];
+        padded[..data.len()].copy_from_slice(data);
+        let r = BitReader::padded(&padded[..data.len() + 8], data.len());
+        decode_from(schema, r, fragment, sink)
     } else {
-        BitReader::new(data)
-    };
+        decode_from(schema, BitReader::new(data), fragment, sink)
+    }
+}
+
+fn decode_from<S: Sink>(
+    schema: &'static Schema,
+    r: BitReader<'_>,
+    fragment: bool,
+    sink: &mut S,
+) -> Result<(), Error> {
     let mut d = Dec {
         r,
         t: StringTable::default(),
