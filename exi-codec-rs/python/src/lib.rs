@@ -454,6 +454,12 @@ impl exi_codec::decode::Sink for PySink<'_> {
                     ffi::Py_INCREF(o);
                     o
                 }
+                Val::Bytes(b, Bin::Hex) if b.len() <= HEX_INLINE => {
+                    // short hex (session ids, EVCCIDs): built on the stack
+                    let mut buf = [0u8; 2 * HEX_INLINE];
+                    let t = hex_to(b, &mut buf);
+                    ffi::PyUnicode_FromStringAndSize(t.as_ptr().cast(), t.len() as ffi::Py_ssize_t)
+                }
                 Val::Bytes(b, k) => {
                     self.text.clear();
                     match k {
@@ -469,6 +475,19 @@ impl exi_codec::decode::Sink for PySink<'_> {
         };
         self.put(key, list, obj)
     }
+}
+
+/// Octets of hexBinary values converted on the stack.
+const HEX_INLINE: usize = 32;
+
+/// Upper-case hex of `b` (at most `out.len() / 2` octets) in `out`.
+fn hex_to<'a>(b: &[u8], out: &'a mut [u8]) -> &'a [u8] {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    for (x, o) in b.iter().zip(out.chunks_exact_mut(2)) {
+        o[0] = H[(x >> 4) as usize];
+        o[1] = H[(x & 15) as usize];
+    }
+    &out[..(2 * b.len()).min(out.len())]
 }
 
 fn hex_into(b: &[u8], out: &mut String) {
@@ -488,7 +507,16 @@ fn decode_py<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let n = resolve(schema)?;
     let mut sink = PySink::new(py, n)?;
-    exi_codec::decode::decode_to(n.schema, data, fragment, &mut sink).map_err(exi_err)?;
+    // the decoder's buffers are reused from call to call (a fresh set if a decode on this thread is already
+    // running, e.g. one called from a finalizer that our object creation triggered)
+    SCRATCH
+        .with(|sc| match sc.try_borrow_mut() {
+            Ok(mut sc) => {
+                exi_codec::decode::decode_with(n.schema, data, fragment, &mut sink, &mut sc)
+            }
+            Err(_) => exi_codec::decode::decode_to(n.schema, data, fragment, &mut sink),
+        })
+        .map_err(exi_err)?;
     Ok(sink.finish())
 }
 
@@ -796,6 +824,7 @@ impl Src for PySrc<'_> {
 }
 
 thread_local! {
+    static SCRATCH: std::cell::RefCell<exi_codec::decode::Scratch> = std::cell::RefCell::default();
     static OUT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
 }
 
