@@ -410,12 +410,10 @@ impl exi_codec::decode::Sink for PySink<'_> {
         if d.is_null() {
             return Err(self.fail());
         }
-        // SAFETY: keep `d` alive while `put` consumes one reference; the parent then owns it.
-        unsafe { ffi::Py_INCREF(d) };
-        let r = self.put(key, list, d);
-        // SAFETY: drop our extra reference; the parent dict (or list) keeps `d` alive.
-        unsafe { ffi::Py_DECREF(d) };
-        r?;
+        // `put` consumes our reference: on success the parent dict (or list) owns `d`, and the parent stays
+        // alive as it is reachable from `root`, which we own and nothing else can reach; on failure `d` is
+        // released and not used again.
+        self.put(key, list, d)?;
         match self.stack.get_mut(self.depth) {
             Some(x) => *x = d,
             None => return Err(exi_codec::Error::new(0, "document nesting too deep", "")),
