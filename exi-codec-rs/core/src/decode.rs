@@ -139,7 +139,7 @@ pub fn decode_to<S: Sink>(
 
 /// The decoder's text and octet buffers, kept by a caller that decodes many documents so that their
 /// capacity is reused (no allocation per string or binary value once warm).
-#[derive(Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Scratch {
     sbuf: String,
     bbuf: Vec<u8>,
