@@ -13,7 +13,8 @@ Messages: those of issue 20's table (picked from ``../shared/vectors/captured_ex
 type the median over every captured message of that type. ratio = josev time / libcbv2g time (below 1.0:
 josev is faster). Messages libcbv2g cannot decode, or does not re-encode to the same bytes, are listed with
 the reason and have no ratio. Options: ``--rounds N`` (default 41), ``--batch N`` (calls per batch,
-default 100), ``--corpus-rounds N`` (default 7), ``--no-corpus``.
+default 100), ``--corpus-rounds N`` (default 7), ``--no-corpus``. After the table, the CPython floor of a few
+small messages: a builtin call and the decoded dicts built from a Python literal, against libcbv2g's decode.
 """
 
 from __future__ import annotations
@@ -155,6 +156,49 @@ def row(label: str, size: str, f: dict[str, float], note: str = "") -> str:
     )
 
 
+#: Small messages for the CPython floor: (family, message).
+FLOOR = [("sap", "supportedAppProtocolRes"), ("iso2", "SessionStopReq"), ("din", "CurrentDemandReq")]
+
+
+def floor(lib: ctypes.CDLL, corpus: list[dict[str, Any]], rounds: int, batch: int) -> None:
+    """What CPython alone costs for a small message, against our decode and libcbv2g's, interleaved: a
+    two-argument builtin call (``divmod``), and building and freeing the decoded dicts from a Python literal
+    (``BUILD_MAP`` bytecode, constant strings: a lower bound of any decoder that returns these dicts)."""
+    print()
+    print("CPython floor (ns per call): builtin call, the decoded dicts built from a literal, and decode")
+    print(f"{'message':40} {'cbv2g dec':>9} {'divmod':>7} {'literal':>8} {'py dec':>7} {'literal/c':>9}")
+    clock = time.perf_counter_ns
+    rng = range(batch)
+    for fam, name in FLOOR:
+        d = next((d for d in corpus if d["family"] == fam and d["message"] == name), None)
+        if d is None:
+            continue
+        schema, num = FAMILY[fam]
+        data = bytes.fromhex(d["exi_hex"])
+        literal = eval("lambda: " + repr(exi.decode(schema, data)))  # our own repr of plain dicts
+        samples: dict[str, list[float]] = {k: [] for k in ("c", "call", "lit", "dec")}
+        for _ in range(rounds):
+            samples["c"].append(lib.h_time_decode(num, data, len(data), batch) / batch)
+            t = clock()
+            for _ in rng:
+                divmod(7, 3)
+            samples["call"].append((clock() - t) / batch)
+            t = clock()
+            for _ in rng:
+                literal()
+            samples["lit"].append((clock() - t) / batch)
+            t = clock()
+            for _ in rng:
+                exi.decode(schema, data)
+            samples["dec"].append((clock() - t) / batch)
+        m = {k: statistics.median(v) for k, v in samples.items()}
+        print(
+            f"{FAMILY_LABEL[fam] + ' ' + name:40} {m['c']:9.0f} {m['call']:7.0f} {m['lit']:8.0f} {m['dec']:7.0f} "
+            f"{m['lit'] / m['c']:9.2f}",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
 
@@ -195,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         if not note:
             for k, c in (("rust dec", "dec"), ("rust enc", "enc"), ("py dec", "dec"), ("py enc", "enc")):
                 worst["table " + k] = max(worst["table " + k], f[k[0] + "_" + k.split()[1]] / f["c_" + c])
+    floor(lib, corpus, rounds, batch)
     if "--no-corpus" in args:
         return
     print()

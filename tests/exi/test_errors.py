@@ -51,6 +51,25 @@ def test_unknown_schema() -> None:
         exi.decode("iso3", b"\x80")
 
 
+def test_schema_by_any_spelling() -> None:
+    """The schema is found by pointer for the interned name, else by text: a name built at run time, the
+    namespace; anything else is refused with the argument named."""
+    built = "".join(["d", "i", "n"])  # an equal but not interned str
+    assert built is not "din"  # noqa: F632
+    ns = exi.NAMESPACES["din"]
+    want = exi.decode("din", DIN_SETUP)
+    assert exi.decode(built, DIN_SETUP) == want
+    assert exi.decode(ns, DIN_SETUP) == want
+    assert exi.encode(built, want) == exi.encode(ns, want) == DIN_SETUP
+    assert exi.encode_fragment("sap", SAP_RES) == exi.encode_fragment("".join(["s", "a", "p"]), SAP_RES)
+    with pytest.raises(TypeError, match="argument 'schema': expected a schema name \\(str\\), got int"):
+        exi.decode(3, DIN_SETUP)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got bytes"):
+        exi.encode(b"din", want)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown schema"):
+        exi.encode("DIN", want)
+
+
 def test_header_must_be_0x80() -> None:
     with pytest.raises(exi.ExiError) as ei:
         exi.decode("sap", b"\x90\x40\x00\x40")

@@ -134,6 +134,25 @@ pub fn decode_to<S: Sink>(
     fragment: bool,
     sink: &mut S,
 ) -> Result<(), Error> {
+    decode_with(schema, data, fragment, sink, &mut Scratch::default())
+}
+
+/// The decoder's text and octet buffers, kept by a caller that decodes many documents so that their
+/// capacity is reused (no allocation per string or binary value once warm).
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    sbuf: String,
+    bbuf: Vec<u8>,
+}
+
+/// [`decode_to`] with reused buffers.
+pub fn decode_with<S: Sink>(
+    schema: &'static Schema,
+    data: &[u8],
+    fragment: bool,
+    sink: &mut S,
+    scratch: &mut Scratch,
+) -> Result<(), Error> {
     // bit positions are usize: on a 32-bit target a stream of 512 MiB or more has more bits than usize counts
     // (its length in bits would wrap and the stream be read as a short one)
     if data.len() > usize::MAX / 8 {
@@ -147,25 +166,61 @@ pub fn decode_to<S: Sink>(
             format!("at most {} bytes", usize::MAX / 8),
         ));
     }
-    // short streams are read from a zero-padded copy: every read loads a whole word
-    let mut padded = [0u8; 264];
-    let r = if data.len() <= 256 {
+    // short streams are read from a zero-padded copy: every read loads a whole word (the copy is only as
+    // large as the stream needs: zeroing it is a per-call cost that small messages feel)
+    if data.len() <= 56 {
+        let mut padded = [0u8; 64];
         padded[..data.len()].copy_from_slice(data);
-        BitReader::padded(&padded[..data.len() + 8], data.len())
+        let r = BitReader::padded(&padded[..data.len() + 8], data.len());
+        decode_from(schema, r, fragment, sink, scratch)
+    } else if data.len() <= 256 {
+        let mut padded = [0u8; 264];
+        padded[..data.len()].copy_from_slice(data);
+        let r = BitReader::padded(&padded[..data.len() + 8], data.len());
+        decode_from(schema, r, fragment, sink, scratch)
     } else {
-        BitReader::new(data)
-    };
+        decode_from(schema, BitReader::new(data), fragment, sink, scratch)
+    }
+}
+
+fn decode_from<S: Sink>(
+    schema: &'static Schema,
+    r: BitReader<'_>,
+    fragment: bool,
+    sink: &mut S,
+    scratch: &mut Scratch,
+) -> Result<(), Error> {
+    let mut sbuf = std::mem::take(&mut scratch.sbuf);
+    let mut bbuf = std::mem::take(&mut scratch.bbuf);
+    sbuf.clear();
+    bbuf.clear();
     let mut d = Dec {
         r,
         t: StringTable::default(),
         s: schema,
         depth: 0,
         sink,
-        sbuf: String::new(),
-        bbuf: Vec::new(),
+        sbuf,
+        bbuf,
         fast: schema.fast(),
         big: None,
     };
+    let res = run(&mut d, schema, fragment);
+    // keep the buffers for the next call, unless a huge value made them large
+    if d.sbuf.capacity() <= 4096 {
+        scratch.sbuf = d.sbuf;
+    }
+    if d.bbuf.capacity() <= 4096 {
+        scratch.bbuf = d.bbuf;
+    }
+    res
+}
+
+fn run<S: Sink>(
+    d: &mut Dec<'_, '_, S>,
+    schema: &'static Schema,
+    fragment: bool,
+) -> Result<(), Error> {
     let start = if fragment { schema.frag } else { schema.doc };
     let hdr = d.r.bits(8, "EXI header 0x80")?;
     if hdr != 0x80 {

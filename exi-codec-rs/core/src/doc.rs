@@ -52,6 +52,8 @@ pub struct Doc {
     pub big: Vec<i128>,
     /// Integers wider than 128 bits.
     pub huge: Vec<crate::bigint::BigInt>,
+    /// The decoder's buffers, reused from call to call.
+    scratch: crate::decode::Scratch,
 }
 
 impl Doc {
@@ -71,7 +73,10 @@ impl Doc {
         fragment: bool,
     ) -> Result<(), Error> {
         self.clear();
-        crate::decode::decode_to(schema, data, fragment, self)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = crate::decode::decode_with(schema, data, fragment, self, &mut scratch);
+        self.scratch = scratch;
+        r
     }
 
     /// The simple value of a node (None for `Start`/`End`).

@@ -47,54 +47,6 @@ fn set_error_type(py: Python<'_>, cls: Bound<'_, pyo3::types::PyType>) -> PyResu
     Ok(())
 }
 
-/// Interned Python strings of every schema's local names (dict keys), built once.
-static KEYS: GILOnceCell<Vec<Vec<Py<PyString>>>> = GILOnceCell::new();
-
-fn keys(py: Python<'_>, s: &Schema) -> &'static [Py<PyString>] {
-    let all = KEYS.get_or_init(py, || {
-        exi_codec::generated::ALL
-            .iter()
-            .map(|sc| {
-                sc.lnames
-                    .iter()
-                    .map(|n| PyString::intern(py, n).unbind())
-                    .collect()
-            })
-            .collect()
-    });
-    let i = exi_codec::generated::ALL
-        .iter()
-        .position(|x| std::ptr::eq(*x, s))
-        .unwrap_or(0);
-    &all[i]
-}
-
-/// Per schema: a Python dict name -> local-name id (fast lookups of dict keys on encode).
-static IDS: GILOnceCell<Vec<Py<PyDict>>> = GILOnceCell::new();
-
-fn ids<'py>(py: Python<'py>, s: &Schema) -> PyResult<&'py Bound<'py, PyDict>> {
-    let all = IDS.get_or_try_init(py, || -> PyResult<Vec<Py<PyDict>>> {
-        let mut out = Vec::new();
-        for sc in exi_codec::generated::ALL.iter() {
-            let d = PyDict::new(py);
-            for (i, n) in sc.lnames.iter().enumerate() {
-                d.set_item(PyString::intern(py, n), i)?;
-            }
-            d.set_item(
-                PyString::intern(py, exi_codec::VALUE_NAME),
-                exi_codec::VALUE_KEY as usize,
-            )?;
-            out.push(d.unbind());
-        }
-        Ok(out)
-    })?;
-    let i = exi_codec::generated::ALL
-        .iter()
-        .position(|x| std::ptr::eq(*x, s))
-        .unwrap_or(0);
-    Ok(all[i].bind(py))
-}
-
 /// A Python int of an integer wider than i128 (through its decimal text: rare and small).
 #[cold]
 #[inline(never)]
@@ -115,7 +67,7 @@ fn big_from_py(o: &Bound<'_, PyAny>) -> Result<BigInt, exi_codec::Error> {
 }
 
 fn to_py<'py>(py: Python<'py>, s: &Schema, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    to_py_k(py, keys(py, s), v)
+    to_py_k(py, &names(py, s).keys, v)
 }
 
 fn to_py_k<'py>(py: Python<'py>, k: &[Py<PyString>], v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -154,7 +106,7 @@ fn to_py_k<'py>(py: Python<'py>, k: &[Py<PyString>], v: &Value) -> PyResult<Boun
 }
 
 fn from_py(s: &Schema, o: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
-    let table = ids(o.py(), s)?;
+    let table = names(o.py(), s).ids.bind(o.py());
     from_py_t(s, table, o, depth)
 }
 
@@ -229,11 +181,19 @@ fn from_py_t(
 
 /// Interned key, enumeration and `value` strings of one schema, built once.
 struct Names {
+    schema: &'static Schema,
+    /// The schema's name as an interned Python string: a call that passes it (a literal such as `"din"`)
+    /// is resolved by pointer, with no string comparison.
+    name: Py<PyString>,
     keys: Vec<Py<PyString>>,
     /// Presence bit of each key (from its string hash, so a dict's keys give the same bits).
     bits: Vec<u64>,
     enums: Vec<Py<PyString>>,
     value: Py<PyString>,
+    /// Presence bit of `value`.
+    value_bit: u64,
+    /// Dict key -> local-name id (a Python int), for the keys of a message dict.
+    ids: Py<PyDict>,
 }
 
 /// The presence bit of a string with Python hash `h`.
@@ -244,42 +204,100 @@ fn hash_bit(h: ffi::Py_hash_t) -> u64 {
 
 static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
 
-fn names(py: Python<'_>, s: &Schema) -> &'static Names {
-    let all = NAMES.get_or_init(py, || {
+fn all_names(py: Python<'_>) -> &'static [Names] {
+    NAMES.get_or_init(py, || {
+        let bit = |n: &str| hash_bit(PyString::intern(py, n).hash().unwrap_or(0) as ffi::Py_hash_t);
         exi_codec::generated::ALL
             .iter()
-            .map(|sc| Names {
-                keys: sc
-                    .lnames
-                    .iter()
-                    .map(|n| PyString::intern(py, n).unbind())
-                    .collect(),
-                bits: sc
-                    .lnames
-                    .iter()
-                    .map(
-                        |n| hash_bit(PyString::intern(py, n).hash().unwrap_or(0) as ffi::Py_hash_t),
-                    )
-                    .collect(),
-                enums: sc
-                    .enums
-                    .iter()
-                    .map(|n| PyString::intern(py, n).unbind())
-                    .collect(),
-                value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
+            .map(|sc| {
+                let ids = PyDict::new(py);
+                for (i, n) in sc.lnames.iter().enumerate() {
+                    let _ = ids.set_item(PyString::intern(py, n), i);
+                }
+                let _ = ids.set_item(
+                    PyString::intern(py, exi_codec::VALUE_NAME),
+                    exi_codec::VALUE_KEY as usize,
+                );
+                Names {
+                    schema: sc,
+                    name: PyString::intern(py, sc.name).unbind(),
+                    keys: sc
+                        .lnames
+                        .iter()
+                        .map(|n| PyString::intern(py, n).unbind())
+                        .collect(),
+                    bits: sc.lnames.iter().map(|n| bit(n)).collect(),
+                    enums: sc
+                        .enums
+                        .iter()
+                        .map(|n| PyString::intern(py, n).unbind())
+                        .collect(),
+                    value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
+                    value_bit: bit(exi_codec::VALUE_NAME),
+                    ids: ids.unbind(),
+                }
             })
             .collect()
-    });
-    let i = exi_codec::generated::ALL
-        .iter()
-        .position(|x| std::ptr::eq(*x, s))
-        .unwrap_or(0);
-    &all[i]
+    })
+}
+
+fn names(py: Python<'_>, s: &Schema) -> &'static Names {
+    let all = all_names(py);
+    all.iter()
+        .find(|n| std::ptr::eq(n.schema, s))
+        .unwrap_or(&all[0])
+}
+
+/// The schema (and its interned strings) named by `name`: by pointer when `name` is the interned schema
+/// name (the usual case: a string literal), else by its text (a name or a namespace).
+#[inline]
+fn resolve(name: &Bound<'_, PyAny>) -> PyResult<&'static Names> {
+    let all = all_names(name.py());
+    let p = name.as_ptr();
+    if let Some(n) = all.iter().find(|n| n.name.as_ptr() == p) {
+        return Ok(n);
+    }
+    resolve_text(name)
+}
+
+#[cold]
+#[inline(never)]
+fn resolve_text(name: &Bound<'_, PyAny>) -> PyResult<&'static Names> {
+    let text = match name.downcast::<PyString>() {
+        Ok(t) => t.to_str()?,
+        Err(_) => {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "argument 'schema': expected a schema name (str), got {}",
+                name.get_type().name()?
+            )))
+        }
+    };
+    Ok(names(name.py(), schema_of(text)?))
+}
+
+/// The local-name id of dict key `k` (None: not a name of the schema).
+#[inline]
+fn key_id(n: &Names, k: *mut ffi::PyObject) -> Result<Option<u16>, exi_codec::Error> {
+    // SAFETY: GIL held (callers hold a Bound of the dict `k` comes from); `ids` is a live dict of str -> int;
+    // the item is borrowed (kept alive by `ids`) or null.
+    unsafe {
+        let id = ffi::PyDict_GetItemWithError(n.ids.as_ptr(), k);
+        if id.is_null() {
+            if ffi::PyErr_Occurred().is_null() {
+                return Ok(None);
+            }
+            return Err(py_error(PyErr::fetch(Python::assume_gil_acquired())));
+        }
+        Ok(Some(ffi::PyLong_AsLong(id) as u16))
+    }
 }
 
 fn py_error(e: PyErr) -> exi_codec::Error {
     exi_codec::Error::new(0, format!("Python error: {e}"), "")
 }
+
+/// Depth of [`PySink::stack`]: the root dict and the deepest nesting the decoder accepts.
+const STACK: usize = exi_codec::MAX_DEPTH + 2;
 
 /// Builds the Python dicts straight from the decoder's events (no intermediate tree). Works on raw
 /// CPython references (stable ABI calls) for speed: `root` is owned, the dicts on `stack` are borrowed from
@@ -288,24 +306,27 @@ struct PySink<'py> {
     py: Python<'py>,
     n: &'static Names,
     root: *mut ffi::PyObject,
-    stack: Vec<*mut ffi::PyObject>,
+    /// The open dicts (`stack[..depth]`, root first): a fixed array, as the decoder bounds the nesting.
+    stack: [*mut ffi::PyObject; STACK],
+    depth: usize,
     text: String,
 }
 
 impl<'py> PySink<'py> {
-    fn new(py: Python<'py>, s: &Schema) -> PyResult<Self> {
+    fn new(py: Python<'py>, n: &'static Names) -> PyResult<Self> {
         // SAFETY: the GIL is held (`py`); a null result is turned into the pending Python error.
         let root = unsafe { ffi::PyDict_New() };
         if root.is_null() {
             return Err(PyErr::fetch(py));
         }
-        let mut stack = Vec::with_capacity(12);
-        stack.push(root);
+        let mut stack = [std::ptr::null_mut(); STACK];
+        stack[0] = root;
         Ok(PySink {
             py,
-            n: names(py, s),
+            n,
             root,
             stack,
+            depth: 1,
             text: String::new(),
         })
     }
@@ -330,7 +351,7 @@ impl<'py> PySink<'py> {
         if obj.is_null() {
             return Err(self.fail());
         }
-        let d = *self.stack.last().expect("root dict");
+        let d = self.stack[self.depth - 1];
         let k = self.key(key);
         // SAFETY: GIL held; `d` is a live dict (owned by `root` or a parent), `k` a live interned string,
         // `obj` an owned reference that is released exactly once.
@@ -389,18 +410,20 @@ impl exi_codec::decode::Sink for PySink<'_> {
         if d.is_null() {
             return Err(self.fail());
         }
-        // SAFETY: keep `d` alive while `put` consumes one reference; the parent then owns it.
-        unsafe { ffi::Py_INCREF(d) };
-        let r = self.put(key, list, d);
-        // SAFETY: drop our extra reference; the parent dict (or list) keeps `d` alive.
-        unsafe { ffi::Py_DECREF(d) };
-        r?;
-        self.stack.push(d);
+        // `put` consumes our reference: on success the parent dict (or list) owns `d`, and the parent stays
+        // alive as it is reachable from `root`, which we own and nothing else can reach; on failure `d` is
+        // released and not used again.
+        self.put(key, list, d)?;
+        match self.stack.get_mut(self.depth) {
+            Some(x) => *x = d,
+            None => return Err(exi_codec::Error::new(0, "document nesting too deep", "")),
+        }
+        self.depth += 1;
         Ok(())
     }
     #[inline]
     fn end(&mut self) -> Result<(), exi_codec::Error> {
-        self.stack.pop();
+        self.depth = self.depth.saturating_sub(1).max(1);
         Ok(())
     }
     #[inline]
@@ -429,6 +452,12 @@ impl exi_codec::decode::Sink for PySink<'_> {
                     ffi::Py_INCREF(o);
                     o
                 }
+                Val::Bytes(b, Bin::Hex) if b.len() <= HEX_INLINE => {
+                    // short hex (session ids, EVCCIDs): built on the stack
+                    let mut buf = [0u8; 2 * HEX_INLINE];
+                    let t = hex_to(b, &mut buf);
+                    ffi::PyUnicode_FromStringAndSize(t.as_ptr().cast(), t.len() as ffi::Py_ssize_t)
+                }
                 Val::Bytes(b, k) => {
                     self.text.clear();
                     match k {
@@ -446,6 +475,19 @@ impl exi_codec::decode::Sink for PySink<'_> {
     }
 }
 
+/// Octets of hexBinary values converted on the stack.
+const HEX_INLINE: usize = 32;
+
+/// Upper-case hex of `b` (at most `out.len() / 2` octets) in `out`.
+fn hex_to<'a>(b: &[u8], out: &'a mut [u8]) -> &'a [u8] {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    for (x, o) in b.iter().zip(out.chunks_exact_mut(2)) {
+        o[0] = H[(x >> 4) as usize];
+        o[1] = H[(x & 15) as usize];
+    }
+    &out[..(2 * b.len()).min(out.len())]
+}
+
 fn hex_into(b: &[u8], out: &mut String) {
     const H: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(b.len() * 2);
@@ -457,13 +499,22 @@ fn hex_into(b: &[u8], out: &mut String) {
 
 fn decode_py<'py>(
     py: Python<'py>,
-    schema: &str,
+    schema: &Bound<'py, PyAny>,
     data: &[u8],
     fragment: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let s = schema_of(schema)?;
-    let mut sink = PySink::new(py, s)?;
-    exi_codec::decode::decode_to(s, data, fragment, &mut sink).map_err(exi_err)?;
+    let n = resolve(schema)?;
+    let mut sink = PySink::new(py, n)?;
+    // the decoder's buffers are reused from call to call (a fresh set if a decode on this thread is already
+    // running, e.g. one called from a finalizer that our object creation triggered)
+    SCRATCH
+        .with(|sc| match sc.try_borrow_mut() {
+            Ok(mut sc) => {
+                exi_codec::decode::decode_with(n.schema, data, fragment, &mut sink, &mut sc)
+            }
+            Err(_) => exi_codec::decode::decode_to(n.schema, data, fragment, &mut sink),
+        })
+        .map_err(exi_err)?;
     Ok(sink.finish())
 }
 
@@ -481,11 +532,10 @@ struct PySrc<'py> {
     o: Bound<'py, PyAny>,
     t: u8,
     n: &'static Names,
-    s: &'static Schema,
 }
 
 impl<'py> PySrc<'py> {
-    fn new(o: Bound<'py, PyAny>, n: &'static Names, s: &'static Schema) -> Self {
+    fn new(o: Bound<'py, PyAny>, n: &'static Names) -> Self {
         let p = o.as_ptr();
         // SAFETY: GIL held; type identity and flag checks on a live object. The exact types (the usual
         // case) are recognized by their type object, without a call.
@@ -509,12 +559,12 @@ impl<'py> PySrc<'py> {
                 OTHER
             }
         };
-        PySrc { o, t, n, s }
+        PySrc { o, t, n }
     }
 
     #[inline]
     fn wrap(&self, o: Bound<'py, PyAny>) -> Self {
-        PySrc::new(o, self.n, self.s)
+        PySrc::new(o, self.n)
     }
 
     /// Wrap a borrowed reference (null = the pending Python error).
@@ -656,14 +706,13 @@ impl Src for PySrc<'_> {
         let Ok(d) = self.o.downcast::<PyDict>() else {
             return Ok(Vec::new());
         };
-        let table = ids(d.py(), self.s).map_err(py_error)?;
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             if v.is_none() {
                 continue;
             }
-            let id = match table.get_item(&k).map_err(py_error)? {
-                Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
+            let id = match key_id(self.n, k.as_ptr())? {
+                Some(id) => Ok(id),
                 None => Err(k
                     .repr()
                     .map(|r| r.to_string())
@@ -702,7 +751,7 @@ impl Src for PySrc<'_> {
     #[inline]
     fn presence_bit(&self, key: u16) -> u64 {
         if key == exi_codec::VALUE_KEY {
-            hash_bit(self.n.value.bind(self.o.py()).hash().unwrap_or(0) as ffi::Py_hash_t)
+            self.n.value_bit
         } else {
             self.n.bits[key as usize]
         }
@@ -711,43 +760,58 @@ impl Src for PySrc<'_> {
         if self.t != DICT {
             return None;
         }
-        let d = self.o.downcast::<PyDict>().ok()?;
-        if d.len() > out.len() {
-            return None;
-        }
-        let table = ids(d.py(), self.s).ok()?;
-        let mut n = 0;
-        for (k, v) in d.iter() {
-            if v.is_none() {
-                continue;
+        let p = self.o.as_ptr();
+        // SAFETY: GIL held; `p` is a dict we do not mutate; PyDict_Next yields borrowed references.
+        unsafe {
+            if ffi::PyDict_Size(p) as usize > out.len() {
+                return None;
             }
-            out[n] = table.get_item(&k).ok()??.extract::<u16>().ok()?;
-            n += 1;
+            let mut n = 0;
+            let mut pos: ffi::Py_ssize_t = 0;
+            let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+            while ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) != 0 {
+                if v == ffi::Py_None() {
+                    continue;
+                }
+                out[n] = key_id(self.n, k).ok()??;
+                n += 1;
+            }
+            Some(n)
         }
-        Some(n)
     }
     fn first_entry(
         &self,
         _s: &Schema,
     ) -> Result<Option<exi_codec::encode::Entry<Self>>, exi_codec::Error> {
-        let Ok(d) = self.o.downcast::<PyDict>() else {
+        if self.t != DICT {
             return Ok(None);
-        };
-        let Some((k, v)) = d.iter().find(|(_, v)| !v.is_none()) else {
-            return Ok(None);
-        };
-        let id = match ids(d.py(), self.s)
-            .map_err(py_error)?
-            .get_item(&k)
-            .map_err(py_error)?
-        {
-            Some(id) => Ok(id.extract::<u16>().map_err(py_error)?),
-            None => Err(k
-                .repr()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|_| "?".into())),
-        };
-        Ok(Some((id, self.wrap(v))))
+        }
+        let p = self.o.as_ptr();
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: GIL held; `p` is a dict; PyDict_Next yields borrowed references, which are wrapped (a new
+        // reference) before anything else runs.
+        unsafe {
+            while ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) != 0 {
+                if v == ffi::Py_None() {
+                    continue;
+                }
+                let py = self.o.py();
+                let key = Bound::from_borrowed_ptr(py, k);
+                let val = self.wrap(Bound::from_borrowed_ptr(py, v));
+                let id = match key_id(self.n, k)? {
+                    Some(id) => Ok(id),
+                    None => Err(key
+                        .repr()
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|_| "?".into())),
+                };
+                return Ok(Some((id, val)));
+            }
+        }
+        Ok(None)
     }
     fn describe(&self) -> String {
         self.o
@@ -758,27 +822,32 @@ impl Src for PySrc<'_> {
 }
 
 thread_local! {
+    static SCRATCH: std::cell::RefCell<exi_codec::decode::Scratch> = std::cell::RefCell::default();
     static OUT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
 }
 
 fn encode_py<'py>(
     py: Python<'py>,
-    schema: &str,
+    schema: &Bound<'py, PyAny>,
     message: &Bound<'py, PyAny>,
     fragment: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = schema_of(schema)?;
-    let src = PySrc::new(message.clone(), names(py, s), s);
+    let n = resolve(schema)?;
+    let src = PySrc::new(message.clone(), n);
     OUT.with(|out| {
         let mut out = out.borrow_mut();
-        exi_codec::encode::encode_from(s, &src, fragment, &mut out).map_err(exi_err)?;
+        exi_codec::encode::encode_from(n.schema, &src, fragment, &mut out).map_err(exi_err)?;
         Ok(PyBytes::new(py, &out))
     })
 }
 
 /// Decode EXI bytes with schema `schema` into a dict.
 #[pyfunction]
-fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+fn decode<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyAny>,
+    data: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
     decode_py(py, schema, data, false)
 }
 
@@ -786,7 +855,7 @@ fn decode<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py
 #[pyfunction]
 fn encode<'py>(
     py: Python<'py>,
-    schema: &str,
+    schema: &Bound<'py, PyAny>,
     message: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     encode_py(py, schema, message, false)
@@ -794,7 +863,11 @@ fn encode<'py>(
 
 /// Decode an EXI fragment (signed elements) into a dict of elements.
 #[pyfunction]
-fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+fn decode_fragment<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyAny>,
+    data: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
     decode_py(py, schema, data, true)
 }
 
@@ -802,7 +875,7 @@ fn decode_fragment<'py>(py: Python<'py>, schema: &str, data: &[u8]) -> PyResult<
 #[pyfunction]
 fn encode_fragment<'py>(
     py: Python<'py>,
-    schema: &str,
+    schema: &Bound<'py, PyAny>,
     elements: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     encode_py(py, schema, elements, true)
