@@ -65,7 +65,10 @@ async def test_josev_evcc_pays_with_its_contract(
         assert "CertificateInstallationRes received" in run.ev_log, run.detail
         assert "Signature verification of CertificateInstallationRes failed" not in run.ev_log, run.detail
         assert "Can't decrypt" not in run.ev_log, run.detail
+        # the request crossed the bus (the SECC's shell logs the OCPP service's reply) and the OCPP connection
+        # (the CSMS stand-in logs the CALL it got)
         assert "certificate install answered by the CSMS" in run.station_log, run.detail
+        assert re.search(r"csms_sim: \S+ Get15118EVCertificate", run.station_log), run.detail
         # what it then pays with: its simulator does not keep the installed contract (iso15118 0.x
         # evcc/controller/simulator.py store_contract_cert_and_priv_key is a no-op, "TODO Need to store the
         # contract cert and private key") and reads the contract of its PKI_PATH, which here is the same
@@ -76,6 +79,7 @@ async def test_josev_evcc_pays_with_its_contract(
     else:
         assert "CertificateInstallationReq" not in run.ev_log, run.detail
     assert re.search(r"contract \S+: Accepted \(certificate Accepted, csms\)", run.station_log), run.detail
+    assert re.search(r"csms_sim: \S+ Authorize", run.station_log), run.detail  # over the OCPP connection
     loop = "ChargingStatusRes received" if protocol == "iso2-ac" else "CurrentDemandRes received"
     assert run.ev_log.count(loop) >= 2, run.detail
     assert not re.search(r"^ERROR", run.ev_log, re.M), run.detail
