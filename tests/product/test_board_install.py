@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -133,7 +134,8 @@ def test_the_demo_runs_from_the_board_install_without_root(board: dict[str, obje
             timeout=240,
         )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert "8 of 8 sessions completed" in demo.stdout, demo.stdout[-3000:]
+    done = re.search(r"(\d+) of (\d+) sessions completed", demo.stdout)
+    assert done is not None and done[1] == done[2] and int(done[2]) >= 8, demo.stdout[-3000:]  # every session
     for protocol in ("IEC 61851 PWM", "din", "iso2-ac", "iso2-dc", "iso20-ac-bpt", "iso20-dc-bpt"):
         assert protocol in demo.stdout, protocol
 
