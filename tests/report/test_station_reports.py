@@ -27,6 +27,7 @@ import pytest
 from josev.pki import create
 from josev.v2g.codec import exi_available
 from tests.browser import chromium_path, open_page
+from tests.secc.stationproc import ev
 from tests.util.netns import CAN_NETNS, NetnsLab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,26 +38,6 @@ pytestmark = [
     pytest.mark.skipif(bool(exi_available()), reason="the EXI codec is not built"),
 ]
 READY = re.compile(rb"station ready: SECC on \[([0-9a-f:]+)%([^\]]+)\]:(\d+)")
-
-
-async def _ev(ns: str, iface: str, pki: Path, protocol: str, *extra: str) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        *("ip", "netns", "exec", ns, sys.executable, "-m", "josev.ev", "--iface", iface),
-        *("--protocol", protocol, "--pki", str(pki), "--station-tls", "both", "--json", "--loops", "3"),
-        *extra,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert out, err.decode()[-3000:]
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 def _raw_client(lab_ns: Any, address: str, iface: str, port: int, payload: bytes) -> None:
@@ -106,7 +87,7 @@ async def _run(lab: NetnsLab, pki: Path, logdir: Path, errlog: Path) -> None:
             ("iso2-dc", ("--loops", "12", "--loop-interval", "0.1"), "finished"),  # the plots of the docs
             ("iso20-dc", (), "finished"),
         ):
-            res = await _ev(ev_ns.name, pair.b, pki, protocol, *extra)
+            res = await ev(ev_ns.name, pair.b, pki, protocol, *extra)
             r = res["results"][-1]
             assert r["outcome"] == outcome, (protocol, r, log_tail())
             await asyncio.sleep(1.0)  # after SessionStop: unplug / plug, a new coordinator session
