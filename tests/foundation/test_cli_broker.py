@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from josev.api import asyncapi
 from josev.api.system import StationInfo
-from josev.broker import PrivateBroker, find_mosquitto, free_port
+from josev.broker import PrivateBroker, find_mosquitto, free_port, free_port_pair
 from josev.bus import Bus, BusSettings
 from josev.cli import app
 from tests.conftest import ROOT
@@ -73,7 +73,7 @@ def test_broker_config_runs_in_real_mosquitto() -> None:
         pwd.getpwnam("mosquitto")
     except KeyError:
         pytest.skip("no mosquitto user")
-    port = free_port()
+    port = free_port_pair()
     top = Path(tempfile.mkdtemp(prefix="josev-brokercfg-"))  # /tmp: traversable by the mosquitto user
     top.chmod(0o755)
     d = top / "broker"

@@ -43,14 +43,15 @@ def _with_password(original: Any) -> Any:
 
 
 def _key_material(pki_dir: Path) -> list[str]:
-    """Private-key material of the station's PKI: PEM body lines and the hex of DER keys."""
+    """Private-key material of the station's PKI: PEM body lines and the hex of DER keys. A PEM's short last
+    line (``Og==``: a few base64 characters) is left out; it turns up by chance in any log."""
     out: list[str] = []
     for f in sorted(pki_dir.rglob("*")):
         if not f.is_file() or "key" not in f.name.lower():
             continue
         data = f.read_bytes()
         if b"PRIVATE KEY" in data:
-            out += [ln for ln in data.decode().splitlines() if ln and not ln.startswith("-----")]
+            out += [ln for ln in data.decode().splitlines() if len(ln) >= 16 and not ln.startswith("-----")]
         elif f.suffix in (".der", ".key"):
             out.append(data[8:40].hex())
     return out

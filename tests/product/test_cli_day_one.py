@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from josev.broker import PrivateBroker, free_port
+from josev.broker import PrivateBroker, free_port_pair
 from tests.conftest import ROOT
 from tests.product.stationproc import Station
 
@@ -25,7 +25,7 @@ def josev(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_no_credentials_file_is_a_clear_message(tmp_path: Path) -> None:
     cfg = tmp_path / "station.toml"
-    cfg.write_text(f'[broker]\nport = {free_port()}\ndirectory = "{tmp_path / "broker"}"\n')
+    cfg.write_text(f'[broker]\nport = {free_port_pair()}\ndirectory = "{tmp_path / "broker"}"\n')
     creds = tmp_path / "broker" / "credentials"
     for args in (
         ("status",),
@@ -67,7 +67,7 @@ def test_a_killed_cli_leaves_no_row_in_status(broker: PrivateBroker) -> None:
 def test_bus_tail_hides_heartbeats_by_default(tmp_path: Path) -> None:
     cfg = tmp_path / "station.toml"
     cfg.write_text(
-        f'[[evse]]\nid = 1\n\n[broker]\nport = {free_port()}\ndirectory = "{tmp_path / "broker"}"\n'
+        f'[[evse]]\nid = 1\n\n[broker]\nport = {free_port_pair()}\ndirectory = "{tmp_path / "broker"}"\n'
     )
     st = Station(cfg, tmp_path / "run.log")
     try:

@@ -10,7 +10,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from josev.broker import free_port
+from josev.broker import free_port_pair
 from tests.product.stationproc import Station
 
 PASSWORD = "Refused-Passw0rd-1234"
@@ -62,7 +62,7 @@ basic_auth_password = "{PASSWORD}"
 database = "{tmp_path / "ocpp.sqlite"}"
 workdir = "{tmp_path / "ocpp"}"
 [broker]
-port = {free_port()}
+port = {free_port_pair()}
 directory = "{tmp_path / "broker"}"
 [logging]
 level = "debug"
