@@ -30,7 +30,7 @@ from josev.ocpp.service import OcppService
 from josev.pki import PROFILES, Override, Pki, build_pki, csms
 from josev.pnc import ocsp
 from josev.secc import pncshell
-from josev.secc.events import ContractAuthorizationRequested, OcspStatusRequested, SessionEnded
+from josev.secc.events import ContractAuthorizationRequested, OcspStatusRequested, SecurityIssue, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.pncshell import PncShell
 from josev.secc.session import SeccSession
@@ -348,11 +348,17 @@ def test_unknown_or_missing_status_follows_the_policy(
     ev, seen, events = session(pki, leaf, policy, ans)
     payment = [c for n, c in seen if n == "PaymentDetailsRes"]
     assert payment == [code], seen
+    issues = [e for e in events if isinstance(e, SecurityIssue)]
     if code == "FAILED":
         ended = [e for e in events if isinstance(e, SessionEnded)]
         assert "revocation status not established" in ended[-1].detail
+        assert issues == []
     else:
         assert ev.result.outcome == "finished"
+        # the soft policy lets the contract charge, but says so (logged, and a security event to the CSMS)
+        detail = {"unknown": "OCSP unknown", "none": "no OCSP answer", "failed": "no OCSP answer"}[answer]
+        assert [i.kind for i in issues] == ["ocsp_unconfirmed"]
+        assert issues[0].detail.startswith("accepted without revocation status: DE8EOCAB7654321: " + detail)
 
 
 def test_no_question_without_responder_or_policy(pki: Pki, leaf: tuple[x509.Certificate, Any]) -> None:
