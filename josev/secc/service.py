@@ -63,9 +63,10 @@ ISOLATION = {
 }
 
 
-def from_config(cfg: Any) -> SeccService:
+def from_config(cfg: Any, *, scenario: ScenarioRunner | None = None) -> SeccService:
     """The SECC of a station configuration (``josev.config.JosevConfig``): every EVSE with ``hlc`` and a
-    ``plc_interface``."""
+    ``plc_interface``; an AC EVSE with three phases also serves single-phase cars. ``scenario``: scripted
+    station behaviour for testing EVs (``josev station --scenario``)."""
     from josev.secc.timers import SeccTimers
 
     opts = SeccOptions.model_validate(cfg.secc)
@@ -76,7 +77,11 @@ def from_config(cfg: Any) -> SeccService:
         if e.kind == "dc":
             modes: tuple[str, ...] = ("DC_extended",)
         else:
-            modes = ("AC_three_phase_core",) if e.phases == 3 else ("AC_single_phase_core",)
+            modes = (
+                ("AC_three_phase_core", "AC_single_phase_core")
+                if e.phases == 3
+                else ("AC_single_phase_core",)
+            )
         evses.append(
             SeccEvseConfig(
                 evse=e.id,
@@ -105,15 +110,22 @@ def from_config(cfg: Any) -> SeccService:
             enforce=opts.enforce_tls,
             keylog=Path(opts.tls_keylog) if opts.tls_keylog else None,
         )
-    recorder = None
+    recorder: V2gRecorder | None = None
     if opts.v2g_log or opts.v2g_log_dir:
         from josev.observability.v2glog import V2gRecorder
 
-        recorder = V2gRecorder(
-            directory=Path(opts.v2g_log_dir) if opts.v2g_log_dir else None,
-            max_files=opts.v2g_log_max_files,
-            max_dir_bytes=int(opts.v2g_log_max_mb * 1024 * 1024),
-        )
+        log_opts: dict[str, Any] = {
+            "directory": Path(opts.v2g_log_dir) if opts.v2g_log_dir else None,
+            "max_files": opts.v2g_log_max_files,
+            "max_dir_bytes": int(opts.v2g_log_max_mb * 1024 * 1024),
+        }
+        if opts.v2g_log_dir and opts.v2g_log_reports:
+            from josev.report.files import ReportingRecorder
+
+            actions = scenario.report_actions if scenario is not None else None
+            recorder = ReportingRecorder(codec=opts.codec, actions=actions, **log_opts)
+        else:
+            recorder = V2gRecorder(**log_opts)
     limits = ConnectionLimits(
         max_connections=opts.max_connections,
         max_per_peer=opts.max_connections_per_peer,
@@ -148,6 +160,7 @@ def from_config(cfg: Any) -> SeccService:
         csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
         sales_tariff=tariff_and_key(opts),
         max_schedule_entries=opts.max_schedule_entries,
+        scenario=scenario,
     )
 
 
