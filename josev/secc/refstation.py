@@ -3,14 +3,14 @@ options (:func:`station_config`), built by the one station builder (:func:`josev
 like ``josev run`` would build it, plus the stand-ins for what is outside the station.
 
 ``--stack real`` (:func:`build_real` with ``lite=False``): HAL simulator board, coordinator (with its DC flow),
-SLAC (or, with ``--slac off``, a link that counts as matched: :class:`~josev.secc.simboard.SlacLinkUp`), SECC,
-OCPP, with an OCPP 2.0.1 CSMS stand-in on loopback (:class:`josev.csms_sim.CsmsSim`) and the simulated car's
-pilot and plug on the board (:class:`~josev.secc.simboard.SimEvBridge`). The SECC offers everything the EVSE
+SLAC (or, with ``--slac off``, a link that counts as matched: :class:`~josev.sim.board.SlacLinkUp`), SECC,
+OCPP, with an OCPP 2.0.1 CSMS stand-in on loopback (:class:`josev.sim.csms.CsmsSim`) and the simulated car's
+pilot and plug on the board (:class:`~josev.sim.board.SimEvBridge`). The SECC offers everything the EVSE
 can do: ISO 15118-20 with BPT (AC_BPT, ServiceID 5, on an AC EVSE; DC_BPT on a DC one) when ``bpt``, the
 coordinator then having discharge limits for the EVSE.
 
 ``--stack lite`` (``lite=True``): the SECC alone with its simulated supply and EIM authorized at once, SLAC (or
-the link-up stand-in), and a coordinator stand-in (:class:`~josev.secc.simcoordinator.SimCoordinator`); only it
+the link-up stand-in), and a coordinator stand-in (:class:`~josev.sim.coordinator.SimCoordinator`); only it
 can offer AC and DC on one EVSE (``kind="both"``), which no coordinator EVSE is.
 """
 

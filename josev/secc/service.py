@@ -4,7 +4,7 @@ interface), bridged to the coordinator over the bus.
 Session events become :mod:`josev.api.secc` messages and the coordinator's ``HlcPowerDelivery`` /
 ``HlcFailed`` commands; the coordinator's ``EvseStatus`` (limits, faults, discharge limits) and
 ``SessionEvent`` (authorized, stopped) update the EVSE views the cores read. Without a DC power module on the
-bus the built-in :class:`~josev.secc.simsupply.SimPowerSupply` answers for it (``sim_supply``).
+bus the built-in :class:`~josev.sim.supply.SimPowerSupply` answers for it (``sim_supply``).
 
 With ``iso20`` an EVSE also offers ISO 15118-20 (BPT when ``bpt``); with ``tls`` a TLS listener (TLS 1.2 for
 -2, TLS 1.3 for -20) is announced by SDP. A PowerDelivery Start/Stop response leaves only once the
@@ -40,9 +40,9 @@ from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
-from josev.secc.simsupply import SimPowerSupply
 from josev.secc.smartshell import SmartShell, tariff_and_key
 from josev.secc.tlsconfig import SeccTls
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import make_codec
 
 if TYPE_CHECKING:

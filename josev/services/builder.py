@@ -7,13 +7,13 @@
 wherever it runs. What differs between the entry points is only the stand-ins they ask for (:class:`StandIns`),
 for what lies outside a simulated station:
 
-* ``csms``: an OCPP 2.0.1 CSMS on loopback (:class:`josev.csms_sim.CsmsSim`); the ``[ocpp]`` table's
+* ``csms``: an OCPP 2.0.1 CSMS on loopback (:class:`josev.sim.csms.CsmsSim`); the ``[ocpp]`` table's
   ``csms_url`` is pointed at it;
 * ``car``: the simulated car's pilot and plug on the HAL simulator board for the HLC EVSEs
-  (:class:`josev.secc.simboard.SimEvBridge`), for an EV on the network that cannot reach the bus;
-* ``slac_link_up``: SLAC replaced by a link that counts as matched (:class:`josev.secc.simboard.SlacLinkUp`);
+  (:class:`josev.sim.board.SimEvBridge`), for an EV on the network that cannot reach the bus;
+* ``slac_link_up``: SLAC replaced by a link that counts as matched (:class:`josev.sim.board.SlacLinkUp`);
 * ``coordinator``: HAL and coordinator replaced by a coordinator stand-in
-  (:class:`josev.secc.simcoordinator.SimCoordinator`): the SECC alone with its simulated supply.
+  (:class:`josev.sim.coordinator.SimCoordinator`): the SECC alone with its simulated supply.
 
 Test tooling that is not station configuration (:class:`Tools`: the scripted station behaviour of ``josev
 station --scenario``) is handed to the SECC's factory.
@@ -31,7 +31,7 @@ from josev.services import registry
 
 if TYPE_CHECKING:
     from josev.bus.service import Service
-    from josev.csms_sim import CsmsSim
+    from josev.sim.csms import CsmsSim
 
 
 class BuildError(ValueError):
@@ -124,7 +124,7 @@ def with_csms_url(cfg: JosevConfig, url: str) -> JosevConfig:
 
 
 def _csms(options: CsmsStandIn) -> CsmsSim:
-    from josev.csms_sim import CsmsSim
+    from josev.sim.csms import CsmsSim
 
     pki: Any = None
     pki20: tuple[Any, ...] = ()
@@ -170,7 +170,7 @@ def build_station(
     services: list[Service] = []
     for name in wanted:
         if name == "slac" and stand.slac_link_up:
-            from josev.secc.simboard import SlacLinkUp
+            from josev.sim.board import SlacLinkUp
 
             ifaces = {e.plc_interface or "" for e in cfg.evse if e.id in hlc}
             services.append(SlacLinkUp(hlc, next(iter(ifaces)) if len(ifaces) == 1 else ""))
@@ -181,11 +181,11 @@ def build_station(
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             raise BuildError(name, " ".join(str(exc).split())) from exc
     if stand.coordinator:
-        from josev.secc.simcoordinator import SimCoordinator
+        from josev.sim.coordinator import SimCoordinator
 
         services.append(SimCoordinator(hlc))  # pilot for SLAC, acks for the SECC's commands
     if stand.car:
-        from josev.secc.simboard import SimEvBridge
+        from josev.sim.board import SimEvBridge
 
         hal = next((s for s in services if s.name == "hal"), None)
         board = getattr(hal, "board", None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import josev.csms_sim as csms_sim
+import josev.sim.csms as csms_sim
 from josev.cli.station import run_stack
 from josev.ocpp.smartcharging.composite import iso, ts
 from josev.pki import create
