@@ -80,7 +80,8 @@ class StationBuild:
     services: list[Service]
     csms: CsmsSim | None = None
     stand_ins: list[str] = field(default_factory=list)
-    """Names of the services that are stand-ins (``simev``, and ``slac`` / ``coordinator`` when replaced)."""
+    """Names of the services in :attr:`services` that are stand-ins (``slac`` for the link-up, ``coordinator``,
+    ``simev`` for the car)."""
 
     def service(self, name: str) -> Any:
         """The service called ``name`` (KeyError when there is none)."""
@@ -165,7 +166,6 @@ def build_station(
     hlc = [e.id for e in cfg.evse if e.hlc and e.plc_interface]
     replaced: list[str] = []
     if stand.coordinator:
-        replaced += [n for n in ("hal", "coordinator") if n in wanted]
         wanted = [n for n in wanted if n not in ("hal", "coordinator")]
     services: list[Service] = []
     for name in wanted:
@@ -184,12 +184,14 @@ def build_station(
         from josev.sim.coordinator import SimCoordinator
 
         services.append(SimCoordinator(hlc))  # pilot for SLAC, acks for the SECC's commands
+        replaced.append("coordinator")
     if stand.car:
+        from hal.sim import SimBoard
         from josev.sim.board import SimEvBridge
 
         hal = next((s for s in services if s.name == "hal"), None)
         board = getattr(hal, "board", None)
-        if board is None:
+        if not isinstance(board, SimBoard):
             raise ValueError('the simulated car needs the HAL service with [hal] board = "sim"')
         secc = next((s for s in services if s.name == "secc"), None)
         services.append(SimEvBridge(board, hlc, wait_for=getattr(secc, "ready", None)))

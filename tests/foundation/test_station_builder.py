@@ -59,6 +59,7 @@ def test_reference_station_demo_and_run_build_the_same(tmp_path: Path, kind: str
     _same(demo, run)
     assert list(run) == ["system", "hal", "coordinator", "slac", "secc", "ocpp"]
     assert [s.name for s in real.services][-1] == "simev"  # the car's pilot and plug: the only addition
+    assert real.build is not None and real.build.stand_ins == ["simev"]
     secc = run["secc"]
     assert secc["class"] == "josev.secc.service.SeccService"
     evse = secc["evses"][0]
@@ -88,7 +89,22 @@ def test_reference_station_with_plug_and_charge_is_what_run_builds(tmp_path: Pat
     assert real.secc.smart.sales_tariff is not None  # the demo SalesTariff, signed with the PKI's SECC key
     assert real.secc.tls is not None and real.secc.tls.mode == "both"
     assert [s.name for s in real.services].count("slac") == 1  # the link-up stand-in in SLAC's place
-    assert type(real.build.service("slac")).__name__ == "SlacLinkUp" if real.build else False
+    assert real.build is not None and real.build.stand_ins == ["slac", "simev"]
+    assert type(real.build.service("slac")).__name__ == "SlacLinkUp"
+
+
+def test_lite_stack_is_the_secc_of_the_same_configuration(tmp_path: Path) -> None:
+    """``--stack lite``: the SECC built from the configuration, with its simulated supply, and the coordinator
+    stand-in in place of HAL and coordinator; ``--modes both`` offers AC and DC on the one EVSE."""
+    lite = build_real("veth-st", kind="both", slac=False, workdir=tmp_path, lite=True)
+    assert lite.build is not None
+    assert [s.name for s in lite.services] == ["secc", "slac", "coordinator"]
+    assert lite.build.stand_ins == ["slac", "coordinator"]
+    assert lite.secc.supply is not None and lite.secc.evses[0].energy_modes == (
+        "AC_three_phase_core",
+        "DC_extended",
+    )
+    assert lite.csms is None
 
 
 def test_demo_configuration(tmp_path: Path, pki: Path) -> None:
