@@ -23,7 +23,7 @@ from josev.secc.iso20 import integration
 from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import BptLimits, Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import ExiCodec, exi_available
 
 LOOPS = 2000

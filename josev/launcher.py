@@ -27,7 +27,7 @@ from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.reexec import module_command
-from josev.services import privileges, registry
+from josev.services import builder, privileges, registry
 from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
 STAGE_TIMEOUT_S = 12.0
@@ -47,39 +47,23 @@ def plan(cfg: JosevConfig, only: list[str]) -> tuple[list[str], list[str]]:
         if unknown:
             raise LaunchError(f"unknown service(s) {unknown}; known: {list(SERVICE_NAMES)}")
         return list(only), []
-    enabled = [n for n in SERVICE_NAMES if cfg.service(n).enabled and n not in left_out(cfg)]
+    enabled = builder.service_names(cfg)
     return (
         [n for n in enabled if cfg.service(n).process == "main"],
         [n for n in enabled if cfg.service(n).process == "separate"],
     )
 
 
-def left_out(cfg: JosevConfig) -> set[str]:
-    """Services the configuration leaves nothing to do: SLAC and SECC without a PLC interface (basic charging
-    only), OCPP without an ``[ocpp]`` table (no CSMS). :func:`josev.configcheck.notes` says why."""
-    from josev.configcheck import has_csms, hlc_evses
-
-    out = set()
-    if not hlc_evses(cfg):
-        out |= {"slac", "secc"}
-    if not has_csms(cfg):
-        out.add("ocpp")
-    return out
+left_out = builder.left_out
 
 
 def build_services(cfg: JosevConfig, names: list[str]) -> list[Service]:
-    """Instantiate the named services (clear error when one is missing or its section is wrong)."""
-    from pydantic import ValidationError
-
-    out = []
-    for name in names:
-        try:
-            out.append(registry.build(name, cfg))
-        except registry.UnknownService as exc:
-            raise LaunchError(str(exc)) from exc
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise LaunchError(f"service {name}: {' '.join(str(exc).split())}") from exc
-    return out
+    """Instantiate the named services with the one station builder (clear error when one is missing or its
+    section is wrong)."""
+    try:
+        return builder.build_station(cfg, names).services
+    except (registry.UnknownService, builder.BuildError) as exc:
+        raise LaunchError(str(exc)) from exc
 
 
 class _Staged:

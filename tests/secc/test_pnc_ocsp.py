@@ -34,7 +34,7 @@ from josev.secc.events import ContractAuthorizationRequested, OcspStatusRequeste
 from josev.secc.evse import EvseView
 from josev.secc.pncshell import PncShell
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from tests.conftest import BusFactory
 from tests.ocpp.conftest import make_config
 from tests.ocpp.harness import ScriptedCsms

@@ -35,7 +35,7 @@ from josev.secc.iso20.context import Iso20Config
 from josev.secc.iso20.engine import Iso20Engine
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.iso20.pnc import ContractVerifier
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import sap
 from josev.v2g.iso20.namespaces import NAMESPACES
 
