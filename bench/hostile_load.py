@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,55 @@ CONNECTIONS: list[int] = []
 """Connections the attacker had established in each round (of the 401 it starts)."""
 ATTACK = ("--stalled=200", "--idle=200", "--flood=20000")
 ATTACKER_NICE = 10
-"""Niceness of the attackers with ``JOSEV_BENCH_PRIORITY=board``."""
+"""Niceness of the attackers with ``JOSEV_BENCH_PRIORITY=board`` or ``realtime``."""
+MODES = ("none", "board", "realtime")
+
+
+def mode() -> str:
+    """``JOSEV_BENCH_PRIORITY``: ``none`` (or unset), ``board`` or ``realtime``; ValueError naming the variable for
+    anything else."""
+    raw = os.environ.get("JOSEV_BENCH_PRIORITY", "") or "none"
+    if raw not in MODES and raw != "compare":
+        raise ValueError(f"JOSEV_BENCH_PRIORITY={raw!r}: expected one of {', '.join(MODES)} (or unset)")
+    return raw
 
 
 def priority() -> int | None:
-    """The station's niceness with ``JOSEV_BENCH_PRIORITY=board`` (the units' ``Nice=``), None without it;
-    ValueError naming the variable for anything else."""
-    raw = os.environ.get("JOSEV_BENCH_PRIORITY", "")
-    if raw in ("", "none"):
+    """The station's niceness with ``JOSEV_BENCH_PRIORITY=board`` or ``realtime`` (the units' ``Nice=``), None
+    without."""
+    if mode() == "none":
         return None
-    if raw != "board":
-        raise ValueError(f"JOSEV_BENCH_PRIORITY={raw!r}: expected 'board' or unset")
     from josev.cli.systemd import CHARGING_NICE
 
     return CHARGING_NICE
+
+
+def realtime() -> tuple[int, int] | None:
+    """(policy, priority) of the station with ``JOSEV_BENCH_PRIORITY=realtime``: ``[station] scheduling = "rr"`` at
+    the default ``realtime_priority``, as :mod:`josev.services.scheduling` gives it; None otherwise."""
+    if mode() != "realtime":
+        return None
+    from josev.services.scheduling import DEFAULT_PRIORITY
+
+    return os.SCHED_RR, DEFAULT_PRIORITY
+
+
+@contextlib.contextmanager
+def as_attacker() -> Iterator[None]:
+    """This process at the attackers' priority (normal policy, nice :data:`ATTACKER_NICE`) for a fork, then back."""
+    nice, rt = priority(), realtime()
+    if nice is None:
+        yield
+        return
+    if rt is not None:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    os.setpriority(os.PRIO_PROCESS, 0, ATTACKER_NICE)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if rt is not None:
+            os.sched_setscheduler(0, rt[0], os.sched_param(rt[1]))
 
 
 def _car_args(pki: Path, loops: int) -> tuple[str, ...]:
@@ -116,6 +152,7 @@ async def _attack_rounds(
 
     rounds = 0
     nice = priority()
+    assert nice is not None or realtime() is None
     with contextlib.suppress(asyncio.CancelledError):
         while True:
             start = attacker(
@@ -130,14 +167,11 @@ async def _attack_rounds(
             if nice is None:
                 bad = await start
             else:
-                # the attacker is forked at its first step (nothing awaits before the fork): at ATTACKER_NICE from
-                # its first instruction, then this process goes back to the station's niceness
-                os.setpriority(os.PRIO_PROCESS, 0, ATTACKER_NICE)
-                try:
+                # the attacker is forked at its first step (nothing awaits before the fork): at the attackers'
+                # priority from its first instruction, then this process goes back to the station's
+                with as_attacker():
                     task = asyncio.ensure_future(start)
                     await asyncio.sleep(0)
-                finally:
-                    os.setpriority(os.PRIO_PROCESS, 0, nice)
                 bad = await task
             rounds += 1
             CONNECTIONS.append(OPENED.get(bad.pid, 0))
@@ -231,17 +265,59 @@ async def _run(pki: Path, meter: Path) -> list[tuple[str, dict[str, Any], int]]:
     return out
 
 
+def compare(runs: int) -> None:
+    """``JOSEV_BENCH_PRIORITY=compare``: ``runs`` runs of every mode, interleaved (none, board, realtime, none,
+    ...), each in a process of its own; then each mode's hostile-case p50/p99/max of every run and the medians."""
+    import statistics
+    import subprocess
+
+    got: dict[str, list[tuple[float, float, float]]] = {m: [] for m in MODES}
+    for i in range(runs):
+        for m in MODES:
+            env = dict(os.environ, JOSEV_BENCH_PRIORITY=m)
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.hostile_load"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            line = next((x for x in out.stdout.splitlines() if x.startswith("hostile ")), None)
+            if line is None:
+                print(f"run {i + 1} {m}: failed\n{out.stdout[-2000:]}{out.stderr[-2000:]}", flush=True)
+                continue
+            p50, p99, mx = (float(x) for x in line.split()[2:5])
+            got[m].append((p50, p99, mx))
+            print(f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms", flush=True)
+    print(
+        f"CurrentDemand round trips under the hostile load, {LOOPS} loops a run (ms): every run, then the median"
+    )
+    print(f"{'mode':<9} {'p50':<22} {'p99':<22} {'max':<24} median p50/p99/max")
+    for m, rs in got.items():
+        if not rs:
+            continue
+        cols = ["/".join(f"{r[k]:.1f}" for r in rs) for k in range(3)]
+        med = "/".join(f"{statistics.median(r[k] for r in rs):.1f}" for k in range(3))
+        print(f"{m:<9} {cols[0]:<22} {cols[1]:<22} {cols[2]:<24} {med}")
+
+
 def main() -> None:
     if os.geteuid() != 0:
         print("skipped: needs root (network namespaces)")
         return
+    if os.environ.get("JOSEV_BENCH_PRIORITY") == "compare":
+        compare(int(os.environ.get("JOSEV_BENCH_RUNS", "3")))
+        return
     sys.path.insert(0, str(ROOT))
     from josev.pki import create
 
-    nice = priority()
+    nice, rt = priority(), realtime()
     if nice is not None:
         # the station, the car and the probe inherit it (the attackers are moved to ATTACKER_NICE)
         os.setpriority(os.PRIO_PROCESS, 0, nice)
+    if rt is not None:
+        # likewise (no SCHED_RESET_ON_FORK here: the children must inherit it, as from `chrt --rr`)
+        os.sched_setscheduler(0, rt[0], os.sched_param(rt[1]))
     with tempfile.TemporaryDirectory(prefix="josev-bench-hostile-") as tmp:
         pki = Path(tmp) / "pki"
         create(pki, ("iso2",))
@@ -254,17 +330,29 @@ def main() -> None:
         f"CurrentDemand at the EV, ISO 15118-2 DC over TLS, {LOOPS} loops every {float(INTERVAL) * 1000:.0f} ms;"
         f" machine: {os.cpu_count()} cores, load average {load0:.1f} at start"
     )
+    if rt is not None:
+        print(
+            f"priority: station, car and probe SCHED_RR priority {rt[1]} (JOSEV_BENCH_PRIORITY=realtime, [station]"
+            f' scheduling = "rr"), attackers normal at nice {ATTACKER_NICE}'
+        )
+    else:
+        print(
+            "priority: station, car and probe at nice "
+            f"{nice}, attackers at nice {ATTACKER_NICE} (JOSEV_BENCH_PRIORITY=board, the units' Nice=)"
+            if nice is not None
+            else "priority: none (every process at the same niceness; JOSEV_BENCH_PRIORITY=board or realtime)"
+        )
     print(
-        "priority: station, car and probe at nice "
-        f"{nice}, attackers at nice {ATTACKER_NICE} (JOSEV_BENCH_PRIORITY=board, the units' Nice=)"
-        if nice is not None
-        else "priority: none (every process at the same niceness; JOSEV_BENCH_PRIORITY=board for a board's)"
+        f"{'case':<8} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'attack rounds':<14}"
+        " machine floor p50/p99 ms"
     )
-    print(f"{'case':<8} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}  {'attack rounds':<14} machine floor p50/p99 ms")
     for name, r, rounds in results:
         lat = r["latency_ms"]["CurrentDemandReq"]
         floor = "/".join(f"{x:.2f}" for x in r.get("probe", []))
-        print(f"{name:<8} {lat['n']:>5} {lat['p50']:>8.2f} {lat['p99']:>8.2f}  {rounds:<14} {floor}")
+        print(
+            f"{name:<8} {lat['n']:>5} {lat['p50']:>8.2f} {lat['p99']:>8.2f} {lat.get('max', 0):>8.2f}"
+            f"  {rounds:<14} {floor}"
+        )
     print(f"attacker connections established per round (of 401): {CONNECTIONS}")
     print(
         "the station's event loop (bench/_loopmeter.py): iterations that ran callbacks for longer than 5 / 20 ms"

@@ -27,7 +27,7 @@ from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.reexec import module_command
-from josev.services import privileges, registry
+from josev.services import privileges, registry, scheduling
 from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
 STAGE_TIMEOUT_S = 12.0
@@ -175,6 +175,25 @@ def _check_socket_dir(folder: Path, identity: Identity) -> None:
         )
 
 
+def _schedule(
+    cfg: JosevConfig, in_process: list[str], separate: list[str], broker: PrivateBroker | None
+) -> None:
+    """``[station] scheduling``: this process (when it runs a charging service) and the managed broker (when
+    any service of the station is one) get the real-time policy, or a warning saying why not; a root launcher lets its charging-service
+    children set theirs after the switch to the service user (``RLIMIT_RTPRIO``)."""
+    policy, priority = cfg.station.scheduling, cfg.station.realtime_priority
+    done = scheduling.apply(policy, priority, services=in_process)
+    (log.warning if done.warning else log.info)("%s", done.message)
+    if policy != "normal" and os.geteuid() == 0 and scheduling.CHARGING_SERVICES & set(separate):
+        with contextlib.suppress(OSError, ValueError):
+            scheduling.allow(priority)
+    charging = scheduling.wants_realtime([*in_process, *separate])
+    if broker is not None and broker.proc is not None and charging and policy != "normal":
+        problem = scheduling.apply_to(broker.proc.pid, policy, priority)
+        if problem:
+            log.warning("[station] scheduling = %r: the broker: %s", policy, problem)
+
+
 def _drop(identity: Identity | None, in_process: list[str], separate: list[str]) -> None:
     """Switch this process to the service user: CAP_NET_RAW stays effective only where SLAC runs, and
     permitted (for the SLAC child alone) when SLAC is a child process. Not switching (``identity`` None):
@@ -282,6 +301,7 @@ async def run_station(
         except (BrokerError, OSError) as exc:
             raise LaunchError(f"cannot start the broker: {exc}") from exc
         log.info("broker on 127.0.0.1:%s (%s)", broker.port, broker.directory)
+    _schedule(cfg, in_process, separate, broker)
     try:
         _drop(identity, in_process, separate)
     except OSError as exc:
