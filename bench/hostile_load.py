@@ -22,6 +22,13 @@ station's niceness too: on a board the car and the attacker are other machines, 
 processes compete for its cores; here the attacker shares them, so it is put behind the station, as the board's
 scheduler puts OCPP, logging and everything else behind the charging path. The printed floor is then the floor
 the station sees. Without it (``JOSEV_BENCH_PRIORITY`` unset) every process runs at the bench's niceness.
+
+``JOSEV_BENCH_PRIORITY=realtime``: the station, the car and the probe run ``SCHED_RR`` at the default
+``[station] realtime_priority`` (as ``[station] scheduling = "rr"`` and ``josev systemd install --realtime`` give a
+board's charging path, :mod:`josev.services.scheduling`; here inherited from the bench, like ``chrt --rr``), the
+attackers at the normal policy and nice 10. ``JOSEV_BENCH_PRIORITY=compare``: ``JOSEV_BENCH_RUNS`` (3) runs of each
+mode (none, board, realtime), interleaved, each in a process of its own, and a summary of the hostile case's
+p50/p99/max per run and their medians.
 """
 
 from __future__ import annotations
@@ -272,6 +279,7 @@ def compare(runs: int) -> None:
     import subprocess
 
     got: dict[str, list[tuple[float, float, float]]] = {m: [] for m in MODES}
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     for i in range(runs):
         for m in MODES:
             env = dict(os.environ, JOSEV_BENCH_PRIORITY=m)
@@ -282,13 +290,23 @@ def compare(runs: int) -> None:
                 capture_output=True,
                 text=True,
             )
-            line = next((x for x in out.stdout.splitlines() if x.startswith("hostile ")), None)
-            if line is None:
+            lines = {
+                x.split()[0]: x.split()
+                for x in out.stdout.splitlines()
+                if x.startswith(("quiet ", "hostile "))
+            }
+            if "hostile" not in lines:
                 print(f"run {i + 1} {m}: failed\n{out.stdout[-2000:]}{out.stderr[-2000:]}", flush=True)
                 continue
-            p50, p99, mx = (float(x) for x in line.split()[2:5])
+            p50, p99, mx = (float(x) for x in lines["hostile"][2:5])
             got[m].append((p50, p99, mx))
-            print(f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms", flush=True)
+            quiet = "/".join(lines["quiet"][2:5]) if "quiet" in lines else "-"
+            print(
+                f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms"
+                f"  (quiet p50/p99/max {quiet}; attack rounds {lines['hostile'][5]};"
+                f" machine floor p50/p99 {lines['hostile'][6] if len(lines['hostile']) > 6 else '-'})",
+                flush=True,
+            )
     print(
         f"CurrentDemand round trips under the hostile load, {LOOPS} loops a run (ms): every run, then the median"
     )
