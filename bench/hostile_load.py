@@ -293,7 +293,7 @@ def compare(runs: int) -> None:
             lines = {
                 x.split()[0]: x.split()
                 for x in out.stdout.splitlines()
-                if x.startswith(("quiet ", "hostile "))
+                if x.startswith(("quiet ", "hostile ")) and x.split()[1].isdigit()
             }
             if "hostile" not in lines:
                 print(f"run {i + 1} {m}: failed\n{out.stdout[-2000:]}{out.stderr[-2000:]}", flush=True)
