@@ -176,17 +176,34 @@ def _check_socket_dir(folder: Path, identity: Identity) -> None:
 
 
 def _schedule(
-    cfg: JosevConfig, in_process: list[str], separate: list[str], broker: PrivateBroker | None
+    cfg: JosevConfig,
+    in_process: list[str],
+    separate: list[str],
+    broker: PrivateBroker | None,
+    identity: Identity | None,
 ) -> None:
     """``[station] scheduling``: this process (when it runs a charging service) and the managed broker (when
-    any service of the station is one) get the real-time policy, or a warning saying why not; a root launcher lets its charging-service
-    children set theirs after the switch to the service user (``RLIMIT_RTPRIO``)."""
+    any service of the station is one) get the real-time policy, or a warning saying why not. A root launcher
+    that switches to the service user first raises ``RLIMIT_RTPRIO``, so its charging-service child processes
+    can set theirs after the switch (or warns that they cannot)."""
     policy, priority = cfg.station.scheduling, cfg.station.realtime_priority
     done = scheduling.apply(policy, priority, services=in_process)
     (log.warning if done.warning else log.info)("%s", done.message)
-    if policy != "normal" and os.geteuid() == 0 and scheduling.CHARGING_SERVICES & set(separate):
-        with contextlib.suppress(OSError, ValueError):
+    children = sorted(scheduling.CHARGING_SERVICES & set(separate))
+    if policy != "normal" and identity is not None and children:
+        try:
             scheduling.allow(priority)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "[station] scheduling = %r: the processes of %s (user %s) cannot set real-time scheduling: raising"
+                " RLIMIT_RTPRIO to %d failed (%s: needs CAP_SYS_RESOURCE); run them in the main process or under"
+                " systemd (LimitRTPRIO=, docs/deployment.md)",
+                policy,
+                ", ".join(children),
+                identity.user,
+                priority,
+                exc,
+            )
     charging = scheduling.wants_realtime([*in_process, *separate])
     if broker is not None and broker.proc is not None and charging and policy != "normal":
         problem = scheduling.apply_to(broker.proc.pid, policy, priority)
@@ -301,7 +318,7 @@ async def run_station(
         except (BrokerError, OSError) as exc:
             raise LaunchError(f"cannot start the broker: {exc}") from exc
         log.info("broker on 127.0.0.1:%s (%s)", broker.port, broker.directory)
-    _schedule(cfg, in_process, separate, broker)
+    _schedule(cfg, in_process, separate, broker, identity)
     try:
         _drop(identity, in_process, separate)
     except OSError as exc:

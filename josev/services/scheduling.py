@@ -143,10 +143,11 @@ def allow(priority: int) -> None:
     """Raise ``RLIMIT_RTPRIO`` to ``priority`` (while root, before switching user): the station's processes may then
     set a real-time policy up to it after the switch, as systemd's ``LimitRTPRIO=`` allows."""
     soft, hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
-    want = max(priority, soft if soft != resource.RLIM_INFINITY else priority)
-    if hard != resource.RLIM_INFINITY and hard < want:
-        hard = want
-    resource.setrlimit(resource.RLIMIT_RTPRIO, (want, hard))
+    if soft == resource.RLIM_INFINITY or soft >= priority:
+        return
+    if hard != resource.RLIM_INFINITY and hard < priority:
+        hard = priority
+    resource.setrlimit(resource.RLIMIT_RTPRIO, (priority, hard))
 
 
 def guard(limit_s: float = RT_CPU_LIMIT_S) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -24,15 +25,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from josev.broker import free_port
 from josev.cli.systemd import render_config
+from josev.services.privileges import caps_of, proc_status
 from josev.services.scheduling import current
 from tests.conftest import ROOT
+from tests.product.test_privileges import readable_python, service_user, workdir
+
+__all__ = ["service_user", "workdir"]  # fixtures
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a real-time policy)")
 
@@ -66,10 +71,13 @@ def write_config(d: Path) -> Path:
 
 
 @contextlib.contextmanager
-def station(cfg: Path, d: Path, prefix: list[str]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def station(
+    cfg: Path, d: Path, prefix: list[str], wrap: Callable[[list[str]], list[str]] = lambda c: c
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """``josev run`` until READY=1 (sd_notify); SIGTERM at the end."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(d / "notify.sock"))
+    os.chmod(d / "notify.sock", 0o777)  # READY=1 comes after the switch to the service user
     sock.settimeout(0.2)
     env = dict(
         os.environ,
@@ -80,7 +88,7 @@ def station(cfg: Path, d: Path, prefix: list[str]) -> Iterator[tuple[subprocess.
     log = d / "stderr.txt"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "josev", "run", "--config", str(cfg)],
+            wrap([*prefix, sys.executable, "-m", "josev", "run", "--config", str(cfg)]),
             cwd=ROOT,
             env=env,
             stderr=err,
@@ -171,6 +179,50 @@ def test_josev_run_gives_the_charging_path_its_realtime_policy(tmp_path: Path) -
         " processes start normal; back to normal after 1 s of real-time CPU without a wait)"
     ) in err, err
     assert "Traceback" not in err
+
+
+CAP_SYS_RESOURCE = 24
+
+
+@pytest.mark.skipif(shutil.which("useradd") is None, reason="needs useradd")
+def test_a_root_launcher_that_switches_user_hands_its_service_processes_the_rtprio_limit(
+    service_user: pwd.struct_passwd, workdir: Path
+) -> None:
+    """Started as root with ``[station] user``: the launcher and mosquitto are SCHED_RR, set while root. The HAL's
+    own process (the service user, no capability) sets SCHED_RR itself through the RLIMIT_RTPRIO the launcher
+    raised while root; where root lacks CAP_SYS_RESOURCE (this development container) the limit cannot be raised,
+    and the launcher says so, naming the services, the user and what to do instead."""
+    cfg = write_config(workdir)
+    text = cfg.read_text().replace("[station]\n", f'[station]\nuser = "{service_user.pw_name}"\n', 1)
+    cfg.write_text(text.split("\n[ocpp]")[0] + '\n[services.hal]\nprocess = "separate"\n')
+    can_raise = CAP_SYS_RESOURCE in caps_of(proc_status()["CapEff"])
+    with station(cfg, workdir, [], lambda c: readable_python(c, workdir)) as (proc, log):
+        launcher = proc.pid  # unshare and sh exec into josev run
+        hal = until_child(proc.pid, "--service hal")
+        mosquitto = until_child(proc.pid, "mosquitto")
+        want = ("rr", PRIORITY) if can_raise else ("normal", 0)
+        deadline = time.monotonic() + 30  # the HAL's process has applied its setting when it is ready
+        while "service hal ready" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert current(hal) == want, log.read_text()[-3000:]
+        for pid in (launcher, hal, mosquitto):
+            uids = {int(x) for x in proc_status(pid)["Uid"].split()}
+            assert uids == {service_user.pw_uid}, (pid, uids)
+        assert current(launcher) == ("rr", PRIORITY)
+        assert current(mosquitto) == ("rr", PRIORITY)
+        err = log.read_text()
+    assert f"running as user {service_user.pw_name}" in err, err[-3000:]
+    refused = (
+        f"[station] scheduling = 'rr': the processes of hal (user {service_user.pw_name}) cannot set real-time"
+        f" scheduling: raising RLIMIT_RTPRIO to {PRIORITY} failed (not allowed to raise maximum limit: needs"
+        " CAP_SYS_RESOURCE); run them in the main process or under systemd (LimitRTPRIO=, docs/deployment.md)"
+    )
+    if can_raise:
+        assert refused not in err and "cannot give" not in err, err[-3000:]
+    else:
+        assert refused in err, err[-3000:]
+        # the HAL's own process, trying all the same, says it too (and runs normal)
+        assert "cannot give this process real-time scheduling (Operation not permitted)" in err, err[-3000:]
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
