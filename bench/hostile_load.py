@@ -301,10 +301,14 @@ def compare(runs: int) -> None:
             p50, p99, mx = (float(x) for x in lines["hostile"][2:5])
             got[m].append((p50, p99, mx))
             quiet = "/".join(lines["quiet"][2:5]) if "quiet" in lines else "-"
+            conns = next(
+                (x.split(": ", 1)[1] for x in out.stdout.splitlines() if x.startswith("attacker conn")), "-"
+            )
             print(
                 f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms"
                 f"  (quiet p50/p99/max {quiet}; attack rounds {lines['hostile'][5]};"
-                f" machine floor p50/p99 {lines['hostile'][6] if len(lines['hostile']) > 6 else '-'})",
+                f" machine floor p50/p99 {lines['hostile'][6] if len(lines['hostile']) > 6 else '-'};"
+                f" connections established per round {conns})",
                 flush=True,
             )
     print(
