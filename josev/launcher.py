@@ -205,7 +205,13 @@ def _schedule(
                 exc,
             )
     charging = scheduling.wants_realtime([*in_process, *separate])
-    if broker is not None and broker.proc is not None and charging and policy != "normal":
+    if (
+        broker is not None
+        and broker.proc is not None
+        and charging
+        and policy != "normal"
+        and not done.warning
+    ):
         problem = scheduling.apply_to(broker.proc.pid, policy, priority)
         if problem:
             log.warning("[station] scheduling = %r: the broker: %s", policy, problem)

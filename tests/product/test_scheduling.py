@@ -74,7 +74,7 @@ def write_config(d: Path) -> Path:
 def station(
     cfg: Path, d: Path, prefix: list[str], wrap: Callable[[list[str]], list[str]] = lambda c: c
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """``josev run`` until READY=1 (sd_notify); SIGTERM at the end."""
+    """``josev run`` until its READY=1 (sd_notify); SIGTERM at the end."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(d / "notify.sock"))
     os.chmod(d / "notify.sock", 0o777)  # READY=1 comes after the switch to the service user
@@ -97,10 +97,17 @@ def station(
     try:
         got: list[str] = []
         deadline = time.monotonic() + 40
-        while "READY=1" not in got and time.monotonic() < deadline and proc.poll() is None:
+        # josev run's own READY=1 comes with its STATUS= (mosquitto, when built with systemd, sends a bare one)
+        while (
+            not any(x.startswith("STATUS=serving") for x in got)
+            and time.monotonic() < deadline
+            and proc.poll() is None
+        ):
             with contextlib.suppress(TimeoutError):
                 got.extend(sock.recv(4096).decode().split("\n"))
-        assert "READY=1" in got, f"josev run not ready ({proc.poll()}):\n{log.read_text()[-3000:]}"
+        assert "READY=1" in got and any(x.startswith("STATUS=serving") for x in got), (
+            f"josev run not ready ({proc.poll()}):\n{log.read_text()[-3000:]}"
+        )
         yield proc, log
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()[-3000:]
