@@ -389,6 +389,7 @@ async def run_station(
 
 async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, names: list[str]) -> None:
     await runner.ready.wait()
+    scheduling.steady()
     sdnotify.notify(
         "READY=1", f"STATUS=serving: {', '.join(names) or 'broker only'}", f"MAINPID={os.getpid()}"
     )

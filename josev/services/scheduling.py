@@ -11,7 +11,7 @@ What keeps a real-time Python loop from starving the board:
 * ``SCHED_RESET_ON_FORK``: only the event loop thread that set it is real-time. Threads (pcapng and report
   writers, ``asyncio.to_thread``) and child processes (an OCPP process, an upload helper) start at the normal
   policy; a charging service's own process sets its policy itself (:func:`apply` in that process).
-* ``RLIMIT_RTTIME`` (:data:`RT_CPU_LIMIT_S`): when a real-time thread has run that long without once waiting
+* ``RLIMIT_RTTIME`` (:data:`RT_CPU_LIMIT_S`, :data:`STARTUP_RT_CPU_LIMIT_S` until the services are ready): when a real-time thread has run that long without once waiting
   (a loop that spins), the kernel sends SIGXCPU; the handler (:func:`_on_sigxcpu`) puts the whole process back
   to the normal policy and logs an error. The station keeps running, only without the real-time priority.
 * the kernel's own real-time throttling (``/proc/sys/kernel/sched_rt_runtime_us``, 95 % by default) leaves
@@ -47,6 +47,10 @@ RT_CPU_LIMIT_S = 1.0
 """``RLIMIT_RTTIME`` soft limit: CPU seconds a real-time thread may run without once blocking before the process
 falls back to the normal policy. The station's loop waits on epoll between bursts of work that take milliseconds
 (docs/performance.md); a second without waiting is a loop that spins."""
+STARTUP_RT_CPU_LIMIT_S = 10.0
+"""The same while the services start (TLS contexts, the codec, lazy imports: bursts of a few hundred ms on a
+2-core x86, ten times that on the i.MX6ULL); :func:`steady` tightens it to :data:`RT_CPU_LIMIT_S` once they
+are ready."""
 
 log = logging.getLogger("josev.scheduling")
 _limit = [RT_CPU_LIMIT_S]
@@ -115,13 +119,13 @@ def apply(policy: Policy, priority: int, *, services: Iterable[str]) -> Applied:
             " loop shares the cores with everything else",
             warning=True,
         )
-    guard()
+    guard(STARTUP_RT_CPU_LIMIT_S)
     return Applied(
         policy,
         priority,
         f"scheduling: {policy} priority {priority} for the event loop of {', '.join(services)}"
         f" (threads and child processes start normal; back to normal after {RT_CPU_LIMIT_S:.0f} s of real-time"
-        " CPU without a wait)",
+        f" CPU without a wait, {STARTUP_RT_CPU_LIMIT_S:.0f} s while starting)",
     )
 
 
@@ -159,6 +163,13 @@ def guard(limit_s: float = RT_CPU_LIMIT_S) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_RTTIME, (soft, hard))
+
+
+def steady() -> None:
+    """The services are ready: a real-time thread now falls back after :data:`RT_CPU_LIMIT_S` (no-op when this
+    process is not real-time)."""
+    if current()[0] in ("rr", "fifo"):
+        guard(RT_CPU_LIMIT_S)
 
 
 def demote() -> None:
