@@ -301,6 +301,14 @@ def compare(runs: int) -> None:
             p50, p99, mx = (float(x) for x in lines["hostile"][2:5])
             got[m].append((p50, p99, mx))
             quiet = "/".join(lines["quiet"][2:5]) if "quiet" in lines else "-"
+            policy = next(
+                (
+                    f"; station policy at the end {x.split(': ')[1].split()[0]}"
+                    for x in out.stdout.splitlines()
+                    if x.startswith("the station's policy")
+                ),
+                "",
+            )
             conns = next(
                 (x.split(": ", 1)[1] for x in out.stdout.splitlines() if x.startswith("attacker conn")), "-"
             )
@@ -308,7 +316,7 @@ def compare(runs: int) -> None:
                 f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms"
                 f"  (quiet p50/p99/max {quiet}; attack rounds {lines['hostile'][5]};"
                 f" machine floor p50/p99 {lines['hostile'][6] if len(lines['hostile']) > 6 else '-'};"
-                f" connections established per round {conns})",
+                f" connections established per round {conns}{policy})",
                 flush=True,
             )
     print(
@@ -393,6 +401,11 @@ def main() -> None:
             f" max {max(wall, default=0):6.1f}   CPU >5/20 ms: {sum(1 for x in cpu if x > 5):>4}/"
             f"{sum(1 for x in cpu if x > 20):<3} max {max(cpu, default=0):5.1f}"
             f"   gc: {len(gcs)}, max {max(gcs, default=0):.1f} ms"
+        )
+    if loop.get("realtime"):
+        print(
+            f"the station's policy at the end: {loop['policy']} (josev run's RLIMIT_RTTIME guard set;"
+            " 'normal' would mean it tripped: a real-time thread ran 1 s without a wait)"
         )
     with_f, without = loop["full_ms"]
     print(
