@@ -11,8 +11,8 @@ What keeps a real-time Python loop from starving the board:
 * ``SCHED_RESET_ON_FORK``: only the event loop thread that set it is real-time. Threads (pcapng and report
   writers, ``asyncio.to_thread``) and child processes (an OCPP process, an upload helper) start at the normal
   policy; a charging service's own process sets its policy itself (:func:`apply` in that process).
-* ``RLIMIT_RTTIME`` (:data:`RT_CPU_LIMIT_S`, :data:`STARTUP_RT_CPU_LIMIT_S` until the services are ready): when a real-time thread has run that long without once waiting
-  (a loop that spins), the kernel sends SIGXCPU; the handler (:func:`_on_sigxcpu`) puts the whole process back
+* ``RLIMIT_RTTIME`` (:data:`RT_CPU_LIMIT_S`; :data:`STARTUP_RT_CPU_LIMIT_S` until the services are ready): when
+  a real-time thread has run that long without once waiting (a loop that spins), the kernel sends SIGXCPU; the handler (:func:`_on_sigxcpu`) puts the whole process back
   to the normal policy and logs an error. The station keeps running, only without the real-time priority.
 * the kernel's own real-time throttling (``/proc/sys/kernel/sched_rt_runtime_us``, 95 % by default) leaves
   normal processes some time on every core even then.
@@ -20,7 +20,8 @@ What keeps a real-time Python loop from starving the board:
 Setting a real-time policy needs root, CAP_SYS_NICE or ``RLIMIT_RTPRIO`` (systemd's ``LimitRTPRIO=``) at
 least the priority; :func:`apply` falls back to the normal policy with a warning saying so. When ``josev run``
 is started as root it raises ``RLIMIT_RTPRIO`` to the priority before switching to the service user, so its
-charging-service child processes (``process = "separate"``) can set theirs after the switch.
+charging-service child processes (``process = "separate"``) can set theirs after the switch (root without
+CAP_SYS_RESOURCE cannot: the launcher warns).
 """
 
 from __future__ import annotations

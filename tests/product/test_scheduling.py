@@ -2,12 +2,13 @@
 real-time policy, or says clearly why it cannot.
 
 The real ``josev run`` on the sim board (system and coordinator in the main process, the HAL and OCPP each in a
-process of their own, the private mosquitto), with
-``scheduling = "rr"``: the policy of every process is read back (``os.sched_getscheduler``) while it runs. The
+process of their own, the private mosquitto), with ``scheduling = "rr"``: the policy of every process is read back (``os.sched_getscheduler``) while it runs. The
 launcher's loop thread and the HAL's process are SCHED_RR at the configured priority (with SCHED_RESET_ON_FORK),
 mosquitto too; OCPP's process (not on the charging path) stays normal; the SIGXCPU guard's limit is set. Without
 CAP_SYS_NICE (its bounding set trimmed, RLIMIT_RTPRIO 0) the station starts all the same, with a warning naming the
-setting, the error and what it needs, and every process normal. The guard itself: a real-time loop that spins is
+setting, the error and what it needs, and every process normal. Started as root with ``[station] user``, the
+launcher and mosquitto stay real-time after the switch, and the HAL's own process gets it through RLIMIT_RTPRIO (or
+both processes say why not). The guard itself: a real-time loop that spins is
 put back to the normal policy by the kernel's SIGXCPU (a child process, bounded by a timeout).
 
 Before the setting, ``scheduling`` was an unknown key of ``[station]`` (refused) and every process ran normal.
