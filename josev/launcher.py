@@ -188,7 +188,8 @@ def _schedule(
     can set theirs after the switch (or warns that they cannot)."""
     policy, priority = cfg.station.scheduling, cfg.station.realtime_priority
     done = scheduling.apply(policy, priority, services=in_process)
-    (log.warning if done.warning else log.info)("%s", done.message)
+    if done.message:
+        (log.warning if done.warning else log.info)("%s", done.message)
     children = sorted(scheduling.CHARGING_SERVICES & set(separate))
     if policy != "normal" and identity is not None and children:
         try:

@@ -66,7 +66,7 @@ class Applied:
     """The policy this process runs with now."""
     priority: int
     message: str
-    """One line for the log."""
+    """One line for the log (empty: nothing to say)."""
     warning: bool = False
     """The configured policy could not be applied (the message says why)."""
 
@@ -108,7 +108,7 @@ def apply(policy: Policy, priority: int, *, services: Iterable[str]) -> Applied:
             return Applied(
                 "normal", 0, f"scheduling: normal (dropped an inherited {pol}; not on the charging path)"
             )
-        return Applied("normal", 0, "scheduling: normal")
+        return Applied("normal", 0, "")  # nothing to say
     try:
         os.sched_setscheduler(0, POLICIES[policy] | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
     except OSError as exc:
