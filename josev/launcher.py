@@ -27,7 +27,7 @@ from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.reexec import module_command
-from josev.services import builder, privileges, registry
+from josev.services import builder, privileges, registry, scheduling
 from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
 STAGE_TIMEOUT_S = 12.0
@@ -159,6 +159,49 @@ def _check_socket_dir(folder: Path, identity: Identity) -> None:
         )
 
 
+def _schedule(
+    cfg: JosevConfig,
+    in_process: list[str],
+    separate: list[str],
+    broker: PrivateBroker | None,
+    identity: Identity | None,
+) -> None:
+    """``[station] scheduling``: this process (when it runs a charging service) and the managed broker (when
+    any service of the station is one) get the real-time policy, or a warning saying why not. A root launcher
+    that switches to the service user first raises ``RLIMIT_RTPRIO``, so its charging-service child processes
+    can set theirs after the switch (or warns that they cannot)."""
+    policy, priority = cfg.station.scheduling, cfg.station.realtime_priority
+    done = scheduling.apply(policy, priority, services=in_process)
+    if done.message:
+        (log.warning if done.warning else log.info)("%s", done.message)
+    children = sorted(scheduling.CHARGING_SERVICES & set(separate))
+    if policy != "normal" and identity is not None and children:
+        try:
+            scheduling.allow(priority)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "[station] scheduling = %r: the processes of %s (user %s) cannot set real-time scheduling: raising"
+                " RLIMIT_RTPRIO to %d failed (%s: needs CAP_SYS_RESOURCE); run them in the main process or under"
+                " systemd (LimitRTPRIO=, docs/deployment.md)",
+                policy,
+                ", ".join(children),
+                identity.user,
+                priority,
+                exc,
+            )
+    charging = scheduling.wants_realtime([*in_process, *separate])
+    if (
+        broker is not None
+        and broker.proc is not None
+        and charging
+        and policy != "normal"
+        and not done.warning
+    ):
+        problem = scheduling.apply_to(broker.proc.pid, policy, priority)
+        if problem:
+            log.warning("[station] scheduling = %r: the broker: %s", policy, problem)
+
+
 def _drop(identity: Identity | None, in_process: list[str], separate: list[str]) -> None:
     """Switch this process to the service user: CAP_NET_RAW stays effective only where SLAC runs, and
     permitted (for the SLAC child alone) when SLAC is a child process. Not switching (``identity`` None):
@@ -266,6 +309,7 @@ async def run_station(
         except (BrokerError, OSError) as exc:
             raise LaunchError(f"cannot start the broker: {exc}") from exc
         log.info("broker on 127.0.0.1:%s (%s)", broker.port, broker.directory)
+    _schedule(cfg, in_process, separate, broker, identity)
     try:
         _drop(identity, in_process, separate)
     except OSError as exc:
@@ -330,6 +374,7 @@ async def run_station(
 
 async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, names: list[str]) -> None:
     await runner.ready.wait()
+    scheduling.steady()
     sdnotify.notify(
         "READY=1", f"STATUS=serving: {', '.join(names) or 'broker only'}", f"MAINPID={os.getpid()}"
     )
