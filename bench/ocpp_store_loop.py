@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import socket
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -43,6 +44,39 @@ VARIABLES = {
 PROBE_S = 0.002
 
 
+class TimedConnection:
+    """The store's SQLite connection, timing every call the loop thread makes into it (commits included)."""
+
+    def __init__(self, db: sqlite3.Connection, times: list[float]) -> None:
+        self._db = db
+        self._times = times
+
+    def _timed(self, fn: Callable[..., Any], *args: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self._times.append((time.perf_counter() - t) * 1e3)
+
+    def execute(self, *args: Any) -> Any:
+        return self._timed(self._db.execute, *args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self._timed(self._db.executemany, *args)
+
+    def executescript(self, *args: Any) -> Any:
+        return self._timed(self._db.executescript, *args)
+
+    def __enter__(self) -> Any:
+        return self._db.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._timed(self._db.__exit__, *exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +93,13 @@ def fs_type(path: Path) -> str:
             if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
                 best, kind = mnt, fstype
     return kind
+
+
+def runqueue_ms() -> float:
+    """How long this thread has waited for a core (Linux schedstat), in ms: a loaded machine's share of a
+    probe's lag, which no code of ours causes."""
+    with open("/proc/thread-self/schedstat") as fh:
+        return int(fh.read().split()[1]) / 1e6
 
 
 def pct(values: list[float], p: float) -> float:
@@ -107,6 +148,16 @@ async def run(seconds: float, directory: Path, durable: bool) -> dict[str, Any]:
         task = asyncio.create_task(client.run(stop))
         await asyncio.wait_for(client.connected.wait(), 10)
         await asyncio.sleep(0.5)  # boot, status notifications
+        # a short transaction first, so one-time costs (message schemas compiled on first use...) stay out
+        await client.feed(st.plug, 1, 1, True)
+        await client.feed(st.present_token, 1, {"idToken": "WARMUP", "type": "ISO14443"})
+        await asyncio.sleep(0.3)
+        await client.feed(st.meter, 1, {"Energy.Active.Import.Register": 0.0, "Power.Active.Import": 0.0})
+        await client.feed(st.charging_state, 1, "Charging")
+        await asyncio.sleep(0.3)
+        await client.feed(st.plug, 1, 1, False)
+        await asyncio.sleep(0.5)
+        warmup = len(tx_events)
 
         inputs: list[float] = []
 
@@ -120,17 +171,31 @@ async def run(seconds: float, directory: Path, durable: bool) -> dict[str, Any]:
 
             return call
 
-        lags: list[float] = []
         probing = asyncio.Event()
 
-        async def probe() -> None:
+        async def probe(lags: list[float], own: list[float] | None = None) -> None:
             loop = asyncio.get_running_loop()
             while not probing.is_set():
                 due = loop.time() + PROBE_S
+                waited = runqueue_ms()
                 await asyncio.sleep(PROBE_S)
-                lags.append((loop.time() - due) * 1e3)
+                lag = (loop.time() - due) * 1e3
+                lags.append(lag)
+                if own is not None:  # the lag less the time the loop's thread waited for a core
+                    own.append(max(0.0, lag - (runqueue_ms() - waited)))
 
-        prober = asyncio.create_task(probe())
+        # the machine's own noise first: the probe alone, the client connected and idle
+        idle: list[float] = []
+        prober = asyncio.create_task(probe(idle))
+        await asyncio.sleep(min(3.0, seconds))
+        probing.set()
+        await prober
+        probing.clear()
+        sql: list[float] = []
+        st.store._db = TimedConnection(st.store._db, sql)  # type: ignore[assignment]
+        lags: list[float] = []
+        own: list[float] = []
+        prober = asyncio.create_task(probe(lags, own))
         await client.feed(timed(st.plug), 1, 1, True)
         await client.feed(timed(st.present_token), 1, {"idToken": "BENCH", "type": "ISO14443"})
         t0 = time.monotonic()
@@ -155,23 +220,36 @@ async def run(seconds: float, directory: Path, durable: bool) -> dict[str, Any]:
         await task
     server.close()
     await server.wait_closed()
-    seqs = [e["seqNo"] for e in tx_events]
+    measured = tx_events[warmup:]
+    seqs = [e["seqNo"] for e in measured]
     return {
         "dir": f"{directory} ({fs_type(directory)})",
         "durable": durable,
         "seconds": seconds,
-        "transaction_events_delivered": len(tx_events),
-        "seq_no_in_order": seqs == list(range(len(seqs))),
-        "ended": bool(tx_events) and tx_events[-1]["eventType"] == "Ended",
+        "transaction_events_delivered": len(measured),
+        "seq_no_in_order": bool(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs))),
+        "ended": bool(measured) and measured[-1]["eventType"] == "Ended",
+        "one_transaction": len({e["transactionInfo"]["transactionId"] for e in measured}) == 1,
         "station_inputs": len(inputs),
         "input_ms_p50": round(statistics.median(inputs), 3),
         "input_ms_p99": round(pct(inputs, 99), 3),
         "input_ms_max": round(max(inputs), 3),
+        "store_calls_on_loop": len(sql),
+        "store_call_ms_p50": round(pct(sql, 50), 3),
+        "store_call_ms_p99": round(pct(sql, 99), 3),
+        "store_call_ms_max": round(max(sql), 3),
+        "idle_probe_lag_ms_p50": round(pct(idle, 50), 3),
+        "idle_probe_lag_ms_p99": round(pct(idle, 99), 3),
+        "idle_probe_lag_ms_max": round(max(idle), 3),
         "probe_wakeups": len(lags),
         "probe_lag_ms_p50": round(pct(lags, 50), 3),
         "probe_lag_ms_p99": round(pct(lags, 99), 3),
         "probe_lag_ms_max": round(max(lags), 3),
         "probe_lags_over_1ms": sum(1 for v in lags if v > 1.0),
+        "probe_lag_less_cpu_wait_ms_p50": round(pct(own, 50), 3),
+        "probe_lag_less_cpu_wait_ms_p99": round(pct(own, 99), 3),
+        "probe_lag_less_cpu_wait_ms_max": round(max(own), 3),
+        "probe_lags_less_cpu_wait_over_1ms": sum(1 for v in own if v > 1.0),
     }
 
 
