@@ -9,7 +9,10 @@ A power cut can thus only lose what nobody outside has seen: the same as a cut a
 
 Checkpoints (copying the WAL back into the database, two more fsyncs) run here too, on a connection of this
 thread, in SQLite's PASSIVE mode (they never block the loop's readers or writer) once the WAL file passes
-:data:`CHECKPOINT_BYTES`; the loop's connection has automatic checkpoints off."""
+:data:`CHECKPOINT_BYTES`; the loop's connection has automatic checkpoints off. After a complete checkpoint
+this thread also commits the write that starts the WAL over (a one-row table), so the WAL header's fsync that
+SQLite does then is not the loop's either (unless the loop commits in those few milliseconds: it then waits
+for the lock, or starts the WAL over itself)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,11 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 """WAL file size past which this thread checkpoints (SQLite's default automatic checkpoint: 1000 pages)."""
+
+_RESTART_TABLE = (
+    "CREATE TABLE IF NOT EXISTS walsync_restart (id INTEGER PRIMARY KEY, frames INTEGER NOT NULL)"
+)
+"""One row, rewritten after each complete checkpoint (see :meth:`WalSync._maybe_checkpoint`)."""
 
 
 class WalSync:
@@ -148,10 +156,18 @@ class WalSync:
         try:
             if os.path.getsize(self.wal) < self._checkpoint_bytes:
                 return
-            if self._ckpt is None:
-                self._ckpt = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            busy, frames, copied = self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            db = self._ckpt
+            if db is None:
+                db = self._ckpt = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA synchronous=NORMAL")  # its one write: the WAL header sync only
+                db.execute("PRAGMA journal_size_limit=0")
+                db.execute(_RESTART_TABLE)
+            busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             log.debug("OCPP store checkpoint: %d of %d frames (busy %d)", copied, frames, busy)
+            if not busy and frames and copied == frames:
+                # all copied back: the next commit starts the WAL over, which syncs the new WAL header (SQLite
+                # needs that order). Commit here, so that sync is this thread's, not the loop's
+                db.execute("INSERT OR REPLACE INTO walsync_restart VALUES (1, ?)", (frames,))
         except (OSError, sqlite3.Error) as exc:
             log.warning("OCPP store %s: checkpoint failed: %s", self.path, exc)
 
