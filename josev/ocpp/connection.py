@@ -450,6 +450,8 @@ class OcppClient:
                     log.exception("timer processing failed")
 
     async def _dispatch(self, effects: list[Effect]) -> None:
+        # what the core just wrote goes to disk now (the store's thread), whether a frame follows or not
+        self.station.store.sync_soon()
         for eff in effects:
             if isinstance(eff, SendFrame):
                 is_call = eff.text.startswith("[2,")

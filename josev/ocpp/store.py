@@ -145,6 +145,10 @@ class Store:
             self._ticket = self._sync.request()
         return self._ticket
 
+    def sync_soon(self) -> None:
+        """Have every write committed so far made power-cut durable, without waiting for it."""
+        self.sync_ticket()
+
     async def synced(self) -> None:
         """Return once every write committed so far survives a power cut. Returns at once, without yielding
         to the loop, when nothing was written since the last sync."""

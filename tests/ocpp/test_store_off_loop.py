@@ -24,6 +24,13 @@ import pytest
 
 from josev.ocpp.store import Store
 from tests.ocpp.harness import ScriptedCsms
+from tests.ocpp.test_faults import (
+    Proc,
+    _write_cfg,
+    assert_once_in_order,
+    assert_retransmissions_identical,
+    tx_events,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_MS = 400
@@ -40,22 +47,28 @@ SHIM = r"""
 #include <time.h>
 #include <unistd.h>
 
-static void slow(int fd) {
-    const char *flag = getenv("SLOW_FSYNC_FLAG");
+static void note(const char *what, int fd) {
     const char *log = getenv("SLOW_FSYNC_LOG");
-    if (!flag || access(flag, F_OK) != 0) return;
-    long ms = atol(getenv("SLOW_FSYNC_MS") ? getenv("SLOW_FSYNC_MS") : "200");
-    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L}, now;
-    nanosleep(&d, NULL);
     if (!log) return;
     char link[64], path[512], line[700];
+    struct timespec now;
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
     path[n > 0 ? n : 0] = 0;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    int len = snprintf(line, sizeof line, "%ld.%09ld %s\n", (long)now.tv_sec, now.tv_nsec, path);
+    int len = snprintf(line, sizeof line, "%s %ld.%09ld %s\n", what, (long)now.tv_sec, now.tv_nsec, path);
     int out = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
     if (out >= 0) { if (write(out, line, len) < 0) {} close(out); }
+}
+
+static void slow(int fd) {
+    const char *flag = getenv("SLOW_FSYNC_FLAG");
+    if (!flag || access(flag, F_OK) != 0) return;
+    long ms = atol(getenv("SLOW_FSYNC_MS") ? getenv("SLOW_FSYNC_MS") : "200");
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+    note("begin", fd);
+    nanosleep(&d, NULL);
+    note("end", fd);
 }
 
 int fsync(int fd) {
@@ -72,6 +85,15 @@ int fdatasync(int fd) {
     return real(fd);
 }
 """
+
+
+def read_log(log: Path) -> list[tuple[str, float, str]]:
+    """The shim's log: (begin|end, CLOCK_MONOTONIC time, file) of every slowed fsync."""
+    out = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        what, t, path = line.split(" ", 2)
+        out.append((what, float(t), path))
+    return out
 
 
 def build_shim(tmp: Path) -> Path:
@@ -139,11 +161,7 @@ async def test_slow_fsync_does_not_stall_the_loop_and_sends_only_synced(
             await proc.wait()
     assert proc.returncode == 0, err.decode()[-2000:]
     result = json.loads(out.decode().strip().splitlines()[-1])
-    fsyncs = [
-        (float(t), path)
-        for t, path in (line.split(" ", 1) for line in log.read_text().splitlines())
-        if path == f"{db}-wal"
-    ]
+    fsyncs = [t for what, t, path in read_log(log) if what == "end" and path == f"{db}-wal"]
     assert fsyncs, "the disk was never slow: the shim did not take (LD_PRELOAD)"
 
     changed = [(t, p) for t, p in received if p.get("triggerReason") == "ChargingStateChanged"]
@@ -153,12 +171,70 @@ async def test_slow_fsync_does_not_stall_the_loop_and_sends_only_synced(
     assert event["seqNo"] == 1  # after Started's 0
     assert event["transactionInfo"]["chargingState"] == "Charging"
     # the event left only after an fsync of the WAL that ended after the input: it was on disk first
-    assert any(result["t_feed"] < t <= t_recv for t, _ in fsyncs), (result["t_feed"], t_recv, fsyncs)
+    assert any(result["t_feed"] < t <= t_recv for t in fsyncs), (result["t_feed"], t_recv, fsyncs)
     assert t_recv - result["t_feed"] >= SLOW_MS / 1000
     # ... and meanwhile the loop served its 5 ms timer
     lags = result["lags_ms"]
     assert len(lags) > 100
     assert max(lags) < LAG_LIMIT_MS, sorted(lags)[-5:]
+
+
+async def test_kill9_while_the_fsync_is_pending_loses_nothing(
+    tmp_path: Path, csms: ScriptedCsms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, events are accepted without waiting for the disk; a kill -9 while their fsync is still pending
+    (the disk takes 2 s; the shim's log shows it begun, not ended) loses none of them (the kernel has them): after the restart every TransactionEvent
+    reaches the CSMS once, in order, with its own seqNo, none reused."""
+    lib = build_shim(tmp_path)
+    flag, log = tmp_path / "slow-disk", tmp_path / "fsyncs.log"
+    cfg = _write_cfg(tmp_path, csms.url)
+    monkeypatch.setenv("LD_PRELOAD", str(lib))
+    monkeypatch.setenv("SLOW_FSYNC_FLAG", str(flag))
+    monkeypatch.setenv("SLOW_FSYNC_LOG", str(log))
+    monkeypatch.setenv("SLOW_FSYNC_MS", "2000")
+    proc = Proc(cfg)
+    await proc.start()
+    monkeypatch.delenv("LD_PRELOAD")
+    try:
+        await csms.wait_for("StatusNotification", timeout=10)
+        await proc.cmd("meter 1 100")
+        await proc.cmd("plug 1 1")
+        await proc.cmd("token 1 TAG1")
+        await csms.wait_for("TransactionEvent")
+        await csms.stop()
+        await asyncio.sleep(0.1)
+        flag.touch()  # the disk turns slow: every fsync takes 2 s from now on
+        t0 = time.monotonic()
+        await proc.cmd("charge 1 Charging")
+        await proc.cmd("meter 1 900")
+        await proc.cmd("charge 1 SuspendedEV")
+        accepted = time.monotonic() - t0
+        await proc.kill9()
+        flag.unlink()
+        wal = str(tmp_path / "kill.sqlite-wal")
+        slowed = [(what, path) for what, _, path in read_log(log)]
+        assert ("begin", wal) in slowed and ("end", wal) not in slowed  # killed with the WAL's fsync pending
+        assert accepted < 1.5, f"the inputs waited for the disk ({accepted:.2f} s)"
+        assert len(tx_events(csms)) == 1
+        await csms.start()
+        proc2 = Proc(cfg)
+        await proc2.start()
+        try:
+            await csms.wait_for("BootNotification", count=2, timeout=10)
+            await proc2.cmd("meter 1 2500")
+            await proc2.cmd("token 1 TAG1")  # the same card ends the transaction
+            await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        finally:
+            await proc2.close()
+    finally:
+        await proc.close()
+    evs = tx_events(csms)
+    assert_retransmissions_identical(csms)
+    assert_once_in_order(evs)
+    assert [e["triggerReason"] for e in evs[1:3]] == ["ChargingStateChanged", "ChargingStateChanged"]
+    assert [e["transactionInfo"]["chargingState"] for e in evs[1:3]] == ["Charging", "SuspendedEV"]
+    assert [bool(e.get("offline")) for e in evs[:3]] == [False, True, True]
+    assert evs[-1]["meterValue"][0]["sampledValue"][0]["value"] == 2500.0
 
 
 # -- the sync thread's logic (a delay injected into its fsync) ------------------------------------------------
