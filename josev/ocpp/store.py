@@ -94,7 +94,11 @@ class Store:
         mode = str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
         self._sync: WalSync | None = None
         self._changes = 0
+        """``total_changes`` of the connection at the last sync request."""
+        self._only_dequeued = -1
+        """``total_changes`` after dequeues that followed the last request (and nothing else)."""
         self._ticket = 0
+        """The ticket that covers every write but dequeues."""
         if durable and mode == "wal":
             # commits write the WAL only; the sync thread fsyncs it and checkpoints it (see walsync)
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -136,11 +140,15 @@ class Store:
     # -- durability ------------------------------------------------------------------------------------
     def sync_ticket(self) -> int:
         """Ask for every write committed so far to be made power-cut durable (never blocks); returns the
-        ticket :meth:`synced` waits for (0: nothing to wait for)."""
+        ticket :meth:`synced` waits for (0: nothing to wait for). Dequeues alone ask for no sync
+        (:meth:`dequeue`): the next one covers them."""
         if self._sync is None:
             return 0
         changes = self._db.total_changes
-        if changes != self._changes:  # something was written since the last request
+        if changes not in (
+            self._changes,
+            self._only_dequeued,
+        ):  # something was written since the last request
             self._changes = changes
             self._ticket = self._sync.request()
         return self._ticket
@@ -250,12 +258,19 @@ class Store:
     def dequeue(self, msg_id: int) -> None:
         """Remove a delivered (or abandoned) CALL.
 
-        After a power cut before the next sync the message may be sent again, which is the at-least-once
-        contract anyway (the CSMS deduplicates by seqNo)."""
-        if self._sync is None and self.durable:
+        Asks for no sync of its own (the next one covers it; a dequeue alone does not hold back the next frame
+        nor keep the disk busy): after a power cut before then the message may be sent again, which is the at-least-once contract
+        anyway (the CSMS deduplicates by seqNo)."""
+        if self._sync is not None:
+            before = self._db.total_changes
+            self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))
+            if before in (self._changes, self._only_dequeued):  # every other write has its ticket already
+                self._only_dequeued = self._db.total_changes
+            return
+        if self.durable:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))
-        if self._sync is None and self.durable:
+        if self.durable:
             self._db.execute("PRAGMA synchronous=FULL")
 
     # -- security log --------------------------------------------------------------------------------

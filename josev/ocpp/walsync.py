@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 """WAL file size past which this thread checkpoints (SQLite's default automatic checkpoint: 1000 pages)."""
+IDLE_CHECK_S = 5.0
+"""How often an idle sync thread looks at the WAL's size."""
 
 _RESTART_TABLE = (
     "CREATE TABLE IF NOT EXISTS walsync_restart (id INTEGER PRIMARY KEY, frames INTEGER NOT NULL)"
@@ -106,10 +108,15 @@ class WalSync:
         try:
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: self._requested > self._done or self._closing)
-                    if self._requested == self._done:
+                    asked = self._cond.wait_for(
+                        lambda: self._requested > self._done or self._closing, IDLE_CHECK_S
+                    )
+                    if asked and self._requested == self._done:
                         return  # closing, nothing left
                     target = self._requested
+                if not asked:  # nothing asked for a while: a WAL grown meanwhile is checkpointed all the same
+                    self._maybe_checkpoint()
+                    continue
                 try:
                     self._sync()
                 except OSError as exc:

@@ -307,6 +307,29 @@ async def test_waiters_released_in_order_and_one_fsync_covers_many(tmp_path: Pat
         store.close()
 
 
+async def test_a_dequeue_alone_holds_nothing_back(tmp_path: Path) -> None:
+    """Delivered messages leave the queue without an fsync of their own (at-least-once: after a power cut one
+    may be sent again); the next write's sync covers them."""
+    calls: list[float] = []
+    store = _slow_store(tmp_path / "s.sqlite", 0.0, calls)
+    try:
+        first = store.enqueue("TransactionEvent", {"seqNo": 0}, 1.0)
+        store.enqueue("TransactionEvent", {"seqNo": 1}, 1.0)
+        await store.synced()
+        assert len(calls) == 1
+        store.dequeue(first)
+        store.sync_soon()
+        coro = store.synced()
+        with pytest.raises(StopIteration):  # returns at once: nothing to wait for
+            coro.send(None)
+        store.put("tx:1", {"seq": 2})
+        await store.synced()
+        assert len(calls) == 2
+        assert [m.payload["seqNo"] for m in store.queued()] == [1]
+    finally:
+        store.close()
+
+
 def test_close_syncs_what_is_committed(tmp_path: Path) -> None:
     calls: list[float] = []
     store = _slow_store(tmp_path / "s.sqlite", 0.0, calls)
