@@ -145,10 +145,8 @@ class Store:
         if self._sync is None:
             return 0
         changes = self._db.total_changes
-        if changes not in (
-            self._changes,
-            self._only_dequeued,
-        ):  # something was written since the last request
+        # something besides dequeues was written since the last request
+        if changes not in (self._changes, self._only_dequeued):
             self._changes = changes
             self._ticket = self._sync.request()
         return self._ticket
@@ -259,8 +257,8 @@ class Store:
         """Remove a delivered (or abandoned) CALL.
 
         Asks for no sync of its own (the next one covers it; a dequeue alone does not hold back the next frame
-        nor keep the disk busy): after a power cut before then the message may be sent again, which is the at-least-once contract
-        anyway (the CSMS deduplicates by seqNo)."""
+        nor keep the disk busy): after a power cut before then the message may be sent again, which is the
+        at-least-once contract anyway (the CSMS deduplicates by seqNo)."""
         if self._sync is not None:
             before = self._db.total_changes
             self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))

@@ -2,9 +2,10 @@
 
 The store commits on the loop thread with ``synchronous=NORMAL`` in WAL mode: a commit is a ``write()`` of its
 WAL frames into the page cache (microseconds), which a ``kill -9`` of the process does not lose (the kernel
-holds the data). What a power cut would still lose is made durable here: the loop asks for a sync (:meth:`
-WalSync.request`, a ticket), this thread ``fsync``s the ``-wal`` file (and the directory when the WAL file is
-new) and resolves the ticket; the shell awaits it (:meth:`WalSync.wait`) before anything leaves for the CSMS.
+holds the data). What a power cut would still lose is made durable here: the loop asks for a sync
+(:meth:`WalSync.request`, a ticket), this thread ``fsync``s the ``-wal`` file (and the directory when the WAL
+file is new) and resolves the ticket; the shell awaits it (:meth:`WalSync.wait`) before anything leaves for the
+CSMS.
 A power cut can thus only lose what nobody outside has seen: the same as a cut a few milliseconds earlier.
 
 Checkpoints (copying the WAL back into the database, two more fsyncs) run here too, on a connection of this
