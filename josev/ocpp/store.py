@@ -88,7 +88,9 @@ class Store:
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self.durable = durable
-        _private_file(Path(self.path))
+        memory = self.path == ":memory:"  # a scratch store (e.g. `josev ocpp` tools): no files at all
+        if not memory:
+            _private_file(Path(self.path))
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA secure_delete=ON")
         mode = str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
@@ -112,7 +114,7 @@ class Store:
                 log.warning("%s: journal mode %s, not WAL: every commit waits for the disk", self.path, mode)
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
-        self._fernet = Fernet(_secret_key(Path(self.path + ".key")))
+        self._fernet = Fernet(Fernet.generate_key() if memory else _secret_key(Path(self.path + ".key")))
         self._encrypt_plain_secrets()
 
     def _encrypt_plain_secrets(self) -> None:

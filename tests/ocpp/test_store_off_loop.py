@@ -343,10 +343,15 @@ def test_close_syncs_what_is_committed(tmp_path: Path) -> None:
         reopened.close()
 
 
-async def test_memory_and_non_durable_stores_have_no_sync_thread(tmp_path: Path) -> None:
+async def test_memory_and_non_durable_stores_have_no_sync_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     for store in (Store(":memory:"), Store(tmp_path / "n.sqlite", durable=False)):
         assert store._sync is None
         store.put("k", 1)
         await store.synced()
         assert store.wait_synced(0)
         store.close()
+    # the scratch store left no file behind (it used to create ":memory:" and ":memory:.key" in the cwd)
+    assert sorted(os.listdir(tmp_path)) == ["n.sqlite", "n.sqlite.key"]
