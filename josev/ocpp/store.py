@@ -110,7 +110,7 @@ class Store:
             self._db.execute("PRAGMA journal_size_limit=0")
             self._sync = WalSync(self.path)
         else:
-            if durable:
+            if durable and not memory:
                 log.warning("%s: journal mode %s, not WAL: every commit waits for the disk", self.path, mode)
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
