@@ -50,7 +50,8 @@ class OcppConfig(BaseModel):
     restarts in-process from its persistent state."""
     """Command run with the verified firmware path appended; exit 0 = Installed, 100 = InstallRebooting."""
     durable: bool = True
-    """SQLite ``synchronous=FULL`` (survives power loss), else NORMAL (survives process kills)."""
+    """Survive power loss: the store's thread fsyncs every commit and nothing is sent to the CSMS before
+    (:mod:`josev.ocpp.walsync`); else commits survive process kills only."""
 
     @model_validator(mode="after")
     def _check_password(self) -> OcppConfig:

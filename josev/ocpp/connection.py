@@ -450,6 +450,8 @@ class OcppClient:
                     log.exception("timer processing failed")
 
     async def _dispatch(self, effects: list[Effect]) -> None:
+        # what the core just wrote goes to disk now (the store's thread), whether a frame follows or not
+        self.station.store.sync_soon()
         for eff in effects:
             if isinstance(eff, SendFrame):
                 is_call = eff.text.startswith("[2,")
@@ -457,9 +459,13 @@ class OcppClient:
                     continue  # leaving: a new CALL waits for the next connection (see _until_leave)
                 if is_call:
                     self._last_call_sent = str(json.loads(eff.text)[1])
-                if self.ws is not None:
+                ws = self.ws
+                if ws is not None:
+                    # what the frame reports (a queued event and its seqNo, an accepted setting) is on disk
+                    # before the CSMS hears of it; the loop runs on meanwhile (the fsync is the store's thread's)
+                    await self.station.store.synced()
                     with contextlib.suppress(ConnectionClosed):
-                        await self.ws.send(eff.text)
+                        await ws.send(eff.text)
             elif isinstance(eff, StationRequest):
                 # answered by a worker, in order, so a slow station never blocks the receive loop
                 self._requests.put_nowait(eff)

@@ -2,7 +2,12 @@
 (transaction messages and security events), the security log, the authorization cache and certificates.
 
 WAL journal; every write is its own committed transaction, so a ``kill -9`` loses nothing that a method
-returned from. ``durable=True`` (default) uses ``synchronous=FULL`` so a power cut does not either.
+returned from (a commit is in the kernel's page cache when it returns). No write waits for the disk on the
+caller's thread (the OCPP client's event loop, shared with the SECC): with ``durable=True`` (default) a thread
+of its own (:mod:`josev.ocpp.walsync`) ``fsync``s the commits, and :meth:`Store.synced` (awaited by the
+client before any frame leaves for the CSMS) returns once everything committed so far survives a power cut.
+Where the file cannot be in WAL mode, or with ``durable=False``, commits are ``synchronous=FULL`` / ``NORMAL``
+on the caller's thread as before.
 
 On disk: the database (and SQLite's ``-wal`` / ``-shm`` files, which take its mode) is created 0600 and
 tightened to 0600 if found looser. Secret device-model values (:data:`SECRET_VARIABLES`, the BasicAuthPassword
@@ -24,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from josev.ocpp.walsync import WalSync
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +88,33 @@ class Store:
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self.durable = durable
-        _private_file(Path(self.path))
+        memory = self.path == ":memory:"  # a scratch store (e.g. `josev ocpp` tools): no files at all
+        if not memory:
+            _private_file(Path(self.path))
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA secure_delete=ON")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        mode = str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+        self._sync: WalSync | None = None
+        self._changes = 0
+        """``total_changes`` of the connection at the last sync request."""
+        self._only_dequeued = -1
+        """``total_changes`` after dequeues that followed the last request (and nothing else)."""
+        self._ticket = 0
+        """The ticket that covers every write but dequeues."""
+        if durable and mode == "wal":
+            # commits write the WAL only; the sync thread fsyncs it and checkpoints it (see walsync)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            # after a checkpoint the first commit shrinks the WAL file back: its size tells the sync thread
+            # when the next checkpoint is due
+            self._db.execute("PRAGMA journal_size_limit=0")
+            self._sync = WalSync(self.path)
+        else:
+            if durable and not memory:
+                log.warning("%s: journal mode %s, not WAL: every commit waits for the disk", self.path, mode)
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
-        self._fernet = Fernet(_secret_key(Path(self.path + ".key")))
+        self._fernet = Fernet(Fernet.generate_key() if memory else _secret_key(Path(self.path + ".key")))
         self._encrypt_plain_secrets()
 
     def _encrypt_plain_secrets(self) -> None:
@@ -105,8 +132,42 @@ class Store:
         return self._db
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (after syncing what is committed, when durable)."""
+        if self._sync is not None:
+            self.wait_synced()
+            self._sync.close()
+            self._sync = None
         self._db.close()
+
+    # -- durability ------------------------------------------------------------------------------------
+    def sync_ticket(self) -> int:
+        """Ask for every write committed so far to be made power-cut durable (never blocks); returns the
+        ticket :meth:`synced` waits for (0: nothing to wait for). Dequeues alone ask for no sync
+        (:meth:`dequeue`): the next one covers them."""
+        if self._sync is None:
+            return 0
+        changes = self._db.total_changes
+        # something besides dequeues was written since the last request
+        if changes not in (self._changes, self._only_dequeued):
+            self._changes = changes
+            self._ticket = self._sync.request()
+        return self._ticket
+
+    def sync_soon(self) -> None:
+        """Have every write committed so far made power-cut durable, without waiting for it."""
+        self.sync_ticket()
+
+    async def synced(self) -> None:
+        """Return once every write committed so far survives a power cut. Returns at once, without yielding
+        to the loop, when nothing was written since the last sync."""
+        ticket = self.sync_ticket()
+        if ticket and self._sync is not None:
+            await self._sync.wait(ticket)
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        """:meth:`synced` for a caller without a loop (blocks); False on timeout."""
+        ticket = self.sync_ticket()
+        return not ticket or self._sync is None or self._sync.wait_blocking(ticket, timeout)
 
     # -- key/value state ------------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
@@ -197,8 +258,15 @@ class Store:
     def dequeue(self, msg_id: int) -> None:
         """Remove a delivered (or abandoned) CALL.
 
-        Not synced to disk on its own (the next durable write syncs it): after a power cut the message may be
-        sent again, which is the at-least-once contract anyway (the CSMS deduplicates by seqNo)."""
+        Asks for no sync of its own (the next one covers it; a dequeue alone does not hold back the next frame
+        nor keep the disk busy): after a power cut before then the message may be sent again, which is the
+        at-least-once contract anyway (the CSMS deduplicates by seqNo)."""
+        if self._sync is not None:
+            before = self._db.total_changes
+            self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))
+            if before in (self._changes, self._only_dequeued):  # every other write has its ticket already
+                self._only_dequeued = self._db.total_changes
+            return
         if self.durable:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("DELETE FROM queue WHERE id=?", (msg_id,))

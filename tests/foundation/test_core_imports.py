@@ -58,6 +58,7 @@ SHELLS = {
     "josev/ocpp/connection.py",
     "josev/ocpp/service.py",
     "josev/ocpp/store.py",
+    "josev/ocpp/walsync.py",
     "josev/ocpp/pnc_bus.py",
     "josev/ocpp/smartcharging/bus.py",
     "josev/ocpp/transfers.py",
