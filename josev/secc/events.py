@@ -108,6 +108,14 @@ class PowerDeliveryRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactorRequested:
+    """PowerDelivery Start/Stop: the core holds the PowerDeliveryRes until the shell has closed (``close``) or
+    opened the contactor and answered with :meth:`josev.secc.session.SeccSession.contactor_result`."""
+
+    close: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EvChargingProfile:
     """The schedule the EV chose (PowerDelivery's ChargingProfile): (start s from the offer, max power W)."""
 
@@ -162,6 +170,7 @@ Event = (
     | EvTargets
     | EvChargingProfile
     | PowerDeliveryRequested
+    | ContactorRequested
     | WeldingDetectionRequested
     | SessionEnded
     | ProtocolViolation

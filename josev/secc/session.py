@@ -20,7 +20,7 @@ from josev.v2g import sap, v2gtp
 from josev.v2g.codec import Codec, CodecError
 
 
-def spec_for(protocol: sap.AppProtocol) -> ProtocolSpec:
+def spec_for(protocol: sap.AppProtocol) -> ProtocolSpec[Any]:
     """The protocol spec of a negotiated protocol."""
     if protocol is sap.AppProtocol.DIN:
         from josev.secc.din import SPEC as DIN
@@ -83,7 +83,7 @@ class SeccSession:
         self.config = config or SessionConfig()
         self.store = store if store is not None else SessionStore()
         self.protocol: sap.AppProtocol | None = None
-        self.engine: Engine | None = None
+        self.engine: Engine[Any] | None = None
         self.closed = False
         self.deadline: float | None = now + self.config.timers.communication_setup
         self._setup_done = False

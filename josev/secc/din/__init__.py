@@ -15,7 +15,8 @@ from josev.secc.din import (
     session_stop,
     welding_detection,
 )
-from josev.secc.machine import ENDED, Handler, ProtocolSpec
+from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec, v2g_context, v2g_wrapper
+from josev.v2g.v2gtp import PayloadType
 
 STATES = (
     "SessionSetup",
@@ -74,4 +75,15 @@ _MODULES: tuple[Handler, ...] = (
 )
 HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC = ProtocolSpec("din", "din", STATES, "SessionSetup", TABLE, HANDLERS)
+SPEC: ProtocolSpec[Context] = ProtocolSpec(
+    "din",
+    "din",
+    STATES,
+    "SessionSetup",
+    TABLE,
+    HANDLERS,
+    v2g_context,
+    wrap=v2g_wrapper("00"),
+    payload_schemas={PayloadType.EXI: "din"},
+    contactor_failed="FAILED_PowerDeliveryNotApplied",
+)

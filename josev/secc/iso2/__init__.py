@@ -21,7 +21,8 @@ from josev.secc.iso2 import (
     session_stop,
     welding_detection,
 )
-from josev.secc.machine import ENDED, Handler, ProtocolSpec
+from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec, v2g_context, v2g_wrapper
+from josev.v2g.v2gtp import PayloadType
 
 STATES = (
     "SessionSetup",
@@ -106,4 +107,14 @@ _MODULES: tuple[Handler, ...] = (
 )
 HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC = ProtocolSpec("iso2", "iso2", STATES, "SessionSetup", TABLE, HANDLERS)
+SPEC: ProtocolSpec[Context] = ProtocolSpec(
+    "iso2",
+    "iso2",
+    STATES,
+    "SessionSetup",
+    TABLE,
+    HANDLERS,
+    v2g_context,
+    wrap=v2g_wrapper("0000000000000000"),
+    payload_schemas={PayloadType.EXI: "iso2"},
+)

@@ -2,7 +2,7 @@
 send, events, close and the next timer out (the interface of :class:`josev.secc.session.SeccSession`).
 
 supportedAppProtocol is answered here with the -20 namespaces added to the station's DIN / ISO 15118-2 ones.
-When the EV picks a -20 namespace, :class:`~josev.secc.iso20.engine.Iso20Engine` runs the session on the -20
+When the EV picks a -20 namespace, the one engine (:class:`~josev.secc.machine.Engine`) runs the session on the -20
 payload types (0x8002 CommonMessages, 0x8003 AC, 0x8004 DC; each response goes out with its schema's type).
 When it picks DIN or ISO 15118-2, the connection hands the very same SAP frame to a
 :class:`~josev.secc.session.SeccSession` and forwards everything to it from then on.
@@ -15,10 +15,10 @@ from typing import Any
 
 from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
-from josev.secc.iso20.context import Iso20Config, Iso20Evse
-from josev.secc.iso20.engine import Iso20Engine
+from josev.secc.iso20 import SPEC
+from josev.secc.iso20.context import Iso20Config, Iso20Context, Iso20Evse
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.machine import SessionStore
+from josev.secc.machine import Engine, SessionStore
 from josev.secc.session import SeccSession, SessionConfig
 from josev.v2g import sap, v2gtp
 from josev.v2g.codec import Codec, CodecError
@@ -66,7 +66,7 @@ class Iso20Connection:
         self.iso20 = iso20 or Iso20Config()
         self.store = store if store is not None else SessionStore()
         self.families = families
-        self.engine: Iso20Engine | None = None
+        self.engine: Engine[Iso20Context] | None = None
         self.legacy: SeccSession | None = None
         #: the connection is TLS-protected (the legacy ISO 15118-2 session offers Contract only then)
         self.tls = False
@@ -156,9 +156,10 @@ class Iso20Connection:
         entries = entries if isinstance(entries, list) else [entries]
         uri = next(e["ProtocolNamespace"] for e in entries if e["SchemaID"] == neg.schema_id)
         self.family = FAMILY_BY_URI[uri]
-        self.engine = Iso20Engine(
+        self.engine = Engine(
+            SPEC,
             self.station,
-            self.iso20,
+            config=self.iso20,
             timers=self.config.timers,
             store=self.store,
             new_session_id=self.config.new_session_id,

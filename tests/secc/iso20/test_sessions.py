@@ -12,10 +12,9 @@ from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20
 from josev.secc.events import SessionEnded
 from josev.secc.iso20.connection import Iso20Connection
-from josev.secc.iso20.context import Iso20Evse
-from josev.secc.iso20.engine import Iso20Engine
+from josev.secc.iso20.context import Iso20Context, Iso20Evse
 from josev.secc.iso20.events import StandbyChanged, shared_events
-from josev.secc.machine import SessionStore
+from josev.secc.machine import Engine, SessionStore
 from josev.secc.session import SessionConfig
 from josev.secc.timers import SeccTimers
 from josev.v2g import v2gtp
@@ -86,7 +85,7 @@ def test_ev_schedule_renegotiation() -> None:
 
 
 def test_station_limit_change_makes_the_ev_renegotiate_the_schedule() -> None:
-    def hook(i: int, st: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, st: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if i == 12:
             st.view.limits.ac_max_current = 10.0
             st.view.limits_version += 1
@@ -97,7 +96,7 @@ def test_station_limit_change_makes_the_ev_renegotiate_the_schedule() -> None:
 
 
 def test_station_stop_terminates() -> None:
-    def hook(i: int, st: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, st: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if eng.state == "ChargeLoop" and i > 14:
             st.view.stop_requested = True
 
@@ -108,7 +107,7 @@ def test_station_stop_terminates() -> None:
 def test_authorization_ongoing_loop() -> None:
     st = station(authorized=None)
 
-    def hook(i: int, s: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, s: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if i == 6:
             s.view.authorized = True
 
