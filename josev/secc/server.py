@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
     from josev.secc.iso20.context import Iso20Config, Iso20Evse
     from josev.secc.scenario import ScenarioRunner
-    from josev.tls import TlsPolicy, TlsStats
+    from josev.tls import TlsInfo, TlsPolicy, TlsStats
     from josev.tls.contexts import Mode
 
 log = logging.getLogger("josev.secc")
@@ -147,8 +147,8 @@ the charging car's requests for tens of milliseconds (bench/hostile_load.py); th
 class EvseEndpoint:
     """SDP + V2GTP/TCP (and TLS) for one EVSE on its PLC interface.
 
-    ``iso20``: the -20 adapter of ``view``; when given, every connection also offers ISO 15118-20
-    (:func:`josev.secc.iso20.integration.make_connection`). ``tls``: the server context of a second listener
+    ``iso20``: the -20 adapter of ``view``; when given, every connection over TLS 1.3 also offers ISO 15118-20
+    (the one connection core, :class:`~josev.secc.session.SeccSession`, negotiates it). ``tls``: the server context of a second listener
     announced by SDP (policy of ``tls_mode`` checked after every handshake); ``enforce_tls`` makes SDP announce
     only that one. ``recorder``: every V2GTP frame in and out is logged per EVSE and connection, the session's
     pcapng written when it ends (if the recorder has a directory). ``power_gate``: awaited before a
@@ -205,6 +205,8 @@ class EvseEndpoint:
         self.iso20_config = iso20_config
         self.tls_policy: TlsPolicy = policy_for(tls_mode)
         self.tls_stats: TlsStats = TlsStats()
+        #: the last accepted TLS handshake (version, cipher, mutual authentication)
+        self.last_tls: TlsInfo | None = None
         self.tls_port: int | None = None
         self._tls_port_wanted = tls_port
         self._tls_server: asyncio.Server | None = None
@@ -331,14 +333,12 @@ class EvseEndpoint:
         if self.core_factory is not None:
             return self.core_factory(self, now)
         if self.iso20 is not None:
-            from josev.secc.iso20 import integration
-
             modes = self.view.energy_modes
             families = tuple(f for f in ("AC", "DC") if any(m.startswith(f) for m in modes)) or ("AC", "DC")
-            return integration.make_connection(
+            return SeccSession(
                 self.iso20,
                 now,
-                self.codec,
+                codec=self.codec,
                 config=self.config,
                 iso20=self.iso20_config,
                 store=self.store,
@@ -405,13 +405,17 @@ class EvseEndpoint:
             log.exception("EVSE %d: V2G message log failed", self.evse_no)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._accept(reader, writer, tls=False)
+        await self.serve_stream(reader, writer, tls=False)
 
     async def _tls_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._accept(reader, writer, tls=True)
+        await self.serve_stream(reader, writer, tls=True)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
-        """Admission (limits), then the TLS handshake (bounded in time), then the session."""
+    async def serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool
+    ) -> None:
+        """One accepted connection: admission (limits), then the TLS handshake with ``tls`` (bounded in time,
+        the policy of ``tls_mode``), then the session until it ends. The V2GTP listeners call it; a test or
+        benchmark may hand it the streams of its own listener (e.g. on loopback)."""
         task = asyncio.current_task()
         assert task is not None
         self._conn_no += 1
@@ -457,6 +461,7 @@ class EvseEndpoint:
                 )
                 if info is None:
                     return
+                self.last_tls = info
                 version = info.version
             await self._serve(reader, writer, cid, version, tls=tls)
         except asyncio.CancelledError:

@@ -39,7 +39,6 @@ SHELLS = {
     "josev/secc/scenario/hook.py",
     "josev/secc/simboard.py",
     "josev/secc/simcoordinator.py",
-    "josev/secc/iso20/integration.py",
     "josev/v2g/netif.py",
     "josev/slac/driver.py",
     "josev/slac/emulator_shell.py",

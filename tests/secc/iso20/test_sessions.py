@@ -11,11 +11,10 @@ from josev.ev.evcc import Evcc, EvConnection
 from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20
 from josev.secc.events import SessionEnded
-from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import Iso20Context, Iso20Evse
 from josev.secc.iso20.events import StandbyChanged, shared_events
 from josev.secc.machine import Engine, SessionStore
-from josev.secc.session import SessionConfig
+from josev.secc.session import SeccSession, SessionConfig
 from josev.secc.timers import SeccTimers
 from josev.v2g import v2gtp
 from josev.v2g.codec import ExiCodec, JsonDebugCodec
@@ -123,7 +122,7 @@ def _codec() -> Any:
     return ExiCodec() if EXI else JsonDebugCodec()
 
 
-def _pump(conn: Iso20Connection, first: bytes, ev: Any, now: float = 0.0) -> list[int]:
+def _pump(conn: SeccSession, first: bytes, ev: Any, now: float = 0.0) -> list[int]:
     """Run EV bytes through the connection until the EV is done; returns the payload types the SECC sent."""
     from josev.secc.simsupply import SimPowerSupply
 
@@ -142,7 +141,7 @@ def _pump(conn: Iso20Connection, first: bytes, ev: Any, now: float = 0.0) -> lis
 @pytest.mark.parametrize("protocol", ["iso20-ac", "iso20-dc-bpt"])
 def test_connection_uses_the_payload_type_of_each_schema(protocol: str) -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     ev = Ev20Connection(Evcc20(protocol, behaviour=Iso20Behaviour(loops=2)), codec)
     types = _pump(conn, ev.start(), ev)
     assert ev.evcc.result.outcome == "finished"
@@ -158,7 +157,7 @@ def test_connection_hands_din_and_iso2_to_the_legacy_session(protocol: str) -> N
     modes = ("AC_three_phase_core",) if protocol == "iso2-ac" else ("DC_extended",)
     st = station(bpt=False)
     st.view.energy_modes = modes
-    conn = Iso20Connection(st, 0.0, codec=codec)
+    conn = SeccSession(st, 0.0, codec=codec)
     ev = EvConnection(Evcc(protocol), codec)
     from josev.secc.simsupply import SimPowerSupply
 
@@ -176,7 +175,7 @@ def test_connection_hands_din_and_iso2_to_the_legacy_session(protocol: str) -> N
 
 def test_connection_prefers_the_evs_priority_and_families() -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec, families=("DC",))
+    conn = SeccSession(station(), 0.0, codec=codec, families=("DC",))
     sap_req = {
         "supportedAppProtocolReq": {
             "AppProtocol": [
@@ -205,13 +204,13 @@ def test_connection_prefers_the_evs_priority_and_families() -> None:
 def test_connection_timers() -> None:
     cfg = SessionConfig(timers=SeccTimers(communication_setup=2.0, sequence=5.0))
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec, config=cfg)
+    conn = SeccSession(station(), 0.0, codec=codec, config=cfg)
     assert conn.next_timer == 2.0
     out = conn.on_timer(2.5)
     assert out.close and [e.reason for e in out.events if isinstance(e, SessionEnded)] == [
         "communication_setup_timeout"
     ]
-    conn = Iso20Connection(station(), 0.0, codec=codec, config=cfg)
+    conn = SeccSession(station(), 0.0, codec=codec, config=cfg)
     ev = Ev20Connection(Evcc20("iso20-ac"), codec)
     out = conn.receive(ev.start(), 0.0)
     out = conn.receive(ev.receive(b"".join(out.send), 0.0)[0], 0.1)  # SessionSetup
@@ -222,10 +221,10 @@ def test_connection_timers() -> None:
 
 def test_connection_bad_bytes_end_cleanly() -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     out = conn.receive(b"\x02\xfd\x80\x01\x00\x00\x00\x01x", 0.0)
     assert out.close and [e.reason for e in out.events if isinstance(e, SessionEnded)] == ["v2gtp_error"]
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     ev = Ev20Connection(Evcc20("iso20-ac"), codec)
     conn.receive(ev.start(), 0.0)
     out = conn.receive(v2gtp.frame(v2gtp.PayloadType.EXI_20_MAIN, b"\x80\xff\xff"), 0.0)
@@ -249,7 +248,7 @@ def test_connection_reports_an_encode_failure_as_our_error() -> None:
                 raise CodecError("refused by the test")
             return bytes(real.encode(schema, msg))
 
-    conn = Iso20Connection(station(), 0.0, codec=Refusing())
+    conn = SeccSession(station(), 0.0, codec=Refusing())
     ev = Ev20Connection(Evcc20("iso20-ac"), real)
     out = conn.receive(ev.start(), 0.0)  # supportedAppProtocolRes
     assert out.send and not out.close
