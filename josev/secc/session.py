@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from josev.secc.events import Event, LocalError, SessionEnded
+from josev.secc.events import LocalError, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.iso20.context import Iso20Config, Iso20Evse
 from josev.secc.iso20.events import Iso20Event
