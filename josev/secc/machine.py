@@ -229,48 +229,6 @@ Split = tuple[str, str, dict[str, Any], dict[str, Any]]
 """``(session_id, request name, request content, header)`` of a decoded message."""
 
 
-def split_message(msg: Any) -> Split:
-    """Split a ``V2G_Message`` dict (DIN, ISO 15118-2) or raise :class:`MalformedMessage`."""
-    if not isinstance(msg, dict) or not isinstance(msg.get("V2G_Message"), dict):
-        raise MalformedMessage("not a V2G_Message")
-    v2g = msg["V2G_Message"]
-    header, body = v2g.get("Header"), v2g.get("Body")
-    if not isinstance(header, dict) or not isinstance(header.get("SessionID"), str):
-        raise MalformedMessage("missing Header/SessionID")
-    if not isinstance(body, dict) or len(body) != 1:
-        raise MalformedMessage("Body must hold exactly one message")
-    name, content = next(iter(body.items()))
-    if content is None:
-        content = {}
-    if not isinstance(content, dict):
-        raise MalformedMessage(f"{name} is not an object")
-    return header["SessionID"].upper(), name, content, header
-
-
-def v2g_wrapper(zero_sid: str) -> Callable[[Context, str, dict[str, Any], float], dict[str, Any]]:
-    """The response wrapper of DIN / ISO 15118-2: a ``V2G_Message`` with the SessionID (``zero_sid`` before
-    one is assigned) and a relayed Signature, if any."""
-
-    def wrap(ctx: Context, name: str, body: dict[str, Any], now: float) -> dict[str, Any]:
-        header: dict[str, Any] = {"SessionID": ctx.session_id or zero_sid}
-        if ctx.response_signature is not None:
-            header["Signature"] = ctx.response_signature
-            ctx.response_signature = None
-        return {"V2G_Message": {"Header": header, "Body": {name: body}}}
-
-    return wrap
-
-
-def v2g_context(setup: EngineSetup) -> Context:
-    """The per-connection context of DIN / ISO 15118-2."""
-    evse: EvseView = setup.evse
-    ctx = Context(setup.protocol, evse, setup.timers, setup.store, setup.new_session_id, tls=setup.tls)
-    ctx.limits_version_seen = evse.limits_version
-    ctx.schedule_version_seen = evse.schedule_version
-    ctx.schedule_id = evse.schedule_tuple_id
-    return ctx
-
-
 @dataclass(frozen=True, slots=True)
 class ProtocolSpec(Generic[C]):
     """A protocol: states, transition table and handlers, and what sets it apart from the others."""
@@ -283,7 +241,7 @@ class ProtocolSpec(Generic[C]):
     table: Mapping[tuple[str, str], frozenset[str]]
     handlers: Mapping[str, Any]
     new_context: Callable[[EngineSetup], C]
-    split: Callable[[Any], Split] = split_message
+    split: Callable[[Any], Split] | None = None
     wrap: Callable[[C, str, dict[str, Any], float], dict[str, Any]] | None = None
     payload_schemas: Mapping[int, str] = field(default_factory=dict)
     """V2GTP payload type of a request -> its EXI schema (other payload types are not part of the session)."""
@@ -413,6 +371,7 @@ class Engine(Generic[C]):
             return StepResult(None, self.spec.schema, True, [])
         self.ctx.now = now
         try:
+            assert self.spec.split is not None
             sid, name, body, header = self.spec.split(msg)
         except MalformedMessage as e:
             return self.abort("malformed", str(e))

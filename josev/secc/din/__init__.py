@@ -15,8 +15,8 @@ from josev.secc.din import (
     session_stop,
     welding_detection,
 )
-from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec, v2g_context, v2g_wrapper
-from josev.v2g.v2gtp import PayloadType
+from josev.secc.envelope import v2g_spec
+from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec
 
 STATES = (
     "SessionSetup",
@@ -75,15 +75,6 @@ _MODULES: tuple[Handler, ...] = (
 )
 HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC: ProtocolSpec[Context] = ProtocolSpec(
-    "din",
-    "din",
-    STATES,
-    "SessionSetup",
-    TABLE,
-    HANDLERS,
-    v2g_context,
-    wrap=v2g_wrapper("00"),
-    payload_schemas={PayloadType.EXI: "din"},
-    contactor_failed="FAILED_PowerDeliveryNotApplied",
+SPEC: ProtocolSpec[Context] = v2g_spec(
+    "din", STATES, TABLE, HANDLERS, zero_sid="00", contactor_failed="FAILED_PowerDeliveryNotApplied"
 )
