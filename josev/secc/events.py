@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -176,14 +176,3 @@ Event = (
     | ProtocolViolation
     | LocalError
 )
-
-
-@dataclass(slots=True)
-class EventLog:
-    """Collects events during one step."""
-
-    items: list[Event] = field(default_factory=list)
-
-    def emit(self, ev: Event) -> None:
-        """Record an event."""
-        self.items.append(ev)

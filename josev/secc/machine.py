@@ -24,7 +24,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from josev.secc.events import (
     ContactorRequested,
     Event,
-    EventLog,
     PowerDeliveryRequested,
     ProtocolViolation,
     SessionEnded,
@@ -105,8 +104,35 @@ class SessionStore:
         return p
 
 
+class ContextBase:
+    """What every protocol's context does: collect the events for the shell, track Ongoing loops."""
+
+    __slots__ = ()
+    events: list[Any]
+    ongoing_since: dict[str, float]
+
+    def emit(self, ev: Any) -> None:
+        """Emit an event to the shell."""
+        self.events.append(ev)
+
+    def drain(self) -> list[Any]:
+        """The events emitted since the last drain."""
+        out = list(self.events)
+        self.events.clear()
+        return out
+
+    def ongoing(self, key: str, now: float, limit: float) -> bool:
+        """Track an Ongoing loop; return True when it has lasted longer than ``limit``."""
+        start = self.ongoing_since.setdefault(key, now)
+        return now - start > limit
+
+    def done(self, key: str) -> None:
+        """Forget an Ongoing loop."""
+        self.ongoing_since.pop(key, None)
+
+
 @dataclass(slots=True)
-class Context:
+class Context(ContextBase):
     """Mutable per-connection session state that the handlers read and write."""
 
     protocol: str
@@ -114,7 +140,7 @@ class Context:
     timers: SeccTimers
     store: SessionStore
     new_session_id: Callable[[], str]
-    events: EventLog = field(default_factory=EventLog)
+    events: list[Event] = field(default_factory=list)
     session_id: str | None = None
     evcc_id: str = ""
     payment: str | None = None
@@ -148,25 +174,6 @@ class Context:
     #: when the last receipt was asked for
     meter_info: dict[str, Any] | None = None
     receipt_asked_at: float | None = None
-
-    def emit(self, ev: Event) -> None:
-        """Emit an event to the shell."""
-        self.events.emit(ev)
-
-    def drain(self) -> list[Any]:
-        """The events emitted since the last drain."""
-        out = self.events.items
-        self.events = EventLog()
-        return out
-
-    def ongoing(self, key: str, now: float, limit: float) -> bool:
-        """Track an Ongoing loop; return True when it has lasted longer than ``limit``."""
-        start = self.ongoing_since.setdefault(key, now)
-        return now - start > limit
-
-    def done(self, key: str) -> None:
-        """Forget an Ongoing loop."""
-        self.ongoing_since.pop(key, None)
 
 
 class Handler(Protocol):

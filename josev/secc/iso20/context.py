@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from josev.secc.evse import EvseView
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.machine import EngineSetup, HandlerError, Pending, SessionStore
+from josev.secc.machine import ContextBase, EngineSetup, HandlerError, Pending, SessionStore
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
 
 __all__ = [
@@ -130,7 +130,7 @@ class Selection:
 
 
 @dataclass(slots=True)
-class Iso20Context:
+class Iso20Context(ContextBase):
     """Mutable per-connection session state that the handlers read and write."""
 
     station: Iso20Evse
@@ -192,25 +192,6 @@ class Iso20Context:
     def evse(self) -> EvseView:
         """The shared EVSE view."""
         return self.station.view
-
-    def emit(self, ev: Iso20Event) -> None:
-        """Emit an event to the shell."""
-        self.events.append(ev)
-
-    def drain(self) -> list[Iso20Event]:
-        """The events emitted since the last drain."""
-        out = self.events
-        self.events = []
-        return out
-
-    def ongoing(self, key: str, now: float, limit: float) -> bool:
-        """Track an Ongoing loop; return True when it has lasted longer than ``limit``."""
-        start = self.ongoing_since.setdefault(key, now)
-        return now - start > limit
-
-    def done(self, key: str) -> None:
-        """Forget an Ongoing loop."""
-        self.ongoing_since.pop(key, None)
 
     def require_selection(self) -> Selection:
         """The selected service (a handler reached without one is a sequence error)."""
