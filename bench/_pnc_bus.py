@@ -1,7 +1,7 @@
 """Plug & Charge through the real bus (part of ``python -m bench pnc``).
 
 A real mosquitto (:class:`josev.broker.PrivateBroker`), the real OCPP service, the CSMS stand-in
-(:class:`josev.csms_sim.CsmsSim` on a real WebSocket, answering at once) and, in this process, the SECC's core
+(:class:`josev.sim.csms.CsmsSim` on a real WebSocket, answering at once) and, in this process, the SECC's core
 (:class:`~josev.secc.session.SeccSession`, dicts: no EXI transport) with its shell (:class:`PncShell`) on the bus.
 The coordinator is a stand-in that serves ``authorize`` and authorizes the session at once (the real coordinator
 adds its own hop: ``SessionEvent`` to the SECC service).
@@ -36,7 +36,6 @@ from josev.api import iso15118 as iso
 from josev.api.base import Ack, CommandError
 from josev.broker import PrivateBroker
 from josev.bus import Bus
-from josev.csms_sim import CsmsSim
 from josev.ev.battery import Behaviour
 from josev.ev.contract import ContractCredentials, ProvisioningCredentials
 from josev.ev.evcc import Evcc
@@ -47,6 +46,7 @@ from josev.secc import events as ev
 from josev.secc.evse import EvseView
 from josev.secc.pncshell import PncShell
 from josev.secc.session import SeccSession
+from josev.sim.csms import CsmsSim
 
 N = 200
 FAST = {

@@ -223,11 +223,11 @@ async def _hlc(lane: Any, sc: Any, slac: SlacWatch, gate: Gate, results: list[An
 
 async def _child(loops: int, log: Path | None = None) -> dict[str, Any]:
     from josev import logs, netlab
-    from josev.csms_sim import CsmsSim
     from josev.demo import _emulator, _tx_events
     from josev.demo import station as demo_station
     from josev.demo.sessions import AC_LANE, DC_LANE, Lane, SessionTracker, run_lane
     from josev.demo.view import LiveView, SessionResult
+    from josev.sim.csms import CsmsSim
 
     logs.setup("info" if log else "warning", json_lines=bool(log), file=log)
     original = demo_station.station_config

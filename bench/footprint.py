@@ -101,7 +101,7 @@ class Peak:
     names: set[str] = field(default_factory=set)
 
 
-SIMULATED = ("-m josev ev", "josev.slac.emulator_shell", "josev.netlab", "sysctl")
+SIMULATED = ("-m josev ev", "josev.sim.modem_shell", "josev.netlab", "sysctl")
 """Command lines of the demo's simulated EVs and PLC link: not part of the station, so not counted."""
 
 

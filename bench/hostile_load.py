@@ -22,6 +22,13 @@ station's niceness too: on a board the car and the attacker are other machines, 
 processes compete for its cores; here the attacker shares them, so it is put behind the station, as the board's
 scheduler puts OCPP, logging and everything else behind the charging path. The printed floor is then the floor
 the station sees. Without it (``JOSEV_BENCH_PRIORITY`` unset) every process runs at the bench's niceness.
+
+``JOSEV_BENCH_PRIORITY=realtime``: the station, the car and the probe run ``SCHED_RR`` at the default
+``[station] realtime_priority`` (as ``[station] scheduling = "rr"`` and ``josev systemd install --realtime`` give a
+board's charging path, :mod:`josev.services.scheduling`; here inherited from the bench, like ``chrt --rr``), the
+attackers at the normal policy and nice 10. ``JOSEV_BENCH_PRIORITY=compare``: ``JOSEV_BENCH_RUNS`` (3) runs of each
+mode (none, board, realtime), interleaved, each in a process of its own, and a summary of the hostile case's
+p50/p99/max per run and their medians.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +52,55 @@ CONNECTIONS: list[int] = []
 """Connections the attacker had established in each round (of the 401 it starts)."""
 ATTACK = ("--stalled=200", "--idle=200", "--flood=20000")
 ATTACKER_NICE = 10
-"""Niceness of the attackers with ``JOSEV_BENCH_PRIORITY=board``."""
+"""Niceness of the attackers with ``JOSEV_BENCH_PRIORITY=board`` or ``realtime``."""
+MODES = ("none", "board", "realtime")
+
+
+def mode() -> str:
+    """``JOSEV_BENCH_PRIORITY``: ``none`` (or unset), ``board`` or ``realtime``; ValueError naming the variable for
+    anything else."""
+    raw = os.environ.get("JOSEV_BENCH_PRIORITY", "") or "none"
+    if raw not in MODES and raw != "compare":
+        raise ValueError(f"JOSEV_BENCH_PRIORITY={raw!r}: expected one of {', '.join(MODES)} (or unset)")
+    return raw
 
 
 def priority() -> int | None:
-    """The station's niceness with ``JOSEV_BENCH_PRIORITY=board`` (the units' ``Nice=``), None without it;
-    ValueError naming the variable for anything else."""
-    raw = os.environ.get("JOSEV_BENCH_PRIORITY", "")
-    if raw in ("", "none"):
+    """The station's niceness with ``JOSEV_BENCH_PRIORITY=board`` or ``realtime`` (the units' ``Nice=``), None
+    without."""
+    if mode() == "none":
         return None
-    if raw != "board":
-        raise ValueError(f"JOSEV_BENCH_PRIORITY={raw!r}: expected 'board' or unset")
     from josev.cli.systemd import CHARGING_NICE
 
     return CHARGING_NICE
+
+
+def realtime() -> tuple[int, int] | None:
+    """(policy, priority) of the station with ``JOSEV_BENCH_PRIORITY=realtime``: ``[station] scheduling = "rr"`` at
+    the default ``realtime_priority``, as :mod:`josev.services.scheduling` gives it; None otherwise."""
+    if mode() != "realtime":
+        return None
+    from josev.services.scheduling import DEFAULT_PRIORITY
+
+    return os.SCHED_RR, DEFAULT_PRIORITY
+
+
+@contextlib.contextmanager
+def as_attacker() -> Iterator[None]:
+    """This process at the attackers' priority (normal policy, nice :data:`ATTACKER_NICE`) for a fork, then back."""
+    nice, rt = priority(), realtime()
+    if nice is None:
+        yield
+        return
+    if rt is not None:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    os.setpriority(os.PRIO_PROCESS, 0, ATTACKER_NICE)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if rt is not None:
+            os.sched_setscheduler(0, rt[0], os.sched_param(rt[1]))
 
 
 def _car_args(pki: Path, loops: int) -> tuple[str, ...]:
@@ -116,6 +159,7 @@ async def _attack_rounds(
 
     rounds = 0
     nice = priority()
+    assert nice is not None or realtime() is None
     with contextlib.suppress(asyncio.CancelledError):
         while True:
             start = attacker(
@@ -130,14 +174,11 @@ async def _attack_rounds(
             if nice is None:
                 bad = await start
             else:
-                # the attacker is forked at its first step (nothing awaits before the fork): at ATTACKER_NICE from
-                # its first instruction, then this process goes back to the station's niceness
-                os.setpriority(os.PRIO_PROCESS, 0, ATTACKER_NICE)
-                try:
+                # the attacker is forked at its first step (nothing awaits before the fork): at the attackers'
+                # priority from its first instruction, then this process goes back to the station's
+                with as_attacker():
                     task = asyncio.ensure_future(start)
                     await asyncio.sleep(0)
-                finally:
-                    os.setpriority(os.PRIO_PROCESS, 0, nice)
                 bad = await task
             rounds += 1
             CONNECTIONS.append(OPENED.get(bad.pid, 0))
@@ -231,17 +272,82 @@ async def _run(pki: Path, meter: Path) -> list[tuple[str, dict[str, Any], int]]:
     return out
 
 
+def compare(runs: int) -> None:
+    """``JOSEV_BENCH_PRIORITY=compare``: ``runs`` runs of every mode, interleaved (none, board, realtime, none,
+    ...), each in a process of its own; then each mode's hostile-case p50/p99/max of every run and the medians."""
+    import statistics
+    import subprocess
+
+    got: dict[str, list[tuple[float, float, float]]] = {m: [] for m in MODES}
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    for i in range(runs):
+        for m in MODES:
+            env = dict(os.environ, JOSEV_BENCH_PRIORITY=m)
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.hostile_load"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            lines = {
+                x.split()[0]: x.split()
+                for x in out.stdout.splitlines()
+                if x.startswith(("quiet ", "hostile ")) and x.split()[1].isdigit()
+            }
+            if "hostile" not in lines:
+                print(f"run {i + 1} {m}: failed\n{out.stdout[-2000:]}{out.stderr[-2000:]}", flush=True)
+                continue
+            p50, p99, mx = (float(x) for x in lines["hostile"][2:5])
+            got[m].append((p50, p99, mx))
+            quiet = "/".join(lines["quiet"][2:5]) if "quiet" in lines else "-"
+            policy = next(
+                (
+                    f"; station policy at the end {x.split(': ')[1].split()[0]}"
+                    for x in out.stdout.splitlines()
+                    if x.startswith("the station's policy")
+                ),
+                "",
+            )
+            conns = next(
+                (x.split(": ", 1)[1] for x in out.stdout.splitlines() if x.startswith("attacker conn")), "-"
+            )
+            print(
+                f"run {i + 1} {m:<8} hostile p50 {p50:6.2f}  p99 {p99:6.2f}  max {mx:6.2f} ms"
+                f"  (quiet p50/p99/max {quiet}; attack rounds {lines['hostile'][5]};"
+                f" machine floor p50/p99 {lines['hostile'][6] if len(lines['hostile']) > 6 else '-'};"
+                f" connections established per round {conns}{policy})",
+                flush=True,
+            )
+    print(
+        f"CurrentDemand round trips under the hostile load, {LOOPS} loops a run (ms): every run, then the median"
+    )
+    print(f"{'mode':<9} {'p50':<22} {'p99':<22} {'max':<24} median p50/p99/max")
+    for m, rs in got.items():
+        if not rs:
+            continue
+        cols = ["/".join(f"{r[k]:.1f}" for r in rs) for k in range(3)]
+        med = "/".join(f"{statistics.median(r[k] for r in rs):.1f}" for k in range(3))
+        print(f"{m:<9} {cols[0]:<22} {cols[1]:<22} {cols[2]:<24} {med}")
+
+
 def main() -> None:
     if os.geteuid() != 0:
         print("skipped: needs root (network namespaces)")
         return
+    if os.environ.get("JOSEV_BENCH_PRIORITY") == "compare":
+        compare(int(os.environ.get("JOSEV_BENCH_RUNS", "3")))
+        return
     sys.path.insert(0, str(ROOT))
     from josev.pki import create
 
-    nice = priority()
+    nice, rt = priority(), realtime()
     if nice is not None:
         # the station, the car and the probe inherit it (the attackers are moved to ATTACKER_NICE)
         os.setpriority(os.PRIO_PROCESS, 0, nice)
+    if rt is not None:
+        # likewise (no SCHED_RESET_ON_FORK here: the children must inherit it, as from `chrt --rr`)
+        os.sched_setscheduler(0, rt[0], os.sched_param(rt[1]))
     with tempfile.TemporaryDirectory(prefix="josev-bench-hostile-") as tmp:
         pki = Path(tmp) / "pki"
         create(pki, ("iso2",))
@@ -254,17 +360,29 @@ def main() -> None:
         f"CurrentDemand at the EV, ISO 15118-2 DC over TLS, {LOOPS} loops every {float(INTERVAL) * 1000:.0f} ms;"
         f" machine: {os.cpu_count()} cores, load average {load0:.1f} at start"
     )
+    if rt is not None:
+        print(
+            f"priority: station, car and probe SCHED_RR priority {rt[1]} (JOSEV_BENCH_PRIORITY=realtime, [station]"
+            f' scheduling = "rr"), attackers normal at nice {ATTACKER_NICE}'
+        )
+    else:
+        print(
+            "priority: station, car and probe at nice "
+            f"{nice}, attackers at nice {ATTACKER_NICE} (JOSEV_BENCH_PRIORITY=board, the units' Nice=)"
+            if nice is not None
+            else "priority: none (every process at the same niceness; JOSEV_BENCH_PRIORITY=board or realtime)"
+        )
     print(
-        "priority: station, car and probe at nice "
-        f"{nice}, attackers at nice {ATTACKER_NICE} (JOSEV_BENCH_PRIORITY=board, the units' Nice=)"
-        if nice is not None
-        else "priority: none (every process at the same niceness; JOSEV_BENCH_PRIORITY=board for a board's)"
+        f"{'case':<8} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'attack rounds':<14}"
+        " machine floor p50/p99 ms"
     )
-    print(f"{'case':<8} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}  {'attack rounds':<14} machine floor p50/p99 ms")
     for name, r, rounds in results:
         lat = r["latency_ms"]["CurrentDemandReq"]
         floor = "/".join(f"{x:.2f}" for x in r.get("probe", []))
-        print(f"{name:<8} {lat['n']:>5} {lat['p50']:>8.2f} {lat['p99']:>8.2f}  {rounds:<14} {floor}")
+        print(
+            f"{name:<8} {lat['n']:>5} {lat['p50']:>8.2f} {lat['p99']:>8.2f} {lat.get('max', 0):>8.2f}"
+            f"  {rounds:<14} {floor}"
+        )
     print(f"attacker connections established per round (of 401): {CONNECTIONS}")
     print(
         "the station's event loop (bench/_loopmeter.py): iterations that ran callbacks for longer than 5 / 20 ms"
@@ -283,6 +401,11 @@ def main() -> None:
             f" max {max(wall, default=0):6.1f}   CPU >5/20 ms: {sum(1 for x in cpu if x > 5):>4}/"
             f"{sum(1 for x in cpu if x > 20):<3} max {max(cpu, default=0):5.1f}"
             f"   gc: {len(gcs)}, max {max(gcs, default=0):.1f} ms"
+        )
+    if loop.get("realtime"):
+        print(
+            f"the station's policy at the end: {loop['policy']} (josev run's RLIMIT_RTTIME guard set;"
+            " 'normal' would mean it tripped: a real-time thread ran 1 s without a wait)"
         )
     with_f, without = loop["full_ms"]
     print(

@@ -23,7 +23,7 @@ from josev.secc.iso20.context import BptLimits, Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import ExiCodec, exi_available
 
 LOOPS = 2000

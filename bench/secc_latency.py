@@ -17,7 +17,7 @@ from josev.ev.battery import Battery, Behaviour
 from josev.ev.evcc import Evcc
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import v2gtp
 from josev.v2g.codec import Codec, ExiCodec, exi_available
 

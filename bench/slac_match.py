@@ -7,13 +7,13 @@ import os
 import statistics
 import time
 
+from josev.sim.modem import EmulatedModem, PlcEmulator
+from josev.sim.modem_loopback import Loopback
+from josev.sim.modem_shell import run_emulator
 from josev.slac.driver import CoreDriver
-from josev.slac.emulator import EmulatedModem, PlcEmulator
-from josev.slac.emulator_shell import run_emulator
 from josev.slac.ev import E, EvSlac, EvSlacConfig
 from josev.slac.evse import EvseSlac, EvseSlacConfig, S
 from josev.slac.frame import encode_frame, parse_frame
-from josev.slac.loopback import Loopback
 from josev.slac.messages import CmAttenProfileInd, CmMnbcSoundInd, CmSlacMatchCnf, CmSlacParmReq
 from josev.slac.rawsocket import RawSocket
 

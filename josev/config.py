@@ -51,6 +51,14 @@ class StationConfig(_Strict):
     group: str | None = Field(None, min_length=1, max_length=32)
     """Primary group of the services (default: the user's own); supplementary groups come from /etc/group
     (e.g. ``dialout`` for serial meters, ``gpio`` for the board's lines)."""
+    scheduling: Literal["normal", "rr", "fifo"] = "normal"
+    """Scheduling policy of the charging path: the event loop of every ``josev run`` process that runs the HAL,
+    the coordinator, SLAC or the SECC, and the managed broker. ``"rr"`` (recommended) or ``"fifo"``: real-time
+    (SCHED_RR/SCHED_FIFO at ``realtime_priority``), ahead of every normal process of the board; needs root,
+    CAP_SYS_NICE or ``LimitRTPRIO=`` (else a warning and the normal policy). See docs/deployment.md and
+    :mod:`josev.services.scheduling`."""
+    realtime_priority: int = Field(10, ge=1, le=49)
+    """Real-time priority with ``scheduling = "rr"``/``"fifo"``: 1..49, below the kernel's interrupt threads (50)."""
 
 
 class ConnectorConfig(_Strict):

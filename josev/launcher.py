@@ -27,7 +27,7 @@ from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
 from josev.reexec import module_command
-from josev.services import privileges, registry
+from josev.services import builder, privileges, registry, scheduling
 from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
 STAGE_TIMEOUT_S = 12.0
@@ -47,39 +47,23 @@ def plan(cfg: JosevConfig, only: list[str]) -> tuple[list[str], list[str]]:
         if unknown:
             raise LaunchError(f"unknown service(s) {unknown}; known: {list(SERVICE_NAMES)}")
         return list(only), []
-    enabled = [n for n in SERVICE_NAMES if cfg.service(n).enabled and n not in left_out(cfg)]
+    enabled = builder.service_names(cfg)
     return (
         [n for n in enabled if cfg.service(n).process == "main"],
         [n for n in enabled if cfg.service(n).process == "separate"],
     )
 
 
-def left_out(cfg: JosevConfig) -> set[str]:
-    """Services the configuration leaves nothing to do: SLAC and SECC without a PLC interface (basic charging
-    only), OCPP without an ``[ocpp]`` table (no CSMS). :func:`josev.configcheck.notes` says why."""
-    from josev.configcheck import has_csms, hlc_evses
-
-    out = set()
-    if not hlc_evses(cfg):
-        out |= {"slac", "secc"}
-    if not has_csms(cfg):
-        out.add("ocpp")
-    return out
+left_out = builder.left_out
 
 
 def build_services(cfg: JosevConfig, names: list[str]) -> list[Service]:
-    """Instantiate the named services (clear error when one is missing or its section is wrong)."""
-    from pydantic import ValidationError
-
-    out = []
-    for name in names:
-        try:
-            out.append(registry.build(name, cfg))
-        except registry.UnknownService as exc:
-            raise LaunchError(str(exc)) from exc
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise LaunchError(f"service {name}: {' '.join(str(exc).split())}") from exc
-    return out
+    """Instantiate the named services with the one station builder (clear error when one is missing or its
+    section is wrong)."""
+    try:
+        return builder.build_station(cfg, names).services
+    except (registry.UnknownService, builder.BuildError) as exc:
+        raise LaunchError(str(exc)) from exc
 
 
 class _Staged:
@@ -173,6 +157,49 @@ def _check_socket_dir(folder: Path, identity: Identity) -> None:
             f"broker.socket: mosquitto (as user {identity.user}) cannot create its socket in {folder}: give"
             " the folder to that user, or leave the key out (the socket then lives in broker.directory)"
         )
+
+
+def _schedule(
+    cfg: JosevConfig,
+    in_process: list[str],
+    separate: list[str],
+    broker: PrivateBroker | None,
+    identity: Identity | None,
+) -> None:
+    """``[station] scheduling``: this process (when it runs a charging service) and the managed broker (when
+    any service of the station is one) get the real-time policy, or a warning saying why not. A root launcher
+    that switches to the service user first raises ``RLIMIT_RTPRIO``, so its charging-service child processes
+    can set theirs after the switch (or warns that they cannot)."""
+    policy, priority = cfg.station.scheduling, cfg.station.realtime_priority
+    done = scheduling.apply(policy, priority, services=in_process)
+    if done.message:
+        (log.warning if done.warning else log.info)("%s", done.message)
+    children = sorted(scheduling.CHARGING_SERVICES & set(separate))
+    if policy != "normal" and identity is not None and children:
+        try:
+            scheduling.allow(priority)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "[station] scheduling = %r: the processes of %s (user %s) cannot set real-time scheduling: raising"
+                " RLIMIT_RTPRIO to %d failed (%s: needs CAP_SYS_RESOURCE); run them in the main process or under"
+                " systemd (LimitRTPRIO=, docs/deployment.md)",
+                policy,
+                ", ".join(children),
+                identity.user,
+                priority,
+                exc,
+            )
+    charging = scheduling.wants_realtime([*in_process, *separate])
+    if (
+        broker is not None
+        and broker.proc is not None
+        and charging
+        and policy != "normal"
+        and not done.warning
+    ):
+        problem = scheduling.apply_to(broker.proc.pid, policy, priority)
+        if problem:
+            log.warning("[station] scheduling = %r: the broker: %s", policy, problem)
 
 
 def _drop(identity: Identity | None, in_process: list[str], separate: list[str]) -> None:
@@ -282,6 +309,7 @@ async def run_station(
         except (BrokerError, OSError) as exc:
             raise LaunchError(f"cannot start the broker: {exc}") from exc
         log.info("broker on 127.0.0.1:%s (%s)", broker.port, broker.directory)
+    _schedule(cfg, in_process, separate, broker, identity)
     try:
         _drop(identity, in_process, separate)
     except OSError as exc:
@@ -346,6 +374,7 @@ async def run_station(
 
 async def _signal_ready(runner: ServiceRunner, ready: asyncio.Event | None, names: list[str]) -> None:
     await runner.ready.wait()
+    scheduling.steady()
     sdnotify.notify(
         "READY=1", f"STATUS=serving: {', '.join(names) or 'broker only'}", f"MAINPID={os.getpid()}"
     )

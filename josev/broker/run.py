@@ -144,6 +144,9 @@ class PrivateBroker:
         binary = find_mosquitto()
         self.proc = subprocess.Popen(
             [binary, "-c", str(self.files.config)],
+            # mosquitto speaks sd_notify itself: under josev run's NOTIFY_SOCKET its bare READY=1 would come
+            # before the station is ready (systemd ignores it with NotifyAccess=main; a supervisor might not)
+            env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C for the station must not reach the broker before it

@@ -22,13 +22,18 @@ app = typer.Typer(help="EV simulator: discovers the SECC on an interface and cha
 
 
 def _summary(res: dict[str, object]) -> dict[str, object]:
-    """Replace the latency lists by n / p50 / p99 (ms)."""
+    """Replace the latency lists by n / p50 / p99 / max (ms)."""
     lat = res.get("latency_ms")
     if isinstance(lat, dict):
         out = {}
         for name, vals in lat.items():
             v = sorted(vals)
-            out[name] = {"n": len(v), "p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))]}
+            out[name] = {
+                "n": len(v),
+                "p50": v[len(v) // 2],
+                "p99": v[min(len(v) - 1, int(len(v) * 0.99))],
+                "max": v[-1],
+            }
         res["latency_ms"] = out
     return res
 

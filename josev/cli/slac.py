@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from josev.slac import emulator_shell, ev_run
+from josev.sim import modem_shell
+from josev.slac import ev_run
 from josev.slac.errors import FrameError
 from josev.slac.evse_table import table
 from josev.slac.frame import parse_frame
@@ -55,7 +56,7 @@ def emulate(
 ) -> None:
     """Run the PLC modem emulator between interfaces (needs CAP_NET_RAW)."""
     args = [f"--port={p}" for p in port] + [f"--att={a}" for a in att] + [f"--join-delay={join_delay}"]
-    emulator_shell.main(args)
+    modem_shell.main(args)
 
 
 @app.command("ev")

@@ -1,15 +1,17 @@
 """``josev station --sim --iface IFACE [--slac on|off] [--tls off|iso2|iso20|both --pki DIR]``: a reference
 station on one interface, run by the service runner on a private mosquitto.
 
-``--stack real`` (default): the station's own services built by their ``from_config`` factories -- HAL simulator
-board, coordinator (with its DC flow), SLAC (or, with ``--slac off``, a link taken as matched), SECC, OCPP --
-plus an OCPP 2.0.1 CSMS stand-in on loopback and the simulated car's pilot and plug on the board
-(:mod:`josev.secc.refstation`); one EVSE of one kind (``--modes ac|dc``).
+The options become a one-EVSE station configuration, built by the one station builder that ``josev run`` and
+``josev demo`` use (:mod:`josev.services.builder`, through :mod:`josev.secc.refstation`).
+
+``--stack real`` (default): the station's own services -- HAL simulator board, coordinator (with its DC flow),
+SLAC (or, with ``--slac off``, a link taken as matched), SECC, OCPP -- plus an OCPP 2.0.1 CSMS stand-in on
+loopback and the simulated car's pilot and plug on the board; one EVSE of one kind (``--modes ac|dc``), offering
+everything it can do (-20 AC BPT / DC BPT with ``--bpt on``).
 
 ``--stack lite``: the SECC alone with its simulated DC supply and automatic EIM authorization, (with ``--slac
 on``) SLAC, and a coordinator stand-in (pilot "plugged in, 5 %", replug after each session, acks); it can offer
-AC and DC on one EVSE (``--modes both``). :func:`build_services` composes it (:data:`EXTRA_SERVICES` factories
-are appended; the stand-in steps aside when one of them is a coordinator).
+AC and DC on one EVSE (``--modes both``).
 
 ``--web HOST:PORT`` (``:8080`` = 127.0.0.1:8080): a read-only live view of the session in a browser
 (:mod:`josev.web`); the SECC then publishes its decoded messages on the bus.
@@ -30,83 +32,7 @@ import typer
 
 app = typer.Typer(help="Reference station: SECC (+SLAC) on one interface, waiting for an EV.")
 
-#: Factories ``f(iface, evse_no) -> list of services`` appended to the stack (coordinator, HAL sim, CSMS).
-EXTRA_SERVICES: list[Callable[[str, int], list[Any]]] = []
-
-MODES = {
-    "dc": ("DC_extended",),
-    "ac": ("AC_three_phase_core", "AC_single_phase_core"),
-    "both": ("AC_three_phase_core", "DC_extended"),
-}
-
-
-def build_services(
-    iface: str,
-    *,
-    slac: bool = False,
-    codec: str = "exi",
-    modes: str = "both",
-    tcp_port: int = 0,
-    evse: int = 1,
-    iso20: bool = True,
-    bpt: bool = True,
-    tls: str = "off",
-    pki: Path | None = None,
-    enforce_tls: bool = False,
-    v2g_log_dir: Path | None = None,
-    lenient_targets: bool = False,
-    tls_keylog: Path | None = None,
-    report: bool = True,
-    scenario: Any = None,
-) -> list[Any]:
-    """The services of the reference station for one EVSE on ``iface``."""
-    from josev.secc.service import SeccEvseConfig, SeccService
-    from josev.secc.tlsconfig import SeccTls, ensure_pki
-
-    tls_cfg = None
-    if tls != "off":
-        if pki is None:
-            raise ValueError("TLS needs a PKI folder")
-        tls_cfg = SeccTls(tls, ensure_pki(pki), enforce=enforce_tls, keylog=tls_keylog)  # type: ignore[arg-type]
-    services: list[Any] = [
-        SeccService(
-            [
-                SeccEvseConfig(
-                    evse=evse, iface=iface, tcp_port=tcp_port, energy_modes=MODES[modes], iso20=iso20, bpt=bpt
-                )
-            ],
-            codec=codec,
-            tls=tls_cfg,
-            recorder=_recorder(v2g_log_dir, codec, report, scenario),
-            clamp_targets=lenient_targets,
-            scenario=scenario,
-        )
-    ]
-    if slac:
-        from josev.slac.service import SlacEvseSettings, SlacService, SlacSettings
-
-        services.append(SlacService(SlacSettings(evses=(SlacEvseSettings(evse=evse, interface=iface),))))
-    for factory in EXTRA_SERVICES:
-        services += factory(iface, evse)
-    if not any(getattr(s, "name", "") == "coordinator" for s in services):
-        from josev.secc.simcoordinator import SimCoordinator
-
-        services.append(SimCoordinator([evse]))  # pilot for SLAC, acks for the SECC's commands
-    return services
-
-
-def _recorder(directory: Path | None, codec: str, report: bool, scenario: Any = None) -> Any:
-    """The V2G log; with a directory and ``report``, it writes a conformance report next to each pcapng, with
-    the actions the ``scenario`` (a :class:`~josev.secc.scenario.ScenarioRunner`) took in that session and the
-    EV's reaction to them."""
-    from josev.observability.v2glog import V2gRecorder
-
-    if directory is not None and report:
-        from josev.report.files import ReportingRecorder
-
-        actions = scenario.report_actions if scenario is not None else None
-        return ReportingRecorder(directory=directory, codec=codec, actions=actions)
-    return V2gRecorder(directory=directory)
+MODES = ("dc", "ac", "both")
 
 
 async def run_stack(
@@ -331,59 +257,56 @@ def station(
     if tls != "off" and pki is None:
         pki = Path(tempfile.mkdtemp(prefix="josev-pki-"))  # kept: the EV needs it; its path is printed
 
+    from pydantic import ValidationError
+
     from josev.pki import PkiError
+    from josev.secc.refstation import build_real
+    from josev.secc.tlsconfig import ensure_pki
     from josev.tls import TlsConfigError
 
     workdir = tempfile.TemporaryDirectory(prefix="josev-station-")  # OCPP database of the real stack
     try:
-        services = build_services(
-            iface,
-            slac=slac == "on",
-            codec=codec,
-            modes=modes,
-            tcp_port=port,
-            iso20=iso20 == "on",
-            bpt=bpt == "on",
-            tls=tls,
-            pki=pki,
-            enforce_tls=enforce_tls,
-            v2g_log_dir=v2g_log_dir,
-            lenient_targets=lenient_targets,
-            tls_keylog=tls_keylog,
-            report=report,
-            scenario=runner,
-        )
-        secc = services[0]
-        csms = None
+        if tls != "off":
+            assert pki is not None
+            ensure_pki(pki)
+        secc_section: dict[str, Any] = {
+            "codec": codec,
+            "tcp_port": port,
+            "iso20": iso20 == "on",
+            "tls": tls,
+            "enforce_tls": enforce_tls,
+            "clamp_targets": lenient_targets,
+            "publish_messages": web_at is not None,  # the decoded messages on the bus, for the page
+        }
+        if tls != "off":
+            secc_section["pki_dir"] = str(pki)
+        if tls_keylog is not None:
+            secc_section["tls_keylog"] = str(tls_keylog)
+        if v2g_log_dir is not None:
+            secc_section.update(v2g_log_dir=str(v2g_log_dir), v2g_log_reports=report)
         if stack == "real":
-            from josev.secc.refstation import build_real
-
-            real = build_real(
-                iface,
-                kind=modes,
-                slac=slac == "on",
-                secc_kwargs={
-                    "codec": codec,
-                    "tls": secc.tls,
-                    "recorder": secc.recorder,
-                    "clamp_targets": lenient_targets,
-                    "metering_interval": metering_confirmation,
-                    "scenario": runner,
-                },
-                secc_evse_kwargs={"tcp_port": port, "iso20": iso20 == "on"},
-                workdir=Path(workdir.name),
-                bpt=bpt == "on",
-                pnc_pki=pki if pnc == "on" else None,
-                metering_receipt=metering_receipt,
-                charging_limit_w=charging_limit_w,
-            )
-            services, secc, csms = real.services, real.secc, real.csms
-        if web_at is not None:
-            from josev.secc.msgstream import MessageStream
-
-            secc.messages = MessageStream()  # the decoded messages on the bus, for the page
+            secc_section["metering_confirmation_s"] = metering_confirmation
+        real = build_real(
+            iface,
+            kind=modes,
+            slac=slac == "on",
+            secc=secc_section,
+            workdir=Path(workdir.name),
+            bpt=bpt == "on",
+            pnc_pki=pki if pnc == "on" else None,
+            metering_receipt=metering_receipt,
+            charging_limit_w=charging_limit_w,
+            scenario=runner,
+            lite=stack == "lite",
+        )
+        services, secc, csms = real.services, real.secc, real.csms
         if secc.tls is not None:
             secc.tls.context()  # a broken PKI is a clear error now, not at the first EV
+    except ValidationError as e:
+        workdir.cleanup()
+        problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(2) from None
     except (TlsConfigError, PkiError, OSError, ValueError) as e:
         workdir.cleanup()
         typer.echo(f"error: {e}", err=True)

@@ -1,17 +1,37 @@
-"""``josev station-sim``: a simulated station (sim board + HAL + coordinator on a private broker), and a
-probe for Charge Control C bring-up."""
+"""``josev station-sim``: a simulated station (sim board + HAL + coordinator on a private broker, built from a
+generated configuration by the one station builder, :mod:`josev.services.builder`), and a probe for Charge
+Control C bring-up."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from josev.config import JosevConfig
 
 app = typer.Typer(
     help="Simulated charging station (HAL + coordinator) and board probes.", no_args_is_help=True
 )
+
+
+def station_config(evses: int, station_limit: float | None) -> JosevConfig:
+    """The simulated station: ``evses`` AC EVSEs (32 A, three phases, basic charging), the sim board, free
+    charging; ``station_limit`` A per phase shared by them (None: no station-wide limit below theirs)."""
+    from josev.config import EvseConfig, JosevConfig
+
+    coordinator: dict[str, Any] = {"free_charging": True, "ev_adapt_s": 0.5}
+    if station_limit is not None:
+        coordinator["station_limit_a"] = station_limit
+    return JosevConfig(
+        station={"max_current_a": 32.0 * evses},
+        evse=[EvseConfig(id=e) for e in range(1, evses + 1)],
+        hal={"board": "sim", "meter_poll_s": 0.2},
+        coordinator=coordinator,
+    )
 
 
 async def _run(evses: int, seconds: float, station_limit: float | None, max_current: float) -> list[str]:
@@ -20,19 +40,14 @@ async def _run(evses: int, seconds: float, station_limit: float | None, max_curr
     from josev.api import coordinator as capi
     from josev.broker import PrivateBroker
     from josev.bus import Bus
-    from josev.coordinator import EvseConfig
-    from josev.coordinator.service import CoordinatorService, StationConfig
-    from josev.halsvc import HalService, HalServiceConfig
+    from josev.services.builder import build_station
 
     lines: list[str] = []
+    built = build_station(station_config(evses, station_limit))  # what `josev run` would start for it
+    board = built.service("hal").board
+    assert isinstance(board, SimBoard)
     with PrivateBroker() as broker:
-        board = SimBoard.with_channels(evses)
-        hal = HalService(board, HalServiceConfig(meter_poll_s=0.2))
-        coord = CoordinatorService(
-            [EvseConfig(evse=e, free_charging=True) for e in range(1, evses + 1)],
-            StationConfig(station_limit_a=station_limit, ev_adapt_s=0.5),
-        )
-        buses = [Bus(n, broker.settings(n)) for n in ("hal", "coordinator", "cli")]
+        buses = [Bus(n, broker.settings(n)) for n in [*(s.name for s in built.services), "cli"]]
         for b in buses:
             await b.connect()
         ended: dict[int, capi.SessionEvent] = {}
@@ -43,9 +58,11 @@ async def _run(evses: int, seconds: float, station_limit: float | None, max_curr
                 if m.step == "ended":
                     ended[evse] = m
 
-        buses[2].subscribe(capi.SessionEvent, on_session)
+        buses[-1].subscribe(capi.SessionEvent, on_session)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(hal.run(buses[0], stop)), asyncio.create_task(coord.run(buses[1], stop))]
+        tasks = [
+            asyncio.create_task(svc.run(bus, stop)) for svc, bus in zip(built.services, buses, strict=False)
+        ]
         await asyncio.sleep(0.5)
         evs = []
         for e in range(1, evses + 1):

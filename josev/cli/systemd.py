@@ -46,8 +46,9 @@ CHARGING_NICE = -10
 scheduler runs them ahead of OCPP, the system service and anything else on the board, so a busy board (a log
 upload, a hostile peer's connections being torn down) does not stretch the charge loop's response times.
 ``bench/hostile_load.py`` with ``JOSEV_BENCH_PRIORITY=board`` measures the station run this way. Not
-``CPUSchedulingPolicy=fifo``: a real-time Python loop that spins would starve the kernel's own threads, and the
-units keep ``RestrictRealtime=yes``."""
+``CPUSchedulingPolicy=`` by default: the units keep ``RestrictRealtime=yes``; ``josev systemd install --realtime``
+lets the station's ``[station] scheduling = "rr"`` give the charging path a real-time policy (:func:`realtime_unit`,
+:mod:`josev.services.scheduling`)."""
 CHARGING_UNITS = (
     "josev.service",
     "josev-broker.service",
@@ -57,6 +58,34 @@ CHARGING_UNITS = (
     "josev-secc.service",
 )
 """Units that carry ``Nice=`` :data:`CHARGING_NICE` (the templates say so; a test checks)."""
+
+
+def realtime_unit(name: str, text: str, priority: int) -> str:
+    """``text`` of unit ``name`` for a real-time charging path (unchanged for a unit not on it)."""
+    if name not in CHARGING_UNITS:
+        return text  # OCPP, system: behind the charging path, RestrictRealtime=yes
+    lines = ["RestrictRealtime=no"]
+    if name == "josev-broker.service":
+        lines += [
+            "CPUSchedulingPolicy=rr",
+            f"CPUSchedulingPriority={priority}",
+            "CPUSchedulingResetOnFork=yes",
+        ]
+    else:
+        lines.append(f"LimitRTPRIO={priority}")
+    out = text.replace("\nRestrictRealtime=yes\n", "\n" + "\n".join(lines) + "\n")
+    assert out != text, f"{name}: no RestrictRealtime=yes line"
+    return out
+
+
+def realtime_config(text: str, priority: int) -> str:
+    """The example configuration with ``scheduling = "rr"`` at ``priority``."""
+    out = text.replace('# scheduling = "rr"  ', 'scheduling = "rr"    ').replace(
+        "# realtime_priority = 10", f"realtime_priority = {priority}  "
+    )
+    assert out != text
+    return out
+
 
 app = typer.Typer(help="systemd units for a josev station.", no_args_is_help=True)
 
@@ -124,8 +153,14 @@ def install(
     services: list[str] | None = None,
     unit_dir: Path = UNIT_DIR,
     force_config: bool = False,
+    realtime: int | None = None,
 ) -> list[Path]:
-    """Write the units, the sysusers.d entry and (unless present) the station configuration under ``prefix``."""
+    """Write the units, the sysusers.d entry and (unless present) the station configuration under ``prefix``;
+    ``realtime``: the real-time priority the charging path may use (:func:`realtime_unit`, :func:`realtime_config`)."""
+    if realtime is not None and not 1 <= realtime <= 49:
+        raise InstallError(
+            f"--realtime {realtime}: a real-time priority is 1..49 (below the kernel's interrupt threads)"
+        )
     if mode not in MODES:
         raise InstallError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     services = list(services or SERVICE_NAMES)
@@ -144,6 +179,8 @@ def install(
         units.mkdir(parents=True, exist_ok=True)
         for name in names:
             text = render_unit(name, josev_bin=josev_bin, mosquitto=mosquitto, wants=names[:-1])
+            if realtime is not None:
+                text = realtime_unit(name, text, realtime)
             (units / name).write_text(text)
             written.append(units / name)
         sysusers = prefix / SYSUSERS_DIR
@@ -157,7 +194,8 @@ def install(
         cfg = prefix / CONFIG
         if force_config or not cfg.exists():
             cfg.parent.mkdir(parents=True, exist_ok=True)
-            write_private(cfg, render_config(mode))
+            text = render_config(mode)
+            write_private(cfg, text if realtime is None else realtime_config(text, realtime))
             written.append(cfg)
     except OSError as exc:
         raise InstallError(f"cannot write under {prefix}: {exc.strerror or exc}") from exc
@@ -191,6 +229,12 @@ def install_cmd(
     mosquitto: str | None = typer.Option(None, "--mosquitto", help="Absolute path of mosquitto."),
     service: list[str] = typer.Option([], "--service", help="per-service: only these services (repeatable)."),
     force_config: bool = typer.Option(False, "--force-config", help="Overwrite an existing station.toml."),
+    realtime: int | None = typer.Option(
+        None,
+        "--realtime",
+        help='Let the charging path run real-time at this priority (1..49; LimitRTPRIO=, and scheduling = "rr"'
+        " in a new station.toml).",
+    ),
 ) -> None:
     """Write the systemd units, the josev user (sysusers.d) and /etc/josev/station.toml if absent."""
     if mode not in MODES:
@@ -204,6 +248,7 @@ def install_cmd(
             mosquitto=mosquitto,
             services=service or None,
             force_config=force_config,
+            realtime=realtime,
         )
     except InstallError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -214,6 +259,13 @@ def install_cmd(
     if not Path(used).exists():
         typer.echo(
             f"warning: {used} does not exist here (fine for a staging prefix; else pass --josev-bin)",
+            err=True,
+        )
+    cfg_written = any(p.name == "station.toml" for p in written)
+    if realtime is not None and not cfg_written:
+        typer.echo(
+            f'note: {prefix / CONFIG} was kept: set [station] scheduling = "rr" and realtime_priority = {realtime}'
+            " there for the real-time policy",
             err=True,
         )
     typer.echo(

@@ -7,6 +7,7 @@ free_charging = false
 local_auth_list = ["04A2B3C4D5"]
 meter_loss = "stop"          # stop | continue | fault
 station_limit_a = 63         # default: [station] max_current_a
+ev_adapt_s = 5               # time an EV may take to follow a lower duty cycle (load balancing counts it)
 slac_init_timeout_s = 50
 slac_retries = 1
 v2g_retries = 3              # new V2G sessions after abnormal ends (FAILED, timeout, TCP lost) per plug-in
@@ -76,6 +77,8 @@ class CoordinatorSection(BaseModel):
     local_auth_list: list[str] = Field(default_factory=list)
     meter_loss: Literal["stop", "continue", "fault"] = "stop"
     station_limit_a: float | None = Field(None, ge=0)
+    ev_adapt_s: float = Field(5.0, gt=0, le=10)
+    """Time an EV may take to follow a lower duty cycle (IEC 61851-1: 5 s); load balancing counts it."""
     slac_init_timeout_s: float = Field(50.0, gt=0)
     slac_retries: int = Field(1, ge=0)
     v2g_retries: int = Field(3, ge=0)
@@ -135,5 +138,5 @@ def from_config(cfg: JosevConfig) -> CoordinatorService:
     limit = section.station_limit_a if section.station_limit_a is not None else cfg.station.max_current_a
     return CoordinatorService(
         evse_configs(cfg, section),
-        StationConfig(limit, section.heartbeat_s, frozenset(section.local_auth_list)),
+        StationConfig(limit, section.heartbeat_s, frozenset(section.local_auth_list), section.ev_adapt_s),
     )

@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 from josev import logs, netlab
-from josev.csms_sim import CsmsSim
 from josev.demo.sessions import AC_LANE, DC_LANE, Lane, SessionTracker, run_lane
 from josev.demo.station import DemoStation
 from josev.demo.view import LiveView, SessionResult, report
 from josev.reexec import module_command
+from josev.sim.csms import CsmsSim
 
 log = logging.getLogger("josev.demo")
 USERNS_ENV = "JOSEV_DEMO_USERNS"
@@ -58,7 +58,7 @@ def _reexec_in_userns(argv: list[str]) -> int:
 
 
 def _emulator(plc: netlab.Netns, n: int) -> subprocess.Popen[str]:
-    args = module_command("josev.slac.emulator_shell")
+    args = module_command("josev.sim.modem_shell")
     for i in range(1, n + 1):
         args += ["--port", f"evse{i}=s{i}:qualcomm", "--port", f"ev{i}=e{i}:qualcomm"]
         args += [f"--att=evse{i},ev{i}={18 + i}"]

@@ -1,4 +1,5 @@
-"""The demo station: every service in this process (inside the station's network namespace), a private
+"""The demo station: every service in this process (inside the station's network namespace), built from the demo's
+configuration by the one station builder (:mod:`josev.services.builder`, as ``josev run`` would), a private
 mosquitto, the simulated board, a V2G test PKI and a CSMS stand-in."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from josev import config as config_mod
 from josev.broker import PrivateBroker
 from josev.bus import Bus, ServiceRunner
 from josev.bus.service import Service
-from josev.services import registry
+from josev.services.builder import build_station
 
 AC_EVSE = 1
 DC_EVSE = 2
@@ -85,6 +86,11 @@ def station_config(workdir: Path, evses: int, csms_port: int | None, pki_dir: Pa
     return config_mod.parse(data)
 
 
+def demo_services(cfg: config_mod.JosevConfig) -> list[Service]:
+    """The demo station's services: what ``josev run`` would start for ``cfg`` (the one station builder)."""
+    return build_station(cfg).services
+
+
 @dataclass
 class DemoStation:
     """The running station: use :meth:`start` / :meth:`stop`."""
@@ -106,8 +112,7 @@ class DemoStation:
         cfg = station_config(self.workdir, self.evses, self.csms_port, self.pki_dir)
         self.broker = PrivateBroker(self.workdir / "broker", unix_socket=True)
         self.broker.start()
-        names = [n for n in config_mod.SERVICE_NAMES if cfg.service(n).enabled]
-        self.services = [registry.build(n, cfg) for n in names]
+        self.services = demo_services(cfg)
         hal = next(s for s in self.services if s.name == "hal")
         board = getattr(hal, "board", None)
         if not isinstance(board, SimBoard):

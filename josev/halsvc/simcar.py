@@ -3,7 +3,7 @@ and :class:`~josev.api.hal.SimCarState` (see :mod:`josev.api.hal`).
 
 With ``[hal] board = "sim"`` a station started by ``josev run`` can be driven end to end from the bus: plug a
 car, let it charge, pull the plug. :func:`plug_car` is also what the reference station's car bridge
-(:mod:`josev.secc.simboard`) plugs in, so both make the same car.
+(:mod:`josev.sim.board`) plugs in, so both make the same car.
 """
 
 from __future__ import annotations

@@ -245,7 +245,11 @@ def check_exi(schema_version: str, exi_b64: str) -> str | None:
 
 # -- OCSP ----------------------------------------------------------------------------------------------
 def _ocsp_key(item: dict[str, Any]) -> str:
-    return f"ocsp:{item['hash_algorithm']}:{item['issuer_name_hash'].lower()}:{item['serial_number'].lower()}"
+    """RFC 6960's CertID: a renewed Sub-CA with the same name (other key) does not share cached answers."""
+    return (
+        f"ocsp:{item['hash_algorithm']}:{item['issuer_name_hash'].lower()}:{item['issuer_key_hash'].lower()}:"
+        f"{item['serial_number'].lower()}"
+    )
 
 
 def _cached_ocsp(st: Station, item: dict[str, Any], now: float) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """The CSMS side of the certificate messages, on a test PKI (used by the CSMS stand-in
-:mod:`josev.csms_sim`): signing a station's CSR, answering contract authorizations and OCSP requests.
+:mod:`josev.sim.csms`): signing a station's CSR, answering contract authorizations and OCSP requests.
 
 Facts from OCPP 2.0.1 (SignCertificate, Authorize with ``iso15118CertificateHashData``, GetCertificateStatus)
 and RFC 6960 (OCSP); a certificate is found by its OCSP identity (issuer name hash, issuer key hash, serial).

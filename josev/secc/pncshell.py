@@ -42,6 +42,8 @@ EVENT_TYPES = {
     "signature_error": "InvalidMessages",
     "challenge_invalid": "InvalidMessages",
     "metering_signature": "InvalidMessages",
+    # not in OCPP 2.0.1's (open) list of security events: a contract accepted by the soft OCSP policy
+    "ocsp_unconfirmed": "ContractRevocationStatusUnknown",
 }
 
 
@@ -235,6 +237,7 @@ class PncShell:
     async def security_event(self, bus: Bus, evse: int, e: ev.SecurityIssue) -> None:
         """Forward a security issue of the cores to the CSMS (through the OCPP service)."""
         kind = EVENT_TYPES.get(e.kind, "InvalidMessages")
+        log.warning("secc: EVSE %d security event %s: %s", evse, e.kind, e.detail)
         await bus.publish(
             iso.SeccSecurityEvent(type=kind, tech_info=f"EVSE {evse}: {e.kind}: {e.detail}"[:255])
         )

@@ -1,19 +1,28 @@
-"""The real reference station for ``josev station --sim --stack real``: the services ``josev run`` would start for
-one simulated EVSE (HAL simulator board, coordinator with its DC flow, SLAC, SECC, OCPP), built by their
-``from_config`` factories from a generated station configuration, plus the station's stand-ins for what is
-outside it: an OCPP 2.0.1 CSMS on loopback (:class:`josev.csms_sim.CsmsSim`), the simulated car's pilot and
-plug (:class:`~josev.secc.simboard.SimEvBridge`) and, with ``--slac off``, a link that counts as matched
-(:class:`~josev.secc.simboard.SlacLinkUp`).
+"""The reference station of ``josev station --sim``: a one-EVSE station configuration made from the command's
+options (:func:`station_config`), built by the one station builder (:func:`josev.services.builder.build_station`)
+like ``josev run`` would build it, plus the stand-ins for what is outside the station.
+
+``--stack real`` (:func:`build_real` with ``lite=False``): HAL simulator board, coordinator (with its DC flow),
+SLAC (or, with ``--slac off``, a link that counts as matched: :class:`~josev.sim.board.SlacLinkUp`), SECC,
+OCPP, with an OCPP 2.0.1 CSMS stand-in on loopback (:class:`josev.sim.csms.CsmsSim`) and the simulated car's
+pilot and plug on the board (:class:`~josev.sim.board.SimEvBridge`). The SECC offers everything the EVSE
+can do: ISO 15118-20 with BPT (AC_BPT, ServiceID 5, on an AC EVSE; DC_BPT on a DC one) when ``bpt``, the
+coordinator then having discharge limits for the EVSE.
+
+``--stack lite`` (``lite=True``): the SECC alone with its simulated supply and EIM authorized at once, SLAC (or
+the link-up stand-in), and a coordinator stand-in (:class:`~josev.sim.coordinator.SimCoordinator`); only it
+can offer AC and DC on one EVSE (``kind="both"``), which no coordinator EVSE is.
 """
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from josev.csms_sim import CsmsSim
+from josev.services.builder import CsmsStandIn, StandIns, StationBuild, Tools, build_station, free_port
+
+__all__ = ["DEMO_TARIFF", "MODES", "RealStation", "build_real", "free_port", "station_config"]
 
 DEMO_TARIFF = [
     {"start_s": 0, "price_level": 1, "cost": [{"kind": "relativePricePercentage", "amount": 100}]},
@@ -21,30 +30,31 @@ DEMO_TARIFF = [
 ]
 """The simulated station's SalesTariff: full price for an hour, then 60 % (levels 1 and 0)."""
 
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+MODES = {
+    "dc": ("DC_extended",),
+    "ac": ("AC_three_phase_core", "AC_single_phase_core"),
+    "both": ("AC_three_phase_core", "DC_extended"),
+}
+"""Energy transfer modes the reference station offers per ``--modes``."""
 
 
 @dataclass
 class RealStation:
-    """The services (in start order) and the CSMS stand-in of the real reference station."""
+    """The services (in start order) and the CSMS stand-in (None for the lite stack) of the reference station."""
 
     services: list[Any]
-    csms: CsmsSim
+    csms: Any
     config: Any
     secc: Any
     extras: dict[str, Any] = field(default_factory=dict)
+    build: StationBuild | None = None
 
 
 def station_config(
     iface: str,
     kind: str,
     workdir: Path,
-    csms_url: str,
+    csms_url: str | None = None,
     *,
     evse: int = 1,
     bpt: bool = True,
@@ -52,9 +62,12 @@ def station_config(
     max_current_a: float | None = None,
     max_power_w: float | None = None,
     pnc: bool = False,
+    secc: dict[str, Any] | None = None,
+    ocpp: bool = True,
 ) -> Any:
     """The ``JosevConfig`` of a one-EVSE simulated station on ``iface`` (``kind`` ``ac`` or ``dc``; ``pnc``: the
-    OCPP service supports Plug & Charge, ISO15118Ctrlr.PnCEnabled)."""
+    OCPP service supports Plug & Charge, ISO15118Ctrlr.PnCEnabled; ``secc``: ``[secc]`` keys over the
+    reference station's; ``ocpp`` False: no ``[ocpp]`` table)."""
     from josev.config import EvseConfig, JosevConfig
 
     dc = kind == "dc"
@@ -78,12 +91,16 @@ def station_config(
     hal: dict[str, Any] = {"board": "sim"}
     if dc and bpt:
         hal["sim_dc_discharge_a"] = 25.0
-    return JosevConfig(
-        evse=[ev],
-        hal=hal,
-        coordinator=coordinator,
-        ocpp={
-            "csms_url": csms_url,
+    secc_section: dict[str, Any] = {
+        "iso20": True,
+        "bpt": bpt,
+        "sim_supply": False,  # the coordinator's DC flow and authorization answer
+        "csms_schedule_wait_s": 20.0,
+        **(secc or {}),
+    }
+    ocpp_section: dict[str, Any] = {}
+    if ocpp:
+        ocpp_section = {
             "database": str(workdir / "ocpp.sqlite"),
             "workdir": str(workdir / "ocpp"),
             # free charging carries no id token, which the OCPP service does not count as "Authorized": start and
@@ -93,8 +110,10 @@ def station_config(
                 "TxCtrlr/TxStopPoint": "EVConnected",
                 **({"ISO15118Ctrlr/PnCEnabled": "true"} if pnc else {}),
             },
-        },
-    )
+        }
+        if csms_url is not None:
+            ocpp_section["csms_url"] = csms_url
+    return JosevConfig(evse=[ev], hal=hal, coordinator=coordinator, secc=secc_section, ocpp=ocpp_section)
 
 
 def build_real(
@@ -102,74 +121,63 @@ def build_real(
     *,
     kind: str,
     slac: bool,
-    secc_kwargs: dict[str, Any],
-    secc_evse_kwargs: dict[str, Any],
     workdir: Path,
+    secc: dict[str, Any] | None = None,
     evse: int = 1,
     bpt: bool = True,
     pnc_pki: Path | None = None,
     metering_receipt: float | None = None,
     charging_limit_w: float | None = None,
+    scenario: Any = None,
+    lite: bool = False,
 ) -> RealStation:
-    """HAL sim + coordinator + SLAC (or :class:`SlacLinkUp`) + SECC + OCPP, the CSMS stand-in and the car.
+    """The reference station (see the module doc); ``secc``: ``[secc]`` keys (codec, tcp_port, iso20, tls,
+    pki_dir, ...).
 
-    ``pnc_pki`` (a ``josev pki create`` folder): Plug & Charge on; the SECC trusts its MO / V2G roots and the
-    CSMS stand-in answers contract authorizations and certificate requests with its ``iso2`` PKI, and Contract
-    sessions get the demo SalesTariff (:data:`DEMO_TARIFF`) signed with that PKI's SECC key.
+    ``pnc_pki`` (a ``josev pki create`` folder, the TLS one): Plug & Charge on; the SECC trusts its MO / V2G
+    roots and the CSMS stand-in answers contract authorizations and certificate requests with its PKI, and
+    Contract sessions get the demo SalesTariff (:data:`DEMO_TARIFF`) signed with that PKI's SECC key.
     ``metering_receipt``: ISO 15118-2 metering receipts every so many seconds (``[secc] metering_receipt``).
     ``charging_limit_w``: the CSMS stand-in installs a TxDefaultProfile of that power at boot. The SECC reports
     the EV's needs and chosen schedule to the OCPP service (K15/K17)."""
-    from josev.secc.service import SeccEvseConfig, SeccService
-    from josev.secc.simboard import SimEvBridge, SlacLinkUp
-    from josev.services import registry
-
-    pki_obj = None
-    pki20: tuple[Any, ...] = ()
+    section = dict(secc or {})
     if pnc_pki is not None:
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        from josev.pki import load_pki
-        from josev.secc.pncshell import PncShell
-        from josev.v2g.sales_tariff import from_config as tariff
-
-        pki_obj = load_pki(pnc_pki / "iso2")
-        pki20 = tuple(load_pki(pnc_pki / p) for p in ("iso20-p521", "iso20-ed448") if (pnc_pki / p).is_dir())
-        key = load_pem_private_key((pnc_pki / "iso2" / "keys" / "secc_leaf.key").read_bytes(), None)
-        secc_kwargs = {
-            **secc_kwargs,
-            "pnc": PncShell(pnc_pki, metering_receipt_interval=metering_receipt),
-            "sales_tariff": (tariff(DEMO_TARIFF, "josev demo"), key),
-        }
-    secc_kwargs = {"csms_wait": 20.0, **secc_kwargs}
-    csms = CsmsSim(port=free_port(), pki=pki_obj, pki20=pki20, charging_limit_w=charging_limit_w)
-    cfg = station_config(iface, kind, workdir, csms.url, evse=evse, bpt=bpt, pnc=pnc_pki is not None)
-    hal = registry.build("hal", cfg)
-    coordinator = registry.build("coordinator", cfg)
-    e = cfg.evse[0]
-    modes = ("DC_extended",) if kind == "dc" else ("AC_three_phase_core", "AC_single_phase_core")
-    secc = SeccService(
-        [
-            SeccEvseConfig(
-                evse=evse,
-                iface=iface,
-                energy_modes=modes,
-                max_current_a=e.max_current_a,
-                max_voltage_v=e.max_voltage_v if kind == "dc" else None,
-                max_power_w=e.max_power_w,
-                bpt=bpt,
-                **secc_evse_kwargs,
-            )
-        ],
-        sim_supply=False,  # the coordinator's DC flow and authorization answer
-        **secc_kwargs,
+        section.update(
+            pnc=True,
+            pki_dir=str(pnc_pki),
+            sales_tariff=DEMO_TARIFF,
+            sales_tariff_description="josev demo",
+            metering_receipt=metering_receipt is not None,
+            metering_receipt_interval_s=metering_receipt if metering_receipt is not None else 60.0,
+        )
+    if lite:
+        section = {"sim_supply": True, "auto_authorize": True, "csms_schedule_wait_s": 0.0, **section}
+    cfg = station_config(
+        iface,
+        "dc" if kind == "both" else kind,
+        workdir,
+        evse=evse,
+        bpt=bpt,
+        pnc=pnc_pki is not None,
+        secc=section,
+        ocpp=not lite,
     )
-    services: list[Any] = [hal, coordinator]
-    if slac:
-        services.append(registry.build("slac", cfg))
+    if lite:
+        names = ["secc", "slac"]
+        stand_ins = StandIns(coordinator=True, slac_link_up=not slac)
     else:
-        services.append(SlacLinkUp([evse], iface))
-    ocpp = registry.build("ocpp", cfg)
-    board = getattr(hal, "board", None)
-    car = SimEvBridge(board, [evse], wait_for=secc.ready)
-    services += [secc, ocpp, car]
-    return RealStation(services, csms, cfg, secc, {"hal": hal, "coordinator": coordinator, "car": car})
+        names = None
+        stand_ins = StandIns(
+            csms=CsmsStandIn(pki_dir=pnc_pki, charging_limit_w=charging_limit_w),
+            car=True,
+            slac_link_up=not slac,
+        )
+    built = build_station(cfg, names, stand_ins=stand_ins, tools=Tools(scenario=scenario))
+    secc_svc = built.service("secc")
+    if lite and kind == "both":  # AC and DC on one EVSE: only the SECC alone can offer that
+        for e in secc_svc.evses:
+            e.energy_modes = MODES["both"]
+    extras = {s.name: s for s in built.services if s.name in ("hal", "coordinator", "simev")}
+    if "simev" in extras:
+        extras["car"] = extras["simev"]
+    return RealStation(built.services, built.csms, built.config, secc_svc, extras, built)

@@ -4,7 +4,7 @@ interface), bridged to the coordinator over the bus.
 Session events become :mod:`josev.api.secc` messages and the coordinator's ``HlcPowerDelivery`` /
 ``HlcFailed`` commands; the coordinator's ``EvseStatus`` (limits, faults, discharge limits) and
 ``SessionEvent`` (authorized, stopped) update the EVSE views the cores read. Without a DC power module on the
-bus the built-in :class:`~josev.secc.simsupply.SimPowerSupply` answers for it (``sim_supply``).
+bus the built-in :class:`~josev.sim.supply.SimPowerSupply` answers for it (``sim_supply``).
 
 With ``iso20`` an EVSE also offers ISO 15118-20 (BPT when ``bpt``); with ``tls`` a TLS listener (TLS 1.2 for
 -2, TLS 1.3 for -20) is announced by SDP. A PowerDelivery Start/Stop response leaves only once the
@@ -40,9 +40,9 @@ from josev.secc.pncshell import PncShell
 from josev.secc.server import EvseEndpoint
 from josev.secc.session import SessionConfig
 from josev.secc.settings import SeccEvseConfig, SeccOptions
-from josev.secc.simsupply import SimPowerSupply
 from josev.secc.smartshell import SmartShell, tariff_and_key
 from josev.secc.tlsconfig import SeccTls
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import make_codec
 
 if TYPE_CHECKING:
@@ -63,9 +63,10 @@ ISOLATION = {
 }
 
 
-def from_config(cfg: Any) -> SeccService:
+def from_config(cfg: Any, *, scenario: ScenarioRunner | None = None) -> SeccService:
     """The SECC of a station configuration (``josev.config.JosevConfig``): every EVSE with ``hlc`` and a
-    ``plc_interface``."""
+    ``plc_interface``; an AC EVSE with three phases also serves single-phase cars. ``scenario``: scripted
+    station behaviour for testing EVs (``josev station --scenario``)."""
     from josev.secc.timers import SeccTimers
 
     opts = SeccOptions.model_validate(cfg.secc)
@@ -76,7 +77,11 @@ def from_config(cfg: Any) -> SeccService:
         if e.kind == "dc":
             modes: tuple[str, ...] = ("DC_extended",)
         else:
-            modes = ("AC_three_phase_core",) if e.phases == 3 else ("AC_single_phase_core",)
+            modes = (
+                ("AC_three_phase_core", "AC_single_phase_core")
+                if e.phases == 3
+                else ("AC_single_phase_core",)
+            )
         evses.append(
             SeccEvseConfig(
                 evse=e.id,
@@ -105,15 +110,22 @@ def from_config(cfg: Any) -> SeccService:
             enforce=opts.enforce_tls,
             keylog=Path(opts.tls_keylog) if opts.tls_keylog else None,
         )
-    recorder = None
+    recorder: V2gRecorder | None = None
     if opts.v2g_log or opts.v2g_log_dir:
         from josev.observability.v2glog import V2gRecorder
 
-        recorder = V2gRecorder(
-            directory=Path(opts.v2g_log_dir) if opts.v2g_log_dir else None,
-            max_files=opts.v2g_log_max_files,
-            max_dir_bytes=int(opts.v2g_log_max_mb * 1024 * 1024),
-        )
+        log_opts: dict[str, Any] = {
+            "directory": Path(opts.v2g_log_dir) if opts.v2g_log_dir else None,
+            "max_files": opts.v2g_log_max_files,
+            "max_dir_bytes": int(opts.v2g_log_max_mb * 1024 * 1024),
+        }
+        if opts.v2g_log_dir and opts.v2g_log_reports:
+            from josev.report.files import ReportingRecorder
+
+            actions = scenario.report_actions if scenario is not None else None
+            recorder = ReportingRecorder(codec=opts.codec, actions=actions, **log_opts)
+        else:
+            recorder = V2gRecorder(**log_opts)
     limits = ConnectionLimits(
         max_connections=opts.max_connections,
         max_per_peer=opts.max_connections_per_peer,
@@ -148,6 +160,7 @@ def from_config(cfg: Any) -> SeccService:
         csms_wait=opts.csms_schedule_wait_s if (cfg.ocpp or {}).get("csms_url") else 0.0,
         sales_tariff=tariff_and_key(opts),
         max_schedule_entries=opts.max_schedule_entries,
+        scenario=scenario,
     )
 
 

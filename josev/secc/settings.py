@@ -129,6 +129,9 @@ class SeccOptions(BaseModel):
     """Record every V2GTP frame in memory (bounded ring)."""
     v2g_log_dir: str | None = None
     """Write one pcapng file per session there (0600, the oldest deleted beyond the caps below)."""
+    v2g_log_reports: bool = False
+    """With ``v2g_log_dir``: also write a conformance report of the EV next to each pcapng
+    (``<capture>.report.json`` / ``.html``, :mod:`josev.report`)."""
     publish_messages: bool = False
     """Publish every decoded V2G message on the bus (``secc/<evse>/event/v2g_message``) for live views such as
     ``josev station --web``; values are shortened and private keys left out."""

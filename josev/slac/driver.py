@@ -11,8 +11,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from josev.sim.modem_loopback import Core
 from josev.slac.events import Output, SlacEvent
-from josev.slac.loopback import Core
 from josev.slac.rawsocket import RawSocket
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import sys
 
 from josev.cli import COMMANDS, load_command
 
-HEAVY = ("josev.pki", "josev.slac.emulator", "josev.ev", "josev.demo", "cryptography.x509", "josev.secc")
+HEAVY = ("josev.pki", "josev.sim.modem", "josev.ev", "josev.demo", "cryptography.x509", "josev.secc")
 
 
 def _loaded_after(code: str) -> set[str]:

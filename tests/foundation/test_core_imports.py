@@ -1,4 +1,4 @@
-"""Protocol cores stay sans-IO: a module of the coordinator, SECC, V2G, SLAC, OCPP or PnC packages that is not
+"""Protocol cores stay sans-IO: a module of the coordinator, SECC, V2G, SLAC, OCPP, PnC or sim packages that is not
 one of the named shells must not import asyncio, sockets, clocks, threads, subprocesses, SQLite, HTTP or the bus."""
 
 from __future__ import annotations
@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("josev/coordinator", "josev/secc", "josev/v2g", "josev/slac", "josev/ocpp", "josev/pnc")
+PACKAGES = (
+    "josev/coordinator",
+    "josev/secc",
+    "josev/v2g",
+    "josev/slac",
+    "josev/ocpp",
+    "josev/pnc",
+    "josev/sim",
+)
 FORBIDDEN = (
     "asyncio",
     "socket",
@@ -37,11 +45,12 @@ SHELLS = {
     "josev/secc/pncshell.py",
     "josev/secc/smartshell.py",
     "josev/secc/scenario/hook.py",
-    "josev/secc/simboard.py",
-    "josev/secc/simcoordinator.py",
+    "josev/sim/board.py",
+    "josev/sim/coordinator.py",
+    "josev/sim/csms.py",
     "josev/v2g/netif.py",
     "josev/slac/driver.py",
-    "josev/slac/emulator_shell.py",
+    "josev/sim/modem_shell.py",
     "josev/slac/ev_run.py",
     "josev/slac/rawsocket.py",
     "josev/slac/service.py",

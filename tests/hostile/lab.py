@@ -17,7 +17,7 @@ from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.limits import ConnectionLimits
 from josev.secc.server import EvseEndpoint
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import make_codec
 from tests.util.netns import Netns
 

@@ -15,7 +15,7 @@ from josev.observability.v2glog import V2gRecorder
 from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import exi_available, make_codec
 from tests.product.tshark import fields, needs_tshark
 from tests.secc.offload import disable_tx_checksum
@@ -42,7 +42,7 @@ async def test_session_log_starts_with_its_slac_matching(
     logs = tmp_path_factory.mktemp("v2g")
     evse_ns, plc_ns, ev_ns = netns_lab.netns("evse"), netns_lab.netns("plc"), netns_lab.netns("ev0")
     evse_side, ev_side = netns_lab.veth(evse_ns, plc_ns), netns_lab.veth(plc_ns, ev_ns)
-    args = [sys.executable, "-m", "josev.slac.emulator_shell"]
+    args = [sys.executable, "-m", "josev.sim.modem_shell"]
     args += ["--port", f"evse0={evse_side.b}:qualcomm", "--port", f"ev0={ev_side.a}:qualcomm"]
     args += ["--att", "evse0,ev0=20"]
     emu = plc_ns.popen(args, env=ENV, stdout=subprocess.PIPE, text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from josev.csms_sim import CALLRESULT, CsmsSim
+from josev.sim.csms import CALLRESULT, CsmsSim
 
 
 def test_stand_in_answers_the_oca_notifications() -> None:

@@ -1,4 +1,4 @@
-"""The CSMS stand-in (``josev.csms_sim``) with a ``josev pki`` test PKI plays the CSMS side of Advanced Security
+"""The CSMS stand-in (``josev.sim.csms``) with a ``josev pki`` test PKI plays the CSMS side of Advanced Security
 and the ISO 15118 support profile against the real OCPP client over loopback: it installs the roots, signs the
 station's CSRs (station certificate and SECC leaf), answers contract authorizations and OCSP requests."""
 
@@ -15,11 +15,11 @@ from cryptography import x509
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-from josev.csms_sim import CALLRESULT, CsmsSim
 from josev.ocpp import certificates, iso15118
 from josev.ocpp.security import hash_data
 from josev.pki import build_pki
 from josev.pki.csms import fingerprint
+from josev.sim.csms import CALLRESULT, CsmsSim
 from tests.ocpp.conftest import StationUnderTest, make_config
 
 PNC = {"ISO15118Ctrlr/PnCEnabled": "true", "ISO15118Ctrlr/SeccId": "DE*JOS*E0001"}

@@ -364,7 +364,7 @@ async def test_offline_contract_validation_and_queued_security_events(
     assert reply["status"] == "Invalid" and reply["certificate_status"] == "CertChainError"
     # a cached OCSP answer that says revoked
     revoked = ocsp_der(v2g, ocsp.OCSPCertStatus.REVOKED, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
-    key = f"ocsp:SHA256:{item['issuer_name_hash']}:{item['serial_number']}"
+    key = f"ocsp:SHA256:{item['issuer_name_hash']}:{item['issuer_key_hash']}:{item['serial_number']}"
     sut.st.store.put(key, {"result": revoked, "next_update": sut.st.wall(0) + 10**10})
     reply = await ask(sut, authorize("DEJOSC4"))
     assert reply["certificate_status"] == "CertificateRevoked"

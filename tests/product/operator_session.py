@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from josev import logs, netlab
-from josev.csms_sim import CsmsSim
 from josev.demo import _emulator, _tx_events
 from josev.demo import station as demo_station
 from josev.demo.sessions import Lane, Scenario, SessionTracker, run_lane
 from josev.demo.view import LiveView, SessionResult
+from josev.sim.csms import CsmsSim
 
 PASSWORD = "Op3rat0r-Secret-Pa55word"
 """The station's Basic-auth password: must appear in no log line at any level."""

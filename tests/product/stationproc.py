@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from josev.csms_sim import CsmsSim
+from josev.sim.csms import CsmsSim
 from tests.conftest import ROOT
 
 

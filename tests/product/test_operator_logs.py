@@ -38,7 +38,7 @@ def _session(tmp_path: Path, level: str) -> tuple[list[dict[str, Any]], dict[str
 def test_info_lines_tell_the_session(tmp_path: Path) -> None:
     records, summary, _ = _session(tmp_path, "info")
     basic, hlc = summary["sessions"]
-    ours = [r for r in records if r["logger"].startswith("josev.") and r["logger"] != "josev.csms_sim"]
+    ours = [r for r in records if r["logger"].startswith("josev.") and r["logger"] != "josev.sim.csms"]
     assert all("\n" not in r["msg"] for r in ours)
     events = [r for r in ours if "event" in r]
 

@@ -139,10 +139,12 @@ def test_cli_install_and_show(tmp_path: Path) -> None:
 
 
 @needs_analyze
+@pytest.mark.parametrize("realtime", [None, 10])
 @pytest.mark.parametrize("mode", ["per-service", "all-in-one"])
-def test_units_pass_systemd_analyze_verify(tmp_path: Path, mode: str) -> None:
+def test_units_pass_systemd_analyze_verify(tmp_path: Path, mode: str, realtime: int | None) -> None:
     root = tmp_path / "root"
-    install(root, mode, josev_bin=fake_exe(tmp_path, "josev"), mosquitto=fake_exe(tmp_path, "mosquitto"))  # type: ignore[arg-type]
+    exes = {"josev_bin": fake_exe(tmp_path, "josev"), "mosquitto": fake_exe(tmp_path, "mosquitto")}
+    install(root, mode, realtime=realtime, **exes)  # type: ignore[arg-type]
     units = sorted((root / "lib/systemd/system").iterdir())
     assert ANALYZE is not None
     out = subprocess.run([ANALYZE, "verify", *map(str, units)], capture_output=True, text=True, timeout=60)

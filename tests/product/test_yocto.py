@@ -165,6 +165,7 @@ def test_do_install_shell_is_valid_and_installs_the_units(tmp_path: Path) -> Non
             "sbindir": "/usr/sbin",
             "JOSEV_MODE": mode,
             "JOSEV_SERVICES": variables["JOSEV_SERVICES"],
+            "JOSEV_REALTIME_PRIORITY": "",
         }
         script = re.sub(
             r"\$\{([A-Za-z_]+)\}",
@@ -315,3 +316,52 @@ def test_yocto_graph_reports_dependencies_and_what_is_missing(tmp_path: Path) ->
     assert re.search(r"python3-ocpp\s+2.1.0-r0\s+meta-josev", out.stdout)
     assert "build: cargo-native" in out.stdout
     assert "MISSING from the graph: mosquitto python3 python3-gpiod" in out.stderr
+
+
+def test_recipe_realtime_priority_writes_what_josev_systemd_install_writes(tmp_path: Path) -> None:
+    """``JOSEV_REALTIME_PRIORITY = "12"``: the recipe's units and station.toml say what ``josev systemd install
+    --realtime 12`` writes (same units byte for byte, same scheduling lines)."""
+    from josev.cli.systemd import install
+
+    variables, functions = parse_bb(RECIPE)
+    assert variables["JOSEV_REALTIME_PRIORITY"] == ""
+    for mode in ("all-in-one", "per-service"):
+        d = tmp_path / mode / "yocto"
+        values = {
+            "S": str(ROOT),
+            "D": str(d),
+            "systemd_system_unitdir": "/lib/systemd/system",
+            "sysconfdir": "/etc",
+            "bindir": "/usr/bin",
+            "sbindir": "/usr/sbin",
+            "JOSEV_MODE": mode,
+            "JOSEV_SERVICES": variables["JOSEV_SERVICES"],
+            "JOSEV_REALTIME_PRIORITY": "12",
+        }
+        script = re.sub(
+            r"\$\{([A-Za-z_]+)\}",
+            lambda m, v=values: v.get(m.group(1), m.group(0)),  # type: ignore[misc]
+            functions["do_install:append"],
+        )
+        out = subprocess.run(["sh", "-e", "-c", script], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        ref = tmp_path / mode / "install"
+        install(ref, mode, josev_bin="/usr/bin/josev", mosquitto="/usr/sbin/mosquitto", realtime=12)
+        units = sorted(p.name for p in (ref / "lib/systemd/system").iterdir())
+        assert units == sorted(p.name for p in (d / "lib/systemd/system").iterdir())
+        for name in units:
+            assert (d / "lib/systemd/system" / name).read_text() == (
+                ref / "lib/systemd/system" / name
+            ).read_text(), name
+        sched = [
+            [
+                x
+                for x in (root / "etc/josev/station.toml").read_text().splitlines()
+                if "scheduling" in x or "realtime_p" in x
+            ]
+            for root in (d, ref)
+        ]
+        assert sched[0] == sched[1], sched
+        assert sched[0][0].startswith('scheduling = "rr" ') and sched[0][1].startswith(
+            "realtime_priority = 12 "
+        )

@@ -72,11 +72,15 @@ def test_reports_follow_the_log_rotation(tmp_path: Path) -> None:
 
 
 def test_station_cli_switch(tmp_path: Path) -> None:
-    from josev.cli.station import build_services
+    """``josev station --v2g-log-dir D [--no-report]`` is ``[secc] v2g_log_dir`` + ``v2g_log_reports``."""
+    from josev.secc.refstation import build_real
 
-    on = build_services("lo", v2g_log_dir=tmp_path, modes="dc")[0].recorder
-    off = build_services("lo", v2g_log_dir=tmp_path, modes="dc", report=False)[0].recorder
-    none = build_services("lo", modes="dc")[0].recorder
+    def recorder(**secc: object) -> object:
+        return build_real("lo", kind="dc", slac=False, workdir=tmp_path, secc=secc, lite=True).secc.recorder
+
+    on = recorder(v2g_log_dir=str(tmp_path), v2g_log_reports=True)
+    off = recorder(v2g_log_dir=str(tmp_path), v2g_log_reports=False)
+    none = recorder()
     assert isinstance(on, ReportingRecorder)
     assert type(off) is V2gRecorder and type(none) is V2gRecorder
 

@@ -11,7 +11,7 @@ from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.machine import SessionStore
 from josev.secc.session import SeccSession, SessionConfig
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 
 
 def body_name(msg: dict[str, Any]) -> str:

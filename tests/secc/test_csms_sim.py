@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from josev.csms_sim import CALLERROR, CALLRESULT, SUBPROTOCOL, CsmsSim
+from josev.sim.csms import CALLERROR, CALLRESULT, SUBPROTOCOL, CsmsSim
 
 
 def test_answers_calls_and_records_them() -> None:

@@ -14,7 +14,7 @@ from josev.ev.battery import Behaviour
 from josev.ev.evcc import Evcc
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import sdp, v2gtp
 
 from .jsoncodec import JsonCodec

@@ -19,7 +19,7 @@ import pytest
 from josev.secc.events import Event, EvTargets, SessionEnded, SessionStarted
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import NetnsLab
 

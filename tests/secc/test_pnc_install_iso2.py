@@ -24,7 +24,7 @@ from josev.pnc import PncError, cps, xmlsig
 from josev.secc.events import CertificateRequested, ContractAuthorizationRequested, SecurityIssue
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 
 from .drive import body_name, code_of
 

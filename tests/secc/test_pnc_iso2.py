@@ -20,7 +20,7 @@ from josev.pki import PROFILES, Override, Pki, build_pki
 from josev.secc.events import ContractAuthorizationRequested, SecurityIssue, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 
 from .drive import body_name, code_of
 

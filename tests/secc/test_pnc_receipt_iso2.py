@@ -25,7 +25,7 @@ from josev.pnc import xmlsig
 from josev.secc.events import MeterReceipted, SecurityIssue, SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 
 from .drive import body_name, code_of
 

@@ -21,7 +21,7 @@ from josev.secc.events import SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.machine import SessionStore
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import v2gtp
 from josev.v2g.codec import ExiCodec, exi_available
 from josev.v2g.physical import to_float

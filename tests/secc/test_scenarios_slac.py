@@ -71,7 +71,7 @@ async def test_link_drop_with_slac_the_ev_matches_again_and_charges(
         [
             sys.executable,
             "-m",
-            "josev.slac.emulator_shell",
+            "josev.sim.modem_shell",
             *("--port", f"evse0={st_side.b}:qualcomm", "--port", f"ev0={ev_side.a}:qualcomm"),
             *("--att", "evse0,ev0=20"),
         ],

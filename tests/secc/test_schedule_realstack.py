@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-import josev.csms_sim as csms_sim
+import josev.sim.csms as csms_sim
 from josev.cli.station import run_stack
 from josev.ocpp.smartcharging.composite import iso, ts
 from josev.pki import create
 from josev.secc.refstation import build_real
-from josev.secc.tlsconfig import SeccTls
 from josev.v2g.codec import exi_available
 from tests.util.netns import CAN_NETNS, NetnsLab
 
@@ -65,8 +64,7 @@ async def test_night_day_on_the_real_stack(
         pair.a,
         kind="dc",
         slac=False,
-        secc_kwargs={"codec": "exi", "tls": SeccTls("both", pki) if iso20 else None},  # -20: TLS 1.3 only
-        secc_evse_kwargs={"tcp_port": 0, "iso20": iso20},
+        secc={"iso20": iso20, **({"tls": "both", "pki_dir": str(pki)} if iso20 else {})},  # -20: TLS 1.3 only
         workdir=tmp_path,
         bpt=False,
     )

@@ -23,7 +23,7 @@ from josev.ev.evcc import Evcc, EvError
 from josev.pki import PROFILES, Override, Pki, build_pki
 from josev.secc.evse import EvseView
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import sales_tariff as T
 
 from .drive import body_name

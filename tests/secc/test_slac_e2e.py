@@ -21,7 +21,7 @@ import pytest
 from josev.secc.events import Event
 from josev.secc.evse import EvseView
 from josev.secc.server import EvseEndpoint
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import exi_available, make_codec
 from tests.conftest import ROOT
 from tests.util.netns import NetnsLab
@@ -82,7 +82,7 @@ async def run_link(lab: NetnsLab, protocols: list[str]) -> None:
     ev_ns = [lab.netns(f"ev{i}") for i in range(n)]
     evse_side = [lab.veth(evse_ns, plc_ns) for _ in range(n)]
     ev_side = [lab.veth(plc_ns, ev_ns[i]) for i in range(n)]
-    args = [sys.executable, "-m", "josev.slac.emulator_shell"]
+    args = [sys.executable, "-m", "josev.sim.modem_shell"]
     for i in range(n):
         args += ["--port", f"evse{i}={evse_side[i].b}:qualcomm", "--port", f"ev{i}={ev_side[i].a}:qualcomm"]
         args += ["--att", f"evse{i},ev{i}={20 + i}"]

@@ -10,7 +10,7 @@ Before the fix the coordinator refused a cable check while the pilot read B (aft
 service, which the SECC re-asked for 3 s): a car 4.5 s late, or the simulated car one bus round trip late with the station at
 nice -10, got ``CableCheckRes: FAILED``.
 
-The car's lateness is the station's simulated car (``JOSEV_SIM_LATE_C``, see :mod:`josev.secc.simboard`); the
+The car's lateness is the station's simulated car (``JOSEV_SIM_LATE_C``, see :mod:`josev.sim.board`); the
 CableCheckRes answers are read back, decoded, from the session's pcapng (``--v2g-log-dir``, plain TCP).
 """
 
@@ -29,7 +29,7 @@ import pytest
 
 from josev.coordinator.config import DcConfig
 from josev.pki import create
-from josev.secc.simboard import LATE_C_ENV
+from josev.sim.board import LATE_C_ENV
 from josev.v2g.codec import exi_available, make_codec
 from tests.util.netns import CAN_NETNS, NetnsLab
 

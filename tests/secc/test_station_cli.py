@@ -94,7 +94,7 @@ async def test_station_with_slac_serves_evs_in_a_row(netns_lab: NetnsLab, tmp_pa
         [
             sys.executable,
             "-m",
-            "josev.slac.emulator_shell",
+            "josev.sim.modem_shell",
             "--port",
             f"evse0={st_side.b}:qualcomm",
             "--port",

@@ -20,7 +20,7 @@ from josev.secc.events import SessionEnded
 from josev.secc.evse import EvseView
 from josev.secc.machine import ENDED, ProtocolSpec
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 
 from .drive import body_name, code_of
 from .samples import din_requests, iso2_requests

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from josev.slac.emulator import EmulatedModem, PlcEmulator
+from josev.sim.modem import EmulatedModem, PlcEmulator
+from josev.sim.modem_loopback import Loopback
 from josev.slac.ev import E, EvSlac, EvSlacConfig, Validate
 from josev.slac.events import (
     ModemVendor,
@@ -16,7 +17,6 @@ from josev.slac.events import (
 )
 from josev.slac.evse import EvseSlac, EvseSlacConfig, S
 from josev.slac.frame import encode_frame, parse_frame
-from josev.slac.loopback import Loopback
 from josev.slac.messages import CmStartAttenCharInd, VsNwInfoCnf, VsNwInfoReq
 from josev.slac.modem import QCA_LOCAL_MANAGEMENT_MAC
 

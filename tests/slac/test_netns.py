@@ -53,7 +53,7 @@ def topology(netns_lab: NetnsLab, request: pytest.FixtureRequest) -> Iterator[To
     ev_ns = [netns_lab.netns(f"ev{i}") for i in range(n)]
     evse_side = [netns_lab.veth(evse_ns, plc_ns, ipv6=False) for _ in range(n)]
     ev_side = [netns_lab.veth(plc_ns, ev_ns[i], ipv6=False) for i in range(n)]
-    args = [sys.executable, "-m", "josev.slac.emulator_shell"]
+    args = [sys.executable, "-m", "josev.sim.modem_shell"]
     for i in range(n):
         args += ["--port", f"evse{i}={evse_side[i].b}:{vendor}", "--port", f"ev{i}={ev_side[i].a}:{vendor}"]
         args += ["--att", f"evse{i},ev{i}={20 + i}"]

@@ -15,7 +15,7 @@ from josev.secc.iso20.events import shared_events
 from josev.secc.msgstream import MAX_BODY, MAX_VALUE, MessageStream, split_message
 from josev.secc.service import from_config
 from josev.secc.session import SeccSession
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.web.hub import LiveModel, mask_token, safe
 from tests.secc.iso20.helpers import station
 

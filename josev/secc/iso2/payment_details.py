@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 
 from josev.pnc import PncError, contract, ocsp
-from josev.secc.events import ContractAuthorizationRequested, OcspStatusRequested
+from josev.secc.events import ContractAuthorizationRequested, OcspStatusRequested, SecurityIssue
 from josev.secc.machine import Context, HandlerError, Pending
 
 REQUEST = "PaymentDetailsReq"
@@ -113,6 +113,10 @@ def resume(ctx: Context, now: float) -> tuple[dict[str, Any], str] | None:
             doubtful.append(f"{contract.common_name(cert)}: OCSP {st.status} {st.detail}".strip())
     if doubtful and ctx.evse.ocsp_policy == "hard":
         raise HandlerError("FAILED", "revocation status not established: " + "; ".join(doubtful))
+    if doubtful:  # soft: the contract goes on, but never silently (a skewed clock looks exactly like this)
+        ctx.emit(
+            SecurityIssue("ocsp_unconfirmed", "accepted without revocation status: " + "; ".join(doubtful))
+        )
     return _accept(ctx, now), "Authorization"
 
 

@@ -22,7 +22,7 @@ from josev.secc.iso20.context import (
 )
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.machine import Engine, SessionStore
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import sap
 from josev.v2g.codec import exi_available
 from josev.v2g.iso20.namespaces import NAMESPACES

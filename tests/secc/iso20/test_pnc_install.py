@@ -36,7 +36,7 @@ from josev.secc.iso20.context import Iso20Config, Iso20Context
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.iso20.pnc import ContractVerifier
 from josev.secc.machine import Engine
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.v2g import sap
 from josev.v2g.iso20.namespaces import NAMESPACES
 

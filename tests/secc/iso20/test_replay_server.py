@@ -154,7 +154,7 @@ async def test_hostile_peers_on_the_tls_listener_do_not_hurt_the_next_ev(
         oem_roots=pki / "certs" / "oem_root.pem",
     )
     from josev.secc.iso20.events import shared_events
-    from josev.secc.simsupply import SimPowerSupply
+    from josev.sim.supply import SimPowerSupply
 
     supply = SimPowerSupply()
     ep = EvseEndpoint(

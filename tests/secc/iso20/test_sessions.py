@@ -124,7 +124,7 @@ def _codec() -> Any:
 
 def _pump(conn: SeccSession, first: bytes, ev: Any, now: float = 0.0) -> list[int]:
     """Run EV bytes through the connection until the EV is done; returns the payload types the SECC sent."""
-    from josev.secc.simsupply import SimPowerSupply
+    from josev.sim.supply import SimPowerSupply
 
     sup = SimPowerSupply()
     types: list[int] = []
@@ -159,7 +159,7 @@ def test_connection_hands_din_and_iso2_to_the_legacy_session(protocol: str) -> N
     st.view.energy_modes = modes
     conn = SeccSession(st, 0.0, codec=codec)
     ev = EvConnection(Evcc(protocol), codec)
-    from josev.secc.simsupply import SimPowerSupply
+    from josev.sim.supply import SimPowerSupply
 
     sup = SimPowerSupply()
     data = [ev.start()]

@@ -23,7 +23,7 @@ from josev.secc.iso20.context import Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.machine import SessionStore
 from josev.secc.server import EvseEndpoint
-from josev.secc.simsupply import SimPowerSupply
+from josev.sim.supply import SimPowerSupply
 from josev.tls import TlsStats, evcc_context, secc_context
 from josev.tls.contexts import Mode
 from josev.v2g.codec import ExiCodec

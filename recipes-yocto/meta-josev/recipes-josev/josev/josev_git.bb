@@ -32,6 +32,10 @@ CARGO_SRC_DIR = "exi-codec-rs/python"
 # per-service: josev-broker.service + one josev-<service>.service per service, grouped by josev.target.
 JOSEV_MODE ?= "all-in-one"
 JOSEV_SERVICES ?= "system hal coordinator slac secc ocpp"
+# A real-time priority (1..49) for the charging path, as `josev systemd install --realtime N` writes it: the
+# charging units may set SCHED_RR up to it (LimitRTPRIO=, the broker's CPUSchedulingPolicy=rr) and station.toml
+# says scheduling = "rr" (docs/deployment.md). Empty: normal scheduling, RestrictRealtime=yes everywhere.
+JOSEV_REALTIME_PRIORITY ?= ""
 
 FILES:${PN} += "${systemd_system_unitdir} ${sysconfdir}/josev"
 CONFFILES:${PN} = "${sysconfdir}/josev/station.toml"
@@ -76,16 +80,31 @@ do_install:append() {
         for s in ${JOSEV_SERVICES}; do names="$names josev-$s.service"; done
     fi
     install -d ${D}${systemd_system_unitdir}
+    rt="${JOSEV_REALTIME_PRIORITY}"
     for n in $names josev.target; do
+        realtime='s,^$,,'
+        if [ -n "$rt" ]; then
+            case $n in
+                josev-broker.service)
+                    realtime="s,^RestrictRealtime=yes\$,RestrictRealtime=no\nCPUSchedulingPolicy=rr\nCPUSchedulingPriority=$rt\nCPUSchedulingResetOnFork=yes," ;;
+                josev.service|josev-hal.service|josev-coordinator.service|josev-slac.service|josev-secc.service)
+                    realtime="s,^RestrictRealtime=yes\$,RestrictRealtime=no\nLimitRTPRIO=$rt," ;;
+            esac
+        fi
         sed -e 's,@JOSEV@,${bindir}/josev,g' \
             -e 's,@MOSQUITTO@,${sbindir}/mosquitto,g' \
             -e "s,@WANTS@,$(echo $names),g" \
+            -e "$realtime" \
             $units/$n > ${D}${systemd_system_unitdir}/$n
         chmod 0644 ${D}${systemd_system_unitdir}/$n
     done
     install -d -m 0755 ${D}${sysconfdir}/josev
     if [ "${JOSEV_MODE}" = "all-in-one" ]; then manage=true; else manage=false; fi
-    sed -e "s,@BROKER_MANAGE@,$manage,g" -e "s,@MODE_NOTE@,${JOSEV_MODE} deployment,g" \
+    realtime='s,^$,,'
+    if [ -n "$rt" ]; then
+        realtime="s,^# scheduling = \"rr\"  ,scheduling = \"rr\"    ,;s,^# realtime_priority = 10,realtime_priority = $rt  ,"
+    fi
+    sed -e "s,@BROKER_MANAGE@,$manage,g" -e "s,@MODE_NOTE@,${JOSEV_MODE} deployment,g" -e "$realtime" \
         ${S}/josev/data/systemd/station.toml > ${D}${sysconfdir}/josev/station.toml
     chmod 0644 ${D}${sysconfdir}/josev/station.toml
 }

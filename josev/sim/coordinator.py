@@ -13,7 +13,7 @@ from josev.api import secc as api
 from josev.api.base import Ack
 from josev.bus import Bus
 
-log = logging.getLogger("josev.secc.simcoordinator")
+log = logging.getLogger("josev.sim.coordinator")
 
 
 class SimCoordinator:

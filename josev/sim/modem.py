@@ -13,7 +13,7 @@ sends are handled by its modem:
   (``join_delay`` after the later CM_SET_KEY), like a real AVLN.
 
 :meth:`PlcEmulator.from_host` returns ``(port, frame)`` pairs to deliver; the asyncio shell in
-:mod:`josev.slac.emulator_shell` moves them over raw sockets (veth pairs), tests can wire cores directly.
+:mod:`josev.sim.modem_shell` moves them over raw sockets (veth pairs), tests can wire cores directly.
 """
 
 from __future__ import annotations

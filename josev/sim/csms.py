@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-log = logging.getLogger("josev.csms_sim")
+log = logging.getLogger("josev.sim.csms")
 
 SUBPROTOCOL = "ocpp2.0.1"
 CALL, CALLRESULT, CALLERROR = 2, 3, 4

@@ -28,7 +28,7 @@ from josev.api import secc as api
 from josev.api.slac import SlacState
 from josev.bus import Bus
 
-log = logging.getLogger("josev.secc.simboard")
+log = logging.getLogger("josev.sim.board")
 
 CpChoice = Literal["B", "C", "D"]
 

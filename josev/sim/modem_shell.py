@@ -1,6 +1,6 @@
-"""Runs the :class:`~josev.slac.emulator.PlcEmulator` between real interfaces (e.g. veth ends).
+"""Runs the :class:`~josev.sim.modem.PlcEmulator` between real interfaces (e.g. veth ends).
 
-``python -m josev.slac.emulator_shell --port evse=veth1 --port ev=veth2:lumissil --att evse,ev=20`` bridges
+``python -m josev.sim.modem_shell --port evse=veth1 --port ev=veth2:lumissil --att evse,ev=20`` bridges
 the two interfaces like two PLC modems on one cable. Every frame (ETH_P_ALL) is read; HomePlug frames go
 through the emulated modems, others only travel once the modems share a network.
 """
@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from josev.slac.emulator import EmulatedModem, PlcEmulator
+from josev.sim.modem import EmulatedModem, PlcEmulator
 from josev.slac.events import ModemVendor
 from josev.slac.rawsocket import ETH_P_ALL, RawSocket
 

@@ -2,7 +2,7 @@
 
 Used by the tests and usable by a demo: attach an :class:`~josev.slac.evse.EvseSlac` or
 :class:`~josev.slac.ev.EvSlac` (anything with ``receive(raw, now)`` and ``on_timer(now)`` returning an
-:class:`~josev.slac.events.Output`) to each port of a :class:`~josev.slac.emulator.PlcEmulator`, then call
+:class:`~josev.slac.events.Output`) to each port of a :class:`~josev.sim.modem.PlcEmulator`, then call
 :meth:`Loopback.run_until`. Frames are delivered after ``latency`` seconds of virtual time.
 """
 
@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable
 from typing import Protocol
 
-from josev.slac.emulator import PlcEmulator
+from josev.sim.modem import PlcEmulator
 from josev.slac.events import Output, SlacEvent
 
 
