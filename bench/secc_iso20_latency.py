@@ -19,10 +19,10 @@ from pathlib import Path
 
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20, Iso20Behaviour
 from josev.secc.evse import EvseView
-from josev.secc.iso20 import integration
-from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import BptLimits, Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
+from josev.secc.server import EvseEndpoint
+from josev.secc.session import SeccSession
 from josev.sim.supply import SimPowerSupply
 from josev.v2g.codec import ExiCodec, exi_available
 
@@ -48,7 +48,7 @@ def _station() -> Iso20Evse:
 def byte_path(protocol: str, dynamic: bool) -> list[float]:
     """Request bytes in -> response bytes out, in process."""
     codec, st, supply = ExiCodec(), _station(), SimPowerSupply()
-    conn = Iso20Connection(st, 0.0, codec=codec)
+    conn = SeccSession(st, 0.0, codec=codec)
     ev = Ev20Connection(
         Evcc20(protocol, behaviour=Iso20Behaviour(dynamic=dynamic, loops=LOOPS, seconds_per_loop=0.01)), codec
     )
@@ -85,20 +85,15 @@ async def over_tls(protocol: str, dynamic: bool, pki: Path) -> list[float]:
     st, codec, supply = _station(), ExiCodec(), SimPowerSupply()
     loop = asyncio.get_running_loop()
 
-    def on_events(events: list[Iso20Event]) -> None:
+    def on_events(_evse: int, events: list[Iso20Event]) -> None:
         supply.apply(st.view, shared_events(events))
 
     served = asyncio.Event()
+    ep = EvseEndpoint(1, "lo", st.view, codec, tls=sctx, tls_mode="iso20", iso20=st, on_events=on_events)
 
     async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
-            await integration.accept(
-                r,
-                w,
-                sctx,
-                lambda _i: integration.make_connection(st, loop.time(), codec),
-                on_events=on_events,
-            )
+            await ep.serve_stream(r, w, tls=True)
         finally:
             served.set()
 
@@ -170,7 +165,7 @@ async def over_tls_bus(protocol: str, dynamic: bool, pki: Path) -> list[float]:
         try:
             if await accept_tls(r, w, sctx, policy_for("iso20")) is None:
                 return
-            conn = integration.make_connection(st, loop.time(), codec)
+            conn = SeccSession(st, loop.time(), codec=codec)
             while not conn.closed:
                 data = await r.read(65536)
                 if not data:

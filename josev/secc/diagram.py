@@ -1,7 +1,9 @@
-"""State diagrams (Mermaid) generated from the protocol tables, for the docs.
+"""State diagrams (Mermaid) generated from the protocol tables (DIN SPEC 70121, ISO 15118-2, ISO 15118-20),
+for the docs.
 
-``python -m josev.secc.diagram --update docs/secc.md`` rewrites the blocks between the
-``<!-- BEGIN <name>-table -->`` / ``<!-- END <name>-table -->`` markers; a test checks the page is current.
+``python -m josev.secc.diagram --update docs/secc.md docs/iso20.md`` rewrites the blocks between the
+``<!-- BEGIN <name>-table -->`` / ``<!-- END <name>-table -->`` markers (``din``, ``iso2``, ``iso20``) of each
+page; a test checks the pages are current.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import re
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from josev.secc.machine import ENDED, ProtocolSpec
 
 
-def mermaid(spec: ProtocolSpec) -> str:
+def mermaid(spec: ProtocolSpec[Any]) -> str:
     """A ``stateDiagram-v2`` of ``spec``: one edge per (state, next state), labelled with the requests."""
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     for (state, req), nexts in spec.table.items():
@@ -27,14 +30,14 @@ def mermaid(spec: ProtocolSpec) -> str:
     return "\n".join(lines)
 
 
-def specs() -> dict[str, ProtocolSpec]:
+def specs() -> dict[str, ProtocolSpec[Any]]:
     """The documented protocols."""
-    from josev.secc import din, iso2
+    from josev.secc import din, iso2, iso20
 
-    return {"din": din.SPEC, "iso2": iso2.SPEC}
+    return {"din": din.SPEC, "iso2": iso2.SPEC, "iso20": iso20.SPEC}
 
 
-def render(name: str, spec: ProtocolSpec) -> str:
+def render(name: str, spec: ProtocolSpec[Any]) -> str:
     """The generated Markdown block: the diagram and the table."""
     rows = "\n".join(f"| {s} | {r} | {', '.join(sorted(n))} |" for (s, r), n in spec.table.items())
     return f"```mermaid\n{mermaid(spec)}\n```\n\n| state | request | next state(s) |\n|---|---|---|\n{rows}\n"
@@ -51,9 +54,10 @@ def update(text: str) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--update":
-        p = Path(sys.argv[2])
-        p.write_text(update(p.read_text()))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--update":
+        for arg in sys.argv[2:]:
+            p = Path(arg)
+            p.write_text(update(p.read_text()))
     else:
         for n, s in specs().items():
             print(render(n, s))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -108,6 +108,14 @@ class PowerDeliveryRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactorRequested:
+    """PowerDelivery Start/Stop: the core holds the PowerDeliveryRes until the shell has closed (``close``) or
+    opened the contactor and answered with :meth:`josev.secc.session.SeccSession.contactor_result`."""
+
+    close: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EvChargingProfile:
     """The schedule the EV chose (PowerDelivery's ChargingProfile): (start s from the offer, max power W)."""
 
@@ -162,19 +170,9 @@ Event = (
     | EvTargets
     | EvChargingProfile
     | PowerDeliveryRequested
+    | ContactorRequested
     | WeldingDetectionRequested
     | SessionEnded
     | ProtocolViolation
     | LocalError
 )
-
-
-@dataclass(slots=True)
-class EventLog:
-    """Collects events during one step."""
-
-    items: list[Event] = field(default_factory=list)
-
-    def emit(self, ev: Event) -> None:
-        """Record an event."""
-        self.items.append(ev)

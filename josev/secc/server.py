@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import socket
@@ -17,13 +18,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from josev.observability import oplog
-from josev.secc.events import SessionStarted
+from josev.secc.events import ContactorRequested, SessionStarted
 from josev.secc.evse import EvseView
 from josev.secc.framelog import EndpointStats
 from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
-from josev.secc.powergate import fail_response, failed_trace, power_delivery_request
 from josev.secc.ratelog import PEER_LOG
 from josev.secc.session import SeccSession, SessionConfig
 from josev.v2g import sdp, v2gtp
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from josev.observability.v2glog import V2gRecorder
     from josev.secc.iso20.context import Iso20Config, Iso20Evse
     from josev.secc.scenario import ScenarioRunner
-    from josev.tls import TlsPolicy, TlsStats
+    from josev.tls import TlsInfo, TlsPolicy, TlsStats
     from josev.tls.contexts import Mode
 
 log = logging.getLogger("josev.secc")
@@ -43,7 +43,8 @@ log = logging.getLogger("josev.secc")
 #: ``sink(evse_no, events)``: :mod:`josev.secc.events`; with ``iso20`` also the -20-only events of
 #: :mod:`josev.secc.iso20.events` (consumers typed for either list are accepted).
 EventSink = Callable[[int, list[Any]], None]
-#: ``gate(evse_no, on) -> ok``: awaited before a PowerDelivery Start/Stop response leaves (contactor).
+#: ``gate(evse_no, on) -> ok``: switches the contactor on the core's :class:`ContactorRequested`; its answer
+#: goes back into the core (``contactor_result``), which only then builds the PowerDelivery response.
 PowerGate = Callable[[int, bool], Awaitable[bool]]
 #: ``sink(evse, connection, trace)``: the messages a core step decoded and built (``(schema, dict)`` pairs).
 TraceSink = Callable[[int, str, list[tuple[str, dict[str, Any]]]], None]
@@ -72,6 +73,8 @@ class ConnectionCore(Protocol):
     def on_timer(self, now: float) -> CoreOutput: ...
 
     def connection_lost(self, now: float) -> Any: ...
+
+    def contactor_result(self, ok: bool, now: float) -> CoreOutput: ...
 
 
 #: Builds the core of a new connection: ``factory(endpoint, now)``.
@@ -147,12 +150,14 @@ the charging car's requests for tens of milliseconds (bench/hostile_load.py); th
 class EvseEndpoint:
     """SDP + V2GTP/TCP (and TLS) for one EVSE on its PLC interface.
 
-    ``iso20``: the -20 adapter of ``view``; when given, every connection also offers ISO 15118-20
-    (:func:`josev.secc.iso20.integration.make_connection`). ``tls``: the server context of a second listener
+    ``iso20``: the -20 adapter of ``view``; when given, every connection over TLS 1.3 also offers ISO 15118-20
+    (the one connection core, :class:`~josev.secc.session.SeccSession`, negotiates it). ``tls``: the server context of a second listener
     announced by SDP (policy of ``tls_mode`` checked after every handshake); ``enforce_tls`` makes SDP announce
     only that one. ``recorder``: every V2GTP frame in and out is logged per EVSE and connection, the session's
-    pcapng written when it ends (if the recorder has a directory). ``power_gate``: awaited before a
-    PowerDelivery Start/Stop response is sent; False answers with the contactor failure code and closes.
+    pcapng written when it ends (if the recorder has a directory). ``power_gate``: the cores hold a
+    PowerDelivery Start/Stop response (``SessionConfig.contactor_wait``) and ask for the contactor
+    (:class:`~josev.secc.events.ContactorRequested`); the gate's answer goes back into the core, which answers
+    OK, or the contactor failure code and ends the session.
     ``limits``: connections per EVSE and per address, connection and frame rates, TLS handshake timeout
     (:mod:`josev.secc.limits`). ``on_trace``: called with every step's decoded messages (the live message
     stream, :mod:`josev.secc.msgstream`); a failing sink is logged, never fatal. ISO 15118-20 is offered only on connections that negotiated TLS 1.3.
@@ -205,10 +210,14 @@ class EvseEndpoint:
         self.iso20_config = iso20_config
         self.tls_policy: TlsPolicy = policy_for(tls_mode)
         self.tls_stats: TlsStats = TlsStats()
+        #: the last accepted TLS handshake (version, cipher, mutual authentication)
+        self.last_tls: TlsInfo | None = None
         self.tls_port: int | None = None
         self._tls_port_wanted = tls_port
         self._tls_server: asyncio.Server | None = None
         self.config = config or SessionConfig()
+        if power_gate is not None and not self.config.contactor_wait:
+            self.config = dataclasses.replace(self.config, contactor_wait=True)
         self.on_events = on_events
         self.on_trace = on_trace
         self.clock = clock
@@ -331,14 +340,12 @@ class EvseEndpoint:
         if self.core_factory is not None:
             return self.core_factory(self, now)
         if self.iso20 is not None:
-            from josev.secc.iso20 import integration
-
             modes = self.view.energy_modes
             families = tuple(f for f in ("AC", "DC") if any(m.startswith(f) for m in modes)) or ("AC", "DC")
-            return integration.make_connection(
+            return SeccSession(
                 self.iso20,
                 now,
-                self.codec,
+                codec=self.codec,
                 config=self.config,
                 iso20=self.iso20_config,
                 store=self.store,
@@ -405,13 +412,17 @@ class EvseEndpoint:
             log.exception("EVSE %d: V2G message log failed", self.evse_no)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._accept(reader, writer, tls=False)
+        await self.serve_stream(reader, writer, tls=False)
 
     async def _tls_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._accept(reader, writer, tls=True)
+        await self.serve_stream(reader, writer, tls=True)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
-        """Admission (limits), then the TLS handshake (bounded in time), then the session."""
+    async def serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool
+    ) -> None:
+        """One accepted connection: admission (limits), then the TLS handshake with ``tls`` (bounded in time,
+        the policy of ``tls_mode``), then the session until it ends. The V2GTP listeners call it; a test or
+        benchmark may hand it the streams of its own listener (e.g. on loopback)."""
         task = asyncio.current_task()
         assert task is not None
         self._conn_no += 1
@@ -457,6 +468,7 @@ class EvseEndpoint:
                 )
                 if info is None:
                     return
+                self.last_tls = info
                 version = info.version
             await self._serve(reader, writer, cid, version, tls=tls)
         except asyncio.CancelledError:
@@ -479,21 +491,26 @@ class EvseEndpoint:
                 if self.recorder is not None:
                     self.recorder.set_session_id(self.evse_no, conn, e.session_id)
 
-    async def _gate(self, out: CoreOutput) -> tuple[list[bytes], bool]:
-        """Hold a PowerDelivery Start/Stop response until the contactor is confirmed (see ``power_gate``)."""
-        on = power_delivery_request(list(out.events))
-        if on is None or self.power_gate is None:
-            return out.send, False
+    async def _contactor(self, session: ConnectionCore, out: CoreOutput) -> None:
+        """The core asked for the contactor (PowerDelivery Start/Stop): switch it through ``power_gate`` and
+        feed the answer back; what the core then sends (the held response) is added to ``out``."""
+        req = next((e for e in out.events if isinstance(e, ContactorRequested)), None)
+        if req is None or self.power_gate is None:
+            return
         try:
-            ok = await self.power_gate(self.evse_no, on)
+            ok = await self.power_gate(self.evse_no, req.close)
         except Exception:
             log.exception("EVSE %d: power gate failed", self.evse_no)
             ok = False
-        if ok:
-            return out.send, False
-        log.warning("EVSE %d: contactor not confirmed (%s): PowerDelivery failed", self.evse_no, on)
-        failed = fail_response(self.codec, out.send, out.trace)
-        return (failed if failed is not None else out.send), True
+        if not ok:
+            log.warning(
+                "EVSE %d: contactor not confirmed (%s): PowerDelivery failed", self.evse_no, req.close
+            )
+        res = session.contactor_result(ok, self.clock())
+        out.send += res.send
+        out.events += res.events
+        out.trace += res.trace
+        out.close = res.close
 
     async def _serve(
         self,
@@ -575,8 +592,8 @@ class EvseEndpoint:
                     await writer.drain()
                     continue
                 out = session.receive(data, self.clock())
-                send, failed = await self._gate(out)
-                trace = failed_trace(out.trace) if failed else out.trace
+                await self._contactor(session, out)
+                send, trace = out.send, out.trace
                 if (
                     hook is not None
                 ):  # the message stream shows what the EV gets: after the scenario's rewrite
@@ -600,9 +617,6 @@ class EvseEndpoint:
                     await writer.drain()
                 self._started(cid, conn, list(out.events))
                 emit(list(out.events))
-                if failed:
-                    emit(list(session.connection_lost(self.clock())))
-                    break
                 if out.close:
                     break
         except (ConnectionError, OSError, ssl.SSLError) as e:

@@ -48,7 +48,6 @@ SHELLS = {
     "josev/sim/board.py",
     "josev/sim/coordinator.py",
     "josev/sim/csms.py",
-    "josev/secc/iso20/integration.py",
     "josev/v2g/netif.py",
     "josev/slac/driver.py",
     "josev/sim/modem_shell.py",

@@ -11,10 +11,10 @@ from josev import config as config_mod
 from josev.api import coordinator as co
 from josev.api import secc as api
 from josev.ev.evcc import Evcc, EvConnection
-from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.events import shared_events
 from josev.secc.msgstream import MAX_BODY, MAX_VALUE, MessageStream, split_message
 from josev.secc.service import from_config
+from josev.secc.session import SeccSession
 from josev.sim.supply import SimPowerSupply
 from josev.web.hub import LiveModel, mask_token, safe
 from tests.secc.iso20.helpers import station
@@ -108,7 +108,7 @@ def test_a_whole_session_through_the_stream(protocol: str) -> None:
     codec = JsonDebugCodec() if exi_available() else ExiCodec()
     st = station(bpt=False)
     st.view.energy_modes = ("DC_extended",)
-    conn = Iso20Connection(st, 0.0, codec=codec)
+    conn = SeccSession(st, 0.0, codec=codec)
     ev = EvConnection(Evcc(protocol), codec)
     sup = SimPowerSupply()
     stream = MessageStream(rate=1000.0)

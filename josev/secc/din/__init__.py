@@ -15,7 +15,8 @@ from josev.secc.din import (
     session_stop,
     welding_detection,
 )
-from josev.secc.machine import ENDED, Handler, ProtocolSpec
+from josev.secc.envelope import v2g_spec
+from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec
 
 STATES = (
     "SessionSetup",
@@ -74,4 +75,6 @@ _MODULES: tuple[Handler, ...] = (
 )
 HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC = ProtocolSpec("din", "din", STATES, "SessionSetup", TABLE, HANDLERS)
+SPEC: ProtocolSpec[Context] = v2g_spec(
+    "din", STATES, TABLE, HANDLERS, zero_sid="00", contactor_failed="FAILED_PowerDeliveryNotApplied"
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from josev.secc.envelope import v2g_spec
 from josev.secc.iso2 import (
     authorization,
     cable_check,
@@ -21,7 +22,7 @@ from josev.secc.iso2 import (
     session_stop,
     welding_detection,
 )
-from josev.secc.machine import ENDED, Handler, ProtocolSpec
+from josev.secc.machine import ENDED, Context, Handler, ProtocolSpec
 
 STATES = (
     "SessionSetup",
@@ -106,4 +107,4 @@ _MODULES: tuple[Handler, ...] = (
 )
 HANDLERS: dict[str, Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC = ProtocolSpec("iso2", "iso2", STATES, "SessionSetup", TABLE, HANDLERS)
+SPEC: ProtocolSpec[Context] = v2g_spec("iso2", STATES, TABLE, HANDLERS, zero_sid="0000000000000000")

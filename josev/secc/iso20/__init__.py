@@ -1,6 +1,7 @@
-"""ISO 15118-20 SECC session (AC, DC, AC BPT, DC BPT; scheduled and dynamic control modes): the state table
-and one handler module per request. :mod:`josev.secc.iso20.engine` runs it, :mod:`.connection` adds SAP,
-V2GTP and the EXI codec, :mod:`.integration` is what the SECC server needs to offer it."""
+"""ISO 15118-20 SECC session (AC, DC, AC BPT, DC BPT; scheduled and dynamic control modes): the state table,
+one handler module per request and the -20 data of the spec (Header handling, schemas, payload types). The one
+engine (:mod:`josev.secc.machine`) runs it; the one connection core (:mod:`josev.secc.session`) negotiates it in
+supportedAppProtocol."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from josev.secc.iso20 import (
     dc_charge_parameter_discovery,
     dc_pre_charge,
     dc_welding_detection,
+    header,
     metering_confirmation,
     power_delivery,
     schedule_exchange,
@@ -24,7 +26,9 @@ from josev.secc.iso20 import (
     session_setup,
     session_stop,
 )
-from josev.secc.iso20.context import ENDED, Iso20Handler, Iso20Spec
+from josev.secc.iso20.context import Iso20Context, Iso20Handler, iso20_context
+from josev.secc.machine import ENDED, ProtocolSpec
+from josev.v2g.v2gtp import PayloadType
 
 STATES = (
     "SessionSetup",
@@ -111,6 +115,21 @@ _MODULES: tuple[Iso20Handler, ...] = (
 )
 HANDLERS: dict[str, Iso20Handler] = {m.REQUEST: m for m in _MODULES}
 
-SPEC = Iso20Spec("iso20", STATES, "SessionSetup", TABLE, HANDLERS)
+SPEC: ProtocolSpec[Iso20Context] = ProtocolSpec(
+    "iso20",
+    "iso20-cm",
+    STATES,
+    "SessionSetup",
+    TABLE,
+    HANDLERS,
+    iso20_context,
+    split=header.split,
+    wrap=header.wrap,
+    payload_schemas={
+        PayloadType.EXI_20_MAIN: "iso20-cm",
+        PayloadType.EXI_20_AC: "iso20-ac",
+        PayloadType.EXI_20_DC: "iso20-dc",
+    },
+)
 
 __all__ = ["HANDLERS", "SPEC", "STATES", "TABLE"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc.iso20 import common, metering_confirmation
-from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
+from josev.secc.iso20.context import Iso20Context, Selection
 from josev.secc.iso20.events import EvPowerRequest
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import opt_rf
 
 REQUEST = "AC_ChargeLoopReq"

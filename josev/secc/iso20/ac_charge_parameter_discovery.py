@@ -6,7 +6,8 @@ from typing import Any
 
 from josev.secc.events import EvChargeParameters
 from josev.secc.iso20 import common
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import rf, rn
 
 REQUEST = "AC_ChargeParameterDiscoveryReq"

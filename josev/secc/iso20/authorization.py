@@ -13,7 +13,8 @@ import binascii
 from typing import Any
 
 from josev.secc.events import AuthorizationRequested
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError
 
 REQUEST = "AuthorizationReq"
 RESPONSE = "AuthorizationRes"

@@ -33,8 +33,8 @@ from cryptography.exceptions import InvalidSignature
 
 from josev.pnc import PncError, contract, xmlsig
 from josev.secc.events import CertificateRequested, SecurityIssue
-from josev.secc.iso20.context import HandlerError, Iso20Context
-from josev.secc.machine import Pending
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError, Pending
 
 REQUEST = "CertificateInstallationReq"
 RESPONSE = "CertificateInstallationRes"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc import schedule
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import rn
 
 FAILED = "FAILED"

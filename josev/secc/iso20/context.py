@@ -15,22 +15,20 @@ from typing import Any, Protocol
 
 from josev.secc.evse import EvseView
 from josev.secc.iso20.events import Iso20Event
-from josev.secc.machine import ENDED, HandlerError, Pending, SessionStore
+from josev.secc.machine import ContextBase, EngineSetup, HandlerError, Pending, SessionStore
 from josev.secc.timers import DEFAULT_TIMERS, SeccTimers
 
 __all__ = [
     "DYNAMIC",
-    "ENDED",
     "SCHEDULED",
     "BptLimits",
-    "HandlerError",
     "Iso20Config",
     "Iso20Context",
     "Iso20Evse",
     "Iso20Handler",
-    "Iso20Spec",
     "PncVerifier",
     "Selection",
+    "iso20_context",
 ]
 
 #: ControlMode parameter values (ISO 15118-20 Table 204 ff.).
@@ -132,7 +130,7 @@ class Selection:
 
 
 @dataclass(slots=True)
-class Iso20Context:
+class Iso20Context(ContextBase):
     """Mutable per-connection session state that the handlers read and write."""
 
     station: Iso20Evse
@@ -166,6 +164,8 @@ class Iso20Context:
     standby: bool = False
     renegotiating: bool = False
     ongoing_since: dict[str, float] = field(default_factory=dict)
+    #: the requests seen in this session
+    requested: set[str] = field(default_factory=set)
     #: the Header of the request being handled and its time (the Plug & Charge verifier reads both)
     header: dict[str, Any] = field(default_factory=dict)
     now: float = 0.0
@@ -193,19 +193,6 @@ class Iso20Context:
         """The shared EVSE view."""
         return self.station.view
 
-    def emit(self, ev: Iso20Event) -> None:
-        """Emit an event to the shell."""
-        self.events.append(ev)
-
-    def ongoing(self, key: str, now: float, limit: float) -> bool:
-        """Track an Ongoing loop; return True when it has lasted longer than ``limit``."""
-        start = self.ongoing_since.setdefault(key, now)
-        return now - start > limit
-
-    def done(self, key: str) -> None:
-        """Forget an Ongoing loop."""
-        self.ongoing_since.pop(key, None)
-
     def require_selection(self) -> Selection:
         """The selected service (a handler reached without one is a sequence error)."""
         if self.selection is None:
@@ -232,22 +219,16 @@ class Iso20Handler(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Iso20Spec:
-    """The -20 protocol: states, transition table ``(state, request) -> allowed next states``, handlers."""
-
-    name: str
-    states: tuple[str, ...]
-    initial: str
-    table: Mapping[tuple[str, str], frozenset[str]]
-    handlers: Mapping[str, Iso20Handler]
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Iso20Spec:
-        return self
-
-    def format_table(self) -> str:
-        """The table as aligned text (state, request -> next states)."""
-        rows = [(s, r, ", ".join(sorted(n))) for (s, r), n in self.table.items()]
-        w1 = max(len(r[0]) for r in rows)
-        w2 = max(len(r[1]) for r in rows)
-        return "\n".join(f"{s:<{w1}}  {r:<{w2}}  -> {n}" for s, r, n in rows)
+def iso20_context(setup: EngineSetup) -> Iso20Context:
+    """The per-connection context of a -20 session (``setup.evse`` is the :class:`Iso20Evse`)."""
+    station: Iso20Evse = setup.evse
+    ctx = Iso20Context(
+        station,
+        setup.config or Iso20Config(),
+        setup.timers,
+        setup.store,
+        setup.new_session_id,
+        family=setup.family,
+    )
+    ctx.limits_version_seen = station.view.limits_version
+    return ctx

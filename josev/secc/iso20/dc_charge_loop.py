@@ -12,7 +12,8 @@ from typing import Any
 
 from josev.secc.events import EvTargets
 from josev.secc.iso20 import common, metering_confirmation
-from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
+from josev.secc.iso20.context import Iso20Context, Selection
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import opt_rf, rf, rn
 
 REQUEST = "DC_ChargeLoopReq"

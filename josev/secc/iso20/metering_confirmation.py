@@ -18,8 +18,9 @@ from typing import Any
 from josev.pnc import PncError, xmlsig
 from josev.secc.events import SecurityIssue
 from josev.secc.iso20 import common
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
 from josev.secc.iso20.events import MeteringConfirmed
+from josev.secc.machine import HandlerError
 
 REQUEST = "MeteringConfirmationReq"
 RESPONSE = "MeteringConfirmationRes"

@@ -13,8 +13,9 @@ from typing import Any
 from josev.secc import schedule
 from josev.secc.events import EvChargingProfile, PowerDeliveryRequested
 from josev.secc.iso20 import common
-from josev.secc.iso20.context import HandlerError, Iso20Context, Selection
+from josev.secc.iso20.context import Iso20Context, Selection
 from josev.secc.iso20.events import StandbyChanged
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import rf
 
 REQUEST = "PowerDeliveryReq"

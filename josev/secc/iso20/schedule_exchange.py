@@ -14,7 +14,8 @@ from typing import Any
 
 from josev.secc import schedule
 from josev.secc.iso20 import common
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError
 from josev.v2g.iso20.rational import opt_rf, rn
 
 REQUEST = "ScheduleExchangeReq"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc.iso20 import services
-from josev.secc.iso20.context import HandlerError, Iso20Context
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import HandlerError
 
 REQUEST = "ServiceDetailReq"
 RESPONSE = "ServiceDetailRes"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc.iso20 import services
-from josev.secc.iso20.context import DYNAMIC, HandlerError, Iso20Context
+from josev.secc.iso20.context import DYNAMIC, Iso20Context
 from josev.secc.iso20.events import ServiceSelected
+from josev.secc.machine import HandlerError
 
 REQUEST = "ServiceSelectionReq"
 RESPONSE = "ServiceSelectionRes"

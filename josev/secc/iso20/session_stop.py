@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from josev.secc.events import SessionEnded
-from josev.secc.iso20.context import ENDED, HandlerError, Iso20Context
-from josev.secc.machine import PausedSession
+from josev.secc.iso20.context import Iso20Context
+from josev.secc.machine import ENDED, HandlerError, PausedSession
 
 REQUEST = "SessionStopReq"
 RESPONSE = "SessionStopRes"

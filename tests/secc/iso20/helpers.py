@@ -10,11 +10,18 @@ from josev.ev.battery import Battery
 from josev.ev.evcc import EvError
 from josev.ev.iso20 import Evcc20, Iso20Behaviour
 from josev.secc.evse import EvseView
-from josev.secc.iso20 import services
-from josev.secc.iso20.context import DYNAMIC, SCHEDULED, BptLimits, Iso20Config, Iso20Evse, Selection
-from josev.secc.iso20.engine import Iso20Engine
+from josev.secc.iso20 import SPEC, services
+from josev.secc.iso20.context import (
+    DYNAMIC,
+    SCHEDULED,
+    BptLimits,
+    Iso20Config,
+    Iso20Context,
+    Iso20Evse,
+    Selection,
+)
 from josev.secc.iso20.events import Iso20Event, shared_events
-from josev.secc.machine import SessionStore
+from josev.secc.machine import Engine, SessionStore
 from josev.sim.supply import SimPowerSupply
 from josev.v2g import sap
 from josev.v2g.codec import exi_available
@@ -43,9 +50,9 @@ def engine(
     mode: int = SCHEDULED,
     config: Iso20Config | None = None,
     family: str | None = None,
-) -> Iso20Engine:
+) -> Engine[Iso20Context]:
     """An engine put into ``state`` with SessionID :data:`SID` (and a selection when ``service`` is given)."""
-    eng = Iso20Engine(st or station(), config, new_session_id=lambda: SID, family=family)
+    eng = Engine(SPEC, st or station(), config=config, new_session_id=lambda: SID, family=family)
     eng.state = state
     if state != "SessionSetup":
         eng.ctx.session_id = SID
@@ -58,7 +65,7 @@ def engine(
     return eng
 
 
-def selection(eng: Iso20Engine) -> Selection:
+def selection(eng: Engine[Iso20Context]) -> Selection:
     """The engine's selection (asserted)."""
     assert eng.ctx.selection is not None
     return eng.ctx.selection
@@ -87,7 +94,7 @@ class Run:
     """Outcome of a driven -20 session."""
 
     ev: Evcc20
-    engine: Iso20Engine
+    engine: Engine[Iso20Context]
     exchanges: list[tuple[str, str, str]] = field(default_factory=list)
     events: list[Iso20Event] = field(default_factory=list)
 
@@ -116,7 +123,7 @@ def drive(
     sap_req = ev.start()[1]
     neg = sap.negotiate(sap_req, (sap.AppProtocol.ISO20,), NAMESPACES)
     family = "AC" if "-ac" in protocol else "DC"
-    eng = Iso20Engine(st, config, store=store, family=family)
+    eng = Engine(SPEC, st, config=config, store=store, family=family)
     run = Run(ev, eng)
     supply = SimPowerSupply(auto_authorize=auto_authorize)
     nxt = ev.on_response(neg.response, 0.0)

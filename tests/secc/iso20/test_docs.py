@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from josev.secc.iso20.diagram import mermaid, update
+from josev.secc.diagram import mermaid, update
+from josev.secc.iso20 import SPEC
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "iso20.md"
 
 
 def test_page_is_current() -> None:
     text = DOC.read_text()
-    assert update(text) == text, "run: python -m josev.secc.iso20.diagram --update docs/iso20.md"
-    assert "stateDiagram-v2" in text and "ChargeLoop --> Standby" in mermaid()
+    assert update(text) == text, "run: python -m josev.secc.diagram --update docs/iso20.md"
+    assert "stateDiagram-v2" in text and "ChargeLoop --> Standby" in mermaid(SPEC)

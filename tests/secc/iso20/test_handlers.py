@@ -9,9 +9,9 @@ import pytest
 
 from josev.secc.events import AuthorizationRequested, CableCheckRequested, EvTargets, SessionEnded
 from josev.secc.iso20 import services
-from josev.secc.iso20.context import DYNAMIC, ENDED, SCHEDULED, Iso20Config, Iso20Context
+from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Config, Iso20Context
 from josev.secc.iso20.events import EvPowerRequest, ServiceSelected, StandbyChanged
-from josev.secc.machine import PausedSession, SessionStore
+from josev.secc.machine import ENDED, PausedSession, SessionStore
 from josev.secc.timers import SeccTimers
 from josev.v2g.iso20.rational import rf
 

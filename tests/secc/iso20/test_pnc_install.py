@@ -1,5 +1,5 @@
 """ISO 15118-20 certificate installation: our EV without a contract installs one through our -20 SECC core, which
-waits in a core state (``Iso20Engine.pending``) for the CSMS's answer; the answer is built by the certificate
+waits in a core state (``Engine.pending``) for the CSMS's answer; the answer is built by the certificate
 provisioning service stand-in (``josev.pnc.cps.answer_iso20``) from a -20 PKI; the EV checks the CPS signature,
 decrypts its contract key (ECDH P-521, AES-GCM) and pays with it. Every message goes through the real EXI codec;
 the signatures are also checked here with ``cryptography`` alone over EXI fragments this test encodes."""
@@ -30,11 +30,12 @@ from josev.secc.events import (
     ContractAuthorizationRequested,
     SecurityIssue,
 )
+from josev.secc.iso20 import SPEC
 from josev.secc.iso20 import certificate_installation as ci
-from josev.secc.iso20.context import Iso20Config
-from josev.secc.iso20.engine import Iso20Engine
+from josev.secc.iso20.context import Iso20Config, Iso20Context
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.iso20.pnc import ContractVerifier
+from josev.secc.machine import Engine
 from josev.sim.supply import SimPowerSupply
 from josev.v2g import sap
 from josev.v2g.iso20.namespaces import NAMESPACES
@@ -104,7 +105,7 @@ def run(
     tamper: Callable[[dict[str, Any]], None] | None = None,
     prov: ProvisioningCredentials20 | None = None,
     behaviour: Iso20Behaviour | None = None,
-) -> tuple[Evcc20, Iso20Engine, Run]:
+) -> tuple[Evcc20, Engine[Iso20Context], Run]:
     """Our EV against our SECC core through the codec; the shell answers ``wait_s`` after the request."""
     cfg = config or Iso20Config(
         pnc=ContractVerifier((p.cert("mo_root"), p.cert("v2g_root"))),
@@ -115,7 +116,7 @@ def run(
     beh = behaviour or Iso20Behaviour(loops=2, wall_offset=NOW.timestamp())
     ev = Evcc20(protocol, behaviour=beh, provisioning=prov or provisioning(p))
     neg = sap.negotiate(ev.start()[1], (sap.AppProtocol.ISO20,), NAMESPACES)
-    eng = Iso20Engine(st, cfg, family="AC" if "-ac" in protocol else "DC")
+    eng = Engine(SPEC, st, config=cfg, family="AC" if "-ac" in protocol else "DC")
     supply = SimPowerSupply(auto_authorize=True)
     out = Run()
     nxt = ev.on_response(neg.response, 0.0)
@@ -326,7 +327,7 @@ def test_offline_station_does_not_offer(pki: Pki) -> None:
     cfg = Iso20Config(pnc=ContractVerifier((pki.cert("mo_root"),)), certificate_installation=True)
     st = station()
     st.csms_online = False
-    eng = Iso20Engine(st, cfg)
+    eng = Engine(SPEC, st, config=cfg)
     res = eng.step(req("SessionSetupReq", "0" * 16, EVCCID="WMIV1234567890ABCDEX"), 0.0).response
     assert res is not None
     sid = res["SessionSetupRes"]["Header"]["SessionID"]
@@ -364,7 +365,7 @@ def test_second_request_after_the_last_chain(pki: Pki) -> None:
             certificate_installation=True,
         )
         st = station()
-        eng = Iso20Engine(st, cfg)
+        eng = Engine(SPEC, st, config=cfg)
         shell = cps_shell(pki, remaining=remaining)
         res = eng.step(req("SessionSetupReq", "0" * 16, EVCCID="WMIV1234567890ABCDEX"), 0.0).response
         assert res is not None
@@ -400,7 +401,7 @@ def test_request_while_pending_is_a_sequence_error(pki: Pki) -> None:
         wall_offset=NOW.timestamp(),
         certificate_installation=True,
     )
-    eng = Iso20Engine(station(), cfg)
+    eng = Engine(SPEC, station(), config=cfg)
     res = eng.step(req("SessionSetupReq", "0" * 16, EVCCID="WMIV1234567890ABCDEX"), 0.0).response
     assert res is not None
     sid = res["SessionSetupRes"]["Header"]["SessionID"]

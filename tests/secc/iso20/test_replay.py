@@ -3,7 +3,7 @@
 ``ISO-20_BPT_AC_DS5366_Josev`` is plain TCP (AC BPT, scheduled); the two DC captures (TLS 1.3, one with mutual
 authentication; DC, dynamic) are decrypted with the secrets disclosed in the capture itself
 (:func:`josev.tls.decrypt.decrypt_session`). Each EV request (its V2GTP frame, unchanged) goes through an
-:class:`~josev.secc.iso20.connection.Iso20Connection`; every answer must have the recorded payload type,
+:class:`~josev.secc.session.SeccSession` (the one connection core); every answer must have the recorded payload type,
 message type, response code and EVSEProcessing. The station follows the recording where it has a choice: the
 SessionID and ScheduleTupleID the recorded SECC assigned, the numbering of its parameter sets, and when its
 isolation test finished."""
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from josev.secc.iso20.connection import SCHEMA_BY_PAYLOAD, Iso20Connection
+from josev.secc.iso20 import SPEC as ISO20
 from josev.secc.iso20.context import DYNAMIC, SCHEDULED, Iso20Config
-from josev.secc.session import SessionConfig
+from josev.secc.session import SeccSession, SessionConfig
 from josev.v2g import v2gtp
 from josev.v2g.codec import ExiCodec
 from tests.secc.pcap import tcp_connections, v2gtp_payloads
@@ -53,7 +53,7 @@ def decrypted(name: str) -> tuple[Frames, Frames]:
 
 
 def _decode(codec: ExiCodec, ptype: int, payload: bytes) -> dict[str, Any]:
-    return codec.decode(SCHEMA_BY_PAYLOAD.get(ptype, "sap"), payload)
+    return codec.decode(ISO20.payload_schemas.get(ptype, "sap"), payload)
 
 
 def replay(ev: Frames, secc: Frames) -> list[str]:
@@ -75,7 +75,7 @@ def replay(ev: Frames, secc: Frames) -> list[str]:
     mine = DYNAMIC if dynamic else SCHEDULED
     other = SCHEDULED if dynamic else DYNAMIC
     modes = (mine, other) if pset == 1 else (other, mine)
-    conn = Iso20Connection(
+    conn = SeccSession(
         st,
         0.0,
         codec=codec,

@@ -11,12 +11,10 @@ from josev.ev.evcc import Evcc, EvConnection
 from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.evcc import Ev20Connection, Evcc20
 from josev.secc.events import SessionEnded
-from josev.secc.iso20.connection import Iso20Connection
-from josev.secc.iso20.context import Iso20Evse
-from josev.secc.iso20.engine import Iso20Engine
+from josev.secc.iso20.context import Iso20Context, Iso20Evse
 from josev.secc.iso20.events import StandbyChanged, shared_events
-from josev.secc.machine import SessionStore
-from josev.secc.session import SessionConfig
+from josev.secc.machine import Engine, SessionStore
+from josev.secc.session import SeccSession, SessionConfig
 from josev.secc.timers import SeccTimers
 from josev.v2g import v2gtp
 from josev.v2g.codec import ExiCodec, JsonDebugCodec
@@ -86,7 +84,7 @@ def test_ev_schedule_renegotiation() -> None:
 
 
 def test_station_limit_change_makes_the_ev_renegotiate_the_schedule() -> None:
-    def hook(i: int, st: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, st: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if i == 12:
             st.view.limits.ac_max_current = 10.0
             st.view.limits_version += 1
@@ -97,7 +95,7 @@ def test_station_limit_change_makes_the_ev_renegotiate_the_schedule() -> None:
 
 
 def test_station_stop_terminates() -> None:
-    def hook(i: int, st: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, st: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if eng.state == "ChargeLoop" and i > 14:
             st.view.stop_requested = True
 
@@ -108,7 +106,7 @@ def test_station_stop_terminates() -> None:
 def test_authorization_ongoing_loop() -> None:
     st = station(authorized=None)
 
-    def hook(i: int, s: Iso20Evse, eng: Iso20Engine) -> None:
+    def hook(i: int, s: Iso20Evse, eng: Engine[Iso20Context]) -> None:
         if i == 6:
             s.view.authorized = True
 
@@ -124,7 +122,7 @@ def _codec() -> Any:
     return ExiCodec() if EXI else JsonDebugCodec()
 
 
-def _pump(conn: Iso20Connection, first: bytes, ev: Any, now: float = 0.0) -> list[int]:
+def _pump(conn: SeccSession, first: bytes, ev: Any, now: float = 0.0) -> list[int]:
     """Run EV bytes through the connection until the EV is done; returns the payload types the SECC sent."""
     from josev.sim.supply import SimPowerSupply
 
@@ -143,7 +141,7 @@ def _pump(conn: Iso20Connection, first: bytes, ev: Any, now: float = 0.0) -> lis
 @pytest.mark.parametrize("protocol", ["iso20-ac", "iso20-dc-bpt"])
 def test_connection_uses_the_payload_type_of_each_schema(protocol: str) -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     ev = Ev20Connection(Evcc20(protocol, behaviour=Iso20Behaviour(loops=2)), codec)
     types = _pump(conn, ev.start(), ev)
     assert ev.evcc.result.outcome == "finished"
@@ -159,7 +157,7 @@ def test_connection_hands_din_and_iso2_to_the_legacy_session(protocol: str) -> N
     modes = ("AC_three_phase_core",) if protocol == "iso2-ac" else ("DC_extended",)
     st = station(bpt=False)
     st.view.energy_modes = modes
-    conn = Iso20Connection(st, 0.0, codec=codec)
+    conn = SeccSession(st, 0.0, codec=codec)
     ev = EvConnection(Evcc(protocol), codec)
     from josev.sim.supply import SimPowerSupply
 
@@ -177,7 +175,7 @@ def test_connection_hands_din_and_iso2_to_the_legacy_session(protocol: str) -> N
 
 def test_connection_prefers_the_evs_priority_and_families() -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec, families=("DC",))
+    conn = SeccSession(station(), 0.0, codec=codec, families=("DC",))
     sap_req = {
         "supportedAppProtocolReq": {
             "AppProtocol": [
@@ -206,13 +204,13 @@ def test_connection_prefers_the_evs_priority_and_families() -> None:
 def test_connection_timers() -> None:
     cfg = SessionConfig(timers=SeccTimers(communication_setup=2.0, sequence=5.0))
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec, config=cfg)
+    conn = SeccSession(station(), 0.0, codec=codec, config=cfg)
     assert conn.next_timer == 2.0
     out = conn.on_timer(2.5)
     assert out.close and [e.reason for e in out.events if isinstance(e, SessionEnded)] == [
         "communication_setup_timeout"
     ]
-    conn = Iso20Connection(station(), 0.0, codec=codec, config=cfg)
+    conn = SeccSession(station(), 0.0, codec=codec, config=cfg)
     ev = Ev20Connection(Evcc20("iso20-ac"), codec)
     out = conn.receive(ev.start(), 0.0)
     out = conn.receive(ev.receive(b"".join(out.send), 0.0)[0], 0.1)  # SessionSetup
@@ -223,10 +221,10 @@ def test_connection_timers() -> None:
 
 def test_connection_bad_bytes_end_cleanly() -> None:
     codec = _codec()
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     out = conn.receive(b"\x02\xfd\x80\x01\x00\x00\x00\x01x", 0.0)
     assert out.close and [e.reason for e in out.events if isinstance(e, SessionEnded)] == ["v2gtp_error"]
-    conn = Iso20Connection(station(), 0.0, codec=codec)
+    conn = SeccSession(station(), 0.0, codec=codec)
     ev = Ev20Connection(Evcc20("iso20-ac"), codec)
     conn.receive(ev.start(), 0.0)
     out = conn.receive(v2gtp.frame(v2gtp.PayloadType.EXI_20_MAIN, b"\x80\xff\xff"), 0.0)
@@ -250,7 +248,7 @@ def test_connection_reports_an_encode_failure_as_our_error() -> None:
                 raise CodecError("refused by the test")
             return bytes(real.encode(schema, msg))
 
-    conn = Iso20Connection(station(), 0.0, codec=Refusing())
+    conn = SeccSession(station(), 0.0, codec=Refusing())
     ev = Ev20Connection(Evcc20("iso20-ac"), real)
     out = conn.receive(ev.start(), 0.0)  # supportedAppProtocolRes
     assert out.send and not out.close

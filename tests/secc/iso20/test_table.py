@@ -7,7 +7,7 @@ import pytest
 
 from josev.secc.events import ProtocolViolation, SessionEnded
 from josev.secc.iso20 import HANDLERS, SPEC, STATES, TABLE
-from josev.secc.iso20.context import ENDED
+from josev.secc.machine import ENDED
 
 from .helpers import EXI, SID, code, engine, req
 

@@ -1,6 +1,7 @@
 """Our -20 EV against our -20 SECC through real bytes (EXI + V2GTP) over real TLS 1.3 connections on loopback
 (mutual authentication with the OEM provisioning certificate): AC, DC, AC BPT and DC BPT, each scheduled and
-dynamic; plus a refused TLS 1.2 EV and a pause/resume across two TLS connections."""
+dynamic; plus a refused TLS 1.2 EV and a pause/resume across two TLS connections. The SECC side is the one
+network shell (:meth:`josev.secc.server.EvseEndpoint.serve_stream`) behind a loopback listener."""
 
 from __future__ import annotations
 
@@ -18,13 +19,12 @@ from josev.ev.iso20 import Iso20Behaviour
 from josev.ev.iso20.client import run_session
 from josev.pki import build_pki, write_pki
 from josev.pki.profiles import ISO20_P521
-from josev.secc.iso20 import integration
-from josev.secc.iso20.connection import Iso20Connection
 from josev.secc.iso20.context import Iso20Evse
 from josev.secc.iso20.events import Iso20Event, shared_events
 from josev.secc.machine import SessionStore
+from josev.secc.server import EvseEndpoint
 from josev.sim.supply import SimPowerSupply
-from josev.tls import TlsInfo, TlsStats, evcc_context, secc_context
+from josev.tls import TlsStats, evcc_context, secc_context
 from josev.tls.contexts import Mode
 from josev.v2g.codec import ExiCodec
 
@@ -46,7 +46,7 @@ class Secc:
     station: Iso20Evse
     store: SessionStore
     stats: TlsStats
-    infos: list[TlsInfo] = field(default_factory=list)
+    endpoint: EvseEndpoint
     events: list[Iso20Event] = field(default_factory=list)
 
 
@@ -58,23 +58,20 @@ async def secc(pki: Path) -> AsyncIterator[Secc]:
         pki / "keys" / "secc_leaf.key",
         oem_roots=pki / "certs" / "oem_root.pem",
     )
-    st, store, stats, codec, supply = station(), SessionStore(), TlsStats(), ExiCodec(), SimPowerSupply()
+    st, codec, supply = station(), ExiCodec(), SimPowerSupply()
     holder: list[Secc] = []
-    loop = asyncio.get_running_loop()
 
-    def on_events(events: list[Iso20Event]) -> None:
+    def on_events(_evse: int, events: list[Iso20Event]) -> None:
         supply.apply(st.view, shared_events(events))
         holder[0].events += events
 
-    def factory(info: TlsInfo) -> Iso20Connection:
-        holder[0].infos.append(info)
-        return integration.make_connection(st, loop.time(), codec, store=store)
+    ep = EvseEndpoint(1, "lo", st.view, codec, tls=ctx, tls_mode="iso20", iso20=st, on_events=on_events)
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await integration.accept(reader, writer, ctx, factory, stats=stats, on_events=on_events)
+        await ep.serve_stream(reader, writer, tls=True)
 
     server = await asyncio.start_server(client, "127.0.0.1", 0)
-    holder.append(Secc(server.sockets[0].getsockname()[1], st, store, stats))
+    holder.append(Secc(server.sockets[0].getsockname()[1], st, ep.store, ep.tls_stats, ep))
     try:
         yield holder[0]
     finally:
@@ -107,7 +104,8 @@ async def test_ev_charges_over_tls13(secc: Secc, pki: Path, protocol: str, dynam
     assert result.outcome == "finished", result.detail
     assert info is not None and info.version == "TLSv1.3"
     assert info.cipher in ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
-    assert secc.infos[0].mutual  # the EV authenticated with its OEM provisioning certificate
+    assert secc.endpoint.last_tls is not None
+    assert secc.endpoint.last_tls.mutual  # the EV authenticated with its OEM provisioning certificate
     loop_req = "AC_ChargeLoopReq" if "-ac" in protocol else "DC_ChargeLoopReq"
     assert result.messages.count(loop_req) >= 3
     assert secc.stats.accepted == 1
