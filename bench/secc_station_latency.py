@@ -22,6 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPS = 1500
+LOOP_INTERVAL_S = 0.008
 CASES = [
     ("iso20-dc", ("--pki", "{PKI}", "--station-tls", "both"), "DC_ChargeLoopReq"),
     ("iso20-dc-bpt", ("--pki", "{PKI}", "--station-tls", "both", "--dynamic"), "DC_ChargeLoopReq"),
@@ -54,6 +55,9 @@ async def _run(pki: Path) -> list[tuple[str, dict[str, Any]]]:
                 evp = await asyncio.create_subprocess_exec(
                     *("ip", "netns", "exec", ev.name, sys.executable, "-m", "josev.ev", "--iface", pair.b),
                     *("--protocol", protocol, "--json", "--loops", str(LOOPS), "--seconds-per-loop", "0.01"),
+                    # paced under the SECC's per-connection flood limit ([secc] frame_rate, 200 frames/s;
+                    # a car sends 4-10 charge loops per second)
+                    *("--loop-interval", str(LOOP_INTERVAL_S)),
                     *args,
                     cwd=ROOT,
                     stdout=asyncio.subprocess.PIPE,
