@@ -48,21 +48,31 @@ impl<'a> BitReader<'a> {
     }
 
     /// Read `n` (<= 64) bits as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        let pos = self.pos;
+        let byte = pos >> 3;
+        // the usual case: a word can be loaded from the current byte (always true for a padded reader)
+        if n <= 56 && self.end - pos >= n as usize {
+            if let Some(w) = self.data.get(byte..byte + 8) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(w);
+                let word = u64::from_be_bytes(a) << (pos & 7);
+                self.pos = pos + n as usize;
+                // two shifts: n == 0 reads nothing (the top bit of word >> 1 is zero)
+                return Ok((word >> 1) >> (63 - n));
+            }
+        }
+        self.bits_checked(n, what)
+    }
+
+    #[inline(never)]
+    fn bits_checked(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
         if n == 0 {
             return Ok(0);
         }
         if self.remaining() < n as usize {
             return Err(Error::new(self.pos, "premature end of stream", what));
-        }
-        let byte = self.pos >> 3;
-        if n <= 56 && byte + 8 <= self.data.len() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&self.data[byte..byte + 8]);
-            let word = u64::from_be_bytes(w) << (self.pos & 7);
-            self.pos += n as usize;
-            return Ok(word >> (64 - n));
         }
         self.bits_slow(n)
     }
@@ -213,7 +223,7 @@ impl BitWriter {
     }
 
     /// Write the low `n` (<= 64) bits of `v`.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32, v: u64) {
         if n > 32 {
             self.put(n - 32, v >> 32);
@@ -223,20 +233,35 @@ impl BitWriter {
         }
     }
 
-    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
-    #[inline]
-    fn put(&mut self, n: u32, v: u64) {
-        if n == 0 {
-            return;
+    /// Write `v`, which has at most `n` (<= 32) significant bits (event codes, enumeration indexes, n-bit
+    /// offsets: the caller knows they fit, so nothing is masked).
+    #[inline(always)]
+    pub fn code(&mut self, n: u32, v: u64) {
+        debug_assert!(n <= 32 && v >> n == 0);
+        self.acc = (self.acc << n) | v;
+        self.nacc += n;
+        if self.nacc >= 32 {
+            self.flush();
         }
+    }
+
+    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
+    #[inline(always)]
+    fn put(&mut self, n: u32, v: u64) {
+        // n == 0 shifts by zero and adds nothing (the mask is zero)
         self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
         self.nacc += n;
         if self.nacc >= 32 {
-            self.nacc -= 32;
-            self.buf
-                .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
-            self.acc &= (1u64 << self.nacc) - 1;
+            self.flush();
         }
+    }
+
+    #[inline(always)]
+    fn flush(&mut self) {
+        self.nacc -= 32;
+        self.buf
+            .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
+        self.acc &= (1u64 << self.nacc) - 1;
     }
 
     /// Write whole octets.
@@ -255,15 +280,19 @@ impl BitWriter {
     }
 
     /// Write an EXI unsigned integer.
-    pub fn uint(&mut self, mut v: u128) {
+    #[inline(always)]
+    pub fn uint(&mut self, v: u128) {
         if v < 0x80 {
             self.put(8, v as u64);
-            return;
-        }
-        if v < 0x4000 {
+        } else if v < 0x4000 {
             self.put(16, ((v as u64 & 0x7f) | 0x80) << 8 | (v as u64 >> 7));
-            return;
+        } else {
+            self.uint_long(v);
         }
+    }
+
+    #[inline(never)]
+    fn uint_long(&mut self, mut v: u128) {
         loop {
             let b = (v & 0x7f) as u64;
             v >>= 7;
@@ -298,13 +327,13 @@ impl BitWriter {
 
     /// Pad with zero bits to a byte boundary and return the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        let pad = (8 - self.nacc % 8) % 8;
-        self.acc <<= pad;
-        self.nacc += pad;
-        while self.nacc >= 8 {
-            self.nacc -= 8;
-            self.buf.push((self.acc >> self.nacc) as u8);
-        }
+        // fewer than 32 bits pending: left-align them in a word and append its leading whole bytes
+        let n = self.nacc.div_ceil(8) as usize;
+        let word = ((self.acc << (32 - self.nacc)) as u32).to_be_bytes();
+        // a fixed-size copy (no call), then the unused bytes dropped
+        let len = self.buf.len() + n;
+        self.buf.extend_from_slice(&word);
+        self.buf.truncate(len);
         self.buf
     }
 }

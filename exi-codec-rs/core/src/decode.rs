@@ -385,18 +385,21 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             }
             let qi = st.first as usize + code;
             let q = &self.s.prods[qi];
+            if q.kind == kind::SE {
+                // the usual event first, without a jump table
+                let ql = q.flags & 1 != 0;
+                if (q.flags >> 1) & 3 == shape::SCALAR {
+                    self.scalar_element(q, qi, ql)?;
+                } else {
+                    self.element(q, ql)?;
+                }
+                state = q.next;
+                continue;
+            }
             match q.kind {
                 kind::AT => {
                     let v = self.value(q.arg, q.qname)?;
                     self.emit(q.lname, false, v)?;
-                }
-                kind::SE => {
-                    let ql = q.flags & 1 != 0;
-                    if (q.flags >> 1) & 3 == shape::SCALAR {
-                        self.scalar_element(q, qi, ql)?;
-                    } else {
-                        self.element(q, ql)?;
-                    }
                 }
                 kind::CH => {
                     let v = self.value(q.arg, p.qname)?;
