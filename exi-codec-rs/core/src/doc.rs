@@ -135,7 +135,7 @@ impl Sink for Doc {
         });
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), Error> {
         let item = match v {
             Val::Bool(b) => Item::Bool(b),

@@ -256,6 +256,21 @@ pub fn encode_from<V: Src>(
     e.w.bits(8, 0x80);
     let start = if fragment { schema.frag } else { schema.doc };
     let st = &schema.states[start as usize];
+    if let Some((Ok(k), v)) = &single {
+        // a document's one root element (the usual case)
+        let i = derived.roots[0]
+            .get(*k as usize)
+            .copied()
+            .filter(|x| *x != u16::MAX);
+        if let Some(i) = i {
+            let pi = st.first as usize + i as usize;
+            let p = &schema.prods[pi];
+            e.w.code(st.width as u32, i as u64);
+            e.root(p, pi, v)?;
+            *out = e.w.finish();
+            return Ok(());
+        }
+    }
     for (k, v) in single.into_iter().chain(entries) {
         let k = k.map_err(|n| {
             Error::new(
@@ -606,6 +621,7 @@ impl Enc {
             };
             let wide = nonly.is_some();
             let pkeys = &self.keys[st.first as usize..st.first as usize + prods.len()];
+            #[allow(clippy::needless_range_loop)] // one loop for both the wide and the plain visit
             for t in 0..nonly.unwrap_or(prods.len()) {
                 let i = if wide { only[t] as usize } else { t };
                 let key = pkeys[i];
