@@ -570,18 +570,11 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
 
     #[inline(always)]
     fn value(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
-        match self.s.simples[si as usize].kind {
-            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
-            _ => self.value_small(si),
-        }
-    }
-
-    /// Booleans, integers and enumerations.
-    #[inline(always)]
-    fn value_small(&mut self, si: u32) -> Result<Dv, Error> {
+        // booleans, integers and enumerations here (one dispatch on the kind), text and binary apart
         let t = &self.s.simples[si as usize];
         let pos = self.r.pos();
         match t.kind {
+            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
             simple::BOOL => Ok(Dv::Bool(self.r.bits(1, "boolean")? == 1)),
             simple::NBIT => {
                 let v = t.lo + self.r.bits(t.bits as u32, "n-bit integer")? as i128;
@@ -624,7 +617,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                     t.enum_first + i,
                 ))
             }
-            _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+            _ => Err(Error::new(pos, "unknown simple type", "value")),
         }
     }
 
