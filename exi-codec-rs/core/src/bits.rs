@@ -3,11 +3,19 @@
 use crate::error::Error;
 
 /// Reads bits from a byte slice.
+///
+/// Up to 56 bits ahead are kept in a word (`cache`, most significant bit first), so that most reads are a
+/// compare and two shifts; the word is reloaded from the bytes when a read needs more bits than it holds.
 pub struct BitReader<'a> {
     data: &'a [u8],
     /// Bits of the stream (`data` may hold zero padding after them).
     end: usize,
-    pos: usize,
+    /// Stream position just after the bits held in `cache` (the read position is `base - avail`).
+    base: usize,
+    /// The next `avail` bits of the stream, left-aligned.
+    cache: u64,
+    /// Bits held in `cache` (at most 56, never past `end`).
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
@@ -16,7 +24,9 @@ impl<'a> BitReader<'a> {
         BitReader {
             data,
             end: data.len() * 8,
-            pos: 0,
+            base: 0,
+            cache: 0,
+            avail: 0,
         }
     }
 
@@ -26,78 +36,94 @@ impl<'a> BitReader<'a> {
         BitReader {
             data,
             end: len.min(data.len()) * 8,
-            pos: 0,
+            base: 0,
+            cache: 0,
+            avail: 0,
         }
     }
 
     /// Go back (or forward) to bit position `pos` (one already read).
     pub fn seek(&mut self, pos: usize) {
-        self.pos = pos.min(self.end);
+        self.base = pos.min(self.end);
+        self.cache = 0;
+        self.avail = 0;
     }
 
     /// Current bit position.
     #[inline]
     pub fn pos(&self) -> usize {
-        self.pos
+        self.base - self.avail as usize
     }
 
     /// Bits left.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.end - self.pos
+        self.end - self.pos()
     }
 
     /// Read `n` (<= 64) bits as an unsigned number.
     #[inline(always)]
     pub fn bits(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
-        let pos = self.pos;
+        if n <= self.avail {
+            // two shifts: n == 0 reads nothing (the top bit of cache >> 1 is zero); n <= 56 here
+            let v = (self.cache >> 1) >> (63 - n);
+            self.cache <<= n;
+            self.avail -= n;
+            return Ok(v);
+        }
+        self.bits_refill(n, what)
+    }
+
+    /// Reload the word at the read position, then read; byte by byte where a word cannot be loaded (the end
+    /// of an unpadded stream) or `n` is larger than a word holds.
+    #[inline(never)]
+    fn bits_refill(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        let pos = self.pos();
         let byte = pos >> 3;
-        // the usual case: a word can be loaded from the current byte (always true for a padded reader)
-        if n <= 56 && self.end - pos >= n as usize {
-            if let Some(w) = self.data.get(byte..byte + 8) {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(w);
+        if let Some(w) = self.data.get(byte..byte + 8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            let avail = (self.end - pos).min(56) as u32;
+            if n <= avail {
                 let word = u64::from_be_bytes(a) << (pos & 7);
-                self.pos = pos + n as usize;
-                // two shifts: n == 0 reads nothing (the top bit of word >> 1 is zero)
+                self.base = pos + avail as usize;
+                self.cache = word << n;
+                self.avail = avail - n;
                 return Ok((word >> 1) >> (63 - n));
             }
         }
-        self.bits_checked(n, what)
-    }
-
-    #[inline(never)]
-    fn bits_checked(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        self.seek(pos);
         if n == 0 {
             return Ok(0);
         }
-        if self.remaining() < n as usize {
-            return Err(Error::new(self.pos, "premature end of stream", what));
+        if self.end - pos < n as usize {
+            return Err(Error::new(pos, "premature end of stream", what));
         }
-        self.bits_slow(n)
+        let v = self.bits_slow(pos, n);
+        self.base = pos + n as usize;
+        Ok(v)
     }
 
-    #[inline(never)]
-    fn bits_slow(&mut self, n: u32) -> Result<u64, Error> {
+    fn bits_slow(&self, mut pos: usize, n: u32) -> u64 {
         let mut v: u64 = 0;
         let mut left = n;
         while left > 0 {
-            let byte = self.data[self.pos >> 3];
-            let off = (self.pos & 7) as u32;
+            let byte = self.data[pos >> 3];
+            let off = (pos & 7) as u32;
             let avail = 8 - off;
             let take = avail.min(left);
             let chunk = ((byte as u32) >> (avail - take)) & ((1u32 << take) - 1);
             v = (v << take) | chunk as u64;
             left -= take;
-            self.pos += take as usize;
+            pos += take as usize;
         }
-        Ok(v)
+        v
     }
 
     /// Append `n` whole octets (not necessarily byte-aligned in the stream) to `out`.
     pub fn octets(&mut self, n: usize, out: &mut Vec<u8>, what: &'static str) -> Result<(), Error> {
         if self.remaining() < n * 8 {
-            return Err(Error::new(self.pos, "premature end of stream", what));
+            return Err(Error::new(self.pos(), "premature end of stream", what));
         }
         let mut left = n;
         while left >= 6 {
@@ -113,7 +139,7 @@ impl<'a> BitReader<'a> {
 
     /// Read an EXI unsigned integer (7-bit groups, little-endian groups) up to 128 bits.
     pub fn uint(&mut self, what: &'static str) -> Result<u128, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let mut v: u128 = 0;
         let mut shift = 0u32;
         loop {
@@ -140,7 +166,7 @@ impl<'a> BitReader<'a> {
         what: &'static str,
         wide: &mut Vec<u8>,
     ) -> Result<Option<u128>, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let mut v: u128 = 0;
         let mut shift = 0u32;
         loop {
@@ -158,7 +184,7 @@ impl<'a> BitReader<'a> {
             }
         }
         // wider: go on in octets, from the group that did not fit
-        self.pos = start;
+        self.seek(start);
         wide.clear();
         let mut shift = 0usize;
         loop {
@@ -183,7 +209,7 @@ impl<'a> BitReader<'a> {
 
     /// Read an unsigned integer that must fit in `u32` (lengths, code points, ids).
     pub fn uint32(&mut self, what: &'static str) -> Result<u32, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let v = self.uint(what)?;
         u32::try_from(v).map_err(|_| Error::new(start, "length or id out of range", what))
     }
