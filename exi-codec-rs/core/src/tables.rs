@@ -245,6 +245,7 @@ static DERIVED: [std::sync::OnceLock<Derived>; 16] = [DERIVED_INIT; 16];
 
 impl Schema {
     /// The derived tables of this schema (built on first use; one lookup per encode or decode).
+    #[inline]
     pub fn derived(&'static self) -> &'static Derived {
         let build = || Derived {
             fast: self.build_fast(),
