@@ -3,11 +3,19 @@
 use crate::error::Error;
 
 /// Reads bits from a byte slice.
+///
+/// Up to 56 bits ahead are kept in a word (`cache`, most significant bit first), so that most reads are a
+/// compare and two shifts; the word is reloaded from the bytes when a read needs more bits than it holds.
 pub struct BitReader<'a> {
     data: &'a [u8],
     /// Bits of the stream (`data` may hold zero padding after them).
     end: usize,
-    pos: usize,
+    /// Stream position just after the bits held in `cache` (the read position is `base - avail`).
+    base: usize,
+    /// The next `avail` bits of the stream, left-aligned.
+    cache: u64,
+    /// Bits held in `cache` (at most 56, never past `end`).
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
@@ -16,7 +24,9 @@ impl<'a> BitReader<'a> {
         BitReader {
             data,
             end: data.len() * 8,
-            pos: 0,
+            base: 0,
+            cache: 0,
+            avail: 0,
         }
     }
 
@@ -26,68 +36,94 @@ impl<'a> BitReader<'a> {
         BitReader {
             data,
             end: len.min(data.len()) * 8,
-            pos: 0,
+            base: 0,
+            cache: 0,
+            avail: 0,
         }
     }
 
     /// Go back (or forward) to bit position `pos` (one already read).
     pub fn seek(&mut self, pos: usize) {
-        self.pos = pos.min(self.end);
+        self.base = pos.min(self.end);
+        self.cache = 0;
+        self.avail = 0;
     }
 
     /// Current bit position.
     #[inline]
     pub fn pos(&self) -> usize {
-        self.pos
+        self.base - self.avail as usize
     }
 
     /// Bits left.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.end - self.pos
+        self.end - self.pos()
     }
 
     /// Read `n` (<= 64) bits as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        if n <= self.avail {
+            // two shifts: n == 0 reads nothing (the top bit of cache >> 1 is zero); n <= 56 here
+            let v = (self.cache >> 1) >> (63 - n);
+            self.cache <<= n;
+            self.avail -= n;
+            return Ok(v);
+        }
+        self.bits_refill(n, what)
+    }
+
+    /// Reload the word at the read position, then read; byte by byte where a word cannot be loaded (the end
+    /// of an unpadded stream) or `n` is larger than a word holds.
+    #[inline(never)]
+    fn bits_refill(&mut self, n: u32, what: &'static str) -> Result<u64, Error> {
+        let pos = self.pos();
+        let byte = pos >> 3;
+        if let Some(w) = self.data.get(byte..byte + 8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            let avail = (self.end - pos).min(56) as u32;
+            if n <= avail {
+                let word = u64::from_be_bytes(a) << (pos & 7);
+                self.base = pos + avail as usize;
+                self.cache = word << n;
+                self.avail = avail - n;
+                return Ok((word >> 1) >> (63 - n));
+            }
+        }
+        self.seek(pos);
         if n == 0 {
             return Ok(0);
         }
-        if self.remaining() < n as usize {
-            return Err(Error::new(self.pos, "premature end of stream", what));
+        if self.end - pos < n as usize {
+            return Err(Error::new(pos, "premature end of stream", what));
         }
-        let byte = self.pos >> 3;
-        if n <= 56 && byte + 8 <= self.data.len() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&self.data[byte..byte + 8]);
-            let word = u64::from_be_bytes(w) << (self.pos & 7);
-            self.pos += n as usize;
-            return Ok(word >> (64 - n));
-        }
-        self.bits_slow(n)
+        let v = self.bits_slow(pos, n);
+        self.base = pos + n as usize;
+        Ok(v)
     }
 
-    #[inline(never)]
-    fn bits_slow(&mut self, n: u32) -> Result<u64, Error> {
+    fn bits_slow(&self, mut pos: usize, n: u32) -> u64 {
         let mut v: u64 = 0;
         let mut left = n;
         while left > 0 {
-            let byte = self.data[self.pos >> 3];
-            let off = (self.pos & 7) as u32;
+            let byte = self.data[pos >> 3];
+            let off = (pos & 7) as u32;
             let avail = 8 - off;
             let take = avail.min(left);
             let chunk = ((byte as u32) >> (avail - take)) & ((1u32 << take) - 1);
             v = (v << take) | chunk as u64;
             left -= take;
-            self.pos += take as usize;
+            pos += take as usize;
         }
-        Ok(v)
+        v
     }
 
     /// Append `n` whole octets (not necessarily byte-aligned in the stream) to `out`.
     pub fn octets(&mut self, n: usize, out: &mut Vec<u8>, what: &'static str) -> Result<(), Error> {
         if self.remaining() < n * 8 {
-            return Err(Error::new(self.pos, "premature end of stream", what));
+            return Err(Error::new(self.pos(), "premature end of stream", what));
         }
         let mut left = n;
         while left >= 6 {
@@ -103,7 +139,7 @@ impl<'a> BitReader<'a> {
 
     /// Read an EXI unsigned integer (7-bit groups, little-endian groups) up to 128 bits.
     pub fn uint(&mut self, what: &'static str) -> Result<u128, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let mut v: u128 = 0;
         let mut shift = 0u32;
         loop {
@@ -130,7 +166,7 @@ impl<'a> BitReader<'a> {
         what: &'static str,
         wide: &mut Vec<u8>,
     ) -> Result<Option<u128>, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let mut v: u128 = 0;
         let mut shift = 0u32;
         loop {
@@ -148,7 +184,7 @@ impl<'a> BitReader<'a> {
             }
         }
         // wider: go on in octets, from the group that did not fit
-        self.pos = start;
+        self.seek(start);
         wide.clear();
         let mut shift = 0usize;
         loop {
@@ -173,7 +209,7 @@ impl<'a> BitReader<'a> {
 
     /// Read an unsigned integer that must fit in `u32` (lengths, code points, ids).
     pub fn uint32(&mut self, what: &'static str) -> Result<u32, Error> {
-        let start = self.pos;
+        let start = self.pos();
         let v = self.uint(what)?;
         u32::try_from(v).map_err(|_| Error::new(start, "length or id out of range", what))
     }
@@ -213,7 +249,7 @@ impl BitWriter {
     }
 
     /// Write the low `n` (<= 64) bits of `v`.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32, v: u64) {
         if n > 32 {
             self.put(n - 32, v >> 32);
@@ -223,20 +259,35 @@ impl BitWriter {
         }
     }
 
-    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
-    #[inline]
-    fn put(&mut self, n: u32, v: u64) {
-        if n == 0 {
-            return;
+    /// Write `v`, which has at most `n` (<= 32) significant bits (event codes, enumeration indexes, n-bit
+    /// offsets: the caller knows they fit, so nothing is masked).
+    #[inline(always)]
+    pub fn code(&mut self, n: u32, v: u64) {
+        debug_assert!(n <= 32 && v >> n == 0);
+        self.acc = (self.acc << n) | v;
+        self.nacc += n;
+        if self.nacc >= 32 {
+            self.flush();
         }
+    }
+
+    /// `n` <= 32 bits; the accumulator holds fewer than 32 pending bits between calls.
+    #[inline(always)]
+    fn put(&mut self, n: u32, v: u64) {
+        // n == 0 shifts by zero and adds nothing (the mask is zero)
         self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
         self.nacc += n;
         if self.nacc >= 32 {
-            self.nacc -= 32;
-            self.buf
-                .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
-            self.acc &= (1u64 << self.nacc) - 1;
+            self.flush();
         }
+    }
+
+    #[inline(always)]
+    fn flush(&mut self) {
+        self.nacc -= 32;
+        self.buf
+            .extend_from_slice(&((self.acc >> self.nacc) as u32).to_be_bytes());
+        self.acc &= (1u64 << self.nacc) - 1;
     }
 
     /// Write whole octets.
@@ -255,15 +306,19 @@ impl BitWriter {
     }
 
     /// Write an EXI unsigned integer.
-    pub fn uint(&mut self, mut v: u128) {
+    #[inline(always)]
+    pub fn uint(&mut self, v: u128) {
         if v < 0x80 {
             self.put(8, v as u64);
-            return;
-        }
-        if v < 0x4000 {
+        } else if v < 0x4000 {
             self.put(16, ((v as u64 & 0x7f) | 0x80) << 8 | (v as u64 >> 7));
-            return;
+        } else {
+            self.uint_long(v);
         }
+    }
+
+    #[inline(never)]
+    fn uint_long(&mut self, mut v: u128) {
         loop {
             let b = (v & 0x7f) as u64;
             v >>= 7;
@@ -298,13 +353,13 @@ impl BitWriter {
 
     /// Pad with zero bits to a byte boundary and return the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        let pad = (8 - self.nacc % 8) % 8;
-        self.acc <<= pad;
-        self.nacc += pad;
-        while self.nacc >= 8 {
-            self.nacc -= 8;
-            self.buf.push((self.acc >> self.nacc) as u8);
-        }
+        // fewer than 32 bits pending: left-align them in a word and append its leading whole bytes
+        let n = self.nacc.div_ceil(8) as usize;
+        let word = ((self.acc << (32 - self.nacc)) as u32).to_be_bytes();
+        // a fixed-size copy (no call), then the unused bytes dropped
+        let len = self.buf.len() + n;
+        self.buf.extend_from_slice(&word);
+        self.buf.truncate(len);
         self.buf
     }
 }

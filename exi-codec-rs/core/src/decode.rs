@@ -190,28 +190,25 @@ fn decode_from<S: Sink>(
     sink: &mut S,
     scratch: &mut Scratch,
 ) -> Result<(), Error> {
-    let mut sbuf = std::mem::take(&mut scratch.sbuf);
-    let mut bbuf = std::mem::take(&mut scratch.bbuf);
-    sbuf.clear();
-    bbuf.clear();
+    scratch.sbuf.clear();
+    scratch.bbuf.clear();
     let mut d = Dec {
         r,
         t: StringTable::default(),
         s: schema,
         depth: 0,
         sink,
-        sbuf,
-        bbuf,
+        scr: scratch,
         fast: schema.fast(),
         big: None,
     };
     let res = run(&mut d, schema, fragment);
     // keep the buffers for the next call, unless a huge value made them large
-    if d.sbuf.capacity() <= 4096 {
-        scratch.sbuf = d.sbuf;
+    if d.scr.sbuf.capacity() > 4096 {
+        d.scr.sbuf = String::new();
     }
-    if d.bbuf.capacity() <= 4096 {
-        scratch.bbuf = d.bbuf;
+    if d.scr.bbuf.capacity() > 4096 {
+        d.scr.bbuf = Vec::new();
     }
     res
 }
@@ -291,8 +288,8 @@ struct Dec<'a, 's, S: Sink> {
     s: &'static Schema,
     depth: usize,
     sink: &'s mut S,
-    sbuf: String,
-    bbuf: Vec<u8>,
+    /// Text and octet buffers of the values.
+    scr: &'s mut Scratch,
     fast: &'static [Fast],
     /// The last integer wider than `i128`.
     big: Option<BigInt>,
@@ -306,8 +303,8 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             Dv::Int(n) => Val::Int(n),
             Dv::Big => return self.emit_big(key, list),
             Dv::Enum(e, i) => Val::Enum(e, i),
-            Dv::Str => Val::Str(&self.sbuf),
-            Dv::Bytes(k) => Val::Bytes(&self.bbuf, k),
+            Dv::Str => Val::Str(&self.scr.sbuf),
+            Dv::Bytes(k) => Val::Bytes(&self.scr.bbuf, k),
         };
         self.sink.value(key, list, v)
     }
@@ -385,18 +382,21 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
             }
             let qi = st.first as usize + code;
             let q = &self.s.prods[qi];
+            if q.kind == kind::SE {
+                // the usual event first, without a jump table
+                let ql = q.flags & 1 != 0;
+                if (q.flags >> 1) & 3 == shape::SCALAR {
+                    self.scalar_element(q, qi, ql)?;
+                } else {
+                    self.element(q, ql)?;
+                }
+                state = q.next;
+                continue;
+            }
             match q.kind {
                 kind::AT => {
                     let v = self.value(q.arg, q.qname)?;
                     self.emit(q.lname, false, v)?;
-                }
-                kind::SE => {
-                    let ql = q.flags & 1 != 0;
-                    if (q.flags >> 1) & 3 == shape::SCALAR {
-                        self.scalar_element(q, qi, ql)?;
-                    } else {
-                        self.element(q, ql)?;
-                    }
                 }
                 kind::CH => {
                     let v = self.value(q.arg, p.qname)?;
@@ -543,15 +543,15 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         let t = &self.s.simples[ch.arg as usize];
         let v = match t.kind {
             simple::STRING if t.min_len == 0 => {
-                self.sbuf.clear();
+                self.scr.sbuf.clear();
                 Dv::Str
             }
             simple::HEX if t.min_len == 0 => {
-                self.bbuf.clear();
+                self.scr.bbuf.clear();
                 Dv::Bytes(Bin::Hex)
             }
             simple::B64 if t.min_len == 0 => {
-                self.bbuf.clear();
+                self.scr.bbuf.clear();
                 Dv::Bytes(Bin::B64)
             }
             _ => {
@@ -570,18 +570,11 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
 
     #[inline(always)]
     fn value(&mut self, si: u32, qname: u16) -> Result<Dv, Error> {
-        match self.s.simples[si as usize].kind {
-            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
-            _ => self.value_small(si),
-        }
-    }
-
-    /// Booleans, integers and enumerations.
-    #[inline(always)]
-    fn value_small(&mut self, si: u32) -> Result<Dv, Error> {
+        // booleans, integers and enumerations here (one dispatch on the kind), text and binary apart
         let t = &self.s.simples[si as usize];
         let pos = self.r.pos();
         match t.kind {
+            simple::STRING | simple::HEX | simple::B64 => self.value_text(si, qname),
             simple::BOOL => Ok(Dv::Bool(self.r.bits(1, "boolean")? == 1)),
             simple::NBIT => {
                 let v = t.lo + self.r.bits(t.bits as u32, "n-bit integer")? as i128;
@@ -624,7 +617,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                     t.enum_first + i,
                 ))
             }
-            _ => Err(Error::new(pos, "text type in a non-text position", "value")),
+            _ => Err(Error::new(pos, "unknown simple type", "value")),
         }
     }
 
@@ -635,12 +628,12 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
     fn big(&mut self, t: &Simple, neg: bool, pos: usize) -> Result<Dv, Error> {
         // re-read the unsigned part into octets (it may have fitted u128 but not i128)
         self.r.seek(pos + (t.kind == simple::SIGNED) as usize);
-        let mut le = std::mem::take(&mut self.bbuf);
+        let mut le = std::mem::take(&mut self.scr.bbuf);
         if let Some(m) = self.r.uint_wide("integer", &mut le)? {
             le = m.to_le_bytes().to_vec();
         }
         let n = Integer::from_exi(neg, le.clone());
-        self.bbuf = le;
+        self.scr.bbuf = le;
         let unbounded = if neg {
             t.lo == i128::MIN
         } else {
@@ -675,7 +668,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
         match t.kind {
             simple::STRING => {
                 let l = self.r.uint32("string length or table hit")?;
-                self.sbuf.clear();
+                self.scr.sbuf.clear();
                 match l {
                     0 => {
                         let n = self.t.local_len(qname);
@@ -683,7 +676,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                         let s = self.t.local_get(qname, id).ok_or_else(|| {
                             Error::new(pos, "local string table miss", format!("id < {n}"))
                         })?;
-                        self.sbuf.push_str(s);
+                        self.scr.sbuf.push_str(s);
                     }
                     1 => {
                         let n = self.t.global_len();
@@ -691,7 +684,7 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                         let s = self.t.global_get(id).ok_or_else(|| {
                             Error::new(pos, "global string table miss", format!("id < {n}"))
                         })?;
-                        self.sbuf.push_str(s);
+                        self.scr.sbuf.push_str(s);
                     }
                     _ => {
                         let len = (l - 2) as usize;
@@ -712,15 +705,15 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                                     "a Unicode scalar value",
                                 )
                             })?;
-                            self.sbuf.push(ch);
+                            self.scr.sbuf.push(ch);
                         }
-                        self.t.add(qname, &self.sbuf);
+                        self.t.add(qname, &self.scr.sbuf);
                     }
                 };
-                let n = if self.sbuf.is_ascii() {
-                    self.sbuf.len() as u64
+                let n = if self.scr.sbuf.is_ascii() {
+                    self.scr.sbuf.len() as u64
                 } else {
-                    self.sbuf.chars().count() as u64
+                    self.scr.sbuf.chars().count() as u64
                 };
                 if n < t.min_len as u64 || n > t.max_len as u64 {
                     return Err(Error::new(
@@ -747,8 +740,8 @@ impl<'a, 's, S: Sink> Dec<'a, 's, S> {
                         format!("{}..={} octets", t.min_len, t.max_len),
                     ));
                 }
-                self.bbuf.clear();
-                self.r.octets(len, &mut self.bbuf, "binary octet")?;
+                self.scr.bbuf.clear();
+                self.r.octets(len, &mut self.scr.bbuf, "binary octet")?;
                 Ok(Dv::Bytes(if t.kind == simple::HEX {
                     Bin::Hex
                 } else {

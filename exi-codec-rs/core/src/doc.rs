@@ -52,8 +52,8 @@ pub struct Doc {
     pub big: Vec<i128>,
     /// Integers wider than 128 bits.
     pub huge: Vec<crate::bigint::BigInt>,
-    /// The decoder's buffers, reused from call to call.
-    scratch: crate::decode::Scratch,
+    /// The decoder's buffers, reused from call to call (boxed: one pointer moves per call).
+    scratch: Option<Box<crate::decode::Scratch>>,
 }
 
 impl Doc {
@@ -73,9 +73,9 @@ impl Doc {
         fragment: bool,
     ) -> Result<(), Error> {
         self.clear();
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = self.scratch.take().unwrap_or_default();
         let r = crate::decode::decode_with(schema, data, fragment, self, &mut scratch);
-        self.scratch = scratch;
+        self.scratch = Some(scratch);
         r
     }
 
@@ -135,7 +135,7 @@ impl Sink for Doc {
         });
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn value(&mut self, key: u16, list: bool, v: Val<'_>) -> Result<(), Error> {
         let item = match v {
             Val::Bool(b) => Item::Bool(b),

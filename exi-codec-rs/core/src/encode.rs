@@ -9,8 +9,8 @@ use crate::bits::BitWriter;
 use crate::error::Error;
 use crate::strings::{id_bits, StringTable};
 use crate::tables::{
-    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, Wide, FAST_CH, FAST_EMPTY, RELAXED,
-    WIDE_MIN,
+    code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, Wide, FAST_CH, FAST_EMPTY, KEY_EE,
+    KEY_NONE, RELAXED, WIDE_MIN,
 };
 use crate::text::{b64_decode_into, hex_decode_into};
 use crate::value::Value;
@@ -250,11 +250,27 @@ pub fn encode_from<V: Src>(
         path: [0; MAX_DEPTH + 2],
         bbuf: Vec::new(),
         fast: &derived.fast,
+        keys: &derived.keys,
         wide: &derived.wide,
     };
     e.w.bits(8, 0x80);
     let start = if fragment { schema.frag } else { schema.doc };
     let st = &schema.states[start as usize];
+    if let Some((Ok(k), v)) = &single {
+        // a document's one root element (the usual case)
+        let i = derived.roots[0]
+            .get(*k as usize)
+            .copied()
+            .filter(|x| *x != u16::MAX);
+        if let Some(i) = i {
+            let pi = st.first as usize + i as usize;
+            let p = &schema.prods[pi];
+            e.w.code(st.width as u32, i as u64);
+            e.root(p, pi, v)?;
+            *out = e.w.finish();
+            return Ok(());
+        }
+    }
     for (k, v) in single.into_iter().chain(entries) {
         let k = k.map_err(|n| {
             Error::new(
@@ -313,6 +329,8 @@ struct Cursors {
     counts: [u32; SLOTS],
     totals: [u32; SLOTS],
     n: usize,
+    /// Keys (lists) with items left to write.
+    open: usize,
     more: Vec<(u16, u32, u32)>,
 }
 
@@ -324,6 +342,7 @@ impl Cursors {
             counts: [0; SLOTS],
             totals: [0; SLOTS],
             n: 0,
+            open: 0,
             more: Vec::new(),
         }
     }
@@ -344,28 +363,41 @@ impl Cursors {
     }
     #[inline]
     fn count(&self, j: usize) -> u32 {
-        if j < SLOTS {
-            self.counts[j]
-        } else {
-            self.more[j - SLOTS].1
+        match self.counts.get(j) {
+            Some(c) => *c,
+            None => self.more[j - SLOTS].1,
         }
     }
     #[inline]
     fn inc(&mut self, j: usize) {
-        if j < SLOTS {
-            self.counts[j] += 1;
-        } else {
-            self.more[j - SLOTS].1 += 1;
+        let (c, t) = match (self.counts.get_mut(j), self.totals.get(j)) {
+            (Some(c), Some(t)) => (c, *t),
+            _ => {
+                let m = &mut self.more[j - SLOTS];
+                (&mut m.1, m.2)
+            }
+        };
+        *c += 1;
+        if *c == t {
+            self.open -= 1;
         }
     }
     /// A first item of `key` written; `total` = items it has (1 unless a list).
     #[inline]
     fn add(&mut self, key: u16, total: u32) {
-        if self.n < SLOTS {
-            self.keys[self.n] = key;
-            self.counts[self.n] = 1;
-            self.totals[self.n] = total;
-            self.n += 1;
+        if total > 1 {
+            self.open += 1;
+        }
+        let n = self.n;
+        if let (Some(k), Some(c), Some(t)) = (
+            self.keys.get_mut(n),
+            self.counts.get_mut(n),
+            self.totals.get_mut(n),
+        ) {
+            *k = key;
+            *c = 1;
+            *t = total;
+            self.n = n + 1;
         } else {
             self.more.push((key, 1, total));
         }
@@ -377,6 +409,9 @@ impl Cursors {
 
     /// A key with items left to write, if any.
     fn unfinished(&self) -> Option<u16> {
+        if self.open == 0 {
+            return None;
+        }
         (0..self.n)
             .find(|&j| self.counts[j] < self.totals[j])
             .map(|j| self.keys[j])
@@ -392,6 +427,7 @@ struct Enc {
     path: [u16; MAX_DEPTH + 2],
     bbuf: Vec<u8>,
     fast: &'static [Fast],
+    keys: &'static [u16],
     wide: &'static Wide,
 }
 
@@ -439,68 +475,138 @@ impl Enc {
         self.element(p, pi, v)
     }
 
+    #[inline]
     fn element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
+        if (p.flags >> 1) & 3 == shape::SCALAR {
+            self.scalar_element(p, pi, v)
+        } else {
+            self.map_element(p, v)
+        }
+    }
+
+    /// A simple-typed element without attributes (most elements): its value, in the usual `CH` then `EE`
+    /// grammar without a call of the map machinery.
+    #[inline(always)]
+    fn scalar_element<V: Src>(&mut self, p: &Prod, pi: usize, v: &V) -> Result<(), Error> {
+        // a scalar's parent checked the depth: path has room for it
+        self.path[self.depth] = p.lname;
+        self.depth += 1;
+        let sv = v.scalar()?;
+        if matches!(sv, Scal::Compound) {
+            return Err(self.err(
+                "expected a simple value, got an object or list".into(),
+                "a simple value".into(),
+            ));
+        }
+        let f = self.fast[pi];
+        if f.flags & FAST_CH == 0 {
+            return self.scalar_slow(p, sv, v);
+        }
+        if f.ee2 > 0 && f.flags & FAST_EMPTY != 0 && self.empty_lexical(f.si, sv)? {
+            // empty value: escape (code 1: one declared production) + second-level EE, as
+            // EXIficient writes it
+            self.w.code(f.w0 as u32, 1);
+            self.w.code(f.ee2 as u32, 0);
+            self.depth -= 1;
+            return Ok(());
+        }
+        // CH (code 0), the value, then EE (code 0)
+        self.w.code(f.w0 as u32, 0);
+        if !self.value_fast(f.si, sv) {
+            self.value_src(f.si, p.qname, sv, v)?;
+        }
+        self.w.code(f.w1 as u32, 0);
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A simple-typed element whose grammar is not the plain `CH` then `EE`.
+    #[inline(never)]
+    fn scalar_slow<V: Src>(&mut self, p: &Prod, sv: Scal<'_>, v: &V) -> Result<(), Error> {
+        let mut state = p.arg;
+        let mut done_value = false;
+        loop {
+            let st = &self.s.states[state as usize];
+            let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
+            let want = if done_value { kind::EE } else { kind::CH };
+            let i = prods
+                .iter()
+                .position(|q| q.kind == want)
+                .ok_or_else(|| self.err("grammar has no value production".into(), String::new()))?;
+            self.w.code(st.width as u32, i as u64);
+            if want == kind::EE {
+                break;
+            }
+            self.value_src(prods[i].arg, p.qname, sv, v)?;
+            done_value = true;
+            state = prods[i].next;
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// In a wide state (see [`Wide`]): the productions of the map's keys and the state's EE, in
+    /// production order (`None`: visit them all). `keys` caches the map's keys (count or `None` = too many
+    /// to list).
+    #[inline(never)]
+    fn wide_only<V: Src>(
+        &self,
+        state: u32,
+        v: &V,
+        keys: &mut Option<Option<usize>>,
+        kbuf: &mut [u16; 8],
+        only: &mut [u16; 9],
+    ) -> Option<usize> {
+        let (row, ee) = self.wide.row(state)?;
+        let nk = (*keys.get_or_insert_with(|| v.keys_into(kbuf)))?;
+        let mut n = 0;
+        let mut add = |i: u16| {
+            // insertion in production order (a handful of entries)
+            let mut j = n;
+            while j > 0 && only[j - 1] > i {
+                only[j] = only[j - 1];
+                j -= 1;
+            }
+            only[j] = i;
+            n += 1;
+        };
+        for &k in &kbuf[..nk] {
+            let slot = if k == VALUE_KEY {
+                row.len() - 1
+            } else {
+                k as usize
+            };
+            match row.get(slot) {
+                Some(&i) if i != u16::MAX => add(i),
+                _ => {}
+            }
+        }
+        if ee != u16::MAX {
+            add(ee);
+        }
+        Some(n)
+    }
+
+    /// An element with attributes and/or child elements: a map.
+    fn map_element<V: Src>(&mut self, p: &Prod, v: &V) -> Result<(), Error> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err("document nesting too deep".into(), String::new()));
         }
         self.path[self.depth] = p.lname;
         self.depth += 1;
-        let shp = (p.flags >> 1) & 3;
-        if shp == shape::SCALAR {
-            let sv = v.scalar()?;
-            if matches!(sv, Scal::Compound) {
-                return Err(self.err(
-                    "expected a simple value, got an object or list".into(),
-                    "a simple value".into(),
-                ));
-            }
-            let f = self.fast[pi];
-            if f.flags & FAST_CH != 0 {
-                if f.ee2 > 0 && f.flags & FAST_EMPTY != 0 && self.empty_lexical(f.si, sv)? {
-                    // empty value: escape (code 1: one declared production) + second-level EE, as
-                    // EXIficient writes it
-                    self.w.bits(f.w0 as u32, 1);
-                    self.w.bits(f.ee2 as u32, 0);
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                // fast path: CH (code 0) then EE (code 0)
-                self.w.bits(f.w0 as u32, 0);
-                self.value_src(f.si, p.qname, sv, v)?;
-                self.w.bits(f.w1 as u32, 0);
-                self.depth -= 1;
-                return Ok(());
-            }
-            let mut state = p.arg;
-            let mut done_value = false;
-            loop {
-                let st = &self.s.states[state as usize];
-                let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
-                let want = if done_value { kind::EE } else { kind::CH };
-                let i = prods.iter().position(|q| q.kind == want).ok_or_else(|| {
-                    self.err("grammar has no value production".into(), String::new())
-                })?;
-                self.w.bits(st.width as u32, i as u64);
-                if want == kind::EE {
-                    break;
-                }
-                self.value_src(prods[i].arg, p.qname, sv, v)?;
-                done_value = true;
-                state = prods[i].next;
-            }
-            self.depth -= 1;
-            return Ok(());
-        }
         if !v.is_map() {
             return Err(self.err("expected an object".into(), "an object".into()));
         }
         let mut cur = Cursors::new();
         let present = v.presence();
+        // presence bits of the keys in `cur` (no bit: the key has no slot, no search needed)
+        let mut used = 0u64;
         let mut hint = 0usize;
         let mut state = p.arg;
         // the map's keys, fetched when a wide state is met: (count or None = scan, keys)
         let mut keys: Option<Option<usize>> = None;
         let mut kbuf = [0u16; 8];
+        let mut only = [0u16; 9];
         loop {
             let st = &self.s.states[state as usize];
             let prods = &self.s.prods[st.first as usize..(st.first + st.n as u32) as usize];
@@ -508,58 +614,30 @@ impl Enc {
             let mut ee: Option<usize> = None;
             // In a wide state only the productions of the map's keys (and EE) can be chosen: visit those,
             // in production order.
-            let mut only = [0u16; 9];
-            let mut nonly = usize::MAX;
-            let (ws, wn, wee) = if st.n > WIDE_MIN {
-                self.wide
-                    .at
-                    .get(state as usize)
-                    .copied()
-                    .unwrap_or((0, 0, u16::MAX))
+            let nonly = if st.n > WIDE_MIN {
+                self.wide_only(state, v, &mut keys, &mut kbuf, &mut only)
             } else {
-                (0, 0, u16::MAX)
+                None
             };
-            if wn > 0 {
-                let nk = *keys.get_or_insert_with(|| v.keys_into(&mut kbuf));
-                if let Some(nk) = nk {
-                    let pairs = &self.wide.pairs[ws as usize..ws as usize + wn as usize];
-                    let mut n = 0;
-                    for k in &kbuf[..nk] {
-                        let from = pairs.partition_point(|(pk, _)| pk < k);
-                        if let Some((pk, i)) = pairs.get(from) {
-                            if pk == k {
-                                only[n] = *i;
-                                n += 1;
-                            }
-                        }
-                    }
-                    if wee != u16::MAX {
-                        only[n] = wee;
-                        n += 1;
-                    }
-                    only[..n].sort_unstable();
-                    nonly = n;
-                }
-            }
-            let wide = nonly != usize::MAX;
+            let wide = nonly.is_some();
+            let pkeys = &self.keys[st.first as usize..st.first as usize + prods.len()];
             #[allow(clippy::needless_range_loop)] // one loop for both the wide and the plain visit
-            for t in 0..if wide { nonly } else { prods.len() } {
+            for t in 0..nonly.unwrap_or(prods.len()) {
                 let i = if wide { only[t] as usize } else { t };
-                let q = &prods[i];
-                let key = match q.kind {
-                    kind::AT | kind::SE => q.lname,
-                    kind::CH => VALUE_KEY,
-                    kind::EE => {
-                        ee = Some(i);
-                        continue;
-                    }
-                    _ => continue,
-                };
-                if present & v.presence_bit(key) == 0 {
+                let key = pkeys[i];
+                if key == KEY_EE {
+                    ee = Some(i);
+                    continue;
+                }
+                if key == KEY_NONE {
+                    continue;
+                }
+                let bit = v.presence_bit(key);
+                if present & bit == 0 {
                     continue;
                 }
                 if let Some(x) = v.get_near(key, &mut hint)? {
-                    let slot = cur.find(key);
+                    let slot = if used & bit == 0 { None } else { cur.find(key) };
                     let c = slot.map_or(0, |j| cur.count(j));
                     let (item, total) = match x.list_len() {
                         Some(n) if (c as usize) < n => (Some(x.item(c as usize)?), n as u32),
@@ -570,7 +648,10 @@ impl Enc {
                     if let Some(item) = item {
                         match slot {
                             Some(j) => cur.inc(j),
-                            None => cur.add(key, total),
+                            None => {
+                                cur.add(key, total);
+                                used |= bit;
+                            }
                         }
                         chosen = Some((i, item));
                         break;
@@ -581,7 +662,7 @@ impl Enc {
                 Some(c) => c,
                 None => match ee {
                     Some(i) => {
-                        self.w.bits(st.width as u32, i as u64);
+                        self.w.code(st.width as u32, i as u64);
                         break;
                     }
                     None => {
@@ -596,11 +677,16 @@ impl Enc {
                 if self.empty_lexical(q.arg, sv)? {
                     // empty value: escape + second-level EE ends the element (EXIficient's form)
                     self.w.bits(st.width as u32, st.n as u64);
-                    self.w.bits(st.ee2 as u32, 0);
+                    self.w.code(st.ee2 as u32, 0);
                     break;
                 }
             }
-            self.w.bits(st.width as u32, i as u64);
+            self.w.code(st.width as u32, i as u64);
+            if q.kind == kind::SE {
+                self.element(q, st.first as usize + i, &item)?;
+                state = q.next;
+                continue;
+            }
             match q.kind {
                 kind::AT => {
                     let sv = item.scalar()?;
@@ -616,7 +702,6 @@ impl Enc {
                     self.value_src(q.arg, q.qname, sv, &item)?;
                     self.depth -= 1;
                 }
-                kind::SE => self.element(q, st.first as usize + i, &item)?,
                 _ => {
                     let sv = item.scalar()?;
                     self.value_src(q.arg, p.qname, sv, &item)?;
@@ -852,6 +937,50 @@ impl Enc {
         }
         self.w.uint_le(&b.exi_uint());
         Ok(())
+    }
+
+    /// The usual simple values written inline: a boolean, an integer in range of a bounded (n-bit) or
+    /// 64-bit integer type, an enumeration value given as the decoder returns it. `false`: nothing written,
+    /// [`Enc::value`] handles it (text, binary, wide integers, and every error).
+    #[inline(always)]
+    fn value_fast(&mut self, si: u32, v: Scal<'_>) -> bool {
+        let Some(t) = self.s.simples.get(si as usize) else {
+            return false;
+        };
+        match (t.kind, v) {
+            (simple::NBIT, Scal::Int(n)) if n >= t.lo && n <= t.hi => {
+                self.w.code(t.bits as u32, (n - t.lo) as u64);
+            }
+            (simple::ENUM, Scal::Str(s)) => {
+                let first = t.enum_first as usize;
+                let Some(vals) = self.s.enums.get(first..first + t.enum_n as usize) else {
+                    return false;
+                };
+                // the decoder's values are the table's own strings: found by address
+                match vals
+                    .iter()
+                    .position(|x| std::ptr::eq(x.as_ptr(), s.as_ptr()) && x.len() == s.len())
+                {
+                    Some(i) => self.w.code(t.bits as u32, i as u64),
+                    None => return false,
+                }
+            }
+            (simple::BOOL, Scal::Bool(b)) => self.w.code(1, b as u64),
+            (simple::UNSIGNED, Scal::Int(n)) if n >= t.lo && n <= t.hi && n >= 0 => {
+                self.w.uint(n as u128);
+            }
+            (simple::SIGNED, Scal::Int(n)) if n >= t.lo && n <= t.hi => {
+                if n < 0 {
+                    self.w.code(1, 1);
+                    self.w.uint((-(n + 1)) as u128);
+                } else {
+                    self.w.code(1, 0);
+                    self.w.uint(n as u128);
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     fn value(&mut self, si: u32, qname: u16, v: Scal<'_>) -> Result<(), Error> {

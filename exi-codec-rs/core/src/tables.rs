@@ -229,6 +229,9 @@ impl Schema {
 pub struct Derived {
     /// One [`Fast`] per production.
     pub fast: Vec<Fast>,
+    /// Per production, the map key the encoder looks for: the local name of an `AT`/`SE`,
+    /// [`crate::VALUE_KEY`] for a `CH`, [`KEY_EE`] for an `EE`, [`KEY_NONE`] for anything else.
+    pub keys: Vec<u16>,
     /// The index of the wide states.
     pub wide: Wide,
     /// For the document and the fragment content state: local-name id -> index of the first production
@@ -242,9 +245,20 @@ static DERIVED: [std::sync::OnceLock<Derived>; 16] = [DERIVED_INIT; 16];
 
 impl Schema {
     /// The derived tables of this schema (built on first use; one lookup per encode or decode).
+    #[inline]
     pub fn derived(&'static self) -> &'static Derived {
         let build = || Derived {
             fast: self.build_fast(),
+            keys: self
+                .prods
+                .iter()
+                .map(|p| match p.kind {
+                    kind::AT | kind::SE => p.lname,
+                    kind::CH => crate::VALUE_KEY,
+                    kind::EE => KEY_EE,
+                    _ => KEY_NONE,
+                })
+                .collect(),
             wide: self.build_wide(),
             roots: self.build_roots(),
         };
@@ -258,6 +272,11 @@ impl Schema {
         }
     }
 }
+
+/// [`Derived::keys`] of an `EE` production.
+pub const KEY_EE: u16 = u16::MAX - 1;
+/// [`Derived::keys`] of a production that no map key selects (wildcards, mixed content).
+pub const KEY_NONE: u16 = u16::MAX - 2;
 
 /// Precomputed grammar facts of one production (for a simple-typed element: its `CH` then `EE` grammar),
 /// so that the hot paths read one small entry instead of three table rows.
@@ -328,16 +347,32 @@ impl Schema {
     }
 }
 
-/// For the states with many productions (the message choice of a `Body`, the global elements): the
-/// productions sorted by key, so the encoder finds the few keys a map has instead of scanning them all.
+/// For the states with many productions (the message choice of a `Body`, the global elements): per key, the
+/// first production of that key, so the encoder finds the few keys a map has instead of scanning them all.
 #[derive(Debug, Default)]
 pub struct Wide {
-    /// Per state: (start in `pairs`, count, index of its `EE` or `u16::MAX`) — count 0 for a state that is
-    /// not indexed.
-    pub at: Vec<(u32, u16, u16)>,
-    /// (key, production index in the state), sorted by key then index; keys as the encoder sees them
-    /// (`VALUE_KEY` for `CH`).
-    pub pairs: Vec<(u16, u16)>,
+    /// Per state: (start of its row in `first`, whether it is indexed, index of its `EE` or `u16::MAX`).
+    pub at: Vec<(u32, bool, u16)>,
+    /// One row per indexed state, `lnames.len() + 1` entries (the last one for [`crate::VALUE_KEY`], the
+    /// `CH`): the index in the state of the first production of that key, `u16::MAX` = none.
+    pub first: Vec<u16>,
+    /// Length of a row of `first`.
+    pub row: usize,
+}
+
+impl Wide {
+    /// The row of an indexed state (`None`: not indexed).
+    #[inline]
+    pub fn row(&self, state: u32) -> Option<(&[u16], u16)> {
+        let (start, indexed, ee) = *self.at.get(state as usize)?;
+        if !indexed {
+            return None;
+        }
+        Some((
+            self.first.get(start as usize..start as usize + self.row)?,
+            ee,
+        ))
+    }
 }
 
 /// States with more declared productions than this are indexed in [`Wide`].
@@ -350,39 +385,43 @@ impl Schema {
     }
 
     fn build_wide(&self) -> Wide {
-        {
-            let mut w = Wide {
-                at: vec![(0, 0, u16::MAX); self.states.len()],
-                pairs: Vec::new(),
-            };
-            for (si, st) in self.states.iter().enumerate() {
-                if st.n <= WIDE_MIN {
-                    continue;
-                }
-                let start = w.pairs.len();
-                let Some(prods) = self
-                    .prods
-                    .get(st.first as usize..(st.first + st.n as u32) as usize)
-                else {
-                    continue;
-                };
-                let mut ee = u16::MAX;
-                for (i, q) in prods.iter().enumerate() {
-                    let key = match q.kind {
-                        kind::AT | kind::SE => q.lname,
-                        kind::CH => crate::VALUE_KEY,
-                        kind::EE => {
-                            ee = ee.min(i as u16);
-                            continue;
-                        }
-                        _ => continue,
-                    };
-                    w.pairs.push((key, i as u16));
-                }
-                w.pairs[start..].sort_unstable();
-                w.at[si] = (start as u32, (w.pairs.len() - start) as u16, ee);
+        let row = self.lnames.len() + 1;
+        let mut w = Wide {
+            at: vec![(0, false, u16::MAX); self.states.len()],
+            first: Vec::new(),
+            row,
+        };
+        for (si, st) in self.states.iter().enumerate() {
+            if st.n <= WIDE_MIN {
+                continue;
             }
-            w
+            let Some(prods) = self
+                .prods
+                .get(st.first as usize..(st.first + st.n as u32) as usize)
+            else {
+                continue;
+            };
+            let start = w.first.len();
+            w.first.resize(start + row, u16::MAX);
+            let mut ee = u16::MAX;
+            for (i, q) in prods.iter().enumerate() {
+                let slot = match q.kind {
+                    kind::AT | kind::SE => q.lname as usize,
+                    kind::CH => row - 1,
+                    kind::EE => {
+                        ee = ee.min(i as u16);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if let Some(x) = w.first.get_mut(start + slot) {
+                    if *x == u16::MAX {
+                        *x = i as u16;
+                    }
+                }
+            }
+            w.at[si] = (start as u32, true, ee);
         }
+        w
     }
 }
