@@ -140,7 +140,7 @@ def from_config(cfg: Any, *, scenario: ScenarioRunner | None = None) -> SeccServ
         limits=limits,
         capture_slac=opts.v2g_log_slac,
         codec=opts.codec,
-        sim_supply=opts.sim_supply,
+        sim_supply=opts.sim_supply if opts.sim_supply is not None else not cfg.service("coordinator").enabled,
         auto_authorize=opts.auto_authorize,
         config=SessionConfig(timers=timers),
         tls=tls,

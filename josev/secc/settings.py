@@ -54,8 +54,10 @@ class SeccOptions(BaseModel):
 
     codec: Literal["exi", "json"] = "exi"
     """EXI (always, for vehicles); json is a debugging stand-in."""
-    sim_supply: bool = True
-    """Simulate the DC power module (no DC power module API exists on the bus yet)."""
+    sim_supply: bool | None = None
+    """Let the SECC's built-in stand-in (:class:`josev.sim.supply.SimPowerSupply`) play the power electronics
+    (present values follow the EV's targets, the isolation test passes). Default (unset): only when the station
+    runs no coordinator; with one, the coordinator's DC flow and session events are the EVSE's only source."""
     auto_authorize: bool = False
     """Grant EIM authorization at once (else the coordinator's ``authorized`` session event decides)."""
     csms_schedule_wait_s: float = Field(20.0, ge=0, le=55)

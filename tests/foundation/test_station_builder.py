@@ -158,3 +158,21 @@ def test_bad_sections_name_the_service(tmp_path: Path) -> None:
     assert service_names(JosevConfig()) == ["system", "hal", "coordinator"]
     with pytest.raises(ValueError, match="simulated car needs the HAL service"):
         build_station(cfg, ["secc"], stand_ins=StandIns(car=True))
+
+
+def test_the_simulated_supply_plays_only_without_a_coordinator(tmp_path: Path) -> None:
+    """The EVSE view has one source: with a coordinator (``josev run``, the demo) the SECC's built-in supply
+    stand-in stays off unless asked for; without one it plays the power electronics; an explicit key wins."""
+    from josev.secc.service import from_config
+
+    base = {
+        "evse": [{"id": 1, "plc_interface": "veth-x", "hlc": True}],
+        "broker": {"directory": str(tmp_path)},
+    }
+    assert from_config(JosevConfig.model_validate(base)).supply is None
+    alone = {**base, "services": {"coordinator": {"enabled": False}}}
+    assert from_config(JosevConfig.model_validate(alone)).supply is not None
+    asked = {**base, "secc": {"sim_supply": True}}
+    assert from_config(JosevConfig.model_validate(asked)).supply is not None
+    demo = demo_station.station_config(tmp_path, 2, None, None)
+    assert from_config(demo).supply is None

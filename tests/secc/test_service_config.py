@@ -40,7 +40,7 @@ def test_evses_with_plc_become_endpoints() -> None:
     assert ac.limits.ac_max_current == 16 and ac.limits.ac_phases == 1
     assert dc.evse_id == "DE*JSV*E0001"
     assert svc.config.timers.sequence == 30
-    assert svc.supply is not None and not svc.supply.auto_authorize
+    assert svc.supply is None  # a coordinator runs in this station: it is the EVSE view's only source
 
 
 def test_unknown_option_is_refused() -> None:
