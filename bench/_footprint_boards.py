@@ -171,14 +171,25 @@ def board_install(root: Root, wheel: Path) -> dict[str, object]:
 
 
 def _with_python_depends(root: Root, packages: set[str]) -> set[str]:
-    """``packages`` and the ``python3-*`` packages they depend on in Debian (e.g. python3-ply under
-    python3-pycparser), recursively; not python3 itself."""
+    """``packages`` and the installed ``python3-*`` packages they depend on in Debian (e.g. python3-bcrypt and
+    python3-cffi-backend, through its virtual python3-cffi-backend-api-*, under python3-cryptography),
+    recursively; not python3 itself."""
+    provider: dict[str, str] = {}
+    for line in root.run("dpkg-query", "-W", "-f=${Package} ${Status}|${Provides}\n").splitlines():
+        head, _, provides = line.partition("|")
+        if "ok installed" not in head:
+            continue
+        name = head.split()[0]
+        provider[name] = name
+        for virtual in provides.split(","):
+            provider.setdefault(virtual.split("(")[0].split(":")[0].strip(), name)
     todo, seen = list(packages), set(packages)
     while todo:
         depends = root.run("dpkg-query", "-W", "-f=${Depends}", todo.pop())
         for alt in depends.split(","):
-            name = alt.split("|")[0].split("(")[0].split(":")[0].strip()
-            if name.startswith("python3-") and name not in seen and "ok installed" in _status(root, name):
+            wanted = alt.split("|")[0].split("(")[0].split(":")[0].strip()
+            name = provider.get(wanted, "")
+            if name.startswith("python3-") and name not in seen:
                 seen.add(name)
                 todo.append(name)
     return seen
