@@ -12,6 +12,10 @@
   native modules stripped, bytecode only, as Yocto/Buildroot images are built); target < 30 MB besides Python
   itself, for the board install.
 
+``--boards [ARCH,...]`` measures, instead, per board architecture in the Debian roots of ``make dist-test``
+(armv7 and aarch64 under qemu-user, i686 and x86_64 natively): the wheel, ``.deb`` and bundle sizes, the board
+install besides the distribution's Python, and ``josev run``'s memory (``bench/_footprint_boards.py``).
+
 The measured command is ``josev run`` of a generated configuration with every service that can run without
 hardware, or ``josev demo --no-live --evses N`` with ``--demo`` (readiness is then not observable).
 """
@@ -343,7 +347,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--separate", action="store_true", help="josev run with one process per service (systemd per-service)"
     )
+    ap.add_argument(
+        "--boards",
+        nargs="?",
+        const="all",
+        metavar="ARCH,...",
+        help="instead: per board architecture (armhf, arm64, i386, amd64; default all) in the Debian roots of "
+        "make dist-test: wheel/.deb/bundle sizes, board install besides Python, josev run RSS (root)",
+    )
     args = ap.parse_args(argv if argv is not None else [])
+    if args.boards is not None:
+        from bench import _footprint_boards as boards
+
+        return boards.main(boards.wanted(args.boards), max(args.settle, 5.0), available_services(1))
     counts = [int(x) for x in args.evses.split(",") if x]
     results: dict[int, dict[str, object]] = {}
     if not args.skip_run:

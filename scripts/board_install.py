@@ -22,7 +22,9 @@ The result is a self-contained venv (``--without-pip``) under ``--prefix`` whose
 The figure printed is every byte under the prefix; the Python interpreter and its standard library are
 outside it (the venv links to them), which is what "besides Python itself" means.
 
-Usage: ``python scripts/board_install.py --prefix DIR [--wheel josev-*.whl] [--python PY] [--json]``
+Usage: ``python scripts/board_install.py --prefix DIR [--wheel josev-*.whl] [--python PY] [--system-site-packages]
+[--json]`` (``--system-site-packages``: on a distribution that has them, its own builds of cryptography, cffi,
+... are used instead of building them; they are listed, and count besides Python too)
 """
 
 from __future__ import annotations
@@ -144,19 +146,64 @@ def requirement(wheel: Path) -> str:
     return f"{wheel}[{','.join(BOARD_EXTRAS)}]"
 
 
-def install(prefix: Path, wheel: Path | None = None, python: Path | None = None) -> dict[str, object]:
+_OUTSIDE = r"""
+import importlib.metadata as md, json, re, sys
+todo, seen, out = [("josev", set(sys.argv[1:]))], set(), {}
+while todo:
+    name, extras = todo.pop()
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if key in seen:
+        continue
+    seen.add(key)
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue  # not installed: a dependency whose marker excludes this platform
+    if not str(dist.locate_file("")).startswith(sys.prefix):
+        out[dist.metadata["Name"]] = str(getattr(dist, "_path", dist.locate_file("")))
+    for req in dist.requires or []:
+        spec, _, marker = req.partition(";")
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", marker)
+        if extra is None or extra.group(1) in extras:
+            todo.append((re.split(r"[\s\[<>=!~(]", spec.strip(), maxsplit=1)[0], set()))
+json.dump(out, sys.stdout)
+"""
+
+
+def outside_distributions(python: Path) -> dict[str, str]:
+    """The dependencies of josev (with the board extras) that ``python`` (a venv's interpreter) imports from
+    outside its venv: name -> metadata path."""
+    out = subprocess.run(
+        [str(python), "-c", _OUTSIDE, *BOARD_EXTRAS], check=True, capture_output=True, text=True, timeout=300
+    )
+    found: dict[str, str] = json.loads(out.stdout)
+    return found
+
+
+def install(
+    prefix: Path, wheel: Path | None = None, python: Path | None = None, system_site_packages: bool = False
+) -> dict[str, object]:
     """Build the board install under ``prefix`` (which must not exist yet) for the interpreter ``python``
-    (default: the one running this); return its figures."""
+    (default: the one running this); return its figures.
+
+    ``system_site_packages``: the venv sees the distribution's Python packages, and pip installs only what they
+    lack (a Debian board: its ``python3-cryptography`` is already built on the system OpenSSL, so nothing is
+    built from source). Those packages are then part of the footprint besides Python: the figures list them
+    (``outside``) for the caller to add up with the distribution's package manager."""
     if prefix.exists():
         raise RuntimeError(f"{prefix} exists; give a new directory")
     with tempfile.TemporaryDirectory(prefix="josev-wheel-") as tmp:
         if wheel is None:
             wheel = build_wheel(Path(tmp))
         base = str(python) if python else sys.executable
-        subprocess.run([base, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=300)
+        venv = [base, "-m", "venv", "--without-pip", str(prefix)]
+        if system_site_packages:
+            venv.insert(3, "--system-site-packages")
+        subprocess.run(venv, check=True, timeout=300)
         target = prefix / "bin" / "python"
         env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="symbols")
         env["PATH"] = f"{Path.home() / '.cargo' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        from_source = [] if system_site_packages else ["--no-binary", "cryptography"]
         subprocess.run(
             [
                 sys.executable,
@@ -168,8 +215,7 @@ def install(prefix: Path, wheel: Path | None = None, python: Path | None = None)
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-compile",
-                "--no-binary",
-                "cryptography",
+                *from_source,
                 requirement(wheel),
                 CRYPTOGRAPHY_BUILDABLE,
             ],
@@ -190,6 +236,7 @@ def install(prefix: Path, wheel: Path | None = None, python: Path | None = None)
         "stripped_bytes": stripped,
         "source_bytes_removed": sources,
         "per_package": per_distribution(site),
+        "outside": outside_distributions(target) if system_site_packages else {},
     }
 
 
@@ -200,9 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--python", type=Path, help="the board's Python 3.11+ interpreter (default: the one running this)"
     )
+    ap.add_argument(
+        "--system-site-packages",
+        action="store_true",
+        help="use the distribution's Python packages where they fit (e.g. Debian's cryptography) and list them",
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
-    figures = install(args.prefix.resolve(), args.wheel, args.python)
+    figures = install(args.prefix.resolve(), args.wheel, args.python, args.system_site_packages)
     if args.json:
         json.dump(figures, sys.stdout, indent=2)
         print()

@@ -8,7 +8,8 @@
 # (`make test-fast`) against the installed wheel (JOSEV_NO_FAST_TESTS=1 skips it).
 # Roots are cached outside the repository (JOSEV_ROOTS, default /var/cache/josev-roots), with pip's cache
 # inside them: a warm run only reinstalls the josev wheel. Needs root (chroot, debootstrap).
-# Usage: scripts/dist-test.sh [armhf|arm64|i386 ...]   (default: all three)
+# Usage: scripts/dist-test.sh [armhf|arm64|i386|amd64 ...]   (default: the first three; amd64, the host's own
+# architecture, is the native reference of `python bench/footprint.py --boards`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -31,7 +32,7 @@ for q in qemu-arm qemu-aarch64; do
     [ -e /proc/sys/fs/binfmt_misc/$q ] || update-binfmts --enable $q >/dev/null
 done
 
-wheel_arch() { case $1 in armhf) echo armv7l;; arm64) echo aarch64;; i386) echo i686;; esac; }
+wheel_arch() { case $1 in armhf) echo armv7l;; arm64) echo aarch64;; i386) echo i686;; amd64) echo x86_64;; esac; }
 declare -A RESULT
 host_digest=""
 if [ -f "$CORPUS" ]; then
