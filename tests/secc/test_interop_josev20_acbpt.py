@@ -79,6 +79,11 @@ async def test_josev_ev_ac_bpt_session_at_josev_station_modes_ac(netns_lab: Netn
     assert len(loops) >= 2
     assert all(r["ResponseCode"] == "OK" and "BPT_Scheduled_AC_CLResControlMode" in r for r in loops), loops
     assert all("BPT_Scheduled_AC_CLReqControlMode" in r for r in by_name["AC_ChargeLoopReq"])
-    assert [r["ChargeProgress"] for r in by_name["PowerDeliveryReq"]] == ["Start", "Stop"]
+    # The Josev EV may repeat Start with EVProcessing Ongoing while its controller has no power profile yet
+    # (seen in a loaded CI run: three of them), then Start Finished, then Stop; each one answered OK
+    deliveries = [(r["ChargeProgress"], r["EVProcessing"]) for r in by_name["PowerDeliveryReq"]]
+    assert deliveries[-2:] == [("Start", "Finished"), ("Stop", "Finished")], deliveries
+    assert all(d == ("Start", "Ongoing") for d in deliveries[:-2]), deliveries
+    assert [r["ResponseCode"] for r in by_name["PowerDeliveryRes"]] == ["OK"] * len(deliveries)
     assert by_name["SessionStopReq"][0]["ChargingSession"] == "Terminate"
     assert by_name["SessionStopRes"][0]["ResponseCode"] == "OK"
