@@ -266,6 +266,7 @@ class OcppService:
                         await stop.wait()
             await self._settle()
         finally:
+            self.smart.close()
             client_stop.set()
             await asyncio.gather(task, return_exceptions=True)
 

@@ -7,12 +7,15 @@ SQLite transaction, so a restart continues the same transactionId with a continu
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from josev.ocpp.core import Station
+
+log = logging.getLogger(__name__)
 
 CUT_GRACE_S = 60.0
 """After a crash, how long an open transaction waits for the station to show whether its session survived."""
@@ -76,6 +79,9 @@ class Transactions:
         self.pending_evse_reset: set[int] = set()
         self.cut: set[int] = set()
         """EVSEs whose transaction was open when the last run died: does its session still run?"""
+        self.held: dict[int, dict[str, float]] = {}
+        """Readings whose import register went back during a transaction (a restarted board or a reset meter,
+        e.g. after a power cut): not this transaction's, held until it ends, then the next one starts there."""
         for e in st.evses:
             rec = self.current(e)
             if rec is not None:
@@ -170,10 +176,35 @@ class Transactions:
         import register moved (a transaction cut by a power loss ends with the last one)."""
         lv = self.live[evse]
         key = "Energy.Active.Import.Register"
+        if key in readings and self._went_back(evse, readings[key]):
+            self.held.setdefault(evse, {}).update(readings)
+            return
         moved = key in readings and readings[key] != lv.readings.get(key)
         lv.readings.update(readings)
         if moved and self.current(evse) is not None:
             self.st.store.put(f"meter:{evse}", lv.readings)
+
+    def _went_back(self, evse: int, register_wh: float) -> bool:
+        """True when ``register_wh`` lies below the open transaction's last reading: an import register never
+        goes back, so the meter was reset or the board restarted (its register starting again at 0 after a
+        power cut). Billing such a reading would lose the energy delivered; the transaction keeps its last
+        reading (logged once per transaction)."""
+        if evse in self.held:
+            return True
+        last = self.live[evse].readings.get("Energy.Active.Import.Register")
+        rec = self.current(evse)
+        if rec is None or last is None or register_wh >= last - 1e-6:
+            return False
+        log.warning(
+            "EVSE %d: the meter's import register went back from %.1f to %.1f Wh during transaction %s (a reset "
+            "meter or a restarted board): the transaction keeps %.1f Wh as its last reading",
+            evse,
+            last,
+            register_wh,
+            rec["id"],
+            last,
+        )
+        return True
 
     def stop(self, evse: int, trigger: str, reason: str, now: float) -> None:
         """End the transaction of ``evse`` for the station's own reason (e.g. ResetCommand / Reboot when it
@@ -232,7 +263,10 @@ class Transactions:
         final reading: a transaction whose end waited for it ends now, with it)."""
         lv = self.live[evse]
         if register_wh is not None:
-            lv.readings["Energy.Active.Import.Register"] = register_wh
+            if self._went_back(evse, register_wh):
+                self.held.setdefault(evse, {})["Energy.Active.Import.Register"] = register_wh
+            else:
+                lv.readings["Energy.Active.Import.Register"] = register_wh
         lv.powered = closed
         if closed:
             return
@@ -343,6 +377,7 @@ class Transactions:
         )
         st.timers.pop(f"sample:{evse}", None)
         st.timers.pop(f"ended:{evse}", None)
+        lv.readings.update(self.held.pop(evse, {}))  # the meter's present readings: the next one starts there
         lv.token = None
         lv.remote_start_id = None
         lv.reservation_id = None

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from josev.bus import Bus
     from josev.ocpp.connection import OcppClient
 
+REASSERT_GAP_S = 1.0
+"""The least time between two re-assertions of the OCPP limit on one EVSE."""
 KINDS = frozenset({"charging_limit", evneeds.REPLY})
 """Station requests handled here."""
 
@@ -57,6 +59,9 @@ class SmartBus:
         self.applied: dict[int, float | None] = {}
         """The OCPP limit last handed to the coordinator, per EVSE."""
         self._reasserted: dict[int, float] = {}
+        self._seen_limit: dict[int, float | None] = {}
+        """The limit the coordinator last reported, per EVSE."""
+        self._recheck: dict[int, asyncio.Task[None]] = {}
         self._refs = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
@@ -74,17 +79,35 @@ class SmartBus:
         await self.bus.publish(schedule_state(req.data), evse)
 
     async def _on_status(self, msg: co.EvseStatus, evse: int | None) -> None:
+        """A coordinator whose limit is above the OCPP limit lost it (restarted, or cleared by someone else):
+        re-assert it, at most once per REASSERT_GAP_S per EVSE; a loss seen sooner is re-checked when the gap
+        has passed (never dropped: no further status may come)."""
         if evse is None:
             return
+        self._seen_limit[evse] = msg.limit_a
+        await self._reassert(evse)
+
+    async def _reassert(self, evse: int) -> None:
         amps = self.applied.get(evse)
-        if amps is None or (msg.limit_a is not None and msg.limit_a <= amps + 0.05):
+        seen = self._seen_limit.get(evse)
+        if amps is None or (seen is not None and seen <= amps + 0.05):
             return
-        now = time.monotonic()
-        if now - self._reasserted.get(evse, 0.0) < 1.0:
+        last = self._reasserted.get(evse)
+        wait = 0.0 if last is None else last + REASSERT_GAP_S - time.monotonic()
+        if wait > 0:
+            if evse not in self._recheck:
+                self._recheck[evse] = asyncio.create_task(self._recheck_after(evse, wait))
             return
-        self._reasserted[evse] = now
+        self._reasserted[evse] = time.monotonic()
         with contextlib.suppress(CommandError):
             await self.bus.request(co.SetLimit(source="ocpp", amps=amps), evse)
+
+    async def _recheck_after(self, evse: int, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            self._recheck.pop(evse, None)
+        await self._reassert(evse)
 
     async def _external(self, cmd: api.SetExternalLimit, evse: int | None) -> Ack:
         c = self.client()
@@ -149,6 +172,12 @@ class SmartBus:
 
         await c.feed(go)
         return Ack()
+
+    def close(self) -> None:
+        """Cancel the pending re-checks (the service stops)."""
+        for task in self._recheck.values():
+            task.cancel()
+        self._recheck.clear()
 
     def register(self) -> None:
         """Serve :class:`~josev.api.ocpp.SetExternalLimit`, NotifyEvChargingNeeds / NotifyEvChargingSchedule
