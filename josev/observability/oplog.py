@@ -90,18 +90,42 @@ def csms_connected(logger: logging.Logger, profile: dict[str, Any], slot: int) -
     )
 
 
-def csms_failed(logger: logging.Logger, slot: int, exc: BaseException, retry_s: float) -> None:
-    """A connection attempt failed: why, and when the next one is."""
-    reason = connect_reason(exc)
-    emit(
-        logger,
-        logging.WARNING,
-        f"CSMS connection (slot {slot}) failed: {reason}; retry in {retry_s:.1f} s",
-        "csms_failed",
-        slot=slot,
-        reason=reason,
-        retry_s=round(retry_s, 1),
-    )
+class CsmsFailures:
+    """Logs failed CSMS connection attempts: each new reason at once, the same reason again at most once per
+    REPEAT_S with the number of attempts left unlogged meanwhile (a CSMS down for a day with a short back-off
+    must not fill the log)."""
+
+    REPEAT_S = 60.0
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._last: tuple[int, str] | None = None
+        self._logged_at = 0.0
+        self._unlogged = 0
+
+    def failed(self, slot: int, exc: BaseException, retry_s: float, now: float) -> bool:
+        """Record one failed attempt; True when it was logged."""
+        reason = connect_reason(exc)
+        if self._last == (slot, reason) and now - self._logged_at < self.REPEAT_S:
+            self._unlogged += 1
+            return False
+        more = f" ({self._unlogged} more attempts failed the same way)" if self._unlogged else ""
+        emit(
+            self.logger,
+            logging.WARNING,
+            f"CSMS connection (slot {slot}) failed: {reason}; retry in {round(retry_s, 2):g} s{more}",
+            "csms_failed",
+            slot=slot,
+            reason=reason,
+            retry_s=round(retry_s, 2),
+            unlogged=self._unlogged,
+        )
+        self._last, self._logged_at, self._unlogged = (slot, reason), now, 0
+        return True
+
+    def connected(self) -> None:
+        """The connection is up: the next failure is logged at once."""
+        self._last, self._unlogged = None, 0
 
 
 def authorization(logger: logging.Logger, evse: int, token: str, status: str, source: str) -> None:

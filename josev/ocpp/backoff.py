@@ -2,18 +2,22 @@
 
 The first retry waits RetryBackOffWaitMinimum plus a random 0..RetryBackOffRandomRange; every failed attempt
 doubles the previous wait, at most RetryBackOffRepeatTimes times, each time with a fresh random part; after
-that the wait stays the same.
+that the wait stays the same. It is never below MIN_WAIT_S: with both variables 0 (allowed, and what tests
+use) the station would otherwise retry in a hot loop, writing a log line per attempt.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+MIN_WAIT_S = 0.25
+"""The least wait between two connection attempts, whatever the variables say."""
+
 
 def delay(attempt: int, wait_minimum: float, random_range: float, repeat_times: int, rand: float) -> float:
     """Seconds to wait before reconnect attempt ``attempt`` (0 = first retry); ``rand`` in [0, 1)."""
     doublings = min(max(attempt, 0), repeat_times)
-    return float(wait_minimum * (2**doublings) + rand * random_range)
+    return max(MIN_WAIT_S, float(wait_minimum * (2**doublings) + rand * random_range))
 
 
 @dataclass

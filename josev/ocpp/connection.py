@@ -314,6 +314,7 @@ class OcppClient:
             self.station.dm.get_int("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")
         )
         attempt = 0
+        failures = oplog.CsmsFailures(log)
         # timers run whether or not the CSMS is reachable: meter values, clock-aligned samples and
         # EVConnectionTimeOut are due offline too (their messages queue, flagged offline)
         ticker = asyncio.create_task(self._ticker(stop))
@@ -336,10 +337,11 @@ class OcppClient:
                         self.rand(),
                     )
                     attempt += 1
-                    oplog.csms_failed(log, slot, exc, wait)
+                    failures.failed(slot, exc, wait, time.monotonic())
                     await self._sleep(stop, wait)
                     continue
                 attempt = 0
+                failures.connected()
                 cycler.succeeded()
                 oplog.csms_connected(log, security.profiles(self.station).get(slot, {}), slot)
                 await self._session(self.ws, slot, stop)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from websockets.asyncio.server import ServerConnection, serve
 
-from josev.ocpp import security
+from josev.ocpp import backoff, security
 from tests.ocpp.conftest import StationUnderTest, make_config
 from tests.ocpp.harness import ScriptedCsms
 
@@ -150,3 +153,25 @@ async def test_websocket_ping_detects_a_silent_csms(tmp_path: Path) -> None:
     finally:
         await sut.close()
         await csms.stop()
+
+
+async def test_refused_csms_neither_spins_nor_floods_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens at the CSMS's port and both back-off variables are 0 (as in these tests): attempts come
+    at most every MIN_WAIT_S, and the same failure is logged once per REPEAT_S, not once per attempt (before:
+    a hot loop, 30,000 lines in 15 s). The first failure is logged at once, with its cause."""
+    port = free_port()
+    sut = StationUnderTest(make_config(tmp_path, f"ws://127.0.0.1:{port}"))
+    with caplog.at_level(logging.WARNING, logger="josev.ocpp.connection"):
+        await sut.start()
+        try:
+            await asyncio.sleep(2.0)
+        finally:
+            await sut.close()
+    lines = [r.getMessage() for r in caplog.records if "CSMS connection" in r.getMessage()]
+    assert 4 <= sut.client.connect_attempts <= 2.0 / backoff.MIN_WAIT_S + 2, sut.client.connect_attempts
+    assert lines == [
+        "CSMS connection (slot 1) failed: connection refused (nothing listens at that address and port); "
+        "retry in 0.25 s"
+    ], lines

@@ -61,6 +61,8 @@ def test_backoff_doubles_then_stays() -> None:
     waits = [backoff.delay(i, 5, 10, 3, 0.5) for i in range(6)]
     assert waits == [10.0, 15.0, 25.0, 45.0, 45.0, 45.0]
     assert backoff.delay(0, 5, 10, 3, 0.0) == 5.0
+    # both variables 0: never a hot loop (before: 0.0 s, 30,000 log lines in 15 s against a refused port)
+    assert [backoff.delay(i, 0, 0, 3, 0.9) for i in range(3)] == [backoff.MIN_WAIT_S] * 3
 
 
 def test_profile_cycler_falls_back() -> None:
