@@ -26,7 +26,7 @@ from josev.bus.client import Bus
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 from josev.config import SERVICE_NAMES, JosevConfig
-from josev.reexec import module_command
+from josev.reexec import die_with_parent, module_command
 from josev.services import builder, privileges, registry, scheduling
 from josev.services.privileges import CAP_NET_RAW, Identity, PrivilegeError
 
@@ -233,10 +233,13 @@ async def _run_child(name: str, config_path: Path, env: dict[str, str], stop: as
             *module_command("josev"),
             *("run", "--config", str(config_path), "--service", name),
             env=env,
-            # SLAC's process alone gets CAP_NET_RAW (ambient, from a launcher that switched user)
-            preexec_fn=_pass_net_raw
-            if name == "slac" and os.geteuid() != 0 and CAP_NET_RAW in privileges.permitted()
-            else None,
+            # SLAC's process alone gets CAP_NET_RAW (ambient, from a launcher that switched user); every
+            # service process gets SIGTERM when the launcher dies, also by SIGKILL (no orphan keeps the HAL)
+            preexec_fn=die_with_parent(
+                _pass_net_raw
+                if name == "slac" and os.geteuid() != 0 and CAP_NET_RAW in privileges.permitted()
+                else None
+            ),
         )
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(stop.wait())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pwd
 import shutil
@@ -12,32 +11,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from josev.broker.config import BrokerFiles, write_config
 from josev.bus.settings import BusSettings
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _pdeathsig() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when the process that started it dies (Linux
-    ``prctl(PR_SET_PDEATHSIG)``): a broker must not outlive a station killed with SIGKILL and then hold the port
-    when the station starts again. Resolved here, in the parent, so the child only makes one system call."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux / no libc symbol: the broker is stopped by stop() only
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    sig = int(signal.SIGTERM)
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-    return preexec
-
+from josev.reexec import die_with_parent
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto")
 
@@ -150,7 +129,7 @@ class PrivateBroker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C for the station must not reach the broker before it
-            preexec_fn=_pdeathsig(),  # no lock is taken after fork: one prctl call
+            preexec_fn=die_with_parent(),  # no lock is taken after fork: one prctl call
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -134,3 +134,62 @@ async def test_power_cut_while_charging(tmp_path: Path) -> None:
             if o.bus is not None:
                 await o.bus.close(publish_status=False)
         await csms.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc), including those re-parented later."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_killed_launcher_leaves_no_orphan(tmp_path: Path) -> None:
+    """SIGKILL to the launcher alone (not its process group: what an OOM kill or a supervisor without cgroups
+    does): the broker and every service process it started exit with it, so a restarted station gets the port
+    and is the only one driving the HAL and talking to the CSMS. Before: the separate HAL and OCPP processes
+    lived on as orphans (the HAL in its safe state, OCPP reconnecting to a broker that was gone)."""
+    csms = ScriptedCsms(port=free_port())
+    await csms.start()
+    port = free_port()
+    cfg = write_config(tmp_path, port, csms.url, separate=True)
+    proc, obs = await run_until_ready(cfg, tmp_path, port)
+    try:
+        kids = children_of(proc.pid)
+        names = {k: cmdline(k) for k in kids}
+        assert any("mosquitto" in c for c in names.values()), names
+        assert any("--service hal" in c for c in names.values()), names
+        assert any("--service ocpp" in c for c in names.values()), names
+        await csms.wait_for("BootNotification", timeout=15)
+        if obs.bus is not None:
+            await obs.bus.close(publish_status=False)
+        proc.kill()  # the launcher only
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(k) for k in kids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not [names[k] for k in kids if alive(k)], "orphans outlived the launcher"
+        proc, obs = await run_until_ready(cfg, tmp_path, port)  # the same port, nothing left holding it
+        await csms.wait_for("BootNotification", count=2, timeout=15)
+    finally:
+        kill_tree(proc)
+        if obs.bus is not None:
+            await obs.bus.close(publish_status=False)
+        await csms.stop()
