@@ -1,6 +1,7 @@
 """The bus: typed messages over MQTT 5 on a local mosquitto."""
 
-from josev.bus.client import Bus, BusStats
+from josev.bus.admission import BusStats
+from josev.bus.client import Bus
 from josev.bus.service import Service, ServiceRunner
 from josev.bus.settings import BusSettings
 

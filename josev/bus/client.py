@@ -5,7 +5,7 @@ the loop. The client reconnects with back-off after the broker goes away, resubs
 retained state; QoS 1 messages published while disconnected stay queued in paho and are sent on reconnect.
 
 Against bus insiders (a client holding some service's credentials): payloads above ``max_payload`` and messages
-above ``max_rate`` per publishing service are dropped before decoding; replies are accepted only from the
+above ``max_rate`` per publishing service are dropped before decoding (``josev.bus.admission``); replies are accepted only from the
 service the command was sent to (the reply topic names the responder, which the broker's ACL enforces); every
 command addressed to this service that cannot be served gets a typed error reply; a command the broker refuses
 to deliver fails at once with ``forbidden``. What was dropped is counted (``BusStats``) and published in the
@@ -23,7 +23,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 import paho.mqtt.client as mqtt
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 import josev
 from josev.api import base, topics
 from josev.bus import codec
+from josev.bus.admission import Admission, BusStats
 from josev.bus.settings import CLIENT_ID_PREFIX, BusSettings
 from josev.observability import oplog
 
@@ -45,70 +46,6 @@ R = TypeVar("R", bound=base.Reply)
 Handler = Callable[[M, int | None], Awaitable[None] | None]
 CommandHandler = Callable[[M, int | None], Awaitable[base.Reply] | base.Reply]
 RawHandler = Callable[[str, Any, "mqtt.MQTTMessage"], Awaitable[None] | None]
-
-
-@dataclass
-class BusStats:
-    """Counters of one bus client."""
-
-    published: int = 0
-    received: int = 0
-    invalid: int = 0
-    """Payloads that did not decode or validate (rejected, logged)."""
-    handler_errors: int = 0
-    commands_served: int = 0
-    requests: int = 0
-    timeouts: int = 0
-    connects: int = 0
-    disconnects: int = 0
-    errors_by_topic: dict[str, int] = field(default_factory=dict)
-    oversize: int = 0
-    """Payloads above ``max_payload`` (dropped unread)."""
-    rate_limited: int = 0
-    """Messages above the per-publisher rate (dropped)."""
-    forged_replies: int = 0
-    """Replies from another service than the one asked (dropped)."""
-    commands_refused: int = 0
-    """Commands answered with an error before reaching a handler."""
-    denied: int = 0
-    """Own publishes the broker refused (not authorized)."""
-    taken_over: int = 0
-    """Times another connection took this client's session over."""
-    read_pauses: int = 0
-    """Times reading was paused because it used more than its share of the event loop."""
-
-    def counters(self) -> base.BusCounters:
-        """The published form."""
-        return base.BusCounters(
-            received=self.received,
-            invalid=self.invalid,
-            oversize=self.oversize,
-            rate_limited=self.rate_limited,
-            forged_replies=self.forged_replies,
-            commands_refused=self.commands_refused,
-            taken_over=self.taken_over,
-        )
-
-
-class _Bucket:
-    """A token bucket: ``rate`` per second, ``burst`` at most."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 @dataclass
@@ -132,9 +69,6 @@ class Bus:
     READ_BURST = 64
     STATUS_REFRESH_S = 5.0
     """At most this often the retained status is re-published with fresh drop counters."""
-    LOG_EVERY_S = 1.0
-    """Dropped-message log lines are rate limited to one per kind per this interval."""
-    MAX_BUCKETS = 256
     READ_WINDOW_S = 0.05
     READ_SHARE = 0.8
     STABLE_S = 10.0
@@ -152,6 +86,7 @@ class Bus:
             )
         self.client_id = client_id or f"{CLIENT_ID_PREFIX}{service}-{uuid.uuid4().hex[:8]}"
         self.stats = BusStats()
+        self.admission = Admission(service, settings, self.stats)
         self._reply_client = self.client_id.replace("/", "_").replace("+", "_").replace("#", "_")
         self._reply_filter = topics.reply_filter(service, self._reply_client)
         self._subs: list[_Sub] = []
@@ -159,8 +94,6 @@ class Bus:
         self._filters: set[str] = {self._reply_filter}
         self._pending: dict[bytes, _Pending] = {}
         self._mids: dict[int, bytes] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self._log_stamps: dict[str, tuple[float, int]] = {}
         self._serving = False
         self._counters_sent: base.BusCounters | None = None
         self._counters_at = 0.0
@@ -374,7 +307,7 @@ class Bus:
         if not self._closing and (getattr(reason, "value", None) == 0x8E or short):
             self.stats.taken_over += 1
             self._taken_over = True
-            self._log_drop(
+            self.admission.log_drop(
                 "takeover",
                 f"{self.service}: the connection was closed {time.monotonic() - self._connected_at:.1f} s after"
                 f" connecting ({reason}): is another client connected with the credentials of"
@@ -438,7 +371,7 @@ class Bus:
                 )
             )
         else:
-            self._log_drop("denied", f"the broker refused a publish of {self.service}: {reason}")
+            self.admission.log_drop("denied", f"the broker refused a publish of {self.service}: {reason}")
 
     async def publish(self, msg: base.Message, evse: int | None = None, *, qos: int = 1) -> None:
         """Publish a state or event message (states are retained and re-published after a reconnect)."""
@@ -531,67 +464,9 @@ class Bus:
             self.stats.handler_errors += 1
             log.error("%s: handler for %s failed", self.service, what, exc_info=task.exception())
 
-    def _sender(self, message: mqtt.MQTTMessage) -> str:
-        """Who published ``message``, as far as the broker's ACL vouches for it (the rate-limit key)."""
-        parts = message.topic.split("/")
-        if len(parts) == 6 and parts[3] == "reply":
-            return parts[5]
-        if len(parts) == 6 and parts[4] == "cmd":  # the caller named in the response topic
-            rt = getattr(message.properties, "ResponseTopic", "") if message.properties else ""
-            rparts = (rt or "").split("/")
-            return f"cmd:{rparts[2] if len(rparts) > 2 else '?'}"
-        return parts[2] if len(parts) > 2 else "?"
-
-    def _admit(self, message: mqtt.MQTTMessage) -> bool:
-        """Size and rate limits, before anything is decoded."""
-        if len(message.payload) > self.settings.max_payload:
-            self.stats.oversize += 1
-            self._log_drop(
-                "oversize",
-                f"{self.service}: dropped a {len(message.payload)} byte message on {message.topic[:200]}"
-                f" (limit {self.settings.max_payload})",
-            )
-            return False
-        sender = self._sender(message)
-        bucket = self._bucket(sender)
-        # Commands also share one budget per service (2x the per-caller rate): the caller named in a response
-        # topic is not vouched for by the broker, so inventing callers must not multiply the budget.
-        shared = self._bucket("cmd:*") if sender.startswith("cmd:") else None
-        if not bucket.take() or (shared is not None and not shared.take()):
-            self.stats.rate_limited += 1
-            self._log_drop(
-                "rate", f"{self.service}: {sender} exceeds {bucket.rate:.0f} messages/s; dropping the excess"
-            )
-            return False
-        return True
-
-    def _bucket(self, key: str) -> _Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self.MAX_BUCKETS:  # many invented senders share one bucket
-                key = "cmd:?" if key.startswith("cmd:") else "?"
-                bucket = self._buckets.get(key)
-                if bucket is not None:
-                    return bucket
-            rate = self.settings.max_command_rate if key.startswith("cmd:") else self.settings.max_rate
-            if key == "cmd:*":
-                rate *= 2
-            bucket = self._buckets[key] = _Bucket(rate, 2 * rate)
-        return bucket
-
-    def _log_drop(self, kind: str, text: str) -> None:
-        """Log a dropped message, at most once per ``LOG_EVERY_S`` per kind (a flood must not flood the log)."""
-        now = time.monotonic()
-        stamp, suppressed = self._log_stamps.get(kind, (0.0, 0))
-        if now - stamp < self.LOG_EVERY_S:
-            self._log_stamps[kind] = (stamp, suppressed + 1)
-            return
-        self._log_stamps[kind] = (now, 0)
-        log.error("%s%s", text, f" ({suppressed} more like it suppressed)" if suppressed else "")
-
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.stats.received += 1
-        if not self._admit(message):
+        if not self.admission.admit(message):
             return
         topic = message.topic
         try:
@@ -615,7 +490,7 @@ class Bus:
         self.stats.invalid += 1
         if topic in self.stats.errors_by_topic or len(self.stats.errors_by_topic) < 1000:
             self.stats.errors_by_topic[topic] = self.stats.errors_by_topic.get(topic, 0) + 1
-        self._log_drop("invalid", f"{self.service}: rejected message on {topic[:200]}: {why[:500]}")
+        self.admission.log_drop("invalid", f"{self.service}: rejected message on {topic[:200]}: {why[:500]}")
 
     def _dispatch(self, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
@@ -652,7 +527,9 @@ class Bus:
 
     def _refuse(self, message: mqtt.MQTTMessage, code: base.ErrorCode, text: str) -> None:
         self.stats.commands_refused += 1
-        self._log_drop(f"refused-{code}", f"{self.service}: refused command on {message.topic[:200]}: {text}")
+        self.admission.log_drop(
+            f"refused-{code}", f"{self.service}: refused command on {message.topic[:200]}: {text}"
+        )
         # QoS 0: refusals (possibly of a flood) must not take the in-flight window our own messages need.
         self._send_reply(message, base.ErrorReply(code=code, message=text), qos=0)
 
@@ -738,7 +615,7 @@ class Bus:
         parts = response_topic.split("/")
         if len(parts) != 6 or parts[3] != "reply" or parts[5] != self.service or "+" in response_topic:
             # The broker would refuse it anyway: replies go only to topics naming this service as responder.
-            self._log_drop(
+            self.admission.log_drop(
                 "reply-topic",
                 f"{self.service}: cannot answer on {response_topic[:200]!r}: a response topic must be"
                 f" {topics.reply_topic('<caller>', '<client>', self.service)}",
@@ -796,7 +673,7 @@ class Bus:
             return
         if responder != pending.responder:
             self.stats.forged_replies += 1
-            self._log_drop(
+            self.admission.log_drop(
                 "forged",
                 f"{self.service}: dropped a reply from {responder!r} to a command sent to {pending.responder!r}",
             )

@@ -183,14 +183,14 @@ def test_rate_limits_per_sender_and_invented_callers_share_one_budget() -> None:
         return m
 
     # events from one publisher: burst 2 x rate, then dropped; another publisher has its own budget
-    a = sum(bus._admit(msg("josev/v1/hal/evse1/event/x")) for _ in range(1000))
-    b = sum(bus._admit(msg("josev/v1/slac/evse1/event/x")) for _ in range(1000))
+    a = sum(bus.admission.admit(msg("josev/v1/hal/evse1/event/x")) for _ in range(1000))
+    b = sum(bus.admission.admit(msg("josev/v1/slac/evse1/event/x")) for _ in range(1000))
     assert 200 <= a <= 205 and 200 <= b <= 205  # (plus what refills while the loop runs)
     # commands: 10/s per caller (burst 20), but inventing callers does not go past the shared 20/s (burst 40)
     cmd = "josev/v1/coordinator/evse1/cmd/authorize"
-    admitted = sum(bus._admit(msg(cmd, f"caller{i}")) for i in range(1000))
+    admitted = sum(bus.admission.admit(msg(cmd, f"caller{i}")) for i in range(1000))
     assert 40 <= admitted <= 42
     assert bus.stats.rate_limited == 3000 - a - b - admitted
     # size: dropped unread, counted apart
-    assert not bus._admit(msg("josev/v1/secc/evse1/event/x", size=bus.settings.max_payload + 1))
+    assert not bus.admission.admit(msg("josev/v1/secc/evse1/event/x", size=bus.settings.max_payload + 1))
     assert bus.stats.oversize == 1
