@@ -11,7 +11,6 @@ import logging
 import random
 import socket
 import ssl
-import struct
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -25,10 +24,11 @@ from josev.secc.iso20.events import Iso20Event
 from josev.secc.limits import Admission, ConnectionLimits, TokenBucket
 from josev.secc.machine import SessionStore
 from josev.secc.ratelog import PEER_LOG
+from josev.secc.sdpshell import SdpProtocol, iface_mac, make_sdp_socket
 from josev.secc.session import SeccSession, SessionConfig
 from josev.v2g import sdp, v2gtp
 from josev.v2g.codec import Codec
-from josev.v2g.netif import ifindex, wait_link_local
+from josev.v2g.netif import wait_link_local
 
 if TYPE_CHECKING:
     from josev.observability.slactap import SlacTap
@@ -85,60 +85,6 @@ SDP_PEERS = 16
 SLAC_WINDOW = 120.0
 """SLAC frames captured this many seconds before a connection are logged with it (``capture_slac``)."""
 """EV addresses whose last SDP exchange is kept until their TCP connection comes (for the V2G log)."""
-
-
-def make_sdp_socket(iface: str, port: int = sdp.SDP_PORT) -> socket.socket:
-    """A UDP socket bound to ``[::]:port`` on ``iface`` only, member of ff02::1 there."""
-    idx = ifindex(iface)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind(("::", port, 0, idx))
-        mreq = socket.inet_pton(socket.AF_INET6, sdp.SDP_MULTICAST) + struct.pack("@I", idx)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
-        s.setblocking(False)
-    except OSError:
-        s.close()
-        raise
-    return s
-
-
-def iface_mac(iface: str) -> str:
-    """The interface's MAC address (empty when unknown)."""
-    try:
-        with open(f"/sys/class/net/{iface}/address") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-class SdpProtocol(asyncio.DatagramProtocol):
-    def __init__(
-        self,
-        server: sdp.SdpServer,
-        stats: EndpointStats,
-        record: Callable[[str, bytes, Any], None] | None = None,
-    ) -> None:
-        self.server = server
-        self.stats = stats
-        self.record = record
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        res = self.server.handle(data)
-        self.stats.sdp_answered = self.server.answered
-        self.stats.sdp_dropped = self.server.dropped
-        if self.record is not None:
-            self.record("rx", data, addr)
-        if res is not None and self.transport is not None:
-            self.transport.sendto(res, addr)
-            if self.record is not None:
-                self.record("tx", res, addr)
 
 
 ACCEPT_BACKLOG = 8
