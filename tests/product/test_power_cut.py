@@ -28,6 +28,7 @@ from josev.broker import free_port
 from tests.ocpp.harness import ScriptedCsms
 from tests.ocpp.test_faults import tx_events
 from tests.product.test_final_energy import MeterObserver, end_register
+from tests.product.test_privileges import cmdline, descendants
 from tests.product.test_shutdown import kill_tree, run_until_ready, write_config
 
 pytestmark = pytest.mark.slow
@@ -136,23 +137,6 @@ async def test_power_cut_while_charging(tmp_path: Path) -> None:
         await csms.stop()
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc), including those re-parented later."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
-def cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -172,7 +156,7 @@ async def test_killed_launcher_leaves_no_orphan(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, port, csms.url, separate=True)
     proc, obs = await run_until_ready(cfg, tmp_path, port)
     try:
-        kids = children_of(proc.pid)
+        kids = descendants(proc.pid)
         names = {k: cmdline(k) for k in kids}
         assert any("mosquitto" in c for c in names.values()), names
         assert any("--service hal" in c for c in names.values()), names
