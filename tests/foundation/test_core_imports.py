@@ -43,6 +43,7 @@ SHELLS = {
     "josev/secc/server.py",
     "josev/secc/service.py",
     "josev/secc/pncshell.py",
+    "josev/secc/sdpshell.py",
     "josev/secc/smartshell.py",
     "josev/secc/scenario/hook.py",
     "josev/sim/board.py",

@@ -55,5 +55,8 @@ async def test_receipts_on_the_real_station(netns_lab: NetnsLab, tmp_path: Path)
         # meter poll (1 s) and one loop (1 s) beyond the last receipt
         stopped = re.findall(r"charging stopped, ([\d.]+) Wh delivered", text)
         assert stopped, st.tail()
-        assert 0 < readings[0] < readings[1] < readings[2], readings
+        # the register only grows; the first receipt may come before the first meter poll saw energy (0 Wh, a
+        # loaded machine), two of them within one poll may repeat it, but the car charges between the first and
+        # the last (2 loops of 1 s at ~3 Wh/s)
+        assert 0 <= readings[0] <= readings[1] <= readings[2] and readings[2] > readings[0], readings
         assert 0 <= float(stopped[-1]) - readings[-1] <= 10, (readings, stopped)
