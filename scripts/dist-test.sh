@@ -22,6 +22,18 @@ ROOTS=${JOSEV_ROOTS:-/var/cache/josev-roots}
 SUITE=trixie
 MIRROR=${JOSEV_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOT_PACKAGES="python3-cryptography python3-cffi python3-cbor2 python3-rpds-py"
+# what josev's network lab (sysctl) and the tests (pgrep) call in the root
+TOOL_PACKAGES="procps"
+# the tests that check the host's sources, code generator and toolchains (josev/ sources, mypy, a C compiler,
+# node, Rust): the host's run covers them; in the root the tests import the installed wheel
+HOST_ONLY_TESTS=(
+    tests/bus/test_least_privilege.py tests/foundation/test_core_imports.py tests/foundation/test_ev_imports.py
+    tests/exi/test_cli_and_framing.py::test_generated_files_are_up_to_date
+    tests/exi/test_cli_and_framing.py::test_native_stub_matches_module
+    tests/ocpp/test_store_off_loop.py::test_slow_fsync_does_not_stall_the_loop_and_sends_only_synced
+    tests/ocpp/test_store_off_loop.py::test_kill9_while_the_fsync_is_pending_loses_nothing
+    tests/product/test_asyncapi_valid.py tests/product/test_c_client.py tests/product/test_yocto.py
+)
 CORPUS=${JOSEV_SHARED:-$REPO/../shared}/vectors/captured_exi.jsonl
 scripts/setup-cross.sh >/dev/null
 # qemu-user through binfmt_misc (the F flag: the interpreter works inside a chroot)
@@ -52,6 +64,16 @@ in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and t
     $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
+in_root_private() {  # in_root_private ROOT CMD...: as in_root, in a private mount namespace of its own
+    # (the root bind-mounted on itself, which `ip netns` needs to make its mounts; /proc, /sys, /dev and a
+    # fresh /run inside): the network namespaces of the tests and every mount go when CMD ends
+    local root=$1; shift
+    unshare --mount sh -c 'set -e; r=$1; shift; mount --make-rprivate /; mount --bind "$r" "$r"
+        mount -t proc proc "$r/proc"; mount -t sysfs sysfs "$r/sys"; mount --rbind /dev "$r/dev"
+        mount -t tmpfs tmpfs "$r/run"
+        exec $(case $r in *-i386) echo setarch i686;; esac) chroot "$r" "$@"' sh "$root" /usr/bin/env -i \
+        PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+}
 release_root() {
     local root=$1
     umount "$root/dev/pts" 2>/dev/null || true
@@ -67,15 +89,15 @@ test_arch() {
         say "$arch: debootstrap $SUITE into $root"
         rm -rf "$root.tmp"
         debootstrap --arch="$arch" --variant=minbase \
-            --include=python3,python3-venv,python3-ply,mosquitto,iproute2,ca-certificates \
+            --include=python3,python3-venv,python3-ply,mosquitto,iproute2,procps,ca-certificates \
             "$SUITE" "$root.tmp" "$MIRROR" >/dev/null || die "debootstrap $arch failed"
         mv "$root.tmp" "$root"
     fi
     trap "release_root '$root'" RETURN
     # Debian's builds of the dependencies that PyPI has no wheel of for every architecture (compiled with
     # Rust or C: no compiler in the root); a venv with system site packages uses them
-    in_root "$root" sh -c "dpkg -s $ROOT_PACKAGES >/dev/null 2>&1 ||
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $ROOT_PACKAGES >/dev/null; }" ||
+    in_root "$root" sh -c "dpkg -s $ROOT_PACKAGES $TOOL_PACKAGES >/dev/null 2>&1 ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $ROOT_PACKAGES $TOOL_PACKAGES >/dev/null; }" ||
         { RESULT[$arch]="apt-get install failed"; return 1; }
     say "$arch: $(basename "$whl") ($(stat -c %s "$whl") bytes) into a venv of the root ($(in_root "$root" python3 --version))"
     mkdir -p "$root/tmp/dist" && rm -f "$root"/tmp/dist/*.whl && cp "$whl" "$root/tmp/dist/"
@@ -144,11 +166,13 @@ EOF
         up=$(( $(date +%s) - t0 )); kill -TERM $pid; wait $pid; rc=$?
         [ $rc -eq 0 ] || { echo "josev run exited $rc"; tail -n 20 /tmp/dist/run.log; exit 1; }
         echo "up and answering josev status after ${up} s, stopped cleanly (exit 0)"'
-    # i386 (native, no emulator): the fast test tier (`make test-fast`: the sans-IO cores, in-process loopback)
-    # against the installed wheel, where Python's ints and the Rust codec's usize are 32 bits wide. The repository
-    # is copied without the josev/ and hal/ sources so that the tests import the installed wheel; ../shared goes next to it.
-    # test_least_privilege scans the josev/ sources (not in the wheel's tests' reach here): the host runs it.
-    # JOSEV_NO_FAST_TESTS=1 skips it (scripts/test.sh does when the root was not cached before the run).
+    # i386 (native, no emulator): the test suite but the slow and interop tests against the installed wheel,
+    # where Python's ints and the Rust codec's usize are 32 bits wide: the unit tier (`make test-fast`: the
+    # sans-IO cores), the broker tier (the root's mosquitto), the process tier and the network-namespace tier
+    # (veth pairs, AF_PACKET, IPv6 link-local), then the demo across network namespaces (`josev demo --netns`).
+    # The repository is copied without the josev/ and hal/ sources so that the tests import the installed
+    # wheel; ../shared goes next to it. HOST_ONLY_TESTS check the host's sources and toolchains: the host runs
+    # them. JOSEV_NO_FAST_TESTS=1 skips this (scripts/test.sh does when the root was not cached before the run).
     if [ "$arch" = i386 ] && [ -z "${JOSEV_NO_FAST_TESTS:-}" ]; then
         rm -rf "$root/tmp/ft" "$root/tmp/shared" && mkdir -p "$root/tmp/ft"
         tar -C "$REPO" --exclude=node_modules --exclude=__pycache__ --exclude=target -cf - \
@@ -159,10 +183,27 @@ EOF
         [ -d "$(dirname "$CORPUS")/.." ] && cp -a "$(dirname "$CORPUS")/.." "$root/tmp/shared"
         in_root "$root" /opt/josev-wheel/bin/pip install -q --cache-dir /var/cache/pip \
             "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.3" "hypothesis>=6.100" ||
-            { fail=$((fail + 1)); printf '  %-12s FAIL  pip install pytest\n' fast-tier; }
-        check fast-tier sh -c 'cd /tmp/ft && /opt/josev-wheel/bin/python -m pytest -m fast -q -p no:cacheprovider \
-            -o addopts="" -rfE --continue-on-collection-errors --deselect tests/bus/test_least_privilege.py >/tmp/ft/fast.log 2>&1; rc=$?; tail -n 1 /tmp/ft/fast.log; exit $rc'
-        grep -E "^(FAILED|ERROR) " "$root/tmp/ft/fast.log" | head -n 40 | sed 's/^/                      /' || true
+            { fail=$((fail + 1)); printf '  %-12s FAIL  pip install pytest\n' test-tiers; }
+        local deselect="" t tt=$SECONDS
+        for t in "${HOST_ONLY_TESTS[@]}"; do deselect="$deselect --deselect $t"; done
+        release_root "$root"  # the private namespace mounts its own /proc and /dev
+        if line=$(in_root_private "$root" sh -c "cd /tmp/ft && /opt/josev-wheel/bin/python -m pytest \
+                -m 'not slow and not interop' -q -p no:cacheprovider -o addopts='' -rfE $deselect \
+                >/tmp/ft/tiers.log 2>&1; rc=\$?; tail -n 1 /tmp/ft/tiers.log; exit \$rc" 2>&1); then
+            ok=$((ok + 1)); printf '  %-12s ok    %s (unit, broker, process, netns; %s s)\n' test-tiers \
+                "$(printf '%s' "$line" | tail -n1)" $((SECONDS - tt))
+        else
+            fail=$((fail + 1)); printf '  %-12s FAIL  %s\n' test-tiers "$(printf '%s' "$line" | tail -n3)"
+            grep -E "^(FAILED|ERROR) " "$root/tmp/ft/tiers.log" | head -n 40 | sed 's/^/                      /' || true
+        fi
+        tt=$SECONDS
+        if line=$(in_root_private "$root" sh -c 'cd /tmp && josev demo --no-live --netns >/tmp/ft/demo.log 2>&1; rc=$?;
+                grep -E "sessions completed" /tmp/ft/demo.log || tail -n 5 /tmp/ft/demo.log; exit $rc' 2>&1); then
+            ok=$((ok + 1)); printf '  %-12s ok    %s (across network namespaces; %s s)\n' demo "$(printf '%s' "$line" | tail -n1)" \
+                $((SECONDS - tt))
+        else
+            fail=$((fail + 1)); printf '  %-12s FAIL  %s\n' demo "$(printf '%s' "$line" | tail -n5)"
+        fi
     fi
     # the .deb, built in the root from the same wheel, installed with dpkg and run from /usr/bin/josev
     local deb

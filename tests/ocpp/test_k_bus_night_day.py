@@ -64,6 +64,8 @@ async def test_night_day_profile_drives_the_pwm_duty(
         await until(lambda: sim.cp.output().duty_percent == 53.3, what="charging at 32 A (53.3 %)")
         assert svc.client is not None
         station = svc.client.station
+        # the CSMS got the BootNotification; the station adopts its time when the answer arrives
+        await until(lambda: station.clock_offset != 0.0, what="the CSMS's time adopted")
         boundary = ts("2026-01-05T06:00:00Z") - station.clock_offset  # 06:00 of the station clock, shell time
         assert boundary - time.time() > 1.0, "setup took too long for the boundary test"
 

@@ -125,6 +125,8 @@ async def test_night_day_schedule_reaches_the_car(
         await asyncio.wait_for(secc.ready.wait(), 10)
         assert ocpp.client is not None
         station = ocpp.client.station
+        # the CSMS got the BootNotification; the station adopts its time when the answer arrives
+        await until(lambda: station.clock_offset != 0.0, what="the CSMS's time adopted")
         boundary = ts("2026-01-05T06:00:00Z") - station.clock_offset  # 06:00 of the station clock, host time
         res = await csms.call("SetChargingProfile", {"evseId": 0, "chargingProfile": NIGHT_DAY})
         assert res == {"status": "Accepted"}
