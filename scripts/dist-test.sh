@@ -48,8 +48,15 @@ in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and t
     mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
     # (the pseudo-terminals of the fast tier's Modbus RTU meter tests)
     mountpoint -q "$root/dev/pts" || mount --bind /dev/pts "$root/dev/pts"
-    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root
-    $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root.
+    # arm64: qemu-aarch64 emulates a Cortex-A53 (ARMv8.0, Debian's arm64 baseline), not its default "max" CPU:
+    # Debian's arm64 binaries are built with -mbranch-protection=standard, and on "max" every function's
+    # return-address signing (PACIASP/AUTIASP) is computed by qemu in software (QARMA5), which made Python under
+    # qemu 7-9x slower (the bundle's PyInstaller run: docs/deployment.md). QEMU_CPU is read by each qemu process,
+    # so it is passed to chroot's and, through env -i, to every process of the root.
+    local qemu=(); case $root in *-arm64) qemu=(QEMU_CPU=cortex-a53);; esac
+    $(case $root in *-i386) echo setarch i686;; esac) env "${qemu[@]}" chroot "$root" /usr/bin/env -i "${qemu[@]}" \
+        PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
 release_root() {
