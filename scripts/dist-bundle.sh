@@ -36,9 +36,12 @@ in_root env CBOR2_BUILD_C_EXTENSION=0 /opt/josev-bundler/bin/pip install -q --ca
         echo /usr/lib/python3/dist-packages > "$site/debian.pth"'
     in_root /opt/josev-bundler/bin/pip install -q --cache-dir /var/cache/pip "/tmp/bundle/$(basename "$whl")"
 }
+# (pydantic's mypy plugins, collected with pydantic's submodules, would bring setuptools and curses, which
+# nothing of josev imports: 2 MB and, under qemu, 20 s of analysis)
 in_root sh -c 'cd /tmp/bundle && /opt/josev-bundler/bin/pyinstaller --noconfirm --log-level WARN --onedir \
     --name josev --collect-submodules josev --collect-submodules hal --collect-data josev \
-    --collect-submodules pydantic --collect-submodules ocpp --collect-data ocpp josev_main.py' >/dev/null
+    --collect-submodules pydantic --collect-submodules ocpp --collect-data ocpp \
+    --exclude-module pydantic.mypy --exclude-module pydantic.v1.mypy josev_main.py' >/dev/null
 mkdir -p "$out"
 tar -C "$root/tmp/bundle/dist" -czf "$out/josev-bundle-$arch.tar.gz" josev
 echo "$out/josev-bundle-$arch.tar.gz"

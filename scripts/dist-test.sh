@@ -189,9 +189,10 @@ EOF
     # its coordinator in a separate process: the launcher re-executes the bundle (josev.reexec)
     local bundle no_bundle="${JOSEV_NO_BUNDLE:-}"
     case " ${JOSEV_NO_BUNDLE_ARCHES:-} " in *" $arch "*) no_bundle=1; printf '  %-12s skip  (JOSEV_NO_BUNDLE_ARCHES)\n' bundle ;; esac
+    local tb=$SECONDS
     if [ -z "$no_bundle" ] && bundle=$(scripts/dist-bundle.sh "$root" "$whl" dist | tail -n1) && [ -f "$bundle" ]; then
-        printf '  %-12s       %s (%s bytes; %s unpacked)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
-            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')"
+        printf '  %-12s       %s (%s bytes; %s unpacked; built in %s s)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
+            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')" $((SECONDS - tb))
         rm -rf "$root/tmp/b" && mkdir -p "$root/tmp/b" && tar -C "$root/tmp/b" -xzf "$bundle"
         sed -e 's,/tmp/dist/broker,/tmp/b/broker,' -e 's,18831,18832,' "$root/tmp/dist/station.toml" >"$root/tmp/b/station.toml"
         printf '\n[services.coordinator]\nprocess = "separate"\n' >>"$root/tmp/b/station.toml"
