@@ -10,9 +10,12 @@
 # Usage (as root, by scripts/dist-test.sh): scripts/dist-deb.sh ROOT WHEEL OUTDIR
 set -euo pipefail
 root=$1 whl=$2 out=$3
-arch=$(chroot "$root" dpkg --print-architecture)
+# (arm64: qemu emulates a Cortex-A53, 7-9x faster than its default CPU: scripts/dist-test.sh, in_root)
+qemu=(); case $root in *-arm64) qemu=(QEMU_CPU=cortex-a53);; esac
+arch=$(env "${qemu[@]}" chroot "$root" dpkg --print-architecture)
 in_root() {
-    $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    $(case $root in *-i386) echo setarch i686;; esac) env "${qemu[@]}" chroot "$root" /usr/bin/env -i "${qemu[@]}" \
+        PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
 pyver=$(in_root python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')

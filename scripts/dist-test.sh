@@ -60,8 +60,15 @@ in_root() {  # in_root ROOT CMD...: run CMD in the chroot with /proc, /dev and t
     mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
     # (the pseudo-terminals of the fast tier's Modbus RTU meter tests)
     mountpoint -q "$root/dev/pts" || mount --bind /dev/pts "$root/dev/pts"
-    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root
-    $(case $root in *-i386) echo setarch i686;; esac) chroot "$root" /usr/bin/env -i PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    # i386 runs natively; setarch makes uname (and so the build tags) say i686 in its root.
+    # arm64: qemu-aarch64 emulates a Cortex-A53 (ARMv8.0, Debian's arm64 baseline), not its default "max" CPU:
+    # Debian's arm64 binaries are built with -mbranch-protection=standard, and on "max" every function's
+    # return-address signing (PACIASP/AUTIASP) is computed by qemu in software (QARMA5), which made Python under
+    # qemu 7-9x slower (the bundle's PyInstaller run: docs/deployment.md). QEMU_CPU is read by each qemu process,
+    # so it is passed to chroot's and, through env -i, to every process of the root.
+    local qemu=(); case $root in *-arm64) qemu=(QEMU_CPU=cortex-a53);; esac
+    $(case $root in *-i386) echo setarch i686;; esac) env "${qemu[@]}" chroot "$root" /usr/bin/env -i "${qemu[@]}" \
+        PATH=/opt/josev-wheel/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
 }
 in_root_private() {  # in_root_private ROOT CMD...: as in_root, in a private mount namespace of its own
@@ -223,9 +230,10 @@ EOF
     # its coordinator in a separate process: the launcher re-executes the bundle (josev.reexec)
     local bundle no_bundle="${JOSEV_NO_BUNDLE:-}"
     case " ${JOSEV_NO_BUNDLE_ARCHES:-} " in *" $arch "*) no_bundle=1; printf '  %-12s skip  (JOSEV_NO_BUNDLE_ARCHES)\n' bundle ;; esac
+    local tb=$SECONDS
     if [ -z "$no_bundle" ] && bundle=$(scripts/dist-bundle.sh "$root" "$whl" dist | tail -n1) && [ -f "$bundle" ]; then
-        printf '  %-12s       %s (%s bytes; %s unpacked)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
-            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')"
+        printf '  %-12s       %s (%s bytes; %s unpacked; built in %s s)\n' bundle "$(basename "$bundle")" "$(stat -c %s "$bundle")" \
+            "$(tar -tvzf "$bundle" | awk '{s += $3} END {printf "%.1f MB", s / 1e6}')" $((SECONDS - tb))
         rm -rf "$root/tmp/b" && mkdir -p "$root/tmp/b" && tar -C "$root/tmp/b" -xzf "$bundle"
         sed -e 's,/tmp/dist/broker,/tmp/b/broker,' -e 's,18831,18832,' "$root/tmp/dist/station.toml" >"$root/tmp/b/station.toml"
         printf '\n[services.coordinator]\nprocess = "separate"\n' >>"$root/tmp/b/station.toml"
