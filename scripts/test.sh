@@ -32,10 +32,11 @@ if [ "$(id -u)" -eq 0 ]; then
         if [ -d "${JOSEV_ROOTS:-/var/cache/josev-roots}/trixie-$a" ]; then arches+=("$a")
         else printf '\n== dist-test %s skipped: no cached Debian root (make dist-test builds it, 25-35 min)\n' "$a"; fi
     done
-    # the fast test tier in the i386 root (~2 min) only when that root was cached before this run
+    # the test tiers (unit, broker, process, netns; ~8 min) and the demo in the i386 root only when that root
+    # was cached before this run
     no_fast=${JOSEV_NO_FAST_TESTS:-}
     if [ ! -d "${JOSEV_ROOTS:-/var/cache/josev-roots}/trixie-i386" ]; then
-        no_fast=1; printf '\n== dist-test i386 fast tier skipped: no cached Debian root (make dist-test runs it)\n'
+        no_fast=1; printf '\n== dist-test i386 test tiers skipped: no cached Debian root (make dist-test runs them)\n'
     fi
     step "dist-test: each wheel in a Debian root of its architecture (${arches[*]})" \
         env JOSEV_NO_FAST_TESTS="$no_fast" \
