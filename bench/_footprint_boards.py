@@ -90,6 +90,9 @@ class Root:
             "PIP_CACHE_DIR=/var/cache/pip",
             "CBOR2_BUILD_C_EXTENSION=0",
         ]
+        if self.arch == "arm64":  # qemu-aarch64 as a Cortex-A53, as scripts/dist-test.sh (docs/deployment.md)
+            pre = ["env", "QEMU_CPU=cortex-a53"]
+            env.append("QEMU_CPU=cortex-a53")
         return [*pre, "chroot", str(self.path), "/usr/bin/env", "-i", *env, *cmd]
 
     def run(self, *cmd: str, timeout: float = 1800) -> str:
