@@ -186,25 +186,35 @@ struct Names {
     /// is resolved by pointer, with no string comparison.
     name: Py<PyString>,
     keys: Vec<Py<PyString>>,
+    /// Presence bit of each key (from its string hash, so a dict's keys give the same bits).
+    bits: Vec<u64>,
     enums: Vec<Py<PyString>>,
-    value: Py<PyString>,
-    /// Open-addressing table of the interned key strings: (object address, local-name id), a power of two
-    /// long; a dict key that is one of them (a literal in Python code, or a key our decoder made) is
-    /// resolved by its address, with no hashing or string comparison.
-    ptrs: Vec<(usize, u16)>,
-    /// The same for the enumeration strings: (object address, index in the schema's `enums`).
+    /// Open-addressing table of the interned enumeration strings: (object address, index in the schema's
+    /// `enums`). An enumeration value given as one of them (a literal in Python code, or a value our
+    /// decoder returned) reaches the encoder as the schema's own text, which it finds by address.
     enum_ptrs: Vec<(usize, u16)>,
+    /// The same for the interned key strings and `value`: (object address, local-name id); a dict key that
+    /// is one of them is resolved with no hashing or dict lookup.
+    key_ptrs: Vec<(usize, u16)>,
+    value: Py<PyString>,
+    /// Presence bit of `value`.
+    value_bit: u64,
     /// Dict key -> local-name id (a Python int), for the keys of a message dict.
     ids: Py<PyDict>,
 }
 
-/// The slot of address `p` in a [`Names::ptrs`] table of `len` (a power of two) slots.
+/// The presence bit of a string with Python hash `h`.
+#[inline]
+fn hash_bit(h: ffi::Py_hash_t) -> u64 {
+    1u64 << ((h as u64 >> 7) & 63)
+}
+
+/// The first slot of address `p` in an address table of `len` (a power of two) slots.
 #[inline(always)]
 fn ptr_slot(p: usize, len: usize) -> usize {
     ((p >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & (len - 1)
 }
-
-/// The id of `k` in an address table (see [`Names::ptrs`]).
+/// The id of object `k` in address table `t` (`None`: not in the table).
 #[inline]
 fn ptr_lookup(t: &[(usize, u16)], k: *mut ffi::PyObject) -> Option<u16> {
     let mut i = ptr_slot(k as usize, t.len());
@@ -219,29 +229,13 @@ fn ptr_lookup(t: &[(usize, u16)], k: *mut ffi::PyObject) -> Option<u16> {
         i = (i + 1) & (t.len() - 1);
     }
 }
-
-impl Names {
-    /// The schema's text of an enumeration value when `k` is our interned string of it: the encoder then
-    /// finds the value by address (its text is the table's own).
-    #[inline]
-    fn enum_of_ptr(&self, k: *mut ffi::PyObject) -> Option<&'static str> {
-        ptr_lookup(&self.enum_ptrs, k).map(|i| self.schema.enums[i as usize])
-    }
-
-    /// The local-name id of the key object `k` when it is one of our interned strings.
-    #[inline]
-    fn id_of_ptr(&self, k: *mut ffi::PyObject) -> Option<u16> {
-        ptr_lookup(&self.ptrs, k)
-    }
-}
-
-/// An address table (see [`Names::ptrs`]) of (object address, id) pairs.
+/// An address table of (object address, id) pairs, linear probing, at most half full. Equal texts are one
+/// interned object: the last id wins, as in the `ids` dict.
 fn ptr_table(all: &[(usize, u16)]) -> Vec<(usize, u16)> {
     let len = (all.len() * 2).next_power_of_two().max(8);
     let mut t = vec![(0usize, 0u16); len];
     for &(p, id) in all {
         let mut i = ptr_slot(p, len);
-        // names with the same text share one interned object: the last id wins, as in the `ids` dict
         while t[i].0 != 0 && t[i].0 != p {
             i = (i + 1) & (len - 1);
         }
@@ -254,6 +248,7 @@ static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
 
 fn all_names(py: Python<'_>) -> &'static [Names] {
     NAMES.get_or_init(py, || {
+        let bit = |n: &str| hash_bit(PyString::intern(py, n).hash().unwrap_or(0) as ffi::Py_hash_t);
         exi_codec::generated::ALL
             .iter()
             .map(|sc| {
@@ -265,40 +260,45 @@ fn all_names(py: Python<'_>) -> &'static [Names] {
                     PyString::intern(py, exi_codec::VALUE_NAME),
                     exi_codec::VALUE_KEY as usize,
                 );
-                let keys: Vec<Py<PyString>> = sc
-                    .lnames
-                    .iter()
-                    .map(|n| PyString::intern(py, n).unbind())
-                    .collect();
-                let value = PyString::intern(py, exi_codec::VALUE_NAME).unbind();
-                let enums: Vec<Py<PyString>> = sc
-                    .enums
-                    .iter()
-                    .map(|n| PyString::intern(py, n).unbind())
-                    .collect();
-                let key_ptrs: Vec<(usize, u16)> = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| (k.as_ptr() as usize, i as u16))
-                    .chain(std::iter::once((
-                        value.as_ptr() as usize,
-                        exi_codec::VALUE_KEY,
-                    )))
-                    .collect();
-                // an enumeration table longer than u16 would not fit: such a schema resolves by text only
-                let enum_ptrs: Vec<(usize, u16)> = enums
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, e)| Some((e.as_ptr() as usize, u16::try_from(i).ok()?)))
-                    .collect();
                 Names {
                     schema: sc,
                     name: PyString::intern(py, sc.name).unbind(),
-                    ptrs: ptr_table(&key_ptrs),
-                    enum_ptrs: ptr_table(&enum_ptrs),
-                    keys,
-                    enums,
-                    value,
+                    keys: sc
+                        .lnames
+                        .iter()
+                        .map(|n| PyString::intern(py, n).unbind())
+                        .collect(),
+                    bits: sc.lnames.iter().map(|n| bit(n)).collect(),
+                    enums: sc
+                        .enums
+                        .iter()
+                        .map(|n| PyString::intern(py, n).unbind())
+                        .collect(),
+                    key_ptrs: ptr_table(
+                        &sc.lnames
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| (PyString::intern(py, n).as_ptr() as usize, i as u16))
+                            .chain(std::iter::once((
+                                PyString::intern(py, exi_codec::VALUE_NAME).as_ptr() as usize,
+                                exi_codec::VALUE_KEY,
+                            )))
+                            .collect::<Vec<_>>(),
+                    ),
+                    enum_ptrs: ptr_table(
+                        &sc.enums
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, n)| {
+                                Some((
+                                    PyString::intern(py, n).as_ptr() as usize,
+                                    u16::try_from(i).ok()?,
+                                ))
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
+                    value_bit: bit(exi_codec::VALUE_NAME),
                     ids: ids.unbind(),
                 }
             })
@@ -343,7 +343,7 @@ fn resolve_text(name: &Bound<'_, PyAny>) -> PyResult<&'static Names> {
 /// The local-name id of dict key `k` (None: not a name of the schema).
 #[inline]
 fn key_id(n: &Names, k: *mut ffi::PyObject) -> Result<Option<u16>, exi_codec::Error> {
-    if let Some(id) = n.id_of_ptr(k) {
+    if let Some(id) = ptr_lookup(&n.key_ptrs, k) {
         return Ok(Some(id));
     }
     // SAFETY: GIL held (callers hold a Bound of the dict `k` comes from); `ids` is a live dict of str -> int;
@@ -594,85 +594,17 @@ const OTHER: u8 = 3;
 const STR: u8 = 4;
 const INT: u8 = 5;
 
-/// The present entries of the dicts of one encode call, read once per dict: (local-name id, value), and
-/// the other objects the encoder reads (list items). Each is a strong reference, released when the encode
-/// call ends, so a [`PySrc`] can hold a plain pointer: an object stays alive even if Python code run by a
-/// conversion (the `__str__` of an int subclass, an error message's `repr`) changed the message.
-struct Arena {
-    ents: std::cell::UnsafeCell<Vec<(u16, *mut ffi::PyObject)>>,
-}
-
-thread_local! {
-    /// The vector of the last arena, reused by the next encode call on this thread.
-    static ARENA: std::cell::Cell<Vec<(u16, *mut ffi::PyObject)>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-impl Arena {
-    fn new() -> Self {
-        Arena {
-            ents: std::cell::UnsafeCell::new(ARENA.with(|c| c.take())),
-        }
-    }
-
-    /// Keep a new reference to `p` until the call ends.
-    #[inline]
-    fn push(&self, id: u16, p: *mut ffi::PyObject) {
-        // SAFETY: GIL held (the encode call); no reference into the vector is held across a push (`get`
-        // copies the pointer out first); `p` is live.
-        unsafe {
-            ffi::Py_INCREF(p);
-            (*self.ents.get()).push((id, p));
-        }
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        // SAFETY: see `push`.
-        unsafe { (*self.ents.get()).len() }
-    }
-
-    /// Entry `i` (within `len`).
-    #[inline]
-    fn at(&self, i: usize) -> (u16, *mut ffi::PyObject) {
-        // SAFETY: see `push`; a copy is returned.
-        unsafe { (&*self.ents.get())[i] }
-    }
-}
-
-impl Drop for Arena {
-    fn drop(&mut self) {
-        let mut ents = std::mem::take(self.ents.get_mut());
-        for (_, v) in ents.drain(..) {
-            // SAFETY: the GIL is held for the whole encode call that owns the arena; each reference is
-            // owned by the arena and released once.
-            unsafe { ffi::Py_DECREF(v) }
-        }
-        if ents.capacity() <= 4096 {
-            ARENA.with(|c| c.set(ents));
-        }
-    }
-}
-
-/// [`PySrc::ents`] of a dict not read yet.
-const UNREAD: (u32, u32) = (u32::MAX, 0);
-/// [`PySrc::ents`] length flag: the dict has a key that is not a name of the schema.
-const UNKNOWN: u32 = 1 << 31;
-
 /// A Python message as the encoder reads it (dicts, lists/tuples, bool, int, str, bytes; None = absent).
-/// `p` is kept alive by the caller (the message) or by the arena.
 #[derive(Clone)]
-struct PySrc<'a, 'py> {
-    p: *mut ffi::PyObject,
-    py: Python<'py>,
+struct PySrc<'py> {
+    o: Bound<'py, PyAny>,
     t: u8,
     n: &'static Names,
-    a: &'a Arena,
-    /// Of a dict: its present entries in the arena (start, count | UNKNOWN), once read by `presence`.
-    ents: std::cell::Cell<(u32, u32)>,
 }
 
-impl<'a, 'py> PySrc<'a, 'py> {
-    fn new(py: Python<'py>, p: *mut ffi::PyObject, n: &'static Names, a: &'a Arena) -> Self {
+impl<'py> PySrc<'py> {
+    fn new(o: Bound<'py, PyAny>, n: &'static Names) -> Self {
+        let p = o.as_ptr();
         // SAFETY: GIL held; type identity and flag checks on a live object. The exact types (the usual
         // case) are recognized by their type object, without a call.
         let t = unsafe {
@@ -695,85 +627,27 @@ impl<'a, 'py> PySrc<'a, 'py> {
                 OTHER
             }
         };
-        PySrc {
-            p,
-            py,
-            t,
-            n,
-            a,
-            ents: std::cell::Cell::new(UNREAD),
-        }
+        PySrc { o, t, n }
     }
 
-    /// The object (a new reference).
-    fn o(&self) -> Bound<'py, PyAny> {
-        // SAFETY: GIL held; `p` is live (see the type).
-        unsafe { Bound::from_borrowed_ptr(self.py, self.p) }
-    }
-
-    /// An object the arena already holds.
     #[inline]
-    fn held(&self, p: *mut ffi::PyObject) -> Self {
-        PySrc::new(self.py, p, self.n, self.a)
+    fn wrap(&self, o: Bound<'py, PyAny>) -> Self {
+        PySrc::new(o, self.n)
     }
 
-    /// Wrap a borrowed reference (null = the pending Python error), kept by the arena.
+    /// Wrap a borrowed reference (null = the pending Python error).
     #[inline]
     fn wrap_borrowed(&self, p: *mut ffi::PyObject) -> Result<Self, exi_codec::Error> {
+        let py = self.o.py();
         if p.is_null() {
-            return Err(py_error(PyErr::fetch(self.py)));
+            return Err(py_error(PyErr::fetch(py)));
         }
-        self.a.push(0, p);
-        Ok(self.held(p))
-    }
-
-    /// Read the present entries of this dict into the arena (once); their presence bits.
-    fn read_entries(&self) -> Result<u64, exi_codec::Error> {
-        let start = self.a.len();
-        let mut bits = 0u64;
-        let mut unknown = 0u32;
-        let mut pos: ffi::Py_ssize_t = 0;
-        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
-        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
-        // SAFETY: GIL held; PyDict_Next yields borrowed references of the dict; each value is stored with a
-        // new reference (released by the arena). A key that is not one of our interned strings is looked
-        // up in the `ids` dict, which may run Python code (a str subclass's __eq__) but not push entries.
-        unsafe {
-            while ffi::PyDict_Next(self.p, &mut pos, &mut k, &mut v) != 0 {
-                if v == ffi::Py_None() {
-                    continue;
-                }
-                let Some(id) = key_id(self.n, k)? else {
-                    unknown = UNKNOWN;
-                    continue;
-                };
-                self.a.push(id, v);
-                bits |= key_bit(id);
-            }
-        }
-        let n = (self.a.len() - start) as u32;
-        self.ents.set((start as u32, n | unknown));
-        Ok(bits)
-    }
-
-    /// The present entries of this dict in the arena (`None`: not read).
-    #[inline]
-    fn read(&self) -> Option<(usize, usize, bool)> {
-        let (s, n) = self.ents.get();
-        if s == u32::MAX {
-            return None;
-        }
-        Some((s as usize, (n & !UNKNOWN) as usize, n & UNKNOWN != 0))
+        // SAFETY: GIL held; `p` is a live borrowed reference, which Bound takes a new reference to.
+        Ok(self.wrap(unsafe { Bound::from_borrowed_ptr(py, p) }))
     }
 }
 
-/// The presence bit of local-name id `key`.
-#[inline(always)]
-fn key_bit(key: u16) -> u64 {
-    1u64 << (key & 63)
-}
-
-impl Src for PySrc<'_, '_> {
+impl Src for PySrc<'_> {
     #[inline(always)]
     fn is_map(&self) -> bool {
         self.t == DICT
@@ -783,10 +657,6 @@ impl Src for PySrc<'_, '_> {
         if self.t != DICT {
             return Ok(None);
         }
-        if self.read().is_some() {
-            let mut hint = 0;
-            return self.get_near(key, &mut hint);
-        }
         let k = if key == exi_codec::VALUE_KEY {
             self.n.value.as_ptr()
         } else {
@@ -794,12 +664,12 @@ impl Src for PySrc<'_, '_> {
         };
         // SAFETY: GIL held; `o` is a dict, `k` an interned str; the result is borrowed or null.
         unsafe {
-            let v = ffi::PyDict_GetItemWithError(self.p, k);
+            let v = ffi::PyDict_GetItemWithError(self.o.as_ptr(), k);
             if v.is_null() {
                 if ffi::PyErr_Occurred().is_null() {
                     return Ok(None);
                 }
-                return Err(py_error(PyErr::fetch(self.py)));
+                return Err(py_error(PyErr::fetch(self.o.py())));
             }
             if v == ffi::Py_None() {
                 return Ok(None);
@@ -812,15 +682,15 @@ impl Src for PySrc<'_, '_> {
             return 0;
         }
         // SAFETY: GIL held; `o` is a dict.
-        unsafe { ffi::PyDict_Size(self.p) as usize }
+        unsafe { ffi::PyDict_Size(self.o.as_ptr()) as usize }
     }
     #[inline(always)]
     fn list_len(&self) -> Option<usize> {
         // SAFETY: GIL held; the sizes of a list / tuple.
         unsafe {
             match self.t {
-                LIST => Some(ffi::PyList_Size(self.p) as usize),
-                TUPLE => Some(ffi::PyTuple_Size(self.p) as usize),
+                LIST => Some(ffi::PyList_Size(self.o.as_ptr()) as usize),
+                TUPLE => Some(ffi::PyTuple_Size(self.o.as_ptr()) as usize),
                 _ => None,
             }
         }
@@ -830,36 +700,42 @@ impl Src for PySrc<'_, '_> {
         // SAFETY: GIL held; GetItem returns a borrowed reference or null (index error, checked).
         unsafe {
             match self.t {
-                LIST => self.wrap_borrowed(ffi::PyList_GetItem(self.p, i as ffi::Py_ssize_t)),
-                TUPLE => self.wrap_borrowed(ffi::PyTuple_GetItem(self.p, i as ffi::Py_ssize_t)),
+                LIST => {
+                    self.wrap_borrowed(ffi::PyList_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
+                TUPLE => {
+                    self.wrap_borrowed(ffi::PyTuple_GetItem(self.o.as_ptr(), i as ffi::Py_ssize_t))
+                }
                 _ => Ok(self.clone()),
             }
         }
     }
     #[cold]
     fn wide(&self) -> Result<BigInt, exi_codec::Error> {
-        big_from_py(&self.o())
+        big_from_py(&self.o)
     }
     #[inline(always)]
     fn scalar(&self) -> Result<Scal<'_>, exi_codec::Error> {
-        let p = self.p;
-        // SAFETY: GIL held; `p` is a live object (kept by the message or the arena: the UTF-8 or bytes
-        // buffer lives as long as it); type checks and PyLong_AsLongLongAndOverflow do not fail.
-        unsafe {
-            if self.t == STR {
-                if let Some(e) = self.n.enum_of_ptr(p) {
-                    return Ok(Scal::Str(e));
-                }
+        let o = &self.o;
+        let p = o.as_ptr();
+        if self.t == STR {
+            if let Some(i) = ptr_lookup(&self.n.enum_ptrs, p) {
+                return Ok(Scal::Str(self.n.schema.enums[i as usize]));
             }
-            if self.t == STR || (self.t == OTHER && ffi::PyUnicode_Check(p) != 0) {
+            // SAFETY: GIL held; `p` is an exact str; the UTF-8 buffer lives as long as the object, which
+            // `self` holds.
+            unsafe {
                 let mut len: ffi::Py_ssize_t = 0;
                 let u = ffi::PyUnicode_AsUTF8AndSize(p, &mut len);
                 if u.is_null() {
-                    return Err(py_error(PyErr::fetch(self.py)));
+                    return Err(py_error(PyErr::fetch(o.py())));
                 }
                 let b = std::slice::from_raw_parts(u.cast::<u8>(), len as usize);
                 return Ok(Scal::Str(std::str::from_utf8_unchecked(b)));
             }
+        }
+        // SAFETY: GIL held; `p` is a live object; type checks and PyLong_AsLongLongAndOverflow do not fail.
+        unsafe {
             if self.t != INT && ffi::PyBool_Check(p) != 0 {
                 return Ok(Scal::Bool(p == ffi::Py_True()));
             }
@@ -870,19 +746,17 @@ impl Src for PySrc<'_, '_> {
                     return Ok(Scal::Int(n as i128));
                 }
                 ffi::PyErr_Clear();
-                if let Ok(n) = self.o().extract::<i128>() {
+                if let Ok(n) = o.extract::<i128>() {
                     return Ok(Scal::Int(n));
                 }
                 return Ok(Scal::Wide); // converted by `wide` when the encoder needs it
             }
-            if ffi::PyBytes_Check(p) != 0 {
-                let b = ffi::PyBytes_AsString(p);
-                if b.is_null() {
-                    return Err(py_error(PyErr::fetch(self.py)));
-                }
-                let n = ffi::PyBytes_Size(p) as usize;
-                return Ok(Scal::Bytes(std::slice::from_raw_parts(b.cast::<u8>(), n)));
-            }
+        }
+        if let Ok(x) = o.downcast::<PyString>() {
+            return Ok(Scal::Str(x.to_str().map_err(py_error)?));
+        }
+        if let Ok(b) = o.downcast::<PyBytes>() {
+            return Ok(Scal::Bytes(b.as_bytes()));
         }
         if self.t <= TUPLE {
             return Ok(Scal::Compound);
@@ -891,8 +765,7 @@ impl Src for PySrc<'_, '_> {
             0,
             format!(
                 "unsupported value type {}",
-                self.o()
-                    .get_type()
+                o.get_type()
                     .name()
                     .map(|n| n.to_string())
                     .unwrap_or_default()
@@ -901,8 +774,7 @@ impl Src for PySrc<'_, '_> {
         ))
     }
     fn entries(&self, _s: &Schema) -> Result<Entries<Self>, exi_codec::Error> {
-        let o = self.o();
-        let Ok(d) = o.downcast::<PyDict>() else {
+        let Ok(d) = self.o.downcast::<PyDict>() else {
             return Ok(Vec::new());
         };
         let mut out = Vec::with_capacity(d.len());
@@ -917,60 +789,49 @@ impl Src for PySrc<'_, '_> {
                     .map(|r| r.to_string())
                     .unwrap_or_else(|_| "?".into())),
             };
-            out.push((id, self.wrap_borrowed(v.as_ptr())?));
+            out.push((id, self.wrap(v)));
         }
         Ok(out)
-    }
-    #[inline]
-    fn get_near(&self, key: u16, hint: &mut usize) -> Result<Option<Self>, exi_codec::Error> {
-        let Some((s, n, _)) = self.read() else {
-            return self.get(key);
-        };
-        if *hint < n {
-            let (k, v) = self.a.at(s + *hint);
-            if k == key {
-                *hint += 1;
-                return Ok(Some(self.held(v)));
-            }
-        }
-        for i in 0..n {
-            let (k, v) = self.a.at(s + i);
-            if k == key {
-                *hint = i + 1;
-                return Ok(Some(self.held(v)));
-            }
-        }
-        Ok(None)
     }
     fn presence(&self) -> u64 {
         if self.t != DICT {
             return 0;
         }
-        if self.read().is_none() {
-            // an error (a failing key comparison) shows again where the key is looked up
-            return self.read_entries().unwrap_or(u64::MAX);
+        let mut bits = 0u64;
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: GIL held; PyDict_Next yields borrowed references of a dict we do not mutate; the hash of
+        // a str is cached (a key that cannot be hashed would not be in the dict).
+        unsafe {
+            while ffi::PyDict_Next(self.o.as_ptr(), &mut pos, &mut k, &mut v) != 0 {
+                if v == ffi::Py_None() {
+                    continue;
+                }
+                let h = ffi::PyObject_Hash(k);
+                if h == -1 {
+                    ffi::PyErr_Clear();
+                    return u64::MAX;
+                }
+                bits |= hash_bit(h);
+            }
         }
-        let (s, n, _) = self.read().unwrap_or((0, 0, false));
-        (s..s + n).fold(0, |b, i| b | key_bit(self.a.at(i).0))
+        // the text of an element with attributes is under "value"
+        bits
     }
     #[inline]
     fn presence_bit(&self, key: u16) -> u64 {
-        key_bit(key)
+        if key == exi_codec::VALUE_KEY {
+            self.n.value_bit
+        } else {
+            self.n.bits[key as usize]
+        }
     }
     fn keys_into(&self, out: &mut [u16; 8]) -> Option<usize> {
         if self.t != DICT {
             return None;
         }
-        if let Some((s, n, unknown)) = self.read() {
-            if unknown || n > out.len() {
-                return None;
-            }
-            for (i, o) in out.iter_mut().take(n).enumerate() {
-                *o = self.a.at(s + i).0;
-            }
-            return Some(n);
-        }
-        let p = self.p;
+        let p = self.o.as_ptr();
         // SAFETY: GIL held; `p` is a dict we do not mutate; PyDict_Next yields borrowed references.
         unsafe {
             if ffi::PyDict_Size(p) as usize > out.len() {
@@ -997,7 +858,7 @@ impl Src for PySrc<'_, '_> {
         if self.t != DICT {
             return Ok(None);
         }
-        let p = self.p;
+        let p = self.o.as_ptr();
         let mut pos: ffi::Py_ssize_t = 0;
         let mut k: *mut ffi::PyObject = std::ptr::null_mut();
         let mut v: *mut ffi::PyObject = std::ptr::null_mut();
@@ -1008,8 +869,9 @@ impl Src for PySrc<'_, '_> {
                 if v == ffi::Py_None() {
                     continue;
                 }
-                let key = Bound::from_borrowed_ptr(self.py, k);
-                let val = self.wrap_borrowed(v)?;
+                let py = self.o.py();
+                let key = Bound::from_borrowed_ptr(py, k);
+                let val = self.wrap(Bound::from_borrowed_ptr(py, v));
                 let id = match key_id(self.n, k)? {
                     Some(id) => Ok(id),
                     None => Err(key
@@ -1023,7 +885,7 @@ impl Src for PySrc<'_, '_> {
         Ok(None)
     }
     fn describe(&self) -> String {
-        self.o()
+        self.o
             .repr()
             .map(|r| r.to_string())
             .unwrap_or_else(|_| "?".into())
@@ -1042,8 +904,7 @@ fn encode_py<'py>(
     fragment: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let n = resolve(schema)?;
-    let arena = Arena::new();
-    let src = PySrc::new(py, message.as_ptr(), n, &arena);
+    let src = PySrc::new(message.clone(), n);
     OUT.with(|out| {
         let mut out = out.borrow_mut();
         exi_codec::encode::encode_from(n.schema, &src, fragment, &mut out).map_err(exi_err)?;
