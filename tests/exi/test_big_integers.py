@@ -99,9 +99,9 @@ def test_against_exificient(oracle: Oracle) -> None:
 
 
 def test_message_changed_while_encoding() -> None:
-    """The encoder reads each dict once and holds its values: an int subclass whose ``__str__`` (called to
-    convert a wide integer) empties the message while it is being encoded neither crashes the encoder nor
-    changes the bytes it writes."""
+    """The encoder holds a reference to every value it is reading: an int subclass whose ``__str__`` (called
+    to convert a wide integer, the last value of the message) empties the message while it is being encoded
+    neither crashes the encoder nor changes the bytes it writes."""
     msg = install_req(2**160)
     expected = exi.encode("iso2", msg)
     body = msg["V2G_Message"]["Body"]["CertificateInstallationReq"]
