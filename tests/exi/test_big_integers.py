@@ -96,3 +96,27 @@ def test_against_exificient(oracle: Oracle) -> None:
         assert exi.decode("iso2", ours) == msg
 
     run()
+
+
+def test_message_changed_while_encoding() -> None:
+    """The encoder holds a reference to every value it is reading: an int subclass whose ``__str__`` (called
+    to convert a wide integer, the last value of the message) empties the message while it is being encoded
+    neither crashes the encoder nor changes the bytes it writes."""
+    msg = install_req(2**160)
+    expected = exi.encode("iso2", msg)
+    body = msg["V2G_Message"]["Body"]["CertificateInstallationReq"]
+
+    class Mutating(int):
+        def __str__(self) -> str:
+            roots = body["ListOfRootCertificateIDs"]["RootCertificateID"]
+            roots[0].clear()
+            roots.clear()
+            body.clear()
+            msg["V2G_Message"].clear()
+            return int.__str__(self)
+
+    msg = install_req(2**160)
+    body = msg["V2G_Message"]["Body"]["CertificateInstallationReq"]
+    body["ListOfRootCertificateIDs"]["RootCertificateID"][0]["X509SerialNumber"] = Mutating(2**160)
+    assert exi.encode("iso2", msg) == expected
+    assert msg["V2G_Message"] == {}

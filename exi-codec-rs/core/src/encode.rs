@@ -12,7 +12,7 @@ use crate::tables::{
     code_bits, kind, shape, simple, Fast, Prod, Schema, Simple, Wide, FAST_CH, FAST_EMPTY, KEY_EE,
     KEY_NONE, RELAXED, WIDE_MIN,
 };
-use crate::text::{b64_decode_into, hex_decode_into};
+use crate::text::{b64_decode_into, hex_decode_into, hex_decode_to};
 use crate::value::Value;
 use crate::{MAX_DEPTH, VALUE_KEY};
 
@@ -1068,9 +1068,20 @@ impl Enc {
                 }
             }
             _ => {
+                // short hex (session ids, EVCCIDs) is converted on the stack
+                let mut short = [0u8; 32];
                 let mut buf = std::mem::take(&mut self.bbuf);
                 let bytes: &[u8] = match v {
                     Scal::Bytes(b) => b,
+                    Scal::Str(s) if t.kind == simple::HEX && s.len() <= 2 * short.len() => {
+                        match hex_decode_to(s, &mut short) {
+                            Some(n) => &short[..n],
+                            None => {
+                                return Err(self
+                                    .err(format!("invalid hex text {s:?}"), "binary text".into()))
+                            }
+                        }
+                    }
                     Scal::Str(s) => {
                         let ok = if t.kind == simple::HEX {
                             hex_decode_into(s, &mut buf)

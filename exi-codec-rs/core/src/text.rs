@@ -64,6 +64,31 @@ pub fn hex_decode_into(s: &str, out: &mut Vec<u8>) -> bool {
     bad == 0
 }
 
+/// Hex (either case) into the front of `out`: the number of octets, `None` if `s` is not hex or does not
+/// fit (the caller then uses [`hex_decode_into`]).
+pub fn hex_decode_to(s: &str, out: &mut [u8]) -> Option<usize> {
+    let b = s.as_bytes();
+    if b.len() & 1 == 1 || b.len() / 2 > out.len() {
+        return None;
+    }
+    #[inline]
+    fn nib(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0xff,
+        }
+    }
+    let mut bad = 0u8;
+    for (p, o) in b.chunks_exact(2).zip(out.iter_mut()) {
+        let (h, l) = (nib(p[0]), nib(p[1]));
+        bad |= (h | l) & 0xf0;
+        *o = h << 4 | (l & 15);
+    }
+    (bad == 0).then_some(b.len() / 2)
+}
+
 /// Base64 into `out` (cleared first); false if `s` is not base64.
 pub fn b64_decode_into(s: &str, out: &mut Vec<u8>) -> bool {
     out.clear();

@@ -3,7 +3,9 @@
 
 use exi_codec::bits::{BitReader, BitWriter};
 use exi_codec::random::{random_document, root_count, root_name};
-use exi_codec::text::{b64_decode, b64_encode, from_json, hex_decode, hex_encode, to_json};
+use exi_codec::text::{
+    b64_decode, b64_encode, from_json, hex_decode, hex_decode_to, hex_encode, to_json,
+};
 use exi_codec::{decode, encode, schema, Value};
 
 #[test]
@@ -50,6 +52,16 @@ fn text_forms() {
     assert_eq!(b64_encode(b"\x01\x02\x03\x04"), "AQIDBA==");
     assert!(hex_decode("abc").is_none());
     assert!(b64_decode("A===").is_none());
+    // the stack form agrees with the vector form, and refuses what does not fit or is not hex
+    let mut out = [0u8; 32];
+    for t in ["", "00", "aBcD", "8FA57FDE2BFAFE78", &hex_encode(&b[..32])] {
+        let n = hex_decode_to(t, &mut out).unwrap();
+        assert_eq!(&out[..n], hex_decode(t).unwrap());
+    }
+    assert_eq!(hex_decode_to(&hex_encode(&b[..33]), &mut out), None);
+    for bad in ["abc", "0g", "g0", " 0", "\u{e9}00"] {
+        assert_eq!(hex_decode_to(bad, &mut out), None, "{bad:?}");
+    }
 }
 
 #[test]

@@ -189,6 +189,13 @@ struct Names {
     /// Presence bit of each key (from its string hash, so a dict's keys give the same bits).
     bits: Vec<u64>,
     enums: Vec<Py<PyString>>,
+    /// Open-addressing table of the interned enumeration strings: (object address, index in the schema's
+    /// `enums`). An enumeration value given as one of them (a literal in Python code, or a value our
+    /// decoder returned) reaches the encoder as the schema's own text, which it finds by address.
+    enum_ptrs: Vec<(usize, u16)>,
+    /// The same for the interned key strings and `value`: (object address, local-name id); a dict key that
+    /// is one of them is resolved with no hashing or dict lookup.
+    key_ptrs: Vec<(usize, u16)>,
     value: Py<PyString>,
     /// Presence bit of `value`.
     value_bit: u64,
@@ -200,6 +207,41 @@ struct Names {
 #[inline]
 fn hash_bit(h: ffi::Py_hash_t) -> u64 {
     1u64 << ((h as u64 >> 7) & 63)
+}
+
+/// The first slot of address `p` in an address table of `len` (a power of two) slots.
+#[inline(always)]
+fn ptr_slot(p: usize, len: usize) -> usize {
+    ((p >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & (len - 1)
+}
+/// The id of object `k` in address table `t` (`None`: not in the table).
+#[inline]
+fn ptr_lookup(t: &[(usize, u16)], k: *mut ffi::PyObject) -> Option<u16> {
+    let mut i = ptr_slot(k as usize, t.len());
+    loop {
+        let (p, id) = t[i];
+        if p == k as usize {
+            return Some(id);
+        }
+        if p == 0 {
+            return None;
+        }
+        i = (i + 1) & (t.len() - 1);
+    }
+}
+/// An address table of (object address, id) pairs, linear probing, at most half full. Equal texts are one
+/// interned object: the last id wins, as in the `ids` dict.
+fn ptr_table(all: &[(usize, u16)]) -> Vec<(usize, u16)> {
+    let len = (all.len() * 2).next_power_of_two().max(8);
+    let mut t = vec![(0usize, 0u16); len];
+    for &(p, id) in all {
+        let mut i = ptr_slot(p, len);
+        while t[i].0 != 0 && t[i].0 != p {
+            i = (i + 1) & (len - 1);
+        }
+        t[i] = (p, id);
+    }
+    t
 }
 
 static NAMES: GILOnceCell<Vec<Names>> = GILOnceCell::new();
@@ -232,6 +274,29 @@ fn all_names(py: Python<'_>) -> &'static [Names] {
                         .iter()
                         .map(|n| PyString::intern(py, n).unbind())
                         .collect(),
+                    key_ptrs: ptr_table(
+                        &sc.lnames
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| (PyString::intern(py, n).as_ptr() as usize, i as u16))
+                            .chain(std::iter::once((
+                                PyString::intern(py, exi_codec::VALUE_NAME).as_ptr() as usize,
+                                exi_codec::VALUE_KEY,
+                            )))
+                            .collect::<Vec<_>>(),
+                    ),
+                    enum_ptrs: ptr_table(
+                        &sc.enums
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, n)| {
+                                Some((
+                                    PyString::intern(py, n).as_ptr() as usize,
+                                    u16::try_from(i).ok()?,
+                                ))
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
                     value: PyString::intern(py, exi_codec::VALUE_NAME).unbind(),
                     value_bit: bit(exi_codec::VALUE_NAME),
                     ids: ids.unbind(),
@@ -278,6 +343,9 @@ fn resolve_text(name: &Bound<'_, PyAny>) -> PyResult<&'static Names> {
 /// The local-name id of dict key `k` (None: not a name of the schema).
 #[inline]
 fn key_id(n: &Names, k: *mut ffi::PyObject) -> Result<Option<u16>, exi_codec::Error> {
+    if let Some(id) = ptr_lookup(&n.key_ptrs, k) {
+        return Ok(Some(id));
+    }
     // SAFETY: GIL held (callers hold a Bound of the dict `k` comes from); `ids` is a live dict of str -> int;
     // the item is borrowed (kept alive by `ids`) or null.
     unsafe {
@@ -651,6 +719,9 @@ impl Src for PySrc<'_> {
         let o = &self.o;
         let p = o.as_ptr();
         if self.t == STR {
+            if let Some(i) = ptr_lookup(&self.n.enum_ptrs, p) {
+                return Ok(Scal::Str(self.n.schema.enums[i as usize]));
+            }
             // SAFETY: GIL held; `p` is an exact str; the UTF-8 buffer lives as long as the object, which
             // `self` holds.
             unsafe {
