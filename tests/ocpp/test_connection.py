@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from websockets.asyncio.server import ServerConnection, serve
 
 from josev.ocpp import backoff, security
