@@ -212,7 +212,8 @@ fn hash_bit(h: ffi::Py_hash_t) -> u64 {
 /// The first slot of address `p` in an address table of `len` (a power of two) slots.
 #[inline(always)]
 fn ptr_slot(p: usize, len: usize) -> usize {
-    ((p >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & (len - 1)
+    // in u64 on every target: on 32-bit ones (armv7, i686) usize cannot hold the constant
+    ((((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & (len - 1)
 }
 /// The id of object `k` in address table `t` (`None`: not in the table).
 #[inline]
