@@ -104,10 +104,12 @@ async def test_pnc_sales_tariff_on_the_sim_station(netns_lab: NetnsLab, pki: Pat
         # with the real coordinator applying the same limit to the DC output: no spurious renegotiation, and
         # the car's current target is the schedule's 6969 W at 400 V
         assert r["renegotiations"] == 0, r
-        # (the EV also obeys the EVSEMaximumCurrentLimit, 6969 W over the present voltage, which may land a few
-        # hundredths of an ampere lower a loop later)
+        # (the EV also obeys the EVSEMaximumCurrentLimit, 6969 W over the present voltage: the simulated battery's
+        # terminal voltage rises with the current through its internal resistance, so a later loop may ask for
+        # less, e.g. 16.59 A at 420 V in a loaded CI run; never for more than the 400 V figure, never for less
+        # than the limit allows at the battery's highest voltage, 500 V)
         targets = [v for _, v in r["targets"]]
-        assert targets[0] == 17.42 and all(17.3 <= v <= 17.42 for v in targets), r["targets"]
+        assert targets[0] == 17.42 and all(LIMIT_W / 500.0 <= v <= 17.42 for v in targets), r["targets"]
         assert profile_in(log.read_text(errors="replace")) == [(0, LIMIT_W)]
     finally:
         assert await stop_station(proc) == 0
