@@ -38,21 +38,23 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The value of one hex digit (either case); 0xff if `c` is not one.
+#[inline]
+fn nib(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0xff,
+    }
+}
+
 /// Hex (either case) into `out` (cleared first); false if `s` is not hex.
 pub fn hex_decode_into(s: &str, out: &mut Vec<u8>) -> bool {
     out.clear();
     let b = s.as_bytes();
     if b.len() & 1 == 1 {
         return false;
-    }
-    #[inline]
-    fn nib(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0xff,
-        }
     }
     out.reserve(b.len() / 2);
     let mut bad = 0u8;
@@ -70,15 +72,6 @@ pub fn hex_decode_to(s: &str, out: &mut [u8]) -> Option<usize> {
     let b = s.as_bytes();
     if b.len() & 1 == 1 || b.len() / 2 > out.len() {
         return None;
-    }
-    #[inline]
-    fn nib(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0xff,
-        }
     }
     let mut bad = 0u8;
     for (p, o) in b.chunks_exact(2).zip(out.iter_mut()) {
